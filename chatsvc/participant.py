@@ -1,0 +1,25 @@
+"""The one interface between the hub and a connection of any protocol."""
+
+from __future__ import annotations
+
+from typing import Protocol
+
+from chatsvc.events import Event
+
+
+class Participant(Protocol):
+    """A connected user as the hub sees it, whatever protocol it speaks.
+
+    The hub sets C{name} when the participant registers or renames; adapters
+    must treat it as read-only.  C{deliver} must not raise and must not call
+    back into the hub synchronously: the hub may be iterating a room.
+    """
+
+    name: str | None
+    host: str
+
+    def deliver(self, event: Event) -> None:
+        """Show C{event} to this user, in this participant's wire format."""
+
+    def disconnect(self, reason: str) -> None:
+        """Close this connection for C{reason}; the hub hears of it later."""

@@ -1,0 +1,182 @@
+"""``twistd chat``: command-line options and the service tree.
+
+L{makeService} returns a L{ChatService} (a C{MultiService}) holding one hub
+and one listening service per listener, all sharing that hub.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from twisted.application.internet import StreamServerEndpointService
+from twisted.application.service import IService, MultiService
+from twisted.internet import endpoints
+from twisted.internet.interfaces import IStreamServerEndpoint
+from twisted.python import usage
+
+from chatsvc.factory import ChatFactory
+from chatsvc.names import BadName, check_room_name
+from chatsvc.settings import Settings
+from chatsvc.tlsconfig import ServerTLS, TLSConfigError
+
+_TLS_ENDPOINT_TYPES = ("ssl", "tls")
+
+
+class StartupFailure(SystemExit, Exception):
+    """Exit with one line on stderr and a non-zero status, without a traceback.
+
+    It is a C{SystemExit} so the interpreter prints just the message, and an
+    C{Exception} so twistd's clean-up (removing its pid file) still runs.
+    """
+
+    def __init__(self, message: str) -> None:
+        super().__init__(f"twistd chat: {message}")
+
+
+def endpoint_string(value: str) -> str:
+    """A bare port number means TCP on all interfaces; anything else is kept."""
+    value = value.strip()
+    return f"tcp:{value}" if value.isdigit() else value
+
+
+def _endpoint_type(description: str) -> str:
+    return description.split(":", 1)[0].strip().lower()
+
+
+def _parse_endpoint(option: str, description: str) -> IStreamServerEndpoint:
+    from twisted.internet import reactor
+
+    try:
+        return endpoints.serverFromString(reactor, description)
+    except Exception as error:  # serverFromString raises many kinds
+        raise usage.UsageError(f"{option} {description!r}: {error}") from None
+
+
+class Options(usage.Options):
+    synopsis = "[options]"
+    longdesc = (
+        "A chat server: telnet/netcat users on --port, TLS users on --tls-port, "
+        "all in one room. Send #yourname to register, @name:text for a private "
+        "message, /help for the rest."
+    )
+    optParameters = [
+        ["port", "p", "12345",
+         "Plain listener: a port number or a Twisted endpoint string "
+         "(tcp:12345:interface=127.0.0.1, tcp6:12345, systemd:domain=INET:index=0)."],
+        ["tls-port", None, None,
+         "TLS listener: a port number (uses --tls-cert), an ssl:/tls: endpoint "
+         "string, or another endpoint string (e.g. systemd:...) to wrap in TLS "
+         "with --tls-cert."],
+        ["tls-cert", None, None,
+         "PEM file with the certificate chain, leaf first, and the private key "
+         "unless --tls-key is given."],
+        ["tls-key", None, None, "PEM file with the private key, if separate."],
+        ["room", None, "#chat", "Name of the room everybody joins."],
+        ["name", None, "chatsvc", "Server name shown in the welcome line."],
+        ["motd", None, None, "File whose lines are shown to each user after registering."],
+        ["max-line", None, "4096", "Longest accepted line in bytes; longer lines are refused."],
+        ["max-clients", None, "10000", "Most connections at once (0: no limit)."],
+        ["max-backlog", None, "1048576",
+         "Bytes of unsent output held for a client that is not reading, beyond "
+         "the 64 KiB transport buffer; past it the client is dropped (0: no limit)."],
+    ]
+
+    def parseOptions(self, options: list[str] | None = None) -> None:
+        # twistd answers a UsageError with its whole --help text; one line
+        # naming the problem serves an operator better.
+        try:
+            super().parseOptions(options)
+        except usage.UsageError as error:
+            raise StartupFailure(f"{error} (see: twistd chat --help)") from None
+
+    def postOptions(self) -> None:
+        settings = Settings(server_name=self["name"])
+        settings.max_line = _positive_int(self, "max-line", minimum=1)
+        settings.max_clients = _positive_int(self, "max-clients")
+        settings.max_backlog = _positive_int(self, "max-backlog")
+        try:
+            settings.room = check_room_name(self["room"])
+        except BadName as why:
+            raise usage.UsageError(f"--room {self['room']!r}: {why}") from None
+        if self["motd"]:
+            settings.motd = _read_motd(self["motd"])
+        self["settings"] = settings
+
+        self["listeners"] = [("--port", _parse_endpoint("--port", endpoint_string(self["port"])))]
+        if self["tls-port"]:
+            self["listeners"].append(("--tls-port", self._tls_endpoint()))
+        elif self["tls-cert"] or self["tls-key"]:
+            raise usage.UsageError("--tls-cert/--tls-key need --tls-port")
+
+    def _tls_endpoint(self) -> IStreamServerEndpoint:
+        description = endpoint_string(self["tls-port"])
+        if _endpoint_type(description) in _TLS_ENDPOINT_TYPES:
+            if self["tls-cert"] or self["tls-key"]:
+                raise usage.UsageError(
+                    "--tls-port is a full TLS endpoint string; give the certificate "
+                    "inside it, not with --tls-cert/--tls-key"
+                )
+            return _parse_endpoint("--tls-port", description)
+        if not self["tls-cert"]:
+            raise usage.UsageError("--tls-port needs --tls-cert (or a full ssl: endpoint string)")
+        try:
+            tls = ServerTLS(self["tls-cert"], self["tls-key"])
+        except TLSConfigError as error:
+            raise usage.UsageError(str(error)) from None
+        self["tls"] = tls
+        return endpoints.wrapServerTLS(tls, _parse_endpoint("--tls-port", description))
+
+
+def _positive_int(options: Options, key: str, minimum: int = 0) -> int:
+    value = options[key]
+    try:
+        number = int(value)
+    except (TypeError, ValueError):
+        raise usage.UsageError(f"--{key} {value!r}: not a whole number") from None
+    if number < minimum:
+        raise usage.UsageError(f"--{key} {value!r}: must be at least {minimum}")
+    return number
+
+
+def _read_motd(path: str) -> list[str]:
+    from chatsvc.text import sanitize
+
+    try:
+        with open(path, encoding="utf-8", errors="replace") as motd:
+            return [sanitize(line.rstrip("\r\n")) for line in motd]
+    except OSError as error:
+        raise usage.UsageError(f"--motd {path}: {error.strerror or error}") from None
+
+
+class ListenerService(StreamServerEndpointService):
+    """One listener; failing to listen ends start-up with one clear line."""
+
+    _raiseSynchronously = True
+
+    def __init__(self, option: str, endpoint: IStreamServerEndpoint, factory: Any) -> None:
+        super().__init__(endpoint, factory)
+        self.option = option
+
+    def privilegedStartService(self) -> None:
+        try:
+            super().privilegedStartService()
+        except Exception as error:
+            raise StartupFailure(f"cannot listen for {self.option}: {error}") from None
+
+
+class ChatService(MultiService):
+    """The root service: one hub and its listeners."""
+
+    def __init__(self, hub: ChatFactory) -> None:
+        super().__init__()
+        self.hub = hub
+
+
+def makeService(options: Options) -> IService:
+    """Build the service tree twistd runs: every listener shares one hub."""
+    hub = ChatFactory(options["settings"])
+    root = ChatService(hub)
+    for option, endpoint in options["listeners"]:
+        ListenerService(option, endpoint, hub).setServiceParent(root)
+    return root
+

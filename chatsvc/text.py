@@ -1,0 +1,62 @@
+"""Turning untrusted bytes from a client into text that is safe to relay.
+
+Every adapter runs received text through here, so the rule "nobody can drive
+another user's terminal" holds whatever protocol the sender used.
+"""
+
+from __future__ import annotations
+
+import re
+
+# C0 controls except TAB, DEL and the C1 range.  Removing ESC (and C1's CSI,
+# U+009B) is what makes ANSI escape sequences inert.
+_CONTROLS = re.compile("[\x00-\x08\x0a-\x1f\x7f-\x9f]")
+
+_IAC = 255
+_SB, _SE = 250, 240
+_WILL_WONT_DO_DONT = range(251, 255)
+
+
+def strip_telnet(line: bytes) -> bytes:
+    """Remove telnet IAC sequences (option negotiation, subnegotiation).
+
+    Telnet clients send these unprompted; they are not text.  ``IAC IAC`` is
+    an escaped 0xFF byte and is kept as one byte.
+    """
+    if b"\xff" not in line:
+        return line
+    out = bytearray()
+    i, n = 0, len(line)
+    while i < n:
+        byte = line[i]
+        if byte != _IAC:
+            out.append(byte)
+            i += 1
+            continue
+        command = line[i + 1] if i + 1 < n else None
+        if command == _IAC:
+            out.append(_IAC)
+            i += 2
+        elif command in _WILL_WONT_DO_DONT:
+            i += 3
+        elif command == _SB:
+            end = line.find(bytes((_IAC, _SE)), i + 2)
+            i = n if end < 0 else end + 2
+        else:
+            i += 2
+    return bytes(out)
+
+
+def decode(line: bytes) -> str:
+    """Decode a received line as UTF-8, replacing invalid bytes with U+FFFD."""
+    return line.decode("utf-8", "replace")
+
+
+def sanitize(text: str) -> str:
+    """Remove control characters so relayed text cannot drive a terminal."""
+    return _CONTROLS.sub("", text)
+
+
+def clean_line(line: bytes) -> str:
+    """The full inbound pipeline for one line-protocol line."""
+    return sanitize(decode(strip_telnet(line)))

@@ -1,0 +1,76 @@
+"""Server-side TLS from PEM files, with TLS 1.2 as the floor.
+
+We build the OpenSSL context from the files directly rather than through
+C{ssl:} endpoint strings so that (a) a certificate chain in one PEM file just
+works, (b) errors name the file and the problem in one line, and (c) the
+context can be swapped at run time for certificate rotation: every new
+connection asks L{ServerTLS} for the current context.
+"""
+
+from __future__ import annotations
+
+import os
+
+from OpenSSL import SSL
+from twisted.internet.interfaces import IOpenSSLServerConnectionCreator
+from zope.interface import implementer
+
+
+class TLSConfigError(Exception):
+    """The certificate or key cannot be used; C{str()} says which and why."""
+
+
+def _openssl_reason(error: SSL.Error) -> str:
+    reasons = [entry[-1] for entry in error.args[0] if entry and entry[-1]] if error.args else []
+    return ", ".join(reasons) or "not a usable PEM file"
+
+
+@implementer(IOpenSSLServerConnectionCreator)
+class ServerTLS:
+    """An OpenSSL server context loaded from C{cert_path} (and C{key_path}).
+
+    C{cert_path} holds the certificate chain, leaf first, and the private key
+    unless C{key_path} names a separate key file.
+    """
+
+    def __init__(self, cert_path: str, key_path: str | None = None) -> None:
+        self.cert_path = cert_path
+        self.key_path = key_path
+        self._context = self._load()
+
+    def _load(self) -> SSL.Context:
+        for option, path in (("--tls-cert", self.cert_path), ("--tls-key", self.key_path)):
+            if path is not None and not os.access(path, os.R_OK):
+                why = "no such file" if not os.path.exists(path) else "not readable"
+                raise TLSConfigError(f"{option} {path}: {why}")
+        context = SSL.Context(SSL.TLS_SERVER_METHOD)
+        context.set_min_proto_version(SSL.TLS1_2_VERSION)
+        context.set_options(SSL.OP_NO_COMPRESSION | SSL.OP_CIPHER_SERVER_PREFERENCE)
+        try:
+            context.use_certificate_chain_file(self.cert_path)
+        except SSL.Error as error:
+            raise TLSConfigError(
+                f"--tls-cert {self.cert_path}: no usable certificate ({_openssl_reason(error)})"
+            ) from None
+        key_path = self.key_path or self.cert_path
+        option = "--tls-key" if self.key_path else "--tls-cert"
+        try:
+            context.use_privatekey_file(key_path)
+            context.check_privatekey()
+        except SSL.Error as error:
+            raise TLSConfigError(
+                f"{option} {key_path}: no private key matching the certificate "
+                f"({_openssl_reason(error)})"
+            ) from None
+        return context
+
+    def reload(self) -> None:
+        """Re-read the files; on error keep serving the old context and raise."""
+        self._context = self._load()
+
+    def getContext(self) -> SSL.Context:
+        """The current context (the old-style context-factory interface)."""
+        return self._context
+
+    def serverConnectionForTLS(self, tlsProtocol: object) -> SSL.Connection:
+        return SSL.Connection(self._context, None)
