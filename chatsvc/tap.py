@@ -11,7 +11,8 @@ from typing import Any
 from twisted.application.internet import StreamServerEndpointService
 from twisted.application.service import IService, MultiService
 from twisted.internet import endpoints
-from twisted.internet.interfaces import IStreamServerEndpoint
+from twisted.internet.defer import Deferred
+from twisted.internet.interfaces import IListeningPort, IStreamServerEndpoint
 from twisted.python import usage
 
 from chatsvc.factory import ChatFactory
@@ -162,6 +163,17 @@ class ListenerService(StreamServerEndpointService):
             super().privilegedStartService()
         except Exception as error:
             raise StartupFailure(f"cannot listen for {self.option}: {error}") from None
+
+    def whenListening(self) -> Deferred[IListeningPort]:
+        """Fire with the listening port once bound (after the service started)."""
+        listening: Deferred[IListeningPort] = Deferred()
+
+        def relay(result: object) -> object:
+            listening.callback(result)
+            return result
+
+        self._waitingForPort.addBoth(relay)
+        return listening
 
 
 class ChatService(MultiService):

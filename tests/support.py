@@ -1,0 +1,203 @@
+"""Helpers shared by the tests: in-memory line users and test certificates."""
+
+from __future__ import annotations
+
+import datetime
+import ipaddress
+import itertools
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from twisted.internet.address import IPv4Address
+from twisted.internet.error import ConnectionDone
+from twisted.internet.testing import StringTransport
+from twisted.python.failure import Failure
+
+from chatsvc.events import Event
+from chatsvc.factory import ChatFactory
+from chatsvc.line import LineChatProtocol
+from chatsvc.settings import Settings
+
+_ports = itertools.count(40000)
+
+
+class LineUser:
+    """One line-protocol connection to a hub over an in-memory transport."""
+
+    def __init__(self, hub: ChatFactory, host: str = "127.0.0.1") -> None:
+        self.hub = hub
+        self.transport = StringTransport(peerAddress=IPv4Address("TCP", host, next(_ports)))
+        self.protocol: LineChatProtocol = hub.buildProtocol(self.transport.getPeer())
+        self.protocol.makeConnection(self.transport)
+
+    def send(self, *lines: str | bytes) -> None:
+        """Send each line with a newline, as nc would."""
+        for line in lines:
+            data = line if isinstance(line, bytes) else line.encode("utf-8")
+            self.protocol.dataReceived(data + b"\n")
+
+    def read(self) -> list[str]:
+        """The lines received since the last read."""
+        data = self.transport.value()
+        self.transport.clear()
+        if not data:
+            return []
+        assert data.endswith(b"\r\n"), data
+        return data.decode("utf-8").split("\r\n")[:-1]
+
+    def drop(self, reason: Exception | None = None) -> None:
+        """The client's side of the connection goes away."""
+        self.protocol.connectionLost(Failure(reason or ConnectionDone()))
+
+    @property
+    def closed(self) -> bool:
+        return self.transport.disconnecting
+
+
+def make_hub(**overrides: object) -> ChatFactory:
+    return ChatFactory(Settings(**overrides))
+
+
+def registered(hub: ChatFactory, *names: str) -> list[LineUser]:
+    """Users registered under C{names}, with their inboxes emptied."""
+    users = []
+    for name in names:
+        user = LineUser(hub)
+        user.send(f"#{name}")
+        users.append(user)
+    for user in users:
+        user.read()
+    return users
+
+
+@dataclass(eq=False)
+class Recorder:
+    """A bare participant that records what the hub delivers to it."""
+
+    name: str | None = None
+    host: str = "test"
+    events: list[Event] = field(default_factory=list)
+    closed_for: str | None = None
+
+    def deliver(self, event: Event) -> None:
+        self.events.append(event)
+
+    def disconnect(self, reason: str) -> None:
+        self.closed_for = reason
+
+
+@dataclass
+class CertFiles:
+    ca: Path
+    cert: Path
+    key: Path
+    combined: Path
+
+
+def make_certificates(directory: Path, hostname: str = "localhost") -> CertFiles:
+    """A test CA and a server certificate for C{hostname} and 127.0.0.1.
+
+    C{cert} holds the chain (leaf then CA) without the key; C{combined} holds
+    key, leaf and CA in one PEM, the form --tls-cert accepts alone.
+    """
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import NameOID
+
+    now = datetime.datetime.now(datetime.UTC)
+
+    def name(common: str) -> x509.Name:
+        return x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, common)])
+
+    def build(subject: str, issuer: x509.Name, public_key, signer, *extensions):
+        builder = (
+            x509.CertificateBuilder()
+            .subject_name(name(subject))
+            .issuer_name(issuer)
+            .public_key(public_key)
+            .serial_number(x509.random_serial_number())
+            .not_valid_before(now - datetime.timedelta(hours=1))
+            .not_valid_after(now + datetime.timedelta(days=2))
+        )
+        for extension, critical in extensions:
+            builder = builder.add_extension(extension, critical=critical)
+        return builder.sign(signer, hashes.SHA256())
+
+    ca_key = ec.generate_private_key(ec.SECP256R1())
+    ca = build(
+        "chatsvc test CA", name("chatsvc test CA"), ca_key.public_key(), ca_key,
+        (x509.BasicConstraints(ca=True, path_length=None), True),
+    )
+    key = ec.generate_private_key(ec.SECP256R1())
+    san = x509.SubjectAlternativeName(
+        [x509.DNSName(hostname), x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]
+    )
+    leaf = build(hostname, ca.subject, key.public_key(), ca_key, (san, False))
+
+    pem = serialization.Encoding.PEM
+    key_pem = key.private_bytes(pem, serialization.PrivateFormat.PKCS8,
+                                serialization.NoEncryption())
+    chain = leaf.public_bytes(pem) + ca.public_bytes(pem)
+    files = CertFiles(ca=directory / "ca.pem", cert=directory / "cert.pem",
+                      key=directory / "key.pem", combined=directory / "server.pem")
+    files.ca.write_bytes(ca.public_bytes(pem))
+    files.cert.write_bytes(chain)
+    files.key.write_bytes(key_pem)
+    files.combined.write_bytes(key_pem + chain)
+    return files
+
+
+class WireClient:
+    """A line-protocol client over a real socket, for loopback tests.
+
+    Lines arrive in a DeferredQueue; L{expect} waits (bounded) for the next
+    one, so a test reads the conversation in order.
+    """
+
+    def __init__(self) -> None:
+        from twisted.internet.defer import Deferred, DeferredQueue
+
+        self.lines: DeferredQueue[str] = DeferredQueue()
+        self.closed: Deferred[None] = Deferred()
+        self.reason: Failure | None = None  # why the connection closed
+        self.protocol = None
+
+    def factory(self):
+        from twisted.internet.protocol import Factory
+        from twisted.protocols.basic import LineOnlyReceiver
+
+        client = self
+
+        class _Protocol(LineOnlyReceiver):
+            delimiter = b"\r\n"
+            MAX_LENGTH = 1 << 20
+
+            def lineReceived(self, line: bytes) -> None:
+                client.lines.put(line.decode("utf-8"))
+
+            def connectionLost(self, reason=None) -> None:
+                client.reason = reason
+                client.closed.callback(None)
+
+        return Factory.forProtocol(_Protocol)
+
+    async def connect(self, endpoint) -> WireClient:
+        self.protocol = await endpoint.connect(self.factory())
+        return self
+
+    def send(self, data: bytes | str) -> None:
+        if isinstance(data, str):
+            data = data.encode("utf-8") + b"\n"
+        self.protocol.transport.write(data)
+
+    async def expect(self, timeout: float = 5.0) -> str:
+        from twisted.internet import reactor
+
+        return await self.lines.get().addTimeout(timeout, reactor)
+
+    async def register(self, name: str) -> WireClient:
+        await self.expect()  # welcome
+        self.send(f"#{name}")
+        assert await self.expect() == f"* you are {name}"
+        return self

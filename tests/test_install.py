@@ -1,0 +1,82 @@
+"""A plain (non-editable) `pip install .` into a brand-new virtualenv gives a
+working `twistd chat`: the twisted/plugins packaging trap, tested for real."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+SKIP = shutil.ignore_patterns(
+    ".git", ".venv", "venv", "build", "dist", "*.egg-info", "__pycache__",
+    ".pytest_cache", ".hypothesis", ".ruff_cache", "dropin.cache",
+)
+
+
+@pytest.fixture(scope="module")
+def fresh_venv(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    work = tmp_path_factory.mktemp("install")
+    source = work / "src"
+    shutil.copytree(ROOT, source, ignore=SKIP)
+    venv = work / "venv"
+    subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True, timeout=120)
+    subprocess.run(
+        [str(venv / "bin" / "pip"), "install", "--quiet", "--disable-pip-version-check",
+         str(source)],
+        check=True, timeout=300,
+    )
+    return venv
+
+
+def test_twistd_chat_help_from_fresh_venv(fresh_venv, tmp_path):
+    result = subprocess.run(
+        [str(fresh_venv / "bin" / "twistd"), "chat", "--help"],
+        capture_output=True, text=True, timeout=60, cwd=tmp_path,
+    )
+    assert result.returncode == 0, result.stderr
+    for option in ("--port", "--tls-port", "--tls-cert", "--max-line", "--max-clients"):
+        assert option in result.stdout
+    # The plugin comes from the installed package, not from a checkout on sys.path.
+    site = fresh_venv / "lib"
+    assert len(list(site.glob("python*/site-packages/twisted/plugins/chatsvc_plugin.py"))) == 1
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def test_installed_server_chats(fresh_venv, tmp_path):
+    port = free_port()
+    server = subprocess.Popen(
+        [str(fresh_venv / "bin" / "twistd"), "-n", "--pidfile=", "chat",
+         "--port", f"tcp:{port}:interface=127.0.0.1"],
+        cwd=tmp_path, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        env={**os.environ, "PYTHONWARNINGS": "ignore"},
+    )
+    try:
+        deadline = time.monotonic() + 20
+        while True:
+            try:
+                connection = socket.create_connection(("127.0.0.1", port), timeout=5)
+                break
+            except OSError:
+                assert server.poll() is None, "server exited"
+                assert time.monotonic() < deadline, "server did not start listening"
+                time.sleep(0.1)
+        with connection, connection.makefile("rwb") as stream:
+            assert stream.readline().startswith(b"* welcome to chatsvc!")
+            stream.write(b"#newcomer\n")
+            stream.flush()
+            assert stream.readline() == b"* you are newcomer\r\n"
+    finally:
+        server.terminate()
+        server.wait(timeout=20)

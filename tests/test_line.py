@@ -1,0 +1,261 @@
+"""The line protocol, end to end over in-memory transports."""
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from support import LineUser, make_hub, registered
+from twisted.internet.error import ConnectionLost
+
+
+def test_welcome_says_how_to_register():
+    user = LineUser(make_hub(server_name="testnet"))
+    (welcome,) = user.read()
+    assert welcome.startswith("* welcome to testnet!") and "#yourname" in welcome
+
+
+def test_register_and_join_notice():
+    hub = make_hub()
+    (alice,) = registered(hub, "alice")
+    bob = LineUser(hub)
+    bob.read()
+    bob.send("#bob")
+    assert bob.read() == ["* you are bob"]
+    assert alice.read() == ["* bob joined"]
+
+
+def test_motd_follows_registration():
+    hub = make_hub(motd=["Welcome to our chat", "Rules: be kind"])
+    user = LineUser(hub)
+    user.read()
+    user.send("#alice")
+    assert user.read() == ["* you are alice", "* Welcome to our chat", "* Rules: be kind"]
+
+
+def test_must_register_before_talking():
+    user = LineUser(make_hub())
+    user.read()
+    user.send("hello", "@bob:hi", "/me waves")
+    assert user.read() == ["! register first: send #yourname"] * 3
+
+
+def test_help_and_who_work_before_registering():
+    hub = make_hub()
+    registered(hub, "alice")
+    user = LineUser(hub)
+    user.read()
+    user.send("/help")
+    assert user.read()[0] == "* commands:"
+    user.send("/who")
+    assert user.read() == ["* online (1): alice"]
+
+
+def test_broadcast_without_echo():
+    hub = make_hub()
+    alice, bob, carol = registered(hub, "alice", "bob", "carol")
+    alice.send("hello all")
+    assert alice.read() == []
+    assert bob.read() == carol.read() == ["<alice> hello all"]
+
+
+def test_crlf_and_lf_both_accepted_crlf_sent():
+    hub = make_hub()
+    alice, bob = registered(hub, "alice", "bob")
+    alice.protocol.dataReceived(b"one\r\ntwo\nthr")
+    alice.protocol.dataReceived(b"ee\r\n")
+    assert bob.transport.value() == b"<alice> one\r\n<alice> two\r\n<alice> three\r\n"
+
+
+def test_private_message_forms():
+    hub = make_hub()
+    alice, bob, carol = registered(hub, "alice", "bob", "carol")
+    alice.send("@bob:psst", "@BOB and more", "@bob: spaced")
+    assert bob.read() == ["*alice* psst", "*alice* and more", "*alice* spaced"]
+    assert carol.read() == [] and alice.read() == []
+    alice.send("@alice:memo")
+    assert alice.read() == ["*alice* memo"]
+
+
+@pytest.mark.parametrize(
+    "line, error",
+    [
+        ("@nobody:hi", "! no such user: nobody"),
+        ("@bob:", "! empty message"),
+        ("@bob", "! empty message"),
+        ("@bob:   ", "! empty message"),
+        ("/me", "! empty message"),
+        ("/foo bar", "! unknown command: /foo"),
+        ("#bob", "! name taken: bob"),
+        ("#BOB", "! name taken: BOB"),
+        ("#9lives", "! bad name: must not start with a digit or '-'"),
+        ("#a b", "! bad name: ' ' not allowed (use ASCII letters, digits and _-[]{}\\^|)"),
+        ("#", "! bad name: a name needs 1 to 32 characters"),
+    ],
+)
+def test_errors_go_to_sender_only_and_connection_lives(line, error):
+    hub = make_hub()
+    alice, bob = registered(hub, "alice", "bob")
+    alice.send(line)
+    assert alice.read() == [error]
+    assert bob.read() == []
+    alice.send("still here")
+    assert bob.read() == ["<alice> still here"]
+    assert not alice.closed
+
+
+def test_action_and_slash_escape():
+    hub = make_hub()
+    alice, bob = registered(hub, "alice", "bob")
+    alice.send("/me waves", "//etc/passwd is a path", "/ME shouts")
+    assert bob.read() == ["* alice waves", "<alice> /etc/passwd is a path", "* alice shouts"]
+
+
+def test_who_lists_sorted_names():
+    hub = make_hub()
+    alice, *_ = registered(hub, "carol", "Alice", "bob")
+    alice.send("/who")
+    assert alice.read() == ["* online (3): Alice, bob, carol"]
+
+
+def test_rename_with_hash_and_nick():
+    hub = make_hub()
+    alice, bob = registered(hub, "alice", "bob")
+    alice.send("#alicia")
+    assert alice.read() == ["* you are alicia"]
+    assert bob.read() == ["* alice is now alicia"]
+    alice.send("/nick ally")
+    assert alice.read() == ["* you are ally"]
+    assert bob.read() == ["* alicia is now ally"]
+    bob.send("@ally:hi")
+    assert alice.read() == ["*bob* hi"]
+    bob.send("@alice:hi")
+    assert bob.read() == ["! no such user: alice"]
+
+
+def test_quit_with_reason():
+    hub = make_hub()
+    alice, bob = registered(hub, "alice", "bob")
+    alice.send("/quit gone fishing", "this is never sent")
+    assert alice.read() == ["* bye"]
+    assert alice.closed
+    alice.drop()
+    assert bob.read() == ["* alice left (gone fishing)"]
+
+
+def test_quit_without_reason():
+    hub = make_hub()
+    alice, bob = registered(hub, "alice", "bob")
+    alice.send("/quit")
+    alice.drop()
+    assert bob.read() == ["* alice left (quit)"]
+
+
+def test_disconnect_mid_line_frees_name():
+    hub = make_hub()
+    alice, bob = registered(hub, "alice", "bob")
+    alice.protocol.dataReceived(b"half a li")
+    alice.drop(ConnectionLost())
+    assert bob.read() == ["* alice left (connection lost)"]
+    newcomer = LineUser(hub)
+    newcomer.send("#alice")
+    assert newcomer.read()[-1] == "* you are alice"
+
+
+def test_blank_lines_are_ignored():
+    hub = make_hub()
+    alice, bob = registered(hub, "alice", "bob")
+    alice.send("", "   ", "\t", b"\x1b\x07")
+    assert alice.read() == [] and bob.read() == []
+
+
+def test_control_characters_stripped_before_relay():
+    hub = make_hub()
+    alice, bob = registered(hub, "alice", "bob")
+    alice.send("\x1b[2Jcleared?\x07 \u009b31m")  # ESC, BEL, C1 CSI
+    assert bob.read() == ["<alice> [2Jcleared? 31m"]
+
+
+def test_invalid_utf8_replaced_not_fatal():
+    hub = make_hub()
+    alice, bob = registered(hub, "alice", "bob")
+    alice.send(b"caf\xc3( ok")
+    assert bob.read() == ["<alice> caf\ufffd( ok"]
+
+
+def test_telnet_negotiation_ignored():
+    hub = make_hub()
+    alice, bob = registered(hub, "alice", "bob")
+    alice.protocol.dataReceived(b"\xff\xfb\x18\xff\xfd\x03hello\r\n")
+    assert bob.read() == ["<alice> hello"]
+
+
+def test_impersonation_is_impossible():
+    hub = make_hub()
+    alice, bob = registered(hub, "alice", "bob")
+    alice.send("<bob> I owe alice money")
+    assert bob.read() == ["<alice> <bob> I owe alice money"]
+
+
+def test_over_long_line_refused_connection_kept():
+    hub = make_hub(max_line=20)
+    alice, bob = registered(hub, "alice", "bob")
+    alice.protocol.dataReceived(b"x" * 50 + b"\nshort one\n")
+    assert alice.read() == ["! line too long"]
+    assert bob.read() == ["<alice> short one"]
+    assert not alice.closed
+
+
+def test_max_line_counts_bytes_not_characters():
+    hub = make_hub(max_line=10)
+    alice, bob = registered(hub, "alice", "bob")
+    alice.send("é" * 6)  # 12 bytes
+    assert alice.read() == ["! line too long"]
+    alice.send("é" * 5)
+    assert bob.read() == ["<alice> ééééé"]
+
+
+def test_server_full():
+    hub = make_hub(max_clients=1)
+    LineUser(hub)
+    late = LineUser(hub)
+    assert late.read() == ["! server full"]
+    assert late.closed
+    late.drop()
+    assert len(hub.connections) == 1
+
+
+def test_slow_reader_is_dropped_and_others_told():
+    hub = make_hub(max_backlog=1000)
+    alice, bob, carol = registered(hub, "alice", "bob", "carol")
+    bob.protocol._sendq.pauseProducing()  # bob's socket buffer is full
+    for i in range(100):
+        alice.send(f"message {i}")
+    assert bob.closed and bob.transport.disconnected  # aborted, not flushed
+    bob.drop()
+    received = carol.read()
+    assert received[:100] == [f"<alice> message {i}" for i in range(100)]
+    assert received[100:] == ["* bob left (too slow)"]
+
+
+def test_hub_can_disconnect_a_user_with_reason():
+    hub = make_hub()
+    alice, bob = registered(hub, "alice", "bob")
+    alice.protocol.disconnect("killed by admin")
+    assert alice.closed
+    alice.drop()
+    assert bob.read() == ["* alice left (killed by admin)"]
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(st.binary(max_size=80), max_size=8))
+def test_no_input_raises_out_of_the_protocol(chunks):
+    hub = make_hub(max_line=40)
+    watcher, = registered(hub, "watcher")
+    user = LineUser(hub)
+    user.send(b"#fuzz")
+    for chunk in chunks:
+        user.protocol.dataReceived(chunk)
+    user.protocol.dataReceived(b"\n")
+    user.drop()
+    for line in watcher.read():
+        assert line[:1] in ("<", "*")
+        assert not any(ord(c) < 32 and c != "\t" for c in line)

@@ -1,0 +1,122 @@
+"""twistd chat: options, the service tree, and one-line configuration errors."""
+
+import os
+import socket
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from chatsvc.tap import ListenerService, Options, StartupFailure, endpoint_string, makeService
+
+TWISTD = Path(sys.executable).with_name("twistd")
+
+
+def parse(*args):
+    options = Options()
+    options.parseOptions(list(args))
+    return options
+
+
+def test_defaults():
+    options = parse()
+    settings = options["settings"]
+    assert (settings.room, settings.max_line, settings.max_clients) == ("#chat", 4096, 10_000)
+    assert settings.max_backlog == 1024 * 1024
+    assert [option for option, _ in options["listeners"]] == ["--port"]
+
+
+def test_bare_port_means_tcp():
+    assert endpoint_string("12345") == "tcp:12345"
+    assert endpoint_string("tcp:1:interface=127.0.0.1") == "tcp:1:interface=127.0.0.1"
+
+
+def test_service_has_one_listener_per_port_sharing_one_hub(certs):
+    options = parse("--port", "tcp:0:interface=127.0.0.1", "--tls-port", "0",
+                    "--tls-cert", str(certs.cert), "--tls-key", str(certs.key))
+    root = makeService(options)
+    listeners = list(root)
+    assert [service.option for service in listeners] == ["--port", "--tls-port"]
+    assert all(isinstance(service, ListenerService) for service in listeners)
+    assert listeners[0].factory is listeners[1].factory is root.hub
+
+
+def test_tls_with_combined_pem(certs):
+    options = parse("--tls-port", "0", "--tls-cert", str(certs.combined))
+    assert options["tls"].cert_path == str(certs.combined)
+
+
+def test_full_ssl_endpoint_string_is_used_as_is(certs):
+    options = parse("--tls-port", f"ssl:0:privateKey={certs.key}:certKey={certs.cert}")
+    assert len(options["listeners"]) == 2
+
+
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (["--port", "nonsense:1"], "--port 'nonsense:1': Unknown endpoint type"),
+        (["--max-line", "big"], "--max-line 'big': not a whole number"),
+        (["--max-clients", "-1"], "--max-clients '-1': must be at least 0"),
+        (["--max-line", "0"], "--max-line '0': must be at least 1"),
+        (["--room", "lobby"], "--room 'lobby': a room name starts with '#'"),
+        (["--tls-port", "0"], "--tls-port needs --tls-cert"),
+        (["--tls-cert", "x.pem"], "--tls-cert/--tls-key need --tls-port"),
+        (["--tls-port", "0", "--tls-cert", "/nonexistent.pem"],
+         "--tls-cert /nonexistent.pem: no such file"),
+        (["--motd", "/nonexistent/motd"], "--motd /nonexistent/motd: No such file"),
+        (["--frobnicate"], "option --frobnicate not recognized"),
+    ],
+)
+def test_bad_configuration_is_one_line(args, message):
+    with pytest.raises(StartupFailure) as caught:
+        parse(*args)
+    text = str(caught.value.code)
+    assert text.startswith("twistd chat: ") and message in text
+    assert "\n" not in text
+
+
+def test_certificate_that_is_not_a_certificate(tmp_path):
+    bogus = tmp_path / "bogus.pem"
+    bogus.write_text("not a certificate\n")
+    with pytest.raises(StartupFailure, match="no usable certificate"):
+        parse("--tls-port", "0", "--tls-cert", str(bogus))
+
+
+def test_key_that_does_not_match(certs, tmp_path):
+    from support import make_certificates
+
+    other = make_certificates(tmp_path)
+    with pytest.raises(StartupFailure, match="no private key matching"):
+        parse("--tls-port", "0", "--tls-cert", str(certs.cert), "--tls-key", str(other.key))
+
+
+def run_twistd(*args, cwd):
+    return subprocess.run(
+        [str(TWISTD), "-n", "--pidfile=", "chat", *args],
+        cwd=cwd, capture_output=True, text=True, timeout=30,
+        env={**os.environ, "PYTHONWARNINGS": "ignore"},
+    )
+
+
+def test_twistd_bad_option_exits_with_one_line(tmp_path):
+    result = run_twistd("--max-clients", "lots", cwd=tmp_path)
+    assert result.returncode == 1
+    assert "Traceback" not in result.stderr + result.stdout
+    assert result.stderr.strip().splitlines() == [
+        "twistd chat: --max-clients 'lots': not a whole number (see: twistd chat --help)"
+    ]
+
+
+def test_twistd_port_in_use_exits_with_one_line(tmp_path):
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        port = busy.getsockname()[1]
+        result = run_twistd("--port", f"tcp:{port}:interface=127.0.0.1", cwd=tmp_path)
+    output = result.stdout + result.stderr
+    assert result.returncode == 1
+    assert "Traceback" not in output
+    errors = [line for line in output.splitlines() if "twistd chat:" in line]
+    assert len(errors) == 1 and "cannot listen for --port" in errors[0]
+    assert "Address already in use" in errors[0]

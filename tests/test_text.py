@@ -1,0 +1,39 @@
+"""Sanitising: nobody can drive another user's terminal, nothing crashes."""
+
+from hypothesis import given
+from hypothesis import strategies as st
+
+from chatsvc.text import clean_line, decode, sanitize, strip_telnet
+
+
+def test_controls_and_escape_sequences_are_removed():
+    assert sanitize("hi \x1b[31mred\x1b[0m\x07\x00\x7f\x9b") == "hi [31mred[0m"
+
+
+def test_tab_and_unicode_are_kept():
+    assert sanitize("a\tb héllo 😀") == "a\tb héllo 😀"
+
+
+def test_invalid_utf8_is_replaced():
+    assert decode(b"caf\xc3(") == "caf\ufffd("
+    assert decode(b"\xc3") == "\ufffd"
+
+
+def test_telnet_negotiation_is_stripped():
+    # IAC DO ECHO, IAC WILL NAWS, a subnegotiation, then text; IAC IAC is a 0xFF byte.
+    line = b"\xff\xfd\x01\xff\xfb\x1f\xff\xfa\x1f\x00\x50\x00\x18\xff\xf0hi\xff\xff"
+    assert strip_telnet(line) == b"hi\xff"
+    assert strip_telnet(b"\xff\xf4") == b""  # IAC IP
+    assert strip_telnet(b"trailing\xff") == b"trailing"
+
+
+def test_clean_line_pipeline():
+    assert clean_line(b"\xff\xfb\x01he\x1bllo \xc3\xa9\r") == "hello é"
+
+
+@given(st.binary(max_size=300))
+def test_any_bytes_give_printable_safe_text(data):
+    text = clean_line(data)
+    assert isinstance(text, str)
+    assert not any(ord(c) < 32 and c != "\t" for c in text)
+    assert not any(0x7F <= ord(c) <= 0x9F for c in text)
