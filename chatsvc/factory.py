@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+from twisted.internet.defer import Deferred
 from twisted.internet.interfaces import IAddress
 from twisted.internet.protocol import Protocol, ServerFactory
 from twisted.logger import Logger
@@ -46,6 +47,8 @@ class ChatFactory(ServerFactory):
         self.users: dict[str, Participant] = {}
         self.default_room = Room(self.settings.room)
         self.rooms: dict[str, Room] = {self.default_room.key: self.default_room}
+        self.closing = False
+        self._drained: list[Deferred[None]] = []
 
     # -- connections ---------------------------------------------------------
 
@@ -62,6 +65,8 @@ class ChatFactory(ServerFactory):
 
     def attach(self, participant: Participant) -> bool:
         """Admit a new connection; C{False} when the server is full."""
+        if self.closing:
+            return False
         limit = self.settings.max_clients
         if limit and len(self.connections) >= limit:
             self.log.warn("refused {host}: server full ({limit} connections)",
@@ -74,14 +79,37 @@ class ChatFactory(ServerFactory):
         """Forget a connection that has closed, telling whoever shared a room."""
         self.connections.discard(participant)
         name = participant.name
-        if name is None or self.users.get(fold(name)) is not participant:
-            return
-        del self.users[fold(name)]
-        audience = self._audience(participant)
-        for room in self._rooms_of(participant):
-            room.remove(participant)
-        self._send(audience, Left(None, name, reason))
-        self.log.info("{name} left ({reason})", name=name, reason=reason)
+        if name is not None and self.users.get(fold(name)) is participant:
+            del self.users[fold(name)]
+            audience = self._audience(participant)
+            for room in self._rooms_of(participant):
+                room.remove(participant)
+            if not self.closing:  # everyone is leaving: nobody to tell
+                self._send(audience, Left(None, name, reason))
+            self.log.info("{name} left ({reason})", name=name, reason=reason)
+        if not self.connections and self._drained:
+            drained, self._drained = self._drained, []
+            for waiting in drained:
+                waiting.callback(None)
+
+    def shutdown(self, reason: str) -> Deferred[None]:
+        """Say goodbye to every connection and close it; fires once all are gone.
+
+        Each participant renders the goodbye in its own protocol (see
+        L{Participant.disconnect}).  New connections are refused from now on.
+        The Deferred may never fire if a peer never lets go: callers bound
+        the wait (L{chatsvc.lifecycle.ChatService} does).
+        """
+        self.closing = True
+        self.log.info("shutting down: closing {count} connections", count=len(self.connections))
+        for participant in list(self.connections):
+            participant.disconnect(reason)
+        waiting: Deferred[None] = Deferred()
+        if self.connections:
+            self._drained.append(waiting)
+        else:
+            waiting.callback(None)
+        return waiting
 
     # -- names ---------------------------------------------------------------
 

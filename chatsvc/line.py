@@ -5,7 +5,6 @@ Client to server, one UTF-8 line each (``\\n`` or ``\\r\\n``)::
     #name           register; later, rename (also /nick name)
     @name:text      private message (also "@name text")
     /who /help /me action /quit [reason]
-    /say text       room message, whatever it starts with
     //text          room message starting with '/'
     anything else   room message
 
@@ -38,7 +37,6 @@ HELP = (
     "  /who            who is online",
     "  /me action      an action line: * you action",
     "  /quit [reason]  leave",
-    "  /say text       say text, even if it starts with # @ or /",
     "  //text          say text that starts with /",
     "  anything else   say it to the room",
 )
@@ -64,7 +62,6 @@ class LineChatProtocol(Protocol):
             "me": self._cmd_me,
             "quit": self._cmd_quit,
             "nick": self._cmd_nick,
-            "say": self._cmd_say,
         }
 
     # -- connection lifecycle -----------------------------------------------
@@ -75,7 +72,7 @@ class LineChatProtocol(Protocol):
             self.transport, self.hub.settings.max_backlog, self._too_slow
         )
         if not self.hub.attach(self):
-            self.deliver(Error("server full"))
+            self.deliver(Error("server shutting down" if self.hub.closing else "server full"))
             self._close()
             return
         self._attached = True
@@ -93,8 +90,15 @@ class LineChatProtocol(Protocol):
                           why=self._leave_reason)
 
     def disconnect(self, reason: str) -> None:
-        """Close this connection on the server's initiative, saying why."""
+        """Close this connection on the server's initiative, saying why.
+
+        The user sees C{* reason} as the last line (C{* server shutting
+        down}); the others see it leave with that reason.
+        """
+        if self._closing:
+            return
         self._leave_reason = reason
+        self.deliver(Notice(reason))
         self._close()
 
     def _too_slow(self) -> None:
@@ -174,9 +178,6 @@ class LineChatProtocol(Protocol):
 
     def _cmd_me(self, argument: str) -> None:
         self.hub.say(self, None, argument, action=True)
-
-    def _cmd_say(self, argument: str) -> None:
-        self.hub.say(self, None, argument)
 
     def _cmd_nick(self, argument: str) -> None:
         self.hub.register(self, argument)

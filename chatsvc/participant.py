@@ -22,4 +22,11 @@ class Participant(Protocol):
         """Show C{event} to this user, in this participant's wire format."""
 
     def disconnect(self, reason: str) -> None:
-        """Close this connection for C{reason}; the hub hears of it later."""
+        """Tell this user C{reason} in the protocol's own farewell, then close.
+
+        The hub calls it on shutdown with C{"server shutting down"}: a line
+        user sees C{* server shutting down}, an IRC user an C{ERROR} line, a
+        WebSocket user a close frame carrying the reason.  It must not call
+        back into the hub synchronously; the hub hears of the close later,
+        through its C{detach}.
+        """

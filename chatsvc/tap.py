@@ -1,7 +1,9 @@
 """``twistd chat``: command-line options and the service tree.
 
-L{makeService} returns a L{ChatService} (a C{MultiService}) holding one hub
-and one listening service per listener, all sharing that hub.
+L{makeService} returns a L{ChatService} (a C{MultiService}, see
+L{chatsvc.lifecycle}) holding one hub and one listening service per
+listener, all sharing that hub.  Every option can also come from a
+C{--config} TOML file (L{chatsvc.config}).
 """
 
 from __future__ import annotations
@@ -9,13 +11,15 @@ from __future__ import annotations
 from typing import Any
 
 from twisted.application.internet import StreamServerEndpointService
-from twisted.application.service import IService, MultiService
+from twisted.application.service import IService
 from twisted.internet import endpoints
 from twisted.internet.defer import Deferred
 from twisted.internet.interfaces import IListeningPort, IStreamServerEndpoint
 from twisted.python import usage
 
+from chatsvc.config import ConfigError, ConfigFileMixin
 from chatsvc.factory import ChatFactory
+from chatsvc.lifecycle import ChatService
 from chatsvc.names import BadName, check_room_name
 from chatsvc.settings import Settings
 from chatsvc.tlsconfig import ServerTLS, TLSConfigError
@@ -50,10 +54,14 @@ def _parse_endpoint(option: str, description: str) -> IStreamServerEndpoint:
     try:
         return endpoints.serverFromString(reactor, description)
     except Exception as error:  # serverFromString raises many kinds
-        raise usage.UsageError(f"{option} {description!r}: {error}") from None
+        if _endpoint_type(description) == "systemd" and isinstance(error, KeyError | IndexError):
+            why = f"no socket {error} was passed by systemd (LISTEN_FDS, LISTEN_FDNAMES)"
+        else:
+            why = str(error)
+        raise usage.UsageError(f"{option} {description!r}: {why}") from None
 
 
-class Options(usage.Options):
+class Options(ConfigFileMixin, usage.Options):
     synopsis = "[options]"
     longdesc = (
         "A chat server: telnet/netcat users on --port, TLS users on --tls-port, "
@@ -87,6 +95,8 @@ class Options(usage.Options):
         # naming the problem serves an operator better.
         try:
             super().parseOptions(options)
+        except ConfigError as error:
+            raise StartupFailure(str(error)) from None
         except usage.UsageError as error:
             raise StartupFailure(f"{error} (see: twistd chat --help)") from None
 
@@ -176,19 +186,20 @@ class ListenerService(StreamServerEndpointService):
         return listening
 
 
-class ChatService(MultiService):
-    """The root service: one hub and its listeners."""
-
-    def __init__(self, hub: ChatFactory) -> None:
-        super().__init__()
-        self.hub = hub
-
-
 def makeService(options: Options) -> IService:
     """Build the service tree twistd runs: every listener shares one hub."""
     hub = ChatFactory(options["settings"])
-    root = ChatService(hub)
+    root = ChatService(hub, handle_signals=True)
     for option, endpoint in options["listeners"]:
         ListenerService(option, endpoint, hub).setServiceParent(root)
+    if options["motd"]:
+        path = options["motd"]
+
+        def reload_motd() -> None:
+            hub.settings.motd = _read_motd(path)
+
+        root.add_reloader(f"MOTD {path}", reload_motd)
+    if options.get("tls") is not None:
+        root.add_reloader("TLS certificate", options["tls"].reload)
     return root
 
