@@ -5,6 +5,7 @@ Client to server, one UTF-8 line each (``\\n`` or ``\\r\\n``)::
     #name           register; later, rename (also /nick name)
     @name:text      private message (also "@name text")
     /who /help /me action /quit [reason]
+    /say text       room message, whatever it starts with
     //text          room message starting with '/'
     anything else   room message
 
@@ -37,6 +38,7 @@ HELP = (
     "  /who            who is online",
     "  /me action      an action line: * you action",
     "  /quit [reason]  leave",
+    "  /say text       say text, even if it starts with # @ or /",
     "  //text          say text that starts with /",
     "  anything else   say it to the room",
 )
@@ -62,6 +64,7 @@ class LineChatProtocol(Protocol):
             "me": self._cmd_me,
             "quit": self._cmd_quit,
             "nick": self._cmd_nick,
+            "say": self._cmd_say,
         }
 
     # -- connection lifecycle -----------------------------------------------
@@ -178,6 +181,9 @@ class LineChatProtocol(Protocol):
 
     def _cmd_me(self, argument: str) -> None:
         self.hub.say(self, None, argument, action=True)
+
+    def _cmd_say(self, argument: str) -> None:
+        self.hub.say(self, None, argument)
 
     def _cmd_nick(self, argument: str) -> None:
         self.hub.register(self, argument)

@@ -14,7 +14,9 @@ MAX_NAME_LENGTH = 32
 MAX_ROOM_NAME_LENGTH = 50
 
 _SPECIAL = r"_\[\]{}\\^|"
-_NAME = re.compile(rf"[A-Za-z{_SPECIAL}][A-Za-z0-9\-{_SPECIAL}]*\Z")
+NAME_PATTERN = rf"[A-Za-z{_SPECIAL}][A-Za-z0-9\-{_SPECIAL}]*"
+"""A valid name as a regular expression (for parsers; L{check_name} says why not)."""
+_NAME = re.compile(rf"{NAME_PATTERN}\Z")
 _NAME_CHAR = re.compile(rf"[A-Za-z0-9\-{_SPECIAL}]")
 # Room names: '#' then 1-50 characters, none of them space, comma, ':' or a
 # control character (IRC's channel grammar, minus the ':' that would confuse

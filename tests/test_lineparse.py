@@ -1,0 +1,128 @@
+"""The client direction of the line format: parse(render(event)) == event."""
+
+from __future__ import annotations
+
+import pytest
+from hypothesis import assume, given
+from hypothesis import strategies as st
+
+from chatsvc.events import (
+    Error,
+    Joined,
+    Left,
+    Notice,
+    PrivateMessage,
+    Registered,
+    Renamed,
+    RoomMessage,
+    Who,
+)
+from chatsvc.lineformat import NOTICE_RULES, LineParser, parse_line, render_text
+from chatsvc.names import check_name
+
+names = st.from_regex(r"[A-Za-z_\[\]{}\\^|][A-Za-z0-9\-_\[\]{}\\^|]{0,31}", fullmatch=True)
+# What the server relays: no control characters, not blank.
+texts = st.text(
+    st.characters(blacklist_categories=["Cc", "Cs"]), min_size=1, max_size=80
+).filter(lambda t: t.strip())
+
+
+def _is_notice_phrase(text: str) -> bool:
+    return any(pattern.fullmatch(text) for pattern, _ in NOTICE_RULES)
+
+
+@given(names)
+def test_name_strategy_matches_server_rules(name: str) -> None:
+    assert check_name(name) == name
+
+
+@given(names, texts, st.booleans())
+def test_room_message_round_trip(sender: str, text: str, action: bool) -> None:
+    if action:
+        # "* alice joined" is both a notice and "/me joined": notices win.
+        assume(not _is_notice_phrase(f"{sender} {text}"))
+    parser = LineParser(room="#chat", me="zed")
+    parser.present["x"] = "x"
+    parser.parse(render_text(Joined("#chat", sender)))
+    event = RoomMessage("#chat", sender, text, action)
+    assert parser.parse(render_text(event)) == event
+
+
+@given(names, names, texts, st.booleans())
+def test_private_message_round_trip(sender: str, me: str, text: str, action: bool) -> None:
+    event = PrivateMessage(sender, me, text, action)
+    assert LineParser(me=me).parse(render_text(event)) == event
+
+
+@given(texts)
+def test_error_round_trip(text: str) -> None:
+    assert parse_line(render_text(Error(text))) == Error(text)
+
+
+@given(texts)
+def test_unknown_star_lines_are_notices(text: str) -> None:
+    assume(not _is_notice_phrase(text))
+    assert parse_line(render_text(Notice(text))) == Notice(text)
+
+
+@given(st.text(st.characters(blacklist_categories=["Cc", "Cs"]), max_size=80))
+def test_any_line_parses_to_some_event(line: str) -> None:
+    assert parse_line(line) is not None
+
+
+@given(names, names, texts)
+def test_membership_round_trip(a: str, b: str, reason: str) -> None:
+    for event in (Joined("#r", a), Left(None, a, reason), Renamed(a, b)):
+        assert LineParser(room="#r").parse(render_text(event)) == event
+
+
+@given(st.lists(names, max_size=8, unique=True))
+def test_who_round_trip(members: list[str]) -> None:
+    event = Who("#r", tuple(members))
+    assert LineParser(room="#r").parse(render_text(event)) == event
+
+
+def test_registered_only_when_a_name_was_asked_for() -> None:
+    parser = LineParser()
+    parser.parse("* you joined")  # a user called "you" joins
+    # ... and writes "/me are bob": not a rename of ours.
+    assert parser.parse("* you are bob") == RoomMessage("", "you", "are bob", action=True)
+    assert parser.me is None
+    parser.expect_name()
+    assert parser.parse("* you are alice") == Registered("alice")
+    assert parser.me == "alice"
+    assert parser.parse("* you are carol") != Registered("carol")
+
+
+def test_name_refusal_cancels_the_expectation() -> None:
+    parser = LineParser()
+    parser.expect_name()
+    parser.parse("! name taken: alice")
+    assert parser.awaiting_name == 0
+
+
+def test_parser_tracks_who_is_present() -> None:
+    parser = LineParser()
+    parser.expect_name()
+    for line in ("* you are me", "* online (2): me, Alice", "* bob joined",
+                 "* alice is now al", "* bob left (quit)"):
+        parser.parse(line)
+    assert sorted(parser.present.values()) == ["al", "me"]
+    # Actions are recognised only for people present.
+    assert parser.parse("* al waves") == RoomMessage("", "al", "waves", action=True)
+    assert parser.parse("* bob waves") == Notice("bob waves")
+
+
+@pytest.mark.parametrize("line, event", [
+    ("* welcome to chatsvc! register with #yourname", Notice(
+        "welcome to chatsvc! register with #yourname")),
+    ("*   #name    register", Notice("  #name    register")),
+    ("plain text from a future server", Notice("plain text from a future server")),
+    ("<not a name!> hi", Notice("<not a name!> hi")),
+    ("*alice*", Notice("*alice*")),
+    ("* online (3): a, b", Notice("online (3): a, b")),
+    ("! ", Error("")),
+    ("* you joined #rust (3 here)", Notice("you joined #rust (3 here)")),
+])
+def test_unknown_or_malformed_lines(line: str, event: object) -> None:
+    assert parse_line(line) == event
