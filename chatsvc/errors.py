@@ -32,3 +32,173 @@ class NoSuchUser(ChatError):
 class EmptyMessage(ChatError):
     def __init__(self) -> None:
         super().__init__("empty message")
+
+
+# -- rooms -------------------------------------------------------------------
+#
+# Each refusal about a room carries C{room} (its display name), and some a
+# C{name} or C{mode}, so the IRC adapter can pick the numeric (noted on each
+# class) while the line protocol shows C{str()}.
+
+
+class BadRoomName(ChatError):
+    """ERR_NOSUCHCHANNEL (403) / ERR_BADCHANNAME (479)."""
+
+    def __init__(self, room: str, why: str) -> None:
+        super().__init__(f"bad room name: {why}")
+        self.room = room
+
+
+class RoomError(ChatError):
+    """A refusal about one room, named by C{room}."""
+
+    def __init__(self, room: str, message: str) -> None:
+        super().__init__(message)
+        self.room = room
+
+
+class NoSuchRoom(RoomError):
+    """ERR_NOSUCHCHANNEL (403); also for a secret room the asker may not see."""
+
+    def __init__(self, room: str) -> None:
+        super().__init__(room, f"no such room: {room}")
+
+
+class InviteOnly(RoomError):
+    """ERR_INVITEONLYCHAN (473)."""
+
+    def __init__(self, room: str) -> None:
+        super().__init__(room, f"{room} is invite-only")
+
+
+class BadKey(RoomError):
+    """ERR_BADCHANNELKEY (475)."""
+
+    def __init__(self, room: str) -> None:
+        super().__init__(room, f"bad key for {room}")
+
+
+class RoomFull(RoomError):
+    """ERR_CHANNELISFULL (471)."""
+
+    def __init__(self, room: str) -> None:
+        super().__init__(room, f"{room} is full")
+
+
+class Banned(RoomError):
+    """ERR_BANNEDFROMCHAN (474)."""
+
+    def __init__(self, room: str) -> None:
+        super().__init__(room, f"you are banned from {room}")
+
+
+class NotOperator(RoomError):
+    """ERR_CHANOPRIVSNEEDED (482)."""
+
+    def __init__(self, room: str) -> None:
+        super().__init__(room, f"you are not an operator of {room}")
+
+
+class NotInRoom(RoomError):
+    """ERR_NOTONCHANNEL (442)."""
+
+    def __init__(self, room: str) -> None:
+        super().__init__(room, f"you are not in {room}")
+
+
+class AlreadyInRoom(RoomError):
+    """Joining a room you are in (IRC ignores such a JOIN)."""
+
+    def __init__(self, room: str) -> None:
+        super().__init__(room, f"you are already in {room}")
+
+
+class UserNotInRoom(RoomError):
+    """ERR_USERNOTINCHANNEL (441)."""
+
+    def __init__(self, room: str, name: str) -> None:
+        super().__init__(room, f"{name} is not in {room}")
+        self.name = name
+
+
+class UserAlreadyInRoom(RoomError):
+    """ERR_USERONCHANNEL (443)."""
+
+    def __init__(self, room: str, name: str) -> None:
+        super().__init__(room, f"{name} is already in {room}")
+        self.name = name
+
+
+class CannotSpeak(RoomError):
+    """ERR_CANNOTSENDTOCHAN (404); C{why} is C{"not in room"}, C{"moderated"} or C{"banned"}."""
+
+    _TEXT = {
+        "not in room": "you are not in {room}",
+        "moderated": "{room} is moderated: only operators and voiced members may speak",
+        "banned": "you are banned from {room}",
+    }
+
+    def __init__(self, room: str, why: str) -> None:
+        super().__init__(room, "cannot speak: " + self._TEXT[why].format(room=room))
+        self.why = why
+
+
+class TopicTooLong(RoomError):
+    """The IRC adapter should truncate to C{limit} (TOPICLEN) rather than refuse."""
+
+    def __init__(self, room: str, limit: int) -> None:
+        super().__init__(room, f"topic too long for {room}: at most {limit} characters")
+        self.limit = limit
+
+
+class UnknownMode(ChatError):
+    """ERR_UNKNOWNMODE (472)."""
+
+    def __init__(self, mode: str) -> None:
+        super().__init__(f"unknown mode: {mode} (known: b e I i k l m n o s t v)")
+        self.mode = mode
+
+
+class ModeNeedsArgument(ChatError):
+    """ERR_NEEDMOREPARAMS (461)."""
+
+    _WHAT = {"k": "a key", "l": "a number", "o": "a name", "v": "a name"}
+
+    def __init__(self, mode: str, adding: bool = True) -> None:
+        sign = "+" if adding else "-"
+        super().__init__(f"mode {sign}{mode} needs {self._WHAT.get(mode, 'a mask')}")
+        self.mode = mode
+
+
+class BadModeArgument(RoomError):
+    """ERR_INVALIDMODEPARAM (696): a bad key, limit or mask."""
+
+    def __init__(self, room: str, mode: str, argument: str, why: str) -> None:
+        super().__init__(room, f"bad argument for +{mode} on {room}: {why}")
+        self.mode = mode
+        self.argument = argument
+
+
+class ListFull(RoomError):
+    """ERR_BANLISTFULL (478)."""
+
+    _LIST = {"b": "ban", "e": "ban exception", "I": "invitation"}
+
+    def __init__(self, room: str, mode: str, limit: int) -> None:
+        super().__init__(room, f"the {self._LIST[mode]} list of {room} is full ({limit})")
+        self.mode = mode
+
+
+class BadOperLogin(ChatError):
+    """ERR_PASSWDMISMATCH (464)."""
+
+    def __init__(self) -> None:
+        super().__init__("bad operator name or password")
+
+
+class TooManyRooms(RoomError):
+    """ERR_TOOMANYCHANNELS (405)."""
+
+    def __init__(self, room: str, limit: int) -> None:
+        super().__init__(room, f"cannot join {room}: you are in {limit} rooms already")
+        self.limit = limit

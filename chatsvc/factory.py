@@ -8,27 +8,63 @@ never touches routing.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import hmac
+import time
+from collections.abc import Callable, Iterable
 
 from twisted.internet.defer import Deferred
 from twisted.internet.interfaces import IAddress
 from twisted.internet.protocol import Protocol, ServerFactory
 from twisted.logger import Logger
 
-from chatsvc.errors import BadNameError, EmptyMessage, NameTaken, NoSuchUser, NotRegistered
+from chatsvc.errors import (
+    AlreadyInRoom,
+    BadKey,
+    BadModeArgument,
+    BadNameError,
+    BadOperLogin,
+    BadRoomName,
+    Banned,
+    CannotSpeak,
+    EmptyMessage,
+    InviteOnly,
+    ListFull,
+    NameTaken,
+    NoSuchRoom,
+    NoSuchUser,
+    NotInRoom,
+    NotOperator,
+    NotRegistered,
+    RoomError,
+    RoomFull,
+    TooManyRooms,
+    TopicTooLong,
+    UserAlreadyInRoom,
+    UserNotInRoom,
+)
 from chatsvc.events import (
+    Entered,
+    Error,
     Event,
+    Exited,
+    Invited,
     Joined,
+    Kicked,
     Left,
+    ModesChanged,
     Notice,
     PrivateMessage,
     Registered,
     Renamed,
     RoomMessage,
+    Topic,
+    TopicChanged,
 )
-from chatsvc.names import BadName, check_name, fold
+from chatsvc.masks import BadMask, MaskList, normalize_mask, user_mask
+from chatsvc.modes import FLAG_MODES, KEY_MODE, LIMIT_MODE, LIST_MODES, STATUS_MODES, ModeChange
+from chatsvc.names import BadName, check_name, check_room_name, fold
 from chatsvc.participant import Participant
-from chatsvc.rooms import Room
+from chatsvc.rooms import MAX_KEY_LENGTH, MAX_LIMIT, MAX_TOPIC_LENGTH, MemberInfo, Room
 from chatsvc.settings import Settings
 
 
@@ -37,18 +73,31 @@ class ChatFactory(ServerFactory):
 
     Every listener of every protocol shares one instance, which is what puts
     a telnet user and an IRC user in the same room.
+
+    Rooms: the default room (C{settings.room}) always exists and has no
+    creator; any other room is created by its first join, whose member
+    becomes its operator, and disappears with its last member.  Every
+    refusal is a L{chatsvc.errors.ChatError}; every change is announced with
+    an event to whom it concerns.  C{clock} gives the times recorded for
+    topics and list entries (seconds since the epoch).
     """
 
     log = Logger()
 
-    def __init__(self, settings: Settings | None = None) -> None:
+    def __init__(self, settings: Settings | None = None,
+                 clock: Callable[[], float] = time.time) -> None:
         self.settings = settings or Settings()
+        self.clock = clock
         self.connections: set[Participant] = set()
         self.users: dict[str, Participant] = {}
-        self.default_room = Room(self.settings.room)
+        self.default_room = Room(self.settings.room, clock())
         self.rooms: dict[str, Room] = {self.default_room.key: self.default_room}
         self.closing = False
         self._drained: list[Deferred[None]] = []
+        #: Participants who logged in with C{/oper}: operators of every room.
+        self.opers: set[Participant] = set()
+        self._joined: dict[Participant, dict[str, Room]] = {}
+        self._invites: dict[Participant, set[Room]] = {}
 
     # -- connections ---------------------------------------------------------
 
@@ -76,16 +125,20 @@ class ChatFactory(ServerFactory):
         return True
 
     def detach(self, participant: Participant, reason: str) -> None:
-        """Forget a connection that has closed, telling whoever shared a room."""
+        """Forget a connection that has closed, telling whoever shared a room, once."""
         self.connections.discard(participant)
+        self.opers.discard(participant)
+        for room in self._invites.pop(participant, ()):
+            room.invited.discard(participant)
         name = participant.name
         if name is not None and self.users.get(fold(name)) is participant:
+            mask = self.mask_of(participant)
             del self.users[fold(name)]
             audience = self._audience(participant)
-            for room in self._rooms_of(participant):
-                room.remove(participant)
+            for room in self.rooms_of(participant):
+                self._drop_member(participant, room)
             if not self.closing:  # everyone is leaving: nobody to tell
-                self._send(audience, Left(None, name, reason))
+                self._send(audience, Left(None, name, reason, mask=mask))
             self.log.info("{name} left ({reason})", name=name, reason=reason)
         if not self.connections and self._drained:
             drained, self._drained = self._drained, []
@@ -113,8 +166,13 @@ class ChatFactory(ServerFactory):
 
     # -- names ---------------------------------------------------------------
 
-    def register(self, participant: Participant, name: str) -> None:
-        """Give C{participant} a name: first registration, or a rename."""
+    def register(self, participant: Participant, name: str, *, autojoin: bool = True) -> None:
+        """Give C{participant} a name: first registration, or a rename.
+
+        A first registration joins the default room unless C{autojoin} is
+        false (an adapter whose users join rooms themselves); if the room's
+        rules refuse them, they are told why and are in no room.
+        """
         try:
             check_name(name)
         except BadName as why:
@@ -123,20 +181,28 @@ class ChatFactory(ServerFactory):
         if holder is not None and holder is not participant:
             raise NameTaken(name)
         if participant.name is None:
-            self._first_registration(participant, name)
+            self._first_registration(participant, name, autojoin)
         else:
             self._rename(participant, name)
 
-    def _first_registration(self, participant: Participant, name: str) -> None:
+    def _first_registration(self, participant: Participant, name: str, autojoin: bool) -> None:
         participant.name = name
         self.users[fold(name)] = participant
         self.log.info("{host} registered as {name}", host=participant.host, name=name)
         participant.deliver(Registered(name))
         for line in self.settings.motd:
             participant.deliver(Notice(line))
+        if not autojoin:
+            return
         room = self.default_room
-        self._send(room.everyone, Joined(room.name, name))
-        room.add(participant)
+        try:
+            self._check_entry(participant, room, None)
+        except RoomError as refusal:
+            participant.deliver(Error(str(refusal)))
+            return
+        self._admit(participant, room)
+        if room.topic:
+            participant.deliver(Topic(room.name, room.topic))
 
     def _rename(self, participant: Participant, new: str) -> None:
         old = participant.name
@@ -144,7 +210,8 @@ class ChatFactory(ServerFactory):
         if old == new:
             participant.deliver(Registered(new))
             return
-        rooms = self._rooms_of(participant)
+        mask = self.mask_of(participant)
+        rooms = self.rooms_of(participant)
         del self.users[fold(old)]
         participant.name = new
         self.users[fold(new)] = participant
@@ -152,18 +219,31 @@ class ChatFactory(ServerFactory):
             room.rekey(participant, old)
         self.log.info("{old} is now {new}", old=old, new=new)
         participant.deliver(Registered(new))
-        self._send(self._audience(participant), Renamed(old, new))
+        self._send(self._audience(participant), Renamed(old, new, mask=mask))
 
     # -- messages ------------------------------------------------------------
 
     def say(self, sender: Participant, room_name: str | None, text: str,
             action: bool = False) -> None:
-        """Send C{text} to C{sender}'s room (the default room when C{None})."""
+        """Send C{text} to room C{room_name} (the default room when C{None}).
+
+        Members other than the sender receive it.  The rules are checked once
+        for the sender, never per recipient: +n keeps out non-members, +m
+        silences all but operators and voiced members, and a ban silences a
+        banned member who is neither.
+        """
         name = self._require_name(sender)
         if not text.strip():
             raise EmptyMessage()
-        room = self.default_room if room_name is None else self.rooms[fold(room_name)]
-        event = RoomMessage(room.name, name, text, action)
+        room = self.default_room if room_name is None else self.find_room(room_name, sender)
+        if room.no_outside and sender not in room:
+            raise CannotSpeak(room.name, "not in room")
+        if (room.moderated or room.bans) and not room.can_speak_freely(sender):
+            if room.moderated:
+                raise CannotSpeak(room.name, "moderated")
+            if room.is_banned(fold(self.mask_of(sender))):
+                raise CannotSpeak(room.name, "banned")
+        event = RoomMessage(room.name, name, text, action, mask=self.mask_of(sender))
         for member in room.everyone:
             if member is not sender:
                 member.deliver(event)
@@ -177,11 +257,286 @@ class ChatFactory(ServerFactory):
         recipient = self.users.get(fold(target))
         if recipient is None or recipient.name is None:
             raise NoSuchUser(target)
-        recipient.deliver(PrivateMessage(name, recipient.name, text, action))
+        recipient.deliver(PrivateMessage(name, recipient.name, text, action,
+                                         mask=self.mask_of(sender)))
 
-    def who(self, room_name: str | None = None) -> tuple[str, list[str]]:
+    # -- joining and leaving rooms -------------------------------------------
+
+    def join(self, participant: Participant, room_name: str, key: str | None = None, *,
+             leaving: str | None = None, reason: str = "") -> Room:
+        """Put C{participant} in room C{room_name}, creating it if need be.
+
+        The rules are checked in IRC's order: ban (unless an exception
+        matches), invite-only (unless invited or matching +I), key, limit; an
+        invitation also passes the key and the limit.  With C{leaving}, the
+        participant leaves that room for this one, but only once this one has
+        admitted them (the line protocol's one current room).  The others
+        there get L{Joined}; the joiner gets L{Entered}.
+        """
+        name = self._require_name(participant)
+        try:
+            check_room_name(room_name)
+        except BadName as why:
+            raise BadRoomName(room_name, str(why)) from None
+        room = self.rooms.get(fold(room_name))
+        if room is not None and participant in room:
+            raise AlreadyInRoom(room.name)
+        old = None if leaving is None else self._membership(participant, leaving)
+        if old is None and len(self._joined.get(participant, ())) >= self.settings.max_rooms:
+            raise TooManyRooms(room.name if room else room_name, self.settings.max_rooms)
+        created = room is None
+        if room is None:
+            room = Room(room_name, self.clock())
+        else:
+            self._check_entry(participant, room, key)
+        if old is not None:
+            self._drop_member(participant, old)
+            self._send(old.everyone, Left(old.name, name, reason,
+                                          mask=self.mask_of(participant)))
+        if created:
+            self.rooms[room.key] = room
+            self.log.info("{name} created {room}", name=name, room=room.name)
+        self._admit(participant, room)
+        if created:
+            room.operators.add(participant)
+        participant.deliver(Entered(room.name, len(room), room.topic,
+                                    old.name if old is not None else None))
+        return room
+
+    def part(self, participant: Participant, room_name: str, reason: str = "") -> None:
+        """Take C{participant} out of a room; the others get L{Left}, they L{Exited}."""
+        name = self._require_name(participant)
+        room = self._membership(participant, room_name)
+        self._drop_member(participant, room)
+        self._send(room.everyone, Left(room.name, name, reason, mask=self.mask_of(participant)))
+        participant.deliver(Exited(room.name, reason))
+
+    def kick(self, kicker: Participant, room_name: str, target: str, reason: str = "") -> None:
+        """An operator removes C{target} from a room.
+
+        The others there get L{Kicked}; the target gets L{Exited} last.
+        """
+        name = self._require_name(kicker)
+        room = self.find_room(room_name, kicker)
+        self._require_operator(kicker, room)
+        victim = room.member(target)
+        if victim is None or victim.name is None:
+            raise UserNotInRoom(room.name, target)
+        mask = self.mask_of(kicker)
+        self._drop_member(victim, room)
+        self._send(room.everyone, Kicked(room.name, victim.name, name, reason, mask=mask))
+        self.log.info("{by} kicked {name} from {room}", by=name, name=victim.name,
+                      room=room.name)
+        victim.deliver(Exited(room.name, reason, name, mask=mask))
+
+    def invite(self, inviter: Participant, room_name: str, target: str) -> str:
+        """Invite C{target} to a room; returns their name as registered.
+
+        Any member may invite, but only an operator to an invite-only room.
+        The invitation lasts until used or until either leaves the server.
+        """
+        name = self._require_name(inviter)
+        room = self.find_room(room_name, inviter)
+        if inviter not in room and inviter not in self.opers:
+            raise NotInRoom(room.name)
+        if room.invite_only:
+            self._require_operator(inviter, room)
+        invitee = self.users.get(fold(target))
+        if invitee is None or invitee.name is None:
+            raise NoSuchUser(target)
+        if invitee in room:
+            raise UserAlreadyInRoom(room.name, invitee.name)
+        room.invited.add(invitee)
+        self._invites.setdefault(invitee, set()).add(room)
+        invitee.deliver(Invited(room.name, name, invitee.name, mask=self.mask_of(inviter)))
+        return invitee.name
+
+    # -- topics and rules ----------------------------------------------------
+
+    def set_topic(self, setter: Participant, room_name: str, topic: str) -> None:
+        """Set (or, with C{""}, clear) a room's topic; every member gets L{TopicChanged}."""
+        name = self._require_name(setter)
+        room = self.find_room(room_name, setter)
+        if setter not in room and setter not in self.opers:
+            raise NotInRoom(room.name)
+        if room.topic_locked:
+            self._require_operator(setter, room)
+        topic = topic.strip()
+        if len(topic) > MAX_TOPIC_LENGTH:
+            raise TopicTooLong(room.name, MAX_TOPIC_LENGTH)
+        room.topic, room.topic_by, room.topic_at = topic, name, self.clock()
+        self._send(room.everyone, TopicChanged(room.name, name, topic,
+                                               mask=self.mask_of(setter)))
+
+    def set_modes(self, setter: Participant, room_name: str,
+                  changes: Iterable[ModeChange]) -> tuple[ModeChange, ...]:
+        """Apply rule and status changes, all or none; return those that changed.
+
+        Every change is checked before any is applied.  Changes that change
+        nothing (C{+m} on a moderated room, C{-b} of an absent mask) are
+        dropped; list queries are ignored.  If anything changed, every member
+        gets one L{ModesChanged}, with masks normalised and names as
+        registered.
+        """
+        name = self._require_name(setter)
+        room = self.find_room(room_name, setter)
+        wanted = [change for change in changes if not change.is_list_query]
+        if not wanted:
+            return ()
+        self._require_operator(setter, room)
+        checked = [self._check_mode(room, change) for change in wanted]
+        applied = tuple(change for change in checked if self._apply_mode(room, change, name))
+        if applied:
+            self._send(room.everyone, ModesChanged(room.name, name, applied,
+                                                   mask=self.mask_of(setter)))
+            self.log.info("{by} set modes on {room}", by=name, room=room.name)
+        return applied
+
+    def _check_mode(self, room: Room, change: ModeChange) -> ModeChange:
+        mode, argument = change.mode, change.argument
+        if mode in FLAG_MODES:
+            return ModeChange(change.adding, mode)
+        if mode == KEY_MODE:
+            if not change.adding:
+                return ModeChange(False, mode)
+            assert argument is not None
+            if not argument or len(argument) > MAX_KEY_LENGTH or any(
+                    c.isspace() or c == "," or not c.isprintable() for c in argument):
+                raise BadModeArgument(room.name, mode, argument,
+                                      f"a key is 1 to {MAX_KEY_LENGTH} characters, "
+                                      "no spaces or commas")
+            return change
+        if mode == LIMIT_MODE:
+            if not change.adding:
+                return ModeChange(False, mode)
+            assert argument is not None
+            try:
+                limit = int(argument)
+            except ValueError:
+                limit = 0
+            if not 1 <= limit <= MAX_LIMIT:
+                raise BadModeArgument(room.name, mode, argument,
+                                      f"the limit is a number from 1 to {MAX_LIMIT}")
+            return ModeChange(True, mode, str(limit))
+        if mode in LIST_MODES:
+            assert argument is not None
+            try:
+                mask = normalize_mask(argument)
+            except BadMask as why:
+                raise BadModeArgument(room.name, mode, argument, str(why)) from None
+            entries: MaskList = getattr(room, LIST_MODES[mode])
+            if change.adding and mask not in entries and entries.full:
+                raise ListFull(room.name, mode, entries.limit)
+            return ModeChange(change.adding, mode, mask)
+        assert mode in STATUS_MODES and argument is not None
+        member = room.member(argument)
+        if member is None or member.name is None:
+            raise UserNotInRoom(room.name, argument)
+        return ModeChange(change.adding, mode, member.name)
+
+    def _apply_mode(self, room: Room, change: ModeChange, by: str) -> bool:
+        mode, argument, adding = change.mode, change.argument, change.adding
+        if mode in FLAG_MODES:
+            attr = FLAG_MODES[mode]
+            if getattr(room, attr) == adding:
+                return False
+            setattr(room, attr, adding)
+            return True
+        if mode == KEY_MODE:
+            if room.password == argument:
+                return False
+            room.password = argument
+            return True
+        if mode == LIMIT_MODE:
+            limit = int(argument) if argument is not None else None
+            if room.limit == limit:
+                return False
+            room.limit = limit
+            return True
+        if mode in LIST_MODES:
+            entries: MaskList = getattr(room, LIST_MODES[mode])
+            assert argument is not None
+            if not adding:
+                return entries.remove(argument) is not None
+            return not entries.full and entries.add(argument, by, self.clock())
+        holders: set[Participant] = getattr(room, STATUS_MODES[mode])
+        assert argument is not None
+        member = room.member(argument)
+        if member is None or (member in holders) == adding:
+            return False
+        if adding:
+            holders.add(member)
+        else:
+            holders.discard(member)
+        return True
+
+    # -- server operators ----------------------------------------------------
+
+    def oper(self, participant: Participant, account: str, password: str) -> None:
+        """Make C{participant} a server operator if the account and password match."""
+        name = self._require_name(participant)
+        expected = self.settings.opers.get(account)
+        if expected is None or not hmac.compare_digest(
+                expected.encode("utf-8"), password.encode("utf-8")):
+            self.log.warn("failed /oper as {account} by {name} from {host}",
+                          account=account, name=name, host=participant.host)
+            raise BadOperLogin()
+        self.opers.add(participant)
+        self.log.info("{name} from {host} is a server operator (account {account})",
+                      name=name, host=participant.host, account=account)
+
+    # -- queries (safe to call from deliver) ---------------------------------
+
+    def mask_of(self, participant: Participant) -> str:
+        """C{nick!user@host}; C{user} is the participant's optional C{user}, else its name."""
+        name = participant.name or "*"
+        return user_mask(name, getattr(participant, "user", None) or name, participant.host)
+
+    def find_room(self, room_name: str, viewer: Participant | None = None) -> Room:
+        """The room called C{room_name}, if C{viewer} may know it exists.
+
+        A secret room is hidden (L{NoSuchRoom}) from a viewer who is neither
+        a member nor a server operator; C{viewer=None} sees everything.
+        """
+        room = self.rooms.get(fold(room_name))
+        if room is None or (viewer is not None and not self.can_see(viewer, room)):
+            raise NoSuchRoom(room_name)
+        return room
+
+    def can_see(self, viewer: Participant, room: Room) -> bool:
+        """Whether C{viewer} may see C{room} listed, its members and its topic."""
+        return not room.secret or viewer in room or viewer in self.opers
+
+    def visible_rooms(self, viewer: Participant) -> list[Room]:
+        """The rooms C{viewer} may see, sorted by name ignoring case."""
+        return sorted((room for room in self.rooms.values() if self.can_see(viewer, room)),
+                      key=lambda room: room.key)
+
+    def rooms_of(self, participant: Participant) -> list[Room]:
+        """The rooms C{participant} is in."""
+        return list(self._joined.get(participant, {}).values())
+
+    def is_operator(self, participant: Participant, room: Room) -> bool:
+        """Whether C{participant} may run C{room}: its operator or a server operator."""
+        return participant in room.operators or participant in self.opers
+
+    def members(self, room_name: str, viewer: Participant | None = None) -> list[MemberInfo]:
+        """The members of a room C{viewer} may see, sorted by name ignoring case."""
+        room = self.find_room(room_name, viewer)
+        info = [
+            MemberInfo(p.name, getattr(p, "user", None) or p.name, p.host,
+                       p in room.operators, p in room.voiced, p in self.opers)
+            for p in room.everyone if p.name is not None
+        ]
+        return sorted(info, key=lambda member: fold(member.name))
+
+    def who(self, room_name: str | None = None,
+            viewer: Participant | None = None) -> tuple[str, list[str]]:
         """The name of a room (the default one when C{None}) and its members."""
-        room = self.default_room if room_name is None else self.rooms[fold(room_name)]
+        if room_name is None:
+            room = self.default_room
+        else:
+            room = self.find_room(room_name, viewer)
         return room.name, room.names()
 
     # -- helpers -------------------------------------------------------------
@@ -191,13 +546,63 @@ class ChatFactory(ServerFactory):
             raise NotRegistered()
         return participant.name
 
-    def _rooms_of(self, participant: Participant) -> list[Room]:
-        return [room for room in self.rooms.values() if participant in room]
+    def _require_operator(self, participant: Participant, room: Room) -> None:
+        if not self.is_operator(participant, room):
+            raise NotOperator(room.name)
+
+    def _membership(self, participant: Participant, room_name: str) -> Room:
+        room = self.find_room(room_name, participant)
+        if participant not in room:
+            raise NotInRoom(room.name)
+        return room
+
+    def _check_entry(self, participant: Participant, room: Room, key: str | None) -> None:
+        """Raise the refusal, if any, for C{participant} joining C{room}."""
+        invited = participant in room.invited
+        if room.bans or room.invite_only:
+            mask = fold(self.mask_of(participant))
+            if room.bans and room.is_banned(mask):
+                raise Banned(room.name)
+            if room.invite_only and not invited and not room.invite_exceptions.matches(mask):
+                raise InviteOnly(room.name)
+        if invited:
+            return
+        if room.password is not None and not hmac.compare_digest(
+                room.password.encode("utf-8"), (key or "").encode("utf-8")):
+            raise BadKey(room.name)
+        if room.limit is not None and len(room) >= room.limit:
+            raise RoomFull(room.name)
+
+    def _admit(self, participant: Participant, room: Room) -> None:
+        """Add a member, telling the others there, and use up any invitation."""
+        assert participant.name is not None
+        self._send(room.everyone, Joined(room.name, participant.name,
+                                         mask=self.mask_of(participant)))
+        room.add(participant)
+        self._joined.setdefault(participant, {})[room.key] = room
+        if participant in room.invited:
+            room.invited.discard(participant)
+            self._invites[participant].discard(room)
+
+    def _drop_member(self, participant: Participant, room: Room) -> None:
+        """Remove a member (no announcement); an emptied room other than the default goes."""
+        room.remove(participant)
+        joined = self._joined.get(participant)
+        if joined is not None:
+            joined.pop(room.key, None)
+            if not joined:
+                del self._joined[participant]
+        if not len(room) and room is not self.default_room:
+            del self.rooms[room.key]
+            for invitee in room.invited:
+                self._invites[invitee].discard(room)
+            room.invited.clear()
+            self.log.info("{room} is empty and gone", room=room.name)
 
     def _audience(self, participant: Participant) -> set[Participant]:
         """Everyone who shares at least one room with C{participant}, once."""
         audience: set[Participant] = set()
-        for room in self._rooms_of(participant):
+        for room in self.rooms_of(participant):
             audience.update(room.everyone)
         audience.discard(participant)
         return audience

@@ -11,8 +11,16 @@ class Participant(Protocol):
     """A connected user as the hub sees it, whatever protocol it speaks.
 
     The hub sets C{name} when the participant registers or renames; adapters
-    must treat it as read-only.  C{deliver} must not raise and must not call
-    back into the hub synchronously: the hub may be iterating a room.
+    must treat it as read-only.  C{host} is the peer's address as shown in
+    masks.  An adapter may also give its participants a C{user} attribute
+    (IRC's username); the hub reads it with C{getattr}, defaulting to the
+    name, to form the C{nick!user@host} mask that bans match.
+
+    C{deliver} must not raise and must not call back into the hub
+    synchronously: the hub may be iterating a room.  The one exception is
+    L{chatsvc.events.Exited}, which the hub delivers as the last step of a
+    change, so that an adapter may react (a kicked line user returns to the
+    default room).  Queries (C{find_room}, C{members}, ...) are always safe.
     """
 
     name: str | None

@@ -1,9 +1,40 @@
-"""Rooms: a named set of members, the unit of broadcast."""
+"""Rooms: a named set of members, the unit of broadcast, and its rules.
+
+A L{Room} holds state only; the hub (L{chatsvc.factory.ChatFactory}) decides
+who may change it and announces every change.  The rules are plain
+attributes named in L{chatsvc.modes}, so the IRC adapter can show them as
+channel modes and the line protocol as sentences.
+"""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
+from chatsvc.masks import MaskList
+from chatsvc.modes import FLAG_MODES, KEY_MODE, LIMIT_MODE, ModeChange, mode_string
 from chatsvc.names import fold
 from chatsvc.participant import Participant
+
+#: Longest topic, in characters (IRC's TOPICLEN).
+MAX_TOPIC_LENGTH = 390
+#: Longest key (IRC's KEYLEN).
+MAX_KEY_LENGTH = 32
+#: Most entries in each of a room's ban, exception and invitation lists (MAXLIST).
+MAX_LIST_ENTRIES = 100
+#: Highest member limit accepted for C{+l}.
+MAX_LIMIT = 1_000_000
+
+
+@dataclass(frozen=True)
+class MemberInfo:
+    """One member as a C{/who} or C{NAMES} reply shows them."""
+
+    name: str
+    user: str
+    host: str
+    operator: bool
+    voiced: bool
+    server_operator: bool
 
 
 class Room:
@@ -12,13 +43,38 @@ class Room:
     Fan-out iterates L{everyone}, an immutable snapshot rebuilt only when
     membership changes, so delivering to a member that disconnects mid-loop
     can never disturb the loop, and a broadcast allocates nothing per member.
+
+    Rules (see L{chatsvc.modes}): C{invite_only} (+i), C{moderated} (+m),
+    C{no_outside} (+n, default on), C{secret} (+s), C{topic_locked} (+t,
+    default on), C{password} (+k; C{None} when unset), C{limit} (+l; C{None}
+    when unset), and the mask lists C{bans} (+b), C{exceptions} (+e) and
+    C{invite_exceptions} (+I: masks that may join an invite-only room uninvited).
+    Member status: C{operators} (+o) and C{voiced} (+v), sets of members.
+    C{invited} holds the members-to-be invited by name with ``/invite``.
     """
 
-    def __init__(self, name: str) -> None:
+    def __init__(self, name: str, created: float = 0.0) -> None:
         self.name = name
         self.key = fold(name)
+        self.created = created
         self._members: dict[str, Participant] = {}
         self._snapshot: tuple[Participant, ...] | None = ()
+        self.topic = ""
+        self.topic_by = ""
+        self.topic_at = 0.0
+        self.invite_only = False
+        self.moderated = False
+        self.no_outside = True
+        self.secret = False
+        self.topic_locked = True
+        self.password: str | None = None
+        self.limit: int | None = None
+        self.bans = MaskList(MAX_LIST_ENTRIES)
+        self.exceptions = MaskList(MAX_LIST_ENTRIES)
+        self.invite_exceptions = MaskList(MAX_LIST_ENTRIES)
+        self.operators: set[Participant] = set()
+        self.voiced: set[Participant] = set()
+        self.invited: set[Participant] = set()
 
     def __len__(self) -> int:
         return len(self._members)
@@ -26,6 +82,9 @@ class Room:
     def __contains__(self, participant: object) -> bool:
         name = getattr(participant, "name", None)
         return name is not None and self._members.get(fold(name)) is participant
+
+    def __repr__(self) -> str:
+        return f"<Room {self.name} ({len(self)} members)>"
 
     @property
     def everyone(self) -> tuple[Participant, ...]:
@@ -39,19 +98,51 @@ class Room:
         """Member names, sorted case-insensitively."""
         return sorted((p.name for p in self._members.values() if p.name), key=fold)
 
+    def member(self, name: str) -> Participant | None:
+        """The member called C{name} (any case), or C{None}."""
+        return self._members.get(fold(name))
+
     def add(self, participant: Participant) -> None:
         assert participant.name is not None
         self._members[fold(participant.name)] = participant
         self._snapshot = None
 
     def remove(self, participant: Participant) -> None:
+        """Forget a member and any status they held here."""
         assert participant.name is not None
         if self._members.get(fold(participant.name)) is participant:
             del self._members[fold(participant.name)]
             self._snapshot = None
+        self.operators.discard(participant)
+        self.voiced.discard(participant)
 
     def rekey(self, participant: Participant, old_name: str) -> None:
         """Follow a member's rename (called after C{participant.name} changed)."""
         if self._members.get(fold(old_name)) is participant:
             del self._members[fold(old_name)]
             self.add(participant)
+
+    # -- rules ---------------------------------------------------------------
+
+    def can_speak_freely(self, participant: Participant) -> bool:
+        """Operators and voiced members pass moderation and bans."""
+        return participant in self.operators or participant in self.voiced
+
+    def is_banned(self, folded_mask: str) -> bool:
+        """A ban matches and no exception does (masks passed to L{fold})."""
+        return self.bans.matches(folded_mask) and not self.exceptions.matches(folded_mask)
+
+    def rules(self, show_key: bool = True) -> list[ModeChange]:
+        """The rules that are on, as C{+} changes (C{+k} hides the key unless asked)."""
+        on = [ModeChange(True, letter) for letter, attr in sorted(FLAG_MODES.items())
+              if getattr(self, attr)]
+        if self.password is not None:
+            on.append(ModeChange(True, KEY_MODE, self.password if show_key else None))
+        if self.limit is not None:
+            on.append(ModeChange(True, LIMIT_MODE, str(self.limit)))
+        return on
+
+    def mode_string(self, show_key: bool = True) -> str:
+        """The rules in IRC form, e.g. C{"+ntl 10"}; C{"+"} when none are on."""
+        rules = self.rules(show_key)
+        return mode_string(rules) if rules else "+"

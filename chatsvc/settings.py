@@ -15,3 +15,7 @@ class Settings:
     max_clients: int = 10_000
     max_backlog: int = 1024 * 1024
     motd: list[str] = field(default_factory=list)
+    #: Server operator accounts for ``/oper``: name -> password.
+    opers: dict[str, str] = field(default_factory=dict)
+    #: Most rooms one user may be in at once (IRC's CHANLIMIT).
+    max_rooms: int = 50
