@@ -202,3 +202,22 @@ class TooManyRooms(RoomError):
     def __init__(self, room: str, limit: int) -> None:
         super().__init__(room, f"cannot join {room}: you are in {limit} rooms already")
         self.limit = limit
+
+
+class Refused(ChatError):
+    """The hub will not admit a new connection; C{str()} tells the client why."""
+
+
+class ServerFull(Refused):
+    def __init__(self) -> None:
+        super().__init__("server full")
+
+
+class TooManyConnections(Refused):
+    def __init__(self, limit: int) -> None:
+        super().__init__(f"too many connections from your address (limit {limit})")
+
+
+class ShuttingDown(Refused):
+    def __init__(self) -> None:
+        super().__init__("server shutting down")

@@ -9,11 +9,10 @@ never touches routing.
 from __future__ import annotations
 
 import hmac
-import time
 from collections.abc import Callable, Iterable
 
 from twisted.internet.defer import Deferred
-from twisted.internet.interfaces import IAddress
+from twisted.internet.interfaces import IAddress, IDelayedCall, IReactorTime
 from twisted.internet.protocol import Protocol, ServerFactory
 from twisted.logger import Logger
 
@@ -37,6 +36,9 @@ from chatsvc.errors import (
     NotRegistered,
     RoomError,
     RoomFull,
+    ServerFull,
+    ShuttingDown,
+    TooManyConnections,
     TooManyRooms,
     TopicTooLong,
     UserAlreadyInRoom,
@@ -60,6 +62,7 @@ from chatsvc.events import (
     Topic,
     TopicChanged,
 )
+from chatsvc.limits import HostCounter
 from chatsvc.masks import BadMask, MaskList, normalize_mask, user_mask
 from chatsvc.modes import FLAG_MODES, KEY_MODE, LIMIT_MODE, LIST_MODES, STATUS_MODES, ModeChange
 from chatsvc.names import BadName, check_name, check_room_name, fold
@@ -78,19 +81,25 @@ class ChatFactory(ServerFactory):
     creator; any other room is created by its first join, whose member
     becomes its operator, and disappears with its last member.  Every
     refusal is a L{chatsvc.errors.ChatError}; every change is announced with
-    an event to whom it concerns.  C{clock} gives the times recorded for
-    topics and list entries (seconds since the epoch).
+    an event to whom it concerns.  C{clock} (the reactor, or a
+    L{twisted.internet.task.Clock} in tests) runs the registration deadline
+    and gives the times recorded for topics and list entries (its
+    C{seconds()}: since the epoch, from the reactor).
     """
 
     log = Logger()
 
     def __init__(self, settings: Settings | None = None,
-                 clock: Callable[[], float] = time.time) -> None:
+                 clock: IReactorTime | None = None) -> None:
+        if clock is None:
+            from twisted.internet import reactor as clock
         self.settings = settings or Settings()
-        self.clock = clock
+        self.clock: IReactorTime = clock
         self.connections: set[Participant] = set()
+        self.hosts = HostCounter(self.settings.max_per_ip, self.settings.per_ip_exempt)
+        self._deadlines: dict[Participant, IDelayedCall] = {}
         self.users: dict[str, Participant] = {}
-        self.default_room = Room(self.settings.room, clock())
+        self.default_room = Room(self.settings.room, self.clock.seconds())
         self.rooms: dict[str, Room] = {self.default_room.key: self.default_room}
         self.closing = False
         self._drained: list[Deferred[None]] = []
@@ -112,21 +121,36 @@ class ChatFactory(ServerFactory):
         """A factory for another protocol's listener, attached to this hub."""
         return _AdapterFactory(self, build)
 
-    def attach(self, participant: Participant) -> bool:
-        """Admit a new connection; C{False} when the server is full."""
+    def attach(self, participant: Participant) -> None:
+        """Admit a new connection, or raise a L{chatsvc.errors.Refused}.
+
+        Applies C{--max-clients} and C{--max-per-ip}, and starts the
+        C{--register-timeout} clock: a connection still unregistered when it
+        runs out is told so and closed.
+        """
         if self.closing:
-            return False
-        limit = self.settings.max_clients
+            raise ShuttingDown()
+        settings = self.settings
+        limit = settings.max_clients
         if limit and len(self.connections) >= limit:
             self.log.warn("refused {host}: server full ({limit} connections)",
                           host=participant.host, limit=limit)
-            return False
+            raise ServerFull()
+        if not self.hosts.add(participant.host):
+            self.log.warn("refused {host}: {limit} connections from that address",
+                          host=participant.host, limit=settings.max_per_ip)
+            raise TooManyConnections(settings.max_per_ip)
         self.connections.add(participant)
-        return True
+        if settings.register_timeout:
+            self._deadlines[participant] = self.clock.callLater(
+                settings.register_timeout, self._registration_expired, participant)
 
     def detach(self, participant: Participant, reason: str) -> None:
         """Forget a connection that has closed, telling whoever shared a room, once."""
-        self.connections.discard(participant)
+        if participant in self.connections:
+            self.connections.remove(participant)
+            self.hosts.remove(participant.host)  # counted by attach()
+        self._cancel_deadline(participant)
         self.opers.discard(participant)
         for room in self._invites.pop(participant, ()):
             room.invited.discard(participant)
@@ -164,6 +188,19 @@ class ChatFactory(ServerFactory):
             waiting.callback(None)
         return waiting
 
+    def _registration_expired(self, participant: Participant) -> None:
+        self._deadlines.pop(participant, None)
+        if participant.name is None and participant in self.connections:
+            timeout = self.settings.register_timeout
+            self.log.info("{host} closed: not registered within {timeout} s",
+                          host=participant.host, timeout=timeout)
+            participant.disconnect(f"registration timeout ({timeout:g} s)")
+
+    def _cancel_deadline(self, participant: Participant) -> None:
+        deadline = self._deadlines.pop(participant, None)
+        if deadline is not None and deadline.active():
+            deadline.cancel()
+
     # -- names ---------------------------------------------------------------
 
     def register(self, participant: Participant, name: str, *, autojoin: bool = True) -> None:
@@ -186,6 +223,7 @@ class ChatFactory(ServerFactory):
             self._rename(participant, name)
 
     def _first_registration(self, participant: Participant, name: str, autojoin: bool) -> None:
+        self._cancel_deadline(participant)
         participant.name = name
         self.users[fold(name)] = participant
         self.log.info("{host} registered as {name}", host=participant.host, name=name)
@@ -286,7 +324,7 @@ class ChatFactory(ServerFactory):
             raise TooManyRooms(room.name if room else room_name, self.settings.max_rooms)
         created = room is None
         if room is None:
-            room = Room(room_name, self.clock())
+            room = Room(room_name, self.clock.seconds())
         else:
             self._check_entry(participant, room, key)
         if old is not None:
@@ -364,7 +402,7 @@ class ChatFactory(ServerFactory):
         topic = topic.strip()
         if len(topic) > MAX_TOPIC_LENGTH:
             raise TopicTooLong(room.name, MAX_TOPIC_LENGTH)
-        room.topic, room.topic_by, room.topic_at = topic, name, self.clock()
+        room.topic, room.topic_by, room.topic_at = topic, name, self.clock.seconds()
         self._send(room.everyone, TopicChanged(room.name, name, topic,
                                                mask=self.mask_of(setter)))
 
@@ -458,7 +496,7 @@ class ChatFactory(ServerFactory):
             assert argument is not None
             if not adding:
                 return entries.remove(argument) is not None
-            return not entries.full and entries.add(argument, by, self.clock())
+            return not entries.full and entries.add(argument, by, self.clock.seconds())
         holders: set[Participant] = getattr(room, STATUS_MODES[mode])
         assert argument is not None
         member = room.member(argument)

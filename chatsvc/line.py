@@ -24,8 +24,8 @@ from twisted.python.failure import Failure
 from chatsvc.errors import ChatError, EmptyMessage
 from chatsvc.events import Error, Event, Notice, Who
 from chatsvc.framing import TOO_LONG, LineBuffer
+from chatsvc.guard import Guard
 from chatsvc.lineformat import line_bytes
-from chatsvc.sendq import SendQueue
 from chatsvc.text import clean_line
 
 if TYPE_CHECKING:
@@ -54,10 +54,7 @@ class LineChatProtocol(Protocol):
         self.name: str | None = None
         self.host = "?"
         self._lines = LineBuffer(hub.settings.max_line)
-        self._sendq: SendQueue | None = None
-        self._attached = False
-        self._closing = False
-        self._leave_reason = "connection lost"
+        self._guard: Guard | None = None
         self._commands: dict[str, Callable[[str], None]] = {
             "who": self._cmd_who,
             "help": self._cmd_help,
@@ -71,14 +68,9 @@ class LineChatProtocol(Protocol):
 
     def connectionMade(self) -> None:
         self.host = getattr(self.transport.getPeer(), "host", "?")
-        self._sendq = SendQueue(
-            self.transport, self.hub.settings.max_backlog, self._too_slow
-        )
-        if not self.hub.attach(self):
-            self.deliver(Error("server shutting down" if self.hub.closing else "server full"))
-            self._close()
+        self._guard = Guard(self.hub, self, self.transport, self._line)
+        if not self._guard.start():
             return
-        self._attached = True
         self.log.info("connection from {host}", host=self.host)
         self.deliver(Notice(
             f"welcome to {self.hub.settings.server_name}! "
@@ -86,11 +78,13 @@ class LineChatProtocol(Protocol):
         ))
 
     def connectionLost(self, reason: Failure = None) -> None:
-        if self._attached:
-            self._attached = False
-            self.hub.detach(self, self._leave_reason)
-            self.log.info("{host} disconnected ({why})", host=self.host,
-                          why=self._leave_reason)
+        guard = self._guard
+        if guard is not None:
+            attached = guard.attached
+            guard.lost()
+            if attached:
+                self.log.info("{host} disconnected ({why})", host=self.host,
+                              why=guard.reason)
 
     def disconnect(self, reason: str) -> None:
         """Close this connection on the server's initiative, saying why.
@@ -98,39 +92,33 @@ class LineChatProtocol(Protocol):
         The user sees C{* reason} as the last line (C{* server shutting
         down}); the others see it leave with that reason.
         """
-        if self._closing:
+        guard = self._guard
+        if guard is None or guard.closing:
             return
-        self._leave_reason = reason
         self.deliver(Notice(reason))
-        self._close()
-
-    def _too_slow(self) -> None:
-        self._leave_reason = "too slow"
-        self.log.warn("{host} ({name}) dropped: outbound backlog full",
-                      host=self.host, name=self.name)
-        self._close(abort=True)
-
-    def _close(self, abort: bool = False) -> None:
-        self._closing = True
-        if self._sendq is not None:
-            self._sendq.close(abort=abort)
+        guard.close(reason)
 
     # -- output --------------------------------------------------------------
 
     def deliver(self, event: Event) -> None:
-        if self._sendq is not None:
-            self._sendq.write(line_bytes(event))
+        if self._guard is not None:
+            self._guard.write(line_bytes(event))
 
     # -- input ---------------------------------------------------------------
 
     def dataReceived(self, data: bytes) -> None:
+        guard = self._guard
+        if guard is None:
+            return
+        # Every line counts against the flood gate, blank and over-long too.
         for line in self._lines.feed(data):
-            if self._closing:
-                return
-            if line is TOO_LONG:
-                self.deliver(Error("line too long"))
-            else:
-                self.lineReceived(line)
+            guard.received(line)
+
+    def _line(self, line: bytes | object) -> None:
+        if line is TOO_LONG:
+            self.deliver(Error("line too long"))
+        else:
+            self.lineReceived(line)  # type: ignore[arg-type]
 
     def lineReceived(self, raw: bytes) -> None:
         """Handle one complete line; refusals become C{! ...} replies."""
@@ -189,6 +177,6 @@ class LineChatProtocol(Protocol):
         self.hub.register(self, argument)
 
     def _cmd_quit(self, argument: str) -> None:
-        self._leave_reason = argument or "quit"
         self.deliver(Notice("bye"))
-        self._close()
+        if self._guard is not None:
+            self._guard.close(argument or "quit")

@@ -37,6 +37,8 @@ class SendQueue:
         self._paused = False
         self._closed = False
         self._registered = True
+        self._overflowed = False
+        self._close_requested = False
         transport.registerProducer(self, True)
 
     def write(self, data: bytes) -> None:
@@ -51,6 +53,7 @@ class SendQueue:
         if self._limit and self.held_bytes > self._limit:
             self._drop_held()
             self._closed = True
+            self._overflowed = True
             self._on_overflow()
 
     def pauseProducing(self) -> None:
@@ -74,12 +77,14 @@ class SendQueue:
         """Send what is held, then close; C{abort} discards it instead.
 
         The producer is unregistered first because Twisted does not close a
-        connection while a producer is still registered.
+        connection while a producer is still registered.  Closing a queue
+        that overflowed always aborts: its peer is not reading, so a graceful
+        close would wait for it forever.
         """
-        if self._closed and not self._registered:
-            return
         transport = self._transport
-        if not abort:
+        if self._overflowed:
+            abort = True
+        if not abort and not self._closed:
             for data in self._held:
                 transport.write(data)
         self._closed = True
@@ -89,8 +94,9 @@ class SendQueue:
             transport.unregisterProducer()
         if abort:
             transport.abortConnection()
-        else:
+        elif not self._close_requested:
             transport.loseConnection()
+        self._close_requested = True
 
     def _drop_held(self) -> None:
         self._held.clear()

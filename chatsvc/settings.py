@@ -14,6 +14,16 @@ class Settings:
     max_line: int = 4096
     max_clients: int = 10_000
     max_backlog: int = 1024 * 1024
+    #: Flood gate (see L{chatsvc.limits.FloodGate}): lines per second after a
+    #: burst, and how many lines may wait before the client is "flooding".
+    flood_rate: float = 2.0
+    flood_burst: int = 10
+    flood_queue: int = 50
+    max_per_ip: int = 16
+    #: IP addresses or networks that C{max_per_ip} does not apply to.
+    per_ip_exempt: list[str] = field(default_factory=list)
+    #: Seconds a connection may stay unregistered; 0 means forever.
+    register_timeout: float = 60.0
     motd: list[str] = field(default_factory=list)
     #: Server operator accounts for ``/oper``: name -> password.
     opers: dict[str, str] = field(default_factory=dict)

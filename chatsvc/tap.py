@@ -20,6 +20,7 @@ from twisted.python import usage
 from chatsvc.config import ConfigError, ConfigFileMixin
 from chatsvc.factory import ChatFactory
 from chatsvc.lifecycle import ChatService
+from chatsvc.limits import check_fd_limit, check_networks
 from chatsvc.names import BadName, check_room_name
 from chatsvc.settings import Settings
 from chatsvc.tlsconfig import ServerTLS, TLSConfigError
@@ -88,7 +89,29 @@ class Options(ConfigFileMixin, usage.Options):
         ["max-backlog", None, "1048576",
          "Bytes of unsent output held for a client that is not reading, beyond "
          "the 64 KiB transport buffer; past it the client is dropped (0: no limit)."],
+        ["max-per-ip", None, "16",
+         "Most connections from one IPv4 address or IPv6 /64 (0: no limit)."],
+        ["register-timeout", None, "60",
+         "Seconds a connection may stay unregistered before it is closed (0: forever)."],
+        ["flood-rate", None, "2",
+         "Lines per second a client may send after its burst; faster lines are "
+         "delayed (0: no flood control)."],
+        ["flood-burst", None, "10",
+         "Lines a client may send at once before --flood-rate applies (0: no flood control)."],
+        ["flood-queue", None, "50",
+         "Lines that may wait for their turn; one more and the client is "
+         "disconnected for flooding."],
     ]
+
+    def __init__(self) -> None:
+        super().__init__()
+        self["per-ip-exempt"] = []
+
+    def opt_per_ip_exempt(self, value: str) -> None:
+        """Address or network (127.0.0.1, 10.0.0.0/8, ::1) --max-per-ip does
+        not apply to; repeat it or separate with commas.
+        """
+        self["per-ip-exempt"].extend(part for part in value.split(",") if part.strip())
 
     def parseOptions(self, options: list[str] | None = None) -> None:
         # twistd answers a UsageError with its whole --help text; one line
@@ -105,6 +128,15 @@ class Options(ConfigFileMixin, usage.Options):
         settings.max_line = _positive_int(self, "max-line", minimum=1)
         settings.max_clients = _positive_int(self, "max-clients")
         settings.max_backlog = _positive_int(self, "max-backlog")
+        settings.max_per_ip = _positive_int(self, "max-per-ip")
+        settings.register_timeout = _positive_number(self, "register-timeout")
+        settings.flood_rate = _positive_number(self, "flood-rate")
+        settings.flood_burst = _positive_int(self, "flood-burst")
+        settings.flood_queue = _positive_int(self, "flood-queue")
+        try:
+            settings.per_ip_exempt = check_networks(self["per-ip-exempt"])
+        except ValueError as error:
+            raise usage.UsageError(f"--per-ip-exempt: {error}") from None
         try:
             settings.room = check_room_name(self["room"])
         except BadName as why:
@@ -149,6 +181,17 @@ def _positive_int(options: Options, key: str, minimum: int = 0) -> int:
     return number
 
 
+def _positive_number(options: Options, key: str) -> float:
+    value = options[key]
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        raise usage.UsageError(f"--{key} {value!r}: not a number") from None
+    if not number >= 0 or number == float("inf"):
+        raise usage.UsageError(f"--{key} {value!r}: must be a finite number, at least 0")
+    return number
+
+
 def _read_motd(path: str) -> list[str]:
     from chatsvc.text import sanitize
 
@@ -189,6 +232,7 @@ class ListenerService(StreamServerEndpointService):
 def makeService(options: Options) -> IService:
     """Build the service tree twistd runs: every listener shares one hub."""
     hub = ChatFactory(options["settings"])
+    check_fd_limit(hub.settings.max_clients)
     root = ChatService(hub, handle_signals=True)
     for option, endpoint in options["listeners"]:
         ListenerService(option, endpoint, hub).setServiceParent(root)

@@ -10,6 +10,7 @@ from pathlib import Path
 
 from twisted.internet.address import IPv4Address
 from twisted.internet.error import ConnectionDone
+from twisted.internet.task import Clock
 from twisted.internet.testing import StringTransport
 from twisted.python.failure import Failure
 
@@ -55,7 +56,8 @@ class LineUser:
 
 
 def make_hub(**overrides: object) -> ChatFactory:
-    return ChatFactory(Settings(**overrides))
+    """A hub on a fake clock (C{hub.clock.advance}), so no timer outlives a test."""
+    return ChatFactory(Settings(**overrides), clock=Clock())
 
 
 def registered(hub: ChatFactory, *names: str) -> list[LineUser]:

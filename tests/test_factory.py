@@ -3,7 +3,14 @@
 import pytest
 from support import Recorder, make_hub
 
-from chatsvc.errors import BadNameError, EmptyMessage, NameTaken, NoSuchUser, NotRegistered
+from chatsvc.errors import (
+    BadNameError,
+    EmptyMessage,
+    NameTaken,
+    NoSuchUser,
+    NotRegistered,
+    ServerFull,
+)
 from chatsvc.events import Joined, Left, Notice, PrivateMessage, Registered, Renamed, RoomMessage
 
 
@@ -11,7 +18,7 @@ def join(hub, *names):
     people = []
     for name in names:
         person = Recorder()
-        assert hub.attach(person)
+        hub.attach(person)
         hub.register(person, name)
         people.append(person)
     for person in people:
@@ -138,10 +145,15 @@ def test_detach_of_unregistered_is_silent():
 
 def test_max_clients_counts_connections():
     hub = make_hub(max_clients=2)
-    assert hub.attach(Recorder()) and hub.attach(Recorder())
-    assert not hub.attach(Recorder())
+    hub.attach(Recorder())
+    hub.attach(Recorder())
+    with pytest.raises(ServerFull, match="server full"):
+        hub.attach(Recorder())
+    assert len(hub.connections) == 2
     unlimited = make_hub(max_clients=0)
-    assert all(unlimited.attach(Recorder()) for _ in range(50))
+    for _ in range(50):
+        unlimited.attach(Recorder())
+    assert len(unlimited.connections) == 50
 
 
 def test_broadcast_renders_once_per_wire_format():

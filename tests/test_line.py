@@ -224,9 +224,9 @@ def test_server_full():
 
 
 def test_slow_reader_is_dropped_and_others_told():
-    hub = make_hub(max_backlog=1000)
+    hub = make_hub(max_backlog=1000, flood_rate=0)
     alice, bob, carol = registered(hub, "alice", "bob", "carol")
-    bob.protocol._sendq.pauseProducing()  # bob's socket buffer is full
+    bob.protocol._guard._sendq.pauseProducing()  # bob's socket buffer is full
     for i in range(100):
         alice.send(f"message {i}")
     assert bob.closed and bob.transport.disconnected  # aborted, not flushed

@@ -9,6 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 import pytest
+from twisted.internet.task import Clock
 
 from chatsvc.errors import (
     AlreadyInRoom,
@@ -76,16 +77,25 @@ class Person:
         return events
 
 
+class TickingClock(Clock):
+    """A Clock whose time moves on a second each time it is read."""
+
+    def seconds(self) -> float:
+        self.rightNow += 1
+        return self.rightNow
+
+
 def make_hub(**settings: object) -> ChatFactory:
-    now = iter(range(1000, 100000))
-    return ChatFactory(Settings(**settings), clock=lambda: float(next(now)))
+    clock = TickingClock()
+    clock.rightNow = 999.0
+    return ChatFactory(Settings(**settings), clock=clock)
 
 
 def people(hub: ChatFactory, *names: str, host: str = "test") -> list[Person]:
     out = []
     for name in names:
         person = Person(host=host)
-        assert hub.attach(person)
+        hub.attach(person)
         hub.register(person, name)
         out.append(person)
     for person in out:

@@ -1,0 +1,162 @@
+"""One connection's share of the limits, for any protocol adapter.
+
+Every adapter (line, IRC, WebSocket) owns one L{Guard} per connection and
+routes through it: output goes through L{Guard.write} (a bounded
+L{SendQueue}), every line or message the client sends goes through
+L{Guard.received} (the flood gate), and closing goes through L{Guard.close}.
+So "too slow", "flooding", the per-address limit and the registration
+deadline mean the same thing whatever protocol the client speaks, and the
+others see the same reason when the offender leaves.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
+
+from twisted.internet.interfaces import IDelayedCall, ITransport
+from twisted.logger import Logger
+
+from chatsvc.errors import ChatError
+from chatsvc.events import Error
+from chatsvc.limits import FloodGate, enable_keepalive
+from chatsvc.participant import Participant
+from chatsvc.sendq import SendQueue
+
+if TYPE_CHECKING:
+    from chatsvc.factory import ChatFactory
+
+#: Seconds a connection we closed gracefully may take to read its last
+#: lines before it is cut off: a peer that stopped reading would otherwise
+#: hold its socket open forever (Twisted waits for the buffer to drain).
+CLOSE_LINGER = 10.0
+
+#: Leave reasons the hub and the others see.
+TOO_SLOW = "too slow"
+FLOODING = "flooding"
+CONNECTION_LOST = "connection lost"
+
+
+class Guard:
+    """Bounded output, flood gate and closing for one connection.
+
+    @param hub: the hub; its C{settings} give the limits, its C{clock} the time.
+    @param participant: the adapter's participant (usually the protocol).
+    @param transport: the connection's transport.
+    @param handle: called with each line (or message) the client sent, once
+        the flood gate lets it through; never called after L{close}.
+    """
+
+    log = Logger()
+
+    def __init__(
+        self,
+        hub: ChatFactory,
+        participant: Participant,
+        transport: ITransport,
+        handle: Callable[[Any], None],
+    ) -> None:
+        settings = hub.settings
+        self.hub = hub
+        self.participant = participant
+        self.transport = transport
+        self.reason = CONNECTION_LOST
+        self.closing = False
+        self.attached = False
+        self._handle = handle
+        self._linger: IDelayedCall | None = None
+        self._sendq = SendQueue(transport, settings.max_backlog, self._too_slow)
+        self._gate: FloodGate[Any] = FloodGate(
+            hub.clock, settings.flood_rate, settings.flood_burst, settings.flood_queue,
+            self._let_through, self._flooding,
+        )
+
+    def start(self) -> bool:
+        """Attach to the hub; on refusal tell the client why and close.
+
+        Call it from C{connectionMade}, after the adapter is ready to deliver.
+        """
+        enable_keepalive(self.transport)
+        try:
+            self.hub.attach(self.participant)
+        except ChatError as refusal:
+            self.participant.deliver(Error(str(refusal)))
+            self.close(str(refusal))
+            return False
+        self.attached = True
+        return True
+
+    # -- the two directions --------------------------------------------------
+
+    def write(self, data: bytes) -> None:
+        """Send C{data} to the client, within the backlog limit."""
+        self._sendq.write(data)
+
+    def received(self, item: Any) -> None:
+        """Pass one line the client sent through the flood gate to C{handle}."""
+        if not self.closing:
+            self._gate.submit(item)
+
+    def received_free(self, item: Any) -> None:
+        """Handle at once, uncounted, a line the protocol requires (IRC PONG)."""
+        if not self.closing:
+            self._handle(item)
+
+    @property
+    def delayed(self) -> int:
+        """Lines the flood gate is holding back."""
+        return self._gate.delayed
+
+    def _let_through(self, item: Any) -> None:
+        if not self.closing:
+            self._handle(item)
+
+    # -- closing -------------------------------------------------------------
+
+    def close(self, reason: str, abort: bool = False) -> None:
+        """Close on the server's initiative: send what is queued, then hang up.
+
+        C{reason} is what the others see when this user leaves.  A peer that
+        does not read its last lines within L{CLOSE_LINGER} seconds is cut off.
+        """
+        if self.closing:
+            if abort:
+                self._sendq.close(abort=True)
+            return
+        self.closing = True
+        self.reason = reason
+        self._gate.shut()
+        self._sendq.close(abort=abort)
+        if not abort:
+            self._linger = self.hub.clock.callLater(CLOSE_LINGER, self._cut_off)
+
+    def lost(self) -> None:
+        """The connection has closed, however it happened: leave the hub.
+
+        Call it from the adapter's C{connectionLost}.
+        """
+        self.closing = True
+        self._gate.shut()
+        if self._linger is not None:
+            if self._linger.active():
+                self._linger.cancel()
+            self._linger = None
+        if self.attached:
+            self.attached = False
+            self.hub.detach(self.participant, self.reason)
+
+    def _cut_off(self) -> None:
+        self._linger = None
+        self._sendq.close(abort=True)
+
+    def _too_slow(self) -> None:
+        self.log.warn("{host} ({name}) dropped: outbound backlog over {limit} bytes",
+                      host=self.participant.host, name=self.participant.name,
+                      limit=self.hub.settings.max_backlog)
+        self.close(TOO_SLOW, abort=True)
+
+    def _flooding(self) -> None:
+        self.log.warn("{host} ({name}) dropped: flooding", host=self.participant.host,
+                      name=self.participant.name)
+        self.participant.deliver(Error(FLOODING))
+        self.close(FLOODING)

@@ -1,0 +1,272 @@
+"""The rules that keep one client from hurting the others, for every adapter.
+
+Nothing here knows a wire format.  The hub applies the per-server rules
+(connections per address, the registration deadline); L{chatsvc.guard.Guard}
+applies the per-connection ones (flood gate, output backlog) for whichever
+adapter owns the connection.  All timing goes through an C{IReactorTime}, so
+tests drive it with L{twisted.internet.task.Clock} instead of sleeping.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import resource
+import socket
+from collections import Counter, deque
+from collections.abc import Callable, Iterable
+from typing import Generic, TypeVar
+
+from twisted.internet.interfaces import IDelayedCall, IReactorTime
+from twisted.logger import Logger
+
+T = TypeVar("T")
+
+log = Logger()
+
+#: TCP keepalive on accepted sockets: first probe after this many idle
+#: seconds, then every C{KEEPALIVE_INTERVAL}, giving up after
+#: C{KEEPALIVE_COUNT} unanswered probes.  A peer that vanished without a FIN
+#: (a laptop lid, a NAT timeout) is found within about four minutes instead of
+#: the kernel default of two hours and eleven.
+KEEPALIVE_IDLE = 120
+KEEPALIVE_INTERVAL = 30
+KEEPALIVE_COUNT = 4
+
+
+class FloodGate(Generic[T]):
+    """A token bucket with fake lag, as ergo and InspIRCd do it.
+
+    A client may send C{burst} lines at once; after that each line costs a
+    token and tokens come back at C{rate} per second.  A line that finds no
+    token is not refused: it waits in a queue and is handled when a token
+    comes back, so a fast typist or a pasted paragraph is merely slowed.
+    Only a client that has C{max_delayed} lines already waiting is flooding:
+    C{on_flood} is called once and the gate shuts.
+
+    @param clock: what tells the time and runs the delayed lines.
+    @param rate: tokens per second; 0 (or a C{burst} of 0) turns the gate
+        off, and every line is handled at once.
+    @param handle: called with each line, in order, when its turn comes.
+    """
+
+    def __init__(
+        self,
+        clock: IReactorTime,
+        rate: float,
+        burst: int,
+        max_delayed: int,
+        handle: Callable[[T], None],
+        on_flood: Callable[[], None],
+    ) -> None:
+        self._clock = clock
+        self._rate = float(rate)
+        self._burst = float(burst)
+        self._max_delayed = max_delayed
+        self._handle = handle
+        self._on_flood = on_flood
+        self.enabled = rate > 0 and burst > 0
+        self._tokens = self._burst
+        self._stamp = clock.seconds()
+        self._delayed: deque[T] = deque()
+        self._timer: IDelayedCall | None = None
+        self._shut = False
+
+    @property
+    def delayed(self) -> int:
+        """How many lines are waiting for a token."""
+        return len(self._delayed)
+
+    def submit(self, item: T) -> None:
+        """Handle C{item} now if a token is free, else queue it (or flood)."""
+        if self._shut:
+            return
+        if not self.enabled:
+            self._handle(item)
+            return
+        if not self._delayed:
+            self._refill()
+            if self._tokens >= 1:
+                self._tokens -= 1
+                self._handle(item)
+                return
+        if len(self._delayed) >= self._max_delayed:
+            self.shut()
+            self._on_flood()
+            return
+        self._delayed.append(item)
+        if self._timer is None:
+            self._schedule()
+
+    def shut(self) -> None:
+        """Drop the waiting lines and handle nothing more (the connection is closing)."""
+        self._shut = True
+        self._delayed.clear()
+        if self._timer is not None:
+            if self._timer.active():
+                self._timer.cancel()
+            self._timer = None
+
+    def _refill(self) -> None:
+        now = self._clock.seconds()
+        elapsed = now - self._stamp
+        self._stamp = now
+        if elapsed > 0:
+            self._tokens = min(self._burst, self._tokens + elapsed * self._rate)
+
+    def _schedule(self) -> None:
+        wait = max(0.0, (1 - self._tokens) / self._rate)
+        self._timer = self._clock.callLater(wait, self._release)
+
+    def _release(self) -> None:
+        self._timer = None
+        self._refill()
+        delayed = self._delayed
+        while delayed and self._tokens >= 1 and not self._shut:
+            self._tokens -= 1
+            self._handle(delayed.popleft())
+        if delayed and not self._shut:
+            self._schedule()
+
+
+class HostCounter:
+    """Connections per client address, for C{--max-per-ip}.
+
+    IPv4 addresses count one by one; IPv6 addresses count per /64, because
+    one subscriber usually holds a whole /64 (ergo does the same).  An
+    IPv4-mapped IPv6 address counts as its IPv4 address.  Hosts that are not
+    IP addresses (UNIX sockets) and addresses inside C{exempt} are not
+    limited.
+
+    @param limit: most connections per address; 0 means no limit.
+    """
+
+    def __init__(self, limit: int, exempt: Iterable[str] = ()) -> None:
+        self.limit = limit
+        self.exempt = [ipaddress.ip_network(net, strict=False) for net in exempt]
+        self._counts: Counter[str] = Counter()
+
+    def key(self, host: str) -> str | None:
+        """The address C{host} is counted under, or C{None} if it is not limited."""
+        try:
+            address = ipaddress.ip_address(host.split("%", 1)[0])
+        except ValueError:
+            return None
+        if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped:
+            address = address.ipv4_mapped
+        if any(address in net for net in self.exempt):
+            return None
+        if isinstance(address, ipaddress.IPv6Address):
+            return str(ipaddress.IPv6Network((address, 64), strict=False))
+        return str(address)
+
+    def add(self, host: str) -> bool:
+        """Count a new connection from C{host}; C{False} (and not counted) if over."""
+        if not self.limit:
+            return True
+        key = self.key(host)
+        if key is None:
+            return True
+        if self._counts[key] >= self.limit:
+            return False
+        self._counts[key] += 1
+        return True
+
+    def remove(self, host: str) -> None:
+        """Forget a connection from C{host} that L{add} counted."""
+        if not self.limit:
+            return
+        key = self.key(host)
+        if key is None or key not in self._counts:
+            return
+        self._counts[key] -= 1
+        if self._counts[key] <= 0:
+            del self._counts[key]
+
+    def __len__(self) -> int:
+        """How many addresses currently have a connection counted."""
+        return len(self._counts)
+
+    def count(self, host: str) -> int:
+        """Connections counted for C{host}'s address."""
+        key = self.key(host)
+        return 0 if key is None else self._counts[key]
+
+
+def check_networks(values: Iterable[str]) -> list[str]:
+    """Return C{values} if each is an IP address or network, else raise C{ValueError}."""
+    out = []
+    for value in values:
+        value = value.strip()
+        if value:
+            ipaddress.ip_network(value, strict=False)
+            out.append(value)
+    return out
+
+
+def socket_of(transport: object) -> socket.socket | None:
+    """The TCP socket under C{transport}, looking through TLS wrappers."""
+    for _ in range(4):
+        if transport is None:
+            return None
+        get_handle = getattr(transport, "getHandle", None)
+        if get_handle is not None:
+            handle = get_handle()
+            if isinstance(handle, socket.socket):
+                return handle
+        transport = getattr(transport, "transport", None)
+    return None
+
+
+def enable_keepalive(transport: object) -> bool:
+    """Turn on TCP keepalive with short timers; C{False} if not a TCP socket."""
+    sock = socket_of(transport)
+    if sock is None or sock.family not in (socket.AF_INET, socket.AF_INET6):
+        return False
+    try:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_KEEPALIVE, 1)
+        for name, value in (("TCP_KEEPIDLE", KEEPALIVE_IDLE),
+                            ("TCP_KEEPINTVL", KEEPALIVE_INTERVAL),
+                            ("TCP_KEEPCNT", KEEPALIVE_COUNT)):
+            option = getattr(socket, name, None)
+            if option is not None:
+                sock.setsockopt(socket.IPPROTO_TCP, option, value)
+    except OSError:
+        return False  # the peer is already gone; connectionLost follows
+    return True
+
+
+#: File descriptors kept for what is not a client connection: listeners,
+#: log files, the reactor's own, Twisted's EMFILE reserve.
+FD_MARGIN = 64
+
+
+def check_fd_limit(max_clients: int) -> int:
+    """Raise the open-file limit for C{max_clients} connections; warn if short.
+
+    Returns the limit now in force.
+    """
+    wanted = max_clients + FD_MARGIN
+    limit = raise_fd_limit(wanted)
+    if max_clients and limit < wanted:
+        log.warn("open-file limit is {limit}: fewer than --max-clients {clients} "
+                 "connections fit; raise it (ulimit -n, systemd LimitNOFILE=)",
+                 limit=limit, clients=max_clients)
+    return limit
+
+
+def raise_fd_limit(wanted: int) -> int:
+    """Raise the soft limit on open files towards C{wanted}; return the new limit.
+
+    The soft limit is often 1024 while the hard limit is far higher; a
+    server that means to hold C{--max-clients} connections should use what
+    it is allowed.  It never lowers the limit and never exceeds the hard one.
+    """
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    target = wanted if hard == resource.RLIM_INFINITY else min(wanted, hard)
+    if soft != resource.RLIM_INFINITY and target > soft:
+        try:
+            resource.setrlimit(resource.RLIMIT_NOFILE, (target, hard))
+            soft = target
+        except (ValueError, OSError):
+            pass
+    return soft

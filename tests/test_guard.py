@@ -1,0 +1,261 @@
+"""Each limit as a line-protocol user meets it, in memory with a Clock.
+
+The rules live in the hub and chatsvc.guard, so these tests stand for every
+adapter; the IRC and WebSocket adapters reach the same code.
+"""
+
+from __future__ import annotations
+
+from twisted.internet.address import IPv4Address, IPv6Address
+from twisted.internet.task import Clock
+from twisted.internet.testing import StringTransport
+from twisted.python.failure import Failure
+
+from chatsvc.factory import ChatFactory
+from chatsvc.guard import CLOSE_LINGER, Guard
+from chatsvc.settings import Settings
+
+
+class Client:
+    """One in-memory line-protocol connection to C{hub}."""
+
+    def __init__(self, hub: ChatFactory, host: str = "192.0.2.1", port: int = 40000) -> None:
+        address = (IPv6Address("TCP", host, port) if ":" in host
+                   else IPv4Address("TCP", host, port))
+        self.hub = hub
+        self.transport = StringTransport(peerAddress=address)
+        self.protocol = hub.buildProtocol(address)
+        self.protocol.makeConnection(self.transport)
+        self.closed = False
+
+    def send(self, *lines: str) -> None:
+        self.protocol.dataReceived(b"".join(line.encode() + b"\n" for line in lines))
+
+    def lines(self) -> list[str]:
+        """Everything received since the last call, as text lines."""
+        data = self.transport.value().decode()
+        self.transport.clear()
+        return [line for line in data.split("\r\n") if line]
+
+    def drop(self) -> None:
+        """The peer vanishes (or the server's close completes)."""
+        if not self.closed:
+            self.closed = True
+            self.protocol.connectionLost(Failure(ConnectionError("gone")))
+
+
+def make_hub(**settings) -> tuple[ChatFactory, Clock]:
+    clock = Clock()
+    return ChatFactory(Settings(**settings), clock=clock), clock
+
+
+def registered(hub: ChatFactory, name: str, **kw) -> Client:
+    client = Client(hub, **kw)
+    client.send(f"#{name}")
+    client.lines()
+    return client
+
+
+class TestFlood:
+    def test_burst_then_fake_lag_then_delivered_in_order(self):
+        hub, clock = make_hub()
+        alice, bob = registered(hub, "alice"), registered(hub, "bob", host="192.0.2.2")
+        bob.lines()
+        clock.advance(60)                       # alice's registration token is back
+        alice.send(*(f"m{i}" for i in range(15)))
+        assert bob.lines() == [f"<alice> m{i}" for i in range(10)]
+        clock.pump([0.5] * 5)
+        assert bob.lines() == [f"<alice> m{i}" for i in range(10, 15)]
+        assert not alice.transport.disconnecting
+
+    def test_flooding_disconnects_with_a_reason_everyone_sees(self):
+        hub, clock = make_hub()
+        alice, bob = registered(hub, "alice"), registered(hub, "bob", host="192.0.2.2")
+        bob.lines()
+        alice.send(*(f"m{i}" for i in range(100)))
+        assert alice.lines()[-1] == "! flooding"
+        assert alice.transport.disconnecting
+        alice.drop()
+        got = bob.lines()
+        assert got[-1] == "* alice left (flooding)"
+        # Lines that were waiting when the gate shut are never delivered.
+        clock.advance(60)
+        assert bob.lines() == []
+        assert "alice" not in hub.users
+
+    def test_registration_and_commands_count_too(self):
+        hub, clock = make_hub(flood_burst=3, flood_queue=2)
+        client = Client(hub)
+        client.lines()
+        client.send("/help", "/who", "#alice", "/who", "/who", "/who")
+        assert client.lines()[-1] == "! flooding"
+
+    def test_blank_and_over_long_lines_count_too(self):
+        hub, clock = make_hub(flood_burst=3, flood_queue=1, max_line=10)
+        client = Client(hub)
+        client.lines()
+        client.protocol.dataReceived(b"\n\n" + b"x" * 50 + b"\n" + b"\n\n")
+        assert client.lines() == ["! line too long", "! flooding"]
+
+    def test_flood_control_off(self):
+        hub, clock = make_hub(flood_rate=0)
+        alice, bob = registered(hub, "alice"), registered(hub, "bob", host="192.0.2.2")
+        bob.lines()
+        alice.send(*(f"m{i}" for i in range(1000)))
+        assert len(bob.lines()) == 1000
+
+    def test_quit_waiting_behind_the_gate_is_honoured_in_turn(self):
+        hub, clock = make_hub(flood_burst=1)
+        alice, bob = registered(hub, "alice"), registered(hub, "bob", host="192.0.2.2")
+        clock.advance(10)
+        bob.lines()
+        alice.send("one", "/quit gone", "never")
+        assert bob.lines() == ["<alice> one"]
+        clock.advance(0.5)
+        assert alice.transport.disconnecting
+        alice.drop()
+        clock.advance(10)
+        assert bob.lines() == ["* alice left (gone)"]
+
+    def test_free_lines_bypass_the_gate(self):
+        # What an adapter uses for answers the protocol requires (IRC PONG).
+        hub, clock = make_hub(flood_burst=1, flood_queue=0)
+        seen = []
+
+        class Peer:
+            name = None
+            host = "192.0.2.9"
+
+            def deliver(self, event):
+                seen.append(event)
+
+            def disconnect(self, reason):
+                guard.close(reason)
+
+        transport = StringTransport()
+        guard = Guard(hub, Peer(), transport, seen.append)
+        assert guard.start()
+        guard.received("counted")
+        for _ in range(100):
+            guard.received_free("PONG")
+        assert seen == ["counted"] + ["PONG"] * 100
+        assert not transport.disconnecting
+
+
+class TestConnectionLimits:
+    def test_max_per_ip_refuses_with_a_reason(self):
+        hub, clock = make_hub(max_per_ip=2)
+        a, b = Client(hub), Client(hub)
+        c = Client(hub)
+        assert c.lines() == ["! too many connections from your address (limit 2)"]
+        assert c.transport.disconnecting
+        assert not a.transport.disconnecting and not b.transport.disconnecting
+        assert Client(hub, host="192.0.2.77").transport.disconnecting is False
+        # A refused connection does not use up a slot when it closes.
+        c.drop()
+        a.drop()
+        d = Client(hub)
+        assert not d.transport.disconnecting
+        assert hub.hosts.count("192.0.2.1") == 2
+
+    def test_loopback_is_limited_unless_exempt(self):
+        hub, _ = make_hub(max_per_ip=1)
+        Client(hub, host="127.0.0.1")
+        assert Client(hub, host="127.0.0.1").transport.disconnecting
+        hub, _ = make_hub(max_per_ip=1, per_ip_exempt=["127.0.0.0/8"])
+        Client(hub, host="127.0.0.1")
+        assert not Client(hub, host="127.0.0.1").transport.disconnecting
+
+    def test_ipv6_neighbours_share_a_64(self):
+        hub, _ = make_hub(max_per_ip=1)
+        Client(hub, host="2001:db8::1")
+        assert Client(hub, host="2001:db8::2").transport.disconnecting
+        assert not Client(hub, host="2001:db8:0:1::2").transport.disconnecting
+
+    def test_max_clients(self):
+        hub, _ = make_hub(max_clients=2, max_per_ip=0)
+        Client(hub), Client(hub)
+        full = Client(hub)
+        assert full.lines() == ["! server full"]
+        assert full.transport.disconnecting
+        assert len(hub.connections) == 2
+
+    def test_registration_timeout(self):
+        hub, clock = make_hub(register_timeout=60)
+        idle, quick = Client(hub), Client(hub)
+        idle.lines()
+        clock.advance(30)
+        quick.send("#quick")
+        clock.advance(30)
+        assert idle.lines() == ["* registration timeout (60 s)"]
+        assert idle.transport.disconnecting
+        assert not quick.transport.disconnecting
+        idle.drop()
+        assert clock.getDelayedCalls() == []  # no timers left behind
+        assert len(hub.connections) == 1
+
+    def test_registration_timeout_off(self):
+        hub, clock = make_hub(register_timeout=0)
+        idle = Client(hub)
+        clock.advance(86400)
+        assert not idle.transport.disconnecting
+
+    def test_leaving_before_the_deadline_cancels_it(self):
+        hub, clock = make_hub()
+        client = Client(hub)
+        client.drop()
+        assert clock.getDelayedCalls() == []
+
+    def test_keepalive_is_asked_for(self):
+        # StringTransport has no socket; the loopback tests check the real one.
+        hub, _ = make_hub()
+        client = Client(hub)
+        assert client.protocol._guard.attached
+
+
+class TestSlowReader:
+    def test_overflow_drops_only_the_slow_reader(self):
+        hub, clock = make_hub(max_backlog=1000, flood_rate=0)
+        alice = registered(hub, "alice")
+        slow = registered(hub, "slow", host="192.0.2.2")
+        carol = registered(hub, "carol", host="192.0.2.3")
+        slow.protocol._guard._sendq.pauseProducing()   # its socket is full
+        alice.lines(), carol.lines()
+        for i in range(40):
+            alice.send(f"message number {i:03d} " + "x" * 20)
+        assert slow.transport.disconnected
+        assert len(carol.lines()) == 40
+        slow.drop()
+        assert carol.lines() == ["* slow left (too slow)"]
+        assert alice.lines() == ["* slow left (too slow)"]
+        assert "slow" not in hub.users
+        assert clock.getDelayedCalls() == []
+
+    def test_a_paused_reader_that_catches_up_loses_nothing(self):
+        hub, clock = make_hub(max_backlog=100_000, flood_rate=0)
+        alice = registered(hub, "alice")
+        bob = registered(hub, "bob", host="192.0.2.2")
+        queue = bob.protocol._guard._sendq
+        bob.lines()
+        queue.pauseProducing()
+        alice.send(*(f"m{i}" for i in range(100)))
+        assert bob.lines() == [] and queue.held_bytes > 0
+        queue.resumeProducing()
+        assert bob.lines() == [f"<alice> m{i}" for i in range(100)]
+
+    def test_graceful_close_of_a_non_reader_is_cut_off(self):
+        hub, clock = make_hub()
+        client = registered(hub, "alice")
+        client.send("/quit")
+        assert client.transport.disconnecting and not client.transport.disconnected
+        clock.advance(CLOSE_LINGER)
+        assert client.transport.disconnected
+
+    def test_closed_connections_receive_nothing(self):
+        hub, clock = make_hub()
+        alice = registered(hub, "alice")
+        bob = registered(hub, "bob", host="192.0.2.2")
+        bob.send("/quit")
+        bob.lines()
+        alice.send("after bob quit")
+        assert bob.lines() == []

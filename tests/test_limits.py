@@ -1,0 +1,293 @@
+"""The rules in chatsvc.limits on their own, timed by a Clock (no sleeping)."""
+
+from __future__ import annotations
+
+import resource
+import socket
+
+import pytest
+from twisted.internet.task import Clock
+from twisted.internet.testing import StringTransport
+
+from chatsvc.limits import (
+    FloodGate,
+    HostCounter,
+    check_networks,
+    enable_keepalive,
+    raise_fd_limit,
+    socket_of,
+)
+
+
+def gate(rate: float = 2, burst: int = 10, queue: int = 50):
+    clock = Clock()
+    handled: list[int] = []
+    floods: list[bool] = []
+    flood_gate = FloodGate(clock, rate, burst, queue, handled.append,
+                           lambda: floods.append(True))
+    return clock, flood_gate, handled, floods
+
+
+class TestFloodGate:
+    def test_burst_passes_at_once(self):
+        clock, g, handled, floods = gate()
+        for i in range(10):
+            g.submit(i)
+        assert handled == list(range(10))
+        assert g.delayed == 0 and not floods
+
+    def test_lines_past_the_burst_are_delayed_not_dropped(self):
+        clock, g, handled, floods = gate()
+        for i in range(14):
+            g.submit(i)
+        assert handled == list(range(10))
+        assert g.delayed == 4
+        clock.advance(0.5)          # one token back at 2/s
+        assert handled == list(range(11))
+        clock.advance(1.5)
+        assert handled == list(range(14))
+        assert g.delayed == 0 and not floods
+        assert clock.getDelayedCalls() == []
+
+    def test_order_is_kept_when_a_token_is_free_but_lines_wait(self):
+        clock, g, handled, _ = gate(burst=1)
+        g.submit("a")
+        g.submit("b")              # delayed
+        clock.advance(0.3)         # not yet a whole token
+        g.submit("c")              # must queue behind b, not jump it
+        assert handled == ["a"]
+        clock.advance(0.2)
+        assert handled == ["a", "b"]
+        clock.advance(0.5)
+        assert handled == ["a", "b", "c"]
+
+    def test_sustained_rate_is_the_configured_rate(self):
+        clock, g, handled, floods = gate()
+        # 60 seconds of a client sending 2 lines/s: never delayed more than
+        # a line, never flooding.
+        for _ in range(120):
+            g.submit(0)
+            clock.advance(0.5)
+        assert len(handled) == 120 and not floods
+
+    def test_tokens_refill_only_up_to_the_burst(self):
+        clock, g, handled, _ = gate()
+        clock.advance(3600)
+        for i in range(11):
+            g.submit(i)
+        assert len(handled) == 10 and g.delayed == 1
+
+    def test_a_full_queue_is_flooding(self):
+        clock, g, handled, floods = gate()
+        for i in range(10 + 50):
+            g.submit(i)
+        assert not floods and g.delayed == 50
+        g.submit("one too many")
+        assert floods == [True]
+        # The gate has shut: nothing queued is handled, nothing more is accepted.
+        assert g.delayed == 0
+        clock.advance(100)
+        g.submit("after")
+        assert handled == list(range(10))
+        assert clock.getDelayedCalls() == []
+
+    def test_a_human_typing_fast_is_never_delayed(self):
+        clock, g, handled, floods = gate()
+        # 200 lines, one every 0.6 s (100 wpm in short lines).
+        for i in range(200):
+            g.submit(i)
+            assert g.delayed == 0
+            clock.advance(0.6)
+        assert len(handled) == 200
+
+    def test_a_pasted_paragraph_is_slowed_not_dropped(self):
+        clock, g, handled, floods = gate()
+        for i in range(40):
+            g.submit(i)
+        clock.pump([0.5] * 29)
+        assert len(handled) == 39
+        clock.advance(0.5)          # 30 delayed lines at 2/s: 15 s
+        assert handled == list(range(40)) and not floods
+
+    @pytest.mark.parametrize("rate, burst", [(0, 10), (2, 0), (0, 0)])
+    def test_zero_turns_it_off(self, rate, burst):
+        clock, g, handled, floods = gate(rate=rate, burst=burst)
+        for i in range(10_000):
+            g.submit(i)
+        assert len(handled) == 10_000 and not floods
+        assert clock.getDelayedCalls() == []
+
+    def test_zero_queue_floods_on_the_first_line_over_the_burst(self):
+        clock, g, handled, floods = gate(queue=0)
+        for i in range(11):
+            g.submit(i)
+        assert len(handled) == 10 and floods == [True]
+
+    def test_shut_cancels_the_timer(self):
+        clock, g, handled, _ = gate(burst=1)
+        g.submit(1)
+        g.submit(2)
+        assert clock.getDelayedCalls()
+        g.shut()
+        assert clock.getDelayedCalls() == []
+        clock.advance(10)
+        assert handled == [1]
+
+    def test_handler_that_shuts_the_gate_stops_the_release(self):
+        clock = Clock()
+        handled = []
+
+        def handle(item):
+            handled.append(item)
+            if item == "quit":
+                flood_gate.shut()
+
+        flood_gate = FloodGate(clock, 2, 1, 50, handle, lambda: None)
+        for item in ("a", "quit", "b", "c"):
+            flood_gate.submit(item)
+        clock.advance(10)
+        assert handled == ["a", "quit"]
+
+
+class TestHostCounter:
+    def test_limit_per_address(self):
+        counter = HostCounter(2)
+        assert counter.add("192.0.2.1") and counter.add("192.0.2.1")
+        assert not counter.add("192.0.2.1")
+        assert counter.add("192.0.2.2")
+        counter.remove("192.0.2.1")
+        assert counter.add("192.0.2.1")
+
+    def test_loopback_is_not_exempt_by_default(self):
+        counter = HostCounter(1)
+        assert counter.add("127.0.0.1")
+        assert not counter.add("127.0.0.1")
+
+    def test_exempt_networks(self):
+        counter = HostCounter(1, ["127.0.0.0/8", "::1"])
+        for _ in range(5):
+            assert counter.add("127.0.0.1") and counter.add("::1")
+        assert len(counter) == 0
+
+    def test_ipv6_counts_per_64(self):
+        counter = HostCounter(2)
+        assert counter.add("2001:db8:1:2::1")
+        assert counter.add("2001:db8:1:2:ffff::9")
+        assert not counter.add("2001:db8:1:2:abcd::1")
+        assert counter.add("2001:db8:1:3::1")
+
+    def test_ipv4_mapped_counts_as_ipv4(self):
+        counter = HostCounter(1)
+        assert counter.add("::ffff:192.0.2.7")
+        assert not counter.add("192.0.2.7")
+
+    def test_scoped_ipv6_address(self):
+        counter = HostCounter(1)
+        assert counter.add("fe80::1%eth0")
+        assert not counter.add("fe80::2%eth0")
+
+    def test_non_ip_hosts_are_not_limited(self):
+        counter = HostCounter(1)
+        for _ in range(3):
+            assert counter.add("?")
+        counter.remove("?")
+        assert len(counter) == 0
+
+    def test_zero_means_no_limit(self):
+        counter = HostCounter(0)
+        for _ in range(100):
+            assert counter.add("192.0.2.1")
+        assert len(counter) == 0
+
+    def test_remove_forgets_empty_addresses(self):
+        counter = HostCounter(3)
+        counter.add("192.0.2.1")
+        counter.remove("192.0.2.1")
+        counter.remove("192.0.2.1")  # extra removals do not go negative
+        assert len(counter) == 0 and counter.count("192.0.2.1") == 0
+
+    def test_check_networks(self):
+        assert check_networks(["127.0.0.1", " 10.0.0.0/8 ", "", "::1"]) == [
+            "127.0.0.1", "10.0.0.0/8", "::1"]
+        with pytest.raises(ValueError):
+            check_networks(["localhost"])
+
+
+class TestSocketOptions:
+    def test_keepalive_on_a_real_socket_behind_a_wrapper(self):
+        listener = socket.create_server(("127.0.0.1", 0))
+        client = socket.create_connection(listener.getsockname())
+        server, _ = listener.accept()
+        try:
+            class TCPish:
+                def getHandle(self):
+                    return server
+
+            class TLSish:            # what TLSMemoryBIOProtocol looks like
+                transport = TCPish()
+
+                def getHandle(self):
+                    return object()  # an OpenSSL connection, not a socket
+
+            assert enable_keepalive(TLSish())
+            assert server.getsockopt(socket.SOL_SOCKET, socket.SO_KEEPALIVE) == 1
+            if hasattr(socket, "TCP_KEEPIDLE"):
+                assert server.getsockopt(socket.IPPROTO_TCP, socket.TCP_KEEPIDLE) == 120
+        finally:
+            for s in (client, server, listener):
+                s.close()
+
+    def test_no_socket_no_keepalive(self):
+        assert socket_of(StringTransport()) is None
+        assert not enable_keepalive(StringTransport())
+
+    def test_raise_fd_limit_never_lowers_and_never_passes_hard(self):
+        soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+        try:
+            assert raise_fd_limit(1) == soft
+            got = raise_fd_limit(10**9)
+            assert got >= soft
+            if hard != resource.RLIM_INFINITY:
+                assert got <= hard
+        finally:
+            resource.setrlimit(resource.RLIMIT_NOFILE, (soft, hard))
+
+
+class TestOptions:
+    def parse(self, *argv: str):
+        from chatsvc.tap import Options
+
+        options = Options()
+        options.parseOptions(["--port", "tcp:0:interface=127.0.0.1", *argv])
+        return options["settings"]
+
+    def test_defaults(self):
+        settings = self.parse()
+        assert (settings.flood_rate, settings.flood_burst, settings.flood_queue) == (2, 10, 50)
+        assert (settings.max_per_ip, settings.register_timeout) == (16, 60)
+        assert settings.per_ip_exempt == []
+
+    def test_values(self):
+        settings = self.parse("--flood-rate", "0.5", "--flood-burst", "0", "--flood-queue", "5",
+                              "--max-per-ip", "0", "--register-timeout", "2.5",
+                              "--per-ip-exempt", "127.0.0.1,::1", "--per-ip-exempt", "10.0.0.0/8")
+        assert settings.flood_rate == 0.5 and settings.flood_burst == 0
+        assert settings.flood_queue == 5 and settings.max_per_ip == 0
+        assert settings.register_timeout == 2.5
+        assert settings.per_ip_exempt == ["127.0.0.1", "::1", "10.0.0.0/8"]
+
+    @pytest.mark.parametrize("argv, message", [
+        (("--flood-rate", "fast"), "--flood-rate 'fast': not a number"),
+        (("--flood-rate", "-1"), "must be a finite number"),
+        (("--register-timeout", "nan"), "must be a finite number"),
+        (("--flood-burst", "1.5"), "--flood-burst '1.5': not a whole number"),
+        (("--max-per-ip", "-3"), "must be at least 0"),
+        (("--per-ip-exempt", "localhost"), "--per-ip-exempt:"),
+    ])
+    def test_bad_values_are_one_line(self, argv, message):
+        from chatsvc.tap import StartupFailure
+
+        with pytest.raises(StartupFailure) as failure:
+            self.parse(*argv)
+        text = str(failure.value)
+        assert message in text and "\n" not in text
