@@ -85,6 +85,12 @@ class Server:
     def signal(self, number: int) -> None:
         self.process.send_signal(number)
 
+    def reload(self, notify: NotifySocket) -> None:
+        """C{systemctl reload}: SIGHUP, then wait for the reload to be reported done."""
+        self.signal(signal.SIGHUP)
+        notify.wait_for("RELOADING=1")
+        notify.wait_for("READY=1")
+
     def wait(self, timeout: float = TIMEOUT) -> int:
         return self.process.wait(timeout=timeout)
 
@@ -157,31 +163,28 @@ class Client:
 
     def expect(self, wanted: str) -> list[str]:
         """Read up to and including the line C{wanted}."""
+        return self._until(lambda line: line == wanted, wanted)
+
+    def expect_prefix(self, prefix: str) -> list[str]:
+        """Read up to and including a line starting with C{prefix}."""
+        return self._until(lambda line: line.startswith(prefix), prefix)
+
+    def _until(self, done, what: str) -> list[str]:
         seen = []
         while True:
             line = self.line()
             if line is None:
-                raise AssertionError(f"closed before {wanted!r}; got {seen}")
+                raise AssertionError(f"closed before {what!r}; got {seen}")
             seen.append(line)
-            if line == wanted:
+            if done(line):
                 return seen
 
     def register(self, name: str) -> list[str]:
-        self.expect(f"* welcome to {'test'}! register with #yourname; /help lists commands")
+        self.expect("* welcome to test! register with #yourname; /help lists commands")
         self.send(f"#{name}")
         lines = self.expect(f"* you are {name}")
         self.send("/who")
         return lines + self.expect_prefix("* online")
-
-    def expect_prefix(self, prefix: str) -> list[str]:
-        seen = []
-        while True:
-            line = self.line()
-            if line is None:
-                raise AssertionError(f"closed before {prefix!r}; got {seen}")
-            seen.append(line)
-            if line.startswith(prefix):
-                return seen
 
     def rest(self) -> list[str]:
         """Every line until the server closes the connection."""
@@ -242,25 +245,21 @@ def test_config_reload_rotates_the_certificate_and_sigterm_says_goodbye(
     # Rotate: new certificate and MOTD on disk, then `systemctl reload`.
     install(second, cert, key)
     motd.write_text("after the reload\n")
-    server.signal(signal.SIGHUP)
-    notify.wait_for("RELOADING=1")
-    notify.wait_for("READY=1")
+    server.reload(notify)
     carol = Client.tls(tls_port, second)
     assert carol.certificate == leaf_der(second)
     assert "* after the reload" in carol.register("carol")
 
     # Nobody was dropped: the old TLS connection still talks both ways.
     alice.send("hello everyone")
-    assert bob.expect("<alice> hello everyone")[-1] == "<alice> hello everyone"
+    bob.expect("<alice> hello everyone")
     bob.send("still here on the old certificate")
     alice.expect("<bob> still here on the old certificate")
     carol.expect("<bob> still here on the old certificate")
 
     # A broken certificate is refused; the current one stays in service.
     cert.write_text("-----BEGIN CERTIFICATE-----\nbroken\n-----END CERTIFICATE-----\n")
-    server.signal(signal.SIGHUP)
-    notify.wait_for("RELOADING=1")
-    notify.wait_for("READY=1")
+    server.reload(notify)
     dave = Client.tls(tls_port, second)
     assert dave.certificate == leaf_der(second)
     assert "TLS certificate not reloaded, keeping the current one" in server.log
