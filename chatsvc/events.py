@@ -94,10 +94,15 @@ class Registered(Event):
 
 @dataclass(frozen=True)
 class Who(Event):
-    """The names present in C{room}, answering a ``/who``."""
+    """The names present in C{room}, answering a ``/who``.
+
+    C{operators} and C{voiced} are the names among C{names} with that status.
+    """
 
     room: str
     names: tuple[str, ...]
+    operators: tuple[str, ...] = ()
+    voiced: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)

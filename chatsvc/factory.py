@@ -463,8 +463,11 @@ class ChatFactory(ServerFactory):
             except BadMask as why:
                 raise BadModeArgument(room.name, mode, argument, str(why)) from None
             entries: MaskList = getattr(room, LIST_MODES[mode])
-            if change.adding and mask not in entries and entries.full:
+            existing = entries.get(mask)
+            if change.adding and existing is None and entries.full:
                 raise ListFull(room.name, mode, entries.limit)
+            if not change.adding and existing is not None:
+                mask = existing.mask  # announce what is removed as it was set
             return ModeChange(change.adding, mode, mask)
         assert mode in STATUS_MODES and argument is not None
         member = room.member(argument)

@@ -4,12 +4,16 @@ Client to server, one UTF-8 line each (``\\n`` or ``\\r\\n``)::
 
     #name           register; later, rename (also /nick name)
     @name:text      private message (also "@name text")
-    /who /help /me action /quit [reason]
+    /who [#room] /help /me action /quit [reason]
+    /join #room [key] /part [reason] /rooms /topic [text] /invite name
+    /kick name [reason] /op /deop /voice /devoice name /ban /unban mask
+    /mode [changes] /oper name password
     /say text       room message, whatever it starts with
     //text          room message starting with '/'
     anything else   room message
 
-Server to client: see L{chatsvc.lineformat}.
+A line user is in one room at a time, their current room: text goes there,
+and the room commands act on it.  Server to client: see L{chatsvc.lineformat}.
 """
 
 from __future__ import annotations
@@ -21,27 +25,50 @@ from twisted.internet.protocol import Protocol
 from twisted.logger import Logger
 from twisted.python.failure import Failure
 
-from chatsvc.errors import ChatError, EmptyMessage
-from chatsvc.events import Error, Event, Notice, Who
+from chatsvc.errors import ChatError, EmptyMessage, RoomError
+from chatsvc.events import Error, Event, Exited, Notice, RoomList, Topic, Who
 from chatsvc.framing import TOO_LONG, LineBuffer
 from chatsvc.guard import Guard
 from chatsvc.lineformat import line_bytes
+from chatsvc.modes import FLAG_MODES, LIST_MODES, ModeChange, parse_modes
 from chatsvc.text import clean_line
 
 if TYPE_CHECKING:
     from chatsvc.factory import ChatFactory
+    from chatsvc.rooms import Room
 
 HELP = (
     "commands:",
-    "  #name           register, or change your name (also /nick name)",
-    "  @name:text      private message to name (also @name text)",
-    "  /who            who is online",
-    "  /me action      an action line: * you action",
-    "  /quit [reason]  leave",
-    "  /say text       say text, even if it starts with # @ or /",
-    "  //text          say text that starts with /",
-    "  anything else   say it to the room",
+    "  #name              register, or change your name (also /nick name)",
+    "  @name:text         private message to name (also @name text)",
+    "  /who [#room]       who is in your room (or another)",
+    "  /rooms             the rooms, with member counts and topics",
+    "  /join #room [key]  go to a room (it is created if need be)",
+    "  /part [reason]     leave your room for the default room",
+    "  /topic [text]      show or set the topic (/topic - clears it)",
+    "  /me action         an action line: * you action",
+    "  /quit [reason]     leave",
+    "  /say text          say text, even if it starts with # @ or /",
+    "  //text             say text that starts with /",
+    "  anything else      say it to your room",
+    "room operators:",
+    "  /kick name [reason]  /invite name  /op name  /deop name",
+    "  /voice name  /devoice name  /ban mask  /unban mask  /ban (list)",
+    "  /mode              show the rules; /mode +i-m, +k key, +l 10, +b mask ...",
+    "  /oper name password  become a server operator",
 )
+
+_NO_ROOM = "you are in no room: /join #room to enter one (private messages still work)"
+
+_RULE_WORDS = {
+    "i": "invite-only",
+    "m": "moderated",
+    "n": "no messages from outside",
+    "s": "secret",
+    "t": "only operators set the topic",
+}
+_STATUS_COMMANDS = {"+o": "op", "-o": "deop", "+v": "voice", "-v": "devoice"}
+_LIST_WORDS = {"b": "bans", "e": "ban exceptions", "I": "invite exceptions"}
 
 
 class LineChatProtocol(Protocol):
@@ -55,6 +82,7 @@ class LineChatProtocol(Protocol):
         self.host = "?"
         self._lines = LineBuffer(hub.settings.max_line)
         self._guard: Guard | None = None
+        self._home = hub.default_room.name
         self._commands: dict[str, Callable[[str], None]] = {
             "who": self._cmd_who,
             "help": self._cmd_help,
@@ -62,6 +90,20 @@ class LineChatProtocol(Protocol):
             "quit": self._cmd_quit,
             "nick": self._cmd_nick,
             "say": self._cmd_say,
+            "join": self._cmd_join,
+            "part": self._cmd_part,
+            "rooms": self._cmd_rooms,
+            "topic": self._cmd_topic,
+            "kick": self._cmd_kick,
+            "invite": self._cmd_invite,
+            "op": self._status("+o"),
+            "deop": self._status("-o"),
+            "voice": self._status("+v"),
+            "devoice": self._status("-v"),
+            "ban": self._cmd_ban,
+            "unban": self._cmd_unban,
+            "mode": self._cmd_mode,
+            "oper": self._cmd_oper,
         }
 
     # -- connection lifecycle -----------------------------------------------
@@ -102,7 +144,21 @@ class LineChatProtocol(Protocol):
 
     def deliver(self, event: Event) -> None:
         if self._guard is not None:
-            self._guard.write(line_bytes(event))
+            self._guard.write(line_bytes(event, self._home))
+            if event.__class__ is Exited and event.by is not None:
+                self._kicked_out(event.room)
+
+    def _kicked_out(self, room: str) -> None:
+        """Kicked from a room: back to the default room, or into no room."""
+        if self._guard is None or self._guard.closing:
+            return
+        if room.lower() != self._home.lower():
+            try:
+                self.hub.join(self, self._home)
+                return
+            except ChatError as refusal:
+                self.deliver(Error(str(refusal)))
+        self.deliver(Notice(_NO_ROOM))
 
     # -- input ---------------------------------------------------------------
 
@@ -137,7 +193,7 @@ class LineChatProtocol(Protocol):
         elif first == "@":
             self._private(text[1:])
         elif text.startswith("//"):
-            self.hub.say(self, None, text[1:])
+            self._say(text[1:])
         elif first == "/":
             command, _, argument = text[1:].partition(" ")
             handler = self._commands.get(command.lower())
@@ -145,7 +201,17 @@ class LineChatProtocol(Protocol):
                 raise ChatError(f"unknown command: /{command}")
             handler(argument.strip())
         else:
-            self.hub.say(self, None, text)
+            self._say(text)
+
+    def _room(self) -> Room:
+        """The current room; a line user is in at most one."""
+        for room in self.hub.rooms_of(self):
+            return room
+        self.hub._require_name(self)
+        raise ChatError(_NO_ROOM)
+
+    def _say(self, text: str, action: bool = False) -> None:
+        self.hub.say(self, self._room().name, text, action)
 
     def _private(self, rest: str) -> None:
         colon, space = rest.find(":"), rest.find(" ")
@@ -160,18 +226,134 @@ class LineChatProtocol(Protocol):
     # -- commands ------------------------------------------------------------
 
     def _cmd_who(self, argument: str) -> None:
-        room, names = self.hub.who(None)
-        self.deliver(Who(room, tuple(names)))
+        if argument:
+            name = argument.split()[0]
+        else:  # before registering, a look at the default room
+            name = self._room().name if self.name is not None else self._home
+        members = self.hub.members(name, viewer=self)
+        self.deliver(Who(
+            self.hub.find_room(name).name,
+            tuple(m.name for m in members),
+            tuple(m.name for m in members if m.operator),
+            tuple(m.name for m in members if m.voiced and not m.operator),
+        ))
 
     def _cmd_help(self, argument: str) -> None:
         for line in HELP:
             self.deliver(Notice(line))
 
     def _cmd_me(self, argument: str) -> None:
-        self.hub.say(self, None, argument, action=True)
+        self._say(argument, action=True)
 
     def _cmd_say(self, argument: str) -> None:
-        self.hub.say(self, None, argument)
+        self._say(argument)
+
+    # -- room commands -------------------------------------------------------
+
+    def _cmd_join(self, argument: str) -> None:
+        words = argument.split()
+        if not words:
+            raise ChatError("join where? /join #room [key]")
+        current = self.hub.rooms_of(self)
+        leaving = current[0].name if current else None
+        self.hub.join(self, words[0], words[1] if len(words) > 1 else None, leaving=leaving)
+
+    def _cmd_part(self, argument: str) -> None:
+        room = self._room()
+        if room is self.hub.default_room:
+            raise ChatError(f"you are in {room.name}, the default room: "
+                            "/join #room to go elsewhere")
+        try:
+            self.hub.join(self, self._home, leaving=room.name, reason=argument)
+        except RoomError as refusal:
+            self.hub.part(self, room.name, argument)
+            self.deliver(Error(str(refusal)))
+            self.deliver(Notice(_NO_ROOM))
+
+    def _cmd_rooms(self, argument: str) -> None:
+        rooms = self.hub.visible_rooms(self)
+        self.deliver(RoomList(tuple((room.name, len(room), room.topic) for room in rooms)))
+
+    def _cmd_topic(self, argument: str) -> None:
+        room = self._room()
+        if not argument:
+            self.deliver(Topic(room.name, room.topic))
+        else:
+            self.hub.set_topic(self, room.name, "" if argument == "-" else argument)
+
+    def _cmd_kick(self, argument: str) -> None:
+        name, _, reason = argument.partition(" ")
+        if not name:
+            raise ChatError("kick whom? /kick name [reason]")
+        self.hub.kick(self, self._room().name, name, reason.strip())
+
+    def _cmd_invite(self, argument: str) -> None:
+        if not argument:
+            raise ChatError("invite whom? /invite name")
+        room = self._room()
+        name = self.hub.invite(self, room.name, argument.split()[0])
+        self.deliver(Notice(f"you invite {name} to {room.name}"))
+
+    def _status(self, mode: str) -> Callable[[str], None]:
+        def command(argument: str) -> None:
+            names = argument.split()
+            if not names:
+                raise ChatError(f"whom? /{_STATUS_COMMANDS[mode]} name")
+            self._change_modes(mode[0] + mode[1] * len(names), names)
+        return command
+
+    def _cmd_ban(self, argument: str) -> None:
+        if not argument:
+            self._show_list(self._room(), "b")
+        else:
+            self._change_modes("+b", argument.split())
+
+    def _cmd_unban(self, argument: str) -> None:
+        if not argument:
+            raise ChatError("unban what? /unban mask")
+        self._change_modes("-b", argument.split())
+
+    def _cmd_mode(self, argument: str) -> None:
+        room = self._room()
+        if not argument:
+            self._show_rules(room)
+            return
+        spec, *arguments = argument.split()
+        self._apply(room, parse_modes(spec, arguments))
+
+    def _change_modes(self, spec: str, arguments: list[str]) -> None:
+        self._apply(self._room(), parse_modes(spec, arguments))
+
+    def _apply(self, room: Room, changes: list[ModeChange]) -> None:
+        for change in changes:
+            if change.is_list_query:
+                self._show_list(room, change.mode)
+        self.hub.set_modes(self, room.name, changes)
+
+    def _show_rules(self, room: Room) -> None:
+        words = [_RULE_WORDS[letter] for letter, attr in sorted(FLAG_MODES.items())
+                 if getattr(room, attr)]
+        if room.password is not None:
+            words.append("a key is needed to join")
+        if room.limit is not None:
+            words.append(f"at most {room.limit} members")
+        explained = f" ({', '.join(words) or 'no rules'})"
+        self.deliver(Notice(f"modes of {room.name}: {room.mode_string()}{explained}"))
+
+    def _show_list(self, room: Room, mode: str) -> None:
+        entries = [entry.mask for entry in getattr(room, LIST_MODES[mode])]
+        what = _LIST_WORDS[mode]
+        if entries:
+            self.deliver(Notice(f"{what} on {room.name} ({len(entries)}): {', '.join(entries)}"))
+        else:
+            self.deliver(Notice(f"no {what} on {room.name}"))
+
+    def _cmd_oper(self, argument: str) -> None:
+        words = argument.split()
+        if len(words) != 2:
+            raise ChatError("usage: /oper name password")
+        self.hub.oper(self, words[0], words[1])
+        self.deliver(Notice("you are now a server operator"))
 
     def _cmd_nick(self, argument: str) -> None:
         self.hub.register(self, argument)

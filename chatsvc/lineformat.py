@@ -16,69 +16,166 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 
+from chatsvc.errors import ChatError
 from chatsvc.events import (
+    Entered,
     Error,
     Event,
+    Exited,
+    Invited,
     Joined,
+    Kicked,
     Left,
+    ModesChanged,
     Notice,
     PrivateMessage,
     Registered,
     Renamed,
+    RoomList,
     RoomMessage,
+    Topic,
+    TopicChanged,
     Who,
-    rendered,
 )
+from chatsvc.modes import ModeChange, mode_string, parse_modes
 from chatsvc.names import NAME_PATTERN, fold
 
 WIRE_FORMAT = "line"
 
 
-def _room_message(event: RoomMessage) -> str:
+def _room_message(event: RoomMessage, home: str | None) -> str:
     if event.action:
         return f"* {event.sender} {event.text}"
     return f"<{event.sender}> {event.text}"
 
 
-def _private_message(event: PrivateMessage) -> str:
+def _private_message(event: PrivateMessage, home: str | None) -> str:
     if event.action:
         return f"*{event.sender}* * {event.sender} {event.text}"
     return f"*{event.sender}* {event.text}"
 
 
-def _left(event: Left) -> str:
-    return f"* {event.name} left ({event.reason})"
+def _in(room: str | None, home: str | None) -> str:
+    """`` #rust`` after a notice about a room other than the default one."""
+    return "" if room is None or home is None or fold(room) == fold(home) else f" {room}"
 
 
-def _who(event: Who) -> str:
-    return f"* online ({len(event.names)}): {', '.join(event.names)}"
+def _because(reason: str) -> str:
+    return f" ({reason})" if reason else ""
+
+
+def _joined(event: Joined, home: str | None) -> str:
+    return f"* {event.name} joined{_in(event.room, home)}"
+
+
+def _left(event: Left, home: str | None) -> str:
+    return f"* {event.name} left{_in(event.room, home)}{_because(event.reason)}"
+
+
+def _who(event: Who, home: str | None) -> str:
+    ops, voiced = set(event.operators), set(event.voiced)
+    shown = ", ".join(
+        ("@" if name in ops else "+" if name in voiced else "") + name for name in event.names
+    )
+    where = _in(event.room, home)
+    if where:
+        return f"* in{where} ({len(event.names)}): {shown}"
+    return f"* online ({len(event.names)}): {shown}"
+
+
+def _topic_line(room: str, topic: str) -> str:
+    return f"* topic of {room}: {topic}" if topic else f"* no topic for {room}"
+
+
+def _entered(event: Entered, home: str | None) -> str:
+    line = f"* you joined {event.room} ({event.members} here)"
+    if event.topic:
+        line += "\r\n" + _topic_line(event.room, event.topic)
+    return line
+
+
+def _exited(event: Exited, home: str | None) -> str:
+    if event.by is None:
+        return f"* you left {event.room}{_because(event.reason)}"
+    return f"* you were kicked from {event.room} by {event.by}{_because(event.reason)}"
+
+
+def _kicked(event: Kicked, home: str | None) -> str:
+    return f"* {event.by} kicked {event.name} from {event.room}{_because(event.reason)}"
+
+
+def _topic_changed(event: TopicChanged, home: str | None) -> str:
+    if event.topic:
+        return f"* {event.by} sets the topic of {event.room}: {event.topic}"
+    return f"* {event.by} clears the topic of {event.room}"
+
+
+_STATUS_WORDS = {"o": "operator status", "v": "voice"}
+
+
+def _modes_changed(event: ModesChanged, home: str | None) -> str:
+    lines = []
+    rules = [change for change in event.changes if change.mode not in _STATUS_WORDS]
+    if rules:
+        lines.append(f"* {event.by} sets {mode_string(rules)} on {event.room}")
+    for change in event.changes:
+        what = _STATUS_WORDS.get(change.mode)
+        if what is not None:
+            verb = "gives" if change.adding else "takes"
+            to = "to" if change.adding else "from"
+            lines.append(f"* {event.by} {verb} {what} {to} {change.argument} in {event.room}")
+    return "\r\n".join(lines)
+
+
+def _room_list(event: RoomList, home: str | None) -> str:
+    shown = ", ".join(
+        f"{name} ({count})" + (f" {topic}" if topic else "") for name, count, topic in event.rooms
+    )
+    return f"* rooms ({len(event.rooms)}): {shown}"
 
 
 _RENDERERS: dict[type, Callable[..., str]] = {
     RoomMessage: _room_message,
     PrivateMessage: _private_message,
-    Joined: lambda e: f"* {e.name} joined",
+    Joined: _joined,
     Left: _left,
-    Renamed: lambda e: f"* {e.old} is now {e.new}",
-    Registered: lambda e: f"* you are {e.name}",
+    Renamed: lambda e, home: f"* {e.old} is now {e.new}",
+    Registered: lambda e, home: f"* you are {e.name}",
     Who: _who,
-    Notice: lambda e: f"* {e.text}",
-    Error: lambda e: f"! {e.text}",
+    Notice: lambda e, home: f"* {e.text}",
+    Error: lambda e, home: f"! {e.text}",
+    Entered: _entered,
+    Exited: _exited,
+    Kicked: _kicked,
+    TopicChanged: _topic_changed,
+    ModesChanged: _modes_changed,
+    Invited: lambda e, home: f"* {e.by} invites you to {e.room}",
+    Topic: lambda e, home: _topic_line(e.room, e.topic),
+    RoomList: _room_list,
 }
 
 
-def render_text(event: Event) -> str:
-    """The line (without terminator) that shows C{event} to a line user."""
-    return _RENDERERS[type(event)](event)
+def render_text(event: Event, home: str | None = None) -> str:
+    """The text (without final terminator) that shows C{event} to a line user.
+
+    C{home} is the server's default room: the core notices about it
+    (C{* alice joined}, C{* alice left (reason)}, C{* online (N): ...}) do
+    not name it, while those about any other room do.  C{None} treats every
+    room as home.  A few events take more than one line, joined by CRLF.
+    """
+    return _RENDERERS[type(event)](event, home)
 
 
-def _render(event: Event) -> bytes:
-    return (render_text(event) + "\r\n").encode("utf-8")
+def line_bytes(event: Event, home: str | None = None) -> bytes:
+    """The bytes to write for C{event}, rendered once however many receive it.
 
-
-def line_bytes(event: Event) -> bytes:
-    """The bytes to write for C{event}, rendered once however many receive it."""
-    return rendered(event, WIRE_FORMAT, _render)
+    C{home} must be the same for every caller within one hub (it is the
+    hub's default room), which is what makes the per-event cache valid.
+    """
+    data = event.wire.get(WIRE_FORMAT)
+    if data is None:
+        data = event.wire[WIRE_FORMAT] = (render_text(event, home) + "\r\n").encode("utf-8")
+    return data
 
 
 # -- the other direction: parsing server lines (for clients) -----------------
@@ -97,19 +194,19 @@ NoticeRule = Callable[["re.Match[str]", "LineParser"], Event | None]
 
 
 
-def _joined(match: re.Match[str], parser: LineParser) -> Event | None:
-    return Joined(parser.room, match["name"])
+def _rule_joined(match: re.Match[str], parser: LineParser) -> Event | None:
+    return Joined(match["room"] or parser.room, match["name"])
 
 
-def _left(match: re.Match[str], parser: LineParser) -> Event | None:
-    return Left(None, match["name"], match["reason"])
+def _rule_left(match: re.Match[str], parser: LineParser) -> Event | None:
+    return Left(match["room"], match["name"], match["reason"] or "")
 
 
-def _renamed(match: re.Match[str], parser: LineParser) -> Event | None:
+def _rule_renamed(match: re.Match[str], parser: LineParser) -> Event | None:
     return Renamed(match["old"], match["new"])
 
 
-def _registered(match: re.Match[str], parser: LineParser) -> Event | None:
+def _rule_registered(match: re.Match[str], parser: LineParser) -> Event | None:
     # Only after we asked for a name: otherwise a user called "you" could
     # write "/me are bob" and make us believe we had been renamed.
     if not parser.awaiting_name:
@@ -118,19 +215,98 @@ def _registered(match: re.Match[str], parser: LineParser) -> Event | None:
     return Registered(match["name"])
 
 
-def _who(match: re.Match[str], parser: LineParser) -> Event | None:
-    names = tuple(name for name in match["names"].split(", ") if name)
-    if len(names) != int(match["count"]):
+def _rule_who(match: re.Match[str], parser: LineParser) -> Event | None:
+    shown = tuple(name for name in match["names"].split(", ") if name)
+    if len(shown) != int(match["count"]):
         return None
-    return Who(parser.room, names)
+    names = tuple(name.lstrip("@+") for name in shown)
+    return Who(
+        match["room"] or parser.room, names,
+        tuple(name[1:] for name in shown if name.startswith("@")),
+        tuple(name[1:] for name in shown if name.startswith("+")),
+    )
 
+
+def _rule_entered(match: re.Match[str], parser: LineParser) -> Event | None:
+    return Entered(match["room"], int(match["count"]), "")
+
+
+def _rule_exited(match: re.Match[str], parser: LineParser) -> Event | None:
+    return Exited(match["room"], match["reason"] or "", match["by"] or None)
+
+
+def _rule_kicked(match: re.Match[str], parser: LineParser) -> Event | None:
+    return Kicked(match["room"], match["name"], match["by"], match["reason"] or "")
+
+
+def _rule_topic_changed(match: re.Match[str], parser: LineParser) -> Event | None:
+    return TopicChanged(match["room"], match["by"], match["topic"] or "")
+
+
+def _rule_topic(match: re.Match[str], parser: LineParser) -> Event | None:
+    return Topic(match["room"], match["topic"] or "")
+
+
+def _rule_modes(match: re.Match[str], parser: LineParser) -> Event | None:
+    spec, *arguments = match["modes"].split(" ")
+    try:
+        changes = parse_modes(spec, arguments)
+    except ChatError:
+        return None
+    return ModesChanged(match["room"], match["by"], tuple(changes))
+
+
+_STATUS_LETTERS = {words: letter for letter, words in _STATUS_WORDS.items()}
+
+
+def _rule_status(match: re.Match[str], parser: LineParser) -> Event | None:
+    change = ModeChange(match["verb"] == "gives", _STATUS_LETTERS[match["what"]], match["name"])
+    return ModesChanged(match["room"], match["by"], (change,))
+
+
+def _rule_invited(match: re.Match[str], parser: LineParser) -> Event | None:
+    return Invited(match["room"], match["by"], parser.me or "")
+
+
+_ROOM_ENTRY = re.compile(r"(?P<room>#[^\s,:]+) \((?P<count>\d+)\)(?: (?P<topic>.*?))?"
+                         r"(?:, (?=#[^\s,:]+ \(\d+\))|\Z)", re.DOTALL)
+
+
+def _rule_rooms(match: re.Match[str], parser: LineParser) -> Event | None:
+    rooms = tuple((m["room"], int(m["count"]), m["topic"] or "")
+                  for m in _ROOM_ENTRY.finditer(match["rooms"]))
+    if len(rooms) != int(match["count"]):
+        return None
+    return RoomList(rooms)
+
+
+_NAME = NAME_PATTERN
+_ROOM = r"#[^\s,:]+"
+_REASON = r"(?: \((?P<reason>.*)\))?"
 
 NOTICE_RULES: list[tuple[re.Pattern[str], NoticeRule]] = [
-    (re.compile(rf"you are (?P<name>{NAME_PATTERN})"), _registered),
-    (re.compile(r"online \((?P<count>\d+)\): ?(?P<names>.*)"), _who),
-    (re.compile(rf"(?P<name>{NAME_PATTERN}) joined"), _joined),
-    (re.compile(rf"(?P<name>{NAME_PATTERN}) left \((?P<reason>.*)\)"), _left),
-    (re.compile(rf"(?P<old>{NAME_PATTERN}) is now (?P<new>{NAME_PATTERN})"), _renamed),
+    (re.compile(rf"you are (?P<name>{_NAME})"), _rule_registered),
+    (re.compile(rf"(?:online|in (?P<room>{_ROOM})) \((?P<count>\d+)\): ?(?P<names>.*)"),
+     _rule_who),
+    (re.compile(rf"you joined (?P<room>{_ROOM}) \((?P<count>\d+) here\)"), _rule_entered),
+    (re.compile(rf"you left (?P<room>{_ROOM}){_REASON}(?P<by>)"), _rule_exited),
+    (re.compile(rf"you were kicked from (?P<room>{_ROOM}) by (?P<by>{_NAME}){_REASON}"),
+     _rule_exited),
+    (re.compile(rf"(?P<name>{_NAME}) joined(?: (?P<room>{_ROOM}))?"), _rule_joined),
+    (re.compile(rf"(?P<name>{_NAME}) left(?: (?P<room>{_ROOM}))?{_REASON}"), _rule_left),
+    (re.compile(rf"(?P<old>{_NAME}) is now (?P<new>{_NAME})"), _rule_renamed),
+    (re.compile(rf"(?P<by>{_NAME}) kicked (?P<name>{_NAME}) from (?P<room>{_ROOM}){_REASON}"),
+     _rule_kicked),
+    (re.compile(rf"(?P<by>{_NAME}) (?:sets|clears) the topic of (?P<room>{_ROOM})"
+                r"(?:: (?P<topic>.*))?", re.DOTALL), _rule_topic_changed),
+    (re.compile(rf"topic of (?P<room>{_ROOM}): (?P<topic>.*)", re.DOTALL), _rule_topic),
+    (re.compile(rf"no topic for (?P<room>{_ROOM})(?P<topic>)"), _rule_topic),
+    (re.compile(rf"(?P<by>{_NAME}) sets (?P<modes>[-+][^ ]*(?: [^ ]+)*) on (?P<room>{_ROOM})"),
+     _rule_modes),
+    (re.compile(rf"(?P<by>{_NAME}) (?P<verb>gives|takes) (?P<what>operator status|voice) "
+                rf"(?:to|from) (?P<name>{_NAME}) in (?P<room>{_ROOM})"), _rule_status),
+    (re.compile(rf"(?P<by>{_NAME}) invites you to (?P<room>{_ROOM})"), _rule_invited),
+    (re.compile(r"rooms \((?P<count>\d+)\): ?(?P<rooms>.*)", re.DOTALL), _rule_rooms),
 ]
 """Notice phrasings that mean a structured event, tried in order with
 C{fullmatch} on the text after ``* ``.  Add a rule here when the server gains
@@ -146,7 +322,8 @@ class LineParser:
 
     One parser per connection: it remembers what the format leaves implicit
     and updates that from the events it parses (L{Registered} sets L{me};
-    L{Joined}, L{Left}, L{Renamed} and L{Who} keep L{present} up to date).
+    L{Joined}, L{Left}, L{Kicked}, L{Renamed} and L{Who} keep L{present} up to
+    date; L{Entered} moves it to another room, L{Exited} out of one).
 
     @ivar me: our own name, once registered.
     @ivar room: the room that room events are attributed to.
@@ -222,12 +399,17 @@ class LineParser:
             present[fold(event.name)] = event.name
         elif isinstance(event, Joined):
             present[fold(event.name)] = event.name
-        elif isinstance(event, Left) and event.room is None:
+        elif isinstance(event, (Left, Kicked)):
             present.pop(fold(event.name), None)
+        elif isinstance(event, (Entered, Exited)):
+            # A new room (or none): who is there is unknown until /who.
+            if isinstance(event, Entered):
+                self.room = event.room
+            self.present = {} if self.me is None else {fold(self.me): self.me}
         elif isinstance(event, Renamed):
             present.pop(fold(event.old), None)
             present[fold(event.new)] = event.new
-        elif isinstance(event, Who):
+        elif isinstance(event, Who) and (not self.room or fold(event.room) == fold(self.room)):
             self.present = {fold(name): name for name in event.names}
             if self.me is not None:
                 self.present.setdefault(fold(self.me), self.me)

@@ -97,6 +97,10 @@ class MaskList:
     def full(self) -> bool:
         return len(self._entries) >= self.limit
 
+    def get(self, mask: str) -> MaskEntry | None:
+        """The entry for C{mask} (any case), or C{None}."""
+        return self._entries.get(fold(mask))
+
     def add(self, mask: str, by: str, at: float) -> bool:
         """Add C{mask} (already normalised); C{False} if it was there."""
         key = fold(mask)

@@ -66,7 +66,7 @@ class Options(ConfigFileMixin, usage.Options):
     synopsis = "[options]"
     longdesc = (
         "A chat server: telnet/netcat users on --port, TLS users on --tls-port, "
-        "all in one room. Send #yourname to register, @name:text for a private "
+        "all in the same rooms. Send #yourname to register, @name:text for a private "
         "message, /help for the rest."
     )
     optParameters = [
@@ -113,6 +113,15 @@ class Options(ConfigFileMixin, usage.Options):
         """
         self["per-ip-exempt"].extend(part for part in value.split(",") if part.strip())
 
+    def opt_oper(self, value: str) -> None:
+        """Server operator account NAME:PASSWORD for the /oper command
+        (repeatable). A password on the command line is visible to other local
+        users in ps: prefer the oper list of a --config file."""
+        name, colon, password = value.partition(":")
+        if not colon or not name.strip() or not password:
+            raise usage.UsageError(f"--oper {name!r}...: expected NAME:PASSWORD")
+        self.setdefault("oper-accounts", {})[name.strip()] = password
+
     def parseOptions(self, options: list[str] | None = None) -> None:
         # twistd answers a UsageError with its whole --help text; one line
         # naming the problem serves an operator better.
@@ -143,6 +152,7 @@ class Options(ConfigFileMixin, usage.Options):
             raise usage.UsageError(f"--room {self['room']!r}: {why}") from None
         if self["motd"]:
             settings.motd = _read_motd(self["motd"])
+        settings.opers = dict(self.get("oper-accounts", {}))
         self["settings"] = settings
 
         self["listeners"] = [("--port", _parse_endpoint("--port", endpoint_string(self["port"])))]

@@ -7,17 +7,26 @@ from hypothesis import assume, given
 from hypothesis import strategies as st
 
 from chatsvc.events import (
+    Entered,
     Error,
+    Exited,
+    Invited,
     Joined,
+    Kicked,
     Left,
+    ModesChanged,
     Notice,
     PrivateMessage,
     Registered,
     Renamed,
+    RoomList,
     RoomMessage,
+    Topic,
+    TopicChanged,
     Who,
 )
 from chatsvc.lineformat import NOTICE_RULES, LineParser, parse_line, render_text
+from chatsvc.modes import ModeChange
 from chatsvc.names import check_name
 
 names = st.from_regex(r"[A-Za-z_\[\]{}\\^|][A-Za-z0-9\-_\[\]{}\\^|]{0,31}", fullmatch=True)
@@ -122,7 +131,94 @@ def test_parser_tracks_who_is_present() -> None:
     ("*alice*", Notice("*alice*")),
     ("* online (3): a, b", Notice("online (3): a, b")),
     ("! ", Error("")),
-    ("* you joined #rust (3 here)", Notice("you joined #rust (3 here)")),
+    ("* you joined rust (3 here)", Notice("you joined rust (3 here)")),
+    ("* rooms (2): #a (1)", Notice("rooms (2): #a (1)")),
+    ("* bob sets +x on #rust", Notice("bob sets +x on #rust")),
 ])
 def test_unknown_or_malformed_lines(line: str, event: object) -> None:
     assert parse_line(line) == event
+
+
+# -- rooms -------------------------------------------------------------------
+
+rooms = st.from_regex(r"#[A-Za-z0-9_\-.#!]{1,20}", fullmatch=True)
+reasons = st.one_of(st.just(""), texts.filter(lambda t: ")" not in t and "\n" not in t))
+mode_changes = st.lists(
+    st.one_of(
+        st.builds(ModeChange, st.booleans(), st.sampled_from("imnst")),
+        st.builds(ModeChange, st.just(True), st.just("l"), st.integers(1, 999).map(str)),
+        st.builds(ModeChange, st.booleans(), st.sampled_from("beI"),
+                  st.from_regex(r"[a-z*?]{1,5}![a-z*]{1,5}@[a-z.*]{1,9}", fullmatch=True)),
+    ),
+    min_size=1, max_size=4,
+)
+
+
+@given(rooms, names, names, reasons, st.integers(0, 10_000))
+def test_room_notices_round_trip(room: str, a: str, b: str, reason: str, count: int) -> None:
+    for event in (
+        Joined(room, a), Left(room, a, reason), Kicked(room, b, a, reason),
+        Entered(room, count, ""), Exited(room, reason), Exited(room, reason, a),
+        TopicChanged(room, a, ""), Topic(room, ""),
+        ModesChanged(room, a, (ModeChange(True, "o", b),)),
+        ModesChanged(room, a, (ModeChange(False, "v", b),)),
+    ):
+        assert LineParser(room="#home").parse(render_text(event, "#home")) == event
+
+
+@given(rooms, names, texts)
+def test_topic_round_trip(room: str, a: str, topic: str) -> None:
+    for event in (TopicChanged(room, a, topic), Topic(room, topic)):
+        assert parse_line(render_text(event)) == event
+
+
+@given(rooms, names, mode_changes)
+def test_rule_changes_round_trip(room: str, a: str, changes: list[ModeChange]) -> None:
+    event = ModesChanged(room, a, tuple(changes))
+    assert parse_line(render_text(event)) == event
+
+
+@given(rooms, names, names)
+def test_invitation_round_trip(room: str, a: str, me: str) -> None:
+    event = Invited(room, a, me)
+    assert LineParser(me=me).parse(render_text(event)) == event
+
+
+@given(st.lists(st.tuples(rooms, st.integers(0, 99), st.one_of(st.just(""), texts)),
+                max_size=5, unique_by=lambda r: r[0]))
+def test_room_list_round_trip(listed: list[tuple[str, int, str]]) -> None:
+    event = RoomList(tuple(listed))
+    parsed = parse_line(render_text(event))
+    assume(not isinstance(parsed, Notice))  # a topic that looks like ", #x (1)" is ambiguous
+    assert parsed == event
+
+
+@given(rooms, st.lists(names, max_size=6, unique_by=lambda n: n.lower()), st.data())
+def test_who_with_status_round_trip(room: str, members: list[str], data) -> None:
+    operators = tuple(data.draw(st.sets(st.sampled_from(members))) if members else ())
+    voiced = tuple(n for n in members if n not in operators)[:1]
+    ordered = lambda chosen: tuple(n for n in members if n in chosen)  # noqa: E731
+    event = Who(room, tuple(members), ordered(operators), ordered(voiced))
+    assert LineParser(room=room).parse(render_text(event, "#home")) == event
+
+
+def test_default_room_notices_do_not_name_it() -> None:
+    assert render_text(Joined("#chat", "a"), "#chat") == "* a joined"
+    assert render_text(Joined("#Chat", "a"), "#chat") == "* a joined"
+    assert render_text(Left("#chat", "a", ""), "#chat") == "* a left"
+    assert render_text(Left(None, "a", "quit"), "#chat") == "* a left (quit)"
+    assert render_text(Who("#chat", ("a",), ("a",)), "#chat") == "* online (1): @a"
+    assert render_text(Joined("#rust", "a"), "#chat") == "* a joined #rust"
+
+
+def test_parser_follows_its_user_between_rooms() -> None:
+    parser = LineParser(room="#chat")
+    parser.expect_name()
+    for line in ("* you are me", "* online (2): me, bob", "* you joined #rust (2 here)",
+                 "* in #rust (2): @me, carol", "* in #other (1): dave"):
+        parser.parse(line)
+    assert parser.room == "#rust"
+    assert sorted(parser.present) == ["carol", "me"]
+    assert parser.parse("<carol> hi") == RoomMessage("#rust", "carol", "hi")
+    parser.parse("* me kicked carol from #rust")
+    assert sorted(parser.present) == ["me"]

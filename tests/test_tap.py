@@ -27,6 +27,18 @@ def test_defaults():
     assert [option for option, _ in options["listeners"]] == ["--port"]
 
 
+def test_oper_accounts_are_repeatable():
+    options = parse("--oper", "admin:s3cret:with:colons", "--oper", "ops:pw")
+    assert options["settings"].opers == {"admin": "s3cret:with:colons", "ops": "pw"}
+    assert parse()["settings"].opers == {}
+
+
+def test_oper_accounts_from_a_config_file(tmp_path):
+    config = tmp_path / "chat.toml"
+    config.write_text('oper = ["admin:pw", "ops:pw2"]\n')
+    assert parse("--config", str(config))["settings"].opers == {"admin": "pw", "ops": "pw2"}
+
+
 def test_bare_port_means_tcp():
     assert endpoint_string("12345") == "tcp:12345"
     assert endpoint_string("tcp:1:interface=127.0.0.1") == "tcp:1:interface=127.0.0.1"
@@ -66,6 +78,8 @@ def test_full_ssl_endpoint_string_is_used_as_is(certs):
          "--tls-cert /nonexistent.pem: no such file"),
         (["--motd", "/nonexistent/motd"], "--motd /nonexistent/motd: No such file"),
         (["--frobnicate"], "option --frobnicate not recognized"),
+        (["--oper", "admin"], "--oper 'admin'...: expected NAME:PASSWORD"),
+        (["--oper", "admin:"], "--oper 'admin'...: expected NAME:PASSWORD"),
     ],
 )
 def test_bad_configuration_is_one_line(args, message):
