@@ -85,6 +85,17 @@ def test_verify_would_catch_a_broken_unit(installed, tmp_path):
     assert done.returncode != 0 and "no-such-kill" in done.stderr
 
 
+@pytest.mark.skipif(shutil.which("systemd-analyze") is None,
+                    reason="systemd-analyze not installed (.ci/run installs Debian's systemd)")
+def test_hardening_keeps_the_exposure_score_low(installed):
+    """systemd's own rating of the sandbox: 1.3 of 10 when written; fail above 2.5."""
+    done = subprocess.run(
+        ["systemd-analyze", "security", "--offline=true", "--threshold=25", "--no-pager",
+         "chatsvc.service"], cwd=installed, capture_output=True, text=True, timeout=120,
+    )
+    assert done.returncode == 0, done.stdout[-2000:] + done.stderr
+
+
 def test_service_is_notify_reloadable_and_hardened():
     service = read_unit(ETC / "chatsvc.service")
     get = lambda key: values(service, "Service", key)  # noqa: E731
