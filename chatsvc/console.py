@@ -1,0 +1,420 @@
+"""``chat``: the terminal client.
+
+    chat localhost 12345 --name alice [--tls] [--cafile ca.pem]
+
+The screen is an output pane that scrolls above a separate input line, so
+messages that arrive while you type never touch what you are typing.  It is
+built on urwid, whose C{TwistedEventLoop} lets the UI and the connection
+share one reactor: no threads, no hand-written escape codes, and urwid does
+the terminal work (resizing, wide characters, colour or its absence).
+"""
+
+from __future__ import annotations
+
+import argparse
+import getpass
+import os
+import sys
+import time
+from collections.abc import Callable
+from typing import Any
+
+import urwid
+from twisted.internet import defer, task
+from twisted.internet.defer import Deferred
+
+from chatsvc.client import ClientError, ConnectionClosed, Session, connect
+from chatsvc.events import Error, Event, Notice, PrivateMessage, RoomMessage
+from chatsvc.lineformat import render_text
+from chatsvc.names import fold
+
+PALETTE = [
+    ("time", "dark gray", "default"),
+    ("room", "default", "default"),
+    ("sender", "bold", "default"),
+    ("own", "light green", "default"),
+    ("action", "yellow", "default"),
+    ("private", "light magenta", "default"),
+    ("notice", "dark cyan", "default"),
+    ("error", "light red", "default"),
+    ("status", "black", "light gray"),
+    ("prompt", "bold", "default"),
+]
+
+SCROLLBACK = 5000
+"""Lines kept in the output pane; older ones are dropped."""
+
+KEYS_HELP = (
+    "keys: Enter sends, Tab completes names, Up/Down recall what you sent, "
+    "PgUp/PgDn scroll, Ctrl-U clears, Ctrl-D on an empty line (or /quit) leaves"
+)
+
+
+# -- the parts that need no terminal -----------------------------------------
+
+
+def complete(line: str, cursor: int, names: list[str]) -> tuple[str, int, list[str]]:
+    """Complete the name before C{cursor}: C{(line, cursor, candidates)}.
+
+    ``@al`` becomes ``@alice:`` (a private message) at the start of the line
+    and ``@alice`` elsewhere; a bare ``al`` at the start becomes ``alice:``
+    (addressing someone) and elsewhere ``alice``.  With several candidates
+    the word grows to their common prefix and all are returned.
+    """
+    start = max(line.rfind(" ", 0, cursor), line.rfind("\t", 0, cursor)) + 1
+    word = line[start:cursor]
+    at = word.startswith("@")
+    stem = word[1:] if at else word
+    if not stem and not at:
+        return line, cursor, []
+    candidates = [name for name in names if fold(name).startswith(fold(stem))]
+    if not candidates:
+        return line, cursor, []
+    if len(candidates) == 1:
+        completed = candidates[0]
+        suffix = ": " if start == 0 else " "
+    else:
+        completed = os.path.commonprefix([fold(name) for name in candidates])
+        if len(completed) <= len(stem):
+            completed = stem
+        else:
+            completed = candidates[0][: len(completed)]
+        suffix = ""
+    replacement = ("@" if at else "") + completed + suffix
+    rest = line[cursor:]
+    if suffix and rest[:1] in (" ", ":"):
+        rest = rest.lstrip(" :") if suffix == ": " else rest.lstrip(" ")
+    new_line = line[:start] + replacement + rest
+    return new_line, start + len(replacement), candidates if len(candidates) > 1 else []
+
+
+class History:
+    """What you sent, recalled with Up and Down, keeping the line you were on."""
+
+    def __init__(self, limit: int = 500) -> None:
+        self.entries: list[str] = []
+        self.limit = limit
+        self._position = 0
+        self._draft = ""
+
+    def add(self, line: str) -> None:
+        if line and (not self.entries or self.entries[-1] != line):
+            self.entries.append(line)
+            del self.entries[: -self.limit]
+        self._position = len(self.entries)
+
+    def older(self, current: str) -> str | None:
+        if self._position == 0:
+            return None
+        if self._position == len(self.entries):
+            self._draft = current
+        self._position -= 1
+        return self.entries[self._position]
+
+    def newer(self) -> str | None:
+        if self._position >= len(self.entries):
+            return None
+        self._position += 1
+        if self._position == len(self.entries):
+            return self._draft
+        return self.entries[self._position]
+
+
+def describe(event: Event) -> list[Any]:
+    """The urwid text markup that shows C{event} in the output pane."""
+    if isinstance(event, RoomMessage):
+        if event.action:
+            return [("action", f"* {event.sender} {event.text}")]
+        return [("sender", f"<{event.sender}> "), ("room", event.text)]
+    if isinstance(event, PrivateMessage):
+        text = f"* {event.sender} {event.text}" if event.action else event.text
+        return [("private", f"*{event.sender}* {text}")]
+    if isinstance(event, Error):
+        return [("error", render_text(event))]
+    return [("notice", render_text(event))]
+
+
+# -- the widgets -------------------------------------------------------------
+
+
+class InputLine(urwid.Edit):
+    """The line you type in: Enter, Tab, history and Ctrl-D are handled here."""
+
+    def __init__(self, ui: ChatUI) -> None:
+        super().__init__(("prompt", "> "))
+        self.ui = ui
+        self.history = History()
+
+    def keypress(self, size: tuple[int], key: str) -> str | None:
+        if key == "enter":
+            line = self.edit_text
+            self.set_edit_text("")
+            self.history.add(line)
+            self.ui.submit(line)
+            return None
+        if key == "tab":
+            line, cursor, candidates = complete(
+                self.edit_text, self.edit_pos,
+                [n for n in self.ui.session.names if fold(n) != fold(self.ui.session.name)],
+            )
+            self.set_edit_text(line)
+            self.set_edit_pos(cursor)
+            if candidates:
+                self.ui.show([("notice", "* " + "  ".join(candidates))])
+            return None
+        if key in ("up", "down"):
+            recalled = (self.history.older(self.edit_text) if key == "up"
+                        else self.history.newer())
+            if recalled is not None:
+                self.set_edit_text(recalled)
+                self.set_edit_pos(len(recalled))
+            return None
+        if key == "ctrl u":  # as in a shell: drop what is before the cursor
+            self.set_edit_text(self.edit_text[self.edit_pos:])
+            self.set_edit_pos(0)
+            return None
+        if key == "ctrl w":  # and the word before the cursor
+            before = self.edit_text[: self.edit_pos].rstrip()
+            cut = before.rfind(" ") + 1
+            self.set_edit_text(before[:cut] + self.edit_text[self.edit_pos:])
+            self.set_edit_pos(cut)
+            return None
+        if key in ("ctrl d", "ctrl c") and (key == "ctrl c" or not self.edit_text):
+            self.ui.submit("/quit")
+            return None
+        return super().keypress(size, key)
+
+
+class ChatFrame(urwid.Frame):
+    """Keeps the focus on the input line; PgUp/PgDn scroll the output."""
+
+    def keypress(self, size: tuple[int, int], key: str) -> str | None:
+        if key in ("page up", "page down"):
+            (top, bottom), _ = self.frame_top_bottom(size, True)
+            maxcol, maxrow = size
+            return self.body.keypress((maxcol, maxrow - top - bottom), key)
+        return super().keypress(size, key)
+
+
+class ChatUI:
+    """The terminal client's screen for one L{Session}."""
+
+    def __init__(self, session: Session, server: str, clock: Any,
+                 now: Callable[[], float] = time.time) -> None:
+        self.session = session
+        self.server = server
+        self.clock = clock
+        self.now = now
+        self.done: Deferred[None] = Deferred()
+        self.loop: urwid.MainLoop | None = None
+        self.closed = False
+        self._leaving = False
+        self._redraw = None
+        self.lines = urwid.SimpleFocusListWalker([])
+        self.output = urwid.ListBox(self.lines)
+        self.status = urwid.Text("")
+        self.input = InputLine(self)
+        self.widget = ChatFrame(
+            self.output,
+            header=urwid.AttrMap(self.status, "status"),
+            footer=self.input,
+            focus_part="footer",
+        )
+        for event in session.greeting:
+            self.show_event(event)
+        self.show([("notice", "* " + KEYS_HELP)])
+        self._update_status()
+        session.on_event(self.show_event)
+        session.when_closed().addCallback(self._closed)
+
+    # -- output --------------------------------------------------------------
+
+    def show(self, markup: list[Any]) -> None:
+        """Add a line to the output pane, following it if we were at the bottom."""
+        following = not self.lines or self.lines.focus == len(self.lines) - 1
+        stamp = time.strftime("%H:%M ", time.localtime(self.now()))
+        self.lines.append(urwid.Text([("time", stamp), *markup]))
+        if len(self.lines) > SCROLLBACK:
+            del self.lines[: len(self.lines) - SCROLLBACK]
+        if following:
+            self.lines.set_focus(len(self.lines) - 1)
+        self._changed()
+
+    def show_event(self, event: Event) -> None:
+        self.show(describe(event))
+        if not isinstance(event, (RoomMessage, PrivateMessage, Error, Notice)):
+            self._update_status()  # joins, leaves, renames, who
+
+    def _update_status(self) -> None:
+        state = "disconnected" if self.closed else f"{len(self.session.names)} here"
+        self.status.set_text(f" chat  {self.session.name} @ {self.server}  ·  {state}")
+        self._changed()
+
+    def _changed(self) -> None:
+        # Network events arrive outside urwid's own callbacks, which are the
+        # only times it redraws by itself: ask for one redraw per batch.
+        if self.loop is None or self._redraw is not None:
+            return
+
+        def redraw() -> None:
+            self._redraw = None
+            if self.loop is not None:
+                self.loop.draw_screen()
+
+        self._redraw = self.clock.callLater(0, redraw)
+
+    # -- input ---------------------------------------------------------------
+
+    def submit(self, line: str) -> None:
+        """Act on one line typed by the user."""
+        if self.closed:
+            self._finish()
+            return
+        if not line.strip():
+            return
+        try:
+            self._submit(line)
+        except ConnectionClosed as error:
+            self.show([("error", f"! {error}")])
+        except ValueError as error:
+            self.show([("error", f"! {error}")])
+
+    def _submit(self, line: str) -> None:
+        session = self.session
+        me = session.name
+        command, _, argument = line.partition(" ")
+        command = command.lower()
+        if line.startswith("//"):
+            session.say(line[1:])
+            self.show([("own", f"<{me}> {line[1:]}")])
+        elif command == "/quit":
+            self._leaving = True
+            session.quit(argument.strip() or "leaving")
+            # A server that does not answer must not keep us here.
+            self.clock.callLater(5, session.close)
+        elif command == "/me":
+            session.me(argument)
+            self.show([("own", f"* {me} {argument}")])
+        elif command in ("/nick", "/name") or line.startswith("#"):
+            name = argument.strip() if command in ("/nick", "/name") else line[1:].strip()
+            session.rename(name).addErrback(lambda f: None)  # the server's ! line says why
+        elif command == "/help":
+            self.show([("notice", "* " + KEYS_HELP)])
+            session.send_line("/help")
+        elif line.startswith("@"):
+            self._whisper(line[1:])
+        elif line.startswith("/"):
+            session.send_line(line)  # /who, and whatever else the server knows
+        else:
+            session.say(line)
+            self.show([("own", f"<{me}> {line}")])
+
+    def _whisper(self, rest: str) -> None:
+        cut = min(i for i in (rest.find(":"), rest.find(" "), len(rest)) if i >= 0)
+        target, text = rest[:cut], rest[cut + 1:].strip()
+        if not target or not text:
+            self.show([("error", "! say who and what: @name: text")])
+            return
+        self.session.whisper(target, text)
+        self.show([("own", f"-> *{target}* {text}")])
+
+    # -- the end -------------------------------------------------------------
+
+    def _closed(self, reason: str) -> None:
+        self.closed = True
+        if self._leaving:
+            self._finish()
+            return
+        self.show([("error", f"! disconnected: {reason}. Press Enter or Ctrl-D to exit.")])
+        self._update_status()
+
+    def _finish(self) -> None:
+        if not self.done.called:
+            self.done.callback(None)
+
+
+# -- the program -------------------------------------------------------------
+
+
+def _default_name() -> str:
+    try:
+        return getpass.getuser()
+    except Exception:
+        return ""
+
+
+def parse_arguments(argv: list[str] | None = None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(
+        prog="chat",
+        description="Terminal client for a chatsvc server.",
+        epilog="In the client: type to talk, @name: text to whisper, /who, /me, /nick, "
+               "/help; Tab completes names; /quit or Ctrl-D leaves.",
+    )
+    parser.add_argument("host", help="server host name or address (or host:port)")
+    parser.add_argument("port", nargs="?", type=int, help="server port (default 12345)")
+    parser.add_argument("--name", "-n", default=_default_name(),
+                        help="the name to register (default: your login name)")
+    parser.add_argument("--tls", action="store_true",
+                        help="connect with TLS, verifying the server's certificate and name")
+    parser.add_argument("--cafile", help="trust this CA or self-signed certificate (PEM); "
+                        "implies --tls")
+    parser.add_argument("--servername", help="the name the server's certificate must carry "
+                        "(default: host)")
+    parser.add_argument("--timeout", type=float, default=30.0,
+                        help="seconds to connect and register (default 30)")
+    args = parser.parse_args(argv)
+    if not args.name:
+        parser.error("give a name with --name")
+    host = args.host
+    if args.port is None and ":" in host.lstrip("[").split("]")[-1]:
+        args.target = host  # host:port, tls:host:port
+    else:
+        port = 12345 if args.port is None else args.port
+        if not 0 < port < 65536:
+            parser.error(f"port {port}: not a port number")
+        args.target = f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
+    return args
+
+
+async def run(reactor: Any, args: argparse.Namespace) -> None:
+    try:
+        session = await connect(reactor, args.target, args.name, tls=args.tls,
+                                cafile=args.cafile, hostname=args.servername,
+                                timeout=args.timeout)
+    except ClientError as error:
+        raise SystemExit(f"chat: {error}") from None
+    except ValueError as error:
+        raise SystemExit(f"chat: {error}") from None
+    ui = ChatUI(session, args.target, reactor)
+    screen = urwid.display.raw.Screen()
+    screen.tty_signal_keys(intr="undefined", quit="undefined", susp="undefined")
+    loop = urwid.MainLoop(
+        ui.widget, PALETTE, screen=screen, handle_mouse=False,
+        event_loop=urwid.TwistedEventLoop(reactor=reactor, manage_reactor=False),
+    )
+    ui.loop = loop
+    trigger = reactor.addSystemEventTrigger("before", "shutdown", loop.stop)
+    loop.start()
+    try:
+        await ui.done
+    finally:
+        reactor.removeSystemEventTrigger(trigger)
+        loop.stop()
+        sys.stdout.flush()  # leave the alternate screen before saying goodbye
+        if not session.closed:
+            await session.close()
+    print(f"chat: left {args.target}" if ui._leaving else
+          f"chat: disconnected: {session.close_reason}", file=sys.stderr)
+
+
+def main(argv: list[str] | None = None) -> None:
+    """The ``chat`` console script."""
+    args = parse_arguments(sys.argv[1:] if argv is None else argv)
+
+    def start(reactor: Any) -> Deferred[None]:
+        return defer.ensureDeferred(run(reactor, args))
+
+    task.react(start)
+
+
+__all__ = ["ChatUI", "History", "complete", "describe", "main", "parse_arguments"]

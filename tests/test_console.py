@@ -1,0 +1,154 @@
+"""The terminal client's logic, in memory: completion, history, the screen."""
+
+from __future__ import annotations
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from chatsvc.console import ChatUI, History, complete, parse_arguments
+from chatsvc.events import PrivateMessage, RoomMessage
+from chatsvc.testing import ChatHarness
+
+NAMES = ["alice", "Albert", "bob"]
+
+
+@pytest.mark.parametrize("line, cursor, expected", [
+    ("@b", 2, ("@bob: ", 6, [])),
+    ("hi @b", 5, ("hi @bob ", 8, [])),
+    ("b", 1, ("bob: ", 5, [])),
+    ("say hi to b", 11, ("say hi to bob ", 14, [])),
+    ("@al", 3, ("@al", 3, ["alice", "Albert"])),
+    ("@A", 2, ("@al", 3, ["alice", "Albert"])),
+    ("@z", 2, ("@z", 2, [])),
+    ("", 0, ("", 0, [])),
+    ("@b tail", 2, ("@bob: tail", 6, [])),
+])
+def test_complete(line: str, cursor: int, expected: tuple[str, int, list[str]]) -> None:
+    assert complete(line, cursor, NAMES) == expected
+
+
+@given(st.text(max_size=20), st.data())
+def test_complete_never_loses_text(line: str, data: st.DataObject) -> None:
+    cursor = data.draw(st.integers(0, len(line)))
+    new, new_cursor, _ = complete(line, cursor, NAMES)
+    assert new.startswith(line[:cursor].rsplit(" ", 1)[0] if " " in line[:cursor] else "")
+    assert 0 <= new_cursor <= len(new)
+
+
+def test_history_recalls_and_keeps_the_draft() -> None:
+    history = History()
+    for line in ("one", "two", "two", "three"):
+        history.add(line)
+    assert history.entries == ["one", "two", "three"]
+    assert history.older("draft") == "three"
+    assert history.older("three") == "two"
+    assert history.older("two") == "one"
+    assert history.older("one") is None
+    assert history.newer() == "two"
+    assert history.newer() == "three"
+    assert history.newer() == "draft"
+    assert history.newer() is None
+
+
+def _screen(ui: ChatUI, size: tuple[int, int] = (80, 12)) -> list[str]:
+    canvas = ui.widget.render(size, focus=True)
+    return [row.decode().rstrip() for row in canvas.text]
+
+
+def _type(ui: ChatUI, keys: str | list[str], size: tuple[int, int] = (80, 12)) -> None:
+    for key in (list(keys) if isinstance(keys, str) else keys):
+        ui.widget.keypress(size, key)
+
+
+@pytest.fixture
+def chat() -> ChatHarness:
+    return ChatHarness()
+
+
+def test_arriving_message_leaves_the_input_alone(chat: ChatHarness) -> None:
+    alice = chat.join("alice")
+    bob = chat.join("bob")
+    ui = ChatUI(alice, "test", chat.clock, now=lambda: 0)
+    _type(ui, "half-typed")
+    bob.say("hello")
+    chat.pump()
+    screen = _screen(ui)
+    assert ui.input.edit_text == "half-typed"
+    assert screen[-1] == "> half-typed"
+    assert any(row.endswith("<bob> hello") for row in screen[:-1])
+    _type(ui, " done")
+    _type(ui, ["enter"])
+    chat.pump()
+    assert [e.text for e in bob.inbox if isinstance(e, RoomMessage)] == ["half-typed done"]
+    assert any(row.endswith("<alice> half-typed done") for row in _screen(ui))
+    assert ui.input.edit_text == ""
+
+
+def test_commands_map_to_the_session(chat: ChatHarness) -> None:
+    alice = chat.join("alice")
+    bob = chat.join("bob")
+    ui = ChatUI(alice, "test", chat.clock, now=lambda: 0)
+    for line in ("@bob: psst", "/me waves", "//slash", "#alfred", "/who", "   "):
+        ui.submit(line)
+        chat.pump()
+    assert list(bob.inbox)[-4:-1] == [
+        PrivateMessage("alice", "bob", "psst"),
+        RoomMessage("", "alice", "waves", action=True),
+        RoomMessage("", "alice", "/slash"),
+    ]
+    assert alice.name == "alfred"
+    text = "\n".join(_screen(ui, (80, 30)))
+    for shown in ("-> *bob* psst", "* alice waves", "<alice> /slash", "* you are alfred",
+                  "* online (2): alfred, bob"):
+        assert shown in text
+    assert "alfred @ test" in _screen(ui)[0]
+
+
+def test_tab_completes_from_who_is_here(chat: ChatHarness) -> None:
+    alice = chat.join("alice")
+    chat.join("bob")
+    chat.join("bobby")
+    chat.pump()
+    ui = ChatUI(alice, "test", chat.clock, now=lambda: 0)
+    _type(ui, ["@", "b", "tab"])
+    assert ui.input.edit_text == "@bob"
+    assert "* bob  bobby" in "\n".join(_screen(ui))
+    _type(ui, ["b", "tab"])
+    assert ui.input.edit_text == "@bobby: "
+
+
+def test_server_going_away_then_enter_leaves(chat: ChatHarness) -> None:
+    alice = chat.join("alice")
+    ui = ChatUI(alice, "test", chat.clock, now=lambda: 0)
+    chat.hub.users["alice"].disconnect("shutdown")
+    chat.pump()
+    screen = "\n".join(_screen(ui))
+    assert "! disconnected: the server closed the connection" in screen
+    assert "disconnected" in _screen(ui)[0]
+    assert not ui.done.called
+    _type(ui, ["enter"])
+    assert ui.done.called
+
+
+def test_quit_and_ctrl_d(chat: ChatHarness) -> None:
+    alice, bob = chat.join("alice"), chat.join("bob")
+    ui = ChatUI(alice, "test", chat.clock, now=lambda: 0)
+    _type(ui, "x")
+    _type(ui, ["ctrl d"])  # not on a non-empty line
+    assert not alice.closed
+    _type(ui, ["backspace", "ctrl d"])
+    chat.pump()
+    assert ui.done.called and alice.closed
+    assert [e.name for e in bob.inbox if type(e).__name__ == "Left"] == ["alice"]
+
+
+def test_arguments() -> None:
+    assert parse_arguments(["localhost", "12345", "--name", "a"]).target == "localhost:12345"
+    assert parse_arguments(["localhost", "--name", "a"]).target == "localhost:12345"
+    assert parse_arguments(["::1", "7000", "--name", "a"]).target == "[::1]:7000"
+    assert parse_arguments(["tls:h:7000", "--name", "a"]).target == "tls:h:7000"
+    args = parse_arguments(["h", "1", "--name", "a", "--tls", "--cafile", "ca.pem"])
+    assert (args.tls, args.cafile) == (True, "ca.pem")
+    with pytest.raises(SystemExit):
+        parse_arguments(["h", "99999", "--name", "a"])
