@@ -33,13 +33,18 @@ class Event:
 
 @dataclass(frozen=True)
 class RoomMessage(Event):
-    """C{sender} said C{text} in C{room}; C{action} for ``/me``."""
+    """C{sender} said C{text} in C{room}; C{action} for ``/me``.
+
+    C{notice} marks IRC's NOTICE, which clients must never answer
+    automatically; wire formats without the distinction ignore it.
+    """
 
     room: str
     sender: str
     text: str
     action: bool = False
     mask: str = _mask()
+    notice: bool = field(default=False, kw_only=True)
 
 
 @dataclass(frozen=True)
@@ -51,6 +56,7 @@ class PrivateMessage(Event):
     text: str
     action: bool = False
     mask: str = _mask()
+    notice: bool = field(default=False, kw_only=True)
 
 
 @dataclass(frozen=True)

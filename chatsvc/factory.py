@@ -69,6 +69,7 @@ from chatsvc.names import BadName, check_name, check_room_name, fold
 from chatsvc.participant import Participant
 from chatsvc.rooms import MAX_KEY_LENGTH, MAX_LIMIT, MAX_TOPIC_LENGTH, MemberInfo, Room
 from chatsvc.settings import Settings
+from chatsvc.whowas import NameHistory
 
 
 class ChatFactory(ServerFactory):
@@ -105,6 +106,8 @@ class ChatFactory(ServerFactory):
         self._drained: list[Deferred[None]] = []
         #: Participants who logged in with C{/oper}: operators of every room.
         self.opers: set[Participant] = set()
+        #: Names recently given up (renames, departures): IRC's WHOWAS.
+        self.history = NameHistory(now=clock)
         self._joined: dict[Participant, dict[str, Room]] = {}
         self._invites: dict[Participant, set[Room]] = {}
 
@@ -157,6 +160,7 @@ class ChatFactory(ServerFactory):
         name = participant.name
         if name is not None and self.users.get(fold(name)) is participant:
             mask = self.mask_of(participant)
+            self.history.record(name, mask, _realname(participant))
             del self.users[fold(name)]
             audience = self._audience(participant)
             for room in self.rooms_of(participant):
@@ -249,6 +253,7 @@ class ChatFactory(ServerFactory):
             participant.deliver(Registered(new))
             return
         mask = self.mask_of(participant)
+        self.history.record(old, mask, _realname(participant))
         rooms = self.rooms_of(participant)
         del self.users[fold(old)]
         participant.name = new
@@ -262,7 +267,7 @@ class ChatFactory(ServerFactory):
     # -- messages ------------------------------------------------------------
 
     def say(self, sender: Participant, room_name: str | None, text: str,
-            action: bool = False) -> None:
+            action: bool = False, *, notice: bool = False) -> None:
         """Send C{text} to room C{room_name} (the default room when C{None}).
 
         Members other than the sender receive it.  The rules are checked once
@@ -281,14 +286,18 @@ class ChatFactory(ServerFactory):
                 raise CannotSpeak(room.name, "moderated")
             if room.is_banned(fold(self.mask_of(sender))):
                 raise CannotSpeak(room.name, "banned")
-        event = RoomMessage(room.name, name, text, action, mask=self.mask_of(sender))
+        event = RoomMessage(room.name, name, text, action, mask=self.mask_of(sender),
+                            notice=notice)
         for member in room.everyone:
             if member is not sender:
                 member.deliver(event)
 
     def whisper(self, sender: Participant, target: str, text: str,
-                action: bool = False) -> None:
-        """Send C{text} to the user called C{target} alone."""
+                action: bool = False, *, notice: bool = False) -> None:
+        """Send C{text} to the user called C{target} alone.
+
+        C{notice} (IRC's NOTICE) tells clients never to answer automatically.
+        """
         name = self._require_name(sender)
         if not text.strip():
             raise EmptyMessage()
@@ -296,7 +305,7 @@ class ChatFactory(ServerFactory):
         if recipient is None or recipient.name is None:
             raise NoSuchUser(target)
         recipient.deliver(PrivateMessage(name, recipient.name, text, action,
-                                         mask=self.mask_of(sender)))
+                                         mask=self.mask_of(sender), notice=notice))
 
     # -- joining and leaving rooms -------------------------------------------
 
@@ -652,6 +661,11 @@ class ChatFactory(ServerFactory):
     def _send(recipients: set[Participant] | tuple[Participant, ...], event: Event) -> None:
         for recipient in recipients:
             recipient.deliver(event)
+
+
+def _realname(participant: Participant) -> str:
+    """IRC's "real name" (any adapter may set C{realname}); the name otherwise."""
+    return getattr(participant, "realname", "") or participant.name or ""
 
 
 class _AdapterFactory(ServerFactory):

@@ -39,20 +39,25 @@ from chatsvc.events import (
 )
 from chatsvc.modes import ModeChange, mode_string, parse_modes
 from chatsvc.names import NAME_PATTERN, fold
+from chatsvc.text import plain
 
 WIRE_FORMAT = "line"
+
+# Text from IRC users (messages, reasons, topics) keeps IRC's formatting
+# codes for other IRC users; plain() removes them, and any control
+# character, for line users.
 
 
 def _room_message(event: RoomMessage, home: str | None) -> str:
     if event.action:
-        return f"* {event.sender} {event.text}"
-    return f"<{event.sender}> {event.text}"
+        return f"* {event.sender} {plain(event.text)}"
+    return f"<{event.sender}> {plain(event.text)}"
 
 
 def _private_message(event: PrivateMessage, home: str | None) -> str:
     if event.action:
-        return f"*{event.sender}* * {event.sender} {event.text}"
-    return f"*{event.sender}* {event.text}"
+        return f"*{event.sender}* * {event.sender} {plain(event.text)}"
+    return f"*{event.sender}* {plain(event.text)}"
 
 
 def _in(room: str | None, home: str | None) -> str:
@@ -61,7 +66,7 @@ def _in(room: str | None, home: str | None) -> str:
 
 
 def _because(reason: str) -> str:
-    return f" ({reason})" if reason else ""
+    return f" ({plain(reason)})" if reason else ""
 
 
 def _joined(event: Joined, home: str | None) -> str:
@@ -84,7 +89,7 @@ def _who(event: Who, home: str | None) -> str:
 
 
 def _topic_line(room: str, topic: str) -> str:
-    return f"* topic of {room}: {topic}" if topic else f"* no topic for {room}"
+    return f"* topic of {room}: {plain(topic)}" if topic else f"* no topic for {room}"
 
 
 def _entered(event: Entered, home: str | None) -> str:
@@ -106,7 +111,7 @@ def _kicked(event: Kicked, home: str | None) -> str:
 
 def _topic_changed(event: TopicChanged, home: str | None) -> str:
     if event.topic:
-        return f"* {event.by} sets the topic of {event.room}: {event.topic}"
+        return f"* {event.by} sets the topic of {event.room}: {plain(event.topic)}"
     return f"* {event.by} clears the topic of {event.room}"
 
 
@@ -129,7 +134,8 @@ def _modes_changed(event: ModesChanged, home: str | None) -> str:
 
 def _room_list(event: RoomList, home: str | None) -> str:
     shown = ", ".join(
-        f"{name} ({count})" + (f" {topic}" if topic else "") for name, count, topic in event.rooms
+        f"{name} ({count})" + (f" {plain(topic)}" if topic else "")
+        for name, count, topic in event.rooms
     )
     return f"* rooms ({len(event.rooms)}): {shown}"
 

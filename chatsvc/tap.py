@@ -19,6 +19,7 @@ from twisted.python import usage
 
 from chatsvc.config import ConfigError, ConfigFileMixin
 from chatsvc.factory import ChatFactory
+from chatsvc.irc import IRCServer
 from chatsvc.lifecycle import ChatService
 from chatsvc.limits import check_fd_limit, check_networks
 from chatsvc.names import BadName, check_room_name
@@ -66,8 +67,8 @@ class Options(ConfigFileMixin, usage.Options):
     synopsis = "[options]"
     longdesc = (
         "A chat server: telnet/netcat users on --port, TLS users on --tls-port, "
-        "all in the same rooms. Send #yourname to register, @name:text for a private "
-        "message, /help for the rest."
+        "IRC clients on --irc-port/--irc-tls-port, all sharing names and rooms. "
+        "Send #yourname to register, @name:text for a private message, /help for the rest."
     )
     optParameters = [
         ["port", "p", "12345",
@@ -101,6 +102,17 @@ class Options(ConfigFileMixin, usage.Options):
         ["flood-queue", None, "50",
          "Lines that may wait for their turn; one more and the client is "
          "disconnected for flooding."],
+        ["irc-port", None, None,
+         "IRC listener (off by default): a port number or an endpoint string; "
+         "an ssl:/tls: string makes it TLS."],
+        ["irc-tls-port", None, None,
+         "IRC over TLS: a port number or endpoint string, with --tls-cert."],
+        ["password", None, None,
+         "Server password IRC clients must send (PASS) to register."],
+        ["irc-ping-interval", None, "90",
+         "Seconds of silence before the server PINGs an IRC client (0: never)."],
+        ["irc-ping-timeout", None, "90",
+         "Seconds an IRC client has to answer that PING before it is dropped."],
     ]
 
     def __init__(self) -> None:
@@ -153,31 +165,43 @@ class Options(ConfigFileMixin, usage.Options):
         if self["motd"]:
             settings.motd = _read_motd(self["motd"])
         settings.opers = dict(self.get("oper-accounts", {}))
+        settings.password = self["password"] or None
+        settings.irc_ping_interval = _positive_int(self, "irc-ping-interval")
+        settings.irc_ping_timeout = _positive_int(self, "irc-ping-timeout", minimum=1)
         self["settings"] = settings
 
         self["listeners"] = [("--port", _parse_endpoint("--port", endpoint_string(self["port"])))]
         if self["tls-port"]:
-            self["listeners"].append(("--tls-port", self._tls_endpoint()))
-        elif self["tls-cert"] or self["tls-key"]:
-            raise usage.UsageError("--tls-cert/--tls-key need --tls-port")
+            self["listeners"].append(("--tls-port", self._tls_endpoint("tls-port")))
+        self["irc_listeners"] = []
+        if self["irc-port"]:
+            self["irc_listeners"].append(
+                ("--irc-port", _parse_endpoint("--irc-port", endpoint_string(self["irc-port"]))))
+        if self["irc-tls-port"]:
+            self["irc_listeners"].append(("--irc-tls-port", self._tls_endpoint("irc-tls-port")))
+        if (self["tls-cert"] or self["tls-key"]) and "tls" not in self:
+            raise usage.UsageError("--tls-cert/--tls-key need --tls-port or --irc-tls-port")
 
-    def _tls_endpoint(self) -> IStreamServerEndpoint:
-        description = endpoint_string(self["tls-port"])
+    def _tls_endpoint(self, key: str) -> IStreamServerEndpoint:
+        option = f"--{key}"
+        description = endpoint_string(self[key])
         if _endpoint_type(description) in _TLS_ENDPOINT_TYPES:
             if self["tls-cert"] or self["tls-key"]:
                 raise usage.UsageError(
-                    "--tls-port is a full TLS endpoint string; give the certificate "
+                    f"{option} is a full TLS endpoint string; give the certificate "
                     "inside it, not with --tls-cert/--tls-key"
                 )
-            return _parse_endpoint("--tls-port", description)
+            return _parse_endpoint(option, description)
         if not self["tls-cert"]:
-            raise usage.UsageError("--tls-port needs --tls-cert (or a full ssl: endpoint string)")
-        try:
-            tls = ServerTLS(self["tls-cert"], self["tls-key"])
-        except TLSConfigError as error:
-            raise usage.UsageError(str(error)) from None
-        self["tls"] = tls
-        return endpoints.wrapServerTLS(tls, _parse_endpoint("--tls-port", description))
+            raise usage.UsageError(f"{option} needs --tls-cert (or a full ssl: endpoint string)")
+        tls = self.get("tls")
+        if tls is None:
+            try:
+                tls = ServerTLS(self["tls-cert"], self["tls-key"])
+            except TLSConfigError as error:
+                raise usage.UsageError(str(error)) from None
+            self["tls"] = tls
+        return endpoints.wrapServerTLS(tls, _parse_endpoint(option, description))
 
 
 def _positive_int(options: Options, key: str, minimum: int = 0) -> int:
@@ -246,6 +270,10 @@ def makeService(options: Options) -> IService:
     root = ChatService(hub, handle_signals=True)
     for option, endpoint in options["listeners"]:
         ListenerService(option, endpoint, hub).setServiceParent(root)
+    if options["irc_listeners"]:
+        irc = IRCServer(hub)
+        for option, endpoint in options["irc_listeners"]:
+            ListenerService(option, endpoint, irc.factory()).setServiceParent(root)
     if options["motd"]:
         path = options["motd"]
 

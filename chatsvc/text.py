@@ -57,6 +57,31 @@ def sanitize(text: str) -> str:
     return _CONTROLS.sub("", text)
 
 
+# IRC's formatting codes: bold, colour (with its digits), hex colour,
+# reset, monospace, reverse, italic, strikethrough, underline.  IRC users
+# expect them to pass between each other; nobody else can render them.
+_IRC_COLOUR = r"\x03(?:\d{1,2}(?:,\d{1,2})?)?|\x04(?:[0-9a-fA-F]{6}(?:,[0-9a-fA-F]{6})?)?"
+# C0 controls except TAB and the formatting codes above, DEL and C1.
+_CONTROLS_BUT_FORMATTING = re.compile(
+    "[\x00\x01\x05-\x08\x0a-\x0e\x10\x12-\x15\x17-\x1c\x7f-\x9f]"
+)
+_FORMATTING_AND_CONTROLS = re.compile(f"{_IRC_COLOUR}|[\x00-\x08\x0a-\x1f\x7f-\x9f]")
+
+
+def sanitize_irc(text: str) -> str:
+    """Remove control characters except IRC's formatting codes.
+
+    For text that an IRC user sends: other IRC users get its bold and
+    colours; L{plain} removes them for everyone else.
+    """
+    return _CONTROLS_BUT_FORMATTING.sub("", text)
+
+
+def plain(text: str) -> str:
+    """Remove IRC formatting codes (colour digits too) and every control."""
+    return _FORMATTING_AND_CONTROLS.sub("", text)
+
+
 def clean_line(line: bytes) -> str:
     """The full inbound pipeline for one line-protocol line."""
     return sanitize(decode(strip_telnet(line)))

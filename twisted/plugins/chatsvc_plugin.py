@@ -9,6 +9,6 @@ from twisted.application.service import ServiceMaker
 chat = ServiceMaker(
     "chatsvc",
     "chatsvc.tap",
-    "Multi-protocol chat server: line protocol over TCP and TLS",
+    "Multi-protocol chat server: line protocol and IRC, over TCP and TLS",
     "chat",
 )

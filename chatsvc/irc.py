@@ -1,0 +1,573 @@
+"""The IRC adapter: irssi, weechat and hexchat users on the same hub.
+
+An IRC connection is one more participant of L{chatsvc.factory.ChatFactory}:
+it parses IRC commands into hub calls and renders the hub's events as IRC
+lines, so IRC users and line users share names, rooms (as channels) and
+private messages.  This module holds the connection, registration,
+liveness and messaging; L{chatsvc.ircchannels} the channel commands and
+L{chatsvc.ircusers} the user and server queries.
+
+We do not build on C{twisted.words.service}: it cannot create channels,
+never answers CAP (irssi waits forever), drops a connection when a UTF-8
+character is split across reads and raises on unknown commands.  From
+Twisted we take the numeric constants; the framing is ours
+(L{chatsvc.framing.LineBuffer}, decoded per line with a latin-1 fallback)
+and so is the grammar (L{chatsvc.ircwire}).
+"""
+
+from __future__ import annotations
+
+import hmac
+import re
+from collections.abc import Callable
+from typing import TYPE_CHECKING
+
+from twisted.internet.interfaces import IDelayedCall, IReactorTime, ISSLTransport
+from twisted.internet.protocol import Protocol, ServerFactory
+from twisted.logger import Logger
+from twisted.python.failure import Failure
+from twisted.words.protocols import irc as rfc
+
+import chatsvc
+from chatsvc import ircwire as wire
+from chatsvc.errors import (
+    BadNameError,
+    CannotSpeak,
+    ChatError,
+    EmptyMessage,
+    NameTaken,
+    NoSuchRoom,
+    NoSuchUser,
+)
+from chatsvc.events import Entered, Error, Event, Exited, Notice, Registered, Topic
+from chatsvc.framing import TOO_LONG, LineBuffer
+from chatsvc.ircchannels import ChannelCommands
+from chatsvc.ircformat import irc_bytes as render
+from chatsvc.ircusers import UserCommands, clock_time
+from chatsvc.modes import CHANMODES, PREFIX
+from chatsvc.names import MAX_NAME_LENGTH, MAX_ROOM_NAME_LENGTH, BadName, check_name, fold
+from chatsvc.rooms import MAX_KEY_LENGTH, MAX_LIST_ENTRIES, MAX_TOPIC_LENGTH
+from chatsvc.sendq import SendQueue
+from chatsvc.text import plain, sanitize_irc
+
+if TYPE_CHECKING:
+    from chatsvc.factory import ChatFactory
+
+VERSION = f"chatsvc-{chatsvc.__version__}"
+USER_MODES = "iow"
+CHANNEL_MODES = "beIiklmnostv"
+CHANNEL_MODES_WITH_ARGUMENT = "beIklov"
+AWAY_LENGTH = 200
+KICK_LENGTH = 255
+MAX_TARGETS = 4
+USER_LENGTH = 10
+REALNAME_LENGTH = 128
+_USER_BAD = re.compile(r"[^A-Za-z0-9_.\-]")
+
+# Commands a client may send before it is registered; anything else is 451.
+_BEFORE_REGISTRATION = frozenset({"CAP", "PASS", "NICK", "USER", "QUIT", "PING", "PONG"})
+
+
+class IRCServer:
+    """What all IRC connections to one hub share, however many listeners.
+
+    @param clock: the reactor's clock (a L{twisted.internet.task.Clock} in
+        tests) for liveness pings and the times shown to clients.
+    """
+
+    def __init__(self, hub: ChatFactory, clock: IReactorTime | None = None) -> None:
+        if clock is None:
+            from twisted.internet import reactor as clock  # type: ignore[assignment]
+        self.hub = hub
+        self.clock: IReactorTime = clock
+        self.created = clock.seconds()
+        self.name = hub.settings.server_name
+        self.isupport = _isupport(hub)
+
+    def factory(self) -> ServerFactory:
+        """A factory for one IRC listener (plain or TLS) on this hub."""
+        return self.hub.adapter(lambda hub: IRCChatProtocol(self))
+
+
+def irc_factory(hub: ChatFactory, clock: IReactorTime | None = None) -> ServerFactory:
+    """A factory for an IRC listener attached to C{hub}."""
+    return IRCServer(hub, clock).factory()
+
+
+def _isupport(hub: ChatFactory) -> list[str]:
+    settings = hub.settings
+    return [
+        f"AWAYLEN={AWAY_LENGTH}",
+        "CASEMAPPING=ascii",
+        f"CHANLIMIT=#:{settings.max_rooms}",
+        f"CHANMODES={CHANMODES}",
+        f"CHANNELLEN={MAX_ROOM_NAME_LENGTH + 1}",
+        "CHANTYPES=#",
+        "EXCEPTS=e",
+        "INVEX=I",
+        f"KEYLEN={MAX_KEY_LENGTH}",
+        f"KICKLEN={KICK_LENGTH}",
+        f"MAXLIST=beI:{MAX_LIST_ENTRIES}",
+        f"MAXTARGETS={MAX_TARGETS}",
+        "MODES=4",
+        f"NETWORK={settings.server_name}",
+        f"NICKLEN={MAX_NAME_LENGTH}",
+        f"PREFIX={PREFIX}",
+        f"TARGMAX=PRIVMSG:{MAX_TARGETS},NOTICE:{MAX_TARGETS},JOIN:,PART:,NAMES:,KICK:4,"
+        "WHOIS:1,ISON:,USERHOST:5",
+        f"TOPICLEN={MAX_TOPIC_LENGTH}",
+        f"USERLEN={USER_LENGTH}",
+    ]
+
+
+def _user(name: str) -> str:
+    """The user part of a hostmask: ``~`` (we run no identd) and safe characters."""
+    return "~" + (_USER_BAD.sub("", name)[: USER_LENGTH - 1] or "user")
+
+
+class IRCChatProtocol(ChannelCommands, UserCommands, Protocol):
+    """One IRC client connection: a participant of the hub."""
+
+    log = Logger()
+
+    def __init__(self, server: IRCServer) -> None:
+        self.server = server
+        self.hub = server.hub
+        settings = self.hub.settings
+        # Participant attributes the hub and other adapters read.
+        self.name: str | None = None
+        self.host = "?"
+        self.user: str | None = None
+        self.realname = ""
+        self.away: str | None = None
+        self.modes: set[str] = set()
+        self.secure = False
+        self.signon = 0.0
+        self.last_active = 0.0
+        # Registration state.
+        self._nick: str | None = None
+        self._known_nick: str | None = None
+        self._user_given = False
+        self._password: str | None = None
+        self._cap_hold = False
+        self._held: list[Event] | None = None
+        # I/O state.
+        self._lines = LineBuffer(settings.max_line)
+        self._sendq: SendQueue | None = None
+        self._attached = False
+        self._closing = False
+        self._leave_reason = "connection lost"
+        self._timer: IDelayedCall | None = None
+        self._heard = 0.0
+        self._pinged_at: float | None = None
+        self._commands: dict[str, tuple[int, Callable[[list[str]], None]]] = {
+            "CAP": (1, self._cmd_cap),
+            "PASS": (1, self._cmd_pass),
+            "NICK": (0, self._cmd_nick),
+            "USER": (4, self._cmd_user),
+            "QUIT": (0, self._cmd_quit),
+            "PING": (1, self._cmd_ping),
+            "PONG": (0, lambda params: None),
+            "PRIVMSG": (0, lambda params: self._message(params, notice=False)),
+            "NOTICE": (0, lambda params: self._message(params, notice=True)),
+            "MOTD": (0, lambda params: self._send_motd(self.hub.settings.motd)),
+            "LUSERS": (0, lambda params: self._send_lusers()),
+            **self.channel_commands(),
+            **self.user_commands(),
+        }
+
+    # -- connection lifecycle -----------------------------------------------
+
+    def connectionMade(self) -> None:
+        self.host = getattr(self.transport.getPeer(), "host", "?")
+        self.secure = ISSLTransport.providedBy(self.transport)
+        self._sendq = SendQueue(self.transport, self.hub.settings.max_backlog, self._too_slow)
+        if not self.hub.attach(self):
+            why = "server shutting down" if self.hub.closing else "server full"
+            self._write_line(None, "ERROR", f"Closing link: {why}", text=True)
+            self._close()
+            return
+        self._attached = True
+        self.signon = self.last_active = self._heard = self.server.clock.seconds()
+        self._schedule(self.hub.settings.irc_ping_interval)
+        self.log.info("IRC connection from {host}", host=self.host)
+
+    def connectionLost(self, reason: Failure = None) -> None:
+        self._closing = True
+        if self._timer is not None and self._timer.active():
+            self._timer.cancel()
+        self._timer = None
+        if self._attached:
+            self._attached = False
+            self.hub.detach(self, self._leave_reason)
+            self.log.info("IRC {host} disconnected ({why})", host=self.host,
+                          why=self._leave_reason)
+
+    def disconnect(self, reason: str) -> None:
+        """Close this connection on the server's initiative: ``ERROR`` says why."""
+        if self._closing:
+            return
+        self._leave_reason = reason
+        self._write_line(None, "ERROR", f"Closing link: {self.host} ({reason})", text=True)
+        self._close()
+
+    def _too_slow(self) -> None:
+        self._leave_reason = "too slow"
+        self.log.warn("IRC {host} ({name}) dropped: outbound backlog full",
+                      host=self.host, name=self.name)
+        self._close(abort=True)
+
+    def _close(self, abort: bool = False) -> None:
+        self._closing = True
+        if self._sendq is not None:
+            self._sendq.close(abort=abort)
+
+    # -- liveness ------------------------------------------------------------
+
+    def _schedule(self, delay: float) -> None:
+        if delay > 0 and not self._closing:
+            self._timer = self.server.clock.callLater(delay, self._tick)
+
+    def _tick(self) -> None:
+        """PING a silent client; drop it if it stays silent past the timeout.
+
+        One timer per connection, never reset per line: a line only records
+        the time, and the timer re-arms itself for when silence could be due.
+        """
+        self._timer = None
+        settings = self.hub.settings
+        now = self.server.clock.seconds()
+        if self._pinged_at is not None:
+            if self._heard < self._pinged_at:
+                silent = round(now - self._heard)
+                self.log.info("IRC {host} ({name}) ping timeout", host=self.host, name=self.name)
+                self.disconnect(f"Ping timeout: {silent} seconds")
+                return
+            self._pinged_at = None
+        due = self._heard + settings.irc_ping_interval
+        if now >= due:
+            self._write_line(None, "PING", self.server.name)
+            self._pinged_at = now
+            self._schedule(settings.irc_ping_timeout)
+        else:
+            self._schedule(due - now)
+
+    # -- output --------------------------------------------------------------
+
+    def _write(self, data: bytes) -> None:
+        if self._sendq is not None:
+            self._sendq.write(data)
+
+    def _write_line(self, prefix: str | None, command: str, *params: str,
+                    text: bool = False) -> None:
+        self._write(wire.encode(wire.build(prefix, command, *params, text=text)))
+
+    @property
+    def _me(self) -> str:
+        return self.name or "*"
+
+    @property
+    def _source(self) -> str:
+        return self.hub.mask_of(self)
+
+    def _reply(self, numeric: str, *params: str, text: bool = True) -> None:
+        """A numeric reply to this client: ``:server NNN nick params... :text``.
+
+        C{text=False} for the few replies whose last parameter is a word
+        (modes, a time stamp), not free text.
+        """
+        self._write_line(self.server.name, numeric, self._me, *params, text=text)
+
+    def _notice(self, text: str) -> None:
+        for line in wire.fit(self.server.name, "NOTICE", (self._me,), text):
+            self._write(wire.encode(line))
+
+    def deliver(self, event: Event) -> None:
+        if self._held is not None:
+            self._held.append(event)
+            return
+        data = render(event)
+        if data is not None:
+            self._write(data)
+        elif isinstance(event, Entered):
+            self._entered(event)
+        elif isinstance(event, Exited):
+            self._exited(event)
+        elif isinstance(event, Registered):
+            self._renamed_self(event.name)
+        elif isinstance(event, Topic):
+            self._send_topic(event.room)
+        elif isinstance(event, Notice | Error):
+            self._notice(event.text)
+        else:
+            self.log.debug("IRC: nothing to show for {event!r}", event=event)
+
+    # -- input ---------------------------------------------------------------
+
+    def dataReceived(self, data: bytes) -> None:
+        for line in self._lines.feed(data):
+            if self._closing:
+                return
+            if line is TOO_LONG:
+                self._heard = self.server.clock.seconds()
+                self._reply(wire.ERR_INPUTTOOLONG, "Input line was too long")
+            else:
+                self.lineReceived(line)
+
+    def lineReceived(self, raw: bytes) -> None:
+        """Handle one line: every refusal is a numeric, never a silent drop."""
+        self._heard = self.server.clock.seconds()
+        message = wire.parse(wire.decode(raw))
+        if message is None:
+            return
+        command, params = message.command, message.params
+        entry = self._commands.get(command)
+        if self.name is None and command not in _BEFORE_REGISTRATION:
+            self._reply(rfc.ERR_NOTREGISTERED, "You have not registered")
+            return
+        if entry is None:
+            self._reply(rfc.ERR_UNKNOWNCOMMAND, command, "Unknown command")
+            return
+        minimum, handler = entry
+        if len(params) < minimum:
+            self._reply(rfc.ERR_NEEDMOREPARAMS, command, "Not enough parameters")
+            return
+        try:
+            handler(params)
+        except ChatError as refusal:
+            # Each handler maps the refusals it expects to numerics; this is
+            # the backstop that still answers rather than dropping silently.
+            self._notice(str(refusal))
+        except Exception:
+            self.log.failure("IRC {command} from {host} failed", command=command,
+                             host=self.host)
+            self._reply(wire.ERR_UNKNOWNERROR, command, "Internal error")
+
+    # -- registration ------------------------------------------------------
+
+    def _cmd_cap(self, params: list[str]) -> None:
+        """Minimal CAP: advertise nothing, refuse every request, and hold
+        registration until CAP END once negotiation has started (what irssi,
+        weechat and hexchat need to proceed)."""
+        sub = params[0].upper()
+        if sub == "LS":
+            if self.name is None:
+                self._cap_hold = True
+            self._write_line(self.server.name, "CAP", self._me, "LS", "")
+        elif sub == "LIST":
+            self._write_line(self.server.name, "CAP", self._me, "LIST", "")
+        elif sub == "REQ":
+            if self.name is None:
+                self._cap_hold = True
+            self._write_line(self.server.name, "CAP", self._me, "NAK",
+                             params[1] if len(params) > 1 else "", text=True)
+        elif sub == "END":
+            if self._cap_hold:
+                self._cap_hold = False
+                self._try_register()
+        else:
+            self._reply(wire.ERR_INVALIDCAPCMD, params[0], "Invalid CAP command")
+
+    def _cmd_pass(self, params: list[str]) -> None:
+        if self.name is not None:
+            self._reply(rfc.ERR_ALREADYREGISTRED, "You may not reregister")
+            return
+        self._password = params[0]
+
+    def _cmd_user(self, params: list[str]) -> None:
+        if self.name is not None or self._user_given:
+            self._reply(rfc.ERR_ALREADYREGISTRED, "You may not reregister")
+            return
+        self._user_given = True
+        self.user = _user(params[0])
+        self.realname = plain(params[3])[:REALNAME_LENGTH]
+        self._try_register()
+
+    def _cmd_nick(self, params: list[str]) -> None:
+        if not params or not params[0]:
+            self._reply(rfc.ERR_NONICKNAMEGIVEN, "No nickname given")
+            return
+        nick = params[0]
+        if self.name is not None:
+            self._register(nick)
+            return
+        try:
+            check_name(nick)
+        except BadName as why:
+            self._reply(rfc.ERR_ERRONEUSNICKNAME, nick, f"Erroneous nickname: {why}")
+            return
+        if fold(nick) in self.hub.users:
+            self._reply(rfc.ERR_NICKNAMEINUSE, nick, "Nickname is already in use")
+            return
+        self._nick = nick
+        self._try_register()
+
+    def _try_register(self) -> None:
+        if self.name is not None or self._nick is None or not self._user_given or self._cap_hold:
+            return
+        expected = self.hub.settings.password
+        if expected is not None and not hmac.compare_digest(
+            (self._password or "").encode("utf-8"), expected.encode("utf-8")
+        ):
+            self.log.info("IRC {host}: wrong or missing server password", host=self.host)
+            self._reply(rfc.ERR_PASSWDMISMATCH, "Password incorrect")
+            self.disconnect("Bad password")
+            return
+        self._register(self._nick)
+
+    def _register(self, nick: str) -> None:
+        """Ask the hub for C{nick}: a first registration or a nick change.
+
+        IRC users join channels themselves, so the hub does not put them in
+        the default room.
+        """
+        first = self.name is None
+        if first:
+            self._held = []
+        try:
+            self.hub.register(self, nick, autojoin=False)
+        except NameTaken:
+            self._reply(rfc.ERR_NICKNAMEINUSE, nick, "Nickname is already in use")
+        except BadNameError as why:
+            self._reply(rfc.ERR_ERRONEUSNICKNAME, nick, f"Erroneous nickname: {why}")
+        finally:
+            held, self._held = self._held, None
+        if first:
+            self._nick = None
+            if self.name is not None:
+                self._welcome(held or [])
+
+    def _welcome(self, held: list[Event]) -> None:
+        """The registration burst: 001-005, LUSERS, MOTD (the hub's notices
+        while registering us), then anything else it said."""
+        server, me = self.server, self._me
+        self._known_nick = me
+        self._reply(rfc.RPL_WELCOME,
+                    f"Welcome to the {server.name} IRC network {self._source}")
+        self._reply(rfc.RPL_YOURHOST, f"Your host is {server.name}, running version {VERSION}")
+        self._reply(rfc.RPL_CREATED, f"This server was created {clock_time(server.created)}")
+        self._reply(rfc.RPL_MYINFO, server.name, VERSION, USER_MODES, CHANNEL_MODES,
+                    CHANNEL_MODES_WITH_ARGUMENT, text=False)
+        self._send_isupport()
+        self._send_lusers()
+        self._send_motd([event.text for event in held if isinstance(event, Notice)])
+        self.log.info("IRC {host} registered as {name}", host=self.host, name=me)
+        for event in held:
+            if not isinstance(event, Notice | Registered):
+                self.deliver(event)
+
+    def _renamed_self(self, new: str) -> None:
+        old, self._known_nick = self._known_nick, new
+        if old is not None and old != new:
+            user = self.user or new
+            self._write_line(f"{old}!{user}@{self.host}", "NICK", new)
+
+    def _send_isupport(self) -> None:
+        tokens = self.server.isupport
+        for start in range(0, len(tokens), 12):
+            self._reply(rfc.RPL_ISUPPORT, *tokens[start:start + 12],
+                        "are supported by this server")
+
+    def _send_lusers(self) -> None:
+        users = self.hub.users.values()
+        total = len(users)
+        invisible = sum(1 for p in users if "i" in getattr(p, "modes", ()))
+        unknown = max(len(self.hub.connections) - total, 0)
+        self._reply(rfc.RPL_LUSERCLIENT,
+                    f"There are {total - invisible} users and {invisible} invisible on 1 servers")
+        self._reply(rfc.RPL_LUSEROP, str(len(self.hub.opers)), "operator(s) online")
+        self._reply(rfc.RPL_LUSERUNKNOWN, str(unknown), "unknown connection(s)")
+        self._reply(rfc.RPL_LUSERCHANNELS, str(len(self.hub.rooms)), "channels formed")
+        self._reply(rfc.RPL_LUSERME, f"I have {total} clients and 0 servers")
+        self._reply(wire.RPL_LOCALUSERS, str(total), str(total),
+                    f"Current local users {total}, max {total}")
+        self._reply(wire.RPL_GLOBALUSERS, str(total), str(total),
+                    f"Current global users {total}, max {total}")
+
+    def _send_motd(self, lines: list[str]) -> None:
+        if not lines:
+            self._reply(rfc.ERR_NOMOTD, "MOTD File is missing")
+            return
+        self._reply(rfc.RPL_MOTDSTART, f"- {self.server.name} Message of the day - ")
+        for line in lines:
+            for piece in wire.split_text(line, 400):
+                self._reply(rfc.RPL_MOTD, f"- {piece}")
+        self._reply(rfc.RPL_ENDOFMOTD, "End of /MOTD command.")
+
+    def _cmd_quit(self, params: list[str]) -> None:
+        reason = plain(params[0])[:KICK_LENGTH] if params and params[0] else ""
+        self._leave_reason = f"Quit: {reason}" if reason else "Quit"
+        self._write_line(None, "ERROR", f"Closing link: {self.host} ({self._leave_reason})",
+                         text=True)
+        self._close()
+
+    def _cmd_ping(self, params: list[str]) -> None:
+        self._write_line(self.server.name, "PONG", self.server.name, params[0], text=True)
+
+    # -- messages ------------------------------------------------------------
+
+    def _message(self, params: list[str], notice: bool) -> None:
+        command = "NOTICE" if notice else "PRIVMSG"
+        if not params or not params[0]:
+            self._reply(rfc.ERR_NORECIPIENT, f"No recipient given ({command})")
+            return
+        if len(params) < 2 or not params[1]:
+            self._reply(rfc.ERR_NOTEXTTOSEND, "No text to send")
+            return
+        targets = [target for target in params[0].split(",") if target]
+        if len(targets) > MAX_TARGETS:
+            self._reply(rfc.ERR_TOOMANYTARGETS, params[0],
+                        f"Too many targets (at most {MAX_TARGETS})")
+            return
+        text, action = params[1], False
+        request = wire.ctcp(text)
+        if request is not None:
+            if request[0] != "ACTION":
+                self._ctcp(targets, text, notice)
+                return
+            text, action = request[1], True
+        text = sanitize_irc(text)
+        self.last_active = self.server.clock.seconds()
+        for target in targets:
+            self._message_one(target, text, action, notice)
+
+    def _message_one(self, target: str, text: str, action: bool, notice: bool) -> None:
+        try:
+            if target.startswith("#"):
+                self.hub.say(self, target, text, action, notice=notice)
+            else:
+                self.hub.whisper(self, target, text, action, notice=notice)
+        except NoSuchRoom:
+            self._reply(rfc.ERR_NOSUCHCHANNEL, target, "No such channel")
+            return
+        except CannotSpeak as refusal:
+            self._reply(rfc.ERR_CANNOTSENDTOCHAN, refusal.room,
+                        f"Cannot send to channel ({refusal.why})")
+            return
+        except NoSuchUser:
+            self._reply(rfc.ERR_NOSUCHNICK, target, "No such nick/channel")
+            return
+        except EmptyMessage:
+            self._reply(rfc.ERR_NOTEXTTOSEND, "No text to send")
+            return
+        if not notice and not target.startswith("#"):
+            person = self.hub.users.get(fold(target))
+            away = getattr(person, "away", None)
+            if person is not None and away is not None:
+                self._reply(rfc.RPL_AWAY, person.name or target, away)
+
+    def _ctcp(self, targets: list[str], text: str, notice: bool) -> None:
+        """CTCP other than ACTION (VERSION, PING, ...): only IRC clients answer it.
+
+        It passes to IRC users as sent; a line user's client cannot answer,
+        so the sender is told instead of waiting for a reply that never comes.
+        """
+        for target in targets:
+            recipient = None if target.startswith("#") else self.hub.users.get(fold(target))
+            if isinstance(recipient, IRCChatProtocol):
+                self.hub.whisper(self, target, text, notice=notice)
+            elif target.startswith("#") or recipient is not None:
+                if not notice:
+                    self._notice(f"{target} cannot answer CTCP: not an IRC client")
+            else:
+                self._reply(rfc.ERR_NOSUCHNICK, target, "No such nick/channel")

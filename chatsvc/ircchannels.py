@@ -1,0 +1,285 @@
+"""IRC channel commands on the hub's rooms: JOIN, PART, TOPIC, NAMES, LIST,
+MODE, KICK and INVITE, and the numerics for every room refusal.
+
+A mixin of L{chatsvc.irc.IRCChatProtocol}: the rules live in the hub
+(L{chatsvc.factory.ChatFactory}); this only translates between IRC and the
+hub's calls, events and refusals, so a line user and an IRC user meet the
+same rules in the same rooms.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
+
+from twisted.words.protocols import irc as rfc
+
+from chatsvc import errors
+from chatsvc import ircwire as wire
+from chatsvc.events import Entered, Exited
+from chatsvc.modes import LIST_MODES, parse_modes
+from chatsvc.names import fold
+from chatsvc.rooms import MAX_TOPIC_LENGTH, Room
+from chatsvc.text import sanitize_irc
+
+if TYPE_CHECKING:
+    from chatsvc.factory import ChatFactory
+
+ERR_TOOMANYCHANNELS = "405"
+
+# The list modes' numerics: (entry, end, what the end line says).
+_LIST_REPLIES = {
+    "b": (rfc.RPL_BANLIST, rfc.RPL_ENDOFBANLIST, "End of channel ban list"),
+    "e": (rfc.RPL_EXCEPTLIST, rfc.RPL_ENDOFEXCEPTLIST, "End of channel exception list"),
+    "I": (rfc.RPL_INVITELIST, rfc.RPL_ENDOFINVITELIST, "End of channel invite list"),
+}
+
+# How each room refusal reads in IRC: the numeric and its parameters.
+_REFUSALS: dict[type, Callable[[Any], tuple[str, ...]]] = {
+    errors.NoSuchRoom: lambda e: (rfc.ERR_NOSUCHCHANNEL, e.room, "No such channel"),
+    errors.BadRoomName: lambda e: (
+        wire.ERR_BADCHANNAME if e.room.startswith("#") else rfc.ERR_NOSUCHCHANNEL,
+        e.room, "Illegal channel name"),
+    errors.InviteOnly: lambda e: (rfc.ERR_INVITEONLYCHAN, e.room, "Cannot join channel (+i)"),
+    errors.BadKey: lambda e: (rfc.ERR_BADCHANNELKEY, e.room, "Cannot join channel (+k)"),
+    errors.RoomFull: lambda e: (rfc.ERR_CHANNELISFULL, e.room, "Cannot join channel (+l)"),
+    errors.Banned: lambda e: (rfc.ERR_BANNEDFROMCHAN, e.room, "Cannot join channel (+b)"),
+    errors.TooManyRooms: lambda e: (ERR_TOOMANYCHANNELS, e.room,
+                                    "You have joined too many channels"),
+    errors.NotOperator: lambda e: (rfc.ERR_CHANOPRIVSNEEDED, e.room,
+                                   "You're not channel operator"),
+    errors.NotInRoom: lambda e: (rfc.ERR_NOTONCHANNEL, e.room, "You're not on that channel"),
+    errors.UserNotInRoom: lambda e: (rfc.ERR_USERNOTINCHANNEL, e.name, e.room,
+                                     "They aren't on that channel"),
+    errors.UserAlreadyInRoom: lambda e: (rfc.ERR_USERONCHANNEL, e.name, e.room,
+                                         "is already on channel"),
+    errors.CannotSpeak: lambda e: (rfc.ERR_CANNOTSENDTOCHAN, e.room,
+                                   f"Cannot send to channel ({e.why})"),
+    errors.BadModeArgument: lambda e: (wire.ERR_INVALIDMODEPARAM, e.room, e.mode, e.argument,
+                                       str(e)),
+    errors.ListFull: lambda e: (rfc.ERR_BANLISTFULL, e.room, e.mode, "Channel list is full"),
+    errors.UnknownMode: lambda e: (rfc.ERR_UNKNOWNMODE, e.mode, "is unknown mode char to me"),
+    errors.ModeNeedsArgument: lambda e: (rfc.ERR_NEEDMOREPARAMS, "MODE",
+                                         "Not enough parameters"),
+    errors.NoSuchUser: lambda e: (rfc.ERR_NOSUCHNICK, e.name, "No such nick/channel"),
+}
+
+
+class ChannelCommands:
+    """Channel commands for an IRC connection (mixed into the protocol)."""
+
+    hub: ChatFactory
+    _reply: Callable[..., None]
+    _write: Callable[[bytes], None]
+    _write_line: Callable[..., None]
+
+    def channel_commands(self) -> dict[str, tuple[int, Callable[[list[str]], None]]]:
+        return {
+            "JOIN": (1, self._cmd_join),
+            "PART": (1, self._cmd_part),
+            "TOPIC": (1, self._cmd_topic),
+            "NAMES": (0, self._cmd_names),
+            "LIST": (0, self._cmd_list),
+            "MODE": (1, self._cmd_mode),
+            "KICK": (2, self._cmd_kick),
+            "INVITE": (2, self._cmd_invite),
+        }
+
+    def _refused(self, refusal: errors.ChatError) -> None:
+        """Answer a hub refusal with its numeric (see L{_REFUSALS})."""
+        for kind in type(refusal).__mro__:
+            numeric = _REFUSALS.get(kind)
+            if numeric is not None:
+                self._reply(*numeric(refusal))
+                return
+        raise refusal
+
+    # -- joining and leaving -----------------------------------------------
+
+    def _cmd_join(self, params: list[str]) -> None:
+        if params[0] == "0":
+            for room in self.hub.rooms_of(self):
+                self.hub.part(self, room.name, "Left all channels")
+            return
+        keys = params[1].split(",") if len(params) > 1 else []
+        for index, name in enumerate(params[0].split(",")):
+            if not name:
+                continue
+            key = keys[index] if index < len(keys) and keys[index] else None
+            try:
+                self.hub.join(self, name, key)
+            except errors.AlreadyInRoom:
+                pass  # IRC servers ignore a JOIN of a channel you are in
+            except errors.ChatError as refusal:
+                self._refused(refusal)
+
+    def _cmd_part(self, params: list[str]) -> None:
+        reason = sanitize_irc(params[1])[:255] if len(params) > 1 else ""
+        for name in params[0].split(","):
+            if name:
+                try:
+                    self.hub.part(self, name, reason)
+                except errors.ChatError as refusal:
+                    self._refused(refusal)
+
+    def _entered(self, event: Entered) -> None:
+        """Our own JOIN, then the topic and the names, as clients expect."""
+        self._write_line(self._source, "JOIN", event.room)
+        if event.topic:
+            self._send_topic(event.room)
+        room = self.hub.rooms.get(fold(event.room))
+        if room is not None:
+            self._send_names(room)
+
+    def _exited(self, event: Exited) -> None:
+        if event.by is None:
+            if event.reason:
+                self._write_line(self._source, "PART", event.room, event.reason, text=True)
+            else:
+                self._write_line(self._source, "PART", event.room)
+        else:
+            self._write_line(event.mask or event.by, "KICK", event.room, self._me,
+                             event.reason or event.by, text=True)
+
+    def _cmd_kick(self, params: list[str]) -> None:
+        reason = sanitize_irc(params[2])[:255] if len(params) > 2 else ""
+        for target in params[1].split(",")[:4]:
+            if target:
+                try:
+                    self.hub.kick(self, params[0], target, reason)
+                except errors.ChatError as refusal:
+                    self._refused(refusal)
+
+    def _cmd_invite(self, params: list[str]) -> None:
+        nick, room = params[0], params[1]
+        try:
+            name = self.hub.invite(self, room, nick)
+        except errors.ChatError as refusal:
+            self._refused(refusal)
+            return
+        self._reply(rfc.RPL_INVITING, name, self.hub.find_room(room).name, text=False)
+        away = getattr(self.hub.users.get(fold(nick)), "away", None)
+        if away is not None:
+            self._reply(rfc.RPL_AWAY, name, away)
+
+    # -- topic, names, list ------------------------------------------------
+
+    def _cmd_topic(self, params: list[str]) -> None:
+        if len(params) == 1:
+            try:
+                room = self.hub.find_room(params[0], self)
+            except errors.ChatError as refusal:
+                self._refused(refusal)
+                return
+            self._send_topic(room.name)
+            return
+        topic = sanitize_irc(params[1])[:MAX_TOPIC_LENGTH]
+        try:
+            self.hub.set_topic(self, params[0], topic)
+        except errors.ChatError as refusal:
+            self._refused(refusal)
+
+    def _send_topic(self, room_name: str) -> None:
+        room = self.hub.rooms.get(fold(room_name))
+        if room is None:
+            return
+        if not room.topic:
+            self._reply(rfc.RPL_NOTOPIC, room.name, "No topic is set")
+            return
+        self._reply(rfc.RPL_TOPIC, room.name, room.topic)
+        self._reply(wire.RPL_TOPICWHOTIME, room.name, room.topic_by or "*",
+                    str(int(room.topic_at)), text=False)
+
+    def _names_prefix(self, room: Room, member: Any) -> str:
+        if member in room.operators:
+            return "@"
+        if member in room.voiced:
+            return "+"
+        return ""
+
+    def _send_names(self, room: Room) -> None:
+        symbol = "@" if room.secret else "="
+        head = wire.build(self.server.name, rfc.RPL_NAMREPLY, self._me, symbol, room.name, "")
+        budget = 510 - len(head.encode("utf-8"))
+        line: list[str] = []
+        used = 0
+        members = sorted(room.everyone, key=lambda member: fold(member.name or ""))
+        hide_invisible = self not in room
+        for member in members:
+            if hide_invisible and "i" in getattr(member, "modes", ()):
+                continue
+            name = self._names_prefix(room, member) + (member.name or "")
+            cost = len(name) + (1 if line else 0)
+            if line and used + cost > budget:
+                self._reply(rfc.RPL_NAMREPLY, symbol, room.name, " ".join(line))
+                line, used, cost = [], 0, len(name)
+            line.append(name)
+            used += cost
+        if line:
+            self._reply(rfc.RPL_NAMREPLY, symbol, room.name, " ".join(line))
+        self._reply(rfc.RPL_ENDOFNAMES, room.name, "End of /NAMES list")
+
+    def _cmd_names(self, params: list[str]) -> None:
+        if not params or not params[0]:
+            self._reply(rfc.RPL_ENDOFNAMES, "*", "End of /NAMES list")
+            return
+        for name in params[0].split(","):
+            room = self.hub.rooms.get(fold(name))
+            if room is not None and self.hub.can_see(self, room):
+                self._send_names(room)
+            else:
+                self._reply(rfc.RPL_ENDOFNAMES, name, "End of /NAMES list")
+
+    def _cmd_list(self, params: list[str]) -> None:
+        wanted = {fold(n) for n in params[0].split(",")} if params and params[0] else None
+        self._reply(rfc.RPL_LISTSTART, "Channel", "Users  Name")
+        for room in self.hub.visible_rooms(self):
+            if wanted is None or room.key in wanted:
+                self._reply(rfc.RPL_LIST, room.name, str(len(room)),
+                            f"[{room.mode_string(show_key=False)}] {room.topic}".rstrip())
+        self._reply(rfc.RPL_LISTEND, "End of /LIST")
+
+    # -- modes -------------------------------------------------------------
+
+    def _cmd_mode(self, params: list[str]) -> None:
+        if params[0].startswith("#"):
+            self._channel_mode(params[0], params[1:])
+        else:
+            self._user_mode(params[0], params[1:])
+
+    def _channel_mode(self, target: str, arguments: list[str]) -> None:
+        try:
+            room = self.hub.find_room(target, self)
+        except errors.ChatError as refusal:
+            self._refused(refusal)
+            return
+        if not arguments:
+            show_key = self in room or self in self.hub.opers
+            modes = room.mode_string(show_key=show_key).split(" ")
+            self._reply(rfc.RPL_CHANNELMODEIS, room.name, *modes, text=False)
+            self._reply(wire.RPL_CREATIONTIME, room.name, str(int(room.created)), text=False)
+            return
+        try:
+            changes = parse_modes(arguments[0], arguments[1:])
+        except errors.ChatError as refusal:
+            self._refused(refusal)
+            return
+        for change in changes:
+            if change.is_list_query:
+                self._send_list(room, change.mode)
+        try:
+            self.hub.set_modes(self, room.name, changes)
+        except errors.ChatError as refusal:
+            self._refused(refusal)
+
+    def _send_list(self, room: Room, mode: str) -> None:
+        entry, end, text = _LIST_REPLIES[mode]
+        for item in getattr(room, LIST_MODES[mode]):
+            self._reply(entry, room.name, item.mask, item.by, str(int(item.at)), text=False)
+        self._reply(end, room.name, text)
+
+    # Provided by the other parts of the protocol.
+    server: Any
+    _me: str
+    _source: str
+    _user_mode: Callable[[str, list[str]], None]

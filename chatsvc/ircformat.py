@@ -1,0 +1,115 @@
+"""Hub events as IRC lines, rendered once per event for every IRC recipient.
+
+Only events whose bytes do not depend on who receives them are rendered
+here: messages, joins, parts, quits, renames, kicks, topics, mode changes
+and invitations (whose one recipient is named in the event).  A broadcast to
+a thousand IRC users formats and encodes once.  Replies that depend on the
+recipient (numerics, a user's own JOIN or PART, server notices) are built by
+L{chatsvc.irc}.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from chatsvc.events import (
+    Event,
+    Invited,
+    Joined,
+    Kicked,
+    Left,
+    ModesChanged,
+    PrivateMessage,
+    Renamed,
+    RoomMessage,
+    TopicChanged,
+    rendered,
+)
+from chatsvc.ircwire import build, encode, fit
+from chatsvc.modes import ModeChange
+
+WIRE_FORMAT = "irc"
+
+ACTION = ("\x01ACTION ", "\x01")
+_NO_WRAP = ("", "")
+
+MODES_PER_LINE = 4
+"""Mode changes with an argument per MODE line (ISUPPORT MODES)."""
+
+
+def source(name: str, mask: str) -> str:
+    """The prefix for a user: their ``nick!user@host``, else just the nick."""
+    return mask or name
+
+
+def _message(event: RoomMessage | PrivateMessage, target: str) -> bytes:
+    command = "NOTICE" if event.notice else "PRIVMSG"
+    lines = fit(source(event.sender, event.mask), command, (target,), event.text,
+                ACTION if event.action else _NO_WRAP)
+    return b"".join(encode(line) for line in lines)
+
+
+def _left(event: Left) -> bytes:
+    prefix = source(event.name, event.mask)
+    if event.room is None:
+        return encode(build(prefix, "QUIT", event.reason, text=True))
+    if not event.reason:
+        return encode(build(prefix, "PART", event.room))
+    return encode(build(prefix, "PART", event.room, event.reason, text=True))
+
+
+def mode_lines(prefix: str, room: str, changes: tuple[ModeChange, ...]) -> bytes:
+    """MODE lines for C{changes}, at most L{MODES_PER_LINE} arguments each."""
+    out: list[bytes] = []
+    batch: list[ModeChange] = []
+
+    def flush() -> None:
+        letters, arguments, sign = "", [], ""
+        for change in batch:
+            wanted = "+" if change.adding else "-"
+            if wanted != sign:
+                letters += wanted
+                sign = wanted
+            letters += change.mode
+            if change.argument is not None:
+                arguments.append(change.argument)
+        out.append(encode(build(prefix, "MODE", room, letters, *arguments)))
+        batch.clear()
+
+    with_argument = 0
+    for change in changes:
+        if change.argument is not None:
+            if with_argument == MODES_PER_LINE:
+                flush()
+                with_argument = 0
+            with_argument += 1
+        batch.append(change)
+    if batch:
+        flush()
+    return b"".join(out)
+
+
+_RENDERERS: dict[type, Callable[..., bytes]] = {
+    RoomMessage: lambda e: _message(e, e.room),
+    PrivateMessage: lambda e: _message(e, e.target),
+    Joined: lambda e: encode(build(source(e.name, e.mask), "JOIN", e.room)),
+    Left: _left,
+    Renamed: lambda e: encode(build(source(e.old, e.mask), "NICK", e.new)),
+    Kicked: lambda e: encode(build(source(e.by, e.mask), "KICK", e.room, e.name,
+                                   e.reason or e.by, text=True)),
+    TopicChanged: lambda e: encode(build(source(e.by, e.mask), "TOPIC", e.room, e.topic,
+                                         text=True)),
+    ModesChanged: lambda e: mode_lines(source(e.by, e.mask), e.room, e.changes),
+    Invited: lambda e: encode(build(source(e.by, e.mask), "INVITE", e.name, e.room)),
+}
+
+
+def _render(event: Event) -> bytes:
+    return _RENDERERS[type(event)](event)
+
+
+def irc_bytes(event: Event) -> bytes | None:
+    """The IRC lines for C{event}, or C{None} if they depend on the recipient."""
+    if type(event) not in _RENDERERS:
+        return None
+    return rendered(event, WIRE_FORMAT, _render)

@@ -1,0 +1,199 @@
+"""IRC message grammar: parsing what clients send, building what we send.
+
+Twisted's C{irc.parsemsg} does not know IRCv3 message tags and raises on a
+line that is only a prefix, so we parse here (it is a dozen lines).  Lines
+we send are at most 512 bytes with the CRLF, the limit every client assumes;
+text that does not fit is split into several lines (L{split_text}), never
+cut.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from chatsvc.names import fold
+
+MAX_LINE_BYTES = 512
+"""The most a server sends in one line, CRLF included (RFC 1459 2.3)."""
+
+_BODY_BYTES = MAX_LINE_BYTES - 2
+
+# Numerics in use today (https://modern.ircdocs.horse) that Twisted's table
+# of RFC 1459/2812 constants lacks.
+RPL_LOCALUSERS = "265"
+RPL_GLOBALUSERS = "266"
+RPL_CREATIONTIME = "329"
+RPL_TOPICWHOTIME = "333"
+RPL_WHOISSECURE = "671"
+RPL_HELPSTART = "704"
+RPL_HELPTXT = "705"
+RPL_ENDOFHELP = "706"
+ERR_UNKNOWNERROR = "400"
+ERR_INVALIDCAPCMD = "410"
+ERR_INPUTTOOLONG = "417"
+ERR_BADCHANNAME = "479"
+ERR_HELPNOTFOUND = "524"
+ERR_INVALIDMODEPARAM = "696"
+
+
+@dataclass(frozen=True)
+class Message:
+    """A parsed client line: the command (upper case) and its parameters."""
+
+    command: str
+    params: list[str]
+
+
+def decode(raw: bytes) -> str:
+    """Decode one received line: UTF-8, or latin-1 when it is not UTF-8.
+
+    Decoding per line (never per read) is what keeps a character that TCP
+    split across two reads intact; the latin-1 fallback is what older IRC
+    clients still send, and it cannot fail.
+    """
+    try:
+        return raw.decode("utf-8")
+    except UnicodeDecodeError:
+        return raw.decode("latin-1")
+
+
+def parse(line: str) -> Message | None:
+    """Parse one line (without CRLF); C{None} for a line with no command.
+
+    Tags (``@a=b``) and a source prefix (``:nick``) from a client are
+    ignored: a client cannot speak for anyone else.
+    """
+    rest = line.lstrip(" ")
+    if rest.startswith("@"):
+        rest = rest.partition(" ")[2].lstrip(" ")
+    if rest.startswith(":"):
+        rest = rest.partition(" ")[2].lstrip(" ")
+    trailing: str | None = None
+    if " :" in rest:
+        rest, trailing = rest.split(" :", 1)
+    elif rest.startswith(":"):
+        rest, trailing = "", rest[1:]
+    words = rest.split()
+    if not words:
+        return None
+    params = words[1:]
+    if trailing is not None:
+        params.append(trailing)
+    return Message(words[0].upper(), params)
+
+
+def build(source: str | None, command: str, *params: str, text: bool = False) -> str:
+    """One line (without CRLF) from its parts.
+
+    The last parameter gets the ``:`` that lets it hold spaces when it needs
+    one, or always when C{text} says it is free text (as servers write it);
+    middle parameters must be single words.
+    """
+    parts = [f":{source}", command] if source else [command]
+    if params:
+        parts.extend(params[:-1])
+        last = params[-1]
+        if text or not last or " " in last or last.startswith(":"):
+            last = ":" + last
+        parts.append(last)
+    return " ".join(parts)
+
+
+def encode(line: str) -> bytes:
+    """Encode a line for the wire with its CRLF, at most 512 bytes.
+
+    Anything that could be longer is split before it gets here; this final
+    guard keeps the promise of the 512-byte limit by trimming at a character
+    boundary (a longer line would be cut, or rejected, by the client anyway).
+    """
+    data = line.encode("utf-8")
+    if len(data) > _BODY_BYTES:
+        data = _trim(data, _BODY_BYTES)
+    return data + b"\r\n"
+
+
+def _trim(data: bytes, limit: int) -> bytes:
+    cut = limit
+    while cut > 0 and data[cut] & 0xC0 == 0x80:  # inside a UTF-8 sequence
+        cut -= 1
+    return data[:cut]
+
+
+def split_text(text: str, budget: int) -> list[str]:
+    """Split C{text} into pieces of at most C{budget} UTF-8 bytes each.
+
+    Pieces end at a space where there is one in the second half of the
+    piece (the space itself is dropped), otherwise at a character boundary:
+    all the text arrives, none of it cut mid-character.
+    """
+    data = text.encode("utf-8")
+    if len(data) <= budget:
+        return [text]
+    budget = max(budget, 4)  # room for the longest UTF-8 character
+    pieces: list[str] = []
+    start, end = 0, len(data)
+    while end - start > budget:
+        cut = start + budget
+        while data[cut] & 0xC0 == 0x80:
+            cut -= 1
+        space = data.rfind(b" ", start + budget // 2, cut + 1)
+        if space > start:
+            pieces.append(data[start:space].decode("utf-8"))
+            start = space + 1
+        else:
+            pieces.append(data[start:cut].decode("utf-8"))
+            start = cut
+    if start < end:
+        pieces.append(data[start:].decode("utf-8"))
+    return pieces
+
+
+def fit(source: str, command: str, params: tuple[str, ...], text: str,
+        wrap: tuple[str, str] = ("", "")) -> list[str]:
+    """Lines ``:source command params... :text``, the text split to fit.
+
+    C{wrap} goes around every piece of the text (CTCP ACTION's delimiters),
+    so each line is complete on its own.
+    """
+    head = build(source, command, *params, "")
+    before, after = wrap
+    overhead = len(head.encode("utf-8")) + len((before + after).encode("utf-8"))
+    return [head + before + piece + after
+            for piece in split_text(text, _BODY_BYTES - overhead)]
+
+
+def ctcp(text: str) -> tuple[str, str] | None:
+    """C{(COMMAND, argument)} when C{text} is a CTCP request, else C{None}."""
+    if len(text) < 2 or not text.startswith("\x01"):
+        return None
+    body = text[1:-1] if text.endswith("\x01") else text[1:]
+    command, _, argument = body.partition(" ")
+    return command.upper(), argument
+
+
+def irc_host(host: str) -> str:
+    """A host usable as a middle parameter: ``::1`` would read as trailing."""
+    return "0" + host if host.startswith(":") else host
+
+
+def mask_match(mask: str, value: str) -> bool:
+    """IRC wildcard match (``*`` any run, ``?`` one character), ASCII case-insensitive."""
+    mask, value = fold(mask), fold(value)
+    m = v = 0
+    star, mark = -1, 0
+    while v < len(value):
+        if m < len(mask) and (mask[m] == "?" or mask[m] == value[v]):
+            m += 1
+            v += 1
+        elif m < len(mask) and mask[m] == "*":
+            star, mark = m, v
+            m += 1
+        elif star >= 0:
+            m = star + 1
+            mark += 1
+            v = mark
+        else:
+            return False
+    while m < len(mask) and mask[m] == "*":
+        m += 1
+    return m == len(mask)

@@ -1,0 +1,108 @@
+"""In-memory IRC and line users on one hub, for the IRC adapter's tests."""
+
+from __future__ import annotations
+
+import itertools
+
+from twisted.internet.address import IPv4Address
+from twisted.internet.error import ConnectionDone
+from twisted.internet.task import Clock
+from twisted.internet.testing import StringTransport
+from twisted.python.failure import Failure
+
+from chatsvc.factory import ChatFactory
+from chatsvc.irc import IRCChatProtocol, IRCServer
+from chatsvc.ircwire import Message, parse
+from chatsvc.line import LineChatProtocol
+from chatsvc.settings import Settings
+
+_ports = itertools.count(41000)
+
+
+class Net:
+    """A hub with an IRC server on a fake clock."""
+
+    def __init__(self, **settings: object) -> None:
+        self.clock = Clock()
+        self.clock.advance(1_700_000_000)
+        self.hub = ChatFactory(Settings(**settings), clock=self.clock.seconds)
+        self.irc = IRCServer(self.hub, self.clock)
+
+    def irc_user(self, nick: str | None = None, host: str = "192.0.2.1",
+                 channels: str = "#chat") -> IRCUser:
+        """An IRC user; registered as C{nick} and in C{channels} when given."""
+        user = IRCUser(self, host)
+        if nick is not None:
+            user.send(f"NICK {nick}", f"USER {nick} 0 * :{nick.title()} Example")
+            replies = user.read()
+            assert any(r.startswith(f":chatsvc 001 {nick} ") for r in replies), replies
+            if channels:
+                user.send(f"JOIN {channels}")
+                user.read()
+        return user
+
+    def line_user(self, name: str | None = None, host: str = "198.51.100.7") -> LineUser:
+        user = LineUser(self, host)
+        if name is not None:
+            user.send(f"#{name}")
+            user.read()
+        return user
+
+
+class _User:
+    transport: StringTransport
+
+    def read(self) -> list[str]:
+        """Lines received since the last read (without line ends)."""
+        data = self.transport.value()
+        self.transport.clear()
+        if not data:
+            return []
+        assert data.endswith(b"\r\n"), data
+        return data.decode("utf-8").split("\r\n")[:-1]
+
+    def drop(self) -> None:
+        self.protocol.connectionLost(Failure(ConnectionDone()))
+
+    @property
+    def closed(self) -> bool:
+        return self.transport.disconnecting
+
+
+class IRCUser(_User):
+    def __init__(self, net: Net, host: str) -> None:
+        self.transport = StringTransport(peerAddress=IPv4Address("TCP", host, next(_ports)))
+        self.protocol: IRCChatProtocol = net.irc.factory().buildProtocol(
+            self.transport.getPeer())
+        self.protocol.makeConnection(self.transport)
+
+    def send(self, *lines: str | bytes) -> None:
+        for line in lines:
+            data = line if isinstance(line, bytes) else line.encode("utf-8")
+            self.protocol.dataReceived(data + b"\r\n")
+
+    def ask(self, *lines: str | bytes) -> list[str]:
+        """Send lines and return what came back."""
+        self.read()
+        self.send(*lines)
+        return self.read()
+
+    def messages(self) -> list[Message]:
+        return [m for m in (parse(line) for line in self.read()) if m is not None]
+
+
+class LineUser(_User):
+    def __init__(self, net: Net, host: str) -> None:
+        self.transport = StringTransport(peerAddress=IPv4Address("TCP", host, next(_ports)))
+        self.protocol: LineChatProtocol = net.hub.buildProtocol(self.transport.getPeer())
+        self.protocol.makeConnection(self.transport)
+
+    def send(self, *lines: str | bytes) -> None:
+        for line in lines:
+            data = line if isinstance(line, bytes) else line.encode("utf-8")
+            self.protocol.dataReceived(data + b"\n")
+
+
+def numerics(lines: list[str]) -> list[str]:
+    """The numeric (or command) of each server line."""
+    return [line.split(" ")[1] if line.startswith(":") else line.split(" ")[0] for line in lines]

@@ -1,0 +1,245 @@
+"""Real IRC clients against a real ``twistd chat`` process.
+
+irssi runs inside tmux and is driven the way a person would use it
+(send-keys) and read from its screen (capture-pane); weechat-headless is
+driven through its FIFO and read from its logs.  A line user joins over a
+plain socket.  Every wait is bounded and every process is ended.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+
+TIMEOUT = 15.0
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def wait_for(check: Callable[[], object], what: str, timeout: float = TIMEOUT) -> object:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        result = check()
+        if result:
+            return result
+        time.sleep(0.1)
+    raise AssertionError(f"timed out waiting for {what}")
+
+
+class LineUser:
+    """A line-protocol user on a blocking socket."""
+
+    def __init__(self, port: int, name: str) -> None:
+        self.sock = socket.create_connection(("127.0.0.1", port), timeout=TIMEOUT)
+        self.sock.settimeout(0.1)
+        self.data = b""
+        self.say(f"#{name}")
+
+    def say(self, text: str) -> None:
+        self.sock.sendall(text.encode("utf-8") + b"\n")
+
+    def lines(self) -> list[str]:
+        try:
+            while chunk := self.sock.recv(65536):
+                self.data += chunk
+        except (TimeoutError, BlockingIOError):
+            pass
+        return self.data.decode("utf-8", "replace").split("\r\n")
+
+    def saw(self, line: str) -> bool:
+        return line in self.lines()
+
+    def close(self) -> None:
+        self.sock.close()
+
+
+@pytest.fixture(scope="module")
+def chat_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[int, int]]:
+    """A ``twistd chat`` process with a line and an IRC listener on loopback."""
+    line_port, irc_port = free_port(), free_port()
+    twistd = Path(sys.executable).with_name("twistd")
+    log = tmp_path_factory.mktemp("twistd") / "twistd.log"
+    process = subprocess.Popen(
+        [str(twistd), "-n", "--pidfile=", f"--logfile={log}", "chat",
+         "--port", f"tcp:{line_port}:interface=127.0.0.1",
+         "--irc-port", f"tcp:{irc_port}:interface=127.0.0.1", "--name", "testnet"],
+        stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )
+
+    def listening() -> bool:
+        try:
+            socket.create_connection(("127.0.0.1", irc_port), timeout=1).close()
+            return True
+        except OSError:
+            return process.poll() is not None  # died: stop waiting, fail below
+
+    try:
+        wait_for(listening, "twistd chat to listen")
+        assert process.poll() is None, log.read_text()
+        yield line_port, irc_port
+    finally:
+        process.terminate()
+        try:
+            process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+
+
+class Tmux:
+    """One detached tmux session running a command on a fixed-size screen."""
+
+    def __init__(self, name: str, command: list[str], env: dict[str, str]) -> None:
+        self.name = name
+        subprocess.run(["tmux", "kill-session", "-t", name], capture_output=True)
+        subprocess.run(
+            ["tmux", "new-session", "-d", "-s", name, "-x", "160", "-y", "50",
+             " ".join(command)],
+            check=True, env=env, timeout=TIMEOUT,
+        )
+
+    def keys(self, text: str) -> None:
+        subprocess.run(["tmux", "send-keys", "-t", self.name, "-l", text],
+                       check=True, timeout=TIMEOUT)
+        subprocess.run(["tmux", "send-keys", "-t", self.name, "Enter"],
+                       check=True, timeout=TIMEOUT)
+
+    def screen(self) -> str:
+        result = subprocess.run(["tmux", "capture-pane", "-p", "-t", self.name],
+                                capture_output=True, text=True, timeout=TIMEOUT)
+        return result.stdout
+
+    def shows(self, text: str) -> bool:
+        return text in self.screen()
+
+    def alive(self) -> bool:
+        return subprocess.run(["tmux", "has-session", "-t", self.name],
+                              capture_output=True).returncode == 0
+
+    def kill(self) -> None:
+        subprocess.run(["tmux", "kill-session", "-t", self.name], capture_output=True)
+
+
+@pytest.mark.skipif(shutil.which("irssi") is None or shutil.which("tmux") is None,
+                    reason="irssi and tmux are not installed (.ci/run installs them)")
+def test_irssi(chat_server: tuple[int, int], tmp_path: Path) -> None:
+    line_port, irc_port = chat_server
+    bob = LineUser(line_port, "bob")
+    home = tmp_path / "irssi"
+    home.mkdir()
+    env = {**os.environ, "TERM": "screen", "HOME": str(tmp_path)}
+    irssi = Tmux(f"chatsvc-irssi-{os.getpid()}", [
+        "irssi", f"--home={home}", "-n", "alice", "-c", "127.0.0.1", "-p", str(irc_port)], env)
+    try:
+        wait_for(lambda: irssi.shows("Welcome to the testnet IRC network"), "irssi to register")
+        irssi.keys("/join #chat")
+        wait_for(lambda: bob.saw("* alice joined"), "bob to see irssi join #chat")
+        wait_for(lambda: irssi.shows("has joined #chat"), "irssi in #chat")
+
+        bob.say("hello irssi user")
+        wait_for(lambda: irssi.shows("hello irssi user"), "irssi to show bob's message")
+        irssi.keys("hi bob, this is irssi")
+        wait_for(lambda: bob.saw("<alice> hi bob, this is irssi"), "bob to get the reply")
+        irssi.keys("/msg bob a private word")
+        wait_for(lambda: bob.saw("*alice* a private word"), "bob to get the /msg")
+        bob.say("@alice:and one back")
+        irssi.keys("/query bob")
+        wait_for(lambda: irssi.shows("and one back"), "irssi to show the private reply")
+
+        irssi.keys("/join #second")
+        wait_for(lambda: irssi.shows("has joined #second"), "irssi in #second")
+        irssi.keys("/topic a second room")
+        wait_for(lambda: irssi.shows("changed the topic of #second to: a second room"),
+                 "irssi to set the topic as the channel's operator")
+
+        irssi.keys("/quit see you later")
+        wait_for(lambda: bob.saw("* alice left (Quit: see you later)"), "bob to see the quit")
+        wait_for(lambda: not irssi.alive(), "irssi to exit")
+    except AssertionError:
+        print(irssi.screen())
+        raise
+    finally:
+        irssi.kill()
+        bob.close()
+
+
+class WeeChat:
+    """weechat-headless, commanded through its FIFO and read through its logs."""
+
+    def __init__(self, home: Path, irc_port: int, nick: str) -> None:
+        self.home = home
+        self.logs = home / "logs"
+        self.process = subprocess.Popen(
+            ["weechat-headless", "--dir", str(home), "-r",
+             "/set logger.file.flush_delay 0;/set logger.level.irc 9;"
+             f"/server add chatsvc 127.0.0.1/{irc_port} -notls -nicks={nick} -username={nick};"
+             "/connect chatsvc"],
+            stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        )
+        self.fifo = Path(wait_for(self._find_fifo, "weechat's FIFO"))
+
+    def _find_fifo(self) -> str | None:
+        found = sorted(self.home.glob("weechat_fifo_*"))
+        return str(found[0]) if found else None
+
+    def command(self, buffer: str, text: str) -> None:
+        with open(self.fifo, "w", encoding="utf-8") as fifo:
+            fifo.write(f"{buffer} *{text}\n")
+
+    def log(self, buffer: str) -> str:
+        path = self.logs / f"{buffer}.weechatlog"
+        return path.read_text("utf-8", "replace") if path.exists() else ""
+
+    def stop(self) -> None:
+        if self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+
+
+@pytest.mark.skipif(shutil.which("weechat-headless") is None,
+                    reason="weechat-headless is not installed (.ci/run installs it)")
+def test_weechat(chat_server: tuple[int, int], tmp_path: Path) -> None:
+    line_port, irc_port = chat_server
+    bob = LineUser(line_port, "bob")
+    weechat = WeeChat(tmp_path / "weechat", irc_port, "carol")
+    server, chat = "irc.server.chatsvc", "irc.chatsvc.#chat"
+    try:
+        wait_for(lambda: "Welcome to the testnet IRC network" in weechat.log(server),
+                 "weechat to register")
+        weechat.command(server, "/join #chat")
+        wait_for(lambda: bob.saw("* carol joined"), "bob to see weechat join #chat")
+        wait_for(lambda: "carol (~carol@127.0.0.1) has joined #chat" in weechat.log(chat),
+                 "weechat in #chat")
+        bob.say("hello weechat user")
+        wait_for(lambda: "bob\thello weechat user" in weechat.log(chat), "bob's message")
+        weechat.command(chat, "hi bob, this is weechat")
+        wait_for(lambda: bob.saw("<carol> hi bob, this is weechat"), "weechat's reply")
+        weechat.command(server, "/msg bob a private word")
+        wait_for(lambda: bob.saw("*carol* a private word"), "weechat's /msg")
+        bob.say("@carol:and one back")
+        wait_for(lambda: "bob\tand one back" in weechat.log("irc.chatsvc.bob"),
+                 "the private reply in weechat")
+        weechat.command(server, "/join #second")
+        wait_for(lambda: "carol (~carol@127.0.0.1) has joined #second"
+                 in weechat.log("irc.chatsvc.#second"), "weechat in #second")
+        weechat.command(server, "/quit see you later")
+        wait_for(lambda: bob.saw("* carol left (Quit: see you later)"), "bob to see the quit")
+    finally:
+        weechat.stop()
+        bob.close()

@@ -1,0 +1,98 @@
+"""IRC grammar helpers: parsing, building, splitting, decoding, masks."""
+
+from __future__ import annotations
+
+from hypothesis import given
+from hypothesis import strategies as st
+
+from chatsvc import ircwire as wire
+from chatsvc.text import plain, sanitize_irc
+
+
+def test_parse() -> None:
+    assert wire.parse("privmsg #chat :hello world") == wire.Message(
+        "PRIVMSG", ["#chat", "hello world"])
+    assert wire.parse("@time=x;a :nick!u@h  JOIN   #a,#b  k1") == wire.Message(
+        "JOIN", ["#a,#b", "k1"])
+    assert wire.parse("JOIN :") == wire.Message("JOIN", [""])
+    assert wire.parse("USER a 0 * :") == wire.Message("USER", ["a", "0", "*", ""])
+    assert wire.parse("QUIT") == wire.Message("QUIT", [])
+    assert wire.parse("") is None
+    assert wire.parse("   ") is None
+    assert wire.parse(":prefix-only") is None
+    assert wire.parse("@tags-only") is None
+
+
+def test_build() -> None:
+    assert wire.build("srv", "001", "al", "Welcome home") == ":srv 001 al :Welcome home"
+    assert wire.build("srv", "221", "al", "+i") == ":srv 221 al +i"
+    assert wire.build("srv", "303", "al", "bob", text=True) == ":srv 303 al :bob"
+    assert wire.build(None, "PING", "") == "PING :"
+    assert wire.build(None, "X", ":colon") == "X ::colon"
+
+
+def test_encode_guards_512_bytes_at_a_character_boundary() -> None:
+    data = wire.encode("é" * 400)
+    assert len(data) <= 512 and data.endswith(b"\r\n")
+    data[:-2].decode("utf-8")
+
+
+def test_decode_falls_back_to_latin1() -> None:
+    assert wire.decode("naïve".encode()) == "naïve"
+    assert wire.decode(b"caf\xe9") == "café"
+
+
+@given(st.text(min_size=0, max_size=3000), st.integers(min_value=4, max_value=600))
+def test_split_text_never_loses_or_cuts(text: str, budget: int) -> None:
+    pieces = wire.split_text(text, budget)
+    assert all(len(p.encode("utf-8")) <= budget for p in pieces)
+    if len(text.encode("utf-8")) <= budget:
+        assert pieces == [text]
+    # Pieces split at a space drop only that space.
+    rebuilt = pieces[0]
+    rest = text[len(pieces[0]):]
+    for piece in pieces[1:]:
+        if rest.startswith(" ") and rest[1:].startswith(piece):
+            rest = rest[1:]
+        assert rest.startswith(piece)
+        rebuilt += piece
+        rest = rest[len(piece):]
+    assert rest == ""
+
+
+@given(st.text(min_size=1, max_size=2000).filter(lambda t: "\r" not in t and "\n" not in t))
+def test_fit_lines_are_at_most_512_bytes(text: str) -> None:
+    lines = wire.fit("nick!~user@2001:db8::1", "PRIVMSG", ("#channel",), text,
+                     ("\x01ACTION ", "\x01"))
+    for line in lines:
+        assert len(wire.encode(line)) <= 512
+        assert wire.encode(line) == (line + "\r\n").encode("utf-8")
+
+
+def test_ctcp() -> None:
+    assert wire.ctcp("\x01ACTION waves\x01") == ("ACTION", "waves")
+    assert wire.ctcp("\x01version\x01") == ("VERSION", "")
+    assert wire.ctcp("\x01ACTION unterminated") == ("ACTION", "unterminated")
+    assert wire.ctcp("plain") is None
+
+
+def test_irc_host() -> None:
+    assert wire.irc_host("::1") == "0::1"
+    assert wire.irc_host("192.0.2.1") == "192.0.2.1"
+
+
+def test_mask_match() -> None:
+    assert wire.mask_match("*!*@192.0.2.*", "alice!~a@192.0.2.1")
+    assert wire.mask_match("ALICE", "alice")
+    assert wire.mask_match("a?ice", "alice")
+    assert not wire.mask_match("a?ice", "alce")
+    assert wire.mask_match("*", "")
+    assert not wire.mask_match("b*", "alice")
+    assert wire.mask_match("[a]*", "[A]bc")
+
+
+def test_irc_formatting_kept_for_irc_and_removed_for_others() -> None:
+    text = "\x02b\x02 \x0304,12c\x03 \x1dI\x1d \x1fu\x1f \x16r\x16 \x0f\x1b[2J\x00\x07\x9b"
+    assert sanitize_irc(text) == "\x02b\x02 \x0304,12c\x03 \x1dI\x1d \x1fu\x1f \x16r\x16 \x0f[2J"
+    assert plain(text) == "b c I u r [2J"
+    assert plain("\x04ff0000,00ff00hex") == "hex"
