@@ -107,7 +107,7 @@ class ChatFactory(ServerFactory):
         #: Participants who logged in with C{/oper}: operators of every room.
         self.opers: set[Participant] = set()
         #: Names recently given up (renames, departures): IRC's WHOWAS.
-        self.history = NameHistory(now=clock)
+        self.history = NameHistory(now=self.clock.seconds)
         self._joined: dict[Participant, dict[str, Room]] = {}
         self._invites: dict[Participant, set[Room]] = {}
 

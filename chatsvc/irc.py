@@ -41,13 +41,13 @@ from chatsvc.errors import (
 )
 from chatsvc.events import Entered, Error, Event, Exited, Notice, Registered, Topic
 from chatsvc.framing import TOO_LONG, LineBuffer
+from chatsvc.guard import FLOODING, Guard
 from chatsvc.ircchannels import ChannelCommands
 from chatsvc.ircformat import irc_bytes as render
 from chatsvc.ircusers import UserCommands, clock_time
 from chatsvc.modes import CHANMODES, PREFIX
 from chatsvc.names import MAX_NAME_LENGTH, MAX_ROOM_NAME_LENGTH, BadName, check_name, fold
 from chatsvc.rooms import MAX_KEY_LENGTH, MAX_LIST_ENTRIES, MAX_TOPIC_LENGTH
-from chatsvc.sendq import SendQueue
 from chatsvc.text import plain, sanitize_irc
 
 if TYPE_CHECKING:
@@ -66,21 +66,20 @@ _USER_BAD = re.compile(r"[^A-Za-z0-9_.\-]")
 
 # Commands a client may send before it is registered; anything else is 451.
 _BEFORE_REGISTRATION = frozenset({"CAP", "PASS", "NICK", "USER", "QUIT", "PING", "PONG"})
+_PONG = re.compile(rb"\s*(?:@\S*\s+)?(?::\S*\s+)?PONG(?:\s|$)", re.IGNORECASE)
 
 
 class IRCServer:
     """What all IRC connections to one hub share, however many listeners.
 
-    @param clock: the reactor's clock (a L{twisted.internet.task.Clock} in
-        tests) for liveness pings and the times shown to clients.
+    Time (liveness pings, the times shown to clients) comes from the hub's
+    clock, a L{twisted.internet.task.Clock} in tests.
     """
 
-    def __init__(self, hub: ChatFactory, clock: IReactorTime | None = None) -> None:
-        if clock is None:
-            from twisted.internet import reactor as clock  # type: ignore[assignment]
+    def __init__(self, hub: ChatFactory) -> None:
         self.hub = hub
-        self.clock: IReactorTime = clock
-        self.created = clock.seconds()
+        self.clock: IReactorTime = hub.clock
+        self.created = self.clock.seconds()
         self.name = hub.settings.server_name
         self.isupport = _isupport(hub)
 
@@ -89,9 +88,9 @@ class IRCServer:
         return self.hub.adapter(lambda hub: IRCChatProtocol(self))
 
 
-def irc_factory(hub: ChatFactory, clock: IReactorTime | None = None) -> ServerFactory:
+def irc_factory(hub: ChatFactory) -> ServerFactory:
     """A factory for an IRC listener attached to C{hub}."""
-    return IRCServer(hub, clock).factory()
+    return IRCServer(hub).factory()
 
 
 def _isupport(hub: ChatFactory) -> list[str]:
@@ -151,12 +150,11 @@ class IRCChatProtocol(ChannelCommands, UserCommands, Protocol):
         self._password: str | None = None
         self._cap_hold = False
         self._held: list[Event] | None = None
-        # I/O state.
+        # I/O state: output, the flood gate and closing go through the Guard
+        # every adapter shares (chatsvc.guard).
         self._lines = LineBuffer(settings.max_line)
-        self._sendq: SendQueue | None = None
-        self._attached = False
-        self._closing = False
-        self._leave_reason = "connection lost"
+        self._guard: Guard | None = None
+        self._starting = False
         self._timer: IDelayedCall | None = None
         self._heard = 0.0
         self._pinged_at: float | None = None
@@ -181,46 +179,39 @@ class IRCChatProtocol(ChannelCommands, UserCommands, Protocol):
     def connectionMade(self) -> None:
         self.host = getattr(self.transport.getPeer(), "host", "?")
         self.secure = ISSLTransport.providedBy(self.transport)
-        self._sendq = SendQueue(self.transport, self.hub.settings.max_backlog, self._too_slow)
-        if not self.hub.attach(self):
-            why = "server shutting down" if self.hub.closing else "server full"
-            self._write_line(None, "ERROR", f"Closing link: {why}", text=True)
-            self._close()
+        self._guard = Guard(self.hub, self, self.transport, self._handle)
+        self._starting = True
+        started = self._guard.start()
+        self._starting = False
+        if not started:
             return
-        self._attached = True
         self.signon = self.last_active = self._heard = self.server.clock.seconds()
         self._schedule(self.hub.settings.irc_ping_interval)
         self.log.info("IRC connection from {host}", host=self.host)
 
     def connectionLost(self, reason: Failure = None) -> None:
-        self._closing = True
         if self._timer is not None and self._timer.active():
             self._timer.cancel()
         self._timer = None
-        if self._attached:
-            self._attached = False
-            self.hub.detach(self, self._leave_reason)
+        if self._guard is not None:
+            self._guard.lost()
             self.log.info("IRC {host} disconnected ({why})", host=self.host,
-                          why=self._leave_reason)
+                          why=self._guard.reason)
+
+    @property
+    def _closing(self) -> bool:
+        return self._guard is None or self._guard.closing
 
     def disconnect(self, reason: str) -> None:
         """Close this connection on the server's initiative: ``ERROR`` says why."""
         if self._closing:
             return
-        self._leave_reason = reason
         self._write_line(None, "ERROR", f"Closing link: {self.host} ({reason})", text=True)
-        self._close()
+        self._close(reason)
 
-    def _too_slow(self) -> None:
-        self._leave_reason = "too slow"
-        self.log.warn("IRC {host} ({name}) dropped: outbound backlog full",
-                      host=self.host, name=self.name)
-        self._close(abort=True)
-
-    def _close(self, abort: bool = False) -> None:
-        self._closing = True
-        if self._sendq is not None:
-            self._sendq.close(abort=abort)
+    def _close(self, reason: str) -> None:
+        if self._guard is not None:
+            self._guard.close(reason)
 
     # -- liveness ------------------------------------------------------------
 
@@ -255,8 +246,8 @@ class IRCChatProtocol(ChannelCommands, UserCommands, Protocol):
     # -- output --------------------------------------------------------------
 
     def _write(self, data: bytes) -> None:
-        if self._sendq is not None:
-            self._sendq.write(data)
+        if self._guard is not None:
+            self._guard.write(data)
 
     def _write_line(self, prefix: str | None, command: str, *params: str,
                     text: bool = False) -> None:
@@ -297,6 +288,10 @@ class IRCChatProtocol(ChannelCommands, UserCommands, Protocol):
             self._renamed_self(event.name)
         elif isinstance(event, Topic):
             self._send_topic(event.room)
+        elif isinstance(event, Error) and (self._starting or event.text == FLOODING):
+            # The Guard refusing or dropping us: the connection closes next.
+            self._write_line(None, "ERROR", f"Closing link: {self.host} ({event.text})",
+                             text=True)
         elif isinstance(event, Notice | Error):
             self._notice(event.text)
         else:
@@ -305,18 +300,27 @@ class IRCChatProtocol(ChannelCommands, UserCommands, Protocol):
     # -- input ---------------------------------------------------------------
 
     def dataReceived(self, data: bytes) -> None:
+        guard = self._guard
+        if guard is None:
+            return
         for line in self._lines.feed(data):
-            if self._closing:
+            if guard.closing:
                 return
-            if line is TOO_LONG:
-                self._heard = self.server.clock.seconds()
-                self._reply(wire.ERR_INPUTTOOLONG, "Input line was too long")
+            # Any line proves the client alive, even one the flood gate holds.
+            self._heard = self.server.clock.seconds()
+            if line is not TOO_LONG and _PONG.match(line):
+                guard.received_free(line)  # answering our PING is never flooding
             else:
-                self.lineReceived(line)
+                guard.received(line)
+
+    def _handle(self, line: bytes | object) -> None:
+        if isinstance(line, bytes):
+            self.lineReceived(line)
+        else:
+            self._reply(wire.ERR_INPUTTOOLONG, "Input line was too long")
 
     def lineReceived(self, raw: bytes) -> None:
         """Handle one line: every refusal is a numeric, never a silent drop."""
-        self._heard = self.server.clock.seconds()
         message = wire.parse(wire.decode(raw))
         if message is None:
             return
@@ -496,10 +500,9 @@ class IRCChatProtocol(ChannelCommands, UserCommands, Protocol):
 
     def _cmd_quit(self, params: list[str]) -> None:
         reason = plain(params[0])[:KICK_LENGTH] if params and params[0] else ""
-        self._leave_reason = f"Quit: {reason}" if reason else "Quit"
-        self._write_line(None, "ERROR", f"Closing link: {self.host} ({self._leave_reason})",
-                         text=True)
-        self._close()
+        leave = f"Quit: {reason}" if reason else "Quit"
+        self._write_line(None, "ERROR", f"Closing link: {self.host} ({leave})", text=True)
+        self._close(leave)
 
     def _cmd_ping(self, params: list[str]) -> None:
         self._write_line(self.server.name, "PONG", self.server.name, params[0], text=True)

@@ -25,8 +25,11 @@ class Net:
     def __init__(self, **settings: object) -> None:
         self.clock = Clock()
         self.clock.advance(1_700_000_000)
-        self.hub = ChatFactory(Settings(**settings), clock=self.clock.seconds)
-        self.irc = IRCServer(self.hub, self.clock)
+        # Many users from one address, sending as fast as a test can: no
+        # per-address cap and no flood control unless a test asks for them.
+        settings = {"max_per_ip": 0, "flood_rate": 0, "register_timeout": 0, **settings}
+        self.hub = ChatFactory(Settings(**settings), clock=self.clock)
+        self.irc = IRCServer(self.hub)
 
     def irc_user(self, nick: str | None = None, host: str = "192.0.2.1",
                  channels: str = "#chat") -> IRCUser:

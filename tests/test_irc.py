@@ -94,7 +94,7 @@ def test_server_full() -> None:
     net = Net(max_clients=1)
     net.irc_user("alice")
     user = net.irc_user()
-    assert user.read() == ["ERROR :Closing link: server full"]
+    assert user.read() == ["ERROR :Closing link: 192.0.2.1 (server full)"]
     assert user.closed
 
 
@@ -504,3 +504,42 @@ def test_internal_error_is_a_numeric_not_a_disconnect(net: Net) -> None:
     alice.protocol._commands["TIME"] = (0, broken)
     assert alice.ask("TIME") == [":chatsvc 400 alice TIME :Internal error"]
     assert not alice.closed
+
+
+# -- shared limits (chatsvc.guard) ---------------------------------------------
+
+def test_flooding_client_is_dropped_with_error() -> None:
+    net = Net(flood_rate=2, flood_burst=5, flood_queue=10)
+    bob = net.line_user("bob")
+    alice = net.irc_user("alice")
+    bob.read()
+    alice.send(*[f"PRIVMSG bob :{i}" for i in range(20)])
+    lines = alice.read()
+    assert lines[-1] == "ERROR :Closing link: 192.0.2.1 (flooding)"
+    assert alice.closed
+    alice.drop()
+    assert bob.read()[-1] == "* alice left (flooding)"
+
+
+def test_pong_passes_the_flood_gate() -> None:
+    net = Net(flood_rate=1, flood_burst=3, flood_queue=5)
+    alice = net.irc_user("alice")  # NICK, USER, JOIN: the burst is used up
+    alice.send(*["PRIVMSG alice :x"] * 5)  # five lines wait: the queue is full
+    alice.send("PONG :chatsvc", ":alice PONG chatsvc")
+    assert not alice.closed
+    alice.send("PRIVMSG alice :one too many")
+    assert alice.closed
+
+
+def test_registration_deadline_and_per_address_cap() -> None:
+    net = Net(register_timeout=30, max_per_ip=2)
+    slow = net.irc_user()
+    net.clock.advance(30)
+    assert slow.read() == ["ERROR :Closing link: 192.0.2.1 (registration timeout (30 s))"]
+    assert slow.closed
+    slow.drop()
+    net.irc_user("one")
+    net.irc_user("two")
+    third = net.irc_user(host="192.0.2.1")
+    assert third.read()[0].startswith("ERROR :Closing link: 192.0.2.1 (too many connections")
+    assert third.closed
