@@ -40,7 +40,7 @@ from twisted.internet.protocol import Factory, Protocol
 from twisted.logger import Logger
 from twisted.python.failure import Failure
 
-from chatsvc.events import Error, Event, Notice, Registered, Renamed, Who
+from chatsvc.events import Entered, Error, Event, Notice, Registered, Renamed, Who
 from chatsvc.framing import TOO_LONG, LineBuffer
 from chatsvc.lineformat import LineParser
 from chatsvc.names import fold
@@ -455,6 +455,10 @@ class Session:
             self.name = event.new
         elif _is_name_refusal(event) and self._renames:
             self._renames.popleft().errback(_refusal(event.text))
+        elif isinstance(event, Entered) and not self._greeting_open:
+            # The parser forgets who is present on entering a room; ask again
+            # (through the same queue as who(), so answers stay in order).
+            self.who().addErrback(lambda failure: None)
         elif isinstance(event, Who) and self._whos:
             connecting = self._greeting_open
             self._whos.popleft().callback(list(event.names))

@@ -246,8 +246,9 @@ class ChatUI:
             self._update_status()  # joins, leaves, renames, who
 
     def _update_status(self) -> None:
-        state = "disconnected" if self.closed else f"{len(self.session.names)} here"
-        self.status.set_text(f" chat  {self.session.name} @ {self.server}  ·  {state}")
+        room = self.session.parser.room
+        state = "disconnected" if self.closed else f"{room} {len(self.session.names)} here"
+        self.status.set_text(f" chat  {self.session.name} @ {self.server}  ·  {state.strip()}")
         self._changed()
 
     def _changed(self) -> None:

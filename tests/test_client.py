@@ -268,3 +268,16 @@ async def test_two_clients_over_real_loopback() -> None:
         await bob.quit()
     finally:
         await listening.stopListening()
+
+
+def test_entering_a_room_refreshes_who_is_there(chat: ChatHarness) -> None:
+    alice, bob, carol = chat.join("alice"), chat.join("bob"), chat.join("carol")
+    alice.send_line("/join #rust")
+    bob.send_line("/join #rust")
+    chat.pump()
+    assert (alice.parser.room, alice.names, bob.names) == (
+        "#rust", ["alice", "bob"], ["alice", "bob"])
+    assert carol.names == ["carol"]
+    bob.me("waves")
+    assert chat.wait(alice.next_event(kind=RoomMessage)) == RoomMessage(
+        "#rust", "bob", "waves", action=True)
