@@ -24,3 +24,23 @@ def test_readme_pytest_example_passes() -> None:
         assert tests
         for test in tests:
             test()
+
+
+def test_readme_bot_example_runs_against_a_hub() -> None:
+    from twisted.internet import defer
+
+    from chatsvc.events import Left, RoomMessage
+    from chatsvc.testing import ChatHarness
+
+    blocks = [b for b in _python_blocks() if "echobot" in b]
+    assert blocks, "README.rst lost its chatsvc.client example"
+    namespace: dict[str, object] = {"__name__": "readme_example"}
+    exec(compile(blocks[0], str(README), "exec"), namespace)
+    chat = ChatHarness()
+    bot = defer.ensureDeferred(namespace["main"](chat.clock, chat.endpoint))
+    alice = chat.join("alice")
+    alice.say("hello")
+    assert chat.wait(alice.next_event(kind=RoomMessage)).text == "alice said: hello"
+    alice.say("!quit")
+    chat.wait(bot)
+    assert chat.wait(alice.next_event(kind=Left)).name == "echobot"
