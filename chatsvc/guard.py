@@ -31,6 +31,11 @@ if TYPE_CHECKING:
 #: hold its socket open forever (Twisted waits for the buffer to drain).
 CLOSE_LINGER = 10.0
 
+#: Seconds a client's output backlog may stay over C{--max-backlog} before
+#: it is too slow (see L{chatsvc.sendq}); four times the limit is too slow
+#: at once.
+SLOW_GRACE = 5.0
+
 #: Leave reasons the hub and the others see.
 TOO_SLOW = "too slow"
 FLOODING = "flooding"
@@ -65,7 +70,8 @@ class Guard:
         self.attached = False
         self._handle = handle
         self._linger: IDelayedCall | None = None
-        self._sendq = SendQueue(transport, settings.max_backlog, self._too_slow)
+        self._sendq = SendQueue(transport, settings.max_backlog, self._too_slow,
+                                hub.clock, SLOW_GRACE)
         self._gate: FloodGate[Any] = FloodGate(
             hub.clock, settings.flood_rate, settings.flood_burst, settings.flood_queue,
             self._let_through, self._flooding,

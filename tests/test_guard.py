@@ -12,7 +12,7 @@ from twisted.internet.testing import StringTransport
 from twisted.python.failure import Failure
 
 from chatsvc.factory import ChatFactory
-from chatsvc.guard import CLOSE_LINGER, Guard
+from chatsvc.guard import CLOSE_LINGER, SLOW_GRACE, Guard
 from chatsvc.settings import Settings
 
 
@@ -223,12 +223,64 @@ class TestSlowReader:
         alice.lines(), carol.lines()
         for i in range(40):
             alice.send(f"message number {i:03d} " + "x" * 20)
+        assert not slow.transport.disconnected          # within its grace period
+        clock.advance(SLOW_GRACE)
         assert slow.transport.disconnected
         assert len(carol.lines()) == 40
         slow.drop()
         assert carol.lines() == ["* slow left (too slow)"]
         assert alice.lines() == ["* slow left (too slow)"]
         assert "slow" not in hub.users
+        assert clock.getDelayedCalls() == []
+
+    def test_a_burst_over_the_limit_that_drains_in_time_is_kept(self):
+        # One reactor turn can fan out more than the limit before a byte is
+        # written; a reader that then drains it is not too slow.
+        hub, clock = make_hub(max_backlog=1000, flood_rate=0)
+        alice = registered(hub, "alice")
+        bob = registered(hub, "bob", host="192.0.2.2")
+        queue = bob.protocol._guard._sendq
+        bob.lines()
+        queue.pauseProducing()
+        alice.send(*(f"message {i:03d} " + "x" * 20 for i in range(80)))   # ~3.4 KB
+        clock.advance(SLOW_GRACE - 1)
+        queue.resumeProducing()
+        clock.advance(10)
+        assert not bob.transport.disconnecting
+        assert bob.lines() == [f"<alice> message {i:03d} " + "x" * 20 for i in range(80)]
+
+    def test_a_backlog_that_stays_over_the_limit_is_too_slow(self):
+        hub, clock = make_hub(max_backlog=1000, flood_rate=0)
+        alice = registered(hub, "alice")
+        bob = registered(hub, "bob", host="192.0.2.2")
+        socket_buffer = 0
+
+        def write(data, write=bob.transport.write):
+            # A socket that takes C{socket_buffer} more bytes, then is full.
+            write(data)
+            if len(bob.transport.value()) > socket_buffer:
+                bob.transport.producer.pauseProducing()
+
+        bob.transport.clear()
+        bob.transport.write = write
+        queue = bob.protocol._guard._sendq
+        queue.pauseProducing()
+        alice.send(*(f"message {i:03d} " + "x" * 20 for i in range(80)))   # ~3.4 KB
+        held = queue.held_bytes
+        clock.advance(SLOW_GRACE / 2)
+        socket_buffer = 500              # it reads a little, but stays over
+        queue.resumeProducing()
+        assert 1000 < queue.held_bytes < held
+        clock.advance(SLOW_GRACE / 2)
+        assert bob.transport.disconnected
+
+    def test_four_times_the_limit_is_too_slow_at_once(self):
+        hub, clock = make_hub(max_backlog=1000, flood_rate=0)
+        alice = registered(hub, "alice")
+        bob = registered(hub, "bob", host="192.0.2.2")
+        bob.protocol._guard._sendq.pauseProducing()
+        alice.send(*(f"message {i:03d} " + "x" * 20 for i in range(4000 // 30)))
+        assert bob.transport.disconnected
         assert clock.getDelayedCalls() == []
 
     def test_a_paused_reader_that_catches_up_loses_nothing(self):

@@ -6,6 +6,8 @@ from hypothesis import strategies as st
 from support import LineUser, make_hub, registered
 from twisted.internet.error import ConnectionLost
 
+from chatsvc.guard import SLOW_GRACE
+
 
 def test_welcome_says_how_to_register():
     user = LineUser(make_hub(server_name="testnet"))
@@ -229,6 +231,8 @@ def test_slow_reader_is_dropped_and_others_told():
     bob.protocol._guard._sendq.pauseProducing()  # bob's socket buffer is full
     for i in range(100):
         alice.send(f"message {i}")
+    assert not bob.closed  # over the limit, but within its grace period
+    hub.clock.advance(SLOW_GRACE)
     assert bob.closed and bob.transport.disconnected  # aborted, not flushed
     bob.drop()
     received = carol.read()
