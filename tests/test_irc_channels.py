@@ -287,3 +287,52 @@ def test_shutdown_says_goodbye(net: Net) -> None:
     net.hub.shutdown("server shutting down")
     assert alice.read() == ["ERROR :Closing link: 192.0.2.1 (server shutting down)"]
     assert alice.closed
+
+
+def test_rooms_across_protocols(net: Net) -> None:
+    """Line users in several rooms with IRC users: joins, talk, topic, modes, kicks."""
+    alice = net.irc_user("alice", channels="#chat,#rust")  # creates #rust: operator
+    bob = net.line_user("bob")
+    carol = net.line_user("carol")
+    alice.read()
+    bob.read()
+    bob.send("/join #rust")
+    assert bob.read()[0] == "* you joined #rust (2 here)"
+    assert alice.read() == [":bob!bob@198.51.100.7 PART #chat",
+                            ":bob!bob@198.51.100.7 JOIN #rust"]
+    bob.send("rust is fun")
+    assert alice.read() == [":bob!bob@198.51.100.7 PRIVMSG #rust :rust is fun"]
+    carol.send("chat is fun")
+    assert alice.read() == [":carol!carol@198.51.100.7 PRIVMSG #chat :chat is fun"]
+    alice.send("PRIVMSG #rust :\x02welcome\x02 bob")
+    assert bob.read() == ["<alice> welcome bob"]
+    assert carol.read() == ["* bob left"]  # bob moved to #rust; nothing from #rust
+    alice.send("TOPIC #rust :all \x0304about\x03 rust")
+    assert bob.read() == ["* alice sets the topic of #rust: all about rust"]
+    alice.send("MODE #rust +v bob")
+    assert bob.read() == ["* alice gives voice to bob in #rust"]
+    assert ":chatsvc 353 alice = #rust :@alice +bob" in alice.ask("NAMES #rust")
+    bob.send("/topic mine now")
+    assert bob.read() == ["! you are not an operator of #rust"]
+    alice.send("KICK #rust bob :\x02enough\x02")
+    lines = bob.read()
+    assert lines[0] == "* you were kicked from #rust by alice (enough)"
+    assert alice.read() == [":alice!~alice@192.0.2.1 KICK #rust bob :\x02enough\x02",
+                            ":bob!bob@198.51.100.7 JOIN #chat"]
+    bob.send("/nick robert")
+    assert alice.read() == [":bob!bob@198.51.100.7 NICK robert"]
+    bob.send("/quit bye")
+    bob.drop()
+    assert alice.read() == [":robert!robert@198.51.100.7 QUIT :bye"]
+
+
+def test_line_user_cannot_bypass_irc_channel_rules(net: Net) -> None:
+    alice = net.irc_user("alice", channels="#vault")
+    alice.send("MODE #vault +ik secret")
+    bob = net.line_user("bob")
+    bob.send("/join #vault")
+    assert bob.read() == ["! #vault is invite-only"]
+    alice.send("INVITE bob #vault")
+    assert bob.read() == ["* alice invites you to #vault"]
+    bob.send("/join #vault")
+    assert bob.read()[0] == "* you joined #vault (2 here)"

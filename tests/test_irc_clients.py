@@ -139,6 +139,11 @@ def test_irssi(chat_server: tuple[int, int], tmp_path: Path) -> None:
     bob = LineUser(line_port, "bob")
     home = tmp_path / "irssi"
     home.mkdir()
+    # irssi paces what it sends (2.2 s between commands after a burst of 5),
+    # as a courtesy to real networks; a test needs no such courtesy.
+    (home / "config").write_text(
+        'settings = { "irc/core" = { cmd_queue_speed = "10msec"; '
+        'cmds_max_at_once = "20"; }; };\n')
     env = {**os.environ, "TERM": "screen", "HOME": str(tmp_path)}
     irssi = Tmux(f"chatsvc-irssi-{os.getpid()}", [
         "irssi", f"--home={home}", "-n", "alice", "-c", "127.0.0.1", "-p", str(irc_port)], env)
