@@ -4,16 +4,13 @@ from __future__ import annotations
 
 import itertools
 
+from support import LineUser
 from twisted.internet.address import IPv4Address
-from twisted.internet.error import ConnectionDone
 from twisted.internet.task import Clock
 from twisted.internet.testing import StringTransport
-from twisted.python.failure import Failure
 
 from chatsvc.factory import ChatFactory
 from chatsvc.irc import IRCChatProtocol, IRCServer
-from chatsvc.ircwire import Message, parse
-from chatsvc.line import LineChatProtocol
 from chatsvc.settings import Settings
 
 _ports = itertools.count(41000)
@@ -45,35 +42,18 @@ class Net:
         return user
 
     def line_user(self, name: str | None = None, host: str = "198.51.100.7") -> LineUser:
-        user = LineUser(self, host)
+        user = LineUser(self.hub, host)
         if name is not None:
             user.send(f"#{name}")
             user.read()
         return user
 
 
-class _User:
-    transport: StringTransport
+class IRCUser(LineUser):
+    """An IRC connection to the hub over an in-memory transport (CRLF lines)."""
 
-    def read(self) -> list[str]:
-        """Lines received since the last read (without line ends)."""
-        data = self.transport.value()
-        self.transport.clear()
-        if not data:
-            return []
-        assert data.endswith(b"\r\n"), data
-        return data.decode("utf-8").split("\r\n")[:-1]
-
-    def drop(self) -> None:
-        self.protocol.connectionLost(Failure(ConnectionDone()))
-
-    @property
-    def closed(self) -> bool:
-        return self.transport.disconnecting
-
-
-class IRCUser(_User):
-    def __init__(self, net: Net, host: str) -> None:
+    def __init__(self, net: Net, host: str) -> None:  # not super(): that builds a line user
+        self.hub = net.hub
         self.transport = StringTransport(peerAddress=IPv4Address("TCP", host, next(_ports)))
         self.protocol: IRCChatProtocol = net.irc.factory().buildProtocol(
             self.transport.getPeer())
@@ -89,21 +69,6 @@ class IRCUser(_User):
         self.read()
         self.send(*lines)
         return self.read()
-
-    def messages(self) -> list[Message]:
-        return [m for m in (parse(line) for line in self.read()) if m is not None]
-
-
-class LineUser(_User):
-    def __init__(self, net: Net, host: str) -> None:
-        self.transport = StringTransport(peerAddress=IPv4Address("TCP", host, next(_ports)))
-        self.protocol: LineChatProtocol = net.hub.buildProtocol(self.transport.getPeer())
-        self.protocol.makeConnection(self.transport)
-
-    def send(self, *lines: str | bytes) -> None:
-        for line in lines:
-            data = line if isinstance(line, bytes) else line.encode("utf-8")
-            self.protocol.dataReceived(data + b"\n")
 
 
 def numerics(lines: list[str]) -> list[str]:

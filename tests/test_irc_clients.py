@@ -9,6 +9,7 @@ plain socket.  Every wait is bounded and every process is ended.
 from __future__ import annotations
 
 import os
+import shlex
 import shutil
 import socket
 import subprocess
@@ -99,37 +100,39 @@ def chat_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[int,
 
 
 class Tmux:
-    """One detached tmux session running a command on a fixed-size screen."""
+    """A command on a fixed-size screen, in a private tmux server of its own.
 
-    def __init__(self, name: str, command: list[str], env: dict[str, str]) -> None:
-        self.name = name
-        subprocess.run(["tmux", "kill-session", "-t", name], capture_output=True)
-        subprocess.run(
-            ["tmux", "new-session", "-d", "-s", name, "-x", "160", "-y", "50",
-             " ".join(command)],
-            check=True, env=env, timeout=TIMEOUT,
-        )
+    Its own socket (``-L``) and no configuration file: nothing the test does
+    touches anyone else's tmux, and L{kill} ends the whole server.
+    """
+
+    def __init__(self, command: list[str], env: dict[str, str]) -> None:
+        self.socket = f"chatsvc-irc-{os.getpid()}-{time.monotonic_ns()}"
+        self._tmux("new-session", "-d", "-s", "irc", "-x", "160", "-y", "50",
+                   shlex.join(command), env=env)
+
+    def _tmux(self, *args: str, env: dict[str, str] | None = None) -> str:
+        return subprocess.run(["tmux", "-L", self.socket, "-f", os.devnull, *args],
+                              check=True, capture_output=True, text=True, env=env,
+                              timeout=TIMEOUT).stdout
 
     def keys(self, text: str) -> None:
-        subprocess.run(["tmux", "send-keys", "-t", self.name, "-l", text],
-                       check=True, timeout=TIMEOUT)
-        subprocess.run(["tmux", "send-keys", "-t", self.name, "Enter"],
-                       check=True, timeout=TIMEOUT)
+        self._tmux("send-keys", "-t", "irc", "-l", text)
+        self._tmux("send-keys", "-t", "irc", "Enter")
 
     def screen(self) -> str:
-        result = subprocess.run(["tmux", "capture-pane", "-p", "-t", self.name],
-                                capture_output=True, text=True, timeout=TIMEOUT)
-        return result.stdout
+        return self._tmux("capture-pane", "-p", "-t", "irc")
 
     def shows(self, text: str) -> bool:
         return text in self.screen()
 
     def alive(self) -> bool:
-        return subprocess.run(["tmux", "has-session", "-t", self.name],
-                              capture_output=True).returncode == 0
+        return subprocess.run(["tmux", "-L", self.socket, "has-session", "-t", "irc"],
+                              capture_output=True, timeout=TIMEOUT).returncode == 0
 
     def kill(self) -> None:
-        subprocess.run(["tmux", "kill-session", "-t", self.name], capture_output=True)
+        subprocess.run(["tmux", "-L", self.socket, "kill-server"], capture_output=True,
+                       timeout=TIMEOUT)
 
 
 @pytest.mark.skipif(shutil.which("irssi") is None or shutil.which("tmux") is None,
@@ -145,7 +148,7 @@ def test_irssi(chat_server: tuple[int, int], tmp_path: Path) -> None:
         'settings = { "irc/core" = { cmd_queue_speed = "10msec"; '
         'cmds_max_at_once = "20"; }; };\n')
     env = {**os.environ, "TERM": "screen", "HOME": str(tmp_path)}
-    irssi = Tmux(f"chatsvc-irssi-{os.getpid()}", [
+    irssi = Tmux([
         "irssi", f"--home={home}", "-n", "alice", "-c", "127.0.0.1", "-p", str(irc_port)], env)
     try:
         wait_for(lambda: irssi.shows("Welcome to the testnet IRC network"), "irssi to register")
