@@ -57,6 +57,7 @@ __all__ = [
     "ServerFull",
     "Session",
     "TLSVerificationFailed",
+    "WrongPassword",
     "client_endpoint",
     "connect",
     "tls_options",
@@ -106,6 +107,10 @@ class ServerFull(RegistrationRefused):
     """The server is at its connection limit."""
 
 
+class WrongPassword(RegistrationRefused):
+    """The server has a password and ours was missing or wrong."""
+
+
 class ConnectionClosed(ClientError):
     """The connection ended while we were waiting for something."""
 
@@ -121,6 +126,8 @@ def _refusal(text: str) -> RegistrationRefused:
         return BadName(text)
     if text.startswith("server full"):
         return ServerFull(text)
+    if text.startswith(("wrong password", "password required")):
+        return WrongPassword(text)
     return RegistrationRefused(text)
 
 
@@ -296,10 +303,12 @@ class Session:
 
     log = Logger()
 
-    def __init__(self, reactor: IReactorTime, name: str, hostname: str | None = None) -> None:
+    def __init__(self, reactor: IReactorTime, name: str, hostname: str | None = None,
+                 password: str | None = None) -> None:
         self.reactor = reactor
         self.name = name
         self.hostname = hostname
+        self._password = password
         self.parser = LineParser()
         self.greeting: list[Event] = []
         self.inbox: deque[Event] = deque(maxlen=INBOX_SIZE)
@@ -441,6 +450,8 @@ class Session:
 
     def _connected(self, protocol: ChatClientProtocol) -> None:
         self._protocol = protocol
+        if self._password is not None:
+            self.send_line(f"/pass {_one_line('a password', self._password)}")
         self.send_line(f"#{_one_line('a name', self.name)}")
 
     def _received(self, event: Event) -> None:
@@ -577,13 +588,15 @@ def connect(
     tls: bool = False,
     cafile: str | None = None,
     hostname: str | None = None,
+    password: str | None = None,
     timeout: float = 30.0,
 ) -> Deferred[Session]:
     """Connect to a chatsvc server and register as C{name}.
 
     Fires with a registered L{Session} that already knows who is in the
     room (L{Session.names}).  Fails with L{NameTaken}, L{BadName} or
-    L{ServerFull} when the server refuses the name, L{ConnectFailed} when it
+    L{ServerFull} when the server refuses the name, L{WrongPassword} when
+    the server has a password (C{--password}) and C{password} is not it, L{ConnectFailed} when it
     cannot be reached in C{timeout} seconds, and L{TLSVerificationFailed}
     when its certificate is untrusted or for another host.  See
     L{client_endpoint} for C{endpoint}, C{tls}, C{cafile} and C{hostname}.
@@ -595,7 +608,7 @@ def connect(
     if hostname is None and isinstance(endpoint, str) and "=" not in endpoint:
         kind, _, rest = endpoint.partition(":")
         hostname = _split_host_port(rest if kind.lower() in ("tcp", "tls", "ssl") else endpoint)[0]
-    session = Session(reactor, name, hostname)
+    session = Session(reactor, name, hostname, password)
     return defer.ensureDeferred(_connect(reactor, target, session, timeout))
 
 

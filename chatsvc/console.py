@@ -361,6 +361,9 @@ def parse_arguments(argv: list[str] | None = None) -> argparse.Namespace:
                         "implies --tls")
     parser.add_argument("--servername", help="the name the server's certificate must carry "
                         "(default: host)")
+    parser.add_argument("--password", default=os.environ.get("CHAT_PASSWORD"),
+                        help="the server's password, if it has one (default: $CHAT_PASSWORD, "
+                        "which other local users cannot see in the process list)")
     parser.add_argument("--timeout", type=float, default=30.0,
                         help="seconds to connect and register (default 30)")
     args = parser.parse_args(argv)
@@ -381,7 +384,7 @@ async def run(reactor: Any, args: argparse.Namespace) -> None:
     try:
         session = await connect(reactor, args.target, args.name, tls=args.tls,
                                 cafile=args.cafile, hostname=args.servername,
-                                timeout=args.timeout)
+                                password=args.password, timeout=args.timeout)
     except ClientError as error:
         raise SystemExit(f"chat: {error}") from None
     except ValueError as error:

@@ -189,6 +189,20 @@ class ListFull(RoomError):
         self.mode = mode
 
 
+class PasswordRequired(ChatError):
+    """The server has a password (--password) and this connection has not given it."""
+
+    def __init__(self) -> None:
+        super().__init__("password required: send /pass PASSWORD first")
+
+
+class BadPassword(ChatError):
+    """ERR_PASSWDMISMATCH (464) for the server password."""
+
+    def __init__(self) -> None:
+        super().__init__("wrong password")
+
+
 class BadOperLogin(ChatError):
     """ERR_PASSWDMISMATCH (464)."""
 

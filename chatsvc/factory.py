@@ -22,6 +22,7 @@ from chatsvc.errors import (
     BadModeArgument,
     BadNameError,
     BadOperLogin,
+    BadPassword,
     BadRoomName,
     Banned,
     CannotSpeak,
@@ -34,6 +35,7 @@ from chatsvc.errors import (
     NotInRoom,
     NotOperator,
     NotRegistered,
+    PasswordRequired,
     RoomError,
     RoomFull,
     ServerFull,
@@ -110,6 +112,8 @@ class ChatFactory(ServerFactory):
         self.history = NameHistory(now=self.clock.seconds)
         self._joined: dict[Participant, dict[str, Room]] = {}
         self._invites: dict[Participant, set[Room]] = {}
+        #: Connections that gave the server password (only kept when one is set).
+        self._authenticated: set[Participant] = set()
 
     # -- connections ---------------------------------------------------------
 
@@ -154,6 +158,7 @@ class ChatFactory(ServerFactory):
             self.connections.remove(participant)
             self.hosts.remove(participant.host)  # counted by attach()
         self._cancel_deadline(participant)
+        self._authenticated.discard(participant)
         self.opers.discard(participant)
         for room in self._invites.pop(participant, ()):
             room.invited.discard(participant)
@@ -205,6 +210,28 @@ class ChatFactory(ServerFactory):
         if deadline is not None and deadline.active():
             deadline.cancel()
 
+    # -- the server password -------------------------------------------------
+
+    @property
+    def password_required(self) -> bool:
+        """Whether connections must give the server password before registering."""
+        return self.settings.password is not None
+
+    def authenticate(self, participant: Participant, password: str | None) -> None:
+        """Check the server password (C{--password}) for a connection.
+
+        The rule lives here, not in an adapter, so that no protocol is a way
+        around it: L{register} refuses a first registration until this has
+        succeeded.  Raises L{BadPassword} on a mismatch.
+        """
+        expected = self.settings.password
+        if expected is None:
+            return
+        if not hmac.compare_digest((password or "").encode("utf-8"), expected.encode("utf-8")):
+            self.log.info("{host}: wrong server password", host=participant.host)
+            raise BadPassword()
+        self._authenticated.add(participant)
+
     # -- names ---------------------------------------------------------------
 
     def register(self, participant: Participant, name: str, *, autojoin: bool = True) -> None:
@@ -222,6 +249,8 @@ class ChatFactory(ServerFactory):
         if holder is not None and holder is not participant:
             raise NameTaken(name)
         if participant.name is None:
+            if self.password_required and participant not in self._authenticated:
+                raise PasswordRequired()
             self._first_registration(participant, name, autojoin)
         else:
             self._rename(participant, name)

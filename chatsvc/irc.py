@@ -17,7 +17,6 @@ and so is the grammar (L{chatsvc.ircwire}).
 
 from __future__ import annotations
 
-import hmac
 import re
 from collections.abc import Callable
 from typing import TYPE_CHECKING
@@ -32,6 +31,7 @@ import chatsvc
 from chatsvc import ircwire as wire
 from chatsvc.errors import (
     BadNameError,
+    BadPassword,
     CannotSpeak,
     ChatError,
     EmptyMessage,
@@ -409,11 +409,9 @@ class IRCChatProtocol(ChannelCommands, UserCommands, Protocol):
     def _try_register(self) -> None:
         if self.name is not None or self._nick is None or not self._user_given or self._cap_hold:
             return
-        expected = self.hub.settings.password
-        if expected is not None and not hmac.compare_digest(
-            (self._password or "").encode("utf-8"), expected.encode("utf-8")
-        ):
-            self.log.info("IRC {host}: wrong or missing server password", host=self.host)
+        try:
+            self.hub.authenticate(self, self._password)
+        except BadPassword:
             self._reply(rfc.ERR_PASSWDMISMATCH, "Password incorrect")
             self.disconnect("Bad password")
             return

@@ -25,7 +25,7 @@ from twisted.internet.protocol import Protocol
 from twisted.logger import Logger
 from twisted.python.failure import Failure
 
-from chatsvc.errors import ChatError, EmptyMessage, RoomError
+from chatsvc.errors import BadPassword, ChatError, EmptyMessage, RoomError
 from chatsvc.events import Error, Event, Exited, Notice, RoomList, Topic, Who
 from chatsvc.framing import TOO_LONG, LineBuffer
 from chatsvc.guard import Guard
@@ -48,6 +48,7 @@ HELP = (
     "  /topic [text]      show or set the topic (/topic - clears it)",
     "  /me action         an action line: * you action",
     "  /quit [reason]     leave",
+    "  /pass password     give the server password, if it has one, before #name",
     "  /say text          say text, even if it starts with # @ or /",
     "  //text             say text that starts with /",
     "  anything else      say it to your room",
@@ -104,6 +105,7 @@ class LineChatProtocol(Protocol):
             "unban": self._cmd_unban,
             "mode": self._cmd_mode,
             "oper": self._cmd_oper,
+            "pass": self._cmd_pass,
         }
 
     # -- connection lifecycle -----------------------------------------------
@@ -114,9 +116,12 @@ class LineChatProtocol(Protocol):
         if not self._guard.start():
             return
         self.log.info("connection from {host}", host=self.host)
+        how = (
+            "this server needs a password: send /pass PASSWORD, then #yourname"
+            if self.hub.password_required else "register with #yourname"
+        )
         self.deliver(Notice(
-            f"welcome to {self.hub.settings.server_name}! "
-            "register with #yourname; /help lists commands"
+            f"welcome to {self.hub.settings.server_name}! {how}; /help lists commands"
         ))
 
     def connectionLost(self, reason: Failure = None) -> None:
@@ -354,6 +359,20 @@ class LineChatProtocol(Protocol):
             raise ChatError("usage: /oper name password")
         self.hub.oper(self, words[0], words[1])
         self.deliver(Notice("you are now a server operator"))
+
+    def _cmd_pass(self, argument: str) -> None:
+        """The server password; a wrong one closes the connection, as on IRC."""
+        if self.name is not None:
+            raise ChatError("already registered")
+        try:
+            self.hub.authenticate(self, argument)
+        except BadPassword as refusal:
+            self.deliver(Error(str(refusal)))
+            if self._guard is not None:
+                self._guard.close(str(refusal))
+            return
+        if self.hub.password_required:
+            self.deliver(Notice("password accepted: now register with #yourname"))
 
     def _cmd_nick(self, argument: str) -> None:
         self.hub.register(self, argument)

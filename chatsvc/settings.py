@@ -29,7 +29,8 @@ class Settings:
     opers: dict[str, str] = field(default_factory=dict)
     #: Most rooms one user may be in at once (IRC's CHANLIMIT).
     max_rooms: int = 50
-    # IRC: a server password every client must send (PASS); None for none.
+    #: A server password every client must give before registering (line:
+    #: /pass, IRC: PASS); None for none.
     password: str | None = None
     # IRC liveness: PING a client silent this long (seconds; 0: never), then
     # drop it if it stays silent for the timeout.

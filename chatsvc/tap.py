@@ -108,7 +108,9 @@ class Options(ConfigFileMixin, usage.Options):
         ["irc-tls-port", None, None,
          "IRC over TLS: a port number or endpoint string, with --tls-cert."],
         ["password", None, None,
-         "Server password IRC clients must send (PASS) to register."],
+         "Server password every client must give before registering: line users "
+         "with /pass, IRC users with PASS. It is visible in the process list; "
+         "prefer the config file."],
         ["irc-ping-interval", None, "90",
          "Seconds of silence before the server PINGs an IRC client (0: never)."],
         ["irc-ping-timeout", None, "90",
