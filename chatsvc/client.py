@@ -343,7 +343,8 @@ class Session:
 
     def whisper(self, name: str, text: str) -> None:
         """Say C{text} to C{name} alone; each line of it is one message."""
-        _one_line("a name", name)
+        if not name or any(c in name for c in " :\r\n"):
+            raise ValueError(f"not a name to whisper to: {name!r}")
         for line in _lines(text):
             self.send_line(f"@{name}:{line}")
 
@@ -602,6 +603,7 @@ def connect(
     L{client_endpoint} for C{endpoint}, C{tls}, C{cafile} and C{hostname}.
     """
     try:
+        _one_line("a name", name)
         target = client_endpoint(reactor, endpoint, tls=tls, cafile=cafile, hostname=hostname)
     except (ClientError, ValueError) as error:
         return defer.fail(error if isinstance(error, ClientError) else ClientError(str(error)))

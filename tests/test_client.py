@@ -15,6 +15,7 @@ from twisted.logger import capturedLogs
 from chatsvc.client import (
     BadName,
     ChatClientProtocol,
+    ClientError,
     ConnectFailed,
     ConnectionClosed,
     EventTimeout,
@@ -84,6 +85,10 @@ def test_multi_line_text_is_one_message_per_line(chat: ChatHarness) -> None:
         alice.send_line("/who\n#mallory")
     with pytest.raises(ValueError):
         alice.rename("a\nb")
+    with pytest.raises(ValueError, match="not a name to whisper to"):
+        alice.whisper("bob: hi", "text")
+    with pytest.raises(ClientError, match="must be one line"):
+        chat.join("eve\n/quit")
 
 
 def test_whisper_me_and_private_action(chat: ChatHarness) -> None:
