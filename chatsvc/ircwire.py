@@ -137,7 +137,9 @@ def split_text(text: str, budget: int) -> list[str]:
         while data[cut] & 0xC0 == 0x80:
             cut -= 1
         space = data.rfind(b" ", start + budget // 2, cut + 1)
-        if space > start:
+        # Break at a space only when text follows it: a trailing space is
+        # content, and dropping it as a separator would lose it.
+        if start < space < end - 1:
             pieces.append(data[start:space].decode("utf-8"))
             start = space + 1
         else:

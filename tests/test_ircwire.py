@@ -42,6 +42,12 @@ def test_decode_falls_back_to_latin1() -> None:
     assert wire.decode(b"caf\xe9") == "café"
 
 
+def test_split_keeps_a_trailing_space() -> None:
+    # Found by hypothesis: the space at the split point was the last byte and
+    # was dropped as if it were a separator.
+    assert wire.split_text("0000 ", 4) == ["0000", " "]
+
+
 @given(st.text(min_size=0, max_size=3000), st.integers(min_value=4, max_value=600))
 def test_split_text_never_loses_or_cuts(text: str, budget: int) -> None:
     pieces = wire.split_text(text, budget)
