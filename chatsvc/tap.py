@@ -120,6 +120,10 @@ class Options(ConfigFileMixin, usage.Options):
     def __init__(self) -> None:
         super().__init__()
         self["per-ip-exempt"] = []
+        # usage.Options takes opt_ methods' docstrings as they are, indentation
+        # and all, and --help would show those runs of spaces: flow them.
+        self.docs = {name: " ".join(doc.split()) if doc else doc
+                     for name, doc in self.docs.items()}
 
     def opt_per_ip_exempt(self, value: str) -> None:
         """Address or network (127.0.0.1, 10.0.0.0/8, ::1) --max-per-ip does

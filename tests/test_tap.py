@@ -39,6 +39,14 @@ def test_oper_accounts_from_a_config_file(tmp_path):
     assert parse("--config", str(config))["settings"].opers == {"admin": "pw", "ops": "pw2"}
 
 
+def test_help_describes_every_option_as_flowing_text():
+    """Docstrings of opt_ methods are indented; --help must not show that."""
+    options = Options()
+    assert options.docs["oper"] and options.docs["per-ip-exempt"]
+    assert not {name: doc for name, doc in options.docs.items() if doc and "  " in doc}
+    assert "command (repeatable)" in " ".join(options.getUsage(width=80).split())
+
+
 def test_bare_port_means_tcp():
     assert endpoint_string("12345") == "tcp:12345"
     assert endpoint_string("tcp:1:interface=127.0.0.1") == "tcp:1:interface=127.0.0.1"
