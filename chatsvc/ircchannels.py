@@ -200,23 +200,12 @@ class ChannelCommands:
     def _send_names(self, room: Room) -> None:
         symbol = "@" if room.secret else "="
         head = wire.build(self.server.name, rfc.RPL_NAMREPLY, self._me, symbol, room.name, "")
-        budget = 510 - len(head.encode("utf-8"))
-        line: list[str] = []
-        used = 0
         members = sorted(room.everyone, key=lambda member: fold(member.name or ""))
         hide_invisible = self not in room
-        for member in members:
-            if hide_invisible and "i" in getattr(member, "modes", ()):
-                continue
-            name = self._names_prefix(room, member) + (member.name or "")
-            cost = len(name) + (1 if line else 0)
-            if line and used + cost > budget:
-                self._reply(rfc.RPL_NAMREPLY, symbol, room.name, " ".join(line))
-                line, used, cost = [], 0, len(name)
-            line.append(name)
-            used += cost
-        if line:
-            self._reply(rfc.RPL_NAMREPLY, symbol, room.name, " ".join(line))
+        names = [self._names_prefix(room, member) + (member.name or "") for member in members
+                 if not (hide_invisible and "i" in getattr(member, "modes", ()))]
+        for chunk in wire.pack_words(names, 510 - len(head.encode("utf-8"))):
+            self._reply(rfc.RPL_NAMREPLY, symbol, room.name, chunk)
         self._reply(rfc.RPL_ENDOFNAMES, room.name, "End of /NAMES list")
 
     def _cmd_names(self, params: list[str]) -> None:

@@ -139,8 +139,9 @@ class UserCommands:
             + room.name
             for room in self.hub.rooms_of(person) if self.hub.can_see(self, room)
         ]
-        if rooms:
-            self._reply(rfc.RPL_WHOISCHANNELS, name, " ".join(rooms))
+        head = wire.build(self.server.name, rfc.RPL_WHOISCHANNELS, self._me, name, "")
+        for chunk in wire.pack_words(rooms, 510 - len(head.encode("utf-8"))):
+            self._reply(rfc.RPL_WHOISCHANNELS, name, chunk)
         self._reply(rfc.RPL_WHOISSERVER, name, self.server.name, _VERSION)
         if self._is_oper(person):
             self._reply(rfc.RPL_WHOISOPERATOR, name, "is an IRC operator")

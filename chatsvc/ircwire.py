@@ -9,6 +9,7 @@ cut.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 from chatsvc.names import fold
@@ -148,6 +149,25 @@ def split_text(text: str, budget: int) -> list[str]:
     if start < end:
         pieces.append(data[start:].decode("utf-8"))
     return pieces
+
+
+def pack_words(words: Iterable[str], budget: int) -> list[str]:
+    """Words joined by spaces into as few strings of at most C{budget} UTF-8
+    bytes as they fit in: how a list (NAMES, a WHOIS's channels) too long for
+    one line goes over several, with no word cut."""
+    packed: list[str] = []
+    line: list[str] = []
+    used = 0
+    for word in words:
+        cost = len(word.encode("utf-8")) + (1 if line else 0)
+        if line and used + cost > budget:
+            packed.append(" ".join(line))
+            line, used, cost = [], 0, cost - 1
+        line.append(word)
+        used += cost
+    if line:
+        packed.append(" ".join(line))
+    return packed
 
 
 def fit(source: str, command: str, params: tuple[str, ...], text: str,

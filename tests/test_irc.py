@@ -419,6 +419,20 @@ def test_whois(net: Net) -> None:
     assert numerics(alice.ask("WHOIS chatsvc bob"))[0] == "311"
 
 
+def test_whois_lists_many_channels_over_several_lines(net: Net) -> None:
+    rooms = [f"#{index:02d}" + "c" * 40 for index in range(net.hub.settings.max_rooms)]
+    alice = net.irc_user("alice", channels=",".join(rooms))
+    bob = net.irc_user("bob", channels="")
+    lines = bob.ask("WHOIS alice")
+    channels = [line for line in lines if line.split(" ")[1] == "319"]
+    assert len(channels) > 1
+    assert all(len(line.encode()) + 2 <= 512 for line in lines)
+    assert all(line.startswith(":chatsvc 319 bob alice :") for line in channels)
+    listed = [name for line in channels for name in line.split(" :", 1)[1].split(" ")]
+    assert listed == ["@" + room for room in rooms]
+    assert alice.protocol.name == "alice"
+
+
 def test_whowas(net: Net) -> None:
     bob = net.line_user("bob")
     alice = net.irc_user("alice")

@@ -66,6 +66,21 @@ def test_split_text_never_loses_or_cuts(text: str, budget: int) -> None:
     assert rest == ""
 
 
+_WORD = st.text(st.characters(blacklist_characters=" \r\n\x00"), min_size=1, max_size=60)
+
+
+@given(st.lists(_WORD, max_size=200), st.integers(min_value=1, max_value=500))
+def test_pack_words_keeps_every_word_whole_and_in_order(words: list[str], budget: int) -> None:
+    packed = wire.pack_words(words, budget)
+    assert [word for line in packed for word in line.split(" ")] == words
+    # Over budget only when a single word is.
+    assert all(len(line.encode("utf-8")) <= budget or " " not in line for line in packed)
+    # As few lines as fit: the next line's first word would not have fitted.
+    for line, following in zip(packed, packed[1:], strict=False):
+        first = following.split(" ")[0]
+        assert len(f"{line} {first}".encode()) > budget
+
+
 @given(st.text(min_size=1, max_size=2000).filter(lambda t: "\r" not in t and "\n" not in t))
 def test_fit_lines_are_at_most_512_bytes(text: str) -> None:
     lines = wire.fit("nick!~user@2001:db8::1", "PRIVMSG", ("#channel",), text,
