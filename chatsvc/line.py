@@ -31,7 +31,8 @@ from chatsvc.framing import TOO_LONG, LineBuffer
 from chatsvc.guard import Guard
 from chatsvc.lineformat import line_bytes
 from chatsvc.modes import FLAG_MODES, LIST_MODES, ModeChange, parse_modes
-from chatsvc.text import clean_line
+from chatsvc.names import fold
+from chatsvc.text import clean_line, plain
 
 if TYPE_CHECKING:
     from chatsvc.factory import ChatFactory
@@ -83,6 +84,8 @@ class LineChatProtocol(Protocol):
         self.host = "?"
         self._lines = LineBuffer(hub.settings.max_line)
         self._guard: Guard | None = None
+        # What IRC's WHOIS shows of anyone (317): when they came, when they last spoke.
+        self.signon = self.last_active = 0.0
         self._home = hub.default_room.name
         self._commands: dict[str, Callable[[str], None]] = {
             "who": self._cmd_who,
@@ -112,6 +115,7 @@ class LineChatProtocol(Protocol):
 
     def connectionMade(self) -> None:
         self.host = getattr(self.transport.getPeer(), "host", "?")
+        self.signon = self.last_active = self.hub.clock.seconds()
         self._guard = Guard(self.hub, self, self.transport, self._line)
         if not self._guard.start():
             return
@@ -217,6 +221,7 @@ class LineChatProtocol(Protocol):
 
     def _say(self, text: str, action: bool = False) -> None:
         self.hub.say(self, self._room().name, text, action)
+        self.last_active = self.hub.clock.seconds()
 
     def _private(self, rest: str) -> None:
         colon, space = rest.find(":"), rest.find(" ")
@@ -227,6 +232,11 @@ class LineChatProtocol(Protocol):
         if not body:
             raise EmptyMessage()
         self.hub.whisper(self, target, body)
+        self.last_active = self.hub.clock.seconds()
+        recipient = self.hub.users.get(fold(target))
+        away = getattr(recipient, "away", None)
+        if away:  # an IRC user marked away (AWAY): as IRC's 301 tells IRC users
+            self.deliver(Notice(f"{recipient.name} is away: {plain(away)}"))
 
     # -- commands ------------------------------------------------------------
 

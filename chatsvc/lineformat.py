@@ -313,6 +313,8 @@ NOTICE_RULES: list[tuple[re.Pattern[str], NoticeRule]] = [
                 rf"(?:to|from) (?P<name>{_NAME}) in (?P<room>{_ROOM})"), _rule_status),
     (re.compile(rf"(?P<by>{_NAME}) invites you to (?P<room>{_ROOM})"), _rule_invited),
     (re.compile(r"rooms \((?P<count>\d+)\): ?(?P<rooms>.*)", re.DOTALL), _rule_rooms),
+    # Never an action by a present user who wrote "/me is away: ...".
+    (re.compile(rf"{_NAME} is away: .*", re.DOTALL), lambda match, parser: Notice(match.string)),
 ]
 """Notice phrasings that mean a structured event, tried in order with
 C{fullmatch} on the text after ``* ``.  Add a rule here when the server gains

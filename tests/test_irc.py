@@ -225,6 +225,19 @@ def test_private_messages_both_ways(net: Net) -> None:
     assert bob.read() == ["*alice* both"]
 
 
+def test_line_user_is_told_an_irc_user_is_away(net: Net) -> None:
+    bob = net.line_user("bob")
+    alice = net.irc_user("alice")
+    alice.ask("AWAY :gone \x02fishing\x02")
+    bob.read()
+    bob.send("@alice:are you there?")
+    assert alice.read() == [":bob!bob@198.51.100.7 PRIVMSG alice :are you there?"]
+    assert bob.read() == ["* alice is away: gone fishing"]
+    alice.send("AWAY")
+    bob.send("@alice:back?")
+    assert bob.read() == []
+
+
 def test_actions_both_ways(net: Net) -> None:
     bob = net.line_user("bob")
     alice = net.irc_user("alice")
@@ -397,15 +410,21 @@ def test_names_split_over_several_lines(net: Net) -> None:
 # -- user queries --------------------------------------------------------------
 
 def test_whois(net: Net) -> None:
-    net.line_user("bob")
+    signon = str(int(net.clock.seconds()))
+    bob = net.line_user("bob")
     alice = net.irc_user("alice")
     net.clock.advance(42)
     assert alice.ask("WHOIS bob") == [
         ":chatsvc 311 alice bob bob 198.51.100.7 * :bob",
         ":chatsvc 319 alice bob :#chat",
         ":chatsvc 312 alice bob chatsvc :chatsvc-0.1.0",
+        f":chatsvc 317 alice bob 42 {signon} :seconds idle, signon time",
         ":chatsvc 318 alice bob :End of /WHOIS list",
     ]
+    net.clock.advance(5)
+    bob.send("hello")  # a line user's idle time restarts when they talk
+    assert ":chatsvc 317 alice bob 0 " + signon + " :seconds idle, signon time" in (
+        alice.ask("WHOIS bob"))
     carol = net.irc_user("carol")
     carol.send("AWAY :lunch")
     lines = alice.ask("WHOIS Carol")

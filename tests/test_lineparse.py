@@ -120,6 +120,8 @@ def test_parser_tracks_who_is_present() -> None:
     # Actions are recognised only for people present.
     assert parser.parse("* al waves") == RoomMessage("", "al", "waves", action=True)
     assert parser.parse("* bob waves") == Notice("bob waves")
+    # ... but the server's "is away" answer is a notice even about someone present.
+    assert parser.parse("* al is away: lunch") == Notice("al is away: lunch")
 
 
 @pytest.mark.parametrize("line, event", [
