@@ -147,7 +147,7 @@ class TopicTooLong(RoomError):
     """The IRC adapter should truncate to C{limit} (TOPICLEN) rather than refuse."""
 
     def __init__(self, room: str, limit: int) -> None:
-        super().__init__(room, f"topic too long for {room}: at most {limit} characters")
+        super().__init__(room, f"topic too long for {room}: at most {limit} bytes")
         self.limit = limit
 
 

@@ -438,7 +438,7 @@ class ChatFactory(ServerFactory):
         if room.topic_locked:
             self._require_operator(setter, room)
         topic = topic.strip()
-        if len(topic) > MAX_TOPIC_LENGTH:
+        if len(topic.encode("utf-8")) > MAX_TOPIC_LENGTH:
             raise TopicTooLong(room.name, MAX_TOPIC_LENGTH)
         room.topic, room.topic_by, room.topic_at = topic, name, self.clock.seconds()
         self._send(room.everyone, TopicChanged(room.name, name, topic,

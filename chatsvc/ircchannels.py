@@ -173,7 +173,7 @@ class ChannelCommands:
                 return
             self._send_topic(room.name)
             return
-        topic = sanitize_irc(params[1])[:MAX_TOPIC_LENGTH]
+        topic = wire.truncate(sanitize_irc(params[1]), MAX_TOPIC_LENGTH)
         try:
             self.hub.set_topic(self, params[0], topic)
         except errors.ChatError as refusal:

@@ -113,6 +113,13 @@ def encode(line: str) -> bytes:
     return data + b"\r\n"
 
 
+def truncate(text: str, limit: int) -> str:
+    """C{text} cut to at most C{limit} UTF-8 bytes, at a character boundary
+    (for limits IRC counts in bytes, such as TOPICLEN)."""
+    data = text.encode("utf-8")
+    return text if len(data) <= limit else _trim(data, limit).decode("utf-8")
+
+
 def _trim(data: bytes, limit: int) -> bytes:
     cut = limit
     while cut > 0 and data[cut] & 0xC0 == 0x80:  # inside a UTF-8 sequence

@@ -15,7 +15,8 @@ from chatsvc.modes import FLAG_MODES, KEY_MODE, LIMIT_MODE, ModeChange, mode_str
 from chatsvc.names import fold
 from chatsvc.participant import Participant
 
-#: Longest topic, in characters (IRC's TOPICLEN).
+#: Longest topic, in UTF-8 bytes (IRC's TOPICLEN counts bytes: in characters, a
+#: Cyrillic or CJK topic would overflow IRC's 512-byte lines and reach IRC users cut).
 MAX_TOPIC_LENGTH = 390
 #: Longest key (IRC's KEYLEN).
 MAX_KEY_LENGTH = 32

@@ -116,6 +116,26 @@ def test_topic(net: Net) -> None:
     assert carol.ask("TOPIC #nowhere") == [":chatsvc 403 carol #nowhere :No such channel"]
 
 
+def test_topic_length_is_in_bytes_so_irc_users_get_it_whole(net: Net) -> None:
+    """TOPICLEN counts bytes: a topic in Cyrillic (2 bytes a letter) or CJK
+    is not cut by the 512-byte line limit when it reaches IRC users."""
+    alice = net.irc_user("alice", channels="#rust")
+    bob = net.line_user("bob")
+    bob.send("/join #rust")
+    alice.send("MODE #rust -t")
+    alice.read()
+    bob.read()
+    bob.send("/topic " + "ж" * 196)
+    assert bob.read() == ["! topic too long for #rust: at most 390 bytes"]
+    bob.send("/topic " + "ж" * 195)
+    assert alice.read() == [f":bob!bob@198.51.100.7 TOPIC #rust :{'ж' * 195}"]
+    alice.send("TOPIC #rust :" + "話" * 200)  # 600 bytes: cut to 390, at a character
+    topic = net.hub.rooms["#rust"].topic
+    assert topic == "話" * 130
+    assert alice.read() == [f":alice!~alice@192.0.2.1 TOPIC #rust :{topic}"]
+    assert alice.ask("TOPIC #rust")[0] == f":chatsvc 332 alice #rust :{topic}"
+
+
 def test_channel_modes(net: Net) -> None:
     alice = net.irc_user("alice", channels="#rust")
     bob = net.irc_user("bob", channels="#rust")

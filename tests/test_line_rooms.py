@@ -158,7 +158,7 @@ def test_topic_show_set_clear_and_refusal():
     alice.send("/topic -")
     assert bob.read() == ["* alice clears the topic of #rust"]
     alice.send("/topic " + "x" * 391)
-    assert alice.read()[-1] == "! topic too long for #rust: at most 390 characters"
+    assert alice.read()[-1] == "! topic too long for #rust: at most 390 bytes"
 
 
 def test_default_room_topic_is_shown_after_registering():

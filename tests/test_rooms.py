@@ -335,8 +335,11 @@ def test_unlocked_topic_is_settable_by_members_not_outsiders():
         hub.set_topic(carol, "#rust", "outsider")
     hub.set_topic(bob, "#rust", "")
     assert hub.find_room("#rust").topic == ""
-    with pytest.raises(TopicTooLong, match="at most 390"):
+    with pytest.raises(TopicTooLong, match="at most 390 bytes"):
         hub.set_topic(bob, "#rust", "x" * 391)
+    with pytest.raises(TopicTooLong):  # bytes, not characters
+        hub.set_topic(bob, "#rust", "é" * 196)
+    hub.set_topic(bob, "#rust", "é" * 195)
 
 
 def test_default_room_topic_is_shown_on_registration():
