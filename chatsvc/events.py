@@ -143,9 +143,9 @@ class Entered(Event):
 class Exited(Event):
     """The recipient is no longer in C{room}: they parted, or C{by} kicked them.
 
-    The hub delivers this last, once the change is complete, so an adapter
-    may call back into the hub on receiving it (a kicked line user moves to
-    the default room).  C{mask} is the kicker's.
+    The hub delivers this last, once the change is complete (then, for a
+    kick, calls the participant's optional C{kicked} hook).  C{mask} is the
+    kicker's.
     """
 
     room: str

@@ -390,7 +390,8 @@ class ChatFactory(ServerFactory):
     def kick(self, kicker: Participant, room_name: str, target: str, reason: str = "") -> None:
         """An operator removes C{target} from a room.
 
-        The others there get L{Kicked}; the target gets L{Exited} last.
+        The others there get L{Kicked}; the target gets L{Exited} last, then
+        its C{kicked(room)} hook runs if it has one (see L{Participant}).
         """
         name = self._require_name(kicker)
         room = self.find_room(room_name, kicker)
@@ -404,6 +405,9 @@ class ChatFactory(ServerFactory):
         self.log.info("{by} kicked {name} from {room}", by=name, name=victim.name,
                       room=room.name)
         victim.deliver(Exited(room.name, reason, name, mask=mask))
+        after = getattr(victim, "kicked", None)
+        if after is not None:
+            after(room.name)
 
     def invite(self, inviter: Participant, room_name: str, target: str) -> str:
         """Invite C{target} to a room; returns their name as registered.
@@ -411,12 +415,7 @@ class ChatFactory(ServerFactory):
         Any member may invite, but only an operator to an invite-only room.
         The invitation lasts until used or until either leaves the server.
         """
-        name = self._require_name(inviter)
-        room = self.find_room(room_name, inviter)
-        if inviter not in room and inviter not in self.opers:
-            raise NotInRoom(room.name)
-        if room.invite_only:
-            self._require_operator(inviter, room)
+        name, room = self._acting_in(inviter, room_name, "invite_only")
         invitee = self.users.get(fold(target))
         if invitee is None or invitee.name is None:
             raise NoSuchUser(target)
@@ -431,12 +430,7 @@ class ChatFactory(ServerFactory):
 
     def set_topic(self, setter: Participant, room_name: str, topic: str) -> None:
         """Set (or, with C{""}, clear) a room's topic; every member gets L{TopicChanged}."""
-        name = self._require_name(setter)
-        room = self.find_room(room_name, setter)
-        if setter not in room and setter not in self.opers:
-            raise NotInRoom(room.name)
-        if room.topic_locked:
-            self._require_operator(setter, room)
+        name, room = self._acting_in(setter, room_name, "topic_locked")
         topic = topic.strip()
         if len(topic.encode("utf-8")) > MAX_TOPIC_LENGTH:
             raise TopicTooLong(room.name, MAX_TOPIC_LENGTH)
@@ -628,6 +622,22 @@ class ChatFactory(ServerFactory):
     def _require_operator(self, participant: Participant, room: Room) -> None:
         if not self.is_operator(participant, room):
             raise NotOperator(room.name)
+
+    def _acting_in(self, actor: Participant, room_name: str,
+                   ops_only_rule: str) -> tuple[str, Room]:
+        """The actor's name and the room, if they may act there.
+
+        That is a member or a server operator, and an operator of the room
+        while the rule named C{ops_only_rule} (C{+i} for invitations, C{+t}
+        for the topic) is on.
+        """
+        name = self._require_name(actor)
+        room = self.find_room(room_name, actor)
+        if actor not in room and actor not in self.opers:
+            raise NotInRoom(room.name)
+        if getattr(room, ops_only_rule):
+            self._require_operator(actor, room)
+        return name, room
 
     def _membership(self, participant: Participant, room_name: str) -> Room:
         room = self.find_room(room_name, participant)

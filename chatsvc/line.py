@@ -26,7 +26,7 @@ from twisted.logger import Logger
 from twisted.python.failure import Failure
 
 from chatsvc.errors import BadPassword, ChatError, EmptyMessage, RoomError
-from chatsvc.events import Error, Event, Exited, Notice, RoomList, Topic, Who
+from chatsvc.events import Error, Event, Notice, RoomList, Topic, Who
 from chatsvc.framing import TOO_LONG, LineBuffer
 from chatsvc.guard import Guard
 from chatsvc.lineformat import line_bytes
@@ -154,10 +154,8 @@ class LineChatProtocol(Protocol):
     def deliver(self, event: Event) -> None:
         if self._guard is not None:
             self._guard.write(line_bytes(event, self._home))
-            if event.__class__ is Exited and event.by is not None:
-                self._kicked_out(event.room)
 
-    def _kicked_out(self, room: str) -> None:
+    def kicked(self, room: str) -> None:
         """Kicked from a room: back to the default room, or into no room."""
         if self._guard is None or self._guard.closing:
             return

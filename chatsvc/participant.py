@@ -17,10 +17,14 @@ class Participant(Protocol):
     name, to form the C{nick!user@host} mask that bans match.
 
     C{deliver} must not raise and must not call back into the hub
-    synchronously: the hub may be iterating a room.  The one exception is
-    L{chatsvc.events.Exited}, which the hub delivers as the last step of a
-    change, so that an adapter may react (a kicked line user returns to the
-    default room).  Queries (C{find_room}, C{members}, ...) are always safe.
+    synchronously: the hub may be iterating a room.  Queries (C{find_room},
+    C{members}, ...) are always safe.
+
+    Optionally, C{kicked(room: str)}: the hub calls it (if present) once a
+    kick from C{room} is complete, after delivering L{chatsvc.events.Exited};
+    it may call the hub (a kicked line user returns to the default room).
+    A hook rather than a test in C{deliver} keeps per-recipient work out of
+    every broadcast.
     """
 
     name: str | None

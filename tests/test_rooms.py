@@ -6,9 +6,10 @@ events it sends to whom.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import pytest
+from support import Recorder
 from twisted.internet.task import Clock
 
 from chatsvc.errors import (
@@ -58,19 +59,10 @@ from chatsvc.settings import Settings
 
 
 @dataclass(eq=False)
-class Person:
-    """A bare participant recording what the hub delivers to it."""
+class Person(Recorder):
+    """A recorder with an IRC-style C{user}, as adapters may give participants."""
 
-    name: str | None = None
-    host: str = "test"
     user: str | None = None
-    events: list[Event] = field(default_factory=list)
-
-    def deliver(self, event: Event) -> None:
-        self.events.append(event)
-
-    def disconnect(self, reason: str) -> None:
-        pass
 
     def take(self) -> list[Event]:
         events, self.events = self.events, []
@@ -774,3 +766,24 @@ def test_parse_modes():
     with pytest.raises(ModeNeedsArgument, match=r"mode -o needs a name"):
         parse_modes("-o")
     assert mode_string(parse_modes("+im-k+lb", ["5", "x!*@*"])) == "+im-k+lb 5 x!*@*"
+
+
+def test_kicked_hook_runs_after_the_kick_and_may_call_the_hub():
+    hub = make_hub()
+
+    @dataclass(eq=False)
+    class Returner(Person):
+        def kicked(self, room: str) -> None:
+            self.events.append(("hook", room, self in hub.find_room(room)))
+            hub.join(self, "#chat")
+
+    alice = people(hub, "alice")[0]
+    bob = Returner()
+    hub.attach(bob)
+    hub.register(bob, "bob")
+    hub.join(alice, "#rust")
+    hub.join(bob, "#rust", leaving="#chat")
+    bob.take()
+    hub.kick(alice, "#rust", "bob", "out")
+    assert bob.take() == [Exited("#rust", "out", "alice"), ("hook", "#rust", False),
+                          Entered("#chat", 2, "")]
