@@ -88,6 +88,15 @@ class IRCServer:
         return self.hub.adapter(lambda hub: IRCChatProtocol(self))
 
 
+_SERVER_NAME = re.compile(r"[^\s:\x00-\x1f\x7f][^\s\x00-\x1f\x7f]*\Z")
+
+
+def usable_server_name(name: str) -> bool:
+    """Whether C{name} can be the source of IRC lines (C{:name 001 ...}) and
+    C{NETWORK=}: one word, not starting with C{:}."""
+    return _SERVER_NAME.match(name) is not None
+
+
 def irc_factory(hub: ChatFactory) -> ServerFactory:
     """A factory for an IRC listener attached to C{hub}."""
     return IRCServer(hub).factory()

@@ -19,7 +19,7 @@ from twisted.python import usage
 
 from chatsvc.config import ConfigError, ConfigFileMixin
 from chatsvc.factory import ChatFactory
-from chatsvc.irc import IRCServer
+from chatsvc.irc import IRCServer, usable_server_name
 from chatsvc.lifecycle import ChatService
 from chatsvc.limits import check_fd_limit, check_networks
 from chatsvc.names import BadName, check_room_name
@@ -151,6 +151,8 @@ class Options(ConfigFileMixin, usage.Options):
             raise StartupFailure(f"{error} (see: twistd chat --help)") from None
 
     def postOptions(self) -> None:
+        if any(ord(char) < 32 or ord(char) == 127 for char in self["name"]):
+            raise usage.UsageError(f"--name {self['name']!r}: no control characters")
         settings = Settings(server_name=self["name"])
         settings.max_line = _positive_int(self, "max-line", minimum=1)
         settings.max_clients = _positive_int(self, "max-clients")
@@ -187,6 +189,11 @@ class Options(ConfigFileMixin, usage.Options):
             self["irc_listeners"].append(("--irc-tls-port", self._tls_endpoint("irc-tls-port")))
         if (self["tls-cert"] or self["tls-key"]) and "tls" not in self:
             raise usage.UsageError("--tls-cert/--tls-key need --tls-port or --irc-tls-port")
+        if self["irc_listeners"] and not usable_server_name(self["name"]):
+            raise usage.UsageError(
+                f"--name {self['name']!r}: not usable as an IRC server name (it prefixes "
+                "every IRC line: no spaces or control characters, not empty, not starting "
+                "with ':')")
 
     def _tls_endpoint(self, key: str) -> IStreamServerEndpoint:
         option = f"--{key}"

@@ -26,6 +26,12 @@ def test_irc_is_off_by_default() -> None:
     assert parse()["irc_listeners"] == []
 
 
+def test_a_server_name_with_spaces_is_for_line_users_only() -> None:
+    assert parse("--name", "My Chat")["settings"].server_name == "My Chat"
+    assert parse("--irc-port", "6667", "--name", "chat.example.org")[
+        "settings"].server_name == "chat.example.org"
+
+
 def test_irc_options() -> None:
     options = parse("--irc-port", "6667", "--password", "pw", "--irc-ping-interval", "30",
                     "--irc-ping-timeout", "20")
@@ -44,6 +50,14 @@ def test_irc_options() -> None:
     (("--irc-ping-interval", "soon"), "--irc-ping-interval 'soon': not a whole number"),
     (("--irc-ping-timeout", "0"), "--irc-ping-timeout '0': must be at least 1"),
     (("--tls-cert", "x.pem"), "--tls-cert/--tls-key need --tls-port or --irc-tls-port"),
+    # The server name prefixes every IRC line: a space would break them all.
+    (("--irc-port", "6667", "--name", "My Chat"),
+     "--name 'My Chat': not usable as an IRC server name (it prefixes every IRC line: "
+     "no spaces or control characters, not empty, not starting with ':')"),
+    (("--irc-port", "6667", "--name", ":chat"), "--name ':chat': not usable"),
+    (("--irc-port", "6667", "--name", ""), "--name '': not usable"),
+    (("--irc-port", "6667", "--name", "chat\u2003server"), "not usable as an IRC server name"),
+    (("--name", "chat\x07"), "--name 'chat\\x07': no control characters"),
 ])
 def test_bad_irc_options(args: tuple[str, ...], message: str) -> None:
     with pytest.raises(StartupFailure) as failure:
