@@ -138,6 +138,9 @@ class Options(ConfigFileMixin, usage.Options):
         name, colon, password = value.partition(":")
         if not colon or not name.strip() or not password:
             raise usage.UsageError(f"--oper {name!r}...: expected NAME:PASSWORD")
+        if len(name.split()) != 1 or len(password.split()) != 1 or password != password.strip():
+            raise usage.UsageError(f"--oper {name!r}...: no spaces in the name or password "
+                                   "(they are typed as /oper NAME PASSWORD)")
         self.setdefault("oper-accounts", {})[name.strip()] = password
 
     def parseOptions(self, options: list[str] | None = None) -> None:

@@ -88,6 +88,9 @@ def test_full_ssl_endpoint_string_is_used_as_is(certs):
         (["--frobnicate"], "option --frobnicate not recognized"),
         (["--oper", "admin"], "--oper 'admin'...: expected NAME:PASSWORD"),
         (["--oper", "admin:"], "--oper 'admin'...: expected NAME:PASSWORD"),
+        # Typed as "/oper NAME PASSWORD" or OPER NAME PASSWORD: a space could never match.
+        (["--oper", "admin:two words"], "--oper 'admin'...: no spaces in the name or password"),
+        (["--oper", "the admin:pw"], "--oper 'the admin'...: no spaces in the name or password"),
     ],
 )
 def test_bad_configuration_is_one_line(args, message):
