@@ -25,7 +25,7 @@ from twisted.internet.protocol import Protocol
 from twisted.logger import Logger
 from twisted.python.failure import Failure
 
-from chatsvc.errors import BadPassword, ChatError, EmptyMessage, RoomError
+from chatsvc.errors import BadPassword, ChatError, EmptyMessage, NotRegistered, RoomError
 from chatsvc.events import Error, Event, Notice, RoomList, Topic, Who
 from chatsvc.framing import TOO_LONG, LineBuffer
 from chatsvc.guard import Guard
@@ -214,7 +214,8 @@ class LineChatProtocol(Protocol):
         """The current room; a line user is in at most one."""
         for room in self.hub.rooms_of(self):
             return room
-        self.hub._require_name(self)
+        if self.name is None:
+            raise NotRegistered()
         raise ChatError(_NO_ROOM)
 
     def _say(self, text: str, action: bool = False) -> None:

@@ -2,7 +2,12 @@
 
 from __future__ import annotations
 
-from support import LineUser, make_hub, registered
+import pytest
+import pytest_twisted
+from support import LineUser, WireClient, make_hub, registered
+from twisted.internet import endpoints, reactor
+
+from chatsvc.tap import Options, makeService
 
 
 def hub_with_oper(**settings: object):
@@ -463,3 +468,47 @@ def test_help_mentions_the_room_commands():
     for command in ("/join", "/part", "/rooms", "/topic", "/kick", "/op", "/deop", "/voice",
                     "/invite", "/mode", "/ban", "/unban", "/oper", "/who [#room]"):
         assert command in text
+
+
+# -- over real sockets ---------------------------------------------------------
+
+
+@pytest.fixture
+def server():
+    """A running chat service on loopback with a server operator account."""
+    options = Options()
+    options.parseOptions(["--port", "tcp:0:interface=127.0.0.1", "--oper", "root:hunter2"])
+    root = makeService(options)
+    root.startService()
+    (plain,) = [service for service in root if getattr(service, "option", "") == "--port"]
+    port = pytest_twisted.blockon(plain.whenListening()).getHost().port
+    yield endpoints.TCP4ClientEndpoint(reactor, "127.0.0.1", port, timeout=5)
+    pytest_twisted.blockon(root.stopService())
+
+
+@pytest_twisted.ensureDeferred
+async def test_rooms_over_tcp(server):
+    alice = await (await WireClient().connect(server)).register("alice")
+    bob = await (await WireClient().connect(server)).register("bob")
+    assert await alice.expect() == "* bob joined"
+    alice.send("/join #vault")
+    alice.send("/mode +i")
+    assert await alice.expect() == "* you joined #vault (1 here)"
+    assert await alice.expect() == "* alice sets +i on #vault"
+    assert await bob.expect() == "* alice left"
+    bob.send("/join #vault")
+    assert await bob.expect() == "! #vault is invite-only"
+    alice.send("/invite bob")
+    assert await alice.expect() == "* you invite bob to #vault"
+    assert await bob.expect() == "* alice invites you to #vault"
+    bob.send("/join #vault")
+    assert await bob.expect() == "* you joined #vault (2 here)"
+    assert await alice.expect() == "* bob joined #vault"
+    for line in ("/oper root hunter2", "/deop alice", "/kick alice enough"):
+        bob.send(line)
+    assert await bob.expect() == "* you are now a server operator"
+    assert await bob.expect() == "* bob takes operator status from alice in #vault"
+    assert await bob.expect() == "* bob kicked alice from #vault (enough)"
+    assert await alice.expect() == "* bob takes operator status from alice in #vault"
+    assert await alice.expect() == "* you were kicked from #vault by bob (enough)"
+    assert await alice.expect() == "* you joined #chat (1 here)"
