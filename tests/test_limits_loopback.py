@@ -25,7 +25,8 @@ from chatsvc.tap import Options, makeService
 
 async def start(*argv: str, certs=None):
     """A running service on loopback; returns (root service, hub, {kind: port})."""
-    args = ["--port", "tcp:0:interface=127.0.0.1", *argv]
+    args = ["--port", "tcp:0:interface=127.0.0.1", "--irc-port", "tcp:0:interface=127.0.0.1",
+            *argv]
     if certs is not None:
         args += ["--tls-port", "tcp:0:interface=127.0.0.1",
                  "--tls-cert", str(certs.cert), "--tls-key", str(certs.key)]
@@ -33,9 +34,11 @@ async def start(*argv: str, certs=None):
     options.parseOptions(args)
     root = makeService(options)
     root.startService()
+    kinds = {"--port": "plain", "--tls-port": "tls", "--irc-port": "irc"}
     ports = {}
-    for kind, listener in zip(("plain", "tls"), root, strict=False):
-        ports[kind] = (await listener.whenListening()).getHost().port
+    for listener in root:
+        if getattr(listener, "option", None) in kinds:
+            ports[kinds[listener.option]] = (await listener.whenListening()).getHost().port
     return root, root.hub, ports
 
 
@@ -54,9 +57,8 @@ def service(request, certs):
 
 
 def endpoint(ports, kind, certs):
-    plain = endpoints.TCP4ClientEndpoint(reactor, "127.0.0.1", ports["plain" if kind == "plain"
-                                                                      else "tls"], timeout=5)
-    if kind == "plain":
+    plain = endpoints.TCP4ClientEndpoint(reactor, "127.0.0.1", ports[kind], timeout=5)
+    if kind != "tls":
         return plain
     trust = ssl.Certificate.loadPEM(certs.ca.read_bytes())
     return endpoints.wrapClientTLS(ssl.optionsForClientTLS("localhost", trustRoot=trust), plain)
@@ -64,7 +66,12 @@ def endpoint(ports, kind, certs):
 
 async def user(ports, name, kind="plain", certs=None) -> WireClient:
     client = await WireClient().connect(endpoint(ports, kind, certs))
-    return await client.register(name)
+    if kind != "irc":
+        return await client.register(name)
+    client.send(f"NICK {name}\r\nUSER {name} 0 * :{name}\r\nJOIN #chat")
+    while " 366 " not in await client.expect():   # end of the channel's names
+        pass
+    return client
 
 
 async def expect_lines(client: WireClient, count: int, timeout: float = 10) -> list[str]:
@@ -75,13 +82,14 @@ def sleep(seconds: float):
     return deferLater(reactor, seconds, lambda: None)
 
 
-@pytest.mark.parametrize("kind", ["plain", "tls"])
+@pytest.mark.parametrize("kind", ["plain", "tls", "irc"])
 @pytest_twisted.ensureDeferred
 async def test_slow_reader_is_dropped_and_the_others_lose_nothing(service, certs, kind):
     root, hub, ports = await service("--max-backlog", "65536", "--flood-rate", "0",
-                               "--max-per-ip", "0")
-    alice = await user(ports, "alice", kind, certs)
-    carol = await user(ports, "carol", kind, certs)
+                                     "--max-per-ip", "0")
+    readers = "plain" if kind == "irc" else kind   # the slow one speaks IRC
+    alice = await user(ports, "alice", readers, certs)
+    carol = await user(ports, "carol", readers, certs)
     slow = await user(ports, "slow", kind, certs)
     await expect_lines(alice, 2)
     await expect_lines(carol, 1)
