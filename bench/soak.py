@@ -15,8 +15,8 @@ It starts ``twistd chat`` on a free loopback port (or uses ``--connect`` and
 3. for ``--minutes``: the well-behaved clients chat (``--rate`` room
    messages per second in total), whisper to each other (``--pm-rate``) and
    rename themselves (``--rename-rate``), staying far under the flood
-   limits; meanwhile ``--slow`` clients stop reading (and ask ``/who`` every
-   second so their backlog grows), a flooder pastes 200 lines every
+   limits; meanwhile ``--slow`` clients stop reading (and ask ``/who``
+   twice a second so their backlog grows), a flooder pastes 200 lines every
    ``--flood-every`` seconds, churners (``--churn-rate`` per second)
    connect, talk and drop abruptly or quit, and now and then a connection
    never registers;
@@ -318,8 +318,11 @@ class Soak:
         await task.deferLater(reactor, 1, lambda: None)
         client.transport.pauseProducing()        # stop reading, for good
         while not client.closed and not self.finished:
-            client.send("/who")                  # 1 line/s: under the flood limit
-            await task.deferLater(reactor, 1, lambda: None)
+            # Two /who a second (the sustained flood rate, never over it): the
+            # replies pile up in the kernel (up to tcp_wmem's 4 MiB on
+            # Linux), then in Twisted's buffer, then in our send queue.
+            client.send("/who")
+            await task.deferLater(reactor, 0.5, lambda: None)
         self.stats.offender_fates["slow reader closed" if client.closed
                                   else "slow reader still open at end"] += 1
         if not client.closed:

@@ -33,6 +33,23 @@ KEEPALIVE_INTERVAL = 30
 KEEPALIVE_COUNT = 4
 
 
+#: The listen backlog our listeners ask for (the kernel caps it at
+#: net.core.somaxconn).  Twisted's default is 50: in a burst of connections
+#: the 51st SYN is dropped and retried a second later, so a storm of 5,000
+#: connects on loopback took 27 s instead of 1 s.
+LISTEN_BACKLOG = 1024
+
+_BACKLOG_TYPES = frozenset({"tcp", "tcp6", "ssl", "tls", "unix"})
+
+
+def with_listen_backlog(description: str) -> str:
+    """Add C{backlog=LISTEN_BACKLOG} to a server endpoint string that names none."""
+    kind = description.split(":", 1)[0].strip().lower()
+    if kind in _BACKLOG_TYPES and "backlog=" not in description:
+        return f"{description}:backlog={LISTEN_BACKLOG}"
+    return description
+
+
 class FloodGate(Generic[T]):
     """A token bucket with fake lag, as ergo and InspIRCd do it.
 

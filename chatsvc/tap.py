@@ -21,7 +21,7 @@ from chatsvc.config import ConfigError, ConfigFileMixin
 from chatsvc.factory import ChatFactory
 from chatsvc.irc import IRCServer, usable_server_name
 from chatsvc.lifecycle import ChatService
-from chatsvc.limits import check_fd_limit, check_networks
+from chatsvc.limits import check_fd_limit, check_networks, with_listen_backlog
 from chatsvc.names import BadName, check_room_name
 from chatsvc.settings import Settings
 from chatsvc.tlsconfig import ServerTLS, TLSConfigError
@@ -41,9 +41,13 @@ class StartupFailure(SystemExit, Exception):
 
 
 def endpoint_string(value: str) -> str:
-    """A bare port number means TCP on all interfaces; anything else is kept."""
+    """A bare port number means TCP on all interfaces; anything else is kept.
+
+    Either way a listen backlog of 1024 is asked for unless the string names
+    one (L{chatsvc.limits.with_listen_backlog}).
+    """
     value = value.strip()
-    return f"tcp:{value}" if value.isdigit() else value
+    return with_listen_backlog(f"tcp:{value}" if value.isdigit() else value)
 
 
 def _endpoint_type(description: str) -> str:

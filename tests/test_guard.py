@@ -213,6 +213,15 @@ class TestConnectionLimits:
         assert client.protocol._guard.attached
 
 
+def talking_pair(max_backlog: int):
+    """A hub with alice and bob registered (inboxes empty), flood control off."""
+    hub, clock = make_hub(max_backlog=max_backlog, flood_rate=0)
+    alice = registered(hub, "alice")
+    bob = registered(hub, "bob", host="192.0.2.2")
+    alice.lines()
+    return hub, clock, alice, bob
+
+
 class TestSlowReader:
     def test_overflow_drops_only_the_slow_reader(self):
         hub, clock = make_hub(max_backlog=1000, flood_rate=0)
@@ -236,11 +245,8 @@ class TestSlowReader:
     def test_a_burst_over_the_limit_that_drains_in_time_is_kept(self):
         # One reactor turn can fan out more than the limit before a byte is
         # written; a reader that then drains it is not too slow.
-        hub, clock = make_hub(max_backlog=1000, flood_rate=0)
-        alice = registered(hub, "alice")
-        bob = registered(hub, "bob", host="192.0.2.2")
+        hub, clock, alice, bob = talking_pair(max_backlog=1000)
         queue = bob.protocol._guard._sendq
-        bob.lines()
         queue.pauseProducing()
         alice.send(*(f"message {i:03d} " + "x" * 20 for i in range(80)))   # ~3.4 KB
         clock.advance(SLOW_GRACE - 1)
@@ -250,9 +256,7 @@ class TestSlowReader:
         assert bob.lines() == [f"<alice> message {i:03d} " + "x" * 20 for i in range(80)]
 
     def test_a_backlog_that_stays_over_the_limit_is_too_slow(self):
-        hub, clock = make_hub(max_backlog=1000, flood_rate=0)
-        alice = registered(hub, "alice")
-        bob = registered(hub, "bob", host="192.0.2.2")
+        hub, clock, alice, bob = talking_pair(max_backlog=1000)
         socket_buffer = 0
 
         def write(data, write=bob.transport.write):
@@ -275,20 +279,15 @@ class TestSlowReader:
         assert bob.transport.disconnected
 
     def test_four_times_the_limit_is_too_slow_at_once(self):
-        hub, clock = make_hub(max_backlog=1000, flood_rate=0)
-        alice = registered(hub, "alice")
-        bob = registered(hub, "bob", host="192.0.2.2")
+        hub, clock, alice, bob = talking_pair(max_backlog=1000)
         bob.protocol._guard._sendq.pauseProducing()
         alice.send(*(f"message {i:03d} " + "x" * 20 for i in range(4000 // 30)))
         assert bob.transport.disconnected
         assert clock.getDelayedCalls() == []
 
     def test_a_paused_reader_that_catches_up_loses_nothing(self):
-        hub, clock = make_hub(max_backlog=100_000, flood_rate=0)
-        alice = registered(hub, "alice")
-        bob = registered(hub, "bob", host="192.0.2.2")
+        hub, clock, alice, bob = talking_pair(max_backlog=100_000)
         queue = bob.protocol._guard._sendq
-        bob.lines()
         queue.pauseProducing()
         alice.send(*(f"m{i}" for i in range(100)))
         assert bob.lines() == [] and queue.held_bytes > 0

@@ -213,6 +213,30 @@ class TestHostCounter:
             check_networks(["localhost"])
 
 
+class TestListenBacklog:
+    @pytest.mark.parametrize("given, used", [
+        ("tcp:12345", "tcp:12345:backlog=1024"),
+        ("tcp6:12345:interface=\\:\\:", "tcp6:12345:interface=\\:\\::backlog=1024"),
+        ("ssl:6697:privateKey=k.pem", "ssl:6697:privateKey=k.pem:backlog=1024"),
+        ("unix:/run/chat.sock", "unix:/run/chat.sock:backlog=1024"),
+        ("tcp:12345:backlog=5", "tcp:12345:backlog=5"),
+        ("systemd:domain=INET6:name=chat", "systemd:domain=INET6:name=chat"),
+    ])
+    def test_added_unless_named(self, given, used):
+        from chatsvc.limits import with_listen_backlog
+
+        assert with_listen_backlog(given) == used
+
+    def test_the_listener_gets_it(self):
+        from twisted.internet import reactor
+        from twisted.internet.endpoints import serverFromString
+
+        from chatsvc.tap import endpoint_string
+
+        endpoint = serverFromString(reactor, endpoint_string("tcp:0:interface=127.0.0.1"))
+        assert endpoint._backlog == 1024
+
+
 class TestSocketOptions:
     def test_keepalive_on_a_real_socket_behind_a_wrapper(self):
         listener = socket.create_server(("127.0.0.1", 0))

@@ -48,8 +48,9 @@ def test_help_describes_every_option_as_flowing_text():
 
 
 def test_bare_port_means_tcp():
-    assert endpoint_string("12345") == "tcp:12345"
-    assert endpoint_string("tcp:1:interface=127.0.0.1") == "tcp:1:interface=127.0.0.1"
+    assert endpoint_string("12345") == "tcp:12345:backlog=1024"
+    assert endpoint_string("tcp:1:interface=127.0.0.1") == (
+        "tcp:1:interface=127.0.0.1:backlog=1024")
 
 
 def test_service_has_one_listener_per_port_sharing_one_hub(certs):
