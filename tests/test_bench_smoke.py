@@ -1,0 +1,131 @@
+"""The benchmark's own correctness, so the code in bench/ cannot rot.
+
+Not a timed test: the load generator drives a real ``twistd chat`` (and
+twisted.words for its IRC side) for a second with a few clients, and every
+message must arrive exactly once, at exactly its recipients.  A deliberately
+faulty relay shows that the generator's accounting does catch loss,
+duplicates and misrouting, so a zero from it means something.
+"""
+
+from __future__ import annotations
+
+import shutil
+import sys
+from pathlib import Path
+
+import pytest
+
+from bench import run
+
+pytestmark = pytest.mark.skipif(
+    shutil.which("gcc") is None and shutil.which("cc") is None,
+    reason="gcc is needed to build bench/loadgen.c",
+)
+
+
+@pytest.fixture(scope="module")
+def loadgen(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return run.build_loadgen(tmp_path_factory.mktemp("loadgen"))
+
+
+def scenario(*args: str, clients: int) -> run.Scenario:
+    return run.Scenario("smoke", "smoke", ("--clients", str(clients), *args), "cpu", clients)
+
+
+def check_clean(outcome: run.Run) -> dict:
+    assert outcome.error is None, outcome.error
+    figures = outcome.result
+    assert figures["ok"] is True
+    for key in ("lost", "gaps", "duplicates", "misrouted", "dropped", "errors"):
+        assert figures[key] == 0, (key, figures)
+    assert figures["sent"] > 0
+    assert figures["deliveries"] == figures["expected"] > 0
+    return figures
+
+
+SHAPES = {
+    "fanout": scenario("--scenario", "fanout", "--senders", "3", clients=12),
+    "private": scenario("--scenario", "private", "--window", "4", clients=10),
+    "paced": scenario("--scenario", "fanout", "--senders", "1", "--rate", "100", clients=6),
+}
+
+
+@pytest.mark.parametrize("shape", SHAPES)
+def test_chatsvc_line(loadgen: Path, tmp_path: Path, shape: str) -> None:
+    figures = check_clean(run.run_once(
+        loadgen, run.Chatsvc(), SHAPES[shape], tmp_path, warmup=0.2, duration=0.5))
+    assert figures["server_cpu_s"] >= 0 and figures["rss_end_kib"] > 0
+    if shape == "paced":
+        assert 0 < figures["p50_ms"] <= figures["p99_ms"]
+
+
+def test_idle_line_clients_in_rooms(loadgen: Path, tmp_path: Path) -> None:
+    idle = scenario("--scenario", "idle", clients=30)
+    outcome = run.run_once(loadgen, run.Chatsvc(), idle, tmp_path, warmup=0, duration=0.3,
+                           extra=("--line-rooms", "3"))
+    assert outcome.error is None, outcome.error
+    assert outcome.result["dropped"] == 0 and outcome.result["rss_end_kib"] > 0
+
+
+@pytest.mark.parametrize("shape", ["fanout", "private"])
+def test_irc_side_against_twisted_words(loadgen: Path, tmp_path: Path, shape: str) -> None:
+    check_clean(run.run_once(
+        loadgen, run.Words(), SHAPES[shape], tmp_path, warmup=0.2, duration=0.5))
+
+
+# A relay that registers like chatsvc but, for the third receiver, drops
+# every fifth message, repeats every seventh, and shows the ninth as a
+# private message: the generator must count all three.
+FAULTY = r"""
+import sys
+from twisted.internet import protocol, reactor
+users = []
+class Relay(protocol.Protocol):
+    name, count, buf = None, 0, b""
+    def connectionMade(self):
+        self.transport.write(b"* welcome\r\n")
+    def dataReceived(self, data):
+        self.buf += data
+        while b"\n" in self.buf:
+            line, self.buf = self.buf.split(b"\n", 1)
+            self.line(line.rstrip(b"\r"))
+    def line(self, line):
+        if line.startswith(b"#"):
+            self.name = line[1:]
+            users.append(self)
+            self.transport.write(b"* you are " + self.name + b"\r\n")
+            return
+        for user in users:
+            if user is self:
+                continue
+            out = b"<" + self.name + b"> " + line + b"\r\n"
+            if user is users[2]:
+                user.count += 1
+                if user.count % 5 == 0:
+                    continue
+                if user.count % 7 == 0:
+                    out += out
+                if user.count % 9 == 0:
+                    out = b"*" + self.name + b"* " + line + b"\r\n"
+            user.transport.write(out)
+factory = protocol.Factory.forProtocol(Relay)
+reactor.listenTCP(int(sys.argv[1]), factory, interface="127.0.0.1")
+reactor.run()
+"""
+
+
+class FaultyRelay(run.Server):
+    name = "faulty"
+
+    def command(self, port: int, workdir: Path) -> list[str]:
+        return [sys.executable, "-c", FAULTY, str(port)]
+
+
+def test_accounting_catches_faults(loadgen: Path, tmp_path: Path) -> None:
+    outcome = run.run_once(loadgen, FaultyRelay(), SHAPES["fanout"], tmp_path,
+                           warmup=0.2, duration=0.5, extra=("--drain", "1"))
+    figures = outcome.result
+    assert outcome.error is not None and figures["ok"] is False
+    assert figures["lost"] > 0 and figures["gaps"] > 0
+    assert figures["duplicates"] > 0
+    assert figures["misrouted"] > 0
