@@ -29,7 +29,7 @@ from chatsvc.errors import BadPassword, ChatError, EmptyMessage, NotRegistered, 
 from chatsvc.events import Error, Event, Notice, RoomList, Topic, Who
 from chatsvc.framing import TOO_LONG, LineBuffer
 from chatsvc.guard import Guard
-from chatsvc.lineformat import line_bytes
+from chatsvc.lineformat import WIRE_FORMAT, line_bytes
 from chatsvc.modes import FLAG_MODES, LIST_MODES, ModeChange, parse_modes
 from chatsvc.names import fold
 from chatsvc.text import clean_line, plain
@@ -152,8 +152,14 @@ class LineChatProtocol(Protocol):
     # -- output --------------------------------------------------------------
 
     def deliver(self, event: Event) -> None:
-        if self._guard is not None:
-            self._guard.write(line_bytes(event, self._home))
+        guard = self._guard
+        if guard is not None:
+            # The first recipient renders the event (line_bytes caches it in
+            # the event); the rest of a broadcast's recipients find the bytes
+            # there.  Looking first saves a call per recipient, on the
+            # hottest path.
+            data = event.wire.get(WIRE_FORMAT)
+            guard.write(data if data is not None else line_bytes(event, self._home))
 
     def kicked(self, room: str) -> None:
         """Kicked from a room: back to the default room, or into no room."""
@@ -223,8 +229,12 @@ class LineChatProtocol(Protocol):
         self.last_active = self.hub.clock.seconds()
 
     def _private(self, rest: str) -> None:
-        colon, space = rest.find(":"), rest.find(" ")
-        cut = min(i for i in (colon, space, len(rest)) if i >= 0)
+        # The name ends at the first ':' or ' ', whichever comes first.
+        cut = len(rest)
+        for separator in ":", " ":
+            found = rest.find(separator, 0, cut)
+            if found >= 0:
+                cut = found
         target, body = rest[:cut], rest[cut + 1:].strip()
         if not target:
             raise ChatError("say who: @name:text")

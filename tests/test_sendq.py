@@ -1,7 +1,13 @@
 """The bounded outbound queue: a reader that stops reading is dropped."""
 
-from twisted.internet.testing import StringTransport
+import socket
 
+import pytest_twisted
+from twisted.internet import defer, protocol, reactor, task
+from twisted.internet.abstract import FileDescriptor
+from twisted.internet.testing import MemoryReactorClock, StringTransport
+
+from chatsvc import sendq
 from chatsvc.sendq import SendQueue
 
 
@@ -73,3 +79,178 @@ def test_abort_discards_held_output():
     queue.close(abort=True)
     # StringTransport.abortConnection records the abort as .disconnected
     assert transport.value() == b"" and transport.disconnected
+
+
+# -- one send per connection per reactor turn, straight to an idle socket ----
+
+
+class SocketLike(FileDescriptor):
+    """A socket transport whose "kernel" takes at most C{room} bytes."""
+
+    def __init__(self, reactor, room=10**9):
+        super().__init__(reactor)
+        self.connected = 1
+        self.room = room
+        self.sends: list[bytes] = []
+
+    def writeSomeData(self, data):
+        taken = bytes(data[: self.room])
+        self.room -= len(taken)
+        if taken:
+            self.sends.append(taken)
+        return len(taken)
+
+    def received(self):
+        return b"".join(self.sends)
+
+
+def make_socket_queue(room=10**9, limit=100):
+    clock = MemoryReactorClock()
+    transport = SocketLike(clock, room)
+    overflows = []
+    queue = SendQueue(transport, limit, lambda: overflows.append(True))
+    return clock, transport, queue, overflows
+
+
+def test_a_turn_of_output_goes_out_in_one_send_at_its_end():
+    clock, transport, queue, _ = make_socket_queue()
+    for line in (b"one\r\n", b"two\r\n", b"three\r\n"):
+        queue.write(line)
+    assert transport.sends == []  # nothing before the turn ends
+    clock.advance(0)
+    assert transport.sends == [b"one\r\ntwo\r\nthree\r\n"]
+    assert not clock.getWriters()  # never registered for writability
+    queue.write(b"four\r\n")
+    clock.advance(0)
+    assert transport.sends[-1] == b"four\r\n"
+
+
+def test_one_scheduled_flush_serves_every_queue_of_the_reactor():
+    clock = MemoryReactorClock()
+    transports = [SocketLike(clock) for _ in range(3)]
+    queues = [SendQueue(t, 0, lambda: None) for t in transports]
+    for queue in queues:
+        queue.write(b"hello\r\n")
+    assert len(clock.getDelayedCalls()) == 1
+    clock.advance(0)
+    assert [t.sends for t in transports] == [[b"hello\r\n"]] * 3
+
+
+def test_what_the_socket_does_not_take_is_left_to_twisted_in_order():
+    clock, transport, queue, _ = make_socket_queue(room=4)
+    queue.write(b"abcdef")
+    clock.advance(0)
+    assert transport.sends == [b"abcd"]
+    assert transport in clock.getWriters()  # Twisted now waits for writability
+    queue.write(b"gh")
+    clock.advance(0)
+    # Twisted still holds "ef": the new output must queue behind it.
+    assert transport.sends == [b"abcd"]
+    transport.room = 100
+    transport.doWrite()
+    assert transport.received() == b"abcdefgh"
+    assert transport not in clock.getWriters()
+
+
+def test_a_large_turn_is_sent_without_waiting_for_its_end():
+    clock, transport, queue, _ = make_socket_queue()
+    queue.write(b"x" * (sendq.TURN_LIMIT - 1))
+    assert transport.sends == []
+    queue.write(b"y")
+    assert len(transport.received()) == sendq.TURN_LIMIT
+    clock.advance(0)
+    assert len(transport.received()) == sendq.TURN_LIMIT
+
+
+def test_backpressure_still_holds_and_counts_output():
+    clock, transport, queue, overflows = make_socket_queue(room=0, limit=10)
+    queue.write(b"x" * (FileDescriptor.bufferSize + 1))
+    clock.advance(0)  # the socket takes nothing; Twisted's buffer overfills
+    assert queue.held_bytes == 0
+    queue.write(b"held")
+    clock.advance(0)
+    assert queue.held_bytes == 4 and overflows == []
+    queue.write(b"too much")
+    clock.advance(0)
+    assert overflows == [True]
+
+
+def test_close_sends_the_turn_first_and_abort_drops_it():
+    clock, transport, queue, _ = make_socket_queue()
+    queue.write(b"bye\r\n")
+    queue.close()
+    assert transport.disconnecting
+    clock.advance(0)
+    transport.doWrite()
+    assert transport.received() == b"bye\r\n"
+
+    clock, transport, queue, _ = make_socket_queue()
+    queue.write(b"never")
+    queue.stopProducing()
+    clock.advance(0)
+    assert transport.sends == []
+
+
+@pytest_twisted.ensureDeferred
+async def test_order_and_completeness_over_a_real_connection():
+    """Big and small writes, a reader that lags: every byte, in order.
+
+    This also pins down what L{sendq._idle} reads of Twisted's buffers: a
+    Twisted that renamed them would make this test fail, not reorder output.
+    """
+    def line(i):
+        return b"%d %s\r\n" % (i, b"x" * (i * 37 % 3000))
+
+    sent: list[bytes] = []
+    server_side: defer.Deferred = defer.Deferred()
+    received = bytearray()
+
+    class Writer(protocol.Protocol):
+        def connectionMade(self):
+            server_side.callback(self)
+
+    class Reader(protocol.Protocol):
+        def dataReceived(self, data):
+            received.extend(data)
+
+    factory = protocol.Factory.forProtocol(Writer)
+    port = reactor.listenTCP(0, factory, interface="127.0.0.1")
+    try:
+        client = await protocol.ClientCreator(reactor, Reader).connectTCP(
+            "127.0.0.1", port.getHost().port)
+        writer = await server_side
+        transport = writer.transport
+        queue = SendQueue(transport, 0, lambda: None)
+        assert queue._turn is not None
+        assert transport.getHandle().getsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY)
+        client.transport.pauseProducing()  # the reader lags for a while
+        while sendq._idle(transport):  # until the kernel's buffers are full
+            for _ in range(100):
+                sent.append(line(len(sent)))
+                queue.write(sent[-1])
+            queue.flush()
+            assert len(sent) < 100_000
+        for _ in range(1000):  # these must queue behind what Twisted holds
+            sent.append(line(len(sent)))
+            queue.write(sent[-1])
+        await deferLater(0.05)
+        client.transport.resumeProducing()
+        for _ in range(2000):
+            sent.append(line(len(sent)))
+            queue.write(sent[-1])
+            if len(sent) % 300 == 0:
+                await deferLater(0)
+        total = sum(map(len, sent))
+        for _ in range(1000):
+            if len(received) >= total:
+                break
+            await deferLater(0.01)
+        assert bytes(received) == b"".join(sent)
+        client.transport.loseConnection()
+        queue.close()
+    finally:
+        await port.stopListening()
+
+
+def deferLater(seconds):
+    return task.deferLater(reactor, seconds, lambda: None)
