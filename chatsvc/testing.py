@@ -73,14 +73,16 @@ class ChatHarness:
     """A hub and its in-memory clients, and the pump that moves their bytes.
 
     @ivar hub: the real L{ChatFactory} under test (inspect C{hub.users}...).
-    @ivar clock: the fake time every client and the hub's timers use.
+    @ivar clock: the fake time every client and the hub's timers use (flood
+        control, deadlines); a C{hub} you pass in should be built with it:
+        C{ChatFactory(settings, clock=clock)}.
     @ivar endpoint: a client endpoint connecting to C{hub} in memory.
     """
 
     def __init__(self, settings: Settings | None = None, clock: Clock | None = None,
                  hub: ChatFactory | None = None) -> None:
         self.clock = clock or Clock()
-        self.hub = hub or ChatFactory(settings)
+        self.hub = hub or ChatFactory(settings, clock=self.clock)
         self.pumps: list[iosim.IOPump] = []
         self.endpoint = MemoryEndpoint(self)
 

@@ -58,3 +58,18 @@ def test_advance_moves_the_clock_for_timeouts() -> None:
     chat.advance(1)
     d.addErrback(lambda f: f.type.__name__)
     assert d.result == "EventTimeout"
+
+
+def test_the_hub_runs_on_the_fake_clock_too() -> None:
+    """Flood control, deadlines and timestamps are the hub's: fake time for them too.
+
+    A bot that says more than the flood burst must still be heard, with no
+    reactor running: its later lines wait for the harness's clock.
+    """
+    chat = ChatHarness()
+    alice, bob = chat.join("alice"), chat.join("bob")
+    for i in range(25):  # well past the burst (10): the rest wait for fake time
+        alice.say(f"line {i}")
+    heard = [chat.wait(bob.next_event(kind=RoomMessage), timeout=30).text for _ in range(25)]
+    assert heard == [f"line {i}" for i in range(25)]
+    assert chat.hub.clock is chat.clock
