@@ -202,7 +202,7 @@ class LineChatProtocol(Protocol):
     def _dispatch(self, text: str) -> None:
         first = text[0]
         if first == "#":
-            self.hub.register(self, text[1:].strip())
+            self._register(text[1:].strip())
         elif first == "@":
             self._private(text[1:])
         elif text.startswith("//"):
@@ -394,7 +394,14 @@ class LineChatProtocol(Protocol):
             self.deliver(Notice("password accepted: now register with #yourname"))
 
     def _cmd_nick(self, argument: str) -> None:
-        self.hub.register(self, argument)
+        self._register(argument)
+
+    def _register(self, name: str) -> None:
+        """Register or rename; a newcomer the default room refused is told where they are."""
+        first = self.name is None
+        self.hub.register(self, name)
+        if first and self.name is not None and not self.hub.rooms_of(self):
+            self.deliver(Notice(_NO_ROOM))
 
     def _cmd_quit(self, argument: str) -> None:
         self.deliver(Notice("bye"))

@@ -115,6 +115,22 @@ def test_part_when_the_default_room_refuses_leaves_you_in_no_room():
     assert boss.read() == ["*alice* let me in"]
 
 
+def test_registering_when_the_default_room_refuses_says_you_are_in_no_room():
+    hub = hub_with_oper()
+    (boss,) = registered(hub, "boss")
+    boss.send("/oper root hunter2", "/mode +i")
+    newbie = LineUser(hub)
+    newbie.read()
+    newbie.send("#newbie")
+    assert newbie.read() == [
+        "* you are newbie",
+        "! #chat is invite-only",
+        "* you are in no room: /join #room to enter one (private messages still work)",
+    ]
+    newbie.send("#newbie2")  # a rename is no new registration: nothing more to say
+    assert newbie.read() == ["* you are newbie2"]
+
+
 def test_rooms_lists_visible_rooms_with_counts_and_topics():
     hub = hub_with_oper()
     alice, bob, carol, boss = registered(hub, "alice", "bob", "carol", "boss")
