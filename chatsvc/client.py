@@ -40,7 +40,7 @@ from twisted.internet.protocol import Factory, Protocol
 from twisted.logger import Logger
 from twisted.python.failure import Failure
 
-from chatsvc.events import Entered, Error, Event, Notice, Registered, Renamed, Who
+from chatsvc.events import Entered, Error, Event, Notice, Registered, Renamed, Topic, Who
 from chatsvc.framing import TOO_LONG, LineBuffer
 from chatsvc.lineformat import LineParser
 from chatsvc.names import fold
@@ -133,6 +133,11 @@ def _refusal(text: str) -> RegistrationRefused:
 
 def _is_name_refusal(event: Event) -> bool:
     return isinstance(event, Error) and event.text.startswith(("name taken", "bad name"))
+
+
+#: How the line protocol answers /who (and anything aimed at a room) from a
+#: user in no room: kicked from the default room, or refused by it.
+_NO_ROOM = "you are in no room"
 
 
 # -- endpoints and TLS -------------------------------------------------------
@@ -297,7 +302,8 @@ class Session:
 
     @ivar name: our current name.
     @ivar greeting: the server's notices up to the end of registration
-        (welcome, message of the day).
+        (welcome, message of the day, the default room's topic, or the
+        error saying why that room refused us).
     @ivar parser: the L{LineParser} with what the server has told us so far.
     """
 
@@ -361,7 +367,11 @@ class Session:
         return d
 
     def who(self) -> Deferred[list[str]]:
-        """The names in the room, as the server lists them."""
+        """The names in the room, as the server lists them.
+
+        Fails with L{ClientError} when we are in no room (kicked from the
+        default room, or refused by it).
+        """
         d: Deferred[list[str]] = Deferred()
         self.send_line("/who")
         self._whos.append(d)
@@ -476,8 +486,18 @@ class Session:
             self._whos.popleft().callback(list(event.names))
             if connecting:
                 return  # our own /who while connecting: bookkeeping only
-        if self._greeting_open and isinstance(event, Notice):
-            self.greeting.append(event)  # the message of the day
+        elif (isinstance(event, Error) and self._whos
+              and event.text.startswith(_NO_ROOM)):
+            connecting = self._greeting_open
+            waiting = self._whos.popleft()
+            if connecting:  # the default room refused us: nobody is with us
+                waiting.callback([])
+                return
+            waiting.errback(ClientError(event.text))
+        if self._greeting_open and isinstance(event, (Notice, Topic, Error)):
+            # The message of the day, the default room's topic, or why it
+            # refused us: what a person should read on arriving.
+            self.greeting.append(event)
             return
         self._dispatch(event)
 

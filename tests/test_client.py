@@ -25,7 +25,16 @@ from chatsvc.client import (
     client_endpoint,
     connect,
 )
-from chatsvc.events import Error, Joined, Left, PrivateMessage, Renamed, RoomMessage
+from chatsvc.events import (
+    Error,
+    Joined,
+    Left,
+    Notice,
+    PrivateMessage,
+    Renamed,
+    RoomMessage,
+    Topic,
+)
 from chatsvc.factory import ChatFactory
 from chatsvc.settings import Settings
 from chatsvc.testing import ChatHarness
@@ -113,6 +122,28 @@ def test_rename_and_who(chat: ChatHarness) -> None:
         chat.wait(bob.rename("Alice"))
     assert bob.name == "robert"
     assert chat.wait(alice.who()) == ["alice", "robert"]
+
+
+def test_greeting_holds_the_default_rooms_topic(chat: ChatHarness) -> None:
+    chat.hub.default_room.topic = "Welcome!"
+    alice = chat.join("alice")
+    assert alice.greeting[-1] == Topic("#chat", "Welcome!")
+    assert list(alice.inbox) == []
+
+
+def test_connect_when_the_default_room_refuses(chat: ChatHarness) -> None:
+    """Registered but in no room: connect succeeds and the greeting says why."""
+    chat.hub.default_room.invite_only = True
+    alice = chat.join("alice")
+    assert alice.names == ["alice"]
+    assert alice.greeting[-2:] == [
+        Error("#chat is invite-only"),
+        Notice("you are in no room: /join #room to enter one (private messages still work)"),
+    ]
+    with pytest.raises(ClientError, match="you are in no room"):
+        chat.wait(alice.who())
+    alice.send_line("/join #elsewhere")
+    assert chat.wait(alice.who()) == ["alice"]
 
 
 def test_next_event_match_keeps_the_rest_in_the_inbox(chat: ChatHarness) -> None:
