@@ -42,7 +42,7 @@ from twisted.python.failure import Failure
 
 from chatsvc.events import Entered, Error, Event, Notice, Registered, Renamed, Topic, Who
 from chatsvc.framing import TOO_LONG, LineBuffer
-from chatsvc.lineformat import LineParser
+from chatsvc.lineformat import NO_ROOM, LineParser
 from chatsvc.names import fold
 from chatsvc.text import decode, sanitize
 
@@ -133,11 +133,6 @@ def _refusal(text: str) -> RegistrationRefused:
 
 def _is_name_refusal(event: Event) -> bool:
     return isinstance(event, Error) and event.text.startswith(("name taken", "bad name"))
-
-
-#: How the line protocol answers /who (and anything aimed at a room) from a
-#: user in no room: kicked from the default room, or refused by it.
-_NO_ROOM = "you are in no room"
 
 
 # -- endpoints and TLS -------------------------------------------------------
@@ -487,7 +482,7 @@ class Session:
             if connecting:
                 return  # our own /who while connecting: bookkeeping only
         elif (isinstance(event, Error) and self._whos
-              and event.text.startswith(_NO_ROOM)):
+              and event.text == NO_ROOM):
             connecting = self._greeting_open
             waiting = self._whos.popleft()
             if connecting:  # the default room refused us: nobody is with us

@@ -24,7 +24,7 @@ from twisted.internet import defer, task
 from twisted.internet.defer import Deferred
 
 from chatsvc.client import ClientError, ConnectionClosed, Session, connect
-from chatsvc.events import Error, Event, Notice, PrivateMessage, RoomMessage
+from chatsvc.events import Error, Event, PrivateMessage, RoomMessage
 from chatsvc.lineformat import render_text
 from chatsvc.names import fold
 
@@ -129,9 +129,12 @@ def describe(event: Event) -> list[Any]:
     if isinstance(event, PrivateMessage):
         text = f"* {event.sender} {event.text}" if event.action else event.text
         return [("private", f"*{event.sender}* {text}")]
+    # The client does not know the default room's name (the wire never gives
+    # it), so home="" names every room it does know: "* in #rust (2): ..."
+    # stays that, as the server wrote it, rather than "* online (2): ...".
     if isinstance(event, Error):
-        return [("error", render_text(event))]
-    return [("notice", render_text(event))]
+        return [("error", render_text(event, home=""))]
+    return [("notice", render_text(event, home=""))]
 
 
 # -- the widgets -------------------------------------------------------------
@@ -242,12 +245,17 @@ class ChatUI:
 
     def show_event(self, event: Event) -> None:
         self.show(describe(event))
-        if not isinstance(event, (RoomMessage, PrivateMessage, Error, Notice)):
-            self._update_status()  # joins, leaves, renames, who
+        if not isinstance(event, (RoomMessage, PrivateMessage)):
+            self._update_status()  # joins, leaves, renames, who, no room
 
     def _update_status(self) -> None:
         room = self.session.parser.room
-        state = "disconnected" if self.closed else f"{room} {len(self.session.names)} here"
+        if self.closed:
+            state = "disconnected"
+        elif self.session.parser.nowhere:
+            state = "in no room"
+        else:
+            state = f"{room} {len(self.session.names)} here"
         self.status.set_text(f" chat  {self.session.name} @ {self.server}  ·  {state.strip()}")
         self._changed()
 

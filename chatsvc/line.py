@@ -29,7 +29,7 @@ from chatsvc.errors import BadPassword, ChatError, EmptyMessage, NotRegistered, 
 from chatsvc.events import Error, Event, Notice, RoomList, Topic, Who
 from chatsvc.framing import TOO_LONG, LineBuffer
 from chatsvc.guard import Guard
-from chatsvc.lineformat import WIRE_FORMAT, line_bytes
+from chatsvc.lineformat import NO_ROOM, WIRE_FORMAT, line_bytes
 from chatsvc.modes import FLAG_MODES, LIST_MODES, ModeChange, parse_modes
 from chatsvc.names import fold
 from chatsvc.text import clean_line, plain
@@ -59,8 +59,6 @@ HELP = (
     "  /mode              show the rules; /mode +i-m, +k key, +l 10, +b mask ...",
     "  /oper name password  become a server operator",
 )
-
-_NO_ROOM = "you are in no room: /join #room to enter one (private messages still work)"
 
 _RULE_WORDS = {
     "i": "invite-only",
@@ -171,7 +169,7 @@ class LineChatProtocol(Protocol):
                 return
             except ChatError as refusal:
                 self.deliver(Error(str(refusal)))
-        self.deliver(Notice(_NO_ROOM))
+        self.deliver(Notice(NO_ROOM))
 
     # -- input ---------------------------------------------------------------
 
@@ -222,7 +220,7 @@ class LineChatProtocol(Protocol):
             return room
         if self.name is None:
             raise NotRegistered()
-        raise ChatError(_NO_ROOM)
+        raise ChatError(NO_ROOM)
 
     def _say(self, text: str, action: bool = False) -> None:
         self.hub.say(self, self._room().name, text, action)
@@ -292,7 +290,7 @@ class LineChatProtocol(Protocol):
         except RoomError as refusal:
             self.hub.part(self, room.name, argument)
             self.deliver(Error(str(refusal)))
-            self.deliver(Notice(_NO_ROOM))
+            self.deliver(Notice(NO_ROOM))
 
     def _cmd_rooms(self, argument: str) -> None:
         rooms = self.hub.visible_rooms(self)
@@ -401,7 +399,7 @@ class LineChatProtocol(Protocol):
         first = self.name is None
         self.hub.register(self, name)
         if first and self.name is not None and not self.hub.rooms_of(self):
-            self.deliver(Notice(_NO_ROOM))
+            self.deliver(Notice(NO_ROOM))
 
     def _cmd_quit(self, argument: str) -> None:
         self.deliver(Notice("bye"))

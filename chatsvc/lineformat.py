@@ -43,6 +43,10 @@ from chatsvc.text import plain
 
 WIRE_FORMAT = "line"
 
+NO_ROOM = "you are in no room: /join #room to enter one (private messages still work)"
+"""The notice (and the error answering anything aimed at a room) for a line
+user in no room: kicked from the default room, or refused by it."""
+
 # Text from IRC users (messages, reasons, topics) keeps IRC's formatting
 # codes for other IRC users; plain() removes them, and any control
 # character, for line users.
@@ -335,6 +339,8 @@ class LineParser:
 
     @ivar me: our own name, once registered.
     @ivar room: the room that room events are attributed to.
+    @ivar nowhere: whether the server said we are in no room (L{NO_ROOM}),
+        until we enter one.
     @ivar present: folded name -> name of the users known to be present.
     @ivar awaiting_name: how many ``#name``/``/nick`` requests are unanswered;
         a client sets it when it asks for a name (see L{expect_name}).
@@ -345,6 +351,7 @@ class LineParser:
         self.room = room
         self.present: dict[str, str] = {}
         self.awaiting_name = 0
+        self.nowhere = False
         if me is not None:
             self.present[fold(me)] = me
 
@@ -413,11 +420,17 @@ class LineParser:
             # A new room (or none): who is there is unknown until /who.
             if isinstance(event, Entered):
                 self.room = event.room
+                self.nowhere = False
             self.present = {} if self.me is None else {fold(self.me): self.me}
         elif isinstance(event, Renamed):
             present.pop(fold(event.old), None)
             present[fold(event.new)] = event.new
-        elif isinstance(event, Who) and (not self.room or fold(event.room) == fold(self.room)):
+        elif isinstance(event, (Notice, Error)) and event.text == NO_ROOM:
+            self.nowhere = True
+            self.room = ""
+            self.present = {} if self.me is None else {fold(self.me): self.me}
+        elif isinstance(event, Who) and not self.nowhere and (
+                not self.room or fold(event.room) == fold(self.room)):
             self.present = {fold(name): name for name in event.names}
             if self.me is not None:
                 self.present.setdefault(fold(self.me), self.me)

@@ -105,6 +105,32 @@ def test_commands_map_to_the_session(chat: ChatHarness) -> None:
     assert "alfred @ test" in _screen(ui)[0]
 
 
+def test_rooms_on_the_screen_and_in_the_status_line(chat: ChatHarness) -> None:
+    alice, bob = chat.join("alice"), chat.join("bob")
+    ui = ChatUI(alice, "test", chat.clock, now=lambda: 0)
+    ui.submit("/join #rust")
+    chat.pump()
+    bob.send_line("/join #rust")
+    chat.pump()
+    text = "\n".join(_screen(ui, (80, 30)))
+    for shown in ("* you joined #rust (1 here)", "* in #rust (1): @alice", "* bob joined #rust"):
+        assert shown in text
+    assert "online" not in text  # who is in #rust, not who is online
+    assert _screen(ui)[0].endswith("#rust 2 here")
+    ui.submit("/op bob")
+    chat.hub.default_room.invite_only = True
+    chat.pump()
+    bob.send_line("/kick alice")
+    chat.pump()
+    text = "\n".join(_screen(ui, (80, 30)))
+    assert "* you were kicked from #rust by bob" in text
+    assert "* you are in no room" in text
+    assert _screen(ui)[0].endswith("in no room")
+    ui.submit("/join #go")
+    chat.pump()
+    assert _screen(ui)[0].endswith("#go 1 here")
+
+
 def test_tab_completes_from_who_is_here(chat: ChatHarness) -> None:
     alice = chat.join("alice")
     chat.join("bob")

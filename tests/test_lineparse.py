@@ -25,7 +25,7 @@ from chatsvc.events import (
     TopicChanged,
     Who,
 )
-from chatsvc.lineformat import NOTICE_RULES, LineParser, parse_line, render_text
+from chatsvc.lineformat import NO_ROOM, NOTICE_RULES, LineParser, parse_line, render_text
 from chatsvc.modes import ModeChange
 from chatsvc.names import check_name
 
@@ -224,3 +224,17 @@ def test_parser_follows_its_user_between_rooms() -> None:
     assert parser.parse("<carol> hi") == RoomMessage("#rust", "carol", "hi")
     parser.parse("* me kicked carol from #rust")
     assert sorted(parser.present) == ["me"]
+
+
+def test_parser_knows_when_it_is_in_no_room() -> None:
+    parser = LineParser()
+    parser.expect_name()
+    for line in ("* you are me", "* you joined #rust (2 here)", "* in #rust (2): @me, carol",
+                 "* you were kicked from #rust by carol", "! #chat is invite-only",
+                 f"* {NO_ROOM}"):
+        parser.parse(line)
+    assert (parser.nowhere, parser.room, list(parser.present)) == (True, "", ["me"])
+    parser.parse("* in #rust (1): carol")  # /who #rust from outside: not where we are
+    assert list(parser.present) == ["me"]
+    parser.parse("* you joined #go (1 here)")
+    assert (parser.nowhere, parser.room) == (False, "#go")
