@@ -219,24 +219,31 @@ def client_endpoint(
     return endpoint
 
 
-def _describe_tls_failure(reason: Failure, hostname: str | None) -> str | None:
-    """A person's explanation if C{reason} is a TLS failure, else C{None}."""
+def _tls_failure(reason: Failure, hostname: str | None) -> ConnectFailed | None:
+    """The error for a person if C{reason} is a TLS failure, else C{None}.
+
+    L{TLSVerificationFailed} only when the certificate was checked and
+    refused; any other handshake failure (say, TLS to a plain port) is a
+    plain L{ConnectFailed}.
+    """
     from OpenSSL import SSL
     from service_identity.exceptions import VerificationError
 
     if reason.check(VerificationError):
-        return (f"TLS: the server's certificate is not valid for {hostname or 'this host'}"
-                f" ({reason.value})")
+        return TLSVerificationFailed(
+            f"TLS: the server's certificate is not valid for {hostname or 'this host'}"
+            f" ({reason.value})")
     if reason.check(SSL.Error):
         detail = ", ".join(
             entry[-1] for entry in (reason.value.args[0] if reason.value.args else [])
             if isinstance(entry, tuple) and entry and entry[-1]
         ) or str(reason.value)
         if "certificate verify failed" in detail:
-            return ("TLS: the server's certificate is not trusted (certificate verify "
-                    "failed); to trust a private or self-signed certificate, give it "
-                    "with --cafile")
-        return f"TLS handshake failed: {detail}"
+            return TLSVerificationFailed(
+                "TLS: the server's certificate is not trusted (certificate verify "
+                "failed); to trust a private or self-signed certificate, give it "
+                "with --cafile")
+        return ConnectFailed(f"TLS handshake failed: {detail}")
     return None
 
 
@@ -528,17 +535,15 @@ class Session:
 
     def _lost(self, reason: Failure | None) -> None:
         self.closed = True
-        why = None if reason is None else _describe_tls_failure(reason, self.hostname)
+        tls_error = None if reason is None else _tls_failure(reason, self.hostname)
         if not self.registered:
-            if why is not None:
-                error: ClientError = TLSVerificationFailed(why)
-            else:
-                error = ConnectFailed("the server closed the connection before we registered")
+            error = tls_error or ConnectFailed(
+                "the server closed the connection before we registered")
             self.close_reason = str(error)
             if not self._registration.called:
                 self._registration.errback(error)
-        elif why is not None:
-            self.close_reason = why
+        elif tls_error is not None:
+            self.close_reason = str(tls_error)
         elif self._quitting:
             self.close_reason = "closed"
         else:

@@ -9,7 +9,7 @@ import pytest
 import pytest_twisted
 from twisted.internet import defer, endpoints
 
-from chatsvc.client import ClientError, TLSVerificationFailed, connect
+from chatsvc.client import ClientError, ConnectFailed, TLSVerificationFailed, connect
 from chatsvc.events import RoomMessage
 from chatsvc.factory import ChatFactory
 from chatsvc.tlsconfig import ServerTLS
@@ -118,3 +118,19 @@ async def test_unusable_cafile_is_a_clear_error(tmp_path) -> None:
     junk.write_text("not a certificate\n")
     with pytest.raises(ClientError, match="no PEM certificate"):
         await connect(reactor, "tls:localhost:1", "alice", cafile=str(junk))
+
+
+@pytest_twisted.ensureDeferred
+async def test_tls_to_a_plain_port_is_no_certificate_problem(certs) -> None:
+    """A handshake that fails for another reason is ConnectFailed, not a verification failure."""
+    from twisted.internet import reactor
+
+    plain = await endpoints.TCP4ServerEndpoint(reactor, 0, interface="127.0.0.1").listen(
+        ChatFactory())
+    try:
+        with pytest.raises(ConnectFailed, match="TLS handshake failed") as caught:
+            await connect(reactor, f"localhost:{plain.getHost().port}", "alice", tls=True,
+                          cafile=str(certs.ca), timeout=10)
+        assert not isinstance(caught.value, TLSVerificationFailed)
+    finally:
+        await plain.stopListening()
