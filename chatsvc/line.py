@@ -315,12 +315,14 @@ class LineChatProtocol(Protocol):
         if not argument:
             self._show_list(self._room(), "b")
         else:
-            self._change_modes("+b", argument.split())
+            masks = argument.split()
+            self._change_modes("+" + "b" * len(masks), masks)
 
     def _cmd_unban(self, argument: str) -> None:
         if not argument:
             raise ChatError("unban what? /unban mask")
-        self._change_modes("-b", argument.split())
+        masks = argument.split()
+        self._change_modes("-" + "b" * len(masks), masks)
 
     def _cmd_mode(self, argument: str) -> None:
         room = self._room()

@@ -399,6 +399,18 @@ def test_ban_unban_and_ban_list():
     assert bob.read() == ["* you joined #rust (2 here)"]
 
 
+def test_ban_and_unban_take_several_masks():
+    hub = make_hub()
+    (alice,) = registered(hub, "alice")
+    in_room("#rust", alice)
+    alice.send("/ban bob carol *!*@spam.example")
+    assert alice.read() == ["* alice sets +bbb bob!*@* carol!*@* *!*@spam.example on #rust"]
+    alice.send("/unban bob carol")
+    assert alice.read() == ["* alice sets -bb bob!*@* carol!*@* on #rust"]
+    alice.send("/ban")
+    assert alice.read() == ["* bans on #rust (1): *!*@spam.example"]
+
+
 def test_ban_by_host_with_exception():
     hub = make_hub()
     (alice,) = registered(hub, "alice")
