@@ -339,7 +339,10 @@ class LineChatProtocol(Protocol):
         for change in changes:
             if change.is_list_query:
                 self._show_list(room, change.mode)
-        self.hub.set_modes(self, room.name, changes)
+        wanted = [change for change in changes if not change.is_list_query]
+        if wanted and not self.hub.set_modes(self, room.name, changes):
+            # Nothing to announce: say so, or a telnet user hears nothing at all.
+            self.deliver(Notice(f"nothing changed on {room.name}: it was already so"))
 
     def _show_rules(self, room: Room) -> None:
         words = [_RULE_WORDS[letter] for letter, attr in sorted(FLAG_MODES.items())

@@ -411,6 +411,17 @@ def test_ban_and_unban_take_several_masks():
     assert alice.read() == ["* bans on #rust (1): *!*@spam.example"]
 
 
+def test_a_change_that_changes_nothing_says_so():
+    hub = make_hub()
+    alice, bob = registered(hub, "alice", "bob")
+    in_room("#rust", alice, bob)
+    alice.send("/mode +n", "/mode -k", "/unban nobody", "/op alice", "/devoice bob")
+    assert alice.read() == ["* nothing changed on #rust: it was already so"] * 5
+    assert bob.read() == []
+    bob.send("/mode +n")  # a refusal is still a refusal
+    assert bob.read() == ["! you are not an operator of #rust"]
+
+
 def test_ban_by_host_with_exception():
     hub = make_hub()
     (alice,) = registered(hub, "alice")
