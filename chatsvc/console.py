@@ -23,7 +23,14 @@ import urwid
 from twisted.internet import defer, task
 from twisted.internet.defer import Deferred
 
-from chatsvc.client import ClientError, ConnectionClosed, Session, connect
+from chatsvc.client import (
+    ClientError,
+    ConnectFailed,
+    ConnectionClosed,
+    Session,
+    TLSVerificationFailed,
+    connect,
+)
 from chatsvc.events import Error, Event, PrivateMessage, RoomMessage
 from chatsvc.lineformat import render_text
 from chatsvc.names import fold
@@ -388,13 +395,27 @@ def parse_arguments(argv: list[str] | None = None) -> argparse.Namespace:
     return args
 
 
+def failure_message(error: Exception, args: argparse.Namespace) -> str:
+    """The one line C{chat} ends with when it cannot connect.
+
+    A plain connection to a TLS port fails in one of two unhelpful ways (the
+    server drops it, or says nothing), so those get a hint.
+    """
+    line = f"chat: {error}"
+    plain = not (args.tls or args.cafile or args.target.lower().startswith(("tls:", "ssl:")))
+    if plain and isinstance(error, ConnectFailed) and not isinstance(error, TLSVerificationFailed):
+        if str(error).startswith(("the server closed", "no answer")):
+            line += " (if that port speaks TLS, add --tls)"
+    return line
+
+
 async def run(reactor: Any, args: argparse.Namespace) -> None:
     try:
         session = await connect(reactor, args.target, args.name, tls=args.tls,
                                 cafile=args.cafile, hostname=args.servername,
                                 password=args.password, timeout=args.timeout)
     except ClientError as error:
-        raise SystemExit(f"chat: {error}") from None
+        raise SystemExit(failure_message(error, args)) from None
     except ValueError as error:
         raise SystemExit(f"chat: {error}") from None
     ui = ChatUI(session, args.target, reactor)

@@ -6,7 +6,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from chatsvc.console import ChatUI, History, complete, parse_arguments
+from chatsvc.client import ConnectFailed, NameTaken, TLSVerificationFailed
+from chatsvc.console import ChatUI, History, complete, failure_message, parse_arguments
 from chatsvc.events import PrivateMessage, RoomMessage
 from chatsvc.testing import ChatHarness
 
@@ -178,3 +179,19 @@ def test_arguments() -> None:
     assert (args.tls, args.cafile) == (True, "ca.pem")
     with pytest.raises(SystemExit):
         parse_arguments(["h", "99999", "--name", "a"])
+
+
+def test_failure_message_hints_at_tls_when_a_plain_connection_is_dropped() -> None:
+    plain = parse_arguments(["h", "1", "--name", "a"])
+    dropped = ConnectFailed("the server closed the connection before we registered")
+    assert failure_message(dropped, plain) == (
+        "chat: the server closed the connection before we registered"
+        " (if that port speaks TLS, add --tls)")
+    silent = ConnectFailed("no answer to registration within 30 seconds")
+    assert failure_message(silent, plain).endswith("(if that port speaks TLS, add --tls)")
+    for args in (parse_arguments(["h", "1", "--name", "a", "--tls"]),
+                 parse_arguments(["tls:h:1", "--name", "a"])):
+        assert failure_message(dropped, args) == f"chat: {dropped}"
+    for other in (NameTaken("name taken: a"), ConnectFailed("cannot connect to h: refused"),
+                  TLSVerificationFailed("TLS: not trusted")):
+        assert failure_message(other, plain) == f"chat: {other}"
