@@ -42,16 +42,28 @@ def _wait_for(what: str, probe: Callable[[], object], timeout: float = WAIT) -> 
 
 @pytest.fixture
 def server(tmp_path: Path) -> Iterator[tuple[int, subprocess.Popen[bytes]]]:
+    yield from _server(tmp_path, "ChatFactory")
+
+
+@pytest.fixture
+def tls_server(tmp_path: Path, certs) -> Iterator[tuple[int, subprocess.Popen[bytes]]]:
+    yield from _server(tmp_path, r"ChatFactory \(TLS\)", "--tls-port",
+                       "tcp:0:interface=127.0.0.1", "--tls-cert", str(certs.combined))
+
+
+def _server(tmp_path: Path, listener: str,
+            *options: str) -> Iterator[tuple[int, subprocess.Popen[bytes]]]:
+    """A real server; yields the port of the listener whose log name is C{listener}."""
     log = tmp_path / "server.log"
     process = subprocess.Popen(
         [str(BIN / "twistd"), "-n", "--pidfile=", f"--logfile={log}", "chat",
-         "--port", "tcp:0:interface=127.0.0.1"],
+         "--port", "tcp:0:interface=127.0.0.1", *options],
         cwd=tmp_path, stdin=subprocess.DEVNULL,
         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
     )
     try:
         def port() -> int | None:
-            found = log.exists() and re.search(r"ChatFactory starting on (\d+)", log.read_text())
+            found = log.exists() and re.search(rf"{listener} starting on (\d+)", log.read_text())
             if process.poll() is not None:
                 raise AssertionError(f"server exited: {log.read_text() if log.exists() else ''}")
             return int(found.group(1)) if found else None
@@ -249,3 +261,19 @@ def test_chat_connection_refused_is_one_line() -> None:
     assert result.returncode == 1
     assert result.stderr.startswith("chat: cannot connect to 127.0.0.1")
     assert result.stderr.count("\n") == 1
+
+
+def test_chat_over_tls_trusts_the_cafile_and_nothing_else(tls_server, certs, tmux: Tmux) -> None:
+    port, _ = tls_server
+    chat = str(BIN / "chat")
+    untrusted = subprocess.run([chat, "localhost", str(port), "--name", "alice", "--tls"],
+                               capture_output=True, text=True, timeout=WAIT,
+                               stdin=subprocess.DEVNULL)
+    assert untrusted.returncode == 1
+    assert untrusted.stderr.startswith("chat: TLS: the server's certificate is not trusted")
+    assert untrusted.stderr.count("\n") == 1
+    tmux.start("alice", [chat, "localhost", str(port), "--name", "alice",
+                         "--cafile", str(certs.ca)])
+    _wait_for("alice to register over TLS",
+              lambda: _row(tmux.screen("alice"), "* you are alice") >= 0)
+    assert "alice @ localhost:" in tmux.screen("alice")[0]
