@@ -413,7 +413,8 @@ class ChatFactory(ServerFactory):
         """Invite C{target} to a room; returns their name as registered.
 
         Any member may invite, but only an operator to an invite-only room.
-        The invitation lasts until used or until either leaves the server.
+        The invitation lasts until used, until the invitee leaves the server,
+        or until the room disappears.
         """
         name, room = self._acting_in(inviter, room_name, "invite_only")
         invitee = self.users.get(fold(target))
