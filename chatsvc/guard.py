@@ -76,10 +76,16 @@ class Guard:
         #: send queue's own method rather than a wrapper around it: it runs
         #: once per recipient of every message, the hottest call there is.
         self.write: Callable[[bytes], None] = self._sendq.write
+        # The gate hands lines straight to the adapter: close() and lost()
+        # shut it, so once closing it passes nothing on, and a line costs no
+        # wrapper calls on its way in.
         self._gate: FloodGate[Any] = FloodGate(
             hub.clock, settings.flood_rate, settings.flood_burst, settings.flood_queue,
-            self._let_through, self._flooding,
+            handle, self._flooding,
         )
+        #: Pass one line the client sent through the flood gate to C{handle};
+        #: nothing passes once closing.
+        self.received: Callable[[Any], None] = self._gate.submit
 
     def start(self) -> bool:
         """Attach to the hub; on refusal tell the client why and close.
@@ -98,11 +104,6 @@ class Guard:
 
     # -- the two directions --------------------------------------------------
 
-    def received(self, item: Any) -> None:
-        """Pass one line the client sent through the flood gate to C{handle}."""
-        if not self.closing:
-            self._gate.submit(item)
-
     def received_free(self, item: Any) -> None:
         """Handle at once, uncounted, a line the protocol requires (IRC PONG)."""
         if not self.closing:
@@ -112,10 +113,6 @@ class Guard:
     def delayed(self) -> int:
         """Lines the flood gate is holding back."""
         return self._gate.delayed
-
-    def _let_through(self, item: Any) -> None:
-        if not self.closing:
-            self._handle(item)
 
     # -- closing -------------------------------------------------------------
 

@@ -34,7 +34,9 @@ class BadName(ValueError):
 
 def fold(name: str) -> str:
     """Return the case-insensitive key for C{name} (ASCII case mapping only)."""
-    return name.translate(_ASCII_LOWER)
+    # On ASCII text str.lower() is exactly this mapping, and several times
+    # faster than translate(): fold runs for every private message.
+    return name.lower() if name.isascii() else name.translate(_ASCII_LOWER)
 
 
 def check_name(name: str) -> str:

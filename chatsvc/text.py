@@ -54,7 +54,9 @@ def decode(line: bytes) -> str:
 
 def sanitize(text: str) -> str:
     """Remove control characters so relayed text cannot drive a terminal."""
-    return _CONTROLS.sub("", text)
+    # Printable text has none (controls are never printable); the check is
+    # much cheaper than the regex, and it runs for every line received.
+    return text if text.isprintable() else _CONTROLS.sub("", text)
 
 
 # IRC's formatting codes: bold, colour (with its digits), hex colour,
@@ -79,7 +81,8 @@ def sanitize_irc(text: str) -> str:
 
 def plain(text: str) -> str:
     """Remove IRC formatting codes (colour digits too) and every control."""
-    return _FORMATTING_AND_CONTROLS.sub("", text)
+    # Every formatting code is a control character: printable text has none.
+    return text if text.isprintable() else _FORMATTING_AND_CONTROLS.sub("", text)
 
 
 def clean_line(line: bytes) -> str:

@@ -3,6 +3,7 @@
 from hypothesis import given
 from hypothesis import strategies as st
 
+from chatsvc import names, text
 from chatsvc.text import clean_line, decode, sanitize, strip_telnet
 
 
@@ -37,3 +38,25 @@ def test_any_bytes_give_printable_safe_text(data):
     assert isinstance(text, str)
     assert not any(ord(c) < 32 and c != "\t" for c in text)
     assert not any(0x7F <= ord(c) <= 0x9F for c in text)
+
+
+# The fast paths (skip the regex for printable text, str.lower() for ASCII
+# names) must give exactly what the full rules give, for any text at all.
+
+
+_ANY_TEXT = st.text(st.characters(codec=None, exclude_categories=("Cs",)))
+
+
+@given(_ANY_TEXT)
+def test_sanitize_fast_path_agrees_with_the_rule(value):
+    assert sanitize(value) == text._CONTROLS.sub("", value)
+
+
+@given(_ANY_TEXT)
+def test_plain_fast_path_agrees_with_the_rule(value):
+    assert text.plain(value) == text._FORMATTING_AND_CONTROLS.sub("", value)
+
+
+@given(_ANY_TEXT)
+def test_fold_fast_path_agrees_with_the_rule(value):
+    assert names.fold(value) == value.translate(names._ASCII_LOWER)
