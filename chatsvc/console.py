@@ -311,9 +311,10 @@ class ChatUI:
         elif command == "/me":
             session.me(argument)
             self.show([("own", f"* {me} {argument}")])
-        elif command in ("/nick", "/name") or line.startswith("#"):
-            name = argument.strip() if command in ("/nick", "/name") else line[1:].strip()
-            session.rename(name).addErrback(lambda f: None)  # the server's ! line says why
+        elif command in ("/nick", "/name"):
+            # Only /nick renames: "#rust is great" is talk about a room, not
+            # the line protocol's "#name" (Session.say sends it with /say).
+            session.rename(argument.strip()).addErrback(lambda f: None)  # the ! line says why
         elif command == "/help":
             self.show([("notice", "* " + KEYS_HELP)])
             session.send_line("/help")

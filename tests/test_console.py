@@ -90,13 +90,14 @@ def test_commands_map_to_the_session(chat: ChatHarness) -> None:
     alice = chat.join("alice")
     bob = chat.join("bob")
     ui = ChatUI(alice, "test", chat.clock, now=lambda: 0)
-    for line in ("@bob: psst", "/me waves", "//slash", "#alfred", "/who", "   "):
+    for line in ("@bob: psst", "/me waves", "//slash", "#rust", "/nick alfred", "/who", "   "):
         ui.submit(line)
         chat.pump()
-    assert list(bob.inbox)[-4:-1] == [
+    assert list(bob.inbox)[-5:-1] == [
         PrivateMessage("alice", "bob", "psst"),
         RoomMessage("", "alice", "waves", action=True),
         RoomMessage("", "alice", "/slash"),
+        RoomMessage("", "alice", "#rust"),  # talk about a room, not a rename
     ]
     assert alice.name == "alfred"
     text = "\n".join(_screen(ui, (80, 30)))
