@@ -326,10 +326,15 @@ class LineChatProtocol(Protocol):
 
     def _cmd_mode(self, argument: str) -> None:
         room = self._room()
-        if not argument:
+        words = argument.split()
+        if words and words[0].startswith("#"):  # IRC's "/mode #room +m"
+            named = words.pop(0)
+            if fold(named) != room.key:
+                raise ChatError(f"/mode acts on your room, {room.name}: /join {named} first")
+        if not words:
             self._show_rules(room)
             return
-        spec, *arguments = argument.split()
+        spec, *arguments = words
         self._apply(room, parse_modes(spec, arguments))
 
     def _change_modes(self, spec: str, arguments: list[str]) -> None:

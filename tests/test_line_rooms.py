@@ -346,6 +346,20 @@ def test_mode_errors():
     assert bob.read() == ["! you are not an operator of #rust"]
 
 
+def test_mode_accepts_the_irc_habit_of_naming_your_room():
+    hub = make_hub()
+    alice, bob = registered(hub, "alice", "bob")
+    in_room("#rust", alice, bob)
+    alice.send("/mode #RUST +m", "/mode #rust")
+    assert alice.read() == [
+        "* alice sets +m on #rust",
+        "* modes of #rust: +mnt (moderated, no messages from outside, "
+        "only operators set the topic)",
+    ]
+    alice.send("/mode #go +m")
+    assert alice.read() == ["! /mode acts on your room, #rust: /join #go first"]
+
+
 def test_key_and_limit():
     hub = make_hub()
     alice, bob, carol = registered(hub, "alice", "bob", "carol")
