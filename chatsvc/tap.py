@@ -8,6 +8,7 @@ C{--config} TOML file (L{chatsvc.config}).
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from twisted.application.internet import StreamServerEndpointService
@@ -24,7 +25,7 @@ from chatsvc.lifecycle import ChatService
 from chatsvc.limits import check_fd_limit, check_networks, with_listen_backlog
 from chatsvc.names import BadName, check_room_name
 from chatsvc.settings import Settings
-from chatsvc.tlsconfig import ServerTLS, TLSConfigError
+from chatsvc.tlsconfig import ServerTLS, TLSConfigError, check_pem_directory
 
 _TLS_ENDPOINT_TYPES = ("ssl", "tls")
 
@@ -54,9 +55,26 @@ def _endpoint_type(description: str) -> str:
     return description.split(":", 1)[0].strip().lower()
 
 
+def _tls_directory(description: str) -> str:
+    """The directory of PEM files of a C{tls:} server endpoint string
+    (C{tls:DIRECTORY:port=N} or C{tls:path=DIRECTORY:...}; C{\\:} escapes)."""
+    fields = [field.replace("\\:", ":")
+              for field in re.split(r"(?<!\\):", description.split(":", 1)[1])]
+    for field in fields:
+        if field.startswith("path="):
+            return field[len("path="):]
+    positional = [field for field in fields if "=" not in field]
+    return positional[0] if positional else ""
+
+
 def _parse_endpoint(option: str, description: str) -> IStreamServerEndpoint:
     from twisted.internet import reactor
 
+    if _endpoint_type(description) == "tls":
+        try:
+            check_pem_directory(_tls_directory(description))
+        except TLSConfigError as why:
+            raise usage.UsageError(f"{option} {description!r}: {why}") from None
     try:
         return endpoints.serverFromString(reactor, description)
     except Exception as error:  # serverFromString raises many kinds

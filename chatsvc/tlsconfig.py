@@ -10,7 +10,10 @@ connection asks L{ServerTLS} for the current context.
 from __future__ import annotations
 
 import os
+import re
 
+from cryptography import x509
+from cryptography.hazmat.primitives import serialization
 from OpenSSL import SSL
 from twisted.internet.interfaces import IOpenSSLServerConnectionCreator
 from zope.interface import implementer
@@ -74,3 +77,52 @@ class ServerTLS:
 
     def serverConnectionForTLS(self, tlsProtocol: object) -> SSL.Connection:
         return SSL.Connection(self._context, None)
+
+
+_PEM_BLOCK = re.compile(rb"-----BEGIN ([^-]+)-----.*?-----END \1-----", re.DOTALL)
+
+
+def _public(key: object) -> bytes:
+    return key.public_bytes(  # type: ignore[attr-defined]
+        serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo)
+
+
+def check_pem_directory(path: str) -> None:
+    """Check the directory of a Twisted C{tls:} endpoint before Twisted reads it.
+
+    Twisted 26.10's loader (C{twisted.protocols._sni}) serves nothing, silently,
+    from a missing directory or one without a certificate and its key; and it
+    loops forever following the issuer of a self-signed certificate that has
+    no key there (a root CA) back to itself.  It reads every C{*.pem} file
+    under C{path}; so do we.
+    """
+    if not os.path.isdir(path):
+        raise TLSConfigError(
+            f"{path!r} is not a directory of PEM files (the form is tls:DIRECTORY:port=N)")
+    certificates: list[tuple[str, x509.Certificate]] = []
+    keys: set[bytes] = set()
+    for directory, _, names in os.walk(path):
+        for name in sorted(names):
+            file = os.path.join(directory, name)
+            if not name.endswith(".pem") or not os.path.isfile(file):
+                continue
+            try:
+                with open(file, "rb") as pem:
+                    data = pem.read()
+                for match in _PEM_BLOCK.finditer(data):
+                    if b"CERTIFICATE" in match[1]:
+                        certificates.append((file, x509.load_pem_x509_certificate(match[0])))
+                    else:
+                        key = serialization.load_pem_private_key(match[0], None)
+                        keys.add(_public(key.public_key()))
+            except OSError as error:
+                raise TLSConfigError(f"{file}: {error.strerror or error}") from None
+            except (ValueError, TypeError) as error:
+                raise TLSConfigError(f"{file}: not a usable PEM file ({error})") from None
+    if not any(_public(cert.public_key()) in keys for _, cert in certificates):
+        raise TLSConfigError(f"no certificate with its private key in {path}")
+    for file, cert in certificates:
+        if cert.issuer == cert.subject and _public(cert.public_key()) not in keys:
+            raise TLSConfigError(
+                f"{file} holds a self-signed (root) certificate, which Twisted's tls: "
+                "endpoint cannot use: leave the root out of the directory")

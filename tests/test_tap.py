@@ -73,6 +73,44 @@ def test_full_ssl_endpoint_string_is_used_as_is(certs):
     assert len(options["listeners"]) == 2
 
 
+def pem_directory(certs, directory, *, root=False):
+    """A directory for Twisted's tls: endpoint: the key and the leaf (and the root CA)."""
+    directory.mkdir()
+    chain = certs.cert.read_text()
+    end = "-----END CERTIFICATE-----\n"
+    leaf = chain[: chain.index(end) + len(end)]
+    (directory / "server.pem").write_text(certs.key.read_text() + (chain if root else leaf))
+    return directory
+
+
+def test_full_tls_endpoint_string_names_a_directory_of_pems(certs, tmp_path):
+    directory = pem_directory(certs, tmp_path / "pems")
+    for spelling in (f"tls:{directory}:port=0", f"tls:path={directory}:port=0"):
+        assert len(parse("--tls-port", spelling)["listeners"]) == 2
+
+
+@pytest.mark.parametrize("option", ["--tls-port", "--irc-port"])
+def test_tls_endpoint_with_a_root_certificate_is_refused_not_hung(certs, tmp_path, option):
+    """Twisted 26.10's tls: endpoint loops forever following a self-signed
+    certificate's issuer to itself: start-up would spin at 100% CPU."""
+    directory = pem_directory(certs, tmp_path / "pems", root=True)
+    with pytest.raises(StartupFailure) as caught:
+        parse(option, f"tls:{directory}:port=0")
+    assert str(caught.value.code) == (
+        f"twistd chat: {option} 'tls:{directory}:port=0': {directory / 'server.pem'} holds a "
+        "self-signed (root) certificate, which Twisted's tls: endpoint cannot use: "
+        "leave the root out of the directory (see: twistd chat --help)")
+
+
+def test_tls_endpoint_needs_a_certificate_with_its_key(certs, tmp_path):
+    directory = tmp_path / "pems"
+    directory.mkdir()
+    (directory / "key.pem").write_text(certs.key.read_text())
+    with pytest.raises(StartupFailure) as caught:
+        parse("--tls-port", f"tls:{directory}:port=0")
+    assert f"no certificate with its private key in {directory}" in str(caught.value.code)
+
+
 @pytest.mark.parametrize(
     "args, message",
     [
@@ -92,6 +130,12 @@ def test_full_ssl_endpoint_string_is_used_as_is(certs):
         # Typed as "/oper NAME PASSWORD" or OPER NAME PASSWORD: a space could never match.
         (["--oper", "admin:two words"], "--oper 'admin'...: no spaces in the name or password"),
         (["--oper", "the admin:pw"], "--oper 'the admin'...: no spaces in the name or password"),
+        # Twisted's tls: endpoint is tls:DIRECTORY[:port=N]; "tls:6697" would
+        # listen on 443 with no certificate at all.
+        (["--tls-port", "tls:6697"], "--tls-port 'tls:6697': '6697' is not a directory of "
+         "PEM files (the form is tls:DIRECTORY:port=N)"),
+        (["--irc-port", "tls:/nonexistent:port=6697"], "--irc-port 'tls:/nonexistent:port=6697': "
+         "'/nonexistent' is not a directory"),
     ],
 )
 def test_bad_configuration_is_one_line(args, message):
