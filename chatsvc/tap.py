@@ -67,14 +67,17 @@ def _tls_directory(description: str) -> str:
     return positional[0] if positional else ""
 
 
-def _parse_endpoint(option: str, description: str) -> IStreamServerEndpoint:
+def _parse_endpoint(option: str, value: str) -> IStreamServerEndpoint:
+    """The endpoint for C{value} as given to C{option}; errors quote C{value}
+    as the operator wrote it, not as L{endpoint_string} completed it."""
     from twisted.internet import reactor
 
+    description, shown = endpoint_string(value), value.strip()
     if _endpoint_type(description) == "tls":
         try:
             check_pem_directory(_tls_directory(description))
         except TLSConfigError as why:
-            raise usage.UsageError(f"{option} {description!r}: {why}") from None
+            raise usage.UsageError(f"{option} {shown!r}: {why}") from None
     try:
         return endpoints.serverFromString(reactor, description)
     except Exception as error:  # serverFromString raises many kinds
@@ -82,7 +85,7 @@ def _parse_endpoint(option: str, description: str) -> IStreamServerEndpoint:
             why = f"no socket {error} was passed by systemd (LISTEN_FDS, LISTEN_FDNAMES)"
         else:
             why = str(error)
-        raise usage.UsageError(f"{option} {description!r}: {why}") from None
+        raise usage.UsageError(f"{option} {shown!r}: {why}") from None
 
 
 class Options(ConfigFileMixin, usage.Options):
@@ -203,13 +206,13 @@ class Options(ConfigFileMixin, usage.Options):
         settings.irc_ping_timeout = _positive_int(self, "irc-ping-timeout", minimum=1)
         self["settings"] = settings
 
-        self["listeners"] = [("--port", _parse_endpoint("--port", endpoint_string(self["port"])))]
+        self["listeners"] = [("--port", _parse_endpoint("--port", self["port"]))]
         if self["tls-port"]:
             self["listeners"].append(("--tls-port", self._tls_endpoint("tls-port")))
         self["irc_listeners"] = []
         if self["irc-port"]:
             self["irc_listeners"].append(
-                ("--irc-port", _parse_endpoint("--irc-port", endpoint_string(self["irc-port"]))))
+                ("--irc-port", _parse_endpoint("--irc-port", self["irc-port"])))
         if self["irc-tls-port"]:
             self["irc_listeners"].append(("--irc-tls-port", self._tls_endpoint("irc-tls-port")))
         if (self["tls-cert"] or self["tls-key"]) and "tls" not in self:
@@ -229,7 +232,7 @@ class Options(ConfigFileMixin, usage.Options):
                     f"{option} is a full TLS endpoint string; give the certificate "
                     "inside it, not with --tls-cert/--tls-key"
                 )
-            return _parse_endpoint(option, description)
+            return _parse_endpoint(option, self[key])
         if not self["tls-cert"]:
             raise usage.UsageError(f"{option} needs --tls-cert (or a full ssl: endpoint string)")
         tls = self.get("tls")
@@ -239,7 +242,7 @@ class Options(ConfigFileMixin, usage.Options):
             except TLSConfigError as error:
                 raise usage.UsageError(str(error)) from None
             self["tls"] = tls
-        return endpoints.wrapServerTLS(tls, _parse_endpoint(option, description))
+        return endpoints.wrapServerTLS(tls, _parse_endpoint(option, self[key]))
 
 
 def _positive_int(options: Options, key: str, minimum: int = 0) -> int:

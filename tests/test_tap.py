@@ -115,6 +115,8 @@ def test_tls_endpoint_needs_a_certificate_with_its_key(certs, tmp_path):
     "args, message",
     [
         (["--port", "nonsense:1"], "--port 'nonsense:1': Unknown endpoint type"),
+        # Quoted as written, not as completed with the default listen backlog.
+        (["--port", "tcp:abc"], "--port 'tcp:abc': invalid literal"),
         (["--max-line", "big"], "--max-line 'big': not a whole number"),
         (["--max-clients", "-1"], "--max-clients '-1': must be at least 0"),
         (["--max-line", "0"], "--max-line '0': must be at least 1"),
