@@ -485,7 +485,8 @@ static void line_received(client_t *c, const char *line, int len, uint64_t now) 
     } else if (clen == 5 && memcmp(p, "ERROR", 5) == 0) {
         bad_line(c, line, len);
         return;
-    } else if (clen == 3 && (p[0] == '4' || p[0] == '5')) {   /* error numerics */
+    } else if (clen == 3 && (p[0] == '4' || p[0] == '5') &&
+               memcmp(p, "422", 3) != 0) {   /* error numerics; 422 is "no MOTD" */
         bad_line(c, line, len);
         return;
     }

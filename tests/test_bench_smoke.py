@@ -73,6 +73,13 @@ def test_irc_side_against_twisted_words(loadgen: Path, tmp_path: Path, shape: st
         loadgen, run.Words(), SHAPES[shape], tmp_path, warmup=0.2, duration=0.5))
 
 
+def test_chatsvc_irc_listener(loadgen: Path, tmp_path: Path) -> None:
+    server = run.ChatsvcIRC()
+    assert server.missing() is None
+    check_clean(run.run_once(
+        loadgen, server, SHAPES["fanout"], tmp_path, warmup=0.2, duration=0.5))
+
+
 # A relay that registers like chatsvc but, for the third receiver, drops
 # every fifth message, repeats every seventh, and shows the ninth as a
 # private message: the generator must count all three.
