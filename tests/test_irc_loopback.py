@@ -181,9 +181,21 @@ async def test_irc_and_line_users_talk(server) -> None:  # type: ignore[no-untyp
         alice.topic("#rust", "all about rust")
         await eventually(lambda: "topicUpdated alicia #rust all about rust" in dave.seen,
                          "topic seen")
+        bob.say("/join #rust")
+        await eventually(lambda: "* you joined #rust (3 here)" in bob.lines, "line user in #rust")
+        await eventually(lambda: "userJoined robert #rust" in dave.seen, "line join seen by IRC")
         alice.kick("#rust", "dave", "off topic")
         await eventually(lambda: "kickedFrom #rust alicia off topic" in dave.seen,
                          "kick seen by the kicked user")
+        await eventually(lambda: "* alicia kicked dave from #rust (off topic)" in bob.lines,
+                         "IRC kick seen by a line user")
+        alice.kick("#rust", "robert", "line users too")
+        await eventually(lambda: "* you were kicked from #rust by alicia (line users too)"
+                         in bob.lines, "line user kicked by an IRC operator")
+        await eventually(lambda: "userKicked robert #rust alicia line users too" in alice.seen,
+                         "line user's kick seen by IRC")
+        await eventually(lambda: "* you joined #chat (3 here)" in bob.lines,
+                         "kicked line user back in the default room")
         dave.quit("gone")
         await dave.lost
         await eventually(lambda: "userQuit dave Quit: gone" in alice.seen, "dave's quit")
