@@ -46,6 +46,8 @@ class ServerTLS:
             if path is not None and not os.access(path, os.R_OK):
                 why = "no such file" if not os.path.exists(path) else "not readable"
                 raise TLSConfigError(f"{option} {path}: {why}")
+            if path is not None and os.path.isdir(path):
+                raise TLSConfigError(f"{option} {path}: a directory, not a PEM file")
         context = SSL.Context(SSL.TLS_SERVER_METHOD)
         context.set_min_proto_version(SSL.TLS1_2_VERSION)
         context.set_options(SSL.OP_NO_COMPRESSION | SSL.OP_CIPHER_SERVER_PREFERENCE)

@@ -126,6 +126,7 @@ def test_tls_endpoint_needs_a_certificate_with_its_key(certs, tmp_path):
         (["--tls-port", "0", "--tls-cert", "/nonexistent.pem"],
          "--tls-cert /nonexistent.pem: no such file"),
         (["--motd", "/nonexistent/motd"], "--motd /nonexistent/motd: No such file"),
+        (["--tls-port", "0", "--tls-cert", "/"], "--tls-cert /: a directory, not a PEM file"),
         (["--frobnicate"], "option --frobnicate not recognized"),
         (["--oper", "admin"], "--oper 'admin'...: expected NAME:PASSWORD"),
         (["--oper", "admin:"], "--oper 'admin'...: expected NAME:PASSWORD"),
