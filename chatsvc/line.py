@@ -32,7 +32,7 @@ from chatsvc.guard import Guard
 from chatsvc.lineformat import NO_ROOM, WIRE_FORMAT, line_bytes
 from chatsvc.modes import FLAG_MODES, LIST_MODES, ModeChange, parse_modes
 from chatsvc.names import fold
-from chatsvc.text import clean_line, plain
+from chatsvc.text import clean_line, plain, telnet_refusals
 
 if TYPE_CHECKING:
     from chatsvc.factory import ChatFactory
@@ -82,6 +82,7 @@ class LineChatProtocol(Protocol):
         self.host = "?"
         self._lines = LineBuffer(hub.settings.max_line)
         self._guard: Guard | None = None
+        self._telnet_tail = b""
         # What IRC's WHOIS shows of anyone (317): when they came, when they last spoke.
         self.signon = self.last_active = 0.0
         self._home = hub.default_room.name
@@ -154,6 +155,10 @@ class LineChatProtocol(Protocol):
         guard = self._guard
         if guard is None:
             return
+        if b"\xff" in data or self._telnet_tail:
+            answers, self._telnet_tail = telnet_refusals(self._telnet_tail + data)
+            if answers:
+                guard.write(answers)
         # Every line counts against the flood gate, blank and over-long too.
         for line in self._lines.feed(data):
             guard.received(line)

@@ -47,6 +47,36 @@ def strip_telnet(line: bytes) -> bytes:
     return bytes(out)
 
 
+_WILL, _WONT, _DO, _DONT = 251, 252, 253, 254
+
+
+def telnet_refusals(data: bytes) -> tuple[bytes, bytes]:
+    """Our answers to the telnet options requested or offered in C{data}.
+
+    We implement no option, so every C{DO} gets C{WONT} and every C{WILL}
+    gets C{DONT} (RFC 854).  Answering matters: after Ctrl-C, telnet sends
+    C{IAC IP IAC DO TIMING-MARK} and discards everything the server sends
+    until that C{DO} is answered.  Returns the answer and the unfinished
+    sequence at the end of C{data}, to put before the next chunk.
+    """
+    answers = bytearray()
+    i, n = 0, len(data)
+    while (i := data.find(b"\xff", i)) >= 0:
+        if i + 1 >= n:
+            return bytes(answers), data[i:]
+        command = data[i + 1]
+        if command in (_WILL, _DO):
+            if i + 2 >= n:
+                return bytes(answers), data[i:]
+            answers += bytes((_IAC, _DONT if command == _WILL else _WONT, data[i + 2]))
+            i += 3
+        elif command in (_WONT, _DONT):
+            i += 3
+        else:  # IAC IAC (a data byte), or a two-byte command
+            i += 2
+    return bytes(answers), b""
+
+
 def decode(line: bytes) -> str:
     """Decode a received line as UTF-8, replacing invalid bytes with U+FFFD."""
     return line.decode("utf-8", "replace")

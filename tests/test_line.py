@@ -190,6 +190,23 @@ def test_telnet_negotiation_ignored():
     assert bob.read() == ["<alice> hello"]
 
 
+def test_telnet_requests_are_refused_so_ctrl_c_does_not_mute_the_chat():
+    """telnet's Ctrl-C sends IAC IP IAC DO TIMING-MARK, then discards all
+    output until the server answers the DO: unanswered, the chat goes silent
+    for good.  Every option asked for or offered is refused (WONT / DONT)."""
+    hub = make_hub()
+    alice, bob = registered(hub, "alice", "bob")
+    alice.protocol.dataReceived(b"\xff\xf4\xff\xfd\x06")
+    assert alice.transport.value() == b"\xff\xfc\x06"  # IAC WONT TIMING-MARK, at once
+    alice.transport.clear()
+    # Offers and requests split across reads; IAC IAC is a data byte, not a command.
+    alice.protocol.dataReceived(b"hi \xff\xff\xfd!\xff")
+    alice.protocol.dataReceived(b"\xfb")
+    alice.protocol.dataReceived(b"\x1f\xff\xfc\x01\xff\xfe\x03\n")
+    assert alice.transport.value() == b"\xff\xfe\x1f"  # DONT NAWS; WONT/DONT need no answer
+    assert bob.read() == ["<alice> hi \ufffd\ufffd!"]
+
+
 def test_impersonation_is_impossible():
     hub = make_hub()
     alice, bob = registered(hub, "alice", "bob")

@@ -60,3 +60,20 @@ def test_plain_fast_path_agrees_with_the_rule(value):
 @given(_ANY_TEXT)
 def test_fold_fast_path_agrees_with_the_rule(value):
     assert names.fold(value) == value.translate(names._ASCII_LOWER)
+
+
+_TELNETISH = st.binary(max_size=60).map(lambda b: b.replace(b"\x00", b"\xff"))
+
+
+@given(_TELNETISH, st.lists(st.integers(min_value=0, max_value=60), max_size=6))
+def test_telnet_refusals_do_not_depend_on_how_tcp_splits_the_bytes(data, cuts):
+    whole, tail = text.telnet_refusals(data)
+    assert len(tail) <= 2 and data.endswith(tail)
+    answers, carried = b"", b""
+    points = sorted({0, len(data), *(cut % (len(data) + 1) for cut in cuts)})
+    for start, end in zip(points, points[1:], strict=False):
+        answer, carried = text.telnet_refusals(carried + data[start:end])
+        answers += answer
+    assert (answers, carried) == (whole, tail)
+    assert len(whole) % 3 == 0 and all(
+        whole[i] == 255 and whole[i + 1] in (252, 254) for i in range(0, len(whole), 3))
