@@ -128,23 +128,25 @@ static uint64_t now_ns(void) {
     return (uint64_t)ts.tv_sec * 1000000000ull + ts.tv_nsec - t0;
 }
 
-static void die(const char *fmt, ...) {
-    va_list ap;
-    va_start(ap, fmt);
+static void vnote(const char *fmt, va_list ap) {
     fprintf(stderr, "loadgen: ");
     vfprintf(stderr, fmt, ap);
     fprintf(stderr, "\n");
-    va_end(ap);
-    exit(2);
 }
 
 static void note(const char *fmt, ...) {
     va_list ap;
     va_start(ap, fmt);
-    fprintf(stderr, "loadgen: ");
-    vfprintf(stderr, fmt, ap);
-    fprintf(stderr, "\n");
+    vnote(fmt, ap);
     va_end(ap);
+}
+
+static void die(const char *fmt, ...) {
+    va_list ap;
+    va_start(ap, fmt);
+    vnote(fmt, ap);
+    va_end(ap);
+    exit(2);
 }
 
 /* -- /proc --------------------------------------------------------------- */

@@ -107,6 +107,7 @@ class Server:
     name = "?"
     proto = "line"
     loadgen_args: tuple[str, ...] = ()
+    python = False  # py-spy can profile it (--profile)
 
     def missing(self) -> str | None:
         """Why this server cannot run here, or None."""
@@ -148,6 +149,7 @@ class Chatsvc(Server):
     """chatsvc's line protocol, run by twistd exactly as an operator would."""
 
     name = "chatsvc"
+    python = True
 
 
     def scenario_args(self, scenario: Scenario) -> tuple[str, ...]:
@@ -238,6 +240,7 @@ class Words(Server):
 
     name = "twisted.words"
     proto = "irc"
+    python = True
     loadgen_args = ("--irc-pass", "bench")
 
     def command(self, port: int, workdir: Path) -> list[str]:
@@ -279,13 +282,33 @@ class Run:
     error: str | None = None
 
 
+def py_spy() -> str | None:
+    """The py-spy program (pip install py-spy), if installed."""
+    beside = Path(sys.executable).parent / "py-spy"
+    return str(beside) if beside.exists() else shutil.which("py-spy")
+
+
+def start_profiler(pid: int, output: Path) -> subprocess.Popen:
+    """Sample C{pid} with py-spy until interrupted; a flame graph goes to C{output}."""
+    spy = py_spy()
+    assert spy is not None
+    return subprocess.Popen(
+        [spy, "record", "--pid", str(pid), "--rate", "200", "--output", str(output)],
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )
+
+
 def run_once(loadgen: Path, server: Server, scenario: Scenario, workdir: Path,
-             warmup: float, duration: float, extra: Sequence[str] = ()) -> Run:
+             warmup: float, duration: float, extra: Sequence[str] = (),
+             profile: Path | None = None) -> Run:
     port = free_port()
     try:
         process = server.start(port, workdir)
     except Exception as error:
         return Run(error=f"{server.name} did not start: {error}")
+    profiler = None
+    if profile is not None and server.python:
+        profiler = start_profiler(process.pid, profile / f"{scenario.name}-{server.name}.svg")
     try:
         command = [
             str(loadgen), "--port", str(port), "--proto", server.proto,
@@ -308,6 +331,12 @@ def run_once(loadgen: Path, server: Server, scenario: Scenario, workdir: Path,
             return Run(result, "not ok: " + done.stderr.strip()[-300:])
         return Run(result)
     finally:
+        if profiler is not None:
+            profiler.send_signal(signal.SIGINT)  # py-spy writes its output and exits
+            try:
+                profiler.wait(timeout=60)
+            except subprocess.TimeoutExpired:
+                profiler.kill()
         stop(process)
 
 
@@ -421,6 +450,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--warmup", type=float, default=1.0, help="seconds of load before")
     parser.add_argument("--json", help="also write every run's raw figures to this file")
     parser.add_argument("--keep", action="store_true", help="keep the work directory (logs)")
+    parser.add_argument("--profile", metavar="DIR",
+                        help="also record a py-spy flame graph of each Python server per "
+                             "scenario into DIR (sampling costs CPU: not for the figures)")
     parser.add_argument("--list", action="store_true", help="list scenarios and servers")
     options = parser.parse_args(argv)
     if options.list:
@@ -435,6 +467,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyError as error:
         parser.error(f"unknown name {error}")
 
+    profile = Path(options.profile) if options.profile else None
+    if profile is not None:
+        if py_spy() is None:
+            parser.error("--profile needs py-spy (pip install py-spy)")
+        profile.mkdir(parents=True, exist_ok=True)
     raise_fd_limit(max(s.clients for s in scenarios) + 200)
     workdir = Path(tempfile.mkdtemp(prefix="chatsvc-bench-"))
     loadgen = build_loadgen(workdir)
@@ -449,7 +486,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             runs = []
             for attempt in range(options.repeat):
                 run = run_once(loadgen, server, scenario, workdir,
-                               options.warmup, options.duration)
+                               options.warmup, options.duration, profile=profile)
                 runs.append(run)
                 figure = run.result.get("server_us_per_delivery") if run.result else None
                 print(f"  {scenario.name} {server.name} #{attempt + 1}: "
