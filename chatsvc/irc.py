@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, ClassVar
 
 from twisted.internet.interfaces import IDelayedCall, IReactorTime, ISSLTransport
 from twisted.internet.protocol import Protocol, ServerFactory
@@ -43,6 +43,7 @@ from chatsvc.events import Entered, Error, Event, Exited, Notice, Registered, To
 from chatsvc.framing import TOO_LONG, LineBuffer
 from chatsvc.guard import FLOODING, Guard
 from chatsvc.ircchannels import ChannelCommands
+from chatsvc.ircformat import WIRE_FORMAT
 from chatsvc.ircformat import irc_bytes as render
 from chatsvc.ircusers import UserCommands, clock_time
 from chatsvc.modes import CHANMODES, PREFIX
@@ -167,21 +168,6 @@ class IRCChatProtocol(ChannelCommands, UserCommands, Protocol):
         self._timer: IDelayedCall | None = None
         self._heard = 0.0
         self._pinged_at: float | None = None
-        self._commands: dict[str, tuple[int, Callable[[list[str]], None]]] = {
-            "CAP": (1, self._cmd_cap),
-            "PASS": (1, self._cmd_pass),
-            "NICK": (0, self._cmd_nick),
-            "USER": (4, self._cmd_user),
-            "QUIT": (0, self._cmd_quit),
-            "PING": (1, self._cmd_ping),
-            "PONG": (0, lambda params: None),
-            "PRIVMSG": (0, lambda params: self._message(params, notice=False)),
-            "NOTICE": (0, lambda params: self._message(params, notice=True)),
-            "MOTD": (0, lambda params: self._send_motd(self.hub.settings.motd)),
-            "LUSERS": (0, lambda params: self._send_lusers()),
-            **self.channel_commands(),
-            **self.user_commands(),
-        }
 
     # -- connection lifecycle -----------------------------------------------
 
@@ -286,9 +272,16 @@ class IRCChatProtocol(ChannelCommands, UserCommands, Protocol):
         if self._held is not None:
             self._held.append(event)
             return
-        data = render(event)
+        # Most events show the same to every IRC user: the first recipient
+        # renders them (irc_bytes caches the bytes in the event) and the rest
+        # of a broadcast's recipients find them there, with no call to spare.
+        data = event.wire.get(WIRE_FORMAT)
+        if data is None:
+            data = render(event)
         if data is not None:
-            self._write(data)
+            guard = self._guard
+            if guard is not None:
+                guard.write(data)
         elif isinstance(event, Entered):
             self._entered(event)
         elif isinstance(event, Exited):
@@ -334,7 +327,7 @@ class IRCChatProtocol(ChannelCommands, UserCommands, Protocol):
         if message is None:
             return
         command, params = message.command, message.params
-        entry = self._commands.get(command)
+        entry = self._COMMANDS.get(command)
         if self.name is None and command not in _BEFORE_REGISTRATION:
             self._reply(rfc.ERR_NOTREGISTERED, "You have not registered")
             return
@@ -346,7 +339,7 @@ class IRCChatProtocol(ChannelCommands, UserCommands, Protocol):
             self._reply(rfc.ERR_NEEDMOREPARAMS, command, "Not enough parameters")
             return
         try:
-            handler(params)
+            handler(self, params)
         except ChatError as refusal:
             # Each handler maps the refusals it expects to numerics; this is
             # the backstop that still answers rather than dropping silently.
@@ -581,3 +574,22 @@ class IRCChatProtocol(ChannelCommands, UserCommands, Protocol):
                     self._notice(f"{target} cannot answer CTCP: not an IRC client")
             else:
                 self._reply(rfc.ERR_NOSUCHNICK, target, "No such nick/channel")
+
+    #: COMMAND -> (fewest parameters, handler(self, params)).  One table for
+    #: the class: built per connection as bound methods and lambdas, it was
+    #: 6 KiB of every idle connection's 10 (docs/performance.rst).
+    _COMMANDS: ClassVar[dict[str, tuple[int, Callable[[IRCChatProtocol, list[str]], None]]]] = {
+        "CAP": (1, _cmd_cap),
+        "PASS": (1, _cmd_pass),
+        "NICK": (0, _cmd_nick),
+        "USER": (4, _cmd_user),
+        "QUIT": (0, _cmd_quit),
+        "PING": (1, _cmd_ping),
+        "PONG": (0, lambda self, params: None),
+        "PRIVMSG": (0, lambda self, params: self._message(params, notice=False)),
+        "NOTICE": (0, lambda self, params: self._message(params, notice=True)),
+        "MOTD": (0, lambda self, params: self._send_motd(self.hub.settings.motd)),
+        "LUSERS": (0, lambda self, params: self._send_lusers()),
+        **ChannelCommands.CHANNEL_COMMANDS,
+        **UserCommands.USER_COMMANDS,
+    }

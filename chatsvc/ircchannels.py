@@ -10,7 +10,7 @@ same rules in the same rooms.
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from twisted.words.protocols import irc as rfc
 
@@ -72,18 +72,6 @@ class ChannelCommands:
     _reply: Callable[..., None]
     _write: Callable[[bytes], None]
     _write_line: Callable[..., None]
-
-    def channel_commands(self) -> dict[str, tuple[int, Callable[[list[str]], None]]]:
-        return {
-            "JOIN": (1, self._cmd_join),
-            "PART": (1, self._cmd_part),
-            "TOPIC": (1, self._cmd_topic),
-            "NAMES": (0, self._cmd_names),
-            "LIST": (0, self._cmd_list),
-            "MODE": (1, self._cmd_mode),
-            "KICK": (2, self._cmd_kick),
-            "INVITE": (2, self._cmd_invite),
-        }
 
     def _refused(self, refusal: errors.ChatError) -> None:
         """Answer a hub refusal with its numeric (see L{_REFUSALS})."""
@@ -272,3 +260,16 @@ class ChannelCommands:
     _me: str
     _source: str
     _user_mode: Callable[[str, list[str]], None]
+
+    #: COMMAND -> (fewest parameters, handler(self, params)), for
+    #: L{chatsvc.irc.IRCChatProtocol._COMMANDS}.
+    CHANNEL_COMMANDS: ClassVar[dict[str, tuple[int, Callable[[Any, list[str]], None]]]] = {
+        "JOIN": (1, _cmd_join),
+        "PART": (1, _cmd_part),
+        "TOPIC": (1, _cmd_topic),
+        "NAMES": (0, _cmd_names),
+        "LIST": (0, _cmd_list),
+        "MODE": (1, _cmd_mode),
+        "KICK": (2, _cmd_kick),
+        "INVITE": (2, _cmd_invite),
+    }

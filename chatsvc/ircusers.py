@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from twisted.words.protocols import irc as rfc
 
@@ -55,29 +55,6 @@ class UserCommands:
     _write_line: Callable[..., None]
     _notice: Callable[[str], None]
     _send_isupport: Callable[[], None]
-
-    def user_commands(self) -> dict[str, tuple[int, Callable[[list[str]], None]]]:
-        return {
-            "WHO": (0, self._cmd_who),
-            "WHOIS": (1, self._cmd_whois),
-            "WHOWAS": (1, self._cmd_whowas),
-            "ISON": (1, self._cmd_ison),
-            "USERHOST": (1, self._cmd_userhost),
-            "AWAY": (0, self._cmd_away),
-            "OPER": (2, self._cmd_oper),
-            "KILL": (2, self._cmd_kill),
-            "WALLOPS": (1, self._cmd_wallops),
-            "TIME": (0, self._cmd_time),
-            "VERSION": (0, self._cmd_version),
-            "INFO": (0, self._cmd_info),
-            "ADMIN": (0, self._cmd_admin),
-            "LINKS": (0, self._cmd_links),
-            "HELP": (0, self._cmd_help),
-            "USERS": (0, lambda params: self._reply(rfc.ERR_USERSDISABLED,
-                                                    "USERS has been disabled")),
-            "SUMMON": (0, lambda params: self._reply(rfc.ERR_SUMMONDISABLED,
-                                                     "SUMMON has been disabled")),
-        }
 
     def _person(self, nick: str) -> Participant | None:
         person = self.hub.users.get(fold(nick))
@@ -316,6 +293,30 @@ class UserCommands:
         self._reply(wire.RPL_ENDOFHELP, subject, "End of /HELP")
 
     log: Any
+
+    #: COMMAND -> (fewest parameters, handler(self, params)), for
+    #: L{chatsvc.irc.IRCChatProtocol._COMMANDS}.
+    USER_COMMANDS: ClassVar[dict[str, tuple[int, Callable[[Any, list[str]], None]]]] = {
+        "WHO": (0, _cmd_who),
+        "WHOIS": (1, _cmd_whois),
+        "WHOWAS": (1, _cmd_whowas),
+        "ISON": (1, _cmd_ison),
+        "USERHOST": (1, _cmd_userhost),
+        "AWAY": (0, _cmd_away),
+        "OPER": (2, _cmd_oper),
+        "KILL": (2, _cmd_kill),
+        "WALLOPS": (1, _cmd_wallops),
+        "TIME": (0, _cmd_time),
+        "VERSION": (0, _cmd_version),
+        "INFO": (0, _cmd_info),
+        "ADMIN": (0, _cmd_admin),
+        "LINKS": (0, _cmd_links),
+        "HELP": (0, _cmd_help),
+        "USERS": (0, lambda self, params: self._reply(rfc.ERR_USERSDISABLED,
+                                                      "USERS has been disabled")),
+        "SUMMON": (0, lambda self, params: self._reply(rfc.ERR_SUMMONDISABLED,
+                                                       "SUMMON has been disabled")),
+    }
 
 
 _HELP_TOPICS = {

@@ -528,13 +528,14 @@ def test_server_queries(net: Net) -> None:
     assert numerics(alice.ask("LIST")) == ["321", "322", "323"]
 
 
-def test_internal_error_is_a_numeric_not_a_disconnect(net: Net) -> None:
+def test_internal_error_is_a_numeric_not_a_disconnect(
+        net: Net, monkeypatch: pytest.MonkeyPatch) -> None:
     alice = net.irc_user("alice")
 
-    def broken(params):  # type: ignore[no-untyped-def]
+    def broken(self, params):  # type: ignore[no-untyped-def]
         raise RuntimeError("boom")
 
-    alice.protocol._commands["TIME"] = (0, broken)
+    monkeypatch.setitem(type(alice.protocol)._COMMANDS, "TIME", (0, broken))
     assert alice.ask("TIME") == [":chatsvc 400 alice TIME :Internal error"]
     assert not alice.closed
 
