@@ -152,8 +152,13 @@ class ChatFactory(ServerFactory):
             self._deadlines[participant] = self.clock.callLater(
                 settings.register_timeout, self._registration_expired, participant)
 
-    def detach(self, participant: Participant, reason: str) -> None:
-        """Forget a connection that has closed, telling whoever shared a room, once."""
+    def detach(self, participant: Participant, reason: str, *,
+               logged_reason: str | None = None) -> None:
+        """Forget a connection that has closed, telling whoever shared a room, once.
+
+        C{reason} is shown to the others; C{logged_reason} replaces it in the
+        log when it is the user's own words (a quit message is content).
+        """
         if participant in self.connections:
             self.connections.remove(participant)
             self.hosts.remove(participant.host)  # counted by attach()
@@ -172,7 +177,8 @@ class ChatFactory(ServerFactory):
                 self._drop_member(participant, room)
             if not self.closing:  # everyone is leaving: nobody to tell
                 self._send(audience, Left(None, name, reason, mask=mask))
-            self.log.info("{name} left ({reason})", name=name, reason=reason)
+            self.log.info("{name} left ({reason})", name=name,
+                          reason=reason if logged_reason is None else logged_reason)
         if not self.connections and self._drained:
             drained, self._drained = self._drained, []
             for waiting in drained:

@@ -66,6 +66,9 @@ class Guard:
         self.participant = participant
         self.transport = transport
         self.reason = CONNECTION_LOST
+        #: Whether L{reason} is the user's own words (a quit message): shown
+        #: to the others but, being message content, never logged.
+        self.reason_is_users = False
         self.closing = False
         self.attached = False
         self._handle = handle
@@ -133,6 +136,17 @@ class Guard:
         if not abort:
             self._linger = self.hub.clock.callLater(CLOSE_LINGER, self._cut_off)
 
+    def quit(self, message: str) -> None:
+        """The user asked to leave; C{message} is their own words for the others."""
+        if not self.closing:
+            self.reason_is_users = True
+        self.close(message)
+
+    @property
+    def logged_reason(self) -> str:
+        """The reason fit for the log: a user's quit message is their content."""
+        return "quit" if self.reason_is_users else self.reason
+
     def lost(self) -> None:
         """The connection has closed, however it happened: leave the hub.
 
@@ -146,7 +160,8 @@ class Guard:
             self._linger = None
         if self.attached:
             self.attached = False
-            self.hub.detach(self.participant, self.reason)
+            self.hub.detach(self.participant, self.reason,
+                            logged_reason=self.logged_reason)
 
     def _cut_off(self) -> None:
         self._linger = None

@@ -191,7 +191,7 @@ class IRCChatProtocol(ChannelCommands, UserCommands, Protocol):
         if self._guard is not None:
             self._guard.lost()
             self.log.info("IRC {host} disconnected ({why})", host=self.host,
-                          why=self._guard.reason)
+                          why=self._guard.logged_reason)
 
     @property
     def _closing(self) -> bool:
@@ -502,7 +502,8 @@ class IRCChatProtocol(ChannelCommands, UserCommands, Protocol):
         reason = plain(params[0])[:KICK_LENGTH] if params and params[0] else ""
         leave = f"Quit: {reason}" if reason else "Quit"
         self._write_line(None, "ERROR", f"Closing link: {self.host} ({leave})", text=True)
-        self._close(leave)
+        if self._guard is not None:
+            self._guard.quit(leave)
 
     def _cmd_ping(self, params: list[str]) -> None:
         self._write_line(self.server.name, "PONG", self.server.name, params[0], text=True)

@@ -111,7 +111,7 @@ class LineChatProtocol(Protocol):
             guard.lost()
             if attached:
                 self.log.info("{host} disconnected ({why})", host=self.host,
-                              why=guard.reason)
+                              why=guard.logged_reason)
 
     def disconnect(self, reason: str) -> None:
         """Close this connection on the server's initiative, saying why.
@@ -406,7 +406,7 @@ class LineChatProtocol(Protocol):
     def _cmd_quit(self, argument: str) -> None:
         self.deliver(Notice("bye"))
         if self._guard is not None:
-            self._guard.close(argument or "quit")
+            self._guard.quit(argument or "quit")
 
     #: ``/command`` -> handler.  A class attribute: a table of bound methods
     #: built per connection cost 2 KiB of every idle connection's memory.
