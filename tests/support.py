@@ -5,8 +5,10 @@ from __future__ import annotations
 import datetime
 import ipaddress
 import itertools
+import subprocess
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from twisted.internet.address import IPv4Address
 from twisted.internet.error import ConnectionDone
@@ -203,3 +205,19 @@ class WireClient:
         self.send(f"#{name}")
         assert await self.expect() == f"* you are {name}"
         return self
+
+
+def stop_process(process: subprocess.Popen[Any], timeout: float = 10.0) -> None:
+    """Stop a process a test started: SIGTERM, then SIGKILL if it lingers.
+
+    C{communicate} rather than C{wait}, so a process writing to a pipe
+    cannot block on a full pipe while we wait for it.
+    """
+    if process.poll() is not None:
+        return
+    process.terminate()
+    try:
+        process.communicate(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.communicate(timeout=timeout)

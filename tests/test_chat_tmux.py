@@ -20,6 +20,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
+from support import stop_process
 
 BIN = Path(sys.executable).parent
 TMUX = shutil.which("tmux")
@@ -70,12 +71,7 @@ def _server(tmp_path: Path, listener: str,
 
         yield _wait_for("the server to listen", port), process
     finally:
-        process.terminate()
-        try:
-            process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait(timeout=10)
+        stop_process(process)
 
 
 class Tmux:

@@ -12,6 +12,7 @@ import time
 from pathlib import Path
 
 import pytest
+from support import stop_process
 
 ROOT = Path(__file__).resolve().parent.parent
 SKIP = shutil.ignore_patterns(
@@ -78,5 +79,4 @@ def test_installed_server_chats(fresh_venv, tmp_path):
             stream.flush()
             assert stream.readline() == b"* you are newcomer\r\n"
     finally:
-        server.terminate()
-        server.wait(timeout=20)
+        stop_process(server, timeout=20)

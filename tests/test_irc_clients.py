@@ -19,6 +19,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
+from support import stop_process
 
 TIMEOUT = 15.0
 
@@ -91,12 +92,7 @@ def chat_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[int,
         assert process.poll() is None, log.read_text()
         yield line_port, irc_port
     finally:
-        process.terminate()
-        try:
-            process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
+        stop_process(process)
 
 
 class Tmux:
@@ -211,13 +207,7 @@ class WeeChat:
         return path.read_text("utf-8", "replace") if path.exists() else ""
 
     def stop(self) -> None:
-        if self.process.poll() is None:
-            self.process.terminate()
-            try:
-                self.process.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait()
+        stop_process(self.process)
 
 
 @pytest.mark.skipif(shutil.which("weechat-headless") is None,

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 import pytest_twisted
-from support import WireClient
+from support import WireClient, stop_process
 from twisted.internet import defer, endpoints, reactor, ssl
 from twisted.internet.task import deferLater
 
@@ -319,9 +319,4 @@ def test_running_out_of_file_descriptors(tmp_path):
     finally:
         for sock in extra:
             sock.close()
-        server.terminate()
-        try:
-            server.communicate(timeout=10)
-        except subprocess.TimeoutExpired:
-            server.kill()
-            server.communicate()
+        stop_process(server)
