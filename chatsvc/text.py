@@ -106,7 +106,7 @@ def sanitize_irc(text: str) -> str:
     For text that an IRC user sends: other IRC users get its bold and
     colours; L{plain} removes them for everyone else.
     """
-    return _CONTROLS_BUT_FORMATTING.sub("", text)
+    return text if text.isprintable() else _CONTROLS_BUT_FORMATTING.sub("", text)
 
 
 def plain(text: str) -> str:

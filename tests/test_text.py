@@ -77,3 +77,8 @@ def test_telnet_refusals_do_not_depend_on_how_tcp_splits_the_bytes(data, cuts):
     assert (answers, carried) == (whole, tail)
     assert len(whole) % 3 == 0 and all(
         whole[i] == 255 and whole[i + 1] in (252, 254) for i in range(0, len(whole), 3))
+
+
+@given(_ANY_TEXT)
+def test_sanitize_irc_fast_path_agrees_with_the_rule(value):
+    assert text.sanitize_irc(value) == text._CONTROLS_BUT_FORMATTING.sub("", value)
