@@ -328,10 +328,12 @@ class ChatFactory(ServerFactory):
                 member.deliver(event)
 
     def whisper(self, sender: Participant, target: str, text: str,
-                action: bool = False, *, notice: bool = False) -> None:
-        """Send C{text} to the user called C{target} alone.
+                action: bool = False, *, notice: bool = False) -> Participant:
+        """Send C{text} to the user called C{target} alone; return that user.
 
         C{notice} (IRC's NOTICE) tells clients never to answer automatically.
+        The recipient is returned so that an adapter can show, say, its away
+        message without looking the name up again.
         """
         name = self._require_name(sender)
         if not text.strip():
@@ -341,6 +343,7 @@ class ChatFactory(ServerFactory):
             raise NoSuchUser(target)
         recipient.deliver(PrivateMessage(name, recipient.name, text, action,
                                          mask=self.mask_of(sender), notice=notice))
+        return recipient
 
     # -- joining and leaving rooms -------------------------------------------
 

@@ -536,11 +536,12 @@ class IRCChatProtocol(ChannelCommands, UserCommands, Protocol):
             self._message_one(target, text, action, notice)
 
     def _message_one(self, target: str, text: str, action: bool, notice: bool) -> None:
+        person = None
         try:
             if target.startswith("#"):
                 self.hub.say(self, target, text, action, notice=notice)
             else:
-                self.hub.whisper(self, target, text, action, notice=notice)
+                person = self.hub.whisper(self, target, text, action, notice=notice)
         except NoSuchRoom:
             self._reply(rfc.ERR_NOSUCHCHANNEL, target, "No such channel")
             return
@@ -554,10 +555,9 @@ class IRCChatProtocol(ChannelCommands, UserCommands, Protocol):
         except EmptyMessage:
             self._reply(rfc.ERR_NOTEXTTOSEND, "No text to send")
             return
-        if not notice and not target.startswith("#"):
-            person = self.hub.users.get(fold(target))
+        if not notice and person is not None:
             away = getattr(person, "away", None)
-            if person is not None and away is not None:
+            if away is not None:
                 self._reply(rfc.RPL_AWAY, person.name or target, away)
 
     def _ctcp(self, targets: list[str], text: str, notice: bool) -> None:

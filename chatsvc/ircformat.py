@@ -46,7 +46,7 @@ def _message(event: RoomMessage | PrivateMessage, target: str) -> bytes:
     command = "NOTICE" if event.notice else "PRIVMSG"
     lines = fit(source(event.sender, event.mask), command, (target,), event.text,
                 ACTION if event.action else _NO_WRAP)
-    return b"".join(encode(line) for line in lines)
+    return b"".join(map(encode, lines))
 
 
 def _left(event: Left) -> bytes:

@@ -220,9 +220,8 @@ class LineChatProtocol(Protocol):
             raise ChatError("say who: @name:text")
         if not body:
             raise EmptyMessage()
-        self.hub.whisper(self, target, body)
+        recipient = self.hub.whisper(self, target, body)
         self.last_active = self.hub.clock.seconds()
-        recipient = self.hub.users.get(fold(target))
         away = getattr(recipient, "away", None)
         if away:  # an IRC user marked away (AWAY): as IRC's 301 tells IRC users
             self.deliver(Notice(f"{recipient.name} is away: {plain(away)}"))
