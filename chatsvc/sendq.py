@@ -36,7 +36,10 @@ from weakref import WeakKeyDictionary
 
 from twisted.internet.abstract import FileDescriptor
 from twisted.internet.interfaces import IDelayedCall, IPushProducer, IReactorTime, ITransport
+from twisted.logger import Logger
 from zope.interface import implementer
+
+_log = Logger()
 
 #: A backlog this many times the limit is too slow at once, grace or not.
 HARD_FACTOR = 4
@@ -259,7 +262,13 @@ class _TurnFlush:
     def _flush(self) -> None:
         queues, self._queues = self._queues, []
         for queue in queues:
-            queue.flush()
+            try:
+                queue.flush()
+            except Exception:
+                # One connection's failure must not hold up everyone else's
+                # output (nor leave it stranded: its queue was taken off the
+                # batch, and only a write to an empty queue puts it back).
+                _log.failure("sending a turn's output")
 
 
 def _idle(transport: FileDescriptor) -> bool:

@@ -6,6 +6,7 @@ import pytest_twisted
 from twisted.internet import defer, protocol, reactor, task
 from twisted.internet.abstract import FileDescriptor
 from twisted.internet.testing import MemoryReactorClock, StringTransport
+from twisted.logger import capturedLogs
 
 from chatsvc import sendq
 from chatsvc.sendq import SendQueue
@@ -254,3 +255,22 @@ async def test_order_and_completeness_over_a_real_connection():
 
 def deferLater(seconds):
     return task.deferLater(reactor, seconds, lambda: None)
+
+
+def test_one_failing_connection_does_not_hold_up_the_others():
+    clock = MemoryReactorClock()
+    good, bad, later = (SocketLike(clock) for _ in range(3))
+    queues = [SendQueue(t, 0, lambda: None) for t in (good, bad, later)]
+
+    def broken(data):
+        raise RuntimeError("boom")
+
+    bad.writeSomeData = broken
+    for queue in queues:
+        queue.write(b"hello\r\n")
+    with capturedLogs() as events:
+        clock.advance(0)
+    assert good.sends == later.sends == [b"hello\r\n"]
+    assert [e["log_failure"].type for e in events if "log_failure" in e] == [RuntimeError]
+    queues[1].write(b"again\r\n")  # the failed queue is not stranded
+    assert len(clock.getDelayedCalls()) == 1
