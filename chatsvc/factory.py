@@ -233,7 +233,7 @@ class ChatFactory(ServerFactory):
         expected = self.settings.password
         if expected is None:
             return
-        if not hmac.compare_digest((password or "").encode("utf-8"), expected.encode("utf-8")):
+        if not _same_secret(password, expected):
             self.log.info("{host}: wrong server password", host=participant.host)
             raise BadPassword()
         self._authenticated.add(participant)
@@ -559,8 +559,7 @@ class ChatFactory(ServerFactory):
         """Make C{participant} a server operator if the account and password match."""
         name = self._require_name(participant)
         expected = self.settings.opers.get(account)
-        if expected is None or not hmac.compare_digest(
-                expected.encode("utf-8"), password.encode("utf-8")):
+        if expected is None or not _same_secret(password, expected):
             self.log.warn("failed /oper as {account} by {name} from {host}",
                           account=account, name=name, host=participant.host)
             raise BadOperLogin()
@@ -666,8 +665,7 @@ class ChatFactory(ServerFactory):
                 raise InviteOnly(room.name)
         if invited:
             return
-        if room.password is not None and not hmac.compare_digest(
-                room.password.encode("utf-8"), (key or "").encode("utf-8")):
+        if room.password is not None and not _same_secret(key, room.password):
             raise BadKey(room.name)
         if room.limit is not None and len(room) >= room.limit:
             raise RoomFull(room.name)
@@ -710,6 +708,15 @@ class ChatFactory(ServerFactory):
     def _send(recipients: set[Participant] | tuple[Participant, ...], event: Event) -> None:
         for recipient in recipients:
             recipient.deliver(event)
+
+
+def _same_secret(given: str | None, expected: str) -> bool:
+    """Whether a password or key someone gave is the expected one.
+
+    Compared in constant time, so the time an answer takes says nothing of
+    how much of a guess was right; no secret counts as the empty string.
+    """
+    return hmac.compare_digest((given or "").encode("utf-8"), expected.encode("utf-8"))
 
 
 def _realname(participant: Participant) -> str:
