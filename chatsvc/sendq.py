@@ -94,18 +94,24 @@ class SendQueue:
 
     def write(self, data: bytes) -> None:
         """Send C{data}, or hold it while the transport is paused."""
-        if self._closed:
+        pending = self._pending
+        if pending:
+            # More output this turn: gathered only while neither closed nor
+            # paused, and only flush() (which empties it first) can pause us.
+            pending.append(data)
+            self._pending_bytes += len(data)
+            if self._pending_bytes >= TURN_LIMIT:
+                self.flush()
+        elif self._closed:
             return
-        if self._paused:
+        elif self._paused:
             self._hold(data)
         elif self._turn is None:
             self._transport.write(data)
         else:
-            pending = self._pending
-            if not pending:
-                self._turn.add(self)
+            self._turn.add(self)
             pending.append(data)
-            self._pending_bytes += len(data)
+            self._pending_bytes = len(data)
             if self._pending_bytes >= TURN_LIMIT:
                 self.flush()
 
@@ -117,20 +123,30 @@ class SendQueue:
         data = pending[0] if len(pending) == 1 else b"".join(pending)
         pending.clear()
         self._pending_bytes = 0
-        if self._closed:
-            return
         if self._paused:
             self._hold(data)
             return
         transport = self._transport
-        if _idle(transport):  # type: ignore[arg-type]
-            sent = transport.writeSomeData(data)  # type: ignore[attr-defined]
+        # Straight to the socket only when Twisted holds nothing unsent for
+        # it, or the bytes would overtake Twisted's; dataBuffer and
+        # _tempDataLen are the buffers FileDescriptor.doWrite checks itself
+        # (tests/test_sendq.py checks them against a real connection).
+        if (
+            not transport.dataBuffer  # type: ignore[attr-defined]
+            and not transport._tempDataLen  # type: ignore[attr-defined]
+            and transport.connected  # type: ignore[attr-defined]
+            and not transport.disconnecting  # type: ignore[attr-defined]
+        ):
+            try:
+                sent = transport.socket.send(data)  # type: ignore[attr-defined]
+            except OSError:
+                # Full (EAGAIN) or broken: either way Twisted's to deal with,
+                # when it writes the data below.
+                sent = 0
             if sent == len(data):
                 return
-            if isinstance(sent, int) and sent > 0:
+            if sent:
                 data = data[sent:]
-            # Whatever is left, or an error, is Twisted's to deal with: it
-            # buffers the rest, or finds the error and closes the connection.
         transport.write(data)
 
     def _hold(self, data: bytes) -> None:
@@ -247,7 +263,7 @@ class _TurnFlush:
         if not isinstance(transport, FileDescriptor) or getattr(transport, "TLS", False):
             return None
         if not hasattr(transport, "_tempDataLen"):
-            return None  # a Twisted whose buffers _idle does not know
+            return None  # a Twisted whose buffers flush() does not know
         reactor = transport.reactor
         batch = cls._of_reactor.get(reactor)
         if batch is None:
@@ -269,23 +285,6 @@ class _TurnFlush:
                 # output (nor leave it stranded: its queue was taken off the
                 # batch, and only a write to an empty queue puts it back).
                 _log.failure("sending a turn's output")
-
-
-def _idle(transport: FileDescriptor) -> bool:
-    """Whether Twisted holds no unsent output for C{transport}.
-
-    Twisted has no public query for this; C{dataBuffer} and C{_tempDataLen}
-    are the two buffers C{FileDescriptor.doWrite} itself checks before it
-    stops writing.  tests/test_sendq.py checks them against a real
-    connection, so a Twisted that changed them would fail a test rather
-    than reorder output.
-    """
-    return (
-        not transport.dataBuffer
-        and not transport._tempDataLen
-        and transport.connected
-        and not transport.disconnecting
-    )
 
 
 def _no_delay(transport: ITransport) -> None:

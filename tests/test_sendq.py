@@ -1,5 +1,6 @@
 """The bounded outbound queue: a reader that stops reading is dropped."""
 
+import errno
 import socket
 
 import pytest_twisted
@@ -85,21 +86,39 @@ def test_abort_discards_held_output():
 # -- one send per connection per reactor turn, straight to an idle socket ----
 
 
+class KernelLike:
+    """A socket whose kernel buffer takes at most C{room} more bytes."""
+
+    def __init__(self, room):
+        self.room = room
+        self.sends: list[bytes] = []
+
+    def send(self, data):
+        if not self.room:
+            raise BlockingIOError(errno.EAGAIN, "Resource temporarily unavailable")
+        taken = bytes(data[: self.room])
+        self.room -= len(taken)
+        self.sends.append(taken)
+        return len(taken)
+
+
 class SocketLike(FileDescriptor):
-    """A socket transport whose "kernel" takes at most C{room} bytes."""
+    """A socket transport: SendQueue sends to C{socket}, Twisted through writeSomeData."""
 
     def __init__(self, reactor, room=10**9):
         super().__init__(reactor)
         self.connected = 1
-        self.room = room
-        self.sends: list[bytes] = []
+        self.socket = KernelLike(room)
+
+    @property
+    def sends(self) -> list[bytes]:
+        return self.socket.sends
 
     def writeSomeData(self, data):
-        taken = bytes(data[: self.room])
-        self.room -= len(taken)
-        if taken:
-            self.sends.append(taken)
-        return len(taken)
+        try:
+            return self.socket.send(data)
+        except BlockingIOError:
+            return 0
 
     def received(self):
         return b"".join(self.sends)
@@ -147,10 +166,25 @@ def test_what_the_socket_does_not_take_is_left_to_twisted_in_order():
     clock.advance(0)
     # Twisted still holds "ef": the new output must queue behind it.
     assert transport.sends == [b"abcd"]
-    transport.room = 100
+    transport.socket.room = 100
     transport.doWrite()
     assert transport.received() == b"abcdefgh"
     assert transport not in clock.getWriters()
+
+
+def test_a_socket_error_is_left_to_twisted():
+    clock, transport, queue, _ = make_socket_queue()
+
+    def reset(data):
+        raise ConnectionResetError(errno.ECONNRESET, "Connection reset by peer")
+
+    transport.socket.send = reset
+    queue.write(b"lost\r\n")
+    clock.advance(0)
+    # Twisted holds the bytes and meets the error itself when it writes them
+    # (then closes the connection, as for any write error).
+    assert transport in clock.getWriters()
+    assert transport._tempDataLen == len(b"lost\r\n")
 
 
 def test_a_large_turn_is_sent_without_waiting_for_its_end():
@@ -196,7 +230,7 @@ def test_close_sends_the_turn_first_and_abort_drops_it():
 async def test_order_and_completeness_over_a_real_connection():
     """Big and small writes, a reader that lags: every byte, in order.
 
-    This also pins down what L{sendq._idle} reads of Twisted's buffers: a
+    This also pins down what L{SendQueue.flush} reads of Twisted's buffers: a
     Twisted that renamed them would make this test fail, not reorder output.
     """
     def line(i):
@@ -225,7 +259,8 @@ async def test_order_and_completeness_over_a_real_connection():
         assert queue._turn is not None
         assert transport.getHandle().getsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY)
         client.transport.pauseProducing()  # the reader lags for a while
-        while sendq._idle(transport):  # until the kernel's buffers are full
+        # Until the kernel's buffers are full and Twisted holds the rest.
+        while not transport.dataBuffer and not transport._tempDataLen:
             for _ in range(100):
                 sent.append(line(len(sent)))
                 queue.write(sent[-1])
@@ -265,7 +300,7 @@ def test_one_failing_connection_does_not_hold_up_the_others():
     def broken(data):
         raise RuntimeError("boom")
 
-    bad.writeSomeData = broken
+    bad.socket.send = broken
     for queue in queues:
         queue.write(b"hello\r\n")
     with capturedLogs() as events:
