@@ -310,8 +310,10 @@ class ChatFactory(ServerFactory):
         silences all but operators and voiced members, and a ban silences a
         banned member who is neither.
         """
-        name = self._require_name(sender)
-        if not text.strip():
+        name = sender.name
+        if name is None:
+            raise NotRegistered()
+        if not text or text.isspace():
             raise EmptyMessage()
         room = self.default_room if room_name is None else self.find_room(room_name, sender)
         if room.no_outside and sender not in room:
@@ -335,8 +337,10 @@ class ChatFactory(ServerFactory):
         The recipient is returned so that an adapter can show, say, its away
         message without looking the name up again.
         """
-        name = self._require_name(sender)
-        if not text.strip():
+        name = sender.name
+        if name is None:
+            raise NotRegistered()
+        if not text or text.isspace():
             raise EmptyMessage()
         recipient = self.users.get(fold(target))
         if recipient is None or recipient.name is None:

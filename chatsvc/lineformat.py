@@ -184,7 +184,8 @@ def line_bytes(event: Event, home: str | None = None) -> bytes:
     """
     data = event.wire.get(WIRE_FORMAT)
     if data is None:
-        data = event.wire[WIRE_FORMAT] = (render_text(event, home) + "\r\n").encode("utf-8")
+        text = _RENDERERS[type(event)](event, home)  # render_text, a call fewer
+        data = event.wire[WIRE_FORMAT] = (text + "\r\n").encode("utf-8")
     return data
 
 
