@@ -25,7 +25,7 @@ from chatsvc.events import (
     TopicChanged,
     rendered,
 )
-from chatsvc.ircwire import build, encode, fit
+from chatsvc.ircwire import BODY_BYTES, build, encode, fit
 from chatsvc.modes import ModeChange
 
 WIRE_FORMAT = "irc"
@@ -44,9 +44,14 @@ def source(name: str, mask: str) -> str:
 
 def _message(event: RoomMessage | PrivateMessage, target: str) -> bytes:
     command = "NOTICE" if event.notice else "PRIVMSG"
-    lines = fit(source(event.sender, event.mask), command, (target,), event.text,
-                ACTION if event.action else _NO_WRAP)
-    return b"".join(map(encode, lines))
+    prefix = source(event.sender, event.mask)
+    wrap = ACTION if event.action else _NO_WRAP
+    # Most messages fit one line: format and encode it once.  fit() splits
+    # the rest, measuring every piece (twice the cost for a short line).
+    data = f":{prefix} {command} {target} :{wrap[0]}{event.text}{wrap[1]}".encode()
+    if len(data) <= BODY_BYTES:
+        return data + b"\r\n"
+    return b"".join(map(encode, fit(prefix, command, (target,), event.text, wrap)))
 
 
 def _left(event: Left) -> bytes:

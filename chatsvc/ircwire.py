@@ -10,14 +10,15 @@ cut.
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass
+from typing import NamedTuple
 
 from chatsvc.names import fold
 
 MAX_LINE_BYTES = 512
 """The most a server sends in one line, CRLF included (RFC 1459 2.3)."""
 
-_BODY_BYTES = MAX_LINE_BYTES - 2
+BODY_BYTES = MAX_LINE_BYTES - 2
+"""The most a line may hold before its CRLF."""
 
 # Numerics in use today (https://modern.ircdocs.horse) that Twisted's table
 # of RFC 1459/2812 constants lacks.
@@ -37,9 +38,12 @@ ERR_HELPNOTFOUND = "524"
 ERR_INVALIDMODEPARAM = "696"
 
 
-@dataclass(frozen=True)
-class Message:
-    """A parsed client line: the command (upper case) and its parameters."""
+class Message(NamedTuple):
+    """A parsed client line: the command (upper case) and its parameters.
+
+    A named tuple rather than a frozen dataclass: one is built for every
+    line an IRC client sends, and it is four times cheaper to make.
+    """
 
     command: str
     params: list[str]
@@ -108,8 +112,8 @@ def encode(line: str) -> bytes:
     boundary (a longer line would be cut, or rejected, by the client anyway).
     """
     data = line.encode("utf-8")
-    if len(data) > _BODY_BYTES:
-        data = _trim(data, _BODY_BYTES)
+    if len(data) > BODY_BYTES:
+        data = _trim(data, BODY_BYTES)
     return data + b"\r\n"
 
 
@@ -188,7 +192,7 @@ def fit(source: str, command: str, params: tuple[str, ...], text: str,
     before, after = wrap
     overhead = len(head.encode("utf-8")) + len((before + after).encode("utf-8"))
     return [head + before + piece + after
-            for piece in split_text(text, _BODY_BYTES - overhead)]
+            for piece in split_text(text, BODY_BYTES - overhead)]
 
 
 def ctcp(text: str) -> tuple[str, str] | None:

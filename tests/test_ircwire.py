@@ -118,3 +118,18 @@ def test_irc_formatting_kept_for_irc_and_removed_for_others() -> None:
     assert sanitize_irc(text) == "\x02b\x02 \x0304,12c\x03 \x1dI\x1d \x1fu\x1f \x16r\x16 \x0f[2J"
     assert plain(text) == "b c I u r [2J"
     assert plain("\x04ff0000,00ff00hex") == "hex"
+
+
+@given(st.text(max_size=700), st.booleans(), st.booleans(),
+       st.sampled_from(["#chat", "bob", "a" * 30]))
+def test_one_line_messages_render_as_fit_would(text: str, action: bool, notice: bool,
+                                               target: str) -> None:
+    """The one-line fast path of a message's rendering matches fit()'s general one."""
+    from chatsvc.events import PrivateMessage
+    from chatsvc.ircformat import ACTION, irc_bytes
+
+    event = PrivateMessage("alice", target, text, action, mask="alice!~alice@192.0.2.1",
+                           notice=notice)
+    lines = wire.fit(event.mask, "NOTICE" if notice else "PRIVMSG", (target,), text,
+                     ACTION if action else ("", ""))
+    assert irc_bytes(event) == b"".join(map(wire.encode, lines))
