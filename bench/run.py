@@ -120,11 +120,16 @@ class Server:
     def command(self, port: int, workdir: Path) -> list[str]:
         raise NotImplementedError
 
+    def environment(self) -> dict[str, str] | None:
+        """The server's environment; None for ours."""
+        return None
+
     def start(self, port: int, workdir: Path, cpus: set[int] | None = None) -> subprocess.Popen:
         log = open(workdir / f"{self.name}.log", "ab")
         process = subprocess.Popen(
             self.command(port, workdir), stdout=log, stderr=subprocess.STDOUT,
             stdin=subprocess.DEVNULL, cwd=workdir, preexec_fn=_pinned(cpus),
+            env=self.environment(),
         )
         log.close()
         try:
@@ -268,7 +273,36 @@ class Words(Server):
         return [sys.executable, str(BENCH / "words_server.py"), str(port)]
 
 
-SERVERS: dict[str, Server] = {s.name: s for s in (Chatsvc(), ChatsvcIRC(), Ngircd(), Words())}
+class Floor(Server):
+    """The floor: a Twisted relay with chatsvc's output path and no rules.
+
+    Not a chat server (bench/floor_server.py says what it leaves out): its
+    figures are what Twisted and chatsvc's send queue cost by themselves, so
+    chatsvc's distance to it is what chatsvc's rules and layers cost.
+    """
+
+    name = "floor"
+    python = True
+    extra: tuple[str, ...] = ()
+
+    def command(self, port: int, workdir: Path) -> list[str]:
+        # Run from the checkout, so it imports this chatsvc's send queue.
+        return [sys.executable, str(BENCH / "floor_server.py"), str(port), *self.extra]
+
+    def environment(self) -> dict[str, str] | None:
+        path = os.pathsep.join(filter(None, [str(BENCH.parent), os.environ.get("PYTHONPATH")]))
+        return {**os.environ, "PYTHONPATH": path}
+
+
+class FloorInline(Floor):
+    """The floor sending each line at once, as a C server's loop does."""
+
+    name = "floor-inline"
+    extra = ("--inline",)
+
+
+SERVERS: dict[str, Server] = {s.name: s for s in (
+    Chatsvc(), ChatsvcIRC(), Ngircd(), Words(), Floor(), FloorInline())}
 BASELINE = "ngircd"
 
 

@@ -50,6 +50,14 @@ SHAPES = {
 }
 
 
+@pytest.mark.parametrize("server", [run.Floor(), run.FloorInline()], ids=lambda s: s.name)
+@pytest.mark.parametrize("shape", ["fanout", "private"])
+def test_floor_relays_every_message(loadgen: Path, tmp_path: Path, server: run.Server,
+                                    shape: str) -> None:
+    check_clean(run.run_once(loadgen, server, SHAPES[shape], tmp_path, warmup=0.2,
+                             duration=0.5))
+
+
 @pytest.mark.parametrize("shape", SHAPES)
 def test_chatsvc_line(loadgen: Path, tmp_path: Path, shape: str) -> None:
     figures = check_clean(run.run_once(
