@@ -29,7 +29,12 @@ _users: dict[bytes, Relay] = {}
 
 
 class InlineOutput:
-    """Send at once: one send per line, no gathering, no backlog limit."""
+    """Send at once: one send per line, no gathering, no backlog limit.
+
+    What L{SendQueue.flush} does once per turn, done for every line, and
+    nothing else: a subclass of L{SendQueue} flushing after each write
+    would carry the turn machinery along and no longer be the floor.
+    """
 
     def __init__(self, transport: object) -> None:
         self.transport = transport

@@ -310,7 +310,7 @@ class ChatFactory(ServerFactory):
         silences all but operators and voiced members, and a ban silences a
         banned member who is neither.
         """
-        name = sender.name
+        name = sender.name  # _require_name, inline: this runs for every message
         if name is None:
             raise NotRegistered()
         if not text or text.isspace():
@@ -337,7 +337,7 @@ class ChatFactory(ServerFactory):
         The recipient is returned so that an adapter can show, say, its away
         message without looking the name up again.
         """
-        name = sender.name
+        name = sender.name  # _require_name, inline: this runs for every message
         if name is None:
             raise NotRegistered()
         if not text or text.isspace():
