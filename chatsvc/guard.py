@@ -53,6 +53,10 @@ class Guard:
     """
 
     log = Logger()
+    __slots__ = (
+        "hub", "participant", "transport", "reason", "reason_is_users", "closing",
+        "attached", "_handle", "_linger", "_sendq", "write", "_gate", "received",
+    )
 
     def __init__(
         self,

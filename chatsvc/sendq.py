@@ -61,6 +61,14 @@ class SendQueue:
         client as soon as it passes C{limit}.
     """
 
+    # Slots keep one connection's queue in one small block: smaller (every
+    # connection has one) and fewer cache lines touched per recipient.
+    __slots__ = (
+        "_transport", "_limit", "_on_overflow", "_clock", "_grace", "_timer",
+        "_held", "held_bytes", "_paused", "_closed", "_registered",
+        "_overflowed", "_close_requested", "_turn", "_pending", "_pending_bytes",
+    )
+
     def __init__(
         self,
         transport: ITransport,
