@@ -33,6 +33,7 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TextIO
 
 BENCH = Path(__file__).resolve().parent
 LOADGEN_SOURCE = BENCH / "loadgen.c"
@@ -439,7 +440,8 @@ def _fmt(value: float | None, spec: str) -> str:
     return "-" if value is None else format(value, spec)
 
 
-def print_table(rows: list[Row], out=sys.stdout) -> None:
+def print_table(rows: list[Row], out: TextIO | None = None) -> None:
+    out = sys.stdout if out is None else out  # looked up now: it may be redirected
     header = ("scenario", "server", "deliveries/s", "CPU µs/deliv", "p50 ms", "p99 ms",
               "lost", "RSS", "× ngircd", "loadgen CPU")
     table = [header]
