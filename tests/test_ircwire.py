@@ -23,6 +23,32 @@ def test_parse() -> None:
     assert wire.parse("@tags-only") is None
 
 
+
+def _parse_model(line: str) -> wire.Message | None:
+    """The grammar as first written, step by step: what parse() must agree with."""
+    rest = line.lstrip(" ")
+    if rest.startswith("@"):
+        rest = rest.partition(" ")[2].lstrip(" ")
+    if rest.startswith(":"):
+        rest = rest.partition(" ")[2].lstrip(" ")
+    trailing = None
+    if " :" in rest:
+        rest, trailing = rest.split(" :", 1)
+    elif rest.startswith(":"):
+        rest, trailing = "", rest[1:]
+    words = rest.split()
+    if not words:
+        return None
+    return wire.Message(words[0].upper(), words[1:] + ([] if trailing is None else [trailing]))
+
+
+@given(st.lists(st.sampled_from(["@", ":", " ", "  ", "\t", "a", "PONG", "x:y", "é"]),
+                max_size=12).map("".join) | st.text(max_size=40))
+def test_parse_agrees_with_the_plain_grammar(line: str) -> None:
+    message = wire.parse(line)
+    assert message == _parse_model(line)
+    assert message is None or type(message) is wire.Message
+
 def test_build() -> None:
     assert wire.build("srv", "001", "al", "Welcome home") == ":srv 001 al :Welcome home"
     assert wire.build("srv", "221", "al", "+i") == ":srv 221 al +i"
