@@ -67,7 +67,6 @@ _USER_BAD = re.compile(r"[^A-Za-z0-9_.\-]")
 
 # Commands a client may send before it is registered; anything else is 451.
 _BEFORE_REGISTRATION = frozenset({"CAP", "PASS", "NICK", "USER", "QUIT", "PING", "PONG"})
-_PONG = re.compile(rb"\s*(?:@\S*\s+)?(?::\S*\s+)?PONG(?:\s|$)", re.IGNORECASE)
 
 
 class IRCServer:
@@ -305,26 +304,35 @@ class IRCChatProtocol(ChannelCommands, UserCommands, Protocol):
         guard = self._guard
         if guard is None:
             return
+        # Any bytes prove the client alive, even a line the flood gate holds.
+        self._heard = self.server.clock.seconds()
         for line in self._lines.feed(data):
             if guard.closing:
                 return
-            # Any line proves the client alive, even one the flood gate holds.
-            self._heard = self.server.clock.seconds()
-            if line is not TOO_LONG and _PONG.match(line):
-                guard.received_free(line)  # answering our PING is never flooding
-            else:
+            if line is TOO_LONG:
                 guard.received(line)
-
-    def _handle(self, line: bytes | object) -> None:
-        if isinstance(line, bytes):
-            self.lineReceived(line)
-        else:
-            self._reply(wire.ERR_INPUTTOOLONG, "Input line was too long")
+                continue
+            # Parsed before the flood gate, so that the gate can let a PONG
+            # through and the handler need not parse again.
+            message = wire.parse(wire.decode(line))
+            if message is not None and message.command == "PONG":
+                guard.received_free(message)  # answering our PING is never flooding
+            else:
+                guard.received(message)
 
     def lineReceived(self, raw: bytes) -> None:
         """Handle one line: every refusal is a numeric, never a silent drop."""
-        message = wire.parse(wire.decode(raw))
+        self._handle(wire.parse(wire.decode(raw)))
+
+    def _handle(self, message: wire.Message | object | None) -> None:
+        """Handle what the flood gate let through: a parsed line, or L{TOO_LONG}.
+
+        C{None} is a line with no command (blank), which gets no answer.
+        """
         if message is None:
+            return
+        if message is TOO_LONG:
+            self._reply(wire.ERR_INPUTTOOLONG, "Input line was too long")
             return
         command, params = message.command, message.params
         entry = self._COMMANDS.get(command)

@@ -559,7 +559,8 @@ def test_pong_passes_the_flood_gate() -> None:
     net = Net(flood_rate=1, flood_burst=3, flood_queue=5)
     alice = net.irc_user("alice")  # NICK, USER, JOIN: the burst is used up
     alice.send(*["PRIVMSG alice :x"] * 5)  # five lines wait: the queue is full
-    alice.send("PONG :chatsvc", ":alice PONG chatsvc")
+    # Any spelling IRC allows: prefix, tags, lower case.
+    alice.send("PONG :chatsvc", ":alice PONG chatsvc", "pong chatsvc", "@t=1 :alice PoNg :x")
     assert not alice.closed
     alice.send("PRIVMSG alice :one too many")
     assert alice.closed
