@@ -265,8 +265,9 @@ class _TurnFlush:
         """The batch for C{transport}'s reactor, or C{None} to write through.
 
         Only a plain socket transport can be written to directly: a TLS
-        connection must encrypt, and an in-memory transport (tests) shows
-        writes at once.
+        connection must encrypt (Twisted's TLS transport gathers a turn's
+        small writes into one record itself), and an in-memory transport
+        (tests) shows writes at once.
         """
         if not isinstance(transport, FileDescriptor) or getattr(transport, "TLS", False):
             return None
