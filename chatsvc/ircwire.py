@@ -62,6 +62,9 @@ def decode(raw: bytes) -> str:
         return raw.decode("latin-1")
 
 
+_new_message = tuple.__new__
+
+
 def parse(line: str) -> Message | None:
     """Parse one line (without CRLF); C{None} for a line with no command.
 
@@ -83,11 +86,8 @@ def parse(line: str) -> Message | None:
     if colon:
         params.append(trailing)
     # tuple.__new__ skips the named tuple's Python-level __new__: this runs
-    # for every line an IRC client sends (0.73 -> 0.54 us with partition).
+    # for every line an IRC client sends (0.73 -> 0.52 us with partition).
     return _new_message(Message, (words[0].upper(), params))
-
-
-_new_message = tuple.__new__
 
 
 def build(source: str | None, command: str, *params: str, text: bool = False) -> str:

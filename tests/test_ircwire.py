@@ -23,7 +23,6 @@ def test_parse() -> None:
     assert wire.parse("@tags-only") is None
 
 
-
 def _parse_model(line: str) -> wire.Message | None:
     """The grammar as first written, step by step: what parse() must agree with."""
     rest = line.lstrip(" ")
@@ -48,6 +47,7 @@ def test_parse_agrees_with_the_plain_grammar(line: str) -> None:
     message = wire.parse(line)
     assert message == _parse_model(line)
     assert message is None or type(message) is wire.Message
+
 
 def test_build() -> None:
     assert wire.build("srv", "001", "al", "Welcome home") == ":srv 001 al :Welcome home"
