@@ -184,9 +184,21 @@ class ListFull(RoomError):
 
     _LIST = {"b": "ban", "e": "ban exception", "I": "invitation"}
 
-    def __init__(self, room: str, mode: str, limit: int) -> None:
-        super().__init__(room, f"the {self._LIST[mode]} list of {room} is full ({limit})")
+    def __init__(self, room: str, mode: str, limit: int, message: str | None = None) -> None:
+        super().__init__(room, message or (
+            f"the {self._LIST[mode]} list of {room} is full ({limit} entries in its ban, "
+            "exception and invitation lists together)"))
         self.mode = mode
+        self.limit = limit
+
+
+class TooManyListEntries(ListFull):
+    """ERR_BANLISTFULL (478): the setter's address, or the server, holds the most entries."""
+
+    def __init__(self, room: str, mode: str, limit: int, whose: str) -> None:
+        super().__init__(room, mode, limit,
+                         f"cannot add to the {self._LIST[mode]} list of {room}: {whose} "
+                         f"holds {limit} list entries, the most allowed")
 
 
 class PasswordRequired(ChatError):

@@ -9,6 +9,7 @@ never touches routing.
 from __future__ import annotations
 
 import hmac
+from collections import Counter
 from collections.abc import Callable, Iterable
 
 from twisted.internet.defer import Deferred
@@ -41,6 +42,7 @@ from chatsvc.errors import (
     ServerFull,
     ShuttingDown,
     TooManyConnections,
+    TooManyListEntries,
     TooManyRooms,
     TopicTooLong,
     UserAlreadyInRoom,
@@ -65,11 +67,20 @@ from chatsvc.events import (
     TopicChanged,
 )
 from chatsvc.limits import HostCounter
-from chatsvc.masks import BadMask, MaskList, normalize_mask, user_mask
+from chatsvc.masks import BadMask, MaskEntry, MaskList, normalize_mask, user_mask
 from chatsvc.modes import FLAG_MODES, KEY_MODE, LIMIT_MODE, LIST_MODES, STATUS_MODES, ModeChange
 from chatsvc.names import BadName, check_name, check_room_name, fold
 from chatsvc.participant import Participant
-from chatsvc.rooms import MAX_KEY_LENGTH, MAX_LIMIT, MAX_TOPIC_LENGTH, MemberInfo, Room
+from chatsvc.rooms import (
+    MAX_KEY_LENGTH,
+    MAX_LIMIT,
+    MAX_LIST_ENTRIES,
+    MAX_LIST_ENTRIES_PER_ADDRESS,
+    MAX_SERVER_LIST_ENTRIES,
+    MAX_TOPIC_LENGTH,
+    MemberInfo,
+    Room,
+)
 from chatsvc.settings import Settings
 from chatsvc.whowas import NameHistory
 
@@ -114,6 +125,10 @@ class ChatFactory(ServerFactory):
         self._invites: dict[Participant, set[Room]] = {}
         #: Connections that gave the server password (only kept when one is set).
         self._authenticated: set[Participant] = set()
+        #: Ban, exception and invitation entries in every room, in all and
+        #: per address that set them (L{MaskEntry.owner}): see L{_check_mode}.
+        self.list_entries = 0
+        self._list_entries_by: Counter[str] = Counter()
 
     # -- connections ---------------------------------------------------------
 
@@ -468,15 +483,17 @@ class ChatFactory(ServerFactory):
         if not wanted:
             return ()
         self._require_operator(setter, room)
-        checked = [self._check_mode(room, change) for change in wanted]
-        applied = tuple(change for change in checked if self._apply_mode(room, change, name))
+        owner = self._list_owner(setter)
+        checked = [self._check_mode(room, change, owner) for change in wanted]
+        applied = tuple(change for change in checked
+                        if self._apply_mode(room, change, name, owner))
         if applied:
             self._send(room.everyone, ModesChanged(room.name, name, applied,
                                                    mask=self.mask_of(setter)))
             self.log.info("{by} set modes on {room}", by=name, room=room.name)
         return applied
 
-    def _check_mode(self, room: Room, change: ModeChange) -> ModeChange:
+    def _check_mode(self, room: Room, change: ModeChange, owner: str | None) -> ModeChange:
         mode, argument = change.mode, change.argument
         if mode in FLAG_MODES:
             return ModeChange(change.adding, mode)
@@ -510,8 +527,8 @@ class ChatFactory(ServerFactory):
                 raise BadModeArgument(room.name, mode, argument, str(why)) from None
             entries: MaskList = getattr(room, LIST_MODES[mode])
             existing = entries.get(mask)
-            if change.adding and existing is None and entries.full:
-                raise ListFull(room.name, mode, entries.limit)
+            if change.adding and existing is None:
+                self._check_list_room(room, mode, owner)
             if not change.adding and existing is not None:
                 mask = existing.mask  # announce what is removed as it was set
             return ModeChange(change.adding, mode, mask)
@@ -521,7 +538,39 @@ class ChatFactory(ServerFactory):
             raise UserNotInRoom(room.name, argument)
         return ModeChange(change.adding, mode, member.name)
 
-    def _apply_mode(self, room: Room, change: ModeChange, by: str) -> bool:
+    def _list_owner(self, setter: Participant) -> str | None:
+        """The address a list entry C{setter} adds counts against; C{None} for
+        a server operator or an address exempt from per-address limits."""
+        return None if setter in self.opers else self.hosts.key(setter.host)
+
+    def _check_list_room(self, room: Room, mode: str, owner: str | None) -> None:
+        """Raise L{ListFull} unless one more entry fits every list limit.
+
+        Three limits, because an entry lives as long as its room and costs
+        memory: C{MAX_LIST_ENTRIES} per room (IRC's C{MAXLIST}), and, since
+        one address can run many rooms, C{MAX_LIST_ENTRIES_PER_ADDRESS} per
+        setter's address and C{MAX_SERVER_LIST_ENTRIES} in all.
+        """
+        if room.list_entries >= MAX_LIST_ENTRIES:
+            raise ListFull(room.name, mode, MAX_LIST_ENTRIES)
+        if owner is not None and (
+                self._list_entries_by[owner] >= MAX_LIST_ENTRIES_PER_ADDRESS):
+            raise TooManyListEntries(room.name, mode, MAX_LIST_ENTRIES_PER_ADDRESS,
+                                     "your address")
+        if self.list_entries >= MAX_SERVER_LIST_ENTRIES:
+            raise TooManyListEntries(room.name, mode, MAX_SERVER_LIST_ENTRIES, "the server")
+
+    def _forget_list_entry(self, entry: MaskEntry) -> None:
+        self.list_entries -= 1
+        owner = entry.owner
+        if owner is not None:
+            left = self._list_entries_by[owner] - 1
+            if left > 0:
+                self._list_entries_by[owner] = left
+            else:
+                del self._list_entries_by[owner]
+
+    def _apply_mode(self, room: Room, change: ModeChange, by: str, owner: str | None) -> bool:
         mode, argument, adding = change.mode, change.argument, change.adding
         if mode in FLAG_MODES:
             attr = FLAG_MODES[mode]
@@ -544,8 +593,20 @@ class ChatFactory(ServerFactory):
             entries: MaskList = getattr(room, LIST_MODES[mode])
             assert argument is not None
             if not adding:
-                return entries.remove(argument) is not None
-            return not entries.full and entries.add(argument, by, self.clock.seconds())
+                removed = entries.remove(argument)
+                if removed is not None:
+                    self._forget_list_entry(removed)
+                return removed is not None
+            try:  # again: earlier changes of the same command may have filled a list
+                self._check_list_room(room, mode, owner)
+            except ListFull:
+                return False
+            if entries.add(argument, by, self.clock.seconds(), owner) is None:
+                return False
+            self.list_entries += 1
+            if owner is not None:
+                self._list_entries_by[owner] += 1
+            return True
         holders: set[Participant] = getattr(room, STATUS_MODES[mode])
         assert argument is not None
         member = room.member(argument)
@@ -695,6 +756,9 @@ class ChatFactory(ServerFactory):
                 del self._joined[participant]
         if not len(room) and room is not self.default_room:
             del self.rooms[room.key]
+            for entries in room.mask_lists:
+                for entry in entries:
+                    self._forget_list_entry(entry)
             for invitee in room.invited:
                 self._invites[invitee].discard(room)
             room.invited.clear()

@@ -42,6 +42,7 @@ from chatsvc.errors import (
 from chatsvc.events import Entered, Error, Event, Exited, Notice, Registered, Topic
 from chatsvc.framing import TOO_LONG, LineBuffer
 from chatsvc.guard import FLOODING, Guard
+from chatsvc.hosts import peer_host
 from chatsvc.ircchannels import ChannelCommands
 from chatsvc.ircformat import WIRE_FORMAT
 from chatsvc.ircformat import irc_bytes as render
@@ -171,7 +172,7 @@ class IRCChatProtocol(ChannelCommands, UserCommands, Protocol):
     # -- connection lifecycle -----------------------------------------------
 
     def connectionMade(self) -> None:
-        self.host = getattr(self.transport.getPeer(), "host", "?")
+        self.host = peer_host(self.transport)
         self.secure = ISSLTransport.providedBy(self.transport)
         self._guard = Guard(self.hub, self, self.transport, self._handle)
         self._starting = True

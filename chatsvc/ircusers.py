@@ -17,6 +17,7 @@ from twisted.words.protocols import irc as rfc
 import chatsvc
 from chatsvc import ircwire as wire
 from chatsvc.errors import BadOperLogin
+from chatsvc.masks import Wildcard
 from chatsvc.names import fold
 from chatsvc.participant import Participant
 from chatsvc.text import sanitize_irc
@@ -88,14 +89,15 @@ class UserCommands:
                     self._who_line(room.name, person, status)
         else:
             shared = {p for room in self.hub.rooms_of(self) for p in room.everyone}
+            pattern = Wildcard(fold(mask))
             for person in list(self.hub.users.values()):
                 if opers_only and not self._is_oper(person):
                     continue
                 if ("i" in getattr(person, "modes", ()) and person not in shared
                         and person is not self):
                     continue
-                if wire.mask_match(mask, person.name or "") or wire.mask_match(
-                        mask, self.hub.mask_of(person)):
+                if pattern.matches(fold(person.name or "")) or pattern.matches(
+                        fold(self.hub.mask_of(person))):
                     rooms = [r for r in self.hub.rooms_of(person) if self.hub.can_see(self, r)]
                     self._who_line(rooms[0].name if rooms else "*", person)
         self._reply(rfc.RPL_ENDOFWHO, mask, "End of /WHO list")

@@ -12,8 +12,6 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import NamedTuple
 
-from chatsvc.names import fold
-
 MAX_LINE_BYTES = 512
 """The most a server sends in one line, CRLF included (RFC 1459 2.3)."""
 
@@ -208,28 +206,9 @@ def ctcp(text: str) -> tuple[str, str] | None:
 
 
 def irc_host(host: str) -> str:
-    """A host usable as a middle parameter: ``::1`` would read as trailing."""
+    """A host usable as a middle parameter: ``::1`` would read as trailing.
+
+    ``0::1`` is how IRC servers write it; a ban on ``*!*@0::1`` matches, as
+    masks are normalised back to ``::1`` (L{chatsvc.masks.normalize_mask}).
+    """
     return "0" + host if host.startswith(":") else host
-
-
-def mask_match(mask: str, value: str) -> bool:
-    """IRC wildcard match (``*`` any run, ``?`` one character), ASCII case-insensitive."""
-    mask, value = fold(mask), fold(value)
-    m = v = 0
-    star, mark = -1, 0
-    while v < len(value):
-        if m < len(mask) and (mask[m] == "?" or mask[m] == value[v]):
-            m += 1
-            v += 1
-        elif m < len(mask) and mask[m] == "*":
-            star, mark = m, v
-            m += 1
-        elif star >= 0:
-            m = star + 1
-            mark += 1
-            v = mark
-        else:
-            return False
-    while m < len(mask) and mask[m] == "*":
-        m += 1
-    return m == len(mask)

@@ -29,6 +29,7 @@ from chatsvc.errors import BadPassword, ChatError, EmptyMessage, NotRegistered, 
 from chatsvc.events import Error, Event, Notice, RoomList, Topic, Who
 from chatsvc.framing import TOO_LONG, LineBuffer
 from chatsvc.guard import Guard
+from chatsvc.hosts import peer_host
 from chatsvc.lineformat import NO_ROOM, WIRE_FORMAT, line_bytes
 from chatsvc.modes import FLAG_MODES, LIST_MODES, ModeChange, parse_modes
 from chatsvc.names import fold
@@ -90,7 +91,7 @@ class LineChatProtocol(Protocol):
     # -- connection lifecycle -----------------------------------------------
 
     def connectionMade(self) -> None:
-        self.host = getattr(self.transport.getPeer(), "host", "?")
+        self.host = peer_host(self.transport)
         self.signon = self.last_active = self.hub.clock.seconds()
         self._guard = Guard(self.hub, self, self.transport, self.lineReceived)
         if not self._guard.start():

@@ -20,8 +20,15 @@ from chatsvc.participant import Participant
 MAX_TOPIC_LENGTH = 390
 #: Longest key (IRC's KEYLEN).
 MAX_KEY_LENGTH = 32
-#: Most entries in each of a room's ban, exception and invitation lists (MAXLIST).
+#: Most entries in a room's ban, exception and invitation lists together
+#: (IRC's C{MAXLIST=beI:100} promises exactly that: a limit on the three combined).
 MAX_LIST_ENTRIES = 100
+#: Most list entries the users of one address (IPv4 address, IPv6 /64) may
+#: have set in all rooms: without it, an address's 16 connections in 50
+#: rooms each could hold 80,000 entries.  Server operators are not limited.
+MAX_LIST_ENTRIES_PER_ADDRESS = 500
+#: Most list entries in all rooms of a server: about 25 MiB at 0.5 KiB each.
+MAX_SERVER_LIST_ENTRIES = 50_000
 #: Highest member limit accepted for C{+l}.
 MAX_LIMIT = 1_000_000
 
@@ -70,9 +77,9 @@ class Room:
         self.topic_locked = True
         self.password: str | None = None
         self.limit: int | None = None
-        self.bans = MaskList(MAX_LIST_ENTRIES)
-        self.exceptions = MaskList(MAX_LIST_ENTRIES)
-        self.invite_exceptions = MaskList(MAX_LIST_ENTRIES)
+        self.bans = MaskList()
+        self.exceptions = MaskList()
+        self.invite_exceptions = MaskList()
         self.operators: set[Participant] = set()
         self.voiced: set[Participant] = set()
         self.invited: set[Participant] = set()
@@ -128,6 +135,16 @@ class Room:
     def can_speak_freely(self, participant: Participant) -> bool:
         """Operators and voiced members pass moderation and bans."""
         return participant in self.operators or participant in self.voiced
+
+    @property
+    def mask_lists(self) -> tuple[MaskList, MaskList, MaskList]:
+        """The ban, exception and invitation lists."""
+        return self.bans, self.exceptions, self.invite_exceptions
+
+    @property
+    def list_entries(self) -> int:
+        """Entries in the three lists together (limited to L{MAX_LIST_ENTRIES})."""
+        return len(self.bans) + len(self.exceptions) + len(self.invite_exceptions)
 
     def is_banned(self, folded_mask: str) -> bool:
         """A ban matches and no exception does (masks passed to L{fold})."""

@@ -2,10 +2,16 @@
 
 from __future__ import annotations
 
+import contextlib
 import datetime
 import ipaddress
 import itertools
+import re
+import socket
 import subprocess
+import sys
+import time
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -221,3 +227,82 @@ def stop_process(process: subprocess.Popen[Any], timeout: float = 10.0) -> None:
     except subprocess.TimeoutExpired:
         process.kill()
         process.communicate(timeout=timeout)
+
+
+#: Seconds a test waits for a real process: generous for a loaded 2-core CI
+#: machine, never reached when things work.
+WAIT = 20.0
+
+
+def wait_for(what: str, probe: Callable[[], object], timeout: float = WAIT) -> Any:
+    """Poll C{probe} until it returns something true; fail after C{timeout} s."""
+    deadline = time.monotonic() + timeout
+    while True:
+        result = probe()
+        if result:
+            return result
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out waiting for {what}")
+        time.sleep(0.05)
+
+
+@contextlib.contextmanager
+def twistd_server(directory: Path, *options: str,
+                  listener: str = "ChatFactory") -> Iterator[tuple[int, subprocess.Popen[bytes]]]:
+    """A real C{twistd chat} on 127.0.0.1, logging to C{directory}; stopped on exit.
+
+    Yields the port of the listener whose log name matches C{listener} (a
+    regular expression), and the process.
+    """
+    log = directory / "server.log"
+    process = subprocess.Popen(
+        [str(Path(sys.executable).parent / "twistd"), "-n", "--pidfile=", f"--logfile={log}",
+         "chat", "--port", "tcp:0:interface=127.0.0.1", *options],
+        cwd=directory, stdin=subprocess.DEVNULL,
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )
+    try:
+        def port() -> int | None:
+            found = log.exists() and re.search(rf"{listener} starting on (\d+)", log.read_text())
+            if process.poll() is not None:
+                raise AssertionError(f"server exited: {log.read_text() if log.exists() else ''}")
+            return int(found.group(1)) if found else None
+
+        yield wait_for("the server to listen", port), process
+    finally:
+        stop_process(process)
+
+
+class SocketUser:
+    """A line user on a plain blocking socket, the way netcat talks (bounded waits)."""
+
+    def __init__(self, port: int, name: str | None = None) -> None:
+        self.sock = socket.create_connection(("127.0.0.1", port), timeout=WAIT)
+        self.buffer = b""
+        if name is not None:
+            self.send(f"#{name}")
+            self.expect(f"* you are {name}")
+
+    def send(self, line: str) -> None:
+        self.sock.sendall(line.encode() + b"\n")
+
+    def expect(self, wanted: str, timeout: float = WAIT) -> None:
+        """Read lines until one is C{wanted}; fail if it does not come in time."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            while b"\n" in self.buffer:
+                line, self.buffer = self.buffer.split(b"\n", 1)
+                if line.decode().rstrip("\r") == wanted:
+                    return
+            self.sock.settimeout(max(deadline - time.monotonic(), 0.01))
+            try:
+                data = self.sock.recv(4096)
+            except TimeoutError:
+                break
+            if not data:
+                break
+            self.buffer += data
+        raise AssertionError(f"never received {wanted!r}")
+
+    def close(self) -> None:
+        self.sock.close()

@@ -16,29 +16,16 @@ import socket
 import subprocess
 import sys
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from support import stop_process
+from support import WAIT, SocketUser, twistd_server, wait_for
 
 BIN = Path(sys.executable).parent
 TMUX = shutil.which("tmux")
 pytestmark = pytest.mark.skipif(
     TMUX is None, reason="tmux is not installed (.ci/run installs it when it can)")
-
-WAIT = 20.0  # seconds: generous for a loaded 2-core CI machine, never reached when it works
-
-
-def _wait_for(what: str, probe: Callable[[], object], timeout: float = WAIT) -> object:
-    deadline = time.monotonic() + timeout
-    while True:
-        result = probe()
-        if result:
-            return result
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out waiting for {what}")
-        time.sleep(0.05)
 
 
 @pytest.fixture
@@ -54,24 +41,8 @@ def tls_server(tmp_path: Path, certs) -> Iterator[tuple[int, subprocess.Popen[by
 
 def _server(tmp_path: Path, listener: str,
             *options: str) -> Iterator[tuple[int, subprocess.Popen[bytes]]]:
-    """A real server; yields the port of the listener whose log name is C{listener}."""
-    log = tmp_path / "server.log"
-    process = subprocess.Popen(
-        [str(BIN / "twistd"), "-n", "--pidfile=", f"--logfile={log}", "chat",
-         "--port", "tcp:0:interface=127.0.0.1", *options],
-        cwd=tmp_path, stdin=subprocess.DEVNULL,
-        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-    )
-    try:
-        def port() -> int | None:
-            found = log.exists() and re.search(rf"{listener} starting on (\d+)", log.read_text())
-            if process.poll() is not None:
-                raise AssertionError(f"server exited: {log.read_text() if log.exists() else ''}")
-            return int(found.group(1)) if found else None
-
-        yield _wait_for("the server to listen", port), process
-    finally:
-        stop_process(process)
+    with twistd_server(tmp_path, *options, listener=listener) as started:
+        yield started
 
 
 class Tmux:
@@ -117,32 +88,6 @@ def tmux() -> Iterator[Tmux]:
         session.close()
 
 
-class LineUser:
-    """bob: a plain socket, the way netcat would talk."""
-
-    def __init__(self, port: int, name: str) -> None:
-        self.sock = socket.create_connection(("127.0.0.1", port), timeout=WAIT)
-        self.buffer = b""
-        self.send(f"#{name}")
-        self.expect(f"* you are {name}")
-
-    def send(self, line: str) -> None:
-        self.sock.sendall(line.encode() + b"\n")
-
-    def expect(self, wanted: str) -> None:
-        deadline = time.monotonic() + WAIT
-        while time.monotonic() < deadline:
-            while b"\n" in self.buffer:
-                line, self.buffer = self.buffer.split(b"\n", 1)
-                if line.decode().rstrip("\r") == wanted:
-                    return
-            data = self.sock.recv(4096)
-            if not data:
-                break
-            self.buffer += data
-        raise AssertionError(f"bob never received {wanted!r}")
-
-
 def _input_row(screen: list[str]) -> str:
     return screen[-1]
 
@@ -158,18 +103,18 @@ def test_chat_in_tmux(server, tmux: Tmux) -> None:
     port, process = server
     chat = str(BIN / "chat")
     tmux.start("alice", [chat, "127.0.0.1", str(port), "--name", "alice"])
-    _wait_for("alice to register", lambda: _row(tmux.screen("alice"), "* you are alice") >= 0)
+    wait_for("alice to register", lambda: _row(tmux.screen("alice"), "* you are alice") >= 0)
 
-    bob = LineUser(port, "bob")
-    _wait_for("bob in alice's status bar",
+    bob = SocketUser(port, "bob")
+    wait_for("bob in alice's status bar",
               lambda: "2 here" in tmux.screen("alice")[0] and
               _row(tmux.screen("alice"), "* bob joined") >= 0)
 
     # A half-typed line, then a message arrives: the line stays, the message goes above.
     tmux.keys("alice", "half-typed line", literal=True)
-    _wait_for("the typing to show", lambda: _input_row(tmux.screen("alice")) == "> half-typed line")
+    wait_for("the typing to show", lambda: _input_row(tmux.screen("alice")) == "> half-typed line")
     bob.send("hello from bob")
-    screen = _wait_for("bob's message", lambda: (
+    screen = wait_for("bob's message", lambda: (
         s if _row(s := tmux.screen("alice"), "<bob> hello from bob") >= 0 else None))
     assert _input_row(screen) == "> half-typed line"
     assert 0 < _row(screen, "<bob> hello from bob") < len(screen) - 1
@@ -177,33 +122,33 @@ def test_chat_in_tmux(server, tmux: Tmux) -> None:
     tmux.keys("alice", " and more", literal=True)
     tmux.keys("alice", "Enter")
     bob.expect("<alice> half-typed line and more")
-    _wait_for("alice's own line", lambda: _row(
+    wait_for("alice's own line", lambda: _row(
         tmux.screen("alice"), "<alice> half-typed line and more") >= 0)
     assert _input_row(tmux.screen("alice")) == ">"
 
     # @name: completion, then a private message.
     tmux.keys("alice", "@b", literal=True)
     tmux.keys("alice", "Tab")
-    _wait_for("completion", lambda: _input_row(tmux.screen("alice")) == "> @bob:")
+    wait_for("completion", lambda: _input_row(tmux.screen("alice")) == "> @bob:")
     tmux.keys("alice", "secret", literal=True)
     tmux.keys("alice", "Enter")
     bob.expect("*alice* secret")
     bob.send("@alice: got it")
-    _wait_for("bob's whisper", lambda: _row(tmux.screen("alice"), "*bob* got it") >= 0)
+    wait_for("bob's whisper", lambda: _row(tmux.screen("alice"), "*bob* got it") >= 0)
 
     # History: Up recalls the last line sent; Ctrl-U clears it.
     tmux.keys("alice", "Up")
-    _wait_for("history", lambda: _input_row(tmux.screen("alice")) == "> @bob: secret")
+    wait_for("history", lambda: _input_row(tmux.screen("alice")) == "> @bob: secret")
     tmux.keys("alice", "Up")
-    _wait_for("older history",
+    wait_for("older history",
               lambda: _input_row(tmux.screen("alice")) == "> half-typed line and more")
     tmux.keys("alice", "C-u")
-    _wait_for("a cleared line", lambda: _input_row(tmux.screen("alice")) == ">")
+    wait_for("a cleared line", lambda: _input_row(tmux.screen("alice")) == ">")
 
     # Kinds are told apart by colour: errors, notices and messages differ.
     tmux.keys("alice", "/nosuch", literal=True)
     tmux.keys("alice", "Enter")
-    _wait_for("the error", lambda: _row(tmux.screen("alice"), "! unknown command: /nosuch") >= 0)
+    wait_for("the error", lambda: _row(tmux.screen("alice"), "! unknown command: /nosuch") >= 0)
     coloured = tmux.screen("alice", colours=True)
 
     def colour_of(text: str) -> str:
@@ -216,22 +161,22 @@ def test_chat_in_tmux(server, tmux: Tmux) -> None:
 
     # A second user who leaves with /quit.
     tmux.start("carol", [chat, f"127.0.0.1:{port}", "--name", "carol"])
-    _wait_for("carol to register", lambda: _row(tmux.screen("carol"), "* you are carol") >= 0)
+    wait_for("carol to register", lambda: _row(tmux.screen("carol"), "* you are carol") >= 0)
     tmux.keys("carol", "/quit off to bed", literal=True)
     tmux.keys("carol", "Enter")
-    _wait_for("carol to leave",
+    wait_for("carol to leave",
               lambda: _row(tmux.screen("alice"), "* carol left (off to bed)") >= 0)
-    _wait_for("carol's chat to exit 0",
+    wait_for("carol's chat to exit 0",
               lambda: _row(tmux.screen("carol"), "exit status 0") >= 0)
 
     # The server goes away: a clear message; then Ctrl-D leaves.
     process.terminate()
     process.wait(timeout=WAIT)
-    _wait_for("the disconnection message",
+    wait_for("the disconnection message",
               lambda: _row(tmux.screen("alice"), "! disconnected:") >= 0)
     assert "disconnected" in tmux.screen("alice")[0]
     tmux.keys("alice", "C-d")
-    _wait_for("alice's chat to exit 0",
+    wait_for("alice's chat to exit 0",
               lambda: _row(tmux.screen("alice"), "exit status 0") >= 0)
     screen = tmux.screen("alice")
     assert _row(screen, "chat: disconnected: the server closed the connection") >= 0, screen
@@ -239,7 +184,7 @@ def test_chat_in_tmux(server, tmux: Tmux) -> None:
 
 def test_chat_refused_name_is_one_line(server) -> None:
     port, _ = server
-    taken = LineUser(port, "alice")
+    taken = SocketUser(port, "alice")
     result = subprocess.run([str(BIN / "chat"), "127.0.0.1", str(port), "--name", "Alice"],
                             capture_output=True, text=True, timeout=WAIT,
                             stdin=subprocess.DEVNULL)
@@ -270,6 +215,6 @@ def test_chat_over_tls_trusts_the_cafile_and_nothing_else(tls_server, certs, tmu
     assert untrusted.stderr.count("\n") == 1
     tmux.start("alice", [chat, "localhost", str(port), "--name", "alice",
                          "--cafile", str(certs.ca)])
-    _wait_for("alice to register over TLS",
+    wait_for("alice to register over TLS",
               lambda: _row(tmux.screen("alice"), "* you are alice") >= 0)
     assert "alice @ localhost:" in tmux.screen("alice")[0]

@@ -129,16 +129,6 @@ def test_irc_host() -> None:
     assert wire.irc_host("192.0.2.1") == "192.0.2.1"
 
 
-def test_mask_match() -> None:
-    assert wire.mask_match("*!*@192.0.2.*", "alice!~a@192.0.2.1")
-    assert wire.mask_match("ALICE", "alice")
-    assert wire.mask_match("a?ice", "alice")
-    assert not wire.mask_match("a?ice", "alce")
-    assert wire.mask_match("*", "")
-    assert not wire.mask_match("b*", "alice")
-    assert wire.mask_match("[a]*", "[A]bc")
-
-
 def test_irc_formatting_kept_for_irc_and_removed_for_others() -> None:
     text = "\x02b\x02 \x0304,12c\x03 \x1dI\x1d \x1fu\x1f \x16r\x16 \x0f\x1b[2J\x00\x07\x9b"
     assert sanitize_irc(text) == "\x02b\x02 \x0304,12c\x03 \x1dI\x1d \x1fu\x1f \x16r\x16 \x0f[2J"
