@@ -35,3 +35,16 @@ def test_a_backtracking_ban_mask_freezes_nobody(tmp_path: Path) -> None:
             watcher.expect(f"<talker> still here {n}", timeout=10)
         for user in (attacker, talker, watcher, victim):
             user.close()
+
+
+def test_the_attack_rerun_of_the_benchmark_runs(capsys) -> None:
+    """bench/attacks.py reruns the issue's attacks black-box; here two short ones,
+    which also show a dual-stack listener's IPv4 client banned by its address."""
+    from bench import attacks
+
+    assert attacks.main(["--only", "dual-stack,redos"]) == 0
+    output = capsys.readouterr().out
+    assert "WHOIS shows host 127.0.0.3" in output
+    assert "! you are banned from #v4" in output
+    assert "join answered in" in output
+    assert " 0 lost" in output
