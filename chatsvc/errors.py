@@ -170,6 +170,17 @@ class ModeNeedsArgument(ChatError):
         self.mode = mode
 
 
+class TooManyModes(ChatError):
+    """More mode changes in one command than IRC's C{MODES} allows (see
+    L{chatsvc.modes.parse_modes}); IRC ignores the excess instead."""
+
+    def __init__(self, arguments: int, letters: int) -> None:
+        super().__init__(f"too many modes in one command: at most {arguments} with an "
+                         f"argument or a list to show, and {letters} in all")
+        self.arguments = arguments
+        self.letters = letters
+
+
 class BadModeArgument(RoomError):
     """ERR_INVALIDMODEPARAM (696): a bad key, limit or mask."""
 

@@ -43,6 +43,7 @@ from chatsvc.errors import (
     ShuttingDown,
     TooManyConnections,
     TooManyListEntries,
+    TooManyModes,
     TooManyRooms,
     TopicTooLong,
     UserAlreadyInRoom,
@@ -68,7 +69,16 @@ from chatsvc.events import (
 )
 from chatsvc.limits import HostCounter
 from chatsvc.masks import BadMask, MaskEntry, MaskList, normalize_mask, user_mask
-from chatsvc.modes import FLAG_MODES, KEY_MODE, LIMIT_MODE, LIST_MODES, STATUS_MODES, ModeChange
+from chatsvc.modes import (
+    FLAG_MODES,
+    KEY_MODE,
+    LIMIT_MODE,
+    LIST_MODES,
+    MAX_MODE_ARGUMENTS,
+    MAX_MODE_LETTERS,
+    STATUS_MODES,
+    ModeChange,
+)
 from chatsvc.names import BadName, check_name, check_room_name, fold
 from chatsvc.participant import Participant
 from chatsvc.rooms import (
@@ -475,13 +485,19 @@ class ChatFactory(ServerFactory):
         nothing (C{+m} on a moderated room, C{-b} of an absent mask) are
         dropped; list queries are ignored.  If anything changed, every member
         gets one L{ModesChanged}, with masks normalised and names as
-        registered.
+        registered.  More than one command's worth (L{MAX_MODE_ARGUMENTS}
+        with an argument, L{MAX_MODE_LETTERS} in all: what
+        L{chatsvc.modes.parse_modes} lets through) is refused with
+        L{TooManyModes}, whatever the adapter.
         """
         name = self._require_name(setter)
         room = self.find_room(room_name, setter)
         wanted = [change for change in changes if not change.is_list_query]
         if not wanted:
             return ()
+        if len(wanted) > MAX_MODE_LETTERS or sum(
+                change.argument is not None for change in wanted) > MAX_MODE_ARGUMENTS:
+            raise TooManyModes(MAX_MODE_ARGUMENTS, MAX_MODE_LETTERS)
         self._require_operator(setter, room)
         owner = self._list_owner(setter)
         checked = [self._check_mode(room, change, owner) for change in wanted]

@@ -47,7 +47,7 @@ from chatsvc.ircchannels import ChannelCommands
 from chatsvc.ircformat import WIRE_FORMAT
 from chatsvc.ircformat import irc_bytes as render
 from chatsvc.ircusers import UserCommands, clock_time
-from chatsvc.modes import CHANMODES, PREFIX
+from chatsvc.modes import CHANMODES, MAX_MODE_ARGUMENTS, PREFIX
 from chatsvc.names import MAX_NAME_LENGTH, MAX_ROOM_NAME_LENGTH, BadName, check_name, fold
 from chatsvc.rooms import MAX_KEY_LENGTH, MAX_LIST_ENTRIES, MAX_TOPIC_LENGTH
 from chatsvc.text import plain, sanitize_irc
@@ -118,7 +118,7 @@ def _isupport(hub: ChatFactory) -> list[str]:
         f"KICKLEN={KICK_LENGTH}",
         f"MAXLIST=beI:{MAX_LIST_ENTRIES}",
         f"MAXTARGETS={MAX_TARGETS}",
-        "MODES=4",
+        f"MODES={MAX_MODE_ARGUMENTS}",
         f"NETWORK={settings.server_name}",
         f"NICKLEN={MAX_NAME_LENGTH}",
         f"PREFIX={PREFIX}",

@@ -237,7 +237,9 @@ class ChannelCommands:
             self._reply(wire.RPL_CREATIONTIME, room.name, str(int(room.created)), text=False)
             return
         try:
-            changes = parse_modes(arguments[0], arguments[1:])
+            # As IRC servers do, what exceeds MODES=4 (or MAX_MODE_LETTERS)
+            # is ignored; each list is shown once (chatsvc.modes.parse_modes).
+            changes = parse_modes(arguments[0], arguments[1:], excess="ignore")
         except errors.ChatError as refusal:
             self._refused(refusal)
             return

@@ -261,7 +261,7 @@ def _rule_topic(match: re.Match[str], parser: LineParser) -> Event | None:
 def _rule_modes(match: re.Match[str], parser: LineParser) -> Event | None:
     spec, *arguments = match["modes"].split(" ")
     try:
-        changes = parse_modes(spec, arguments)
+        changes = parse_modes(spec, arguments, excess="keep")  # the server applied them
     except ChatError:
         return None
     return ModesChanged(match["room"], match["by"], tuple(changes))

@@ -16,8 +16,9 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Literal
 
-from chatsvc.errors import ModeNeedsArgument, UnknownMode
+from chatsvc.errors import ModeNeedsArgument, TooManyModes, UnknownMode
 
 #: Rules that are simply on or off, with the L{chatsvc.rooms.Room} attribute each sets.
 FLAG_MODES: dict[str, str] = {
@@ -37,6 +38,20 @@ KEY_MODE, LIMIT_MODE = "k", "l"
 #: ISUPPORT values for the IRC adapter.
 CHANMODES = "beI,k,l,imnst"
 PREFIX = "(ov)@+"
+
+#: Most changes that take an argument (a mask, name, key or limit) or show a
+#: list, in one command: IRC's ISUPPORT C{MODES=4}, which IRC clients already
+#: respect when they batch C{+oooo}.  Without it one 4 KB line asked for the
+#: ban list 4,076 times (27 MB of replies) or set a thousand bans at once.
+MAX_MODE_ARGUMENTS = 4
+#: Most mode letters one command may carry, arguments or not.  Twelve
+#: letters exist, so twenty covers any real command (each letter once, and a
+#: change of sign); without it C{+i-i+i-i...} did 4,000 changes and announced
+#: them all to every member.
+MAX_MODE_LETTERS = 20
+
+Excess = Literal["refuse", "ignore", "keep"]
+"""What L{parse_modes} does past L{MAX_MODE_ARGUMENTS} or L{MAX_MODE_LETTERS}."""
 
 _ALL = set(FLAG_MODES) | set(LIST_MODES) | set(STATUS_MODES) | {KEY_MODE, LIMIT_MODE}
 
@@ -65,16 +80,32 @@ class ModeChange:
         return self.mode in LIST_MODES and self.argument is None
 
 
-def parse_modes(spec: str, arguments: Sequence[str] = ()) -> list[ModeChange]:
+def parse_modes(spec: str, arguments: Sequence[str] = (), *,
+                excess: Excess = "refuse") -> list[ModeChange]:
     """Parse IRC-style C{"+im-k"} plus arguments into changes, in order.
 
     Raises L{UnknownMode} for a letter outside L{CHANMODES} and L{PREFIX}, and
     L{ModeNeedsArgument} when arguments run out.  A list mode with no argument
-    left becomes a list query (C{argument=None}).
+    left becomes a list query (C{argument=None}); each list is queried at
+    most once per command, whatever the letters repeat (C{+bbbb} is one
+    query), so that no command answers with the same list twice.
+
+    The limits of one command are here, where every adapter turns a command
+    into changes, so that no protocol is a way around them and the work
+    stops as soon as they are reached: at most L{MAX_MODE_ARGUMENTS} changes
+    that take an argument or query a list, and L{MAX_MODE_LETTERS} letters.
+    C{excess} says what happens past them: C{"refuse"} raises
+    L{TooManyModes} (the line protocol: a person is told), C{"ignore"} drops
+    the excess silently, as IRC servers do (solanum ignores parameters past
+    MODES; a client that batches by MODES never gets there), and C{"keep"}
+    applies no limit (a client reading changes a server already made).
     """
     changes: list[ModeChange] = []
     remaining = list(arguments)
+    queried: set[str] = set()
     adding = True
+    letters = with_argument = 0
+    limited = excess != "keep"
     if not spec or spec[0] not in "+-":
         spec = "+" + spec
     for letter in spec:
@@ -83,16 +114,34 @@ def parse_modes(spec: str, arguments: Sequence[str] = ()) -> list[ModeChange]:
             continue
         if letter not in _ALL:
             raise UnknownMode(letter)
-        argument: str | None = None
+        # Whether this change takes one of the MODES slots: every list mode
+        # (a change or a query), status, +k, +l, and -k when given a key.
+        takes = (letter in LIST_MODES or letter in STATUS_MODES
+                 or (adding and letter in (KEY_MODE, LIMIT_MODE))
+                 or (letter == KEY_MODE and bool(remaining)))
+        if letter in LIST_MODES and not remaining and letter in queried:
+            takes = False  # this list is already being shown: nothing to do
+        if limited:
+            letters += 1
+            if letters > MAX_MODE_LETTERS or (takes and with_argument >= MAX_MODE_ARGUMENTS):
+                if excess == "refuse":
+                    raise TooManyModes(MAX_MODE_ARGUMENTS, MAX_MODE_LETTERS)
+                if letters > MAX_MODE_LETTERS:
+                    break
+                continue  # past MODES: every later argument is ignored too
+            with_argument += takes
         if letter in LIST_MODES:
-            argument = remaining.pop(0) if remaining else None
-        elif letter in STATUS_MODES or (letter == LIMIT_MODE and adding) or (
-            letter == KEY_MODE and adding
-        ):
+            if not remaining:
+                if letter not in queried:
+                    queried.add(letter)
+                    changes.append(ModeChange(adding, letter))
+                continue
+            changes.append(ModeChange(adding, letter, remaining.pop(0)))
+            continue
+        argument: str | None = None
+        if takes:
             if not remaining:
                 raise ModeNeedsArgument(letter, adding)
-            argument = remaining.pop(0)
-        elif letter == KEY_MODE and remaining:
             argument = remaining.pop(0)
         changes.append(ModeChange(adding, letter, argument))
     return changes
