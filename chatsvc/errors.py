@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+
 
 class ChatError(Exception):
     """A client asked for something it may not have; C{str()} is shown to it."""
@@ -179,6 +181,17 @@ class TooManyModes(ChatError):
                          f"argument or a list to show, and {letters} in all")
         self.arguments = arguments
         self.letters = letters
+
+
+class TryAgain(ChatError):
+    """A connection's reply budget (L{chatsvc.limits.ReplyBudget}) is spent:
+    RPL_TRYAGAIN (263) on IRC."""
+
+    def __init__(self, what: str, seconds: float) -> None:
+        wait = max(1, math.ceil(seconds))
+        super().__init__(f"too many long replies at once: try {what} again in {wait} s")
+        self.what = what
+        self.seconds = seconds
 
 
 class BadModeArgument(RoomError):

@@ -252,9 +252,17 @@ class Topic(Event):
 
 @event
 class RoomList(Event):
-    """The rooms the recipient may see: (name, members, topic) each."""
+    """The rooms the recipient may see: (name, members, topic) each.
+
+    A page of them when there are many (C{/rooms 2}): C{first} is the
+    position of the first one listed (from 1), C{total} how many there are
+    in all (C{None}: just these), C{next_page} the page that follows, if any.
+    """
 
     rooms: tuple[tuple[str, int, str], ...]
+    first: int = 1
+    total: int | None = None
+    next_page: int | None = None
 
 
 def rendered(event: Event, wire_format: str, render: Callable[[Event], bytes]) -> bytes:

@@ -43,7 +43,7 @@ from chatsvc.events import Entered, Error, Event, Exited, Notice, Registered, To
 from chatsvc.framing import TOO_LONG, LineBuffer
 from chatsvc.guard import FLOODING, Guard
 from chatsvc.hosts import peer_host
-from chatsvc.ircchannels import ChannelCommands
+from chatsvc.ircchannels import ELIST, ChannelCommands
 from chatsvc.ircformat import WIRE_FORMAT
 from chatsvc.ircformat import irc_bytes as render
 from chatsvc.ircusers import UserCommands, clock_time
@@ -112,6 +112,7 @@ def _isupport(hub: ChatFactory) -> list[str]:
         f"CHANMODES={CHANMODES}",
         f"CHANNELLEN={MAX_ROOM_NAME_LENGTH + 1}",
         "CHANTYPES=#",
+        f"ELIST={ELIST}",
         "EXCEPTS=e",
         "INVEX=I",
         f"KEYLEN={MAX_KEY_LENGTH}",

@@ -17,6 +17,8 @@ from twisted.words.protocols import irc as rfc
 from chatsvc import errors
 from chatsvc import ircwire as wire
 from chatsvc.events import Entered, Exited
+from chatsvc.limits import MAX_LIST_REPLIES, ReplyBudget
+from chatsvc.masks import Wildcard
 from chatsvc.modes import LIST_MODES, parse_modes
 from chatsvc.names import fold
 from chatsvc.rooms import MAX_TOPIC_LENGTH, Room
@@ -26,6 +28,16 @@ if TYPE_CHECKING:
     from chatsvc.factory import ChatFactory
 
 ERR_TOOMANYCHANNELS = "405"
+
+#: What RPL_TRYAGAIN (263) says when a connection's reply budget is spent.
+TRY_AGAIN = "Please wait a while and try again."
+
+#: ISUPPORT ELIST: LIST filters by mask (M), by negated mask (N) and by
+#: member count (U, C{>N} and C{<N}).
+ELIST = "MNU"
+#: Most masks (C{*word*} or C{!*word*}) one LIST applies; more are ignored.
+#: Each is matched against every room, so they are what a LIST costs.
+MAX_LIST_MASKS = 2
 
 # The list modes' numerics: (entry, end, what the end line says).
 _LIST_REPLIES = {
@@ -63,6 +75,47 @@ _REFUSALS: dict[type, Callable[[Any], tuple[str, ...]]] = {
                                          "Not enough parameters"),
     errors.NoSuchUser: lambda e: (rfc.ERR_NOSUCHNICK, e.name, "No such nick/channel"),
 }
+
+
+def list_filter(spec: str) -> Callable[[Room], bool]:
+    """The rooms a LIST parameter asks for, as a test.
+
+    C{spec} is a comma-separated list of channel names (RFC 1459), masks
+    (C{*rust*}: ELIST M), negated masks (C{!*test*}: N) and member counts
+    (C{>10}, C{<3}: U, more or fewer than that many).  A room is listed when
+    it matches one of the names or masks (or none is given), none of the
+    negated masks, and every count.  At most L{MAX_LIST_MASKS} masks count;
+    they are matched by L{Wildcard}, in time linear in a room's name (a mask
+    longer than any room name is refused at once).
+    """
+    names: set[str] = set()
+    masks: list[Wildcard] = []
+    negated: list[Wildcard] = []
+    more, fewer = -1, None
+    for item in spec.split(","):
+        if item[:1] in ("<", ">") and item[1:].isdigit():
+            count = int(item[1:])
+            if item[0] == ">":
+                more = max(more, count)
+            else:
+                fewer = count if fewer is None else min(fewer, count)
+        elif item[:1] == "!" or "*" in item or "?" in item:
+            if len(masks) + len(negated) < MAX_LIST_MASKS:
+                target = negated if item[:1] == "!" else masks
+                target.append(Wildcard(fold(item[1:] if item[:1] == "!" else item)))
+        elif item:
+            names.add(fold(item))
+
+    def keep(room: Room) -> bool:
+        members = len(room)
+        if members <= more or (fewer is not None and members >= fewer):
+            return False
+        if (names or masks) and room.key not in names and not any(
+                mask.matches(room.key) for mask in masks):
+            return False
+        return not any(mask.matches(room.key) for mask in negated)
+
+    return keep
 
 
 class ChannelCommands:
@@ -185,7 +238,10 @@ class ChannelCommands:
             return "+"
         return ""
 
-    def _send_names(self, room: Room) -> None:
+    def _send_names(self, room: Room, reply: Callable[..., None] | None = None) -> None:
+        """353s and 366 for C{room}, through C{reply} (L{_reply} by default:
+        the names that follow a JOIN are not a bulk request)."""
+        reply = reply or self._reply
         symbol = "@" if room.secret else "="
         head = wire.build(self.server.name, rfc.RPL_NAMREPLY, self._me, symbol, room.name, "")
         members = sorted(room.everyone, key=lambda member: fold(member.name or ""))
@@ -193,28 +249,77 @@ class ChannelCommands:
         names = [self._names_prefix(room, member) + (member.name or "") for member in members
                  if not (hide_invisible and "i" in getattr(member, "modes", ()))]
         for chunk in wire.pack_words(names, 510 - len(head.encode("utf-8"))):
-            self._reply(rfc.RPL_NAMREPLY, symbol, room.name, chunk)
-        self._reply(rfc.RPL_ENDOFNAMES, room.name, "End of /NAMES list")
+            reply(rfc.RPL_NAMREPLY, symbol, room.name, chunk)
+        reply(rfc.RPL_ENDOFNAMES, room.name, "End of /NAMES list")
 
     def _cmd_names(self, params: list[str]) -> None:
+        """NAMES of each channel named once, on the reply budget."""
         if not params or not params[0]:
             self._reply(rfc.RPL_ENDOFNAMES, "*", "End of /NAMES list")
             return
+        seen: set[str] = set()
         for name in params[0].split(","):
-            room = self.hub.rooms.get(fold(name))
-            if room is not None and self.hub.can_see(self, room):
-                self._send_names(room)
-            else:
+            key = fold(name)
+            if not name or key in seen:
+                continue  # "NAMES #chat,#chat,..." answered 400 times was 5 MB
+            seen.add(key)
+            if not self._bulk_allowed("NAMES"):
                 self._reply(rfc.RPL_ENDOFNAMES, name, "End of /NAMES list")
+                return
+            room = self.hub.rooms.get(key)
+            if room is not None and self.hub.can_see(self, room):
+                self._send_names(room, self._bulk_reply)
+            else:
+                self._bulk_reply(rfc.RPL_ENDOFNAMES, name, "End of /NAMES list")
 
     def _cmd_list(self, params: list[str]) -> None:
-        wanted = {fold(n) for n in params[0].split(",")} if params and params[0] else None
-        self._reply(rfc.RPL_LISTSTART, "Channel", "Users  Name")
+        """LIST, with ELIST filters, at most L{MAX_LIST_REPLIES} rooms, on the reply budget."""
+        if not self._bulk_allowed("LIST"):
+            self._reply(rfc.RPL_LISTEND, "End of /LIST")
+            return
+        keep = list_filter(params[0] if params else "")
+        reply = self._bulk_reply
+        reply(rfc.RPL_LISTSTART, "Channel", "Users  Name")
+        shown = matched = 0
         for room in self.hub.visible_rooms(self):
-            if wanted is None or room.key in wanted:
-                self._reply(rfc.RPL_LIST, room.name, str(len(room)),
-                            f"[{room.mode_string(show_key=False)}] {room.topic}".rstrip())
-        self._reply(rfc.RPL_LISTEND, "End of /LIST")
+            if keep(room):
+                matched += 1
+                if shown < MAX_LIST_REPLIES:
+                    shown += 1
+                    reply(rfc.RPL_LIST, room.name, str(len(room)),
+                          f"[{room.mode_string(show_key=False)}] {room.topic}".rstrip())
+        if matched > shown:
+            self._notice(f"LIST shows {shown} of {matched} channels: narrow it with "
+                         "LIST *word* (names matching), LIST >N or LIST <N (more or fewer "
+                         "than N users), or LIST #a,#b")
+        reply(rfc.RPL_LISTEND, "End of /LIST")
+
+    # -- the reply budget (chatsvc.limits.ReplyBudget) ---------------------
+
+    #: Made on the first bulk request: idle connections carry none.
+    _budget: ReplyBudget | None = None
+
+    def _bulk_allowed(self, command: str) -> bool:
+        """Whether a bulk answer to C{command} may go out now; if not, say 263.
+
+        The caller still sends the answer's end numeric, so that a client
+        waiting for it (a channel list window, a WHO on join) finishes.
+        """
+        budget = self._budget
+        if budget is None:
+            budget = self._budget = ReplyBudget(self.hub.clock)
+        if budget.allows():
+            return True
+        self._reply(rfc.RPL_TRYAGAIN, command, TRY_AGAIN)
+        return False
+
+    def _bulk_reply(self, numeric: str, *params: str, text: bool = True) -> None:
+        """L{_reply} for a line of a bulk answer: its bytes are charged to the budget."""
+        data = wire.encode(wire.build(self.server.name, numeric, self._me, *params, text=text))
+        self._write(data)
+        budget = self._budget
+        if budget is not None:
+            budget.spend(len(data))
 
     # -- modes -------------------------------------------------------------
 
@@ -252,9 +357,12 @@ class ChannelCommands:
             self._refused(refusal)
 
     def _send_list(self, room: Room, mode: str) -> None:
+        """A ban, exception or invitation list (at most MAXLIST), on the reply budget."""
         entry, end, text = _LIST_REPLIES[mode]
-        for item in getattr(room, LIST_MODES[mode]):
-            self._reply(entry, room.name, item.mask, item.by, str(int(item.at)), text=False)
+        if self._bulk_allowed("MODE"):
+            for item in getattr(room, LIST_MODES[mode]):
+                self._bulk_reply(entry, room.name, item.mask, item.by, str(int(item.at)),
+                                 text=False)
         self._reply(end, room.name, text)
 
     # Provided by the other parts of the protocol.

@@ -17,6 +17,7 @@ from twisted.words.protocols import irc as rfc
 import chatsvc
 from chatsvc import ircwire as wire
 from chatsvc.errors import BadOperLogin
+from chatsvc.limits import MAX_WHO_REPLIES
 from chatsvc.masks import Wildcard
 from chatsvc.names import fold
 from chatsvc.participant import Participant
@@ -26,6 +27,7 @@ if TYPE_CHECKING:
     from chatsvc.factory import ChatFactory
 
 _VERSION = f"chatsvc-{chatsvc.__version__}"
+ERR_TOOMANYMATCHES = "416"
 _AWAY_LENGTH = 200
 _SETTABLE_USER_MODES = "iw"
 
@@ -56,6 +58,8 @@ class UserCommands:
     _write_line: Callable[..., None]
     _notice: Callable[[str], None]
     _send_isupport: Callable[[], None]
+    _bulk_allowed: Callable[[str], bool]
+    _bulk_reply: Callable[..., None]
 
     def _person(self, nick: str) -> Participant | None:
         person = self.hub.users.get(fold(nick))
@@ -69,12 +73,18 @@ class UserCommands:
     def _who_line(self, channel: str, person: Participant, prefix: str = "") -> None:
         flags = ("G" if getattr(person, "away", None) else "H") + (
             "*" if self._is_oper(person) else "") + prefix
-        self._reply(rfc.RPL_WHOREPLY, channel, _user_of(person), wire.irc_host(person.host),
-                    self.server.name, person.name or "*", flags, f"0 {_realname(person)}")
+        self._bulk_reply(rfc.RPL_WHOREPLY, channel, _user_of(person),
+                         wire.irc_host(person.host), self.server.name, person.name or "*",
+                         flags, f"0 {_realname(person)}")
 
     def _cmd_who(self, params: list[str]) -> None:
+        """WHO on the reply budget; by mask, at most L{MAX_WHO_REPLIES} users
+        for anyone but a server operator (then 416)."""
         mask = params[0] if params and params[0] else "*"
         opers_only = len(params) > 1 and params[1] == "o"
+        if not self._bulk_allowed("WHO"):
+            self._reply(rfc.RPL_ENDOFWHO, mask, "End of /WHO list")
+            return
         if mask.startswith("#"):
             room = self.hub.rooms.get(fold(mask))
             if room is not None and self.hub.can_see(self, room):
@@ -90,6 +100,7 @@ class UserCommands:
         else:
             shared = {p for room in self.hub.rooms_of(self) for p in room.everyone}
             pattern = Wildcard(fold(mask))
+            still_shown = MAX_WHO_REPLIES if not self._is_oper(self) else len(self.hub.users)
             for person in list(self.hub.users.values()):
                 if opers_only and not self._is_oper(person):
                     continue
@@ -98,6 +109,10 @@ class UserCommands:
                     continue
                 if pattern.matches(fold(person.name or "")) or pattern.matches(
                         fold(self.hub.mask_of(person))):
+                    if not still_shown:
+                        self._reply(ERR_TOOMANYMATCHES, "WHO", "Output too large, truncated")
+                        break
+                    still_shown -= 1
                     rooms = [r for r in self.hub.rooms_of(person) if self.hub.can_see(self, r)]
                     self._who_line(rooms[0].name if rooms else "*", person)
         self._reply(rfc.RPL_ENDOFWHO, mask, "End of /WHO list")
@@ -328,7 +343,7 @@ _HELP_TOPICS = {
     "PART": "PART <#channel>[,...] [:reason] -- leave channels",
     "TOPIC": "TOPIC <#channel> [:topic] -- show or set a channel's topic",
     "NAMES": "NAMES <#channel>[,...] -- who is in a channel (@ operator, + voice)",
-    "LIST": "LIST [#channel,...] -- the channels you may see",
+    "LIST": "LIST [#channel,*mask*,!*mask*,>N,<N] -- the channels you may see (100 at most)",
     "MODE": "MODE <#channel> [+|-beIiklmnostv [args]] / MODE <nick> [+|-iw]",
     "KICK": "KICK <#channel> <nick>[,...] [:reason] -- channel operators remove a member",
     "INVITE": "INVITE <nick> <#channel> -- invite someone (operators, on +i channels)",

@@ -289,3 +289,82 @@ def raise_fd_limit(wanted: int) -> int:
         except (ValueError, OSError):
             pass
     return soft
+
+
+# -- replies to small requests ------------------------------------------------
+
+#: Bytes of bulk replies (room lists, WHO, NAMES, ban lists) one connection
+#: may receive at once, and then per second.  A list request is a few bytes
+#: and its answer can be thousands of times that: LIST on a server of 550
+#: rooms was 220 KB for 6 bytes, so the flood gate's two lines a second
+#: still let one connection pull 440 KB/s.  The burst is sized for a client
+#: that joins twenty 100-member channels and asks WHO and the ban list of
+#: each (irssi and weechat do, about 200 KB); the rate keeps a loop of
+#: requests under 16 KiB/s, a sixteenth of what it was with the flood gate
+#: alone.
+BULK_REPLY_BURST = 256 * 1024
+BULK_REPLY_RATE = 16 * 1024
+
+#: Most rooms one IRC LIST shows (then a notice says how to narrow it:
+#: ELIST masks and member counts).  A hundred is more than a person reads in
+#: a channel list and at most about 50 KB even with the longest topics.
+MAX_LIST_REPLIES = 100
+#: Rooms per page of the line protocol's C{/rooms} (C{/rooms 2} for the next
+#: page): one line a terminal can still show, at most about 25 KB.
+ROOMS_PER_PAGE = 50
+#: Most users one WHO by mask shows to anyone but a server operator, who
+#: may need more to find every connection of an abuser.  A mask (C{WHO *},
+#: C{WHO *.example}) is a search for someone; solanum stops at 500, but a
+#: hundred answers already mean the search was too broad.
+MAX_WHO_REPLIES = 100
+
+
+class ReplyBudget:
+    """A token bucket in bytes for the answers to list requests.
+
+    Shared by every request whose answer grows with the server rather than
+    with the request (LIST and C{/rooms}, WHO and C{/who}, NAMES, ban-list
+    queries), so that however they are mixed one connection receives at most
+    C{burst} bytes at once and C{rate} bytes a second of them.  A request is
+    answered while any budget is left and its whole answer is then charged
+    (the budget may go below zero by one answer, which the per-request caps
+    keep small), so an answer is never cut in the middle.
+
+    Adapters make one lazily, on a connection's first bulk request: idle
+    connections and the message path (say, whisper, deliver) never touch it.
+
+    @param clock: the hub's clock.
+    """
+
+    __slots__ = ("_clock", "_rate", "_burst", "_tokens", "_stamp")
+
+    def __init__(self, clock: IReactorTime, rate: float = BULK_REPLY_RATE,
+                 burst: float = BULK_REPLY_BURST) -> None:
+        self._clock = clock
+        self._rate = float(rate)
+        self._burst = float(burst)
+        self._tokens = self._burst
+        self._stamp = clock.seconds()
+
+    def _refill(self) -> float:
+        now = self._clock.seconds()
+        elapsed = now - self._stamp
+        self._stamp = now
+        if elapsed > 0:
+            self._tokens = min(self._burst, self._tokens + elapsed * self._rate)
+        return self._tokens
+
+    def allows(self) -> bool:
+        """Whether a bulk answer may be sent now (some budget is left)."""
+        return self._refill() > 0
+
+    def spend(self, size: int) -> None:
+        """Charge C{size} bytes that were sent."""
+        self._tokens = self._refill() - size
+
+    def wait(self) -> float:
+        """Seconds until L{allows} is true again (0 if it is now)."""
+        tokens = self._refill()
+        if tokens > 0:
+            return 0.0
+        return (1 - tokens) / self._rate

@@ -25,11 +25,19 @@ from twisted.internet.protocol import Protocol
 from twisted.logger import Logger
 from twisted.python.failure import Failure
 
-from chatsvc.errors import BadPassword, ChatError, EmptyMessage, NotRegistered, RoomError
+from chatsvc.errors import (
+    BadPassword,
+    ChatError,
+    EmptyMessage,
+    NotRegistered,
+    RoomError,
+    TryAgain,
+)
 from chatsvc.events import Error, Event, Notice, RoomList, Topic, Who
 from chatsvc.framing import TOO_LONG, LineBuffer
 from chatsvc.guard import Guard
 from chatsvc.hosts import peer_host
+from chatsvc.limits import ROOMS_PER_PAGE, ReplyBudget
 from chatsvc.lineformat import NO_ROOM, WIRE_FORMAT, line_bytes
 from chatsvc.modes import FLAG_MODES, LIST_MODES, ModeChange, parse_modes
 from chatsvc.names import fold
@@ -44,7 +52,7 @@ HELP = (
     "  #name              register, or change your name (also /nick name)",
     "  @name:text         private message to name (also @name text)",
     "  /who [#room]       who is in your room (or another)",
-    "  /rooms             the rooms, with member counts and topics",
+    "  /rooms [page]      the rooms, with member counts and topics",
     "  /join #room [key]  go to a room (it is created if need be)",
     "  /part [reason]     leave your room for the default room",
     "  /topic [text]      show or set the topic (/topic - clears it)",
@@ -137,6 +145,28 @@ class LineChatProtocol(Protocol):
             # hottest path.
             data = event.wire.get(WIRE_FORMAT)
             guard.write(data if data is not None else line_bytes(event, self._home))
+
+    # -- the reply budget (chatsvc.limits.ReplyBudget) ------------------------
+
+    #: Made on the first bulk request: idle connections carry none.
+    _budget: ReplyBudget | None = None
+
+    def _bulk(self, what: str) -> None:
+        """Raise L{TryAgain} unless a bulk answer to C{what} may go out now."""
+        budget = self._budget
+        if budget is None:
+            budget = self._budget = ReplyBudget(self.hub.clock)
+        if not budget.allows():
+            raise TryAgain(what, budget.wait())
+
+    def _deliver_bulk(self, event: Event) -> None:
+        """L{deliver} a bulk answer (after L{_bulk}), charging its bytes."""
+        guard = self._guard
+        if guard is not None:
+            data = line_bytes(event, self._home)
+            guard.write(data)
+            if self._budget is not None:
+                self._budget.spend(len(data))
 
     def kicked(self, room: str) -> None:
         """Kicked from a room: back to the default room, or into no room."""
@@ -234,8 +264,9 @@ class LineChatProtocol(Protocol):
             name = argument.split()[0]
         else:  # before registering, a look at the default room
             name = self._room().name if self.name is not None else self._home
+        self._bulk("/who")
         members = self.hub.members(name, viewer=self)
-        self.deliver(Who(
+        self._deliver_bulk(Who(
             self.hub.find_room(name).name,
             tuple(m.name for m in members),
             tuple(m.name for m in members if m.operator),
@@ -275,8 +306,26 @@ class LineChatProtocol(Protocol):
             self.deliver(Notice(NO_ROOM))
 
     def _cmd_rooms(self, argument: str) -> None:
+        """C{/rooms [page]}: L{ROOMS_PER_PAGE} rooms a page, on the reply budget.
+
+        One line per page: the whole list was one 206 KB line on a server of
+        550 rooms, which the Python client (64 KiB lines) could not even read.
+        """
+        words = argument.split()
+        if len(words) > 1 or (words and not words[0].isdigit()):
+            raise ChatError("usage: /rooms [page]")
+        page = int(words[0]) if words else 1
+        self._bulk("/rooms")
         rooms = self.hub.visible_rooms(self)
-        self.deliver(RoomList(tuple((room.name, len(room), room.topic) for room in rooms)))
+        pages = max(1, -(-len(rooms) // ROOMS_PER_PAGE))
+        if not 1 <= page <= pages:
+            raise ChatError(f"no page {page}: {len(rooms)} rooms make {pages} "
+                            f"page{'s' if pages > 1 else ''} of {ROOMS_PER_PAGE}")
+        start = (page - 1) * ROOMS_PER_PAGE
+        listed = rooms[start:start + ROOMS_PER_PAGE]
+        self._deliver_bulk(RoomList(
+            tuple((room.name, len(room), room.topic) for room in listed),
+            start + 1, len(rooms), page + 1 if page < pages else None))
 
     def _cmd_topic(self, argument: str) -> None:
         room = self._room()
@@ -348,7 +397,10 @@ class LineChatProtocol(Protocol):
     def _apply(self, room: Room, changes: list[ModeChange]) -> None:
         for change in changes:
             if change.is_list_query:
-                self._show_list(room, change.mode)
+                try:
+                    self._show_list(room, change.mode)
+                except TryAgain as refusal:  # the changes still apply
+                    self.deliver(Error(str(refusal)))
         wanted = [change for change in changes if not change.is_list_query]
         if wanted and not self.hub.set_modes(self, room.name, changes):
             # Nothing to announce: say so, or a telnet user hears nothing at all.
@@ -365,12 +417,15 @@ class LineChatProtocol(Protocol):
         self.deliver(Notice(f"modes of {room.name}: {room.mode_string()}{explained}"))
 
     def _show_list(self, room: Room, mode: str) -> None:
+        """A ban, exception or invitation list (at most MAXLIST), on the reply budget."""
+        self._bulk("/ban" if mode == "b" else f"/mode +{mode}")
         entries = [entry.mask for entry in getattr(room, LIST_MODES[mode])]
         what = _LIST_WORDS[mode]
         if entries:
-            self.deliver(Notice(f"{what} on {room.name} ({len(entries)}): {', '.join(entries)}"))
+            self._deliver_bulk(Notice(f"{what} on {room.name} ({len(entries)}): "
+                                      f"{', '.join(entries)}"))
         else:
-            self.deliver(Notice(f"no {what} on {room.name}"))
+            self._deliver_bulk(Notice(f"no {what} on {room.name}"))
 
     def _cmd_oper(self, argument: str) -> None:
         words = argument.split()

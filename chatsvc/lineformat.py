@@ -141,7 +141,12 @@ def _room_list(event: RoomList, home: str | None) -> str:
         f"{name} ({count})" + (f" {plain(topic)}" if topic else "")
         for name, count, topic in event.rooms
     )
-    return f"* rooms ({len(event.rooms)}): {shown}"
+    listed = len(event.rooms)
+    total = listed if event.total is None else event.total
+    if event.first == 1 and total == listed and event.next_page is None:
+        return f"* rooms ({listed}): {shown}"
+    more = f" (/rooms {event.next_page} for more)" if event.next_page is not None else ""
+    return f"* rooms {event.first}-{event.first + listed - 1} of {total}{more}: {shown}"
 
 
 _RENDERERS: dict[type, Callable[..., str]] = {
@@ -286,9 +291,14 @@ _ROOM_ENTRY = re.compile(r"(?P<room>#[^\s,:]+) \((?P<count>\d+)\)(?: (?P<topic>.
 def _rule_rooms(match: re.Match[str], parser: LineParser) -> Event | None:
     rooms = tuple((m["room"], int(m["count"]), m["topic"] or "")
                   for m in _ROOM_ENTRY.finditer(match["rooms"]))
-    if len(rooms) != int(match["count"]):
+    if match["count"] is not None:  # all of them: "rooms (3): ..."
+        return RoomList(rooms) if len(rooms) == int(match["count"]) else None
+    first, last = int(match["first"]), int(match["last"])
+    if len(rooms) != last - first + 1:
         return None
-    return RoomList(rooms)
+    following = match["next"]
+    return RoomList(rooms, first, int(match["total"]),
+                    int(following) if following is not None else None)
 
 
 _NAME = NAME_PATTERN
@@ -317,7 +327,9 @@ NOTICE_RULES: list[tuple[re.Pattern[str], NoticeRule]] = [
     (re.compile(rf"(?P<by>{_NAME}) (?P<verb>gives|takes) (?P<what>operator status|voice) "
                 rf"(?:to|from) (?P<name>{_NAME}) in (?P<room>{_ROOM})"), _rule_status),
     (re.compile(rf"(?P<by>{_NAME}) invites you to (?P<room>{_ROOM})"), _rule_invited),
-    (re.compile(r"rooms \((?P<count>\d+)\): ?(?P<rooms>.*)", re.DOTALL), _rule_rooms),
+    (re.compile(r"rooms (?:\((?P<count>\d+)\)|(?P<first>\d+)-(?P<last>\d+) of (?P<total>\d+)"
+                r"(?: \(/rooms (?P<next>\d+) for more\))?): ?(?P<rooms>.*)", re.DOTALL),
+     _rule_rooms),
     # Never an action by a present user who wrote "/me is away: ...".
     (re.compile(rf"{_NAME} is away: .*", re.DOTALL), lambda match, parser: Notice(match.string)),
 ]
