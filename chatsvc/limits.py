@@ -299,9 +299,8 @@ def raise_fd_limit(wanted: int) -> int:
 #: rooms was 220 KB for 6 bytes, so the flood gate's two lines a second
 #: still let one connection pull 440 KB/s.  The burst is sized for a client
 #: that joins twenty 100-member channels and asks WHO and the ban list of
-#: each (irssi and weechat do, about 200 KB); the rate keeps a loop of
-#: requests under 16 KiB/s, a sixteenth of what it was with the flood gate
-#: alone.
+#: each (irssi and weechat do, about 200 KB); the rate holds a loop of
+#: LIST to 16 KiB/s, where the flood gate alone let 440 KB/s through.
 BULK_REPLY_BURST = 256 * 1024
 BULK_REPLY_RATE = 16 * 1024
 
