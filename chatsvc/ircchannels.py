@@ -38,6 +38,11 @@ ELIST = "MNU"
 #: Most masks (C{*word*} or C{!*word*}) one LIST applies; more are ignored.
 #: Each is matched against every room, so they are what a LIST costs.
 MAX_LIST_MASKS = 2
+#: Bytes charged to the reply budget for each room a LIST mask is tried
+#: on: matching costs about what sending a short line does, and a LIST
+#: whose masks match nothing must not be free to repeat (551 rooms, two
+#: masks: 70 KB, so about one such LIST every four seconds after the burst).
+LIST_MASK_COST = 64
 
 # The list modes' numerics: (entry, end, what the end line says).
 _LIST_REPLIES = {
@@ -77,7 +82,32 @@ _REFUSALS: dict[type, Callable[[Any], tuple[str, ...]]] = {
 }
 
 
-def list_filter(spec: str) -> Callable[[Room], bool]:
+class ListFilter:
+    """The rooms a LIST parameter asks for, as a test (see L{list_filter})."""
+
+    __slots__ = ("names", "masks", "negated", "more", "fewer")
+
+    def __init__(self, names: set[str], masks: list[Wildcard], negated: list[Wildcard],
+                 more: int, fewer: int | None) -> None:
+        self.names, self.masks, self.negated = names, masks, negated
+        self.more, self.fewer = more, fewer
+
+    @property
+    def mask_count(self) -> int:
+        """How many masks each room is tried against."""
+        return len(self.masks) + len(self.negated)
+
+    def __call__(self, room: Room) -> bool:
+        members = len(room)
+        if members <= self.more or (self.fewer is not None and members >= self.fewer):
+            return False
+        if (self.names or self.masks) and room.key not in self.names and not any(
+                mask.matches(room.key) for mask in self.masks):
+            return False
+        return not any(mask.matches(room.key) for mask in self.negated)
+
+
+def list_filter(spec: str) -> ListFilter:
     """The rooms a LIST parameter asks for, as a test.
 
     C{spec} is a comma-separated list of channel names (RFC 1459), masks
@@ -105,17 +135,7 @@ def list_filter(spec: str) -> Callable[[Room], bool]:
                 target.append(Wildcard(fold(item[1:] if item[:1] == "!" else item)))
         elif item:
             names.add(fold(item))
-
-    def keep(room: Room) -> bool:
-        members = len(room)
-        if members <= more or (fewer is not None and members >= fewer):
-            return False
-        if (names or masks) and room.key not in names and not any(
-                mask.matches(room.key) for mask in masks):
-            return False
-        return not any(mask.matches(room.key) for mask in negated)
-
-    return keep
+    return ListFilter(names, masks, negated, more, fewer)
 
 
 class ChannelCommands:
@@ -281,7 +301,10 @@ class ChannelCommands:
         reply = self._bulk_reply
         reply(rfc.RPL_LISTSTART, "Channel", "Users  Name")
         shown = matched = 0
-        for room in self.hub.visible_rooms(self):
+        rooms = self.hub.visible_rooms(self)
+        if keep.mask_count and self._budget is not None:
+            self._budget.spend(LIST_MASK_COST * keep.mask_count * len(rooms))
+        for room in rooms:
             if keep(room):
                 matched += 1
                 if shown < MAX_LIST_REPLIES:

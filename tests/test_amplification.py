@@ -221,6 +221,15 @@ class TestListOutput:
         big.clock.advance(60)
         assert numerics(lister.ask("LIST")).count("322") == 100
 
+    def test_repeated_list_with_masks_gets_263_even_when_nothing_matches(self, big: Net):
+        # Each mask is tried on every room: that work is charged, not just bytes.
+        lister = big.irc_user("lister4", channels="")
+        answered = [lister.ask("LIST *a*a*a*a*a*a*a*a*a*a*a*b,!*c") for _ in range(10)]
+        kinds = [numerics(lines) for lines in answered]
+        assert kinds[0] == ["321", "323"]  # nothing matches, and yet:
+        assert kinds[-1] == ["263", "323"]
+        assert kinds.index(["263", "323"]) == 4  # 256 KiB / (551 rooms x 2 masks x 64)
+
     def test_line_rooms_is_paginated(self, big: Net):
         # Before: one 206,279-byte line.
         reader = big.line_user("reader1")
