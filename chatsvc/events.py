@@ -8,7 +8,7 @@ bytes once and writes the same bytes N times (see L{rendered}).
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import MISSING, dataclass, field, fields
+from dataclasses import MISSING, dataclass, field, fields, is_dataclass, replace
 from typing import TYPE_CHECKING, Any, TypeVar
 
 if TYPE_CHECKING:
@@ -263,6 +263,32 @@ class RoomList(Event):
     first: int = 1
     total: int | None = None
     next_page: int | None = None
+
+
+def scrubbed(event: _E, fix: Callable[[str], str]) -> _E:
+    """A copy of C{event} with C{fix} applied to every string it holds.
+
+    Strings inside tuples (L{Who}'s names, L{RoomList}'s rows) and inside
+    nested dataclasses (L{ModesChanged}'s changes) too; the copy's C{wire}
+    cache starts empty.  For a renderer's slow path, when a field holds what
+    no wire line may (see L{chatsvc.lineformat.line_bytes}).
+    """
+    return _scrub(event, fix)
+
+
+def _scrub(value: Any, fix: Callable[[str], str]) -> Any:
+    if isinstance(value, str):
+        return fix(value)
+    if isinstance(value, tuple):
+        items = [_scrub(item, fix) for item in value]
+        return type(value)(*items) if hasattr(value, "_fields") else tuple(items)
+    if is_dataclass(value) and not isinstance(value, type):
+        changes = {f.name: _scrub(getattr(value, f.name), fix) for f in fields(value)
+                   if f.init and f.name != "wire"}
+        if isinstance(value, Event):
+            changes["wire"] = {}
+        return replace(value, **changes)
+    return value
 
 
 def rendered(event: Event, wire_format: str, render: Callable[[Event], bytes]) -> bytes:

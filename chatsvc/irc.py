@@ -50,7 +50,7 @@ from chatsvc.ircusers import UserCommands, clock_time
 from chatsvc.modes import CHANMODES, MAX_MODE_ARGUMENTS, PREFIX
 from chatsvc.names import MAX_NAME_LENGTH, MAX_ROOM_NAME_LENGTH, BadName, check_name, fold
 from chatsvc.rooms import MAX_KEY_LENGTH, MAX_LIST_ENTRIES, MAX_TOPIC_LENGTH
-from chatsvc.text import plain, sanitize_irc
+from chatsvc.text import plain, sanitize_ctcp, sanitize_irc
 
 if TYPE_CHECKING:
     from chatsvc.factory import ChatFactory
@@ -537,7 +537,7 @@ class IRCChatProtocol(ChannelCommands, UserCommands, Protocol):
         request = wire.ctcp(text)
         if request is not None:
             if request[0] != "ACTION":
-                self._ctcp(targets, text, notice)
+                self._ctcp(targets, sanitize_ctcp(text), notice)
                 return
             text, action = request[1], True
         text = sanitize_irc(text)
@@ -573,8 +573,9 @@ class IRCChatProtocol(ChannelCommands, UserCommands, Protocol):
     def _ctcp(self, targets: list[str], text: str, notice: bool) -> None:
         """CTCP other than ACTION (VERSION, PING, ...): only IRC clients answer it.
 
-        It passes to IRC users as sent; a line user's client cannot answer,
-        so the sender is told instead of waiting for a reply that never comes.
+        It passes to IRC users (sanitised by L{sanitize_ctcp}); a line user's
+        client cannot answer, so the sender is told instead of waiting for a
+        reply that never comes.
         """
         for target in targets:
             recipient = None if target.startswith("#") else self.hub.users.get(fold(target))

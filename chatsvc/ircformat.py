@@ -27,6 +27,7 @@ from chatsvc.events import (
 )
 from chatsvc.ircwire import BODY_BYTES, build, encode, fit
 from chatsvc.modes import ModeChange
+from chatsvc.text import unbroken
 
 WIRE_FORMAT = "irc"
 
@@ -48,7 +49,12 @@ def _message(event: RoomMessage | PrivateMessage, target: str) -> bytes:
     wrap = ACTION if event.action else _NO_WRAP
     # Most messages fit one line: format and encode it once.  fit() splits
     # the rest, measuring every piece (twice the cost for a short line).
-    data = f":{prefix} {command} {target} :{wrap[0]}{event.text}{wrap[1]}".encode()
+    # This skips encode(), so it keeps encode()'s other promise itself: no
+    # CR, LF or NUL inside the line, whatever the event holds.
+    line = f":{prefix} {command} {target} :{wrap[0]}{event.text}{wrap[1]}"
+    if "\r" in line or "\n" in line or "\x00" in line:  # has_breaks(), inline
+        line = unbroken(line)
+    data = line.encode()
     if len(data) <= BODY_BYTES:
         return data + b"\r\n"
     return b"".join(map(encode, fit(prefix, command, (target,), event.text, wrap)))

@@ -12,6 +12,8 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import NamedTuple
 
+from chatsvc.text import has_breaks, unbroken
+
 MAX_LINE_BYTES = 512
 """The most a server sends in one line, CRLF included (RFC 1459 2.3)."""
 
@@ -93,7 +95,8 @@ def build(source: str | None, command: str, *params: str, text: bool = False) ->
 
     The last parameter gets the ``:`` that lets it hold spaces when it needs
     one, or always when C{text} says it is free text (as servers write it);
-    middle parameters must be single words.
+    middle parameters must be single words.  A CR, LF or NUL in any part is
+    left for L{encode} to remove: every line goes through it.
     """
     parts = [f":{source}", command] if source else [command]
     if params:
@@ -111,7 +114,21 @@ def encode(line: str) -> bytes:
     Anything that could be longer is split before it gets here; this final
     guard keeps the promise of the 512-byte limit by trimming at a character
     boundary (a longer line would be cut, or rejected, by the client anyway).
+
+    It also keeps the line one line: a CR, LF or NUL inside it is removed,
+    whatever part of the line it came in (text, a nick or channel echoed in a
+    numeric, a PING token).  Clients end a line at a bare CR (HexChat, mIRC)
+    or LF, so one would let a client's bytes forge a whole line from any
+    source; NUL ends a C string.  Received text is sanitised before it gets
+    here (L{chatsvc.text}); this is the defence in depth that holds when a
+    path forgets to.  Removed rather than refused: raising here would stop a
+    fan-out loop half way, so that the other recipients lost the line too.
+    Removed rather than replaced by a space: a space inside a middle
+    parameter would shift the parameters after it.  Not logged: a client
+    could otherwise write one log line per line it sends.
     """
+    if "\r" in line or "\n" in line or "\x00" in line:  # has_breaks(), inline
+        line = unbroken(line)
     data = line.encode("utf-8")
     if len(data) > BODY_BYTES:
         data = _trim(data, BODY_BYTES)
@@ -187,8 +204,11 @@ def fit(source: str, command: str, params: tuple[str, ...], text: str,
     """Lines ``:source command params... :text``, the text split to fit.
 
     C{wrap} goes around every piece of the text (CTCP ACTION's delimiters),
-    so each line is complete on its own.
+    so each line is complete on its own.  CRs, LFs and NULs are removed
+    before the text is measured, so each piece fills its line.
     """
+    if has_breaks(text):
+        text = unbroken(text)
     head = build(source, command, *params, "")
     before, after = wrap
     overhead = len(head.encode("utf-8")) + len((before + after).encode("utf-8"))

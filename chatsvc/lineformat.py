@@ -36,10 +36,11 @@ from chatsvc.events import (
     Topic,
     TopicChanged,
     Who,
+    scrubbed,
 )
 from chatsvc.modes import ModeChange, mode_string, parse_modes
 from chatsvc.names import NAME_PATTERN, fold
-from chatsvc.text import plain
+from chatsvc.text import plain, unbroken
 
 WIRE_FORMAT = "line"
 
@@ -189,7 +190,13 @@ def line_bytes(event: Event, home: str | None = None) -> bytes:
     """
     data = event.wire.get(WIRE_FORMAT)
     if data is None:
-        text = _RENDERERS[type(event)](event, home)  # render_text, a call fewer
+        render = _RENDERERS[type(event)]
+        text = render(event, home)  # render_text, a call fewer
+        # No field may end a line early, whatever it holds: the few events
+        # that render as several lines (joined by CRLF) and an event with a
+        # CR, LF or NUL in a field are rendered again from fields without them.
+        if "\r" in text or "\n" in text or "\x00" in text:  # has_breaks(), inline
+            text = render(scrubbed(event, unbroken), home)
         data = event.wire[WIRE_FORMAT] = (text + "\r\n").encode("utf-8")
     return data
 

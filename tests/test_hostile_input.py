@@ -177,3 +177,67 @@ class TestChurn:
         assert net.hub.connections == {watcher.protocol}
         watcher.drop()
         assert_no_state_left(net)
+
+
+class TestCTCPInjection:
+    """CTCP passed between IRC users as sent (issue 13, item 3)."""
+
+    FORGE = b"PRIVMSG victim :\x01PING 1\r:evil!evil@chat.test PRIVMSG victim :FORGED\x01"
+
+    def test_a_bare_cr_cannot_forge_a_line(self):
+        net = Net()
+        victim, attacker = net.irc_user("victim"), net.irc_user("attacker")
+        victim.read()
+        attacker.send(self.FORGE)
+        # Before: "...:\x01PING 1\r:evil!evil@chat.test PRIVMSG victim :FORGED\x01\r\n",
+        # which HexChat and mIRC show as a second line from evil.
+        assert victim.transport.value() == (
+            b":attacker!~attacker@192.0.2.1 PRIVMSG victim "
+            b":\x01PING 1:evil!evil@chat.test PRIVMSG victim :FORGED\x01\r\n")
+
+    def test_nul_and_escape_sequences_are_removed_from_a_ctcp_reply(self):
+        net = Net()
+        victim, attacker = net.irc_user("victim"), net.irc_user("attacker")
+        victim.read()
+        attacker.send(b"NOTICE victim :\x01VERSION x\x00y\r\x1b[2J\xc2\x9b1mZ\x01")
+        assert victim.transport.value() == (
+            b":attacker!~attacker@192.0.2.1 NOTICE victim :\x01VERSION xy[2J1mZ\x01\r\n")
+
+    def test_formatting_passes_and_delimiters_are_restored(self):
+        net = Net()
+        victim, attacker = net.irc_user("victim"), net.irc_user("attacker")
+        victim.read()
+        attacker.send(b"PRIVMSG victim :\x01PING \x02bold\x02 \x0304red\x01",
+                      b"PRIVMSG victim :\x01VERSION",            # never closed
+                      b"PRIVMSG victim :\x01TIME a\x01b\x01")      # a delimiter inside
+        assert victim.read() == [
+            ":attacker!~attacker@192.0.2.1 PRIVMSG victim :\x01PING \x02bold\x02 \x0304red\x01",
+            ":attacker!~attacker@192.0.2.1 PRIVMSG victim :\x01VERSION\x01",
+            ":attacker!~attacker@192.0.2.1 PRIVMSG victim :\x01TIME ab\x01",
+        ]
+
+    def test_every_target_gets_the_sanitised_request(self):
+        net = Net()
+        one, two = net.irc_user("one"), net.irc_user("two")
+        watcher, attacker = net.line_user("watcher"), net.irc_user("attacker")
+        for user in (one, two, watcher):
+            user.read()
+        attacker.send(b"PRIVMSG one,two,#chat,watcher :\x01PING 1\r\x00\x1b\x01")
+        for user in (one, two):
+            assert user.read()[-1].endswith(" :\x01PING 1\x01")
+        assert watcher.read() == []   # a line client cannot answer CTCP
+        assert attacker.read() == [
+            ":chatsvc NOTICE attacker :#chat cannot answer CTCP: not an IRC client",
+            ":chatsvc NOTICE attacker :watcher cannot answer CTCP: not an IRC client",
+        ]
+
+    def test_an_action_is_sanitised_too(self):
+        net = Net()
+        victim, watcher = net.irc_user("victim"), net.line_user("watcher")
+        attacker = net.irc_user("attacker")
+        victim.read()
+        watcher.read()
+        attacker.send(b"PRIVMSG #chat :\x01ACTION waves\r\x00\x1b[2J\x01")
+        assert victim.read() == [
+            ":attacker!~attacker@192.0.2.1 PRIVMSG #chat :\x01ACTION waves[2J\x01"]
+        assert watcher.read() == ["* attacker waves[2J"]

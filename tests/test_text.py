@@ -82,3 +82,35 @@ def test_telnet_refusals_do_not_depend_on_how_tcp_splits_the_bytes(data, cuts):
 @given(_ANY_TEXT)
 def test_sanitize_irc_fast_path_agrees_with_the_rule(value):
     assert text.sanitize_irc(value) == text._CONTROLS_BUT_FORMATTING.sub("", value)
+
+
+# -- CTCP (issue 13, item 3) ---------------------------------------------------
+
+
+def test_ctcp_body_is_sanitised_between_its_delimiters():
+    assert text.sanitize_ctcp("\x01PING 1\r:evil PRIVMSG v :x\x01") == (
+        "\x01PING 1:evil PRIVMSG v :x\x01")
+    assert text.sanitize_ctcp("\x01VERSION x\x00y\r\x1b[2J\x01") == "\x01VERSION xy[2J\x01"
+    assert text.sanitize_ctcp("\x01VERSION") == "\x01VERSION\x01"
+    assert text.sanitize_ctcp("\x01") == "\x01\x01"
+    assert text.sanitize_ctcp("\x01PING \x02b\x02\x01") == "\x01PING \x02b\x02\x01"
+
+
+@given(_ANY_TEXT)
+def test_sanitize_ctcp_gives_one_request_of_safe_text(value):
+    safe = text.sanitize_ctcp("\x01" + value)
+    assert safe.startswith("\x01") and safe.endswith("\x01") and len(safe) >= 2
+    body = safe[1:-1]
+    assert body == text.sanitize_irc(body)
+    assert not any(c in body for c in "\x00\x01\r\n\x1b")
+
+
+# -- the encoders' last guard ----------------------------------------------------
+
+
+@given(_ANY_TEXT)
+def test_unbroken_removes_only_line_ends_and_nul(value):
+    result = text.unbroken(value)
+    assert not text.has_breaks(result)
+    assert result == "".join(c for c in value if c not in "\r\n\x00")
+    assert text.has_breaks(value) == (result != value)
