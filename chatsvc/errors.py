@@ -49,6 +49,7 @@ class BadRoomName(ChatError):
     def __init__(self, room: str, why: str) -> None:
         super().__init__(f"bad room name: {why}")
         self.room = room
+        self.why = why
 
 
 class RoomError(ChatError):

@@ -56,7 +56,7 @@ _REFUSALS: dict[type, Callable[[Any], tuple[str, ...]]] = {
     errors.NoSuchRoom: lambda e: (rfc.ERR_NOSUCHCHANNEL, e.room, "No such channel"),
     errors.BadRoomName: lambda e: (
         wire.ERR_BADCHANNAME if e.room.startswith("#") else rfc.ERR_NOSUCHCHANNEL,
-        e.room, "Illegal channel name"),
+        e.room, f"Illegal channel name: {e.why}"),
     errors.InviteOnly: lambda e: (rfc.ERR_INVITEONLYCHAN, e.room, "Cannot join channel (+i)"),
     errors.BadKey: lambda e: (rfc.ERR_BADCHANNELKEY, e.room, "Cannot join channel (+k)"),
     errors.RoomFull: lambda e: (rfc.ERR_CHANNELISFULL, e.room, "Cannot join channel (+l)"),

@@ -8,9 +8,24 @@ from __future__ import annotations
 
 import re
 
+# Characters that reorder or break the text around them, which a terminal or
+# a client renders however the sender likes: the bidirectional embeddings,
+# overrides and isolates (U+202A-U+202E, U+2066-U+2069: the "Trojan Source"
+# set, which can show "gro.evil" as "live.org" or run a message backwards
+# over its sender's name), the deprecated format controls next to them
+# (U+206A-U+206F) and the line and paragraph separators (U+2028, U+2029),
+# which some clients and terminals show as a line break.  Kept: the marks
+# U+200E, U+200F and U+061C, which only say which way a neutral character
+# such as a full stop goes, and which Hebrew and Arabic text needs; ZWJ and
+# ZWNJ (U+200D, U+200C), which emoji sequences and Persian and Indic text
+# need; zero-width spaces, which Thai and Khmer use.  None of the removed
+# characters is printable (str.isprintable), so each function's fast path
+# below stays exact.
+_REORDERING = "\u2028\u2029\u202a-\u202e\u2066-\u206f"
+
 # C0 controls except TAB, DEL and the C1 range.  Removing ESC (and C1's CSI,
 # U+009B) is what makes ANSI escape sequences inert.
-_CONTROLS = re.compile("[\x00-\x08\x0a-\x1f\x7f-\x9f]")
+_CONTROLS = re.compile(f"[\x00-\x08\x0a-\x1f\x7f-\x9f{_REORDERING}]")
 
 _IAC = 255
 _SB, _SE = 250, 240
@@ -83,7 +98,8 @@ def decode(line: bytes) -> str:
 
 
 def sanitize(text: str) -> str:
-    """Remove control characters so relayed text cannot drive a terminal."""
+    """Remove control characters so relayed text cannot drive a terminal,
+    and the characters that reorder or break a line (see L{_REORDERING})."""
     # Printable text has none (controls are never printable); the check is
     # much cheaper than the regex, and it runs for every line received.
     return text if text.isprintable() else _CONTROLS.sub("", text)
@@ -95,13 +111,16 @@ def sanitize(text: str) -> str:
 _IRC_COLOUR = r"\x03(?:\d{1,2}(?:,\d{1,2})?)?|\x04(?:[0-9a-fA-F]{6}(?:,[0-9a-fA-F]{6})?)?"
 # C0 controls except TAB and the formatting codes above, DEL and C1.
 _CONTROLS_BUT_FORMATTING = re.compile(
-    "[\x00\x01\x05-\x08\x0a-\x0e\x10\x12-\x15\x17-\x1c\x7f-\x9f]"
+    f"[\x00\x01\x05-\x08\x0a-\x0e\x10\x12-\x15\x17-\x1c\x7f-\x9f{_REORDERING}]"
 )
-_FORMATTING_AND_CONTROLS = re.compile(f"{_IRC_COLOUR}|[\x00-\x08\x0a-\x1f\x7f-\x9f]")
+_FORMATTING_AND_CONTROLS = re.compile(
+    f"{_IRC_COLOUR}|[\x00-\x08\x0a-\x1f\x7f-\x9f{_REORDERING}]"
+)
 
 
 def sanitize_irc(text: str) -> str:
-    """Remove control characters except IRC's formatting codes.
+    """Remove control characters except IRC's formatting codes, and the
+    characters that reorder or break a line (as L{sanitize}).
 
     For text that an IRC user sends: other IRC users get its bold and
     colours; L{plain} removes them for everyone else.
@@ -124,7 +143,8 @@ def sanitize_ctcp(text: str) -> str:
 
 
 def plain(text: str) -> str:
-    """Remove IRC formatting codes (colour digits too) and every control."""
+    """Remove IRC formatting codes (colour digits too), every control and
+    the characters that reorder or break a line (as L{sanitize})."""
     # Every formatting code is a control character: printable text has none.
     return text if text.isprintable() else _FORMATTING_AND_CONTROLS.sub("", text)
 

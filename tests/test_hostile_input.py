@@ -13,6 +13,7 @@ import pytest
 from irc_support import Net
 
 from chatsvc.factory import ChatFactory
+from chatsvc.text import clean_line
 
 MiB = 1024 * 1024
 
@@ -199,7 +200,7 @@ class TestCTCPInjection:
         net = Net()
         victim, attacker = net.irc_user("victim"), net.irc_user("attacker")
         victim.read()
-        attacker.send(b"NOTICE victim :\x01VERSION x\x00y\r\x1b[2J\xc2\x9b1mZ\x01")
+        attacker.send(b"NOTICE victim :\x01VERSION x\x00y\r\x1b[2J\xc2\x9b1m\xe2\x80\xaeZ\x01")
         assert victim.transport.value() == (
             b":attacker!~attacker@192.0.2.1 NOTICE victim :\x01VERSION xy[2J1mZ\x01\r\n")
 
@@ -237,7 +238,102 @@ class TestCTCPInjection:
         attacker = net.irc_user("attacker")
         victim.read()
         watcher.read()
-        attacker.send(b"PRIVMSG #chat :\x01ACTION waves\r\x00\x1b[2J\x01")
+        attacker.send(b"PRIVMSG #chat :\x01ACTION waves\r\x00\x1b[2J\xe2\x80\xae\x01")
         assert victim.read() == [
             ":attacker!~attacker@192.0.2.1 PRIVMSG #chat :\x01ACTION waves[2J\x01"]
         assert watcher.read() == ["* attacker waves[2J"]
+
+
+# Room names that pass for "#chat" (or are invisible, reordering or have no
+# agreed look), and what the refusal says (issue 13, item 10).
+LOOK_ALIKE_ROOMS = [
+    ("#chat\u200b", "U+200B ZERO WIDTH SPACE not allowed in a room name: an invisible"),
+    ("#\u0441hat", "mixes Cyrillic and Latin letters, which look alike"),
+    ("#\u202etahc", "U+202E RIGHT-TO-LEFT OVERRIDE not allowed in a room name: a bidirectional"),
+    ("#\u2066chat\u2069", "U+2066 LEFT-TO-RIGHT ISOLATE not allowed"),
+    ("#\uff43\uff48\uff41\uff54", "not in Unicode normal form NFKC, so another name looks the "
+                                  "same: use #chat"),
+    ("#cafe\u0301", "not in Unicode normal form NFKC, so another name looks the same: "
+                    "use #caf\u00e9"),
+    ("#c\u00adhat", "U+00AD SOFT HYPHEN not allowed in a room name: an invisible"),
+    ("#ch\u2060at", "U+2060 WORD JOINER"),
+    ("#chat\ufeff", "U+FEFF ZERO WIDTH NO-BREAK SPACE"),
+    ("#ch\u200dat", "U+200D ZERO WIDTH JOINER"),
+    ("#chat\u200e", "U+200E LEFT-TO-RIGHT MARK"),
+    ("#chat\u3164", "U+3164 HANGUL FILLER not allowed in a room name: an invisible character"),
+    ("#chat\ufe0f", "U+FE0F VARIATION SELECTOR-16"),
+    ("#ch\u00a0at", "U+00A0 NO-BREAK SPACE not allowed in a room name: a space"),
+    ("#ch\u3000at", "U+3000 IDEOGRAPHIC SPACE not allowed in a room name: a space"),
+    ("#ch\u2028at", "U+2028 LINE SEPARATOR not allowed in a room name: a line or paragraph"),
+    ("#ch\ue000at", "U+E000 not allowed in a room name: a private-use character"),
+    ("#ch\u0378at", "U+0378 not allowed in a room name: not a character in Unicode"),
+    ("#\u0441\u043d\u0430t", "mixes Cyrillic and Latin letters"),
+    ("#p\u0430ypal", "mixes Latin and Cyrillic letters"),
+    ("#\u03bfk", "mixes Greek and Latin letters"),
+    ("#\u0570ello", "mixes Armenian and Latin letters"),
+    ("#\u13a0ave", "mixes Cherokee and Latin letters"),
+]
+# Real names in one script (or scripts that do not look alike) still work.
+GOOD_ROOMS = ["#чат", "#日本語", "#café", "#αθήνα", "#مرحبا", "#שלום", "#हिन्दी",
+              "#python日本", "#한국어", "#straße-2", "#☕"]
+
+
+class TestLookAlikeRoomNames:
+    @pytest.mark.parametrize("room, why", LOOK_ALIKE_ROOMS)
+    def test_line_protocol(self, room, why):
+        net = Net()
+        mallory = net.line_user("mallory")
+        mallory.send(f"/join {room}")
+        reply = mallory.read()
+        if clean_line(room.encode()).split()[0] == room:
+            assert reply[0].startswith(f"! bad room name: {why}"), reply
+            assert sorted(net.hub.rooms) == ["#chat"]
+        else:  # the line input removes the character, or ends the word there
+            assert all(name.isascii() for name in net.hub.rooms), reply
+
+    @pytest.mark.parametrize("room, why", LOOK_ALIKE_ROOMS)
+    def test_irc(self, room, why):
+        net = Net()
+        mallory = net.irc_user("mallory")
+        reply = mallory.ask(f"JOIN :{room}")
+        assert reply[0].startswith(f":chatsvc 479 mallory {room} :Illegal channel name: {why}"), \
+            reply
+        assert sorted(net.hub.rooms) == ["#chat"]
+
+    @pytest.mark.parametrize("room", GOOD_ROOMS)
+    def test_names_in_one_script_work(self, room):
+        net = Net()
+        alice, bob = net.irc_user("alice"), net.line_user("bob")
+        assert alice.ask(f"JOIN {room}")[0] == f":alice!~alice@192.0.2.1 JOIN {room}"
+        bob.send(f"/join {room}")
+        assert bob.read()[0] == f"* you joined {room} (2 here)"
+
+
+class TestReorderingText:
+    """Bidi overrides and line separators are removed from text (item 10)."""
+
+    HOSTILE = "a\u202eb\u202dc\u2066d\u2069e\u2028f\u2029g\u200fh\u200di\u200cj\u200bk"
+    KEPT = "abcdefg\u200fh\u200di\u200cj\u200bk"
+
+    def test_irc_to_irc_and_line(self):
+        net = Net()
+        victim, watcher, sender = (net.irc_user("victim"), net.line_user("watcher"),
+                                   net.irc_user("sender"))
+        victim.read()
+        watcher.read()
+        sender.send(f"PRIVMSG #chat :{self.HOSTILE}", f"TOPIC #chat :{self.HOSTILE}",
+                    f"AWAY :{self.HOSTILE}", f"PART #chat :{self.HOSTILE}")
+        seen = victim.read()
+        assert seen[0] == f":sender!~sender@192.0.2.1 PRIVMSG #chat :{self.KEPT}"
+        assert seen[-1] == f":sender!~sender@192.0.2.1 PART #chat :{self.KEPT}"
+        assert watcher.read()[0] == f"<sender> {self.KEPT}"
+
+    def test_line_to_irc(self):
+        net = Net()
+        victim, sender = net.irc_user("victim"), net.line_user("sender")
+        victim.read()
+        sender.send(self.HOSTILE, f"@victim:{self.HOSTILE}")
+        assert victim.read() == [
+            f":sender!sender@198.51.100.7 PRIVMSG #chat :{self.KEPT}",
+            f":sender!sender@198.51.100.7 PRIVMSG victim :{self.KEPT}",
+        ]

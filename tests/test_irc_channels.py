@@ -52,8 +52,10 @@ def test_join_errors(net: Net) -> None:
     assert bob.ask("JOIN #vault") == [":chatsvc 473 bob #vault :Cannot join channel (+i)"]
     assert bob.ask("JOIN #full") == [":chatsvc 471 bob #full :Cannot join channel (+l)"]
     assert bob.ask("JOIN #club") == [":chatsvc 474 bob #club :Cannot join channel (+b)"]
-    assert bob.ask("JOIN #bad:name") == [":chatsvc 479 bob #bad:name :Illegal channel name"]
-    assert bob.ask("JOIN nohash") == [":chatsvc 403 bob nohash :Illegal channel name"]
+    assert bob.ask("JOIN #bad:name") == [
+        ":chatsvc 479 bob #bad:name :Illegal channel name: ':' not allowed in a room name"]
+    assert bob.ask("JOIN nohash") == [
+        ":chatsvc 403 bob nohash :Illegal channel name: a room name starts with '#'"]
     assert bob.ask("JOIN") == [":chatsvc 461 bob JOIN :Not enough parameters"]
 
 

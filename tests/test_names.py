@@ -57,3 +57,62 @@ def test_check_name_accepts_or_explains(text):
         assert check_name(text) == text
     except BadName as why:
         assert str(why)
+
+
+# -- look-alike room names (issue 13, item 10) --------------------------------
+
+
+@pytest.mark.parametrize("room", [
+    "#чат", "#日本語", "#café", "#αβγ", "#مرحبا", "#python日本", "#हिन्दी", "#русский-2024",
+    "#été", "#☕☕",
+])
+def test_room_names_in_one_script_are_valid(room):
+    assert check_room_name(room) == room
+
+
+@pytest.mark.parametrize("room, why", [
+    ("#chat\u200b", "U+200B ZERO WIDTH SPACE not allowed in a room name: an invisible "
+                    "formatting character"),
+    ("#\u202etahc", "U+202E RIGHT-TO-LEFT OVERRIDE not allowed in a room name: a "
+                    "bidirectional control, which reorders the text around it"),
+    ("#\u0441hat", "mixes Cyrillic and Latin letters, which look alike (U+0441 CYRILLIC "
+                   "SMALL LETTER ES, U+0068 LATIN SMALL LETTER H)"),
+    ("#\uff43\uff48\uff41\uff54", "not in Unicode normal form NFKC, so another name looks "
+                                  "the same: use #chat"),
+    ("#a\u00a0b", "U+00A0 NO-BREAK SPACE not allowed in a room name: a space"),
+    ("#a\u2029b", "U+2029 PARAGRAPH SEPARATOR not allowed in a room name: a line or "
+                   "paragraph separator"),
+    ("#a\U000f0000", "U+F0000 not allowed in a room name: a private-use character"),
+    ("#a\U0001fffe", "U+1FFFE not allowed in a room name: not a character in Unicode"),
+    ("#a\ufe0e", "U+FE0E VARIATION SELECTOR-15 not allowed in a room name: an invisible"),
+    ("#\u03b1a", "mixes Greek and Latin letters"),
+    ("#\u0430\u03b1", "mixes Cyrillic and Greek letters"),
+])
+def test_look_alike_room_names_say_why(room, why):
+    with pytest.raises(BadName) as refusal:
+        check_room_name(room)
+    assert str(refusal.value).startswith(why)
+
+
+def test_no_normal_form_is_suggested_when_it_is_not_a_valid_name():
+    # U+FF1A FULLWIDTH COLON is ':' in NFKC, and ':' is not allowed.
+    with pytest.raises(BadName) as refusal:
+        check_room_name("#a\uff1ab")
+    assert str(refusal.value) == "not in Unicode normal form NFKC, so another name looks the same"
+
+
+@given(st.text(st.characters(codec="utf-8"), max_size=12))
+def test_an_accepted_room_name_has_no_look_alike_twin(body):
+    import unicodedata
+
+    room = "#" + body
+    try:
+        check_room_name(room)
+    except BadName as why:
+        assert str(why).isprintable()   # never echoes an invisible character
+        return
+    assert unicodedata.is_normalized("NFKC", body)
+    for char in body:
+        assert unicodedata.category(char)[0] not in "CZ"
+    scripts = {unicodedata.name(c).split()[0] for c in body if c.isalpha()}
+    assert len(scripts & {"LATIN", "CYRILLIC", "GREEK"}) <= 1

@@ -84,6 +84,44 @@ def test_sanitize_irc_fast_path_agrees_with_the_rule(value):
     assert text.sanitize_irc(value) == text._CONTROLS_BUT_FORMATTING.sub("", value)
 
 
+# -- characters that reorder or break a line (issue 13, item 10) -------------
+
+REORDERING = [*"\u202a\u202b\u202c\u202d\u202e", *"\u2066\u2067\u2068\u2069",
+              *"\u206a\u206b\u206c\u206d\u206e\u206f", "\u2028", "\u2029"]
+KEPT = ["\u200c", "\u200d", "\u200e", "\u200f", "\u061c", "\u200b", "\u00a0"]
+
+
+def test_reordering_characters_are_removed_everywhere():
+    hostile = "gro.\u202elive\u202c \u2066x\u2069 a\u2028b\u2029c"
+    for sanitise in (sanitize, text.sanitize_irc, text.plain):
+        assert sanitise(hostile) == "gro.live x abc"
+
+
+def test_joiners_and_marks_are_kept():
+    # ZWJ joins emoji sequences, ZWNJ shapes Persian; the marks fix neutral
+    # characters in Hebrew and Arabic.
+    for value in ("\U0001f469\u200d\U0001f4bb", "\u0645\u06cc\u200c\u062e\u0648\u0627\u0647\u0645",
+                  "\u05e9\u05dc\u05d5\u05dd!\u200f", *KEPT):
+        for sanitise in (sanitize, text.sanitize_irc, text.plain):
+            assert sanitise(value) == value
+
+
+def test_the_fast_path_stays_exact():
+    # Each function returns printable text unchanged; that is only right if
+    # nothing its regex removes is printable.
+    for char in REORDERING:
+        assert not char.isprintable()
+        assert text._CONTROLS.match(char)
+        assert text._CONTROLS_BUT_FORMATTING.match(char)
+        assert text._FORMATTING_AND_CONTROLS.match(char)
+
+
+@given(_ANY_TEXT)
+def test_nothing_removed_is_printable(value):
+    for pattern in (text._CONTROLS, text._CONTROLS_BUT_FORMATTING, text._FORMATTING_AND_CONTROLS):
+        assert all(not match.group()[0].isprintable() for match in pattern.finditer(value))
+
+
 # -- CTCP (issue 13, item 3) ---------------------------------------------------
 
 
@@ -102,7 +140,7 @@ def test_sanitize_ctcp_gives_one_request_of_safe_text(value):
     assert safe.startswith("\x01") and safe.endswith("\x01") and len(safe) >= 2
     body = safe[1:-1]
     assert body == text.sanitize_irc(body)
-    assert not any(c in body for c in "\x00\x01\r\n\x1b")
+    assert not any(c in body for c in "\x00\x01\r\n\x1b\u202e\u2028")
 
 
 # -- the encoders' last guard ----------------------------------------------------
