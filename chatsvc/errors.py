@@ -23,11 +23,26 @@ class NameTaken(ChatError):
 class BadNameError(ChatError):
     def __init__(self, why: str) -> None:
         super().__init__(f"bad name: {why}")
+        self.why = why
 
 
 class NoSuchUser(ChatError):
     def __init__(self, name: str) -> None:
         super().__init__(f"no such user: {name}")
+        self.name = name
+
+
+class NoSuchService(NoSuchUser):
+    """A message to a reserved service name (L{chatsvc.names.SERVICE_NAMES}).
+
+    IRC clients send C{NickServ} the user's password by themselves: the
+    sender should learn that it went nowhere, and why.
+    """
+
+    HINT = "this server has no services yet (no accounts): nothing was sent"
+
+    def __init__(self, name: str) -> None:
+        ChatError.__init__(self, f"no such user: {name} ({self.HINT})")
         self.name = name
 
 

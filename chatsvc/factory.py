@@ -32,6 +32,7 @@ from chatsvc.errors import (
     ListFull,
     NameTaken,
     NoSuchRoom,
+    NoSuchService,
     NoSuchUser,
     NotInRoom,
     NotOperator,
@@ -79,7 +80,7 @@ from chatsvc.modes import (
     STATUS_MODES,
     ModeChange,
 )
-from chatsvc.names import BadName, check_name, check_room_name, fold
+from chatsvc.names import BadName, check_name, check_room_name, fold, is_service_name
 from chatsvc.participant import Participant
 from chatsvc.rooms import (
     MAX_KEY_LENGTH,
@@ -369,7 +370,7 @@ class ChatFactory(ServerFactory):
             raise EmptyMessage()
         recipient = self.users.get(fold(target))
         if recipient is None or recipient.name is None:
-            raise NoSuchUser(target)
+            raise NoSuchService(target) if is_service_name(target) else NoSuchUser(target)
         recipient.deliver(PrivateMessage(name, recipient.name, text, action,
                                          mask=self.mask_of(sender), notice=notice))
         return recipient

@@ -37,6 +37,7 @@ from chatsvc.errors import (
     EmptyMessage,
     NameTaken,
     NoSuchRoom,
+    NoSuchService,
     NoSuchUser,
 )
 from chatsvc.events import Entered, Error, Event, Exited, Notice, Registered, Topic
@@ -442,8 +443,8 @@ class IRCChatProtocol(ChannelCommands, UserCommands, Protocol):
             self.hub.register(self, nick, autojoin=False)
         except NameTaken:
             self._reply(rfc.ERR_NICKNAMEINUSE, nick, "Nickname is already in use")
-        except BadNameError as why:
-            self._reply(rfc.ERR_ERRONEUSNICKNAME, nick, f"Erroneous nickname: {why}")
+        except BadNameError as refusal:
+            self._reply(rfc.ERR_ERRONEUSNICKNAME, nick, f"Erroneous nickname: {refusal.why}")
         finally:
             held, self._held = self._held, None
         if first:
@@ -559,8 +560,10 @@ class IRCChatProtocol(ChannelCommands, UserCommands, Protocol):
             self._reply(rfc.ERR_CANNOTSENDTOCHAN, refusal.room,
                         f"Cannot send to channel ({refusal.why})")
             return
-        except NoSuchUser:
+        except NoSuchUser as refusal:
             self._reply(rfc.ERR_NOSUCHNICK, target, "No such nick/channel")
+            if isinstance(refusal, NoSuchService) and not notice:
+                self._notice(f"{target}: {refusal.HINT}")
             return
         except EmptyMessage:
             self._reply(rfc.ERR_NOTEXTTOSEND, "No text to send")

@@ -3,7 +3,8 @@
 Names follow the IRC nickname grammar restricted to ASCII, because the IRC
 listener shares this user map: a name valid here is a valid IRC nick, and two
 names that differ only by case are the same user (``CASEMAPPING=ascii``).
-Restricting to ASCII also rules out look-alike Unicode impersonation.
+Restricting to ASCII also rules out look-alike Unicode impersonation.  The
+names of network services (L{SERVICE_NAMES}) are reserved.
 
 Room names may be in any script, so they are checked for what makes two
 names look the same: invisible and reordering characters, compatibility
@@ -33,6 +34,17 @@ _ASCII_LOWER = str.maketrans(
     "ABCDEFGHIJKLMNOPQRSTUVWXYZ", "abcdefghijklmnopqrstuvwxyz"
 )
 
+SERVICE_NAMES: tuple[str, ...] = (
+    "NickServ", "ChanServ", "OperServ", "MemoServ", "HostServ", "BotServ",
+    "SaslServ", "HelpServ", "InfoServ", "StatServ", "GroupServ", "HistServ",
+    "Global", "ALIS",
+)
+"""Names no user may take, on any protocol: the services of Atheme, Anope and
+ergo.  IRC clients send C{NickServ} the user's password by themselves
+(C{IDENTIFY}) and trust notices from these names; whoever held one would
+collect passwords and speak for the network.  The accounts work gives them an
+owner; until then nobody has them."""
+
 
 class BadName(ValueError):
     """A proposed user or room name breaks the rules; C{str()} says why."""
@@ -45,13 +57,28 @@ def fold(name: str) -> str:
     return name.lower() if name.isascii() else name.translate(_ASCII_LOWER)
 
 
+_SERVICES = frozenset(name.lower() for name in SERVICE_NAMES)
+
+
+def is_service_name(name: str) -> bool:
+    """Whether C{name} is one of L{SERVICE_NAMES}, in any case."""
+    return fold(name) in _SERVICES
+
+
 def check_name(name: str) -> str:
-    """Return C{name} if it is a valid user name, else raise L{BadName}."""
+    """Return C{name} if a user may take it, else raise L{BadName}.
+
+    Every registration and rename on every protocol comes here (the hub's
+    C{register}, and IRC's C{NICK} before registering), so the grammar and
+    the reserved service names hold everywhere.
+    """
     if not name:
         raise BadName("a name needs 1 to 32 characters")
     if len(name) > MAX_NAME_LENGTH:
         raise BadName(f"longer than {MAX_NAME_LENGTH} characters")
     if _NAME.match(name):
+        if fold(name) in _SERVICES:
+            raise BadName(f"{name} is reserved for network services")
         return name
     if name[0].isdigit() or name[0] == "-":
         raise BadName("must not start with a digit or '-'")

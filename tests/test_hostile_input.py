@@ -337,3 +337,57 @@ class TestReorderingText:
             f":sender!sender@198.51.100.7 PRIVMSG #chat :{self.KEPT}",
             f":sender!sender@198.51.100.7 PRIVMSG victim :{self.KEPT}",
         ]
+
+
+class TestServiceNames:
+    """Nobody may be NickServ: IRC clients send it their password (item 11)."""
+
+    @pytest.mark.parametrize("name", ["NickServ", "nickserv", "CHANSERV", "OperServ",
+                                      "MemoServ", "HostServ", "BotServ", "SaslServ", "Global"])
+    def test_line_protocol_register_and_rename(self, name):
+        net = Net()
+        mallory = net.line_user()
+        mallory.read()
+        mallory.send(f"#{name}")
+        assert mallory.read() == [f"! bad name: {name} is reserved for network services"]
+        mallory.send("#mallory", f"/nick {name}", f"#{name}")
+        assert mallory.read()[1:] == [f"! bad name: {name} is reserved for network services"] * 2
+        assert list(net.hub.users) == ["mallory"]
+
+    @pytest.mark.parametrize("name", ["NickServ", "nickserv", "ChanServ", "HistServ", "ALIS"])
+    def test_irc_before_and_after_registering(self, name):
+        net = Net()
+        mallory = net.irc_user()
+        assert mallory.ask(f"NICK {name}", "USER m 0 * :m") == [
+            f":chatsvc 432 * {name} :Erroneous nickname: {name} is reserved for network services"]
+        registered = net.irc_user("mallory")
+        assert registered.ask(f"NICK {name}") == [
+            f":chatsvc 432 mallory {name} :Erroneous nickname: {name} is reserved for network "
+            "services"]
+        assert list(net.hub.users) == ["mallory"]
+
+    def test_identify_reaches_nobody(self):
+        net = Net()
+        # Before: the first to ask got the name, and every password after.
+        impostor, line_impostor = net.irc_user(), net.line_user()
+        impostor.send("NICK NickServ", "USER n 0 * :n")
+        line_impostor.send("#NickServ")
+        user, watcher = net.irc_user("user"), net.line_user("watcher")
+        others = [net.irc_user(name) for name in ("NickServ_", "Nick", "Serv")]
+        others += [watcher, impostor, line_impostor]
+        for other in others:
+            other.read()
+        assert user.ask("PRIVMSG NickServ :IDENTIFY user hunter2") == [
+            ":chatsvc 401 user NickServ :No such nick/channel",
+            ":chatsvc NOTICE user :NickServ: this server has no services yet (no accounts): "
+            "nothing was sent",
+        ]
+        # A NOTICE is never answered, not even with the hint.
+        assert user.ask("NOTICE nickserv :IDENTIFY hunter2") == [
+            ":chatsvc 401 user nickserv :No such nick/channel"]
+        watcher.send("@NickServ:IDENTIFY hunter2")
+        assert watcher.read() == [
+            "! no such user: NickServ (this server has no services yet (no accounts): "
+            "nothing was sent)"]
+        for other in others:
+            assert b"hunter2" not in other.transport.value()

@@ -4,7 +4,14 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from chatsvc.names import BadName, check_name, check_room_name, fold
+from chatsvc.names import (
+    SERVICE_NAMES,
+    BadName,
+    check_name,
+    check_room_name,
+    fold,
+    is_service_name,
+)
 
 
 @pytest.mark.parametrize(
@@ -116,3 +123,19 @@ def test_an_accepted_room_name_has_no_look_alike_twin(body):
         assert unicodedata.category(char)[0] not in "CZ"
     scripts = {unicodedata.name(c).split()[0] for c in body if c.isalpha()}
     assert len(scripts & {"LATIN", "CYRILLIC", "GREEK"}) <= 1
+
+
+# -- reserved service names (issue 13, item 11) -------------------------------
+
+
+@pytest.mark.parametrize("name", [*SERVICE_NAMES, "nickserv", "CHANSERV", "global"])
+def test_service_names_are_reserved(name):
+    assert is_service_name(name)
+    with pytest.raises(BadName, match=f"{name} is reserved for network services"):
+        check_name(name)
+
+
+@pytest.mark.parametrize("name", ["Nick", "NickServ_", "Serv", "Globals", "ChanServ2"])
+def test_names_like_services_are_not_reserved(name):
+    assert not is_service_name(name)
+    assert check_name(name) == name
