@@ -164,8 +164,9 @@ def _look_alike_why(body: str) -> str | None:
     identical twin that is; and letters of two look-alike scripts (Latin,
     Cyrillic, Greek, Coptic, Armenian, Cherokee).  A letter's script is the
     first word of its Unicode name (C{CYRILLIC SMALL LETTER ES}): the
-    standard library has no script property, and this is exact for every
-    letter of those scripts.  Letters of other scripts may mix with them
+    standard library has no script property, and no NFKC-normal letter
+    whose name mentions one of the six starts with another word (checked
+    over all of Unicode 14).  Letters of other scripts may mix with them
     (C{#python日本}), and so may digits, marks and symbols.
     """
     for char in body:
@@ -182,10 +183,9 @@ def _look_alike_why(body: str) -> str | None:
         return f"{why}: use {normal}"
     seen: dict[str, str] = {}
     for char in body:
-        if char.isascii() or not unicodedata.category(char).startswith("L"):
-            script = "LATIN" if char.isalpha() else None
-        else:
-            script = unicodedata.name(char, "").partition(" ")[0]
+        if not char.isalpha():  # letters only: category L
+            continue
+        script = "LATIN" if char.isascii() else unicodedata.name(char, "").partition(" ")[0]
         if script in _CONFUSABLE_SCRIPTS and script not in seen:
             seen[script] = char
             if len(seen) > 1:
