@@ -48,6 +48,9 @@ def normalize_mask(text: str) -> str:
     bad = _BAD_MASK_CHAR.search(text)
     if bad:
         raise BadMask(f"{bad.group()!r} not allowed in a mask")
+    if not text.isprintable():  # bidi overrides, zero-width and other invisible characters
+        char = next(char for char in text if not char.isprintable())
+        raise BadMask(f"U+{ord(char):04X} not allowed in a mask (not a visible character)")
     if "!" not in text and "@" not in text:
         mask = f"*!*@{text}" if ("." in text or ":" in text) else f"{text}!*@*"
     elif "!" not in text:

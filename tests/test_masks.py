@@ -15,7 +15,7 @@ from twisted.internet.testing import StringTransport
 from chatsvc import factory
 from chatsvc.errors import ListFull, TooManyListEntries
 from chatsvc.hosts import canonical_address, peer_host
-from chatsvc.masks import Wildcard, normalize_mask, wildcard_match
+from chatsvc.masks import BadMask, Wildcard, normalize_mask, wildcard_match
 from chatsvc.modes import ModeChange
 from chatsvc.names import fold
 from chatsvc.rooms import MAX_LIST_ENTRIES, MAX_LIST_ENTRIES_PER_ADDRESS
@@ -247,3 +247,10 @@ def test_the_benchmark_of_hostile_masks_runs(capsys):
     output = capsys.readouterr().out
     assert "the attack, 10 stars" in output
     assert all(" False " in line for line in output.splitlines()[2:7])
+
+
+@pytest.mark.parametrize("invisible", ["\u202e", "\u200b", "\u2028", "\u00ad"])
+def test_masks_hold_only_visible_characters(invisible):
+    """A mask is shown to every member in MODE lines: no bidi override in it."""
+    with pytest.raises(BadMask, match=f"U\\+{ord(invisible):04X} not allowed in a mask"):
+        normalize_mask(f"*!*@evil{invisible}.example")
