@@ -26,7 +26,7 @@ from chatsvc.events import (
     rendered,
 )
 from chatsvc.ircwire import BODY_BYTES, build, encode, fit
-from chatsvc.modes import ModeChange
+from chatsvc.modes import ModeChange, mode_string
 from chatsvc.text import unbroken
 
 WIRE_FORMAT = "irc"
@@ -70,34 +70,31 @@ def _left(event: Left) -> bytes:
 
 
 def mode_lines(prefix: str, room: str, changes: tuple[ModeChange, ...]) -> bytes:
-    """MODE lines for C{changes}, at most L{MODES_PER_LINE} arguments each."""
+    """MODE lines for C{changes}: at most L{MODES_PER_LINE} arguments each,
+    and as many lines as it takes for each to fit in 512 bytes (four long
+    masks after a long prefix would not), so no change is ever cut off."""
     out: list[bytes] = []
     batch: list[ModeChange] = []
-
-    def flush() -> None:
-        letters, arguments, sign = "", [], ""
-        for change in batch:
-            wanted = "+" if change.adding else "-"
-            if wanted != sign:
-                letters += wanted
-                sign = wanted
-            letters += change.mode
-            if change.argument is not None:
-                arguments.append(change.argument)
-        out.append(encode(build(prefix, "MODE", room, letters, *arguments)))
-        batch.clear()
-
-    with_argument = 0
     for change in changes:
-        if change.argument is not None:
-            if with_argument == MODES_PER_LINE:
-                flush()
-                with_argument = 0
-            with_argument += 1
-        batch.append(change)
+        longer = [*batch, change]
+        if batch and (_arguments(longer) > MODES_PER_LINE
+                      or len(_mode_line(prefix, room, longer).encode("utf-8")) > BODY_BYTES):
+            out.append(encode(_mode_line(prefix, room, batch)))
+            longer = [change]
+        batch = longer
     if batch:
-        flush()
+        out.append(encode(_mode_line(prefix, room, batch)))
     return b"".join(out)
+
+
+def _arguments(changes: list[ModeChange]) -> int:
+    return sum(change.argument is not None for change in changes)
+
+
+def _mode_line(prefix: str, room: str, changes: list[ModeChange]) -> str:
+    # Arguments are single words (masks, names, keys and limits have no
+    # spaces), so mode_string's compact form splits back into parameters.
+    return build(prefix, "MODE", room, *mode_string(changes).split(" "))
 
 
 _RENDERERS: dict[type, Callable[..., bytes]] = {

@@ -358,3 +358,24 @@ def test_line_user_cannot_bypass_irc_channel_rules(net: Net) -> None:
     assert bob.read() == ["* alice invites you to #vault"]
     bob.send("/join #vault")
     assert bob.read()[0] == "* you joined #vault (2 here)"
+
+
+def test_long_masks_go_over_as_many_mode_lines_as_fit_in_512_bytes():
+    net = Net()
+    nick = "o" * 32
+    op = net.irc_user(nick, channels="#" + "r" * 50)
+    member = net.irc_user("member", channels="#" + "r" * 50)
+    masks = [f"*!*@{n}{'h' * 115}.example" for n in range(4)]  # 128 characters each
+    op.send(f"MODE #{'r' * 50} +bbbb {' '.join(masks)}")
+    lines = [line for line in member.read() if " MODE " in line]
+    assert len(lines) > 1
+    assert all(len(line.encode()) + 2 <= 512 for line in lines)
+    shown = [word for line in lines for word in line.split(" ")[4:]]
+    assert shown == masks
+
+
+def test_a_change_of_modes_without_arguments_is_one_line():
+    net = Net()
+    op = net.irc_user("op", channels="#rust")
+    assert [line for line in op.ask("MODE #rust +ims-n") if " MODE " in line] == [
+        ":op!~op@192.0.2.1 MODE #rust +ims-n"]
