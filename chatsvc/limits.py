@@ -12,12 +12,12 @@ from __future__ import annotations
 import ipaddress
 import resource
 import socket
-from collections import Counter
+from collections import Counter, OrderedDict
 from collections.abc import Callable, Iterable
 from typing import Generic, TypeVar
 
 from twisted.internet.interfaces import IDelayedCall, IReactorTime
-from twisted.logger import Logger
+from twisted.logger import Logger, LogLevel
 
 T = TypeVar("T")
 
@@ -95,6 +95,10 @@ class FloodGate(Generic[T]):
         """How many lines are waiting for a token."""
         return len(self._delayed)
 
+    def handle_with(self, handle: Callable[[T], None]) -> None:
+        """Hand lines to C{handle} from now on, those already waiting included."""
+        self._handle = handle
+
     def submit(self, item: T) -> None:
         """Handle C{item} now if a token is free, else queue it (or flood)."""
         if self._shut:
@@ -147,7 +151,53 @@ class FloodGate(Generic[T]):
             self._schedule()
 
 
-class HostCounter:
+def _ip(host: str) -> ipaddress.IPv4Address | ipaddress.IPv6Address | None:
+    """C{host} as an IP address (IPv4-mapped IPv6 as IPv4), or C{None} if it is not one."""
+    try:
+        address = ipaddress.ip_address(host.split("%", 1)[0])
+    except ValueError:
+        return None
+    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped:
+        return address.ipv4_mapped
+    return address
+
+
+def _key_of(address: ipaddress.IPv4Address | ipaddress.IPv6Address) -> str:
+    if isinstance(address, ipaddress.IPv6Address):
+        return str(ipaddress.IPv6Network((address, 64), strict=False))
+    return str(address)
+
+
+def address_key(host: str) -> str:
+    """What per-address rules count C{host} under: its IPv4 address, its IPv6 /64.
+
+    An IPv4-mapped IPv6 address is its IPv4 address.  A host that is not an
+    IP address (a UNIX socket's) is its own key.  No exemption applies: see
+    L{HostCounter.key} for the limits that have one.
+    """
+    address = _ip(host)
+    return host if address is None else _key_of(address)
+
+
+class _Exemptions:
+    """Networks that the per-address connection limits do not apply to (C{--per-ip-exempt})."""
+
+    def __init__(self, exempt: Iterable[str]) -> None:
+        self.exempt = [ipaddress.ip_network(net, strict=False) for net in exempt]
+
+    def key(self, host: str) -> str | None:
+        """The address C{host} is counted under, or C{None} if it is not limited.
+
+        Hosts that are not IP addresses (UNIX sockets) and addresses inside
+        C{exempt} are not limited.
+        """
+        address = _ip(host)
+        if address is None or any(address in net for net in self.exempt):
+            return None
+        return _key_of(address)
+
+
+class HostCounter(_Exemptions):
     """Connections per client address, for C{--max-per-ip}.
 
     IPv4 addresses count one by one; IPv6 addresses count per /64, because
@@ -160,23 +210,9 @@ class HostCounter:
     """
 
     def __init__(self, limit: int, exempt: Iterable[str] = ()) -> None:
+        super().__init__(exempt)
         self.limit = limit
-        self.exempt = [ipaddress.ip_network(net, strict=False) for net in exempt]
         self._counts: Counter[str] = Counter()
-
-    def key(self, host: str) -> str | None:
-        """The address C{host} is counted under, or C{None} if it is not limited."""
-        try:
-            address = ipaddress.ip_address(host.split("%", 1)[0])
-        except ValueError:
-            return None
-        if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped:
-            address = address.ipv4_mapped
-        if any(address in net for net in self.exempt):
-            return None
-        if isinstance(address, ipaddress.IPv6Address):
-            return str(ipaddress.IPv6Network((address, 64), strict=False))
-        return str(address)
 
     def add(self, host: str) -> bool:
         """Count a new connection from C{host}; C{False} (and not counted) if over."""
@@ -209,6 +245,225 @@ class HostCounter:
         """Connections counted for C{host}'s address."""
         key = self.key(host)
         return 0 if key is None else self._counts[key]
+
+
+#: Most keys (addresses, accounts) one throttle remembers.  Past it the one
+#: it heard of least recently is forgotten first: memory stays bounded (a
+#: few hundred bytes a key) however many addresses an attacker has.
+MAX_TRACKED = 10_000
+
+
+class ConnectThrottle(_Exemptions):
+    """New connections per address over time, for C{--connect-rate}/C{--connect-window}.
+
+    ergo's throttle, as a token bucket: an address may open C{rate}
+    connections at once, and one more every C{window / rate} seconds after
+    that, so never more than C{rate} per C{window} in the long run (ergo's
+    default is 32 per 10 minutes).  Keyed like L{HostCounter}, with the same
+    exemptions.  Each address costs one number while its bucket is not full
+    again; a full bucket is forgotten.
+
+    @param rate: connections per C{window}; 0 (or a C{window} of 0) turns
+        the throttle off.
+    """
+
+    def __init__(self, clock: IReactorTime, rate: int, window: float,
+                 exempt: Iterable[str] = (), max_keys: int = MAX_TRACKED) -> None:
+        super().__init__(exempt)
+        self._clock = clock
+        self.enabled = rate > 0 and window > 0
+        self._interval = window / rate if self.enabled else 0.0
+        self._tolerance = window - self._interval
+        self._max_keys = max_keys
+        #: key -> the time its bucket is full again (GCRA's "theoretical
+        #: arrival time"), oldest first.
+        self._due: OrderedDict[str, float] = OrderedDict()
+
+    def take(self, host: str) -> float:
+        """Count a new connection from C{host}: 0 if it may open, else seconds to wait.
+
+        A refused connection is not counted, so the wait it is told is true.
+        """
+        if not self.enabled:
+            return 0.0
+        key = self.key(host)
+        if key is None:
+            return 0.0
+        now = self._clock.seconds()
+        due = self._due
+        while due:  # forget the addresses whose bucket is full again
+            first = next(iter(due))
+            if due[first] > now:
+                break
+            del due[first]
+        full_at = max(due.get(key, now), now)
+        early = full_at - now - self._tolerance
+        if early > 0:
+            return early
+        due[key] = full_at + self._interval
+        due.move_to_end(key)
+        if len(due) > self._max_keys:
+            due.popitem(last=False)
+        return 0.0
+
+    def __len__(self) -> int:
+        """How many addresses are being tracked."""
+        return len(self._due)
+
+
+#: Password guessing (the server password, /oper; later account logins):
+#: three failures are free, then each one shuts the address (and the
+#: account) for 1 s, 2 s, 4 s ... up to ADDRESS_BACKOFF_CAP for an address
+#: and ACCOUNT_BACKOFF_CAP for an account; a key is forgotten an hour after
+#: its last failure.  One address then gets 18 guesses in its first hour and
+#: 6 an hour after that; an account, from any number of addresses, 60 an
+#: hour, and its owner waits at most a minute when someone else guessed.
+#: Constants, not options: nobody who knows the password ever meets them.
+FREE_FAILURES = 3
+FIRST_BACKOFF = 1.0
+ADDRESS_BACKOFF_CAP = 600.0
+ACCOUNT_BACKOFF_CAP = 60.0
+FORGET_FAILURES = 3600.0
+
+#: A connection's failed (or refused) password attempts before it is closed.
+FAILURES_PER_CONNECTION = 5
+
+#: Log lines of one kind (connections, refusals, failed passwords, drops,
+#: renames) per LOG_INTERVAL seconds before the rest are only counted; the
+#: connection lines get more room, as a busy server's ordinary traffic.
+LOG_INTERVAL = 10.0
+LOG_LINES = 10
+CONNECTION_LOG_LINES = 50
+
+
+class FailureThrottle:
+    """Failed password attempts per key (an address, an account), with back-off.
+
+    The first C{free} failures of a key cost nothing; each one after that
+    shuts the key for C{base} seconds, doubling with every failure up to
+    C{cap}.  While a key is shut the caller refuses attempts without
+    checking the password, so a guesser gets a handful of guesses an hour
+    however fast it sends.  Attempts refused while shut are not failures:
+    they do not lengthen the wait, which is what the person locked out by
+    someone else's guessing needs.  A key is forgotten C{forget} seconds
+    after its last failure, and at most C{max_keys} are kept (the one that
+    failed least recently goes first).
+    """
+
+    def __init__(self, clock: IReactorTime, *, free: int = FREE_FAILURES,
+                 base: float = FIRST_BACKOFF, cap: float = ADDRESS_BACKOFF_CAP,
+                 forget: float = FORGET_FAILURES, max_keys: int = MAX_TRACKED) -> None:
+        self._clock = clock
+        self.free = free
+        self.base = base
+        self.cap = cap
+        self.forget = forget
+        self._max_keys = max_keys
+        #: key -> [failures, time of the last, shut until], least recent first.
+        self._entries: OrderedDict[str, list[float]] = OrderedDict()
+
+    def _expire(self, now: float) -> None:
+        entries = self._entries
+        while entries:
+            first = next(iter(entries))
+            if entries[first][1] + self.forget > now:
+                break
+            del entries[first]
+
+    def wait(self, key: str) -> float:
+        """Seconds before C{key} may try again; 0 if it may try now."""
+        now = self._clock.seconds()
+        self._expire(now)
+        entry = self._entries.get(key)
+        return 0.0 if entry is None else max(0.0, entry[2] - now)
+
+    def failures(self, key: str) -> int:
+        """Failures remembered for C{key}."""
+        self._expire(self._clock.seconds())
+        entry = self._entries.get(key)
+        return 0 if entry is None else int(entry[0])
+
+    def failed(self, key: str) -> float:
+        """Count a failure for C{key}; return how long it is now shut (0: not)."""
+        now = self._clock.seconds()
+        self._expire(now)
+        entries = self._entries
+        entry = entries.get(key)
+        if entry is None:
+            entry = entries[key] = [0, now, now]
+            if len(entries) > self._max_keys:
+                entries.popitem(last=False)
+        else:
+            entries.move_to_end(key)
+        entry[0] += 1
+        entry[1] = now
+        beyond = int(entry[0]) - self.free
+        if beyond <= 0:
+            return 0.0
+        delay = self.cap if beyond > 32 else min(self.cap, self.base * 2 ** (beyond - 1))
+        entry[2] = now + delay
+        return delay
+
+    def __len__(self) -> int:
+        """How many keys are remembered."""
+        return len(self._entries)
+
+
+class LogBudget:
+    """At most C{lines} log lines of one kind per C{interval} seconds.
+
+    Past the budget, lines are counted instead of written; the first line
+    of that kind after the interval is preceded by one saying how many were
+    left out (and L{flush} says it at once, at shutdown).  A storm of
+    connections or guesses then costs the log a bounded number of bytes a
+    second, while a quiet server logs everything.  No timer: an idle server
+    has nothing scheduled.
+
+    @param what: names the kind in the summary line ("connection lines").
+    """
+
+    def __init__(self, clock: IReactorTime, what: str, lines: int, interval: float) -> None:
+        self._clock = clock
+        self.what = what
+        self.lines = lines
+        self.interval = interval
+        self._start = float("-inf")
+        self._count = 0
+        self.suppressed = 0
+        self._level = LogLevel.info
+        self._log: Logger | None = None
+
+    def emit(self, log: Logger, level: LogLevel, format: str, **kwargs: object) -> None:
+        """Log one line with C{log} at C{level}, unless over the budget."""
+        now = self._clock.seconds()
+        if now - self._start >= self.interval:
+            self.flush()
+            self._start, self._count = now, 0
+        if self._count < self.lines:
+            self._count += 1
+            log.emit(level, format, **kwargs)
+            return
+        self.suppressed += 1
+        self._log = log
+        if level > self._level:
+            self._level = level
+
+    def info(self, log: Logger, format: str, **kwargs: object) -> None:
+        """L{emit} at C{info}."""
+        self.emit(log, LogLevel.info, format, **kwargs)
+
+    def warn(self, log: Logger, format: str, **kwargs: object) -> None:
+        """L{emit} at C{warn}."""
+        self.emit(log, LogLevel.warn, format, **kwargs)
+
+    def flush(self) -> None:
+        """Log how many lines were left out, if any, now."""
+        log, count, level = self._log, self.suppressed, self._level
+        if log is None or not count:
+            return
+        self.suppressed, self._level, self._log = 0, LogLevel.info, None
+        log.emit(level, "{count} similar {what} suppressed in {interval:g} s",
+                 count=count, what=self.what, interval=self.interval)
 
 
 def check_networks(values: Iterable[str]) -> list[str]:

@@ -8,10 +8,15 @@ import socket
 import pytest
 from twisted.internet.task import Clock
 from twisted.internet.testing import StringTransport
+from twisted.logger import Logger, LogLevel, capturedLogs, formatEvent
 
 from chatsvc.limits import (
+    ConnectThrottle,
+    FailureThrottle,
     FloodGate,
     HostCounter,
+    LogBudget,
+    address_key,
     check_networks,
     enable_keepalive,
     raise_fd_limit,
@@ -211,6 +216,177 @@ class TestHostCounter:
             "127.0.0.1", "10.0.0.0/8", "::1"]
         with pytest.raises(ValueError):
             check_networks(["localhost"])
+
+
+class TestAddressKey:
+    @pytest.mark.parametrize("host, key", [
+        ("203.0.113.9", "203.0.113.9"),
+        ("::ffff:203.0.113.9", "203.0.113.9"),
+        ("0::ffff:127.0.0.1", "127.0.0.1"),
+        ("2001:db8:1:2:3:4:5:6", "2001:db8:1:2::/64"),
+        ("2001:db8:1:2::9%eth0", "2001:db8:1:2::/64"),
+        ("/run/chat.sock", "/run/chat.sock"),
+    ])
+    def test_like_the_per_address_counter(self, host, key):
+        assert address_key(host) == key
+        assert HostCounter(1).key(host) in (key, None)
+
+    def test_no_exemption(self):
+        # Guessing from an address --per-ip-exempt lists is still guessing.
+        assert HostCounter(1, ["127.0.0.0/8"]).key("127.0.0.1") is None
+        assert address_key("127.0.0.1") == "127.0.0.1"
+
+
+class TestConnectThrottle:
+    def throttle(self, rate=32, window=600.0, exempt=(), max_keys=10_000):
+        clock = Clock()
+        return clock, ConnectThrottle(clock, rate, window, exempt, max_keys)
+
+    def test_a_burst_of_rate_then_one_per_window_over_rate(self):
+        clock, throttle = self.throttle()
+        assert [throttle.take("203.0.113.9") for _ in range(32)] == [0.0] * 32
+        assert throttle.take("203.0.113.9") == pytest.approx(18.75)
+        clock.advance(18.7)
+        assert throttle.take("203.0.113.9") == pytest.approx(0.05)
+        clock.advance(0.05)
+        assert throttle.take("203.0.113.9") == 0.0
+        assert throttle.take("203.0.113.9") == pytest.approx(18.75)
+
+    def test_at_most_rate_per_window_in_the_long_run(self):
+        clock, throttle = self.throttle()
+        opened = 0
+        for _ in range(6000 * 10):   # ten connects a second for 100 minutes
+            opened += throttle.take("203.0.113.9") == 0
+            clock.advance(0.1)
+        assert opened == 32 + 10 * 32 - 1
+
+    def test_a_refused_connection_is_not_counted(self):
+        clock, throttle = self.throttle(rate=2, window=10)
+        throttle.take("192.0.2.1"), throttle.take("192.0.2.1")
+        for _ in range(100):
+            assert throttle.take("192.0.2.1") == pytest.approx(5.0)
+        clock.advance(5)
+        assert throttle.take("192.0.2.1") == 0.0
+
+    def test_addresses_are_counted_apart_ipv6_per_64(self):
+        _, throttle = self.throttle(rate=1)
+        assert throttle.take("192.0.2.1") == 0 and throttle.take("192.0.2.2") == 0
+        assert throttle.take("::ffff:192.0.2.1") > 0
+        assert throttle.take("2001:db8::1") == 0 and throttle.take("2001:db8::2") > 0
+        assert throttle.take("2001:db8:0:1::1") == 0
+
+    def test_exempt_and_non_ip_hosts(self):
+        _, throttle = self.throttle(rate=1, exempt=["127.0.0.0/8"])
+        assert all(throttle.take("127.0.0.1") == 0 for _ in range(100))
+        assert all(throttle.take("/run/chat.sock") == 0 for _ in range(100))
+        assert len(throttle) == 0
+
+    @pytest.mark.parametrize("rate, window", [(0, 600), (32, 0)])
+    def test_zero_turns_it_off(self, rate, window):
+        _, throttle = self.throttle(rate=rate, window=window)
+        assert all(throttle.take("192.0.2.1") == 0 for _ in range(1000))
+
+    def test_memory_is_bounded(self):
+        clock, throttle = self.throttle(max_keys=100)
+        for i in range(1000):
+            throttle.take(f"10.0.{i // 250}.{i % 250}")
+        assert len(throttle) == 100
+        clock.advance(600)   # every bucket full again: all forgotten
+        throttle.take("192.0.2.1")
+        assert len(throttle) == 1
+
+
+class TestFailureThrottle:
+    def test_free_failures_then_doubling_up_to_the_cap(self):
+        clock = Clock()
+        throttle = FailureThrottle(clock, free=3, base=1, cap=600)
+        assert [throttle.failed("k") for _ in range(3)] == [0, 0, 0]
+        waits = []
+        for _ in range(12):
+            waits.append(throttle.failed("k"))
+            assert throttle.wait("k") == waits[-1]
+            clock.advance(waits[-1])
+            assert throttle.wait("k") == 0
+        assert waits == [1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 600, 600]
+
+    def test_guesses_in_an_hour(self):
+        # The README's figures: 18 in the first hour, then 6 an hour; for an
+        # account (capped at a minute), 68 in the first hour and 60 after.
+        for cap, first, later in ((600, 18, 6), (60, 68, 60)):
+            clock = Clock()
+            throttle = FailureThrottle(clock, cap=cap)
+            hours = [0, 0, 0]
+            while clock.seconds() < 3 * 3600:
+                if throttle.wait("k") == 0:
+                    throttle.failed("k")
+                    hours[int(clock.seconds() // 3600)] += 1
+                clock.advance(0.25)
+            assert hours == [first, later, later]
+
+    def test_keys_are_apart_and_forgotten(self):
+        clock = Clock()
+        throttle = FailureThrottle(clock, free=0, forget=100)
+        throttle.failed("a")
+        assert throttle.wait("a") == 1 and throttle.wait("b") == 0
+        clock.advance(99)
+        throttle.failed("b")
+        assert throttle.failures("a") == 1 and len(throttle) == 2
+        clock.advance(1)
+        assert throttle.failures("a") == 0 and len(throttle) == 1
+        assert throttle.failed("b") == 2   # b's failures are still counted
+
+    def test_memory_is_bounded_least_recent_first(self):
+        throttle = FailureThrottle(Clock(), free=0, max_keys=100)
+        throttle.failed("old")
+        for i in range(1000):
+            throttle.failed(f"k{i}")
+        assert len(throttle) == 100
+        assert throttle.wait("old") == 0 and throttle.wait("k999") > 0
+
+    def test_a_huge_count_does_not_overflow(self):
+        throttle = FailureThrottle(Clock(), free=0, cap=600)
+        for _ in range(5000):
+            throttle.failed("k")
+        assert throttle.wait("k") == 600
+
+
+class TestLogBudget:
+    log = Logger(namespace="test.budget")
+
+    def test_lines_then_a_count_of_the_rest(self):
+        clock = Clock()
+        budget = LogBudget(clock, "test lines", lines=3, interval=10)
+        with capturedLogs() as events:
+            for i in range(100):
+                budget.info(self.log, "line {i}", i=i)
+            clock.advance(10)
+            budget.warn(self.log, "after {i}", i=100)
+        text = [formatEvent(event) for event in events]
+        assert text == ["line 0", "line 1", "line 2",
+                        "97 similar test lines suppressed in 10 s", "after 100"]
+
+    def test_the_summary_has_the_highest_level_left_out(self):
+        clock = Clock()
+        budget = LogBudget(clock, "test lines", lines=1, interval=10)
+        with capturedLogs() as events:
+            budget.info(self.log, "kept")
+            budget.info(self.log, "left out")
+            budget.warn(self.log, "left out too")
+            budget.flush()
+            budget.flush()   # nothing more to say
+        assert [(formatEvent(e), e["log_level"]) for e in events] == [
+            ("kept", LogLevel.info),
+            ("2 similar test lines suppressed in 10 s", LogLevel.warn)]
+        assert clock.getDelayedCalls() == []   # no timer: an idle server has none
+
+    def test_a_quiet_log_loses_nothing(self):
+        clock = Clock()
+        budget = LogBudget(clock, "test lines", lines=3, interval=10)
+        with capturedLogs() as events:
+            for i in range(100):
+                budget.info(self.log, "line {i}", i=i)
+                clock.advance(4)
+        assert len(events) == 100
 
 
 class TestListenBacklog:
