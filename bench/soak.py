@@ -85,6 +85,7 @@ def start_server(args: argparse.Namespace, workdir: Path) -> tuple[subprocess.Po
         twistd, "-n", "--pidfile=", "--logfile", str(workdir / "server.log"), "chat",
         "--port", f"tcp:{port}:interface=127.0.0.1",
         "--max-per-ip", "0",                     # every client comes from 127.0.0.1
+        "--connect-rate", "0",                   # and the storm connects 10,000 times
         "--max-clients", str(args.clients * 2 + 1000),
         "--max-backlog", str(args.max_backlog),
         *args.server_arg,

@@ -284,6 +284,14 @@ class TooManyConnections(Refused):
         super().__init__(f"too many connections from your address (limit {limit})")
 
 
+class ConnectingTooFast(Refused):
+    """Over C{--connect-rate} new connections from one address per C{--connect-window}."""
+
+    def __init__(self, wait: float) -> None:
+        self.wait = max(1, math.ceil(wait))
+        super().__init__(f"too many connections from your address: try again in {self.wait} s")
+
+
 class ShuttingDown(Refused):
     def __init__(self) -> None:
         super().__init__("server shutting down")

@@ -27,6 +27,7 @@ from chatsvc.errors import (
     BadRoomName,
     Banned,
     CannotSpeak,
+    ConnectingTooFast,
     EmptyMessage,
     InviteOnly,
     ListFull,
@@ -68,7 +69,14 @@ from chatsvc.events import (
     Topic,
     TopicChanged,
 )
-from chatsvc.limits import HostCounter
+from chatsvc.limits import (
+    CONNECTION_LOG_LINES,
+    LOG_INTERVAL,
+    LOG_LINES,
+    ConnectThrottle,
+    HostCounter,
+    LogBudget,
+)
 from chatsvc.masks import BadMask, MaskEntry, MaskList, normalize_mask, user_mask
 from chatsvc.modes import (
     FLAG_MODES,
@@ -121,7 +129,20 @@ class ChatFactory(ServerFactory):
         self.settings = settings or Settings()
         self.clock: IReactorTime = clock
         self.connections: set[Participant] = set()
-        self.hosts = HostCounter(self.settings.max_per_ip, self.settings.per_ip_exempt)
+        settings = self.settings
+        self.hosts = HostCounter(settings.max_per_ip, settings.per_ip_exempt)
+        self.connect_throttle = ConnectThrottle(clock, settings.connect_rate,
+                                                settings.connect_window, settings.per_ip_exempt)
+        #: Each kind of log line has a budget, so a storm cannot fill the disk.
+        self.connection_lines = LogBudget(clock, "connection lines", CONNECTION_LOG_LINES,
+                                          LOG_INTERVAL)
+        self.refusal_lines = LogBudget(clock, "refused-connection lines", LOG_LINES,
+                                       LOG_INTERVAL)
+        self.auth_lines = LogBudget(clock, "failed-password lines", LOG_LINES, LOG_INTERVAL)
+        self.drop_lines = LogBudget(clock, "dropped-client lines", LOG_LINES, LOG_INTERVAL)
+        self.name_lines = LogBudget(clock, "rename lines", LOG_LINES, LOG_INTERVAL)
+        self.log_budgets = (self.connection_lines, self.refusal_lines, self.auth_lines,
+                            self.drop_lines, self.name_lines)
         self._deadlines: dict[Participant, IDelayedCall] = {}
         self.users: dict[str, Participant] = {}
         self.default_room = Room(self.settings.room, self.clock.seconds())
@@ -157,23 +178,33 @@ class ChatFactory(ServerFactory):
     def attach(self, participant: Participant) -> None:
         """Admit a new connection, or raise a L{chatsvc.errors.Refused}.
 
-        Applies C{--max-clients} and C{--max-per-ip}, and starts the
-        C{--register-timeout} clock: a connection still unregistered when it
-        runs out is told so and closed.
+        Applies C{--max-clients}, C{--max-per-ip} and C{--connect-rate}, and
+        starts the C{--register-timeout} clock: a connection still
+        unregistered when it runs out is told so and closed.
         """
         if self.closing:
             raise ShuttingDown()
         settings = self.settings
         limit = settings.max_clients
+        host = participant.host
         if limit and len(self.connections) >= limit:
-            self.log.warn("refused {host}: server full ({limit} connections)",
-                          host=participant.host, limit=limit)
+            self.refusal_lines.warn(self.log, "refused {host}: server full ({limit} connections)",
+                                    host=host, limit=limit)
             raise ServerFull()
-        if not self.hosts.add(participant.host):
-            self.log.warn("refused {host}: {limit} connections from that address",
-                          host=participant.host, limit=settings.max_per_ip)
+        if not self.hosts.add(host):
+            self.refusal_lines.warn(self.log, "refused {host}: {limit} connections from that "
+                                    "address", host=host, limit=settings.max_per_ip)
             raise TooManyConnections(settings.max_per_ip)
+        wait = self.connect_throttle.take(host)
+        if wait:
+            self.hosts.remove(host)
+            self.refusal_lines.warn(
+                self.log, "refused {host}: over {rate} new connections in {window:g} s",
+                host=host, rate=settings.connect_rate, window=settings.connect_window)
+            raise ConnectingTooFast(wait)
         self.connections.add(participant)
+        self.connection_lines.info(self.log, "{protocol} connection from {host}",
+                                   protocol=_protocol(participant), host=host)
         if settings.register_timeout:
             self._deadlines[participant] = self.clock.callLater(
                 settings.register_timeout, self._registration_expired, participant)
@@ -185,15 +216,23 @@ class ChatFactory(ServerFactory):
         C{reason} is shown to the others; C{logged_reason} replaces it in the
         log when it is the user's own words (a quit message is content).
         """
+        name = participant.name
         if participant in self.connections:
             self.connections.remove(participant)
             self.hosts.remove(participant.host)  # counted by attach()
+            # One line per session, at its end: who, why, how long.
+            since = getattr(participant, "signon", None)
+            self.connection_lines.info(
+                self.log, "{name} left ({reason}) after {duration:.1f} s ({protocol} from {host})",
+                name=name or "(unregistered)",
+                reason=reason if logged_reason is None else logged_reason,
+                duration=0.0 if not since else max(0.0, self.clock.seconds() - since),
+                protocol=_protocol(participant), host=participant.host)
         self._cancel_deadline(participant)
         self._authenticated.discard(participant)
         self.opers.discard(participant)
         for room in self._invites.pop(participant, ()):
             room.invited.discard(participant)
-        name = participant.name
         if name is not None and self.users.get(fold(name)) is participant:
             mask = self.mask_of(participant)
             self.history.record(name, mask, _realname(participant))
@@ -203,8 +242,6 @@ class ChatFactory(ServerFactory):
                 self._drop_member(participant, room)
             if not self.closing:  # everyone is leaving: nobody to tell
                 self._send(audience, Left(None, name, reason, mask=mask))
-            self.log.info("{name} left ({reason})", name=name,
-                          reason=reason if logged_reason is None else logged_reason)
         if not self.connections and self._drained:
             drained, self._drained = self._drained, []
             for waiting in drained:
@@ -219,6 +256,8 @@ class ChatFactory(ServerFactory):
         the wait (L{chatsvc.lifecycle.ChatService} does).
         """
         self.closing = True
+        for budget in self.log_budgets:
+            budget.flush()
         self.log.info("shutting down: closing {count} connections", count=len(self.connections))
         for participant in list(self.connections):
             participant.disconnect(reason)
@@ -233,8 +272,6 @@ class ChatFactory(ServerFactory):
         self._deadlines.pop(participant, None)
         if participant.name is None and participant in self.connections:
             timeout = self.settings.register_timeout
-            self.log.info("{host} closed: not registered within {timeout} s",
-                          host=participant.host, timeout=timeout)
             participant.disconnect(f"registration timeout ({timeout:g} s)")
 
     def _cancel_deadline(self, participant: Participant) -> None:
@@ -260,7 +297,7 @@ class ChatFactory(ServerFactory):
         if expected is None:
             return
         if not _same_secret(password, expected):
-            self.log.info("{host}: wrong server password", host=participant.host)
+            self.auth_lines.info(self.log, "{host}: wrong server password", host=participant.host)
             raise BadPassword()
         self._authenticated.add(participant)
 
@@ -291,7 +328,6 @@ class ChatFactory(ServerFactory):
         self._cancel_deadline(participant)
         participant.name = name
         self.users[fold(name)] = participant
-        self.log.info("{host} registered as {name}", host=participant.host, name=name)
         participant.deliver(Registered(name))
         for line in self.settings.motd:
             participant.deliver(Notice(line))
@@ -321,7 +357,7 @@ class ChatFactory(ServerFactory):
         self.users[fold(new)] = participant
         for room in rooms:
             room.rekey(participant, old)
-        self.log.info("{old} is now {new}", old=old, new=new)
+        self.name_lines.info(self.log, "{old} is now {new}", old=old, new=new)
         participant.deliver(Registered(new))
         self._send(self._audience(participant), Renamed(old, new, mask=mask))
 
@@ -642,8 +678,8 @@ class ChatFactory(ServerFactory):
         name = self._require_name(participant)
         expected = self.settings.opers.get(account)
         if expected is None or not _same_secret(password, expected):
-            self.log.warn("failed /oper as {account} by {name} from {host}",
-                          account=account, name=name, host=participant.host)
+            self.auth_lines.warn(self.log, "failed /oper as {account} by {name} from {host}",
+                                 account=account[:64], name=name, host=participant.host)
             raise BadOperLogin()
         self.opers.add(participant)
         self.log.info("{name} from {host} is a server operator (account {account})",
@@ -802,6 +838,11 @@ def _same_secret(given: str | None, expected: str) -> bool:
     how much of a guess was right; no secret counts as the empty string.
     """
     return hmac.compare_digest((given or "").encode("utf-8"), expected.encode("utf-8"))
+
+
+def _protocol(participant: Participant) -> str:
+    """The protocol a participant speaks, for the log (C{"line"}, C{"IRC"})."""
+    return getattr(participant, "protocol_name", "?")
 
 
 def _realname(participant: Participant) -> str:

@@ -172,13 +172,14 @@ class Guard:
         self._sendq.close(abort=True)
 
     def _too_slow(self) -> None:
-        self.log.warn("{host} ({name}) dropped: outbound backlog over {limit} bytes",
-                      host=self.participant.host, name=self.participant.name,
-                      limit=self.hub.settings.max_backlog)
+        self.hub.drop_lines.warn(self.log, "{host} ({name}) dropped: outbound backlog over "
+                                 "{limit} bytes", host=self.participant.host,
+                                 name=self.participant.name,
+                                 limit=self.hub.settings.max_backlog)
         self.close(TOO_SLOW, abort=True)
 
     def _flooding(self) -> None:
-        self.log.warn("{host} ({name}) dropped: flooding", host=self.participant.host,
-                      name=self.participant.name)
+        self.hub.drop_lines.warn(self.log, "{host} ({name}) dropped: flooding",
+                                 host=self.participant.host, name=self.participant.name)
         self.participant.deliver(Error(FLOODING))
         self.close(FLOODING)

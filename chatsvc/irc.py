@@ -140,6 +140,8 @@ class IRCChatProtocol(ChannelCommands, UserCommands, Protocol):
     """One IRC client connection: a participant of the hub."""
 
     log = Logger()
+    #: For the hub's log lines.
+    protocol_name = "IRC"
 
     def __init__(self, server: IRCServer) -> None:
         self.server = server
@@ -176,24 +178,21 @@ class IRCChatProtocol(ChannelCommands, UserCommands, Protocol):
     def connectionMade(self) -> None:
         self.host = peer_host(self.transport)
         self.secure = ISSLTransport.providedBy(self.transport)
+        self.signon = self.last_active = self._heard = self.server.clock.seconds()
         self._guard = Guard(self.hub, self, self.transport, self._handle)
         self._starting = True
         started = self._guard.start()
         self._starting = False
         if not started:
             return
-        self.signon = self.last_active = self._heard = self.server.clock.seconds()
         self._schedule(self.hub.settings.irc_ping_interval)
-        self.log.info("IRC connection from {host}", host=self.host)
 
     def connectionLost(self, reason: Failure = None) -> None:
         if self._timer is not None and self._timer.active():
             self._timer.cancel()
         self._timer = None
         if self._guard is not None:
-            self._guard.lost()
-            self.log.info("IRC {host} disconnected ({why})", host=self.host,
-                          why=self._guard.logged_reason)
+            self._guard.lost()  # the hub logs the end of the session
 
     @property
     def _closing(self) -> bool:
@@ -228,7 +227,6 @@ class IRCChatProtocol(ChannelCommands, UserCommands, Protocol):
         if self._pinged_at is not None:
             if self._heard < self._pinged_at:
                 silent = round(now - self._heard)
-                self.log.info("IRC {host} ({name}) ping timeout", host=self.host, name=self.name)
                 self.disconnect(f"Ping timeout: {silent} seconds")
                 return
             self._pinged_at = None
@@ -466,7 +464,6 @@ class IRCChatProtocol(ChannelCommands, UserCommands, Protocol):
         self._send_isupport()
         self._send_lusers()
         self._send_motd([event.text for event in held if isinstance(event, Notice)])
-        self.log.info("IRC {host} registered as {name}", host=self.host, name=me)
         for event in held:
             if not isinstance(event, Notice | Registered):
                 self.deliver(event)

@@ -84,6 +84,8 @@ class LineChatProtocol(Protocol):
     """One line-protocol connection: parse lines into hub calls, render events."""
 
     log = Logger()
+    #: For the hub's log lines.
+    protocol_name = "line"
 
     def __init__(self, hub: ChatFactory) -> None:
         self.hub = hub
@@ -104,7 +106,6 @@ class LineChatProtocol(Protocol):
         self._guard = Guard(self.hub, self, self.transport, self.lineReceived)
         if not self._guard.start():
             return
-        self.log.info("connection from {host}", host=self.host)
         how = (
             "this server needs a password: send /pass PASSWORD, then #yourname"
             if self.hub.password_required else "register with #yourname"
@@ -114,13 +115,8 @@ class LineChatProtocol(Protocol):
         ))
 
     def connectionLost(self, reason: Failure = None) -> None:
-        guard = self._guard
-        if guard is not None:
-            attached = guard.attached
-            guard.lost()
-            if attached:
-                self.log.info("{host} disconnected ({why})", host=self.host,
-                              why=guard.logged_reason)
+        if self._guard is not None:
+            self._guard.lost()  # the hub logs the end of the session
 
     def disconnect(self, reason: str) -> None:
         """Close this connection on the server's initiative, saying why.

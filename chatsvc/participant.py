@@ -25,6 +25,10 @@ class Participant(Protocol):
     it may call the hub (a kicked line user returns to the default room).
     A hook rather than a test in C{deliver} keeps per-recipient work out of
     every broadcast.
+
+    Optionally too, for the log line that ends a session: C{signon} (when it
+    connected, in the hub clock's seconds) and C{protocol_name} (C{"line"},
+    C{"IRC"}).
     """
 
     name: str | None

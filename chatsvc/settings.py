@@ -20,7 +20,12 @@ class Settings:
     flood_burst: int = 10
     flood_queue: int = 50
     max_per_ip: int = 16
-    #: IP addresses or networks that C{max_per_ip} does not apply to.
+    #: New connections one address may open per C{connect_window} seconds
+    #: (L{chatsvc.limits.ConnectThrottle}); 0 turns the throttle off.
+    connect_rate: int = 32
+    connect_window: float = 600.0
+    #: IP addresses or networks that C{max_per_ip} and C{connect_rate} do
+    #: not apply to.
     per_ip_exempt: list[str] = field(default_factory=list)
     #: Seconds a connection may stay unregistered; 0 means forever.
     register_timeout: float = 60.0

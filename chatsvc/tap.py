@@ -117,6 +117,11 @@ class Options(ConfigFileMixin, usage.Options):
          "the 64 KiB transport buffer; past it the client is dropped (0: no limit)."],
         ["max-per-ip", None, "16",
          "Most connections from one IPv4 address or IPv6 /64 (0: no limit)."],
+        ["connect-rate", None, "32",
+         "New connections one IPv4 address or IPv6 /64 may open per --connect-window; "
+         "past it a connection is told when to try again and closed (0: no limit)."],
+        ["connect-window", None, "600",
+         "Seconds over which --connect-rate is counted (0: no limit)."],
         ["register-timeout", None, "60",
          "Seconds a connection may stay unregistered before it is closed (0: forever)."],
         ["flood-rate", None, "2",
@@ -151,8 +156,9 @@ class Options(ConfigFileMixin, usage.Options):
                      for name, doc in self.docs.items()}
 
     def opt_per_ip_exempt(self, value: str) -> None:
-        """Address or network (127.0.0.1, 10.0.0.0/8, ::1) --max-per-ip does
-        not apply to; repeat it or separate with commas.
+        """Address or network (127.0.0.1, 10.0.0.0/8, ::1) that --max-per-ip
+        and --connect-rate do not apply to (as ergo's exempted list); repeat it
+        or separate with commas.
         """
         self["per-ip-exempt"].extend(part for part in value.split(",") if part.strip())
 
@@ -186,6 +192,8 @@ class Options(ConfigFileMixin, usage.Options):
         settings.max_clients = _positive_int(self, "max-clients")
         settings.max_backlog = _positive_int(self, "max-backlog")
         settings.max_per_ip = _positive_int(self, "max-per-ip")
+        settings.connect_rate = _positive_int(self, "connect-rate")
+        settings.connect_window = _positive_number(self, "connect-window")
         settings.register_timeout = _positive_number(self, "register-timeout")
         settings.flood_rate = _positive_number(self, "flood-rate")
         settings.flood_burst = _positive_int(self, "flood-burst")

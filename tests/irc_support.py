@@ -23,8 +23,10 @@ class Net:
         self.clock = Clock()
         self.clock.advance(1_700_000_000)
         # Many users from one address, sending as fast as a test can: no
-        # per-address cap and no flood control unless a test asks for them.
-        settings = {"max_per_ip": 0, "flood_rate": 0, "register_timeout": 0, **settings}
+        # per-address cap or connection rate and no flood control unless a
+        # test asks for them.
+        settings = {"max_per_ip": 0, "connect_rate": 0, "flood_rate": 0, "register_timeout": 0,
+                    **settings}
         self.hub = ChatFactory(Settings(**settings), clock=self.clock)
         self.irc = IRCServer(self.hub)
 

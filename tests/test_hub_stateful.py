@@ -69,7 +69,7 @@ class HubMachine(RuleBasedStateMachine):
     def __init__(self) -> None:
         super().__init__()
         self.clock = Clock()
-        self.hub = ChatFactory(Settings(flood_rate=0), clock=self.clock)
+        self.hub = ChatFactory(Settings(flood_rate=0, connect_rate=0), clock=self.clock)
         self.all: list[Conn] = []
         self.counter = itertools.count()
 

@@ -465,15 +465,18 @@ class TestOptions:
         settings = self.parse()
         assert (settings.flood_rate, settings.flood_burst, settings.flood_queue) == (2, 10, 50)
         assert (settings.max_per_ip, settings.register_timeout) == (16, 60)
+        assert (settings.connect_rate, settings.connect_window) == (32, 600)
         assert settings.per_ip_exempt == []
 
     def test_values(self):
         settings = self.parse("--flood-rate", "0.5", "--flood-burst", "0", "--flood-queue", "5",
                               "--max-per-ip", "0", "--register-timeout", "2.5",
+                              "--connect-rate", "0", "--connect-window", "60.5",
                               "--per-ip-exempt", "127.0.0.1,::1", "--per-ip-exempt", "10.0.0.0/8")
         assert settings.flood_rate == 0.5 and settings.flood_burst == 0
         assert settings.flood_queue == 5 and settings.max_per_ip == 0
         assert settings.register_timeout == 2.5
+        assert (settings.connect_rate, settings.connect_window) == (0, 60.5)
         assert settings.per_ip_exempt == ["127.0.0.1", "::1", "10.0.0.0/8"]
 
     @pytest.mark.parametrize("argv, message", [
@@ -482,6 +485,8 @@ class TestOptions:
         (("--register-timeout", "nan"), "must be a finite number"),
         (("--flood-burst", "1.5"), "--flood-burst '1.5': not a whole number"),
         (("--max-per-ip", "-3"), "must be at least 0"),
+        (("--connect-rate", "1.5"), "--connect-rate '1.5': not a whole number"),
+        (("--connect-window", "-1"), "must be a finite number"),
         (("--per-ip-exempt", "localhost"), "--per-ip-exempt:"),
     ])
     def test_bad_values_are_one_line(self, argv, message):

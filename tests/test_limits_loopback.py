@@ -224,6 +224,24 @@ async def test_loopback_can_be_exempt(service, certs):
         await client.closed
 
 
+@pytest_twisted.ensureDeferred
+async def test_connect_rate_on_real_sockets(service, certs):
+    root, hub, ports = await service("--connect-rate", "2")   # then one per 300 s
+    alice = await user(ports, "alice")
+    irc = await WireClient().connect(endpoint(ports, "irc", certs))   # IRC counts too
+    wait = "too many connections from your address: try again in 300 s"
+    late = await WireClient().connect(endpoint(ports, "plain", certs))
+    assert await late.expect() == f"! {wait}"
+    await late.closed.addTimeout(5, reactor)
+    late_irc = await WireClient().connect(endpoint(ports, "irc", certs))
+    assert await late_irc.expect() == f"ERROR :Closing link: 127.0.0.1 ({wait})"
+    await late_irc.closed.addTimeout(5, reactor)
+    assert len(hub.connections) == 2
+    for client in (alice, irc):
+        client.protocol.transport.loseConnection()
+        await client.closed
+
+
 def _read_port(server: subprocess.Popen, deadline: float) -> int:
     while time.monotonic() < deadline:
         line = server.stdout.readline()
@@ -272,7 +290,7 @@ def test_running_out_of_file_descriptors(tmp_path):
     twistd = Path(sys.executable).with_name("twistd")
     server = subprocess.Popen(
         [str(twistd), "-n", "--pidfile=", "chat", "--port", "tcp:0:interface=127.0.0.1",
-         "--max-per-ip", "0", "--flood-rate", "0"],
+         "--max-per-ip", "0", "--connect-rate", "0", "--flood-rate", "0"],
         preexec_fn=low_limit, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
         cwd=tmp_path,
     )

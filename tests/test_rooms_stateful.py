@@ -91,7 +91,7 @@ def wildcard(pattern: str, text: str) -> bool:
 class RoomsMachine(RuleBasedStateMachine):
     def __init__(self) -> None:
         super().__init__()
-        self.hub = ChatFactory(Settings(room=DEFAULT, max_rooms=MAX_ROOMS,
+        self.hub = ChatFactory(Settings(room=DEFAULT, max_rooms=MAX_ROOMS, connect_rate=0,
                                         opers={"root": "pw"}), clock=Clock())
         self.people: list[Person] = []  # connected and registered
         self.opers: set[Person] = set()
