@@ -262,6 +262,18 @@ class BadOperLogin(ChatError):
         super().__init__("bad operator name or password")
 
 
+class TooManyFailures(ChatError):
+    """Too many wrong passwords lately from this address or for this account.
+
+    The attempt was refused without checking the password (IRC: 464).
+    C{wait} is how many seconds are left.
+    """
+
+    def __init__(self, wait: float) -> None:
+        self.wait = max(1, math.ceil(wait))
+        super().__init__(f"too many failed attempts: try again in {self.wait} s")
+
+
 class TooManyRooms(RoomError):
     """ERR_TOOMANYCHANNELS (405)."""
 

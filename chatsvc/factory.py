@@ -27,6 +27,7 @@ from chatsvc.errors import (
     BadRoomName,
     Banned,
     CannotSpeak,
+    ChatError,
     ConnectingTooFast,
     EmptyMessage,
     InviteOnly,
@@ -44,6 +45,7 @@ from chatsvc.errors import (
     ServerFull,
     ShuttingDown,
     TooManyConnections,
+    TooManyFailures,
     TooManyListEntries,
     TooManyModes,
     TooManyRooms,
@@ -70,12 +72,16 @@ from chatsvc.events import (
     TopicChanged,
 )
 from chatsvc.limits import (
+    ACCOUNT_BACKOFF_CAP,
     CONNECTION_LOG_LINES,
+    FAILURES_PER_CONNECTION,
     LOG_INTERVAL,
     LOG_LINES,
     ConnectThrottle,
+    FailureThrottle,
     HostCounter,
     LogBudget,
+    address_key,
 )
 from chatsvc.masks import BadMask, MaskEntry, MaskList, normalize_mask, user_mask
 from chatsvc.modes import (
@@ -133,6 +139,12 @@ class ChatFactory(ServerFactory):
         self.hosts = HostCounter(settings.max_per_ip, settings.per_ip_exempt)
         self.connect_throttle = ConnectThrottle(clock, settings.connect_rate,
                                                 settings.connect_window, settings.per_ip_exempt)
+        #: Failed passwords (server password, /oper) per address and per
+        #: account, kept across connections: reconnecting does not reset them.
+        self.address_failures = FailureThrottle(clock)
+        self.account_failures = FailureThrottle(clock, cap=ACCOUNT_BACKOFF_CAP)
+        #: Failed or refused password attempts of each connection so far.
+        self._attempts: dict[Participant, int] = {}
         #: Each kind of log line has a budget, so a storm cannot fill the disk.
         self.connection_lines = LogBudget(clock, "connection lines", CONNECTION_LOG_LINES,
                                           LOG_INTERVAL)
@@ -230,6 +242,7 @@ class ChatFactory(ServerFactory):
                 protocol=_protocol(participant), host=participant.host)
         self._cancel_deadline(participant)
         self._authenticated.discard(participant)
+        self._attempts.pop(participant, None)
         self.opers.discard(participant)
         for room in self._invites.pop(participant, ()):
             room.invited.discard(participant)
@@ -291,15 +304,49 @@ class ChatFactory(ServerFactory):
 
         The rule lives here, not in an adapter, so that no protocol is a way
         around it: L{register} refuses a first registration until this has
-        succeeded.  Raises L{BadPassword} on a mismatch.
+        succeeded.  Raises L{BadPassword} on a mismatch, and
+        L{TooManyFailures}, without looking at the password, while the
+        address is backing off after wrong ones.
         """
         expected = self.settings.password
         if expected is None:
             return
+        self._check_attempt(participant, None)
         if not _same_secret(password, expected):
             self.auth_lines.info(self.log, "{host}: wrong server password", host=participant.host)
-            raise BadPassword()
+            raise self._failed_attempt(participant, None, BadPassword())
         self._authenticated.add(participant)
+
+    def _check_attempt(self, participant: Participant, account: str | None) -> None:
+        """Refuse a password attempt while its address or account is backing off."""
+        wait = self.address_failures.wait(address_key(participant.host))
+        if account is not None:
+            wait = max(wait, self.account_failures.wait(_account_key(account)))
+        if wait > 0:
+            raise self._count_attempt(participant, TooManyFailures(wait))
+
+    def _failed_attempt(self, participant: Participant, account: str | None,
+                        refusal: ChatError) -> ChatError:
+        """Count a wrong password against its address and account; return C{refusal}."""
+        self.address_failures.failed(address_key(participant.host))
+        if account is not None:
+            self.account_failures.failed(_account_key(account))
+        return self._count_attempt(participant, refusal)
+
+    def _count_attempt(self, participant: Participant, refusal: ChatError) -> ChatError:
+        """Count an attempt of this connection; at its last, say C{refusal} and disconnect.
+
+        Returns C{refusal}, for the caller to raise.
+        """
+        if participant in self.connections:
+            count = self._attempts.get(participant, 0) + 1
+            self._attempts[participant] = count
+            if count >= FAILURES_PER_CONNECTION:
+                self.auth_lines.warn(self.log, "{host} disconnected: {count} failed password "
+                                     "attempts", host=participant.host, count=count)
+                participant.deliver(Error(str(refusal)))
+                participant.disconnect("too many failed attempts")
+        return refusal
 
     # -- names ---------------------------------------------------------------
 
@@ -674,13 +721,20 @@ class ChatFactory(ServerFactory):
     # -- server operators ----------------------------------------------------
 
     def oper(self, participant: Participant, account: str, password: str) -> None:
-        """Make C{participant} a server operator if the account and password match."""
+        """Make C{participant} a server operator if the account and password match.
+
+        Failures back off per address and per account (L{TooManyFailures},
+        refused without looking at the password), across connections.
+        """
         name = self._require_name(participant)
+        self._check_attempt(participant, account)
         expected = self.settings.opers.get(account)
-        if expected is None or not _same_secret(password, expected):
+        # Compared even for an unknown account, so that the time taken does
+        # not tell which accounts exist.
+        if not _same_secret(password, expected or "") or expected is None:
             self.auth_lines.warn(self.log, "failed /oper as {account} by {name} from {host}",
                                  account=account[:64], name=name, host=participant.host)
-            raise BadOperLogin()
+            raise self._failed_attempt(participant, account, BadOperLogin())
         self.opers.add(participant)
         self.log.info("{name} from {host} is a server operator (account {account})",
                       name=name, host=participant.host, account=account)
@@ -838,6 +892,11 @@ def _same_secret(given: str | None, expected: str) -> bool:
     how much of a guess was right; no secret counts as the empty string.
     """
     return hmac.compare_digest((given or "").encode("utf-8"), expected.encode("utf-8"))
+
+
+def _account_key(account: str) -> str:
+    """The key an account's failures count under: bounded, whatever length was sent."""
+    return account[:64]
 
 
 def _protocol(participant: Participant) -> str:

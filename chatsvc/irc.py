@@ -39,6 +39,7 @@ from chatsvc.errors import (
     NoSuchRoom,
     NoSuchService,
     NoSuchUser,
+    TooManyFailures,
 )
 from chatsvc.events import Entered, Error, Event, Exited, Notice, Registered, Topic
 from chatsvc.framing import TOO_LONG, LineBuffer
@@ -425,6 +426,10 @@ class IRCChatProtocol(ChannelCommands, UserCommands, Protocol):
         except BadPassword:
             self._reply(rfc.ERR_PASSWDMISMATCH, "Password incorrect")
             self.disconnect("Bad password")
+            return
+        except TooManyFailures as refusal:
+            self._reply(rfc.ERR_PASSWDMISMATCH, str(refusal))
+            self.disconnect(str(refusal))
             return
         self._register(self._nick)
 

@@ -16,7 +16,7 @@ from twisted.words.protocols import irc as rfc
 
 import chatsvc
 from chatsvc import ircwire as wire
-from chatsvc.errors import BadOperLogin
+from chatsvc.errors import BadOperLogin, TooManyFailures
 from chatsvc.limits import MAX_WHO_REPLIES
 from chatsvc.masks import Wildcard
 from chatsvc.names import fold
@@ -237,6 +237,9 @@ class UserCommands:
             self.hub.oper(self, params[0], params[1])
         except BadOperLogin:
             self._reply(rfc.ERR_PASSWDMISMATCH, "Password incorrect")
+            return
+        except TooManyFailures as refusal:
+            self._reply(rfc.ERR_PASSWDMISMATCH, str(refusal))
             return
         self._reply(rfc.RPL_YOUREOPER, "You are now an IRC operator")
         self._write_line(self._me, "MODE", self._me, "+o")

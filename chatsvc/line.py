@@ -31,6 +31,7 @@ from chatsvc.errors import (
     EmptyMessage,
     NotRegistered,
     RoomError,
+    TooManyFailures,
     TryAgain,
 )
 from chatsvc.events import Error, Event, Notice, RoomList, Topic, Who
@@ -436,7 +437,7 @@ class LineChatProtocol(Protocol):
             raise ChatError("already registered")
         try:
             self.hub.authenticate(self, argument)
-        except BadPassword as refusal:
+        except (BadPassword, TooManyFailures) as refusal:
             self.deliver(Error(str(refusal)))
             if self._guard is not None:
                 self._guard.close(str(refusal))
