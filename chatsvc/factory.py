@@ -317,6 +317,10 @@ class ChatFactory(ServerFactory):
             raise self._failed_attempt(participant, None, BadPassword())
         self._authenticated.add(participant)
 
+    def is_authenticated(self, participant: Participant) -> bool:
+        """Whether C{participant} may register: it gave the server password, or none is set."""
+        return not self.password_required or participant in self._authenticated
+
     def _check_attempt(self, participant: Participant, account: str | None) -> None:
         """Refuse a password attempt while its address or account is backing off."""
         wait = self.address_failures.wait(address_key(participant.host))

@@ -121,6 +121,15 @@ class Guard:
         """Lines the flood gate is holding back."""
         return self._gate.delayed
 
+    def handle_with(self, handle: Callable[[Any], None]) -> None:
+        """Hand the client's lines to C{handle} from now on (after the server password).
+
+        Lines the flood gate is still holding go to C{handle} too: they were
+        sent after the line that changed it.
+        """
+        self._handle = handle
+        self._gate.handle_with(handle)
+
     # -- closing -------------------------------------------------------------
 
     def close(self, reason: str, abort: bool = False) -> None:

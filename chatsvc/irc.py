@@ -412,7 +412,9 @@ class IRCChatProtocol(ChannelCommands, UserCommands, Protocol):
         except BadName as why:
             self._reply(rfc.ERR_ERRONEUSNICKNAME, nick, f"Erroneous nickname: {why}")
             return
-        if fold(nick) in self.hub.users:
+        # Before the server password, whether a nick is online is not told:
+        # registration checks it once the password is right.
+        if fold(nick) in self.hub.users and self.hub.is_authenticated(self):
             self._reply(rfc.ERR_NICKNAMEINUSE, nick, "Nickname is already in use")
             return
         self._nick = nick

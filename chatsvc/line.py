@@ -30,6 +30,7 @@ from chatsvc.errors import (
     ChatError,
     EmptyMessage,
     NotRegistered,
+    PasswordRequired,
     RoomError,
     TooManyFailures,
     TryAgain,
@@ -104,7 +105,10 @@ class LineChatProtocol(Protocol):
     def connectionMade(self) -> None:
         self.host = peer_host(self.transport)
         self.signon = self.last_active = self.hub.clock.seconds()
-        self._guard = Guard(self.hub, self, self.transport, self.lineReceived)
+        # On a server with a password, nothing but /pass, /quit and /help is
+        # answered before the password: not even who is online.
+        handle = self._before_password if self.hub.password_required else self.lineReceived
+        self._guard = Guard(self.hub, self, self.transport, handle)
         if not self._guard.start():
             return
         how = (
@@ -220,6 +224,29 @@ class LineChatProtocol(Protocol):
                 if handler is None:
                     raise ChatError(f"unknown command: /{command}")
                 handler(self, argument.strip())
+        except ChatError as refusal:
+            self.deliver(Error(str(refusal)))
+
+    def _before_password(self, raw: bytes | object) -> None:
+        """A line from a client that has not given the server password yet.
+
+        Only C{/pass}, C{/quit} and C{/help} are answered; anything else gets
+        the hub's own refusal (L{PasswordRequired}), which clients already
+        know.  Every line has passed the flood gate already.
+        """
+        if raw is TOO_LONG:
+            self.deliver(Error("line too long"))
+            return
+        text = clean_line(raw)  # type: ignore[arg-type]
+        if not text or text.isspace():
+            return
+        command, _, argument = text.partition(" ")
+        handler = self._OPEN_COMMANDS.get(command.lower())
+        if handler is None:
+            self.deliver(Error(str(PasswordRequired())))
+            return
+        try:
+            handler(self, argument.strip())
         except ChatError as refusal:
             self.deliver(Error(str(refusal)))
 
@@ -443,6 +470,8 @@ class LineChatProtocol(Protocol):
                 self._guard.close(str(refusal))
             return
         if self.hub.password_required:
+            if self._guard is not None:
+                self._guard.handle_with(self.lineReceived)
             self.deliver(Notice("password accepted: now register with #yourname"))
 
     def _cmd_nick(self, argument: str) -> None:
@@ -484,4 +513,11 @@ class LineChatProtocol(Protocol):
         "mode": _cmd_mode,
         "oper": _cmd_oper,
         "pass": _cmd_pass,
+    }
+
+    #: The commands answered before the server password (see L{_before_password}).
+    _OPEN_COMMANDS: ClassVar[dict[str, Callable[[LineChatProtocol, str], None]]] = {
+        "/pass": _cmd_pass,
+        "/quit": _cmd_quit,
+        "/help": _cmd_help,
     }
