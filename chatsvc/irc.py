@@ -173,6 +173,9 @@ class IRCChatProtocol(ChannelCommands, UserCommands, Protocol):
         self._timer: IDelayedCall | None = None
         self._heard = 0.0
         self._pinged_at: float | None = None
+        #: Whether our liveness PING is still unanswered: its one PONG
+        #: passes the flood gate free, every other PONG is a line like any.
+        self._pong_owed = False
 
     # -- connection lifecycle -----------------------------------------------
 
@@ -235,6 +238,7 @@ class IRCChatProtocol(ChannelCommands, UserCommands, Protocol):
         if now >= due:
             self._write_line(None, "PING", self.server.name)
             self._pinged_at = now
+            self._pong_owed = True
             self._schedule(settings.irc_ping_timeout)
         else:
             self._schedule(due - now)
@@ -317,8 +321,12 @@ class IRCChatProtocol(ChannelCommands, UserCommands, Protocol):
             # Parsed before the flood gate, so that the gate can let a PONG
             # through and the handler need not parse again.
             message = wire.parse(wire.decode(line))
-            if message is not None and message.command == "PONG":
-                guard.received_free(message)  # answering our PING is never flooding
+            if self._pong_owed and message is not None and message.command == "PONG":
+                # Answering our PING is never flooding, even with the gate
+                # full; once.  Other PONGs count like any line, or a client
+                # could send a million a second unchecked.
+                self._pong_owed = False
+                guard.received_free(message)
             else:
                 guard.received(message)
 

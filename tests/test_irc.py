@@ -555,14 +555,47 @@ def test_flooding_client_is_dropped_with_error() -> None:
     assert bob.read()[-1] == "* alice left (flooding)"
 
 
-def test_pong_passes_the_flood_gate() -> None:
-    net = Net(flood_rate=1, flood_burst=3, flood_queue=5)
-    alice = net.irc_user("alice")  # NICK, USER, JOIN: the burst is used up
-    alice.send(*["PRIVMSG alice :x"] * 5)  # five lines wait: the queue is full
+@pytest.mark.parametrize("pong", [
     # Any spelling IRC allows: prefix, tags, lower case.
-    alice.send("PONG :chatsvc", ":alice PONG chatsvc", "pong chatsvc", "@t=1 :alice PoNg :x")
+    "PONG :chatsvc", ":alice PONG chatsvc", "pong chatsvc", "@t=1 :alice PoNg :x",
+])
+def test_the_pong_answering_our_ping_passes_a_full_flood_gate(pong: str) -> None:
+    net = Net(flood_rate=1, flood_burst=3, flood_queue=5)
+    alice = net.irc_user("alice")
+    net.clock.advance(90)  # silent for the ping interval: the server PINGs
+    assert alice.read() == ["PING chatsvc"]
+    alice.send(*["PRIVMSG alice :x"] * 8)  # three pass, five wait: the queue is full
+    alice.send(pong)
     assert not alice.closed
-    alice.send("PRIVMSG alice :one too many")
+    alice.send(pong)  # one PONG per PING is free; this one is a line like any
+    assert alice.closed
+
+
+def test_a_pong_flood_is_flooding() -> None:
+    # Issue 13: PONG skipped the gate, and 1.04 M lines/s were accepted.
+    net = Net(flood_rate=2, flood_burst=10, flood_queue=50)
+    watcher = net.line_user("watcher")
+    alice = net.irc_user("alice")
+    watcher.read()
+    alice.read()
+    handled = []
+    handle = alice.protocol._handle
+    alice.protocol._guard.handle_with(lambda message: (handled.append(message), handle(message)))
+    alice.protocol.dataReceived(b"PONG :chatsvc\r\n" * 10_000)
+    assert alice.closed
+    assert alice.read()[-1] == "ERROR :Closing link: 192.0.2.1 (flooding)"
+    # What NICK, USER and JOIN left of the burst; 50 waited, and the next one
+    # was one too many.
+    assert len(handled) == 7
+    alice.drop()
+    assert watcher.read() == ["* alice left (flooding)"]
+
+
+def test_a_pong_without_a_ping_counts_like_any_line() -> None:
+    net = Net(flood_rate=1, flood_burst=3, flood_queue=5)
+    alice = net.irc_user("alice")
+    alice.send(*["PRIVMSG alice :x"] * 5)  # the burst is used up: five wait
+    alice.send("PONG :chatsvc")
     assert alice.closed
 
 
