@@ -23,7 +23,7 @@ import sys
 
 from twisted.internet import endpoints, protocol, reactor
 
-from chatsvc.sendq import SendQueue
+from chatsvc.conn.sendq import SendQueue
 
 _users: dict[bytes, Relay] = {}
 

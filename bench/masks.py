@@ -4,7 +4,7 @@ A room operator can set any ban mask, and every join and every message from
 a member who is not voiced is matched against every ban.  When masks were
 regular expressions (``*`` as ``.*``), ``*a*a*a*a*a*a*a*a*a*a*b`` against a
 user called ``aaaa...`` backtracked for minutes inside C.  This times
-chatsvc's matcher (L{chatsvc.masks.Wildcard}) on the attack's inputs and
+chatsvc's matcher (L{chatsvc.hub.masks.Wildcard}) on the attack's inputs and
 others built to be slow, beside the old regular expressions for as many
 stars as they finish in reasonable time::
 
@@ -20,8 +20,8 @@ import re
 import time
 from collections.abc import Callable, Sequence
 
-from chatsvc.masks import MAX_MASK_LENGTH, Wildcard, normalize_mask
-from chatsvc.names import MAX_NAME_LENGTH, fold
+from chatsvc.hub.masks import MAX_MASK_LENGTH, Wildcard, normalize_mask
+from chatsvc.hub.names import MAX_NAME_LENGTH, fold
 
 #: The attacker's user mask: the longest name and user, all ``a``.
 VICTIM = fold("a" * MAX_NAME_LENGTH + "!" + "~" + "a" * 9 + "@" + "2001:db8::" + "a" * 4)

@@ -16,7 +16,7 @@
     task.react(lambda reactor: defer.ensureDeferred(main(reactor)))
 
 The protocol parses the server's lines into the same L{chatsvc.events} the
-server renders (see L{chatsvc.lineformat.LineParser}), so a bot reasons about
+server renders (see L{chatsvc.protocols.line.wire.LineParser}), so a bot reasons about
 C{RoomMessage}, C{Joined} and so on, never about text formats.
 """
 
@@ -40,11 +40,11 @@ from twisted.internet.protocol import Factory, Protocol
 from twisted.logger import Logger
 from twisted.python.failure import Failure
 
+from chatsvc.conn.framing import TOO_LONG, LineBuffer
 from chatsvc.events import Entered, Error, Event, Notice, Registered, Renamed, Topic, Who
-from chatsvc.framing import TOO_LONG, LineBuffer
-from chatsvc.lineformat import NO_ROOM, LineParser
-from chatsvc.names import fold
-from chatsvc.text import decode, sanitize
+from chatsvc.hub.names import fold
+from chatsvc.hub.text import decode, sanitize
+from chatsvc.protocols.line.wire import NO_ROOM, LineParser
 
 __all__ = [
     "BadName",

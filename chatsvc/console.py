@@ -32,8 +32,8 @@ from chatsvc.client import (
     connect,
 )
 from chatsvc.events import Error, Event, PrivateMessage, RoomMessage
-from chatsvc.lineformat import render_text
-from chatsvc.names import fold
+from chatsvc.hub.names import fold
+from chatsvc.protocols.line.wire import render_text
 
 PALETTE = [
     ("time", "dark gray", "default"),

@@ -12,7 +12,7 @@ from dataclasses import MISSING, dataclass, field, fields, is_dataclass, replace
 from typing import TYPE_CHECKING, Any, TypeVar
 
 if TYPE_CHECKING:
-    from chatsvc.modes import ModeChange
+    from chatsvc.hub.modes import ModeChange
 
 
 _E = TypeVar("_E")
@@ -271,7 +271,7 @@ def scrubbed(event: _E, fix: Callable[[str], str]) -> _E:
     Strings inside tuples (L{Who}'s names, L{RoomList}'s rows) and inside
     nested dataclasses (L{ModesChanged}'s changes) too; the copy's C{wire}
     cache starts empty.  For a renderer's slow path, when a field holds what
-    no wire line may (see L{chatsvc.lineformat.line_bytes}).
+    no wire line may (see L{chatsvc.protocols.line.wire.line_bytes}).
     """
     return _scrub(event, fix)
 

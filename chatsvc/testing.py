@@ -36,8 +36,8 @@ from twisted.test import iosim
 from zope.interface import implementer
 
 from chatsvc.client import Session, connect
-from chatsvc.factory import ChatFactory
-from chatsvc.settings import Settings
+from chatsvc.hub.factory import ChatFactory
+from chatsvc.hub.settings import Settings
 
 __all__ = ["ChatHarness", "MemoryEndpoint", "StillWaiting"]
 

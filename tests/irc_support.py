@@ -9,9 +9,9 @@ from twisted.internet.address import IPv4Address
 from twisted.internet.task import Clock
 from twisted.internet.testing import StringTransport
 
-from chatsvc.factory import ChatFactory
-from chatsvc.irc import IRCChatProtocol, IRCServer
-from chatsvc.settings import Settings
+from chatsvc.hub.factory import ChatFactory
+from chatsvc.hub.settings import Settings
+from chatsvc.protocols.irc.protocol import IRCChatProtocol, IRCServer
 
 _ports = itertools.count(41000)
 

@@ -23,9 +23,9 @@ from twisted.internet.testing import StringTransport
 from twisted.python.failure import Failure
 
 from chatsvc.events import Event
-from chatsvc.factory import ChatFactory
-from chatsvc.line import LineChatProtocol
-from chatsvc.settings import Settings
+from chatsvc.hub.factory import ChatFactory
+from chatsvc.hub.settings import Settings
+from chatsvc.protocols.line.protocol import LineChatProtocol
 
 _ports = itertools.count(40000)
 

@@ -14,7 +14,7 @@ import pytest
 from irc_support import Net, numerics
 
 from chatsvc.events import RoomList
-from chatsvc.lineformat import LineParser
+from chatsvc.protocols.line.wire import LineParser
 
 KB = 1000
 TOPIC = "t" * 360  # 550 rooms with such topics: LIST was 220 KB
@@ -161,8 +161,8 @@ class TestModesLimit:
         assert op.read() == ["* op sets " + "+i-i" * 10 + " on #room"]
 
     def test_the_hub_refuses_more_than_one_command_holds(self):
-        from chatsvc.errors import TooManyModes
-        from chatsvc.modes import ModeChange
+        from chatsvc.hub.errors import TooManyModes
+        from chatsvc.hub.modes import ModeChange
 
         net = Net()
         op = net.line_user("op")

@@ -35,8 +35,8 @@ from chatsvc.events import (
     RoomMessage,
     Topic,
 )
-from chatsvc.factory import ChatFactory
-from chatsvc.settings import Settings
+from chatsvc.hub.factory import ChatFactory
+from chatsvc.hub.settings import Settings
 from chatsvc.testing import ChatHarness
 
 

@@ -11,8 +11,8 @@ from twisted.internet import defer, endpoints
 
 from chatsvc.client import ClientError, ConnectFailed, TLSVerificationFailed, connect
 from chatsvc.events import RoomMessage
-from chatsvc.factory import ChatFactory
-from chatsvc.tlsconfig import ServerTLS
+from chatsvc.hub.factory import ChatFactory
+from chatsvc.service.tls import ServerTLS
 
 
 def _self_signed(directory: Path, hostname: str) -> tuple[Path, Path]:

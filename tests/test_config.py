@@ -10,8 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from chatsvc import tap
-from chatsvc.config import config_arguments, config_keys
+from chatsvc.service import tap
+from chatsvc.service.config import config_arguments, config_keys
 
 ROOT = Path(__file__).resolve().parent.parent
 EXAMPLE = ROOT / "etc" / "chat.toml"

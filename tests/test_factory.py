@@ -3,7 +3,8 @@
 import pytest
 from support import Recorder, make_hub
 
-from chatsvc.errors import (
+from chatsvc.events import Joined, Left, Notice, PrivateMessage, Registered, Renamed, RoomMessage
+from chatsvc.hub.errors import (
     BadNameError,
     EmptyMessage,
     NameTaken,
@@ -11,7 +12,6 @@ from chatsvc.errors import (
     NotRegistered,
     ServerFull,
 )
-from chatsvc.events import Joined, Left, Notice, PrivateMessage, Registered, Renamed, RoomMessage
 
 
 def join(hub, *names):
@@ -157,7 +157,7 @@ def test_max_clients_counts_connections():
 
 
 def test_broadcast_renders_once_per_wire_format():
-    from chatsvc.lineformat import line_bytes
+    from chatsvc.protocols.line.wire import line_bytes
 
     hub = make_hub()
     alice, bob, carol = join(hub, "alice", "bob", "carol")

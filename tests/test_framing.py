@@ -3,7 +3,7 @@
 from hypothesis import given
 from hypothesis import strategies as st
 
-from chatsvc.framing import TOO_LONG, LineBuffer
+from chatsvc.conn.framing import TOO_LONG, LineBuffer
 
 
 def test_lf_and_crlf_lines():

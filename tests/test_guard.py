@@ -1,6 +1,6 @@
 """Each limit as a line-protocol user meets it, in memory with a Clock.
 
-The rules live in the hub and chatsvc.guard, so these tests stand for every
+The rules live in the hub and chatsvc.conn.guard, so these tests stand for every
 adapter; the IRC and WebSocket adapters reach the same code.
 """
 
@@ -11,9 +11,9 @@ from twisted.internet.task import Clock
 from twisted.internet.testing import StringTransport
 from twisted.python.failure import Failure
 
-from chatsvc.factory import ChatFactory
-from chatsvc.guard import CLOSE_LINGER, SLOW_GRACE, Guard
-from chatsvc.settings import Settings
+from chatsvc.conn.guard import CLOSE_LINGER, SLOW_GRACE, Guard
+from chatsvc.hub.factory import ChatFactory
+from chatsvc.hub.settings import Settings
 
 
 class Client:

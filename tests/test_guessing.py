@@ -15,7 +15,7 @@ import pytest
 from irc_support import Net
 from twisted.logger import capturedLogs, formatEvent
 
-from chatsvc.limits import FREE_FAILURES, LOG_INTERVAL, LOG_LINES, MAX_TRACKED
+from chatsvc.conn.limits import FREE_FAILURES, LOG_INTERVAL, LOG_LINES, MAX_TRACKED
 
 OPERS = {"admin": "right-password"}
 BAD_OPER = "! bad operator name or password"

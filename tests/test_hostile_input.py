@@ -12,8 +12,8 @@ import gc
 import pytest
 from irc_support import Net
 
-from chatsvc.factory import ChatFactory
-from chatsvc.text import clean_line
+from chatsvc.hub.factory import ChatFactory
+from chatsvc.hub.text import clean_line
 
 MiB = 1024 * 1024
 

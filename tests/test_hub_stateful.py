@@ -27,9 +27,9 @@ from twisted.internet.task import Clock
 from twisted.internet.testing import StringTransport
 from twisted.python.failure import Failure
 
-from chatsvc.factory import ChatFactory
-from chatsvc.names import fold
-from chatsvc.settings import Settings
+from chatsvc.hub.factory import ChatFactory
+from chatsvc.hub.names import fold
+from chatsvc.hub.settings import Settings
 
 NAMES = st.sampled_from(["alice", "Alice", "ALICE", "bob", "BoB", "carol", "dave", "x", "x_"])
 _ROOM = re.compile(r"<([^>]+)> (m\d+)\Z")

@@ -80,3 +80,26 @@ def test_installed_server_chats(fresh_venv, tmp_path):
             assert stream.readline() == b"* you are newcomer\r\n"
     finally:
         stop_process(server, timeout=20)
+
+
+def test_every_module_of_the_checkout_imports_from_the_installed_wheel(fresh_venv, tmp_path):
+    """Package discovery picks up every subpackage: nothing in chatsvc/ is left behind."""
+    source = ROOT / "chatsvc"
+    modules = sorted(
+        ".".join(("chatsvc", *path.relative_to(source).with_suffix("").parts))
+        .removesuffix(".__init__")
+        for path in source.rglob("*.py")
+    )
+    script = (
+        "import importlib, sys\n"
+        "for name in sys.argv[1:]:\n"
+        "    module = importlib.import_module(name)\n"
+        "    assert 'site-packages' in module.__file__, (name, module.__file__)\n"
+        "print(len(sys.argv) - 1)\n"
+    )
+    result = subprocess.run(
+        [str(fresh_venv / "bin" / "python"), "-c", script, *modules],
+        capture_output=True, text=True, timeout=60, cwd=tmp_path,
+    )
+    assert result.returncode == 0, result.stderr
+    assert int(result.stdout) == len(modules) > 30

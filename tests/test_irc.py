@@ -6,7 +6,7 @@ import pytest
 from irc_support import Net, numerics
 
 from chatsvc.events import RoomMessage
-from chatsvc.ircformat import WIRE_FORMAT
+from chatsvc.protocols.irc.render import WIRE_FORMAT
 
 
 @pytest.fixture
@@ -540,7 +540,7 @@ def test_internal_error_is_a_numeric_not_a_disconnect(
     assert not alice.closed
 
 
-# -- shared limits (chatsvc.guard) ---------------------------------------------
+# -- shared limits (chatsvc.conn.guard) ---------------------------------------------
 
 def test_flooding_client_is_dropped_with_error() -> None:
     net = Net(flood_rate=2, flood_burst=5, flood_queue=10)

@@ -13,9 +13,9 @@ import pytest_twisted
 from twisted.internet import defer, endpoints, protocol, reactor, task
 from twisted.words.protocols import irc
 
-from chatsvc.factory import ChatFactory
-from chatsvc.irc import IRCServer
-from chatsvc.settings import Settings
+from chatsvc.hub.factory import ChatFactory
+from chatsvc.hub.settings import Settings
+from chatsvc.protocols.irc.protocol import IRCServer
 
 TIMEOUT = 10.0
 

@@ -13,7 +13,7 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 from twisted.internet import defer, endpoints, protocol, reactor, ssl, task
 
-from chatsvc.tap import Options, StartupFailure, makeService
+from chatsvc.service.tap import Options, StartupFailure, makeService
 
 
 def parse(*args: str) -> Options:

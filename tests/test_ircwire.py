@@ -5,8 +5,8 @@ from __future__ import annotations
 from hypothesis import given
 from hypothesis import strategies as st
 
-from chatsvc import ircwire as wire
-from chatsvc.text import plain, sanitize_irc
+from chatsvc.hub.text import plain, sanitize_irc
+from chatsvc.protocols.irc import wire as wire
 
 
 def test_parse() -> None:
@@ -142,7 +142,7 @@ def test_one_line_messages_render_as_fit_would(text: str, action: bool, notice: 
                                                target: str) -> None:
     """The one-line fast path of a message's rendering matches fit()'s general one."""
     from chatsvc.events import PrivateMessage
-    from chatsvc.ircformat import ACTION, irc_bytes
+    from chatsvc.protocols.irc.render import ACTION, irc_bytes
 
     event = PrivateMessage("alice", target, text, action, mask="alice!~alice@192.0.2.1",
                            notice=notice)

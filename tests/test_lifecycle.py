@@ -11,9 +11,9 @@ from twisted.internet import defer, endpoints
 from twisted.internet.testing import MemoryReactorClock
 from twisted.logger import capturedLogs
 
-from chatsvc.lifecycle import GOODBYE, ChatService
-from chatsvc.tap import ListenerService
-from chatsvc.tlsconfig import ServerTLS
+from chatsvc.service.lifecycle import GOODBYE, ChatService
+from chatsvc.service.tap import ListenerService
+from chatsvc.service.tls import ServerTLS
 
 
 class Notifications(list):
@@ -151,7 +151,7 @@ def test_watchdog_pings_at_half_the_deadline(reactor, monkeypatch):
 
 
 def test_reload_rereads_the_motd_and_reports_to_systemd(reactor, tmp_path):
-    from chatsvc.tap import Options, makeService
+    from chatsvc.service.tap import Options, makeService
 
     motd = tmp_path / "motd.txt"
     motd.write_text("first\n")
@@ -174,7 +174,7 @@ def test_reload_rereads_the_motd_and_reports_to_systemd(reactor, tmp_path):
 
 
 def test_reload_keeps_the_old_motd_when_the_file_is_gone(reactor, tmp_path):
-    from chatsvc.tap import Options, makeService
+    from chatsvc.service.tap import Options, makeService
 
     motd = tmp_path / "motd.txt"
     motd.write_text("kept\n")

@@ -1,4 +1,4 @@
-"""The rules in chatsvc.limits on their own, timed by a Clock (no sleeping)."""
+"""The rules in chatsvc.conn.limits on their own, timed by a Clock (no sleeping)."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ from twisted.internet.task import Clock
 from twisted.internet.testing import StringTransport
 from twisted.logger import Logger, LogLevel, capturedLogs, formatEvent
 
-from chatsvc.limits import (
+from chatsvc.conn.limits import (
     ConnectThrottle,
     FailureThrottle,
     FloodGate,
@@ -399,7 +399,7 @@ class TestListenBacklog:
         ("systemd:domain=INET6:name=chat", "systemd:domain=INET6:name=chat"),
     ])
     def test_added_unless_named(self, given, used):
-        from chatsvc.limits import with_listen_backlog
+        from chatsvc.conn.limits import with_listen_backlog
 
         assert with_listen_backlog(given) == used
 
@@ -407,7 +407,7 @@ class TestListenBacklog:
         from twisted.internet import reactor
         from twisted.internet.endpoints import serverFromString
 
-        from chatsvc.tap import endpoint_string
+        from chatsvc.service.tap import endpoint_string
 
         endpoint = serverFromString(reactor, endpoint_string("tcp:0:interface=127.0.0.1"))
         assert endpoint._backlog == 1024
@@ -455,7 +455,7 @@ class TestSocketOptions:
 
 class TestOptions:
     def parse(self, *argv: str):
-        from chatsvc.tap import Options
+        from chatsvc.service.tap import Options
 
         options = Options()
         options.parseOptions(["--port", "tcp:0:interface=127.0.0.1", *argv])
@@ -490,7 +490,7 @@ class TestOptions:
         (("--per-ip-exempt", "localhost"), "--per-ip-exempt:"),
     ])
     def test_bad_values_are_one_line(self, argv, message):
-        from chatsvc.tap import StartupFailure
+        from chatsvc.service.tap import StartupFailure
 
         with pytest.raises(StartupFailure) as failure:
             self.parse(*argv)

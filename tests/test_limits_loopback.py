@@ -20,7 +20,7 @@ from support import WireClient, stop_process
 from twisted.internet import defer, endpoints, reactor, ssl
 from twisted.internet.task import deferLater
 
-from chatsvc.tap import Options, makeService
+from chatsvc.service.tap import Options, makeService
 
 
 async def start(*argv: str, certs=None):
@@ -205,7 +205,7 @@ async def test_connection_storm(service, certs):
 
     # Keepalive is on for the accepted sockets, plain and TLS alike.
     for participant in hub.connections:
-        from chatsvc.limits import socket_of
+        from chatsvc.conn.limits import socket_of
 
         sock = socket_of(participant.transport)
         assert sock.getsockopt(socket.SOL_SOCKET, socket.SO_KEEPALIVE) == 1

@@ -6,7 +6,7 @@ from hypothesis import strategies as st
 from support import LineUser, make_hub, registered
 from twisted.internet.error import ConnectionLost
 
-from chatsvc.guard import SLOW_GRACE
+from chatsvc.conn.guard import SLOW_GRACE
 
 
 def test_welcome_says_how_to_register():

@@ -7,7 +7,7 @@ import pytest_twisted
 from support import LineUser, WireClient, make_hub, registered
 from twisted.internet import endpoints, reactor
 
-from chatsvc.tap import Options, makeService
+from chatsvc.service.tap import Options, makeService
 
 
 def hub_with_oper(**settings: object):

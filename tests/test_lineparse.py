@@ -25,14 +25,14 @@ from chatsvc.events import (
     TopicChanged,
     Who,
 )
-from chatsvc.lineformat import NO_ROOM, NOTICE_RULES, LineParser, parse_line, render_text
-from chatsvc.modes import ModeChange
-from chatsvc.names import check_name
-from chatsvc.text import sanitize
+from chatsvc.hub.modes import ModeChange
+from chatsvc.hub.names import check_name
+from chatsvc.hub.text import sanitize
+from chatsvc.protocols.line.wire import NO_ROOM, NOTICE_RULES, LineParser, parse_line, render_text
 
 names = st.from_regex(r"[A-Za-z_\[\]{}\\^|][A-Za-z0-9\-_\[\]{}\\^|]{0,31}", fullmatch=True)
 # What the server relays: no control characters, none of the reordering
-# characters the text rules remove (chatsvc.text), not blank.
+# characters the text rules remove (chatsvc.hub.text), not blank.
 texts = st.text(
     st.characters(blacklist_categories=["Cc", "Cs"]), min_size=1, max_size=80
 ).filter(lambda t: t.strip() and sanitize(t) == t)

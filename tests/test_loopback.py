@@ -10,7 +10,7 @@ from twisted.internet import endpoints, reactor, ssl
 from twisted.internet.interfaces import IOpenSSLContextFactory
 from zope.interface import implementer
 
-from chatsvc.tap import Options, makeService
+from chatsvc.service.tap import Options, makeService
 
 
 @pytest.fixture

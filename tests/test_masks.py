@@ -12,13 +12,13 @@ from support import LineUser, make_hub
 from twisted.internet.address import IPv6Address
 from twisted.internet.testing import StringTransport
 
-from chatsvc import factory
-from chatsvc.errors import ListFull, TooManyListEntries
-from chatsvc.hosts import canonical_address, peer_host
-from chatsvc.masks import BadMask, Wildcard, normalize_mask, wildcard_match
-from chatsvc.modes import ModeChange
-from chatsvc.names import fold
-from chatsvc.rooms import MAX_LIST_ENTRIES, MAX_LIST_ENTRIES_PER_ADDRESS
+from chatsvc.hub import factory
+from chatsvc.hub.errors import ListFull, TooManyListEntries
+from chatsvc.hub.hosts import canonical_address, peer_host
+from chatsvc.hub.masks import BadMask, Wildcard, normalize_mask, wildcard_match
+from chatsvc.hub.modes import ModeChange
+from chatsvc.hub.names import fold
+from chatsvc.hub.rooms import MAX_LIST_ENTRIES, MAX_LIST_ENTRIES_PER_ADDRESS
 
 # -- the matcher ---------------------------------------------------------------
 

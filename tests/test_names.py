@@ -4,7 +4,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from chatsvc.names import (
+from chatsvc.hub.names import (
     SERVICE_NAMES,
     BadName,
     check_name,

@@ -4,8 +4,8 @@ import pytest
 from support import LineUser, Recorder, make_hub
 
 from chatsvc.client import WrongPassword
-from chatsvc.errors import BadPassword, PasswordRequired
-from chatsvc.settings import Settings
+from chatsvc.hub.errors import BadPassword, PasswordRequired
+from chatsvc.hub.settings import Settings
 from chatsvc.testing import ChatHarness
 
 
@@ -155,7 +155,7 @@ def test_line_lines_before_the_password_count_against_the_flood_gate():
 def test_irc_answers_only_registration_before_the_password():
     from irc_support import numerics
 
-    from chatsvc.irc import _BEFORE_REGISTRATION, IRCChatProtocol
+    from chatsvc.protocols.irc.protocol import _BEFORE_REGISTRATION, IRCChatProtocol
 
     net = password_net()
     probe = net.irc_user(host="203.0.113.9")

@@ -6,13 +6,13 @@ from __future__ import annotations
 import pytest
 from twisted.internet.task import Clock
 
-from chatsvc.errors import ModeNeedsArgument, TooManyModes, TryAgain
+from chatsvc.conn.limits import BULK_REPLY_BURST, BULK_REPLY_RATE, ReplyBudget
 from chatsvc.events import RoomList
-from chatsvc.ircchannels import list_filter
-from chatsvc.limits import BULK_REPLY_BURST, BULK_REPLY_RATE, ReplyBudget
-from chatsvc.lineformat import LineParser, render_text
-from chatsvc.modes import MAX_MODE_ARGUMENTS, MAX_MODE_LETTERS, ModeChange, parse_modes
-from chatsvc.rooms import Room
+from chatsvc.hub.errors import ModeNeedsArgument, TooManyModes, TryAgain
+from chatsvc.hub.modes import MAX_MODE_ARGUMENTS, MAX_MODE_LETTERS, ModeChange, parse_modes
+from chatsvc.hub.rooms import Room
+from chatsvc.protocols.irc.channels import list_filter
+from chatsvc.protocols.line.wire import LineParser, render_text
 
 
 class TestParseModesLimits:

@@ -12,7 +12,23 @@ import pytest
 from support import Recorder
 from twisted.internet.task import Clock
 
-from chatsvc.errors import (
+from chatsvc.events import (
+    Entered,
+    Error,
+    Event,
+    Exited,
+    Invited,
+    Joined,
+    Kicked,
+    Left,
+    ModesChanged,
+    Registered,
+    Renamed,
+    RoomMessage,
+    Topic,
+    TopicChanged,
+)
+from chatsvc.hub.errors import (
     AlreadyInRoom,
     BadKey,
     BadModeArgument,
@@ -35,27 +51,11 @@ from chatsvc.errors import (
     UserAlreadyInRoom,
     UserNotInRoom,
 )
-from chatsvc.events import (
-    Entered,
-    Error,
-    Event,
-    Exited,
-    Invited,
-    Joined,
-    Kicked,
-    Left,
-    ModesChanged,
-    Registered,
-    Renamed,
-    RoomMessage,
-    Topic,
-    TopicChanged,
-)
-from chatsvc.factory import ChatFactory
-from chatsvc.masks import BadMask, Wildcard, normalize_mask
-from chatsvc.modes import ModeChange, mode_string, parse_modes
-from chatsvc.names import fold
-from chatsvc.settings import Settings
+from chatsvc.hub.factory import ChatFactory
+from chatsvc.hub.masks import BadMask, Wildcard, normalize_mask
+from chatsvc.hub.modes import ModeChange, mode_string, parse_modes
+from chatsvc.hub.names import fold
+from chatsvc.hub.settings import Settings
 
 
 @dataclass(eq=False)

@@ -27,7 +27,7 @@ from hypothesis.stateful import (
 )
 from twisted.internet.task import Clock
 
-from chatsvc import errors
+from chatsvc.conn.limits import FORGET_FAILURES
 from chatsvc.events import (
     Event,
     Exited,
@@ -38,10 +38,10 @@ from chatsvc.events import (
     Renamed,
     RoomMessage,
 )
-from chatsvc.factory import ChatFactory
-from chatsvc.limits import FORGET_FAILURES
-from chatsvc.modes import ModeChange
-from chatsvc.settings import Settings
+from chatsvc.hub import errors
+from chatsvc.hub.factory import ChatFactory
+from chatsvc.hub.modes import ModeChange
+from chatsvc.hub.settings import Settings
 
 NAMES = ["alice", "Alice", "bob", "carol", "b0b"]
 HOSTS = ["10.0.0.1", "10.0.0.2", "spam.example"]
@@ -81,7 +81,7 @@ class ModelRoom:
 
 
 def wildcard(pattern: str, text: str) -> bool:
-    """Glob matching with * and ?, written independently of chatsvc.masks."""
+    """Glob matching with * and ?, written independently of chatsvc.hub.masks."""
     if not pattern:
         return not text
     if pattern[0] == "*":

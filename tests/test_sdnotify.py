@@ -9,7 +9,7 @@ import uuid
 
 import pytest
 
-from chatsvc import sdnotify
+from chatsvc.service import sdnotify
 
 
 @pytest.fixture

@@ -9,8 +9,8 @@ from twisted.internet.abstract import FileDescriptor
 from twisted.internet.testing import MemoryReactorClock, StringTransport
 from twisted.logger import capturedLogs
 
-from chatsvc import sendq
-from chatsvc.sendq import SendQueue
+from chatsvc.conn import sendq
+from chatsvc.conn.sendq import SendQueue
 
 
 def make(limit=100):

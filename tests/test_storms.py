@@ -13,7 +13,7 @@ import pytest
 from irc_support import Net
 from twisted.logger import capturedLogs, formatEvent
 
-from chatsvc.limits import CONNECTION_LOG_LINES, LOG_INTERVAL, LOG_LINES
+from chatsvc.conn.limits import CONNECTION_LOG_LINES, LOG_INTERVAL, LOG_LINES
 
 ATTACKER = "203.0.113.9"
 REFUSED = "too many connections from your address: try again in {} s"

@@ -8,7 +8,13 @@ from pathlib import Path
 
 import pytest
 
-from chatsvc.tap import ListenerService, Options, StartupFailure, endpoint_string, makeService
+from chatsvc.service.tap import (
+    ListenerService,
+    Options,
+    StartupFailure,
+    endpoint_string,
+    makeService,
+)
 
 TWISTD = Path(sys.executable).with_name("twistd")
 

@@ -3,8 +3,8 @@
 from hypothesis import given
 from hypothesis import strategies as st
 
-from chatsvc import names, text
-from chatsvc.text import clean_line, decode, sanitize, strip_telnet
+from chatsvc.hub import names, text
+from chatsvc.hub.text import clean_line, decode, sanitize, strip_telnet
 
 
 def test_controls_and_escape_sequences_are_removed():

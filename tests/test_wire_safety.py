@@ -3,7 +3,7 @@ client sent and whatever an event holds (issue 13, item 3).
 
 A bare CR ends a line for HexChat and mIRC, and an LF for every client: one
 inside a line would let a client's bytes forge a whole line from any sender.
-Received text is sanitised on the way in (chatsvc.text); these tests check
+Received text is sanitised on the way in (chatsvc.hub.text); these tests check
 the encoders' own guard (ircwire.encode, ircformat's fast path,
 lineformat.line_bytes) for every event type, every IRC command and any text.
 """
@@ -15,7 +15,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 from irc_support import Net
 
-from chatsvc import events, ircwire
+from chatsvc import events
 from chatsvc.events import (
     Entered,
     Error,
@@ -36,10 +36,11 @@ from chatsvc.events import (
     TopicChanged,
     Who,
 )
-from chatsvc.irc import IRCChatProtocol
-from chatsvc.ircformat import irc_bytes
-from chatsvc.lineformat import line_bytes
-from chatsvc.modes import ModeChange
+from chatsvc.hub.modes import ModeChange
+from chatsvc.protocols.irc import wire as ircwire
+from chatsvc.protocols.irc.protocol import IRCChatProtocol
+from chatsvc.protocols.irc.render import irc_bytes
+from chatsvc.protocols.line.wire import line_bytes
 
 # What a hostile client would put in any field: line ends, NUL, an escape
 # sequence, C1 controls (NEL, CSI), bidi overrides and a line separator.

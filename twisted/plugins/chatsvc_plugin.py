@@ -8,7 +8,7 @@ from twisted.application.service import ServiceMaker
 
 chat = ServiceMaker(
     "chatsvc",
-    "chatsvc.tap",
+    "chatsvc.service.tap",
     "Multi-protocol chat server: line protocol and IRC, over TCP and TLS",
     "chat",
 )

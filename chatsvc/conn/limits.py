@@ -1,7 +1,7 @@
 """The rules that keep one client from hurting the others, for every adapter.
 
 Nothing here knows a wire format.  The hub applies the per-server rules
-(connections per address, the registration deadline); L{chatsvc.guard.Guard}
+(connections per address, the registration deadline); L{chatsvc.conn.guard.Guard}
 applies the per-connection ones (flood gate, output backlog) for whichever
 adapter owns the connection.  All timing goes through an C{IReactorTime}, so
 tests drive it with L{twisted.internet.task.Clock} instead of sleeping.

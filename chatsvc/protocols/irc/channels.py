@@ -1,8 +1,8 @@
 """IRC channel commands on the hub's rooms: JOIN, PART, TOPIC, NAMES, LIST,
 MODE, KICK and INVITE, and the numerics for every room refusal.
 
-A mixin of L{chatsvc.irc.IRCChatProtocol}: the rules live in the hub
-(L{chatsvc.factory.ChatFactory}); this only translates between IRC and the
+A mixin of L{chatsvc.protocols.irc.protocol.IRCChatProtocol}: the rules live in the hub
+(L{chatsvc.hub.factory.ChatFactory}); this only translates between IRC and the
 hub's calls, events and refusals, so a line user and an IRC user meet the
 same rules in the same rooms.
 """
@@ -14,18 +14,18 @@ from typing import TYPE_CHECKING, Any, ClassVar
 
 from twisted.words.protocols import irc as rfc
 
-from chatsvc import errors
-from chatsvc import ircwire as wire
+from chatsvc.conn.limits import MAX_LIST_REPLIES, ReplyBudget
 from chatsvc.events import Entered, Exited
-from chatsvc.limits import MAX_LIST_REPLIES, ReplyBudget
-from chatsvc.masks import Wildcard
-from chatsvc.modes import LIST_MODES, parse_modes
-from chatsvc.names import fold
-from chatsvc.rooms import MAX_TOPIC_LENGTH, Room
-from chatsvc.text import sanitize_irc
+from chatsvc.hub import errors
+from chatsvc.hub.masks import Wildcard
+from chatsvc.hub.modes import LIST_MODES, parse_modes
+from chatsvc.hub.names import fold
+from chatsvc.hub.rooms import MAX_TOPIC_LENGTH, Room
+from chatsvc.hub.text import sanitize_irc
+from chatsvc.protocols.irc import wire as wire
 
 if TYPE_CHECKING:
-    from chatsvc.factory import ChatFactory
+    from chatsvc.hub.factory import ChatFactory
 
 ERR_TOOMANYCHANNELS = "405"
 
@@ -317,7 +317,7 @@ class ChannelCommands:
                          "than N users), or LIST #a,#b")
         reply(rfc.RPL_LISTEND, "End of /LIST")
 
-    # -- the reply budget (chatsvc.limits.ReplyBudget) ---------------------
+    # -- the reply budget (chatsvc.conn.limits.ReplyBudget) ---------------------
 
     #: Made on the first bulk request: idle connections carry none.
     _budget: ReplyBudget | None = None
@@ -366,7 +366,7 @@ class ChannelCommands:
             return
         try:
             # As IRC servers do, what exceeds MODES=4 (or MAX_MODE_LETTERS)
-            # is ignored; each list is shown once (chatsvc.modes.parse_modes).
+            # is ignored; each list is shown once (chatsvc.hub.modes.parse_modes).
             changes = parse_modes(arguments[0], arguments[1:], excess="ignore")
         except errors.ChatError as refusal:
             self._refused(refusal)
@@ -395,7 +395,7 @@ class ChannelCommands:
     _user_mode: Callable[[str, list[str]], None]
 
     #: COMMAND -> (fewest parameters, handler(self, params)), for
-    #: L{chatsvc.irc.IRCChatProtocol._COMMANDS}.
+    #: L{chatsvc.protocols.irc.protocol.IRCChatProtocol._COMMANDS}.
     CHANNEL_COMMANDS: ClassVar[dict[str, tuple[int, Callable[[Any, list[str]], None]]]] = {
         "JOIN": (1, _cmd_join),
         "PART": (1, _cmd_part),

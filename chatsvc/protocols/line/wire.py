@@ -16,7 +16,6 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 
-from chatsvc.errors import ChatError
 from chatsvc.events import (
     Entered,
     Error,
@@ -38,9 +37,10 @@ from chatsvc.events import (
     Who,
     scrubbed,
 )
-from chatsvc.modes import ModeChange, mode_string, parse_modes
-from chatsvc.names import NAME_PATTERN, fold
-from chatsvc.text import plain, unbroken
+from chatsvc.hub.errors import ChatError
+from chatsvc.hub.modes import ModeChange, mode_string, parse_modes
+from chatsvc.hub.names import NAME_PATTERN, fold
+from chatsvc.hub.text import plain, unbroken
 
 WIRE_FORMAT = "line"
 

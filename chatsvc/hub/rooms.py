@@ -1,8 +1,8 @@
 """Rooms: a named set of members, the unit of broadcast, and its rules.
 
-A L{Room} holds state only; the hub (L{chatsvc.factory.ChatFactory}) decides
+A L{Room} holds state only; the hub (L{chatsvc.hub.factory.ChatFactory}) decides
 who may change it and announces every change.  The rules are plain
-attributes named in L{chatsvc.modes}, so the IRC adapter can show them as
+attributes named in L{chatsvc.hub.modes}, so the IRC adapter can show them as
 channel modes and the line protocol as sentences.
 """
 
@@ -10,10 +10,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from chatsvc.masks import MaskList
-from chatsvc.modes import FLAG_MODES, KEY_MODE, LIMIT_MODE, ModeChange, mode_string
-from chatsvc.names import fold
-from chatsvc.participant import Participant
+from chatsvc.hub.masks import MaskList
+from chatsvc.hub.modes import FLAG_MODES, KEY_MODE, LIMIT_MODE, ModeChange, mode_string
+from chatsvc.hub.names import fold
+from chatsvc.hub.participant import Participant
 
 #: Longest topic, in UTF-8 bytes (IRC's TOPICLEN counts bytes: in characters, a
 #: Cyrillic or CJK topic would overflow IRC's 512-byte lines and reach IRC users cut).
@@ -52,7 +52,7 @@ class Room:
     membership changes, so delivering to a member that disconnects mid-loop
     can never disturb the loop, and a broadcast allocates nothing per member.
 
-    Rules (see L{chatsvc.modes}): C{invite_only} (+i), C{moderated} (+m),
+    Rules (see L{chatsvc.hub.modes}): C{invite_only} (+i), C{moderated} (+m),
     C{no_outside} (+n, default on), C{secret} (+s), C{topic_locked} (+t,
     default on), C{password} (+k; C{None} when unset), C{limit} (+l; C{None}
     when unset), and the mask lists C{bans} (+b), C{exceptions} (+e) and

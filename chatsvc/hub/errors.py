@@ -33,7 +33,7 @@ class NoSuchUser(ChatError):
 
 
 class NoSuchService(NoSuchUser):
-    """A message to a reserved service name (L{chatsvc.names.SERVICE_NAMES}).
+    """A message to a reserved service name (L{chatsvc.hub.names.SERVICE_NAMES}).
 
     IRC clients send C{NickServ} the user's password by themselves: the
     sender should learn that it went nowhere, and why.
@@ -190,7 +190,7 @@ class ModeNeedsArgument(ChatError):
 
 class TooManyModes(ChatError):
     """More mode changes in one command than IRC's C{MODES} allows (see
-    L{chatsvc.modes.parse_modes}); IRC ignores the excess instead."""
+    L{chatsvc.hub.modes.parse_modes}); IRC ignores the excess instead."""
 
     def __init__(self, arguments: int, letters: int) -> None:
         super().__init__(f"too many modes in one command: at most {arguments} with an "
@@ -200,7 +200,7 @@ class TooManyModes(ChatError):
 
 
 class TryAgain(ChatError):
-    """A connection's reply budget (L{chatsvc.limits.ReplyBudget}) is spent:
+    """A connection's reply budget (L{chatsvc.conn.limits.ReplyBudget}) is spent:
     RPL_TRYAGAIN (263) on IRC."""
 
     def __init__(self, what: str, seconds: float) -> None:

@@ -12,7 +12,7 @@ from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from chatsvc.names import fold
+from chatsvc.hub.names import fold
 
 
 @dataclass(frozen=True)

@@ -2,7 +2,7 @@
 
 - B{Ready} means listening: systemd is sent C{READY=1} only once every
   listener (anything with a C{whenListening()}, such as
-  L{chatsvc.tap.ListenerService}) has bound its port.
+  L{chatsvc.service.tap.ListenerService}) has bound its port.
 - B{SIGHUP} (C{systemctl reload}) re-reads what can change under a running
   server, the MOTD and the TLS certificate and key, without dropping anyone.
   A file that cannot be used is logged and the old value kept.
@@ -27,8 +27,8 @@ from twisted.internet.task import LoopingCall
 from twisted.logger import Logger
 from twisted.python.failure import Failure
 
-from chatsvc import sdnotify
-from chatsvc.factory import ChatFactory
+from chatsvc.hub.factory import ChatFactory
+from chatsvc.service import sdnotify
 
 GOODBYE = "server shutting down"
 

@@ -1,9 +1,9 @@
 """``twistd chat``: command-line options and the service tree.
 
 L{makeService} returns a L{ChatService} (a C{MultiService}, see
-L{chatsvc.lifecycle}) holding one hub and one listening service per
+L{chatsvc.service.lifecycle}) holding one hub and one listening service per
 listener, all sharing that hub.  Every option can also come from a
-C{--config} TOML file (L{chatsvc.config}).
+C{--config} TOML file (L{chatsvc.service.config}).
 """
 
 from __future__ import annotations
@@ -18,14 +18,14 @@ from twisted.internet.defer import Deferred
 from twisted.internet.interfaces import IListeningPort, IStreamServerEndpoint
 from twisted.python import usage
 
-from chatsvc.config import ConfigError, ConfigFileMixin
-from chatsvc.factory import ChatFactory
-from chatsvc.irc import IRCServer, usable_server_name
-from chatsvc.lifecycle import ChatService
-from chatsvc.limits import check_fd_limit, check_networks, with_listen_backlog
-from chatsvc.names import BadName, check_room_name
-from chatsvc.settings import Settings
-from chatsvc.tlsconfig import ServerTLS, TLSConfigError, check_pem_directory
+from chatsvc.conn.limits import check_fd_limit, check_networks, with_listen_backlog
+from chatsvc.hub.factory import ChatFactory
+from chatsvc.hub.names import BadName, check_room_name
+from chatsvc.hub.settings import Settings
+from chatsvc.protocols.irc.protocol import IRCServer, usable_server_name
+from chatsvc.service.config import ConfigError, ConfigFileMixin
+from chatsvc.service.lifecycle import ChatService
+from chatsvc.service.tls import ServerTLS, TLSConfigError, check_pem_directory
 
 _TLS_ENDPOINT_TYPES = ("ssl", "tls")
 
@@ -45,7 +45,7 @@ def endpoint_string(value: str) -> str:
     """A bare port number means TCP on all interfaces; anything else is kept.
 
     Either way a listen backlog of 1024 is asked for unless the string names
-    one (L{chatsvc.limits.with_listen_backlog}).
+    one (L{chatsvc.conn.limits.with_listen_backlog}).
     """
     value = value.strip()
     return with_listen_backlog(f"tcp:{value}" if value.isdigit() else value)
@@ -276,7 +276,7 @@ def _positive_number(options: Options, key: str) -> float:
 
 
 def _read_motd(path: str) -> list[str]:
-    from chatsvc.text import sanitize
+    from chatsvc.hub.text import sanitize
 
     try:
         with open(path, encoding="utf-8", errors="replace") as motd:

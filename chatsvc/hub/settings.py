@@ -14,14 +14,14 @@ class Settings:
     max_line: int = 4096
     max_clients: int = 10_000
     max_backlog: int = 1024 * 1024
-    #: Flood gate (see L{chatsvc.limits.FloodGate}): lines per second after a
+    #: Flood gate (see L{chatsvc.conn.limits.FloodGate}): lines per second after a
     #: burst, and how many lines may wait before the client is "flooding".
     flood_rate: float = 2.0
     flood_burst: int = 10
     flood_queue: int = 50
     max_per_ip: int = 16
     #: New connections one address may open per C{connect_window} seconds
-    #: (L{chatsvc.limits.ConnectThrottle}); 0 turns the throttle off.
+    #: (L{chatsvc.conn.limits.ConnectThrottle}); 0 turns the throttle off.
     connect_rate: int = 32
     connect_window: float = 600.0
     #: IP addresses or networks that C{max_per_ip} and C{connect_rate} do

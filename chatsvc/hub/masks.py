@@ -16,8 +16,8 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator
 
-from chatsvc.hosts import canonical_address
-from chatsvc.names import fold
+from chatsvc.hub.hosts import canonical_address
+from chatsvc.hub.names import fold
 
 MAX_MASK_LENGTH = 128
 
@@ -81,7 +81,7 @@ class Wildcard:
     part of the value after the previous piece.
 
     Both the pattern and the values must already be passed through
-    L{chatsvc.names.fold}.
+    L{chatsvc.hub.names.fold}.
     """
 
     __slots__ = ("_exact", "_head", "_middle", "_tail", "_shortest")
@@ -156,7 +156,7 @@ class MaskEntry:
     """One entry of a ban, exception or invitation list: who set it, when.
 
     C{owner} is the address it counts against (see
-    L{chatsvc.factory.ChatFactory}'s list limits), C{None} for none.  A
+    L{chatsvc.hub.factory.ChatFactory}'s list limits), C{None} for none.  A
     class with slots, not a dataclass holding a compiled regex: an entry
     was 3 KiB with its regex, about 0.5 KiB now, and a server may hold tens
     of thousands of them.

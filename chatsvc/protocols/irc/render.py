@@ -5,7 +5,7 @@ here: messages, joins, parts, quits, renames, kicks, topics, mode changes
 and invitations (whose one recipient is named in the event).  A broadcast to
 a thousand IRC users formats and encodes once.  Replies that depend on the
 recipient (numerics, a user's own JOIN or PART, server notices) are built by
-L{chatsvc.irc}.
+L{chatsvc.protocols.irc.protocol}.
 """
 
 from __future__ import annotations
@@ -25,9 +25,9 @@ from chatsvc.events import (
     TopicChanged,
     rendered,
 )
-from chatsvc.ircwire import BODY_BYTES, build, encode, fit
-from chatsvc.modes import ModeChange, mode_string
-from chatsvc.text import unbroken
+from chatsvc.hub.modes import ModeChange, mode_string
+from chatsvc.hub.text import unbroken
+from chatsvc.protocols.irc.wire import BODY_BYTES, build, encode, fit
 
 WIRE_FORMAT = "irc"
 

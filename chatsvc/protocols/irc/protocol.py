@@ -1,18 +1,18 @@
 """The IRC adapter: irssi, weechat and hexchat users on the same hub.
 
-An IRC connection is one more participant of L{chatsvc.factory.ChatFactory}:
+An IRC connection is one more participant of L{chatsvc.hub.factory.ChatFactory}:
 it parses IRC commands into hub calls and renders the hub's events as IRC
 lines, so IRC users and line users share names, rooms (as channels) and
 private messages.  This module holds the connection, registration,
-liveness and messaging; L{chatsvc.ircchannels} the channel commands and
-L{chatsvc.ircusers} the user and server queries.
+liveness and messaging; L{chatsvc.protocols.irc.channels} the channel commands and
+L{chatsvc.protocols.irc.users} the user and server queries.
 
 We do not build on C{twisted.words.service}: it cannot create channels,
 never answers CAP (irssi waits forever), drops a connection when a UTF-8
 character is split across reads and raises on unknown commands.  From
 Twisted we take the numeric constants; the framing is ours
-(L{chatsvc.framing.LineBuffer}, decoded per line with a latin-1 fallback)
-and so is the grammar (L{chatsvc.ircwire}).
+(L{chatsvc.conn.framing.LineBuffer}, decoded per line with a latin-1 fallback)
+and so is the grammar (L{chatsvc.protocols.irc.wire}).
 """
 
 from __future__ import annotations
@@ -28,8 +28,10 @@ from twisted.python.failure import Failure
 from twisted.words.protocols import irc as rfc
 
 import chatsvc
-from chatsvc import ircwire as wire
-from chatsvc.errors import (
+from chatsvc.conn.framing import TOO_LONG, LineBuffer
+from chatsvc.conn.guard import FLOODING, Guard
+from chatsvc.events import Entered, Error, Event, Exited, Notice, Registered, Topic
+from chatsvc.hub.errors import (
     BadNameError,
     BadPassword,
     CannotSpeak,
@@ -41,21 +43,19 @@ from chatsvc.errors import (
     NoSuchUser,
     TooManyFailures,
 )
-from chatsvc.events import Entered, Error, Event, Exited, Notice, Registered, Topic
-from chatsvc.framing import TOO_LONG, LineBuffer
-from chatsvc.guard import FLOODING, Guard
-from chatsvc.hosts import peer_host
-from chatsvc.ircchannels import ELIST, ChannelCommands
-from chatsvc.ircformat import WIRE_FORMAT
-from chatsvc.ircformat import irc_bytes as render
-from chatsvc.ircusers import UserCommands, clock_time
-from chatsvc.modes import CHANMODES, MAX_MODE_ARGUMENTS, PREFIX
-from chatsvc.names import MAX_NAME_LENGTH, MAX_ROOM_NAME_LENGTH, BadName, check_name, fold
-from chatsvc.rooms import MAX_KEY_LENGTH, MAX_LIST_ENTRIES, MAX_TOPIC_LENGTH
-from chatsvc.text import plain, sanitize_ctcp, sanitize_irc
+from chatsvc.hub.hosts import peer_host
+from chatsvc.hub.modes import CHANMODES, MAX_MODE_ARGUMENTS, PREFIX
+from chatsvc.hub.names import MAX_NAME_LENGTH, MAX_ROOM_NAME_LENGTH, BadName, check_name, fold
+from chatsvc.hub.rooms import MAX_KEY_LENGTH, MAX_LIST_ENTRIES, MAX_TOPIC_LENGTH
+from chatsvc.hub.text import plain, sanitize_ctcp, sanitize_irc
+from chatsvc.protocols.irc import wire as wire
+from chatsvc.protocols.irc.channels import ELIST, ChannelCommands
+from chatsvc.protocols.irc.render import WIRE_FORMAT
+from chatsvc.protocols.irc.render import irc_bytes as render
+from chatsvc.protocols.irc.users import UserCommands, clock_time
 
 if TYPE_CHECKING:
-    from chatsvc.factory import ChatFactory
+    from chatsvc.hub.factory import ChatFactory
 
 VERSION = f"chatsvc-{chatsvc.__version__}"
 USER_MODES = "iow"
@@ -166,7 +166,7 @@ class IRCChatProtocol(ChannelCommands, UserCommands, Protocol):
         self._cap_hold = False
         self._held: list[Event] | None = None
         # I/O state: output, the flood gate and closing go through the Guard
-        # every adapter shares (chatsvc.guard).
+        # every adapter shares (chatsvc.conn.guard).
         self._lines = LineBuffer(settings.max_line)
         self._guard: Guard | None = None
         self._starting = False

@@ -13,7 +13,7 @@ Client to server, one UTF-8 line each (``\\n`` or ``\\r\\n``)::
     anything else   room message
 
 A line user is in one room at a time, their current room: text goes there,
-and the room commands act on it.  Server to client: see L{chatsvc.lineformat}.
+and the room commands act on it.  Server to client: see L{chatsvc.protocols.line.wire}.
 """
 
 from __future__ import annotations
@@ -25,7 +25,11 @@ from twisted.internet.protocol import Protocol
 from twisted.logger import Logger
 from twisted.python.failure import Failure
 
-from chatsvc.errors import (
+from chatsvc.conn.framing import TOO_LONG, LineBuffer
+from chatsvc.conn.guard import Guard
+from chatsvc.conn.limits import ROOMS_PER_PAGE, ReplyBudget
+from chatsvc.events import Error, Event, Notice, RoomList, Topic, Who
+from chatsvc.hub.errors import (
     BadPassword,
     ChatError,
     EmptyMessage,
@@ -35,19 +39,15 @@ from chatsvc.errors import (
     TooManyFailures,
     TryAgain,
 )
-from chatsvc.events import Error, Event, Notice, RoomList, Topic, Who
-from chatsvc.framing import TOO_LONG, LineBuffer
-from chatsvc.guard import Guard
-from chatsvc.hosts import peer_host
-from chatsvc.limits import ROOMS_PER_PAGE, ReplyBudget
-from chatsvc.lineformat import NO_ROOM, WIRE_FORMAT, line_bytes
-from chatsvc.modes import FLAG_MODES, LIST_MODES, ModeChange, parse_modes
-from chatsvc.names import fold
-from chatsvc.text import clean_line, plain, telnet_refusals
+from chatsvc.hub.hosts import peer_host
+from chatsvc.hub.modes import FLAG_MODES, LIST_MODES, ModeChange, parse_modes
+from chatsvc.hub.names import fold
+from chatsvc.hub.text import clean_line, plain, telnet_refusals
+from chatsvc.protocols.line.wire import NO_ROOM, WIRE_FORMAT, line_bytes
 
 if TYPE_CHECKING:
-    from chatsvc.factory import ChatFactory
-    from chatsvc.rooms import Room
+    from chatsvc.hub.factory import ChatFactory
+    from chatsvc.hub.rooms import Room
 
 HELP = (
     "commands:",
@@ -147,7 +147,7 @@ class LineChatProtocol(Protocol):
             data = event.wire.get(WIRE_FORMAT)
             guard.write(data if data is not None else line_bytes(event, self._home))
 
-    # -- the reply budget (chatsvc.limits.ReplyBudget) ------------------------
+    # -- the reply budget (chatsvc.conn.limits.ReplyBudget) ------------------------
 
     #: Made on the first bulk request: idle connections carry none.
     _budget: ReplyBudget | None = None

@@ -165,8 +165,8 @@ def has_breaks(text: str) -> bool:
 def unbroken(text: str) -> str:
     """C{text} without its CRs, LFs and NULs.
 
-    The encoders' last guard (L{chatsvc.ircwire.encode},
-    L{chatsvc.lineformat.line_bytes}): received text is sanitised long
+    The encoders' last guard (L{chatsvc.protocols.irc.wire.encode},
+    L{chatsvc.protocols.line.wire.line_bytes}): received text is sanitised long
     before, but a CR or LF that reached the wire in any field (a nick or a
     token echoed back, a reason) would end the line early for the client
     (HexChat and mIRC end one at a bare CR) and let the sender forge the

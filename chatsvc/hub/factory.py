@@ -17,7 +17,37 @@ from twisted.internet.interfaces import IAddress, IDelayedCall, IReactorTime
 from twisted.internet.protocol import Protocol, ServerFactory
 from twisted.logger import Logger
 
-from chatsvc.errors import (
+from chatsvc.conn.limits import (
+    ACCOUNT_BACKOFF_CAP,
+    CONNECTION_LOG_LINES,
+    FAILURES_PER_CONNECTION,
+    LOG_INTERVAL,
+    LOG_LINES,
+    ConnectThrottle,
+    FailureThrottle,
+    HostCounter,
+    LogBudget,
+    address_key,
+)
+from chatsvc.events import (
+    Entered,
+    Error,
+    Event,
+    Exited,
+    Invited,
+    Joined,
+    Kicked,
+    Left,
+    ModesChanged,
+    Notice,
+    PrivateMessage,
+    Registered,
+    Renamed,
+    RoomMessage,
+    Topic,
+    TopicChanged,
+)
+from chatsvc.hub.errors import (
     AlreadyInRoom,
     BadKey,
     BadModeArgument,
@@ -53,38 +83,8 @@ from chatsvc.errors import (
     UserAlreadyInRoom,
     UserNotInRoom,
 )
-from chatsvc.events import (
-    Entered,
-    Error,
-    Event,
-    Exited,
-    Invited,
-    Joined,
-    Kicked,
-    Left,
-    ModesChanged,
-    Notice,
-    PrivateMessage,
-    Registered,
-    Renamed,
-    RoomMessage,
-    Topic,
-    TopicChanged,
-)
-from chatsvc.limits import (
-    ACCOUNT_BACKOFF_CAP,
-    CONNECTION_LOG_LINES,
-    FAILURES_PER_CONNECTION,
-    LOG_INTERVAL,
-    LOG_LINES,
-    ConnectThrottle,
-    FailureThrottle,
-    HostCounter,
-    LogBudget,
-    address_key,
-)
-from chatsvc.masks import BadMask, MaskEntry, MaskList, normalize_mask, user_mask
-from chatsvc.modes import (
+from chatsvc.hub.masks import BadMask, MaskEntry, MaskList, normalize_mask, user_mask
+from chatsvc.hub.modes import (
     FLAG_MODES,
     KEY_MODE,
     LIMIT_MODE,
@@ -94,9 +94,9 @@ from chatsvc.modes import (
     STATUS_MODES,
     ModeChange,
 )
-from chatsvc.names import BadName, check_name, check_room_name, fold, is_service_name
-from chatsvc.participant import Participant
-from chatsvc.rooms import (
+from chatsvc.hub.names import BadName, check_name, check_room_name, fold, is_service_name
+from chatsvc.hub.participant import Participant
+from chatsvc.hub.rooms import (
     MAX_KEY_LENGTH,
     MAX_LIMIT,
     MAX_LIST_ENTRIES,
@@ -106,8 +106,8 @@ from chatsvc.rooms import (
     MemberInfo,
     Room,
 )
-from chatsvc.settings import Settings
-from chatsvc.whowas import NameHistory
+from chatsvc.hub.settings import Settings
+from chatsvc.hub.whowas import NameHistory
 
 
 class ChatFactory(ServerFactory):
@@ -119,7 +119,7 @@ class ChatFactory(ServerFactory):
     Rooms: the default room (C{settings.room}) always exists and has no
     creator; any other room is created by its first join, whose member
     becomes its operator, and disappears with its last member.  Every
-    refusal is a L{chatsvc.errors.ChatError}; every change is announced with
+    refusal is a L{chatsvc.hub.errors.ChatError}; every change is announced with
     an event to whom it concerns.  C{clock} (the reactor, or a
     L{twisted.internet.task.Clock} in tests) runs the registration deadline
     and gives the times recorded for topics and list entries (its
@@ -177,7 +177,7 @@ class ChatFactory(ServerFactory):
     # -- connections ---------------------------------------------------------
 
     def buildProtocol(self, addr: IAddress) -> Protocol:
-        from chatsvc.line import LineChatProtocol
+        from chatsvc.protocols.line.protocol import LineChatProtocol
 
         protocol = LineChatProtocol(self)
         protocol.factory = self
@@ -188,7 +188,7 @@ class ChatFactory(ServerFactory):
         return _AdapterFactory(self, build)
 
     def attach(self, participant: Participant) -> None:
-        """Admit a new connection, or raise a L{chatsvc.errors.Refused}.
+        """Admit a new connection, or raise a L{chatsvc.hub.errors.Refused}.
 
         Applies C{--max-clients}, C{--max-per-ip} and C{--connect-rate}, and
         starts the C{--register-timeout} clock: a connection still
@@ -266,7 +266,7 @@ class ChatFactory(ServerFactory):
         Each participant renders the goodbye in its own protocol (see
         L{Participant.disconnect}).  New connections are refused from now on.
         The Deferred may never fire if a peer never lets go: callers bound
-        the wait (L{chatsvc.lifecycle.ChatService} does).
+        the wait (L{chatsvc.service.lifecycle.ChatService} does).
         """
         self.closing = True
         for budget in self.log_budgets:
@@ -575,7 +575,7 @@ class ChatFactory(ServerFactory):
         gets one L{ModesChanged}, with masks normalised and names as
         registered.  More than one command's worth (L{MAX_MODE_ARGUMENTS}
         with an argument, L{MAX_MODE_LETTERS} in all: what
-        L{chatsvc.modes.parse_modes} lets through) is refused with
+        L{chatsvc.hub.modes.parse_modes} lets through) is refused with
         L{TooManyModes}, whatever the adapter.
         """
         name = self._require_name(setter)

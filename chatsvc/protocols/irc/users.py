@@ -1,7 +1,7 @@
 """IRC user and server queries: WHO, WHOIS, WHOWAS, ISON, USERHOST, AWAY,
 user MODE, OPER, KILL, WALLOPS, TIME, VERSION, INFO, ADMIN, LINKS, HELP.
 
-A mixin of L{chatsvc.irc.IRCChatProtocol}.  Every user the hub knows is
+A mixin of L{chatsvc.protocols.irc.protocol.IRCChatProtocol}.  Every user the hub knows is
 answered for, whatever protocol they use: a line user shows up in WHO and
 WHOIS with their current room, as C{name!name@host}.
 """
@@ -15,16 +15,16 @@ from typing import TYPE_CHECKING, Any, ClassVar
 from twisted.words.protocols import irc as rfc
 
 import chatsvc
-from chatsvc import ircwire as wire
-from chatsvc.errors import BadOperLogin, TooManyFailures
-from chatsvc.limits import MAX_WHO_REPLIES
-from chatsvc.masks import Wildcard
-from chatsvc.names import fold
-from chatsvc.participant import Participant
-from chatsvc.text import sanitize_irc
+from chatsvc.conn.limits import MAX_WHO_REPLIES
+from chatsvc.hub.errors import BadOperLogin, TooManyFailures
+from chatsvc.hub.masks import Wildcard
+from chatsvc.hub.names import fold
+from chatsvc.hub.participant import Participant
+from chatsvc.hub.text import sanitize_irc
+from chatsvc.protocols.irc import wire as wire
 
 if TYPE_CHECKING:
-    from chatsvc.factory import ChatFactory
+    from chatsvc.hub.factory import ChatFactory
 
 _VERSION = f"chatsvc-{chatsvc.__version__}"
 ERR_TOOMANYMATCHES = "416"
@@ -315,7 +315,7 @@ class UserCommands:
     log: Any
 
     #: COMMAND -> (fewest parameters, handler(self, params)), for
-    #: L{chatsvc.irc.IRCChatProtocol._COMMANDS}.
+    #: L{chatsvc.protocols.irc.protocol.IRCChatProtocol._COMMANDS}.
     USER_COMMANDS: ClassVar[dict[str, tuple[int, Callable[[Any, list[str]], None]]]] = {
         "WHO": (0, _cmd_who),
         "WHOIS": (1, _cmd_whois),

@@ -18,9 +18,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Literal
 
-from chatsvc.errors import ModeNeedsArgument, TooManyModes, UnknownMode
+from chatsvc.hub.errors import ModeNeedsArgument, TooManyModes, UnknownMode
 
-#: Rules that are simply on or off, with the L{chatsvc.rooms.Room} attribute each sets.
+#: Rules that are simply on or off, with the L{chatsvc.hub.rooms.Room} attribute each sets.
 FLAG_MODES: dict[str, str] = {
     "i": "invite_only",
     "m": "moderated",
@@ -28,9 +28,9 @@ FLAG_MODES: dict[str, str] = {
     "s": "secret",
     "t": "topic_locked",
 }
-#: Lists of masks, with the L{chatsvc.rooms.Room} attribute holding each.
+#: Lists of masks, with the L{chatsvc.hub.rooms.Room} attribute holding each.
 LIST_MODES: dict[str, str] = {"b": "bans", "e": "exceptions", "I": "invite_exceptions"}
-#: Member status, with the L{chatsvc.rooms.Room} attribute holding each set.
+#: Member status, with the L{chatsvc.hub.rooms.Room} attribute holding each set.
 STATUS_MODES: dict[str, str] = {"o": "operators", "v": "voiced"}
 #: Setting takes an argument; so does unsetting C{k}, which IRC clients send.
 KEY_MODE, LIMIT_MODE = "k", "l"

@@ -17,14 +17,14 @@ from typing import TYPE_CHECKING, Any
 from twisted.internet.interfaces import IDelayedCall, ITransport
 from twisted.logger import Logger
 
-from chatsvc.errors import ChatError
+from chatsvc.conn.limits import FloodGate, enable_keepalive
+from chatsvc.conn.sendq import SendQueue
 from chatsvc.events import Error
-from chatsvc.limits import FloodGate, enable_keepalive
-from chatsvc.participant import Participant
-from chatsvc.sendq import SendQueue
+from chatsvc.hub.errors import ChatError
+from chatsvc.hub.participant import Participant
 
 if TYPE_CHECKING:
-    from chatsvc.factory import ChatFactory
+    from chatsvc.hub.factory import ChatFactory
 
 #: Seconds a connection we closed gracefully may take to read its last
 #: lines before it is cut off: a peer that stopped reading would otherwise
@@ -32,7 +32,7 @@ if TYPE_CHECKING:
 CLOSE_LINGER = 10.0
 
 #: Seconds a client's output backlog may stay over C{--max-backlog} before
-#: it is too slow (see L{chatsvc.sendq}); four times the limit is too slow
+#: it is too slow (see L{chatsvc.conn.sendq}); four times the limit is too slow
 #: at once.
 SLOW_GRACE = 5.0
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import NamedTuple
 
-from chatsvc.text import has_breaks, unbroken
+from chatsvc.hub.text import has_breaks, unbroken
 
 MAX_LINE_BYTES = 512
 """The most a server sends in one line, CRLF included (RFC 1459 2.3)."""
@@ -120,7 +120,7 @@ def encode(line: str) -> bytes:
     numeric, a PING token).  Clients end a line at a bare CR (HexChat, mIRC)
     or LF, so one would let a client's bytes forge a whole line from any
     source; NUL ends a C string.  Received text is sanitised before it gets
-    here (L{chatsvc.text}); this is the defence in depth that holds when a
+    here (L{chatsvc.hub.text}); this is the defence in depth that holds when a
     path forgets to.  Removed rather than refused: raising here would stop a
     fan-out loop half way, so that the other recipients lost the line too.
     Removed rather than replaced by a space: a space inside a middle
@@ -229,6 +229,6 @@ def irc_host(host: str) -> str:
     """A host usable as a middle parameter: ``::1`` would read as trailing.
 
     ``0::1`` is how IRC servers write it; a ban on ``*!*@0::1`` matches, as
-    masks are normalised back to ``::1`` (L{chatsvc.masks.normalize_mask}).
+    masks are normalised back to ``::1`` (L{chatsvc.hub.masks.normalize_mask}).
     """
     return "0" + host if host.startswith(":") else host
