@@ -6,7 +6,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from chatsvc.hub.text import plain, sanitize_irc
-from chatsvc.protocols.irc import wire as wire
+from chatsvc.protocols.irc import wire
 
 
 def test_parse() -> None:

@@ -22,7 +22,8 @@ from chatsvc.hub.modes import LIST_MODES, parse_modes
 from chatsvc.hub.names import fold
 from chatsvc.hub.rooms import MAX_TOPIC_LENGTH, Room
 from chatsvc.hub.text import sanitize_irc
-from chatsvc.protocols.irc import wire as wire
+from chatsvc.protocols.irc import wire
+from chatsvc.protocols.irc.isupport import KICK_LENGTH
 
 if TYPE_CHECKING:
     from chatsvc.hub.factory import ChatFactory
@@ -32,9 +33,6 @@ ERR_TOOMANYCHANNELS = "405"
 #: What RPL_TRYAGAIN (263) says when a connection's reply budget is spent.
 TRY_AGAIN = "Please wait a while and try again."
 
-#: ISUPPORT ELIST: LIST filters by mask (M), by negated mask (N) and by
-#: member count (U, C{>N} and C{<N}).
-ELIST = "MNU"
 #: Most masks (C{*word*} or C{!*word*}) one LIST applies; more are ignored.
 #: Each is matched against every room, so they are what a LIST costs.
 MAX_LIST_MASKS = 2
@@ -175,7 +173,7 @@ class ChannelCommands:
                 self._refused(refusal)
 
     def _cmd_part(self, params: list[str]) -> None:
-        reason = sanitize_irc(params[1])[:255] if len(params) > 1 else ""
+        reason = sanitize_irc(params[1])[:KICK_LENGTH] if len(params) > 1 else ""
         for name in params[0].split(","):
             if name:
                 try:
@@ -203,7 +201,7 @@ class ChannelCommands:
                              event.reason or event.by, text=True)
 
     def _cmd_kick(self, params: list[str]) -> None:
-        reason = sanitize_irc(params[2])[:255] if len(params) > 2 else ""
+        reason = sanitize_irc(params[2])[:KICK_LENGTH] if len(params) > 2 else ""
         for target in params[1].split(",")[:4]:
             if target:
                 try:
@@ -268,7 +266,7 @@ class ChannelCommands:
         hide_invisible = self not in room
         names = [self._names_prefix(room, member) + (member.name or "") for member in members
                  if not (hide_invisible and "i" in getattr(member, "modes", ()))]
-        for chunk in wire.pack_words(names, 510 - len(head.encode("utf-8"))):
+        for chunk in wire.pack_words(names, wire.BODY_BYTES - len(head.encode("utf-8"))):
             reply(rfc.RPL_NAMREPLY, symbol, room.name, chunk)
         reply(rfc.RPL_ENDOFNAMES, room.name, "End of /NAMES list")
 

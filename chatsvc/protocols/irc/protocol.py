@@ -27,7 +27,6 @@ from twisted.logger import Logger
 from twisted.python.failure import Failure
 from twisted.words.protocols import irc as rfc
 
-import chatsvc
 from chatsvc.conn.framing import TOO_LONG, LineBuffer
 from chatsvc.conn.guard import FLOODING, Guard
 from chatsvc.events import Entered, Error, Event, Exited, Notice, Registered, Topic
@@ -44,12 +43,20 @@ from chatsvc.hub.errors import (
     TooManyFailures,
 )
 from chatsvc.hub.hosts import peer_host
-from chatsvc.hub.modes import CHANMODES, MAX_MODE_ARGUMENTS, PREFIX
-from chatsvc.hub.names import MAX_NAME_LENGTH, MAX_ROOM_NAME_LENGTH, BadName, check_name, fold
-from chatsvc.hub.rooms import MAX_KEY_LENGTH, MAX_LIST_ENTRIES, MAX_TOPIC_LENGTH
+from chatsvc.hub.names import BadName, check_name, fold
 from chatsvc.hub.text import plain, sanitize_ctcp, sanitize_irc
-from chatsvc.protocols.irc import wire as wire
-from chatsvc.protocols.irc.channels import ELIST, ChannelCommands
+from chatsvc.protocols.irc import isupport, wire
+from chatsvc.protocols.irc.channels import ChannelCommands
+from chatsvc.protocols.irc.isupport import (
+    CHANNEL_MODES,
+    CHANNEL_MODES_WITH_ARGUMENT,
+    KICK_LENGTH,
+    MAX_TARGETS,
+    REALNAME_LENGTH,
+    USER_LENGTH,
+    USER_MODES,
+    VERSION,
+)
 from chatsvc.protocols.irc.render import WIRE_FORMAT
 from chatsvc.protocols.irc.render import irc_bytes as render
 from chatsvc.protocols.irc.users import UserCommands, clock_time
@@ -57,15 +64,6 @@ from chatsvc.protocols.irc.users import UserCommands, clock_time
 if TYPE_CHECKING:
     from chatsvc.hub.factory import ChatFactory
 
-VERSION = f"chatsvc-{chatsvc.__version__}"
-USER_MODES = "iow"
-CHANNEL_MODES = "beIiklmnostv"
-CHANNEL_MODES_WITH_ARGUMENT = "beIklov"
-AWAY_LENGTH = 200
-KICK_LENGTH = 255
-MAX_TARGETS = 4
-USER_LENGTH = 10
-REALNAME_LENGTH = 128
 _USER_BAD = re.compile(r"[^A-Za-z0-9_.\-]")
 
 # Commands a client may send before it is registered; anything else is 451.
@@ -84,7 +82,7 @@ class IRCServer:
         self.clock: IReactorTime = hub.clock
         self.created = self.clock.seconds()
         self.name = hub.settings.server_name
-        self.isupport = _isupport(hub)
+        self.isupport = isupport.tokens(hub.settings)
 
     def factory(self) -> ServerFactory:
         """A factory for one IRC listener (plain or TLS) on this hub."""
@@ -98,38 +96,6 @@ def usable_server_name(name: str) -> bool:
     """Whether C{name} can be the source of IRC lines (C{:name 001 ...}) and
     C{NETWORK=}: one word, not starting with C{:}."""
     return _SERVER_NAME.match(name) is not None
-
-
-def irc_factory(hub: ChatFactory) -> ServerFactory:
-    """A factory for an IRC listener attached to C{hub}."""
-    return IRCServer(hub).factory()
-
-
-def _isupport(hub: ChatFactory) -> list[str]:
-    settings = hub.settings
-    return [
-        f"AWAYLEN={AWAY_LENGTH}",
-        "CASEMAPPING=ascii",
-        f"CHANLIMIT=#:{settings.max_rooms}",
-        f"CHANMODES={CHANMODES}",
-        f"CHANNELLEN={MAX_ROOM_NAME_LENGTH + 1}",
-        "CHANTYPES=#",
-        f"ELIST={ELIST}",
-        "EXCEPTS=e",
-        "INVEX=I",
-        f"KEYLEN={MAX_KEY_LENGTH}",
-        f"KICKLEN={KICK_LENGTH}",
-        f"MAXLIST=beI:{MAX_LIST_ENTRIES}",
-        f"MAXTARGETS={MAX_TARGETS}",
-        f"MODES={MAX_MODE_ARGUMENTS}",
-        f"NETWORK={settings.server_name}",
-        f"NICKLEN={MAX_NAME_LENGTH}",
-        f"PREFIX={PREFIX}",
-        f"TARGMAX=PRIVMSG:{MAX_TARGETS},NOTICE:{MAX_TARGETS},JOIN:,PART:,NAMES:,KICK:4,"
-        "WHOIS:1,ISON:,USERHOST:5",
-        f"TOPICLEN={MAX_TOPIC_LENGTH}",
-        f"USERLEN={USER_LENGTH}",
-    ]
 
 
 def _user(name: str) -> str:

@@ -14,21 +14,19 @@ from typing import TYPE_CHECKING, Any, ClassVar
 
 from twisted.words.protocols import irc as rfc
 
-import chatsvc
 from chatsvc.conn.limits import MAX_WHO_REPLIES
 from chatsvc.hub.errors import BadOperLogin, TooManyFailures
 from chatsvc.hub.masks import Wildcard
 from chatsvc.hub.names import fold
 from chatsvc.hub.participant import Participant
 from chatsvc.hub.text import sanitize_irc
-from chatsvc.protocols.irc import wire as wire
+from chatsvc.protocols.irc import wire
+from chatsvc.protocols.irc.isupport import AWAY_LENGTH, KICK_LENGTH, VERSION
 
 if TYPE_CHECKING:
     from chatsvc.hub.factory import ChatFactory
 
-_VERSION = f"chatsvc-{chatsvc.__version__}"
 ERR_TOOMANYMATCHES = "416"
-_AWAY_LENGTH = 200
 _SETTABLE_USER_MODES = "iw"
 
 
@@ -134,9 +132,9 @@ class UserCommands:
             for room in self.hub.rooms_of(person) if self.hub.can_see(self, room)
         ]
         head = wire.build(self.server.name, rfc.RPL_WHOISCHANNELS, self._me, name, "")
-        for chunk in wire.pack_words(rooms, 510 - len(head.encode("utf-8"))):
+        for chunk in wire.pack_words(rooms, wire.BODY_BYTES - len(head.encode("utf-8"))):
             self._reply(rfc.RPL_WHOISCHANNELS, name, chunk)
-        self._reply(rfc.RPL_WHOISSERVER, name, self.server.name, _VERSION)
+        self._reply(rfc.RPL_WHOISSERVER, name, self.server.name, VERSION)
         if self._is_oper(person):
             self._reply(rfc.RPL_WHOISOPERATOR, name, "is an IRC operator")
         if getattr(person, "secure", False):
@@ -189,7 +187,7 @@ class UserCommands:
     def _cmd_away(self, params: list[str]) -> None:
         text = sanitize_irc(params[0]).strip() if params else ""
         if text:
-            self.away = text[:_AWAY_LENGTH]
+            self.away = text[:AWAY_LENGTH]
             self._reply(rfc.RPL_NOWAWAY, "You have been marked as being away")
         else:
             self.away = None
@@ -252,7 +250,7 @@ class UserCommands:
         if target is None:
             self._reply(rfc.ERR_NOSUCHNICK, params[0], "No such nick/channel")
             return
-        reason = sanitize_irc(params[1])[:255] or "no reason"
+        reason = sanitize_irc(params[1])[:KICK_LENGTH] or "no reason"
         self.log.info("{oper} killed {name} ({reason})", oper=self._me, name=target.name,
                       reason=reason)
         target.disconnect(f"Killed ({self._me} ({reason}))")
@@ -280,11 +278,11 @@ class UserCommands:
         self._reply(rfc.RPL_TIME, self.server.name, clock_time(self.server.clock.seconds()))
 
     def _cmd_version(self, params: list[str]) -> None:
-        self._reply(rfc.RPL_VERSION, _VERSION, self.server.name, "chatsvc on Twisted")
+        self._reply(rfc.RPL_VERSION, VERSION, self.server.name, "chatsvc on Twisted")
         self._send_isupport()
 
     def _cmd_info(self, params: list[str]) -> None:
-        for line in (f"{_VERSION}: a multi-protocol chat server built on Twisted.",
+        for line in (f"{VERSION}: a multi-protocol chat server built on Twisted.",
                      "IRC, line-protocol (telnet/netcat) and other users share",
                      "one set of names, rooms and private messages.",
                      f"Up since {clock_time(self.server.created)}."):
@@ -298,7 +296,7 @@ class UserCommands:
         self._reply(rfc.RPL_ADMINEMAIL, "no contact address configured")
 
     def _cmd_links(self, params: list[str]) -> None:
-        self._reply(rfc.RPL_LINKS, self.server.name, self.server.name, f"0 {_VERSION}")
+        self._reply(rfc.RPL_LINKS, self.server.name, self.server.name, f"0 {VERSION}")
         self._reply(rfc.RPL_ENDOFLINKS, "*", "End of /LINKS list")
 
     def _cmd_help(self, params: list[str]) -> None:

@@ -1,0 +1,56 @@
+"""What the IRC adapter tells clients it supports, and the limits it keeps.
+
+One place for the version string, the mode letters of RPL_MYINFO, the
+lengths (AWAYLEN, KICKLEN, ...) and the ISUPPORT tokens, so that what is
+advertised and what is enforced cannot drift apart: the commands import
+their limits from here.
+"""
+
+from __future__ import annotations
+
+import chatsvc
+from chatsvc.hub.modes import CHANMODES, MAX_MODE_ARGUMENTS, PREFIX
+from chatsvc.hub.names import MAX_NAME_LENGTH, MAX_ROOM_NAME_LENGTH
+from chatsvc.hub.rooms import MAX_KEY_LENGTH, MAX_LIST_ENTRIES, MAX_TOPIC_LENGTH
+from chatsvc.hub.settings import Settings
+
+VERSION = f"chatsvc-{chatsvc.__version__}"
+USER_MODES = "iow"
+CHANNEL_MODES = "beIiklmnostv"
+CHANNEL_MODES_WITH_ARGUMENT = "beIklov"
+#: Longest away message (AWAYLEN).
+AWAY_LENGTH = 200
+#: Longest kick reason (KICKLEN), also used for part and quit reasons.
+KICK_LENGTH = 255
+MAX_TARGETS = 4
+USER_LENGTH = 10
+REALNAME_LENGTH = 128
+#: LIST filters by mask (M), by negated mask (N) and by member count (U).
+ELIST = "MNU"
+
+
+def tokens(settings: Settings) -> list[str]:
+    """The RPL_ISUPPORT (005) tokens, in the order they are sent."""
+    return [
+        f"AWAYLEN={AWAY_LENGTH}",
+        "CASEMAPPING=ascii",
+        f"CHANLIMIT=#:{settings.max_rooms}",
+        f"CHANMODES={CHANMODES}",
+        f"CHANNELLEN={MAX_ROOM_NAME_LENGTH + 1}",
+        "CHANTYPES=#",
+        f"ELIST={ELIST}",
+        "EXCEPTS=e",
+        "INVEX=I",
+        f"KEYLEN={MAX_KEY_LENGTH}",
+        f"KICKLEN={KICK_LENGTH}",
+        f"MAXLIST=beI:{MAX_LIST_ENTRIES}",
+        f"MAXTARGETS={MAX_TARGETS}",
+        f"MODES={MAX_MODE_ARGUMENTS}",
+        f"NETWORK={settings.server_name}",
+        f"NICKLEN={MAX_NAME_LENGTH}",
+        f"PREFIX={PREFIX}",
+        f"TARGMAX=PRIVMSG:{MAX_TARGETS},NOTICE:{MAX_TARGETS},JOIN:,PART:,NAMES:,KICK:4,"
+        "WHOIS:1,ISON:,USERHOST:5",
+        f"TOPICLEN={MAX_TOPIC_LENGTH}",
+        f"USERLEN={USER_LENGTH}",
+    ]
