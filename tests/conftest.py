@@ -3,6 +3,10 @@
 from __future__ import annotations
 
 import os
+import socket
+import subprocess
+from collections.abc import Callable
+from typing import Any
 
 import pytest
 from hypothesis import settings
@@ -20,3 +24,38 @@ settings.load_profile("ci" if os.environ.get("CI") else "dev")
 def certs(tmp_path_factory: pytest.TempPathFactory) -> CertFiles:
     """A CA and a server certificate (localhost, 127.0.0.1), generated once."""
     return make_certificates(tmp_path_factory.mktemp("certs"))
+
+
+# -- unit tests stay in memory -----------------------------------------------
+#
+# Tests that cross a real wire (sockets, subprocesses, real clients) carry the
+# ``integration`` marker, so ``pytest -m "not integration"`` is the fast,
+# in-memory half of the suite.  Rather than trusting the markers to be right,
+# every other test runs with network sockets and new processes refused: a
+# unit test that opens one fails at once, naming the marker it needs.
+
+_NETWORK_FAMILIES = (socket.AF_INET, socket.AF_INET6)
+
+
+def _refusing(name: str, original: Callable[..., Any]) -> Callable[..., Any]:
+    def guarded(self: socket.socket, address: Any, *args: Any) -> Any:
+        if self.family in _NETWORK_FAMILIES:
+            raise AssertionError(f"a unit test used a network socket ({name} {address!r}): "
+                                 "mark it @pytest.mark.integration")
+        return original(self, address, *args)
+    return guarded
+
+
+def _no_processes(self: subprocess.Popen[Any], args: Any, *rest: Any, **options: Any) -> None:
+    raise AssertionError(f"a unit test started a process ({args!r}): "
+                         "mark it @pytest.mark.integration")
+
+
+@pytest.fixture(autouse=True)
+def _unit_tests_stay_in_memory(request: pytest.FixtureRequest,
+                               monkeypatch: pytest.MonkeyPatch) -> None:
+    if request.node.get_closest_marker("integration") is not None:
+        return
+    for name in ("bind", "connect", "connect_ex"):
+        monkeypatch.setattr(socket.socket, name, _refusing(name, getattr(socket.socket, name)))
+    monkeypatch.setattr(subprocess.Popen, "__init__", _no_processes)

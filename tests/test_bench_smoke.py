@@ -17,10 +17,10 @@ import pytest
 
 from bench import run
 
-pytestmark = pytest.mark.skipif(
+pytestmark = [pytest.mark.integration, pytest.mark.skipif(
     shutil.which("gcc") is None and shutil.which("cc") is None,
     reason="gcc is needed to build bench/loadgen.c",
-)
+)]
 
 
 @pytest.fixture(scope="module")

@@ -24,8 +24,8 @@ from support import WAIT, SocketUser, twistd_server, wait_for
 
 BIN = Path(sys.executable).parent
 TMUX = shutil.which("tmux")
-pytestmark = pytest.mark.skipif(
-    TMUX is None, reason="tmux is not installed (.ci/run installs it when it can)")
+pytestmark = [pytest.mark.integration, pytest.mark.skipif(
+    TMUX is None, reason="tmux is not installed (.ci/run installs it when it can)")]
 
 
 @pytest.fixture

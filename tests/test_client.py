@@ -275,6 +275,7 @@ def test_client_endpoint_strings() -> None:
     assert client_endpoint(reactor, "tcp:example.org:12345")._port == 12345
 
 
+@pytest.mark.integration
 @pytest_twisted.ensureDeferred
 async def test_connection_refused_on_loopback() -> None:
     from twisted.internet import reactor
@@ -286,6 +287,7 @@ async def test_connection_refused_on_loopback() -> None:
         await connect(reactor, f"127.0.0.1:{port}", "alice", timeout=5)
 
 
+@pytest.mark.integration
 @pytest_twisted.ensureDeferred
 async def test_two_clients_over_real_loopback() -> None:
     from twisted.internet import endpoints, reactor

@@ -14,6 +14,8 @@ from chatsvc.events import RoomMessage
 from chatsvc.hub.factory import ChatFactory
 from chatsvc.service.tls import ServerTLS
 
+pytestmark = pytest.mark.integration
+
 
 def _self_signed(directory: Path, hostname: str) -> tuple[Path, Path]:
     """A self-signed certificate for C{hostname} (what `openssl req -x509` makes)."""

@@ -203,6 +203,7 @@ def test_config_arguments_is_the_translation(tmp_path):
         "--flood-rate=3", "--port=tcp:1"]
 
 
+@pytest.mark.integration
 def test_twistd_reports_a_bad_file_in_one_line(tmp_path):
     path = write(tmp_path, "max-lines = 10\n")
     twistd = Path(sys.executable).with_name("twistd")

@@ -49,6 +49,7 @@ def test_greeter_in_memory() -> None:
     assert chat.wait(alice.next_event(kind=Left)).reason == "asked to leave by al"
 
 
+@pytest.mark.integration
 def test_greeter_program_reports_a_refused_connection() -> None:
     import socket
 
@@ -64,6 +65,7 @@ def test_greeter_program_reports_a_refused_connection() -> None:
     assert "Traceback" not in result.stderr
 
 
+@pytest.mark.integration
 @pytest.mark.parametrize("argv", [["--help"]])
 def test_greeter_program_help(argv: list[str]) -> None:
     result = subprocess.run([sys.executable, str(GREETER), *argv],

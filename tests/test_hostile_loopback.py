@@ -9,7 +9,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
 from support import SocketUser, twistd_server
+
+pytestmark = pytest.mark.integration
 
 # What the attacker needs: a room of their own (so they are its operator)
 # and a name the mask almost matches.

@@ -21,6 +21,8 @@ from pathlib import Path
 import pytest
 from support import stop_process
 
+pytestmark = pytest.mark.integration
+
 TIMEOUT = 15.0
 
 

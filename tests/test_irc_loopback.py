@@ -17,6 +17,8 @@ from chatsvc.hub.factory import ChatFactory
 from chatsvc.hub.settings import Settings
 from chatsvc.protocols.irc.protocol import IRCServer
 
+pytestmark = pytest.mark.integration
+
 TIMEOUT = 10.0
 
 

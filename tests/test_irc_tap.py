@@ -91,6 +91,7 @@ class Collector(protocol.Protocol):
         self.data += data
 
 
+@pytest.mark.integration
 @pytest_twisted.ensureDeferred
 async def test_irc_over_tls(tmp_path: Path) -> None:
     pem, cert_pem = _certificate(tmp_path)

@@ -403,6 +403,7 @@ class TestListenBacklog:
 
         assert with_listen_backlog(given) == used
 
+    @pytest.mark.integration
     def test_the_listener_gets_it(self):
         from twisted.internet import reactor
         from twisted.internet.endpoints import serverFromString
@@ -414,6 +415,7 @@ class TestListenBacklog:
 
 
 class TestSocketOptions:
+    @pytest.mark.integration
     def test_keepalive_on_a_real_socket_behind_a_wrapper(self):
         listener = socket.create_server(("127.0.0.1", 0))
         client = socket.create_connection(listener.getsockname())

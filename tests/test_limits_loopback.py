@@ -22,6 +22,8 @@ from twisted.internet.task import deferLater
 
 from chatsvc.service.tap import Options, makeService
 
+pytestmark = pytest.mark.integration
+
 
 async def start(*argv: str, certs=None):
     """A running service on loopback; returns (root service, hub, {kind: port})."""

@@ -539,6 +539,7 @@ def server():
     pytest_twisted.blockon(root.stopService())
 
 
+@pytest.mark.integration
 @pytest_twisted.ensureDeferred
 async def test_rooms_over_tcp(server):
     alice = await (await WireClient().connect(server)).register("alice")

@@ -12,6 +12,8 @@ from zope.interface import implementer
 
 from chatsvc.service.tap import Options, makeService
 
+pytestmark = pytest.mark.integration
+
 
 @pytest.fixture
 def server(certs):

@@ -21,6 +21,8 @@ import pytest
 from support import CertFiles, make_certificates
 from test_units import ETC, UNIT_CONFIG, UNIT_TWISTD, exec_start
 
+pytestmark = pytest.mark.integration
+
 TWISTD = str(Path(sys.executable).with_name("twistd"))
 TIMEOUT = 20.0
 

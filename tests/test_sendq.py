@@ -3,6 +3,7 @@
 import errno
 import socket
 
+import pytest
 import pytest_twisted
 from twisted.internet import defer, protocol, reactor, task
 from twisted.internet.abstract import FileDescriptor
@@ -226,6 +227,7 @@ def test_close_sends_the_turn_first_and_abort_drops_it():
     assert transport.sends == []
 
 
+@pytest.mark.integration
 @pytest_twisted.ensureDeferred
 async def test_order_and_completeness_over_a_real_connection():
     """Big and small writes, a reader that lags: every byte, in order.

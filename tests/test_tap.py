@@ -178,6 +178,7 @@ def run_twistd(*args, cwd):
     )
 
 
+@pytest.mark.integration
 def test_twistd_bad_option_exits_with_one_line(tmp_path):
     result = run_twistd("--max-clients", "lots", cwd=tmp_path)
     assert result.returncode == 1
@@ -187,6 +188,7 @@ def test_twistd_bad_option_exits_with_one_line(tmp_path):
     ]
 
 
+@pytest.mark.integration
 def test_twistd_port_in_use_exits_with_one_line(tmp_path):
     with socket.socket() as busy:
         busy.bind(("127.0.0.1", 0))

@@ -11,6 +11,8 @@ from pathlib import Path
 
 import pytest
 
+pytestmark = pytest.mark.integration
+
 ETC = Path(__file__).resolve().parent.parent / "etc"
 UNIT_TWISTD = "/opt/chatsvc/venv/bin/twistd"
 UNIT_CONFIG = "/etc/chatsvc/chat.toml"
