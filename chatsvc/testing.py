@@ -248,10 +248,10 @@ class ChatHarness:
         self.attach(protocol, "irc", host)
         return protocol
 
-    def irc_connect(self, nick: str, *, user: str | None = None, realname: str | None = None,
+    def irc_register(self, nick: str, *, user: str | None = None, realname: str | None = None,
                     password: str | None = None, channels: Iterable[str] = (),
                     host: str | None = None, timeout: float = 30.0) -> Deferred[IRCTestClient]:
-        """Start connecting a scripted IRC client as C{nick}; see L{irc_client}."""
+        """Start registering a scripted IRC client as C{nick}; see L{irc_client}."""
         client = IRCTestClient(self, nick)
         self.attach(client, "irc", host)
         return defer.ensureDeferred(client.register(
@@ -270,7 +270,7 @@ class ChatHarness:
         L{BadName}, L{WrongPassword}, or another
         L{RegistrationRefused}), and the connection is closed.
         """
-        return self.wait(self.irc_connect(nick, user=user, realname=realname, password=password,
+        return self.wait(self.irc_register(nick, user=user, realname=realname, password=password,
                                           channels=channels, host=host))
 
 

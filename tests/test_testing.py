@@ -249,3 +249,34 @@ def test_connect_irc_refuses_a_line_rate_it_cannot_honour() -> None:
     with pytest.raises(ValueError, match="EchoBot.lineRate is 1: .* set lineRate = None"):
         chat.connect_irc(bot)
     assert not chat.pumps
+
+
+def test_irc_in_an_async_scenario() -> None:
+    chat = ChatHarness()
+
+    async def scenario() -> list[str]:
+        alice: Session = await chat.connect("alice")
+        bob = await chat.irc_register("bob", channels=["#chat"])
+        await alice.next_event(kind=Joined, timeout=1)
+        alice.me("waves")
+        action = await bob.next_line("PRIVMSG", timeout=1)
+        bob.part("#chat", "later")
+        left = await alice.next_event(kind=Left, timeout=1)
+        return [action.text, left.reason]
+
+    assert chat.run(scenario()) == ["\x01ACTION waves\x01", "later"]
+
+
+def test_the_module_docstring_example_runs() -> None:
+    import textwrap
+
+    import chatsvc.testing
+
+    doc = chatsvc.testing.__doc__ or ""
+    after = doc.split("::\n\n", 1)[1].splitlines()
+    end = next(i for i, line in enumerate(after) if line and not line.startswith("    "))
+    block = textwrap.dedent("\n".join(after[:end]))
+    namespace: dict[str, object] = {}
+    exec(compile(block, "chatsvc/testing.py", "exec"), namespace)
+    assert "ChatHarness" in block and "irc_client" in block
+    namespace["test_hello"]()  # type: ignore[operator]
