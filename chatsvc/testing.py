@@ -59,6 +59,7 @@ from twisted.words.protocols import irc
 from zope.interface import implementer  # type: ignore[import-untyped]
 
 from chatsvc.client import (
+    INBOX_SIZE,
     BadName,
     ConnectionClosed,
     NameTaken,
@@ -280,6 +281,9 @@ def _on_clock(bot: irc.IRCClient, clock: Clock) -> None:
         raise ValueError(
             f"{type(bot).__name__}.lineRate is {bot.lineRate!r}: Twisted paces those lines "
             "on the global reactor, which does not run in the harness; set lineRate = None")
+    # IRCClient's one hook for its keepalive (Twisted's own tests use it the
+    # same way); test_testing's keepalive test fails if a Twisted upgrade
+    # renames or stops calling it.
     create = bot._createHeartbeat
 
     def heartbeat_on_clock() -> Any:
@@ -354,12 +358,13 @@ class _Waiter:
 class IRCTestClient(LineOnlyReceiver):
     """A scripted IRC user: send raw lines or commands, wait for replies.
 
-    Lines the server sends go into C{inbox} until claimed by
-    L{next_line}/L{expect}; all of them are also kept, in order, in
-    C{received}.  The server's liveness C{PING}s are answered and not put
-    in the inbox.
+    Lines the server sends go into C{inbox} (the newest L{INBOX_SIZE})
+    until claimed by L{next_line}/L{expect}; all of them are also kept, in
+    order, in C{received}.  The server's liveness C{PING}s are answered and
+    not put in the inbox.
 
-    @ivar nick: the nickname it registered with.
+    @ivar nick: the nickname it registered with (a later C{NICK} is yours
+        to follow).
     """
 
     delimiter = b"\r\n"
@@ -369,7 +374,7 @@ class IRCTestClient(LineOnlyReceiver):
         self.harness = harness
         self.nick = nick
         self.received: list[IRCLine] = []
-        self.inbox: deque[IRCLine] = deque()
+        self.inbox: deque[IRCLine] = deque(maxlen=INBOX_SIZE)
         self.closed = False
         self.close_reason = ""
         self._waiters: list[_Waiter] = []
