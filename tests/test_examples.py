@@ -125,6 +125,7 @@ def test_irc_greeter_main_connects_through_an_endpoint() -> None:
     assert chat.wait(finished) == "closed"
 
 
+@pytest.mark.integration
 def test_irc_greeter_program_reports_a_refused_connection() -> None:
     import socket
 
@@ -140,6 +141,7 @@ def test_irc_greeter_program_reports_a_refused_connection() -> None:
     assert "Traceback" not in result.stderr
 
 
+@pytest.mark.integration
 def test_irc_greeter_program_help() -> None:
     result = subprocess.run([sys.executable, str(IRC_GREETER), "--help"],
                             capture_output=True, text=True, timeout=60)
