@@ -42,9 +42,10 @@ from twisted.python.failure import Failure
 
 from chatsvc.conn.framing import TOO_LONG, LineBuffer
 from chatsvc.events import Entered, Error, Event, Notice, Registered, Renamed, Topic, Who
+from chatsvc.hub import errors
 from chatsvc.hub.names import fold
 from chatsvc.hub.text import decode, sanitize
-from chatsvc.protocols.line.wire import NO_ROOM, LineParser
+from chatsvc.protocols.line.wire import LineParser
 
 __all__ = [
     "BadName",
@@ -88,11 +89,16 @@ class TLSVerificationFailed(ConnectFailed):
 
 
 class RegistrationRefused(ClientError):
-    """The server answered our name with an error; C{text} is its reply."""
+    """The server answered our name with an error; C{text} is its reply.
 
-    def __init__(self, text: str) -> None:
+    C{code} is the refusal's stable code (README's "Error codes"), which is
+    what the subclasses below are chosen by.
+    """
+
+    def __init__(self, text: str, code: str = "error") -> None:
         super().__init__(text)
         self.text = text
+        self.code = code
 
 
 class NameTaken(RegistrationRefused):
@@ -119,20 +125,25 @@ class EventTimeout(ClientError, TimeoutError):
     """No wanted event arrived in time."""
 
 
-def _refusal(text: str) -> RegistrationRefused:
-    if text.startswith("name taken"):
-        return NameTaken(text)
-    if text.startswith("bad name"):
-        return BadName(text)
-    if text.startswith("server full"):
-        return ServerFull(text)
-    if text.startswith(("wrong password", "password required")):
-        return WrongPassword(text)
-    return RegistrationRefused(text)
+_REFUSALS: dict[str, type[RegistrationRefused]] = {
+    errors.NameTaken.code: NameTaken,
+    errors.BadNameError.code: BadName,
+    errors.ServerFull.code: ServerFull,
+    errors.BadPassword.code: WrongPassword,
+    errors.PasswordRequired.code: WrongPassword,
+}
+"""The exception for each refusal code the server may answer our name with
+(the codes the parser recovers: L{chatsvc.protocols.line.wire.refusal_code});
+any other is a plain L{RegistrationRefused}."""
+
+
+def _refusal(error: Error) -> RegistrationRefused:
+    return _REFUSALS.get(error.code, RegistrationRefused)(error.text, error.code)
 
 
 def _is_name_refusal(event: Event) -> bool:
-    return isinstance(event, Error) and event.text.startswith(("name taken", "bad name"))
+    return isinstance(event, Error) and event.code in (errors.NameTaken.code,
+                                                       errors.BadNameError.code)
 
 
 # -- endpoints and TLS -------------------------------------------------------
@@ -478,7 +489,7 @@ class Session:
         elif isinstance(event, Renamed) and fold(event.old) == fold(self.name):
             self.name = event.new
         elif _is_name_refusal(event) and self._renames:
-            self._renames.popleft().errback(_refusal(event.text))
+            self._renames.popleft().errback(_refusal(event))
         elif isinstance(event, Entered) and not self._greeting_open:
             # The parser forgets who is present on entering a room; ask again
             # (through the same queue as who(), so answers stay in order).
@@ -489,7 +500,7 @@ class Session:
             if connecting:
                 return  # our own /who while connecting: bookkeeping only
         elif (isinstance(event, Error) and self._whos
-              and event.text == NO_ROOM):
+              and event.code == errors.NoRoom.code):
             connecting = self._greeting_open
             waiting = self._whos.popleft()
             if connecting:  # the default room refused us: nobody is with us
@@ -510,7 +521,7 @@ class Session:
             self.registered = True
             self._registration.callback(self)
         elif isinstance(event, Error):
-            self._registration.errback(_refusal(event.text))
+            self._registration.errback(_refusal(event))
             self.close()
         else:
             self.greeting.append(event)

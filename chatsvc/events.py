@@ -164,9 +164,27 @@ class Notice(Event):
 
 @event
 class Error(Event):
-    """A refusal answering what the recipient sent; the connection lives on."""
+    """A refusal answering what the recipient sent; the connection lives on.
+
+    C{code} is the refusal's stable name (L{chatsvc.hub.errors.ChatError.code},
+    listed in README's "Error codes"), for programs: C{text} is for people
+    and may be reworded.  Not part of equality, so C{Error(text)} still
+    equals the refusal it shows.
+    """
 
     text: str
+    code: str = field(default="error", compare=False, kw_only=True)
+
+
+@event
+class Motd(Event):
+    """The message of the day, one string per line, sent once on registering.
+
+    The hub sends it only when there is one (an adapter with its own way to
+    say "none", like IRC's 422, says so when it sees none).
+    """
+
+    lines: tuple[str, ...]
 
 
 @event

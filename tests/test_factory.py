@@ -3,7 +3,15 @@
 import pytest
 from support import Recorder, make_hub
 
-from chatsvc.events import Joined, Left, Notice, PrivateMessage, Registered, Renamed, RoomMessage
+from chatsvc.events import (
+    Joined,
+    Left,
+    Motd,
+    PrivateMessage,
+    Registered,
+    Renamed,
+    RoomMessage,
+)
 from chatsvc.hub.errors import (
     BadNameError,
     EmptyMessage,
@@ -32,7 +40,9 @@ def test_registration_announces_and_joins_default_room():
     bob = Recorder()
     hub.attach(bob)
     hub.register(bob, "bob")
-    assert bob.events == [Registered("bob"), Notice("hello"), Notice("be nice")]
+    # The MOTD is one event (issue 17); the line protocol still shows it
+    # as one notice a line (test_line.test_motd_follows_registration).
+    assert bob.events == [Registered("bob"), Motd(("hello", "be nice"))]
     assert alice.events == [Joined("#chat", "bob")]
     assert hub.who() == ("#chat", ["alice", "bob"])
 

@@ -19,8 +19,7 @@ from twisted.logger import Logger
 
 from chatsvc.conn.limits import FloodGate, enable_keepalive
 from chatsvc.conn.sendq import SendQueue
-from chatsvc.events import Error
-from chatsvc.hub.errors import ChatError
+from chatsvc.hub.errors import ChatError, Flooding
 from chatsvc.hub.participant import Participant
 
 if TYPE_CHECKING:
@@ -103,7 +102,7 @@ class Guard:
         try:
             self.hub.attach(self.participant)
         except ChatError as refusal:
-            self.participant.deliver(Error(str(refusal)))
+            self.participant.deliver(refusal.as_event())
             self.close(str(refusal))
             return False
         self.attached = True
@@ -190,5 +189,5 @@ class Guard:
     def _flooding(self) -> None:
         self.hub.drop_lines.warn(self.log, "{host} ({name}) dropped: flooding",
                                  host=self.participant.host, name=self.participant.name)
-        self.participant.deliver(Error(FLOODING))
+        self.participant.deliver(Flooding().as_event())
         self.close(FLOODING)

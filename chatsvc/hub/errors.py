@@ -1,32 +1,73 @@
-"""Refusals the hub raises; adapters turn them into their own error replies."""
+"""Refusals the hub raises; adapters turn them into their own error replies.
+
+Every refusal has a stable C{code} (kebab-case, listed in README's "Error
+codes" table): what clients, IRC's numerics and the WebSocket protocol go
+by, so that rewording a message breaks nobody.  C{str()} is the English text
+a person reads.  C{line_forms} says how that text reads on the line protocol,
+for clients that have only the text to go by (L{chatsvc.protocols.line.wire}
+builds its table from them): each form is the text with C{{name}}, C{{room}}
+or C{{word}} for one word, C{{n}} for a number and C{{text}} for anything.
+Change a message and its forms together, or the test that renders every
+refusal and parses it back fails: old clients would no longer recognise it.
+"""
 
 from __future__ import annotations
 
 import math
 
+from chatsvc.events import Error
+
 
 class ChatError(Exception):
-    """A client asked for something it may not have; C{str()} is shown to it."""
+    """A client asked for something it may not have; C{str()} is shown to it.
+
+    C{code} names the refusal for programs; a refusal with no class of its
+    own takes one as C{ChatError(message, code="...")}.
+    """
+
+    code: str = "error"
+    line_forms: tuple[str, ...] = ()
+
+    def __init__(self, message: str = "", *, code: str | None = None) -> None:
+        super().__init__(message)
+        if code is not None:
+            self.code = code
+
+    def as_event(self) -> Error:
+        """The L{Error} event that shows this refusal, with its code."""
+        return Error(str(self), code=self.code)
 
 
 class NotRegistered(ChatError):
+    code = "not-registered"
+    line_forms = ("register first: send #yourname",)
+
     def __init__(self) -> None:
         super().__init__("register first: send #yourname")
 
 
 class NameTaken(ChatError):
+    code = "name-taken"
+    line_forms = ("name taken: {name}",)
+
     def __init__(self, name: str) -> None:
         super().__init__(f"name taken: {name}")
         self.name = name
 
 
 class BadNameError(ChatError):
+    code = "bad-name"
+    line_forms = ("bad name: {text}",)
+
     def __init__(self, why: str) -> None:
         super().__init__(f"bad name: {why}")
         self.why = why
 
 
 class NoSuchUser(ChatError):
+    code = "no-such-user"
+    line_forms = ("no such user: {name}",)
+
     def __init__(self, name: str) -> None:
         super().__init__(f"no such user: {name}")
         self.name = name
@@ -39,6 +80,9 @@ class NoSuchService(NoSuchUser):
     sender should learn that it went nowhere, and why.
     """
 
+    code = "no-such-service"
+    line_forms = ("no such user: {name} ({text})",)
+
     HINT = "this server has no services yet (no accounts): nothing was sent"
 
     def __init__(self, name: str) -> None:
@@ -47,6 +91,9 @@ class NoSuchService(NoSuchUser):
 
 
 class EmptyMessage(ChatError):
+    code = "empty-message"
+    line_forms = ("empty message",)
+
     def __init__(self) -> None:
         super().__init__("empty message")
 
@@ -61,6 +108,9 @@ class EmptyMessage(ChatError):
 class BadRoomName(ChatError):
     """ERR_NOSUCHCHANNEL (403) / ERR_BADCHANNAME (479)."""
 
+    code = "bad-room-name"
+    line_forms = ("bad room name: {text}",)
+
     def __init__(self, room: str, why: str) -> None:
         super().__init__(f"bad room name: {why}")
         self.room = room
@@ -70,6 +120,9 @@ class BadRoomName(ChatError):
 class RoomError(ChatError):
     """A refusal about one room, named by C{room}."""
 
+    code = "room-error"
+    line_forms = ()
+
     def __init__(self, room: str, message: str) -> None:
         super().__init__(message)
         self.room = room
@@ -78,12 +131,18 @@ class RoomError(ChatError):
 class NoSuchRoom(RoomError):
     """ERR_NOSUCHCHANNEL (403); also for a secret room the asker may not see."""
 
+    code = "no-such-room"
+    line_forms = ("no such room: {room}",)
+
     def __init__(self, room: str) -> None:
         super().__init__(room, f"no such room: {room}")
 
 
 class InviteOnly(RoomError):
     """ERR_INVITEONLYCHAN (473)."""
+
+    code = "invite-only"
+    line_forms = ("{room} is invite-only",)
 
     def __init__(self, room: str) -> None:
         super().__init__(room, f"{room} is invite-only")
@@ -92,12 +151,18 @@ class InviteOnly(RoomError):
 class BadKey(RoomError):
     """ERR_BADCHANNELKEY (475)."""
 
+    code = "bad-key"
+    line_forms = ("bad key for {room}",)
+
     def __init__(self, room: str) -> None:
         super().__init__(room, f"bad key for {room}")
 
 
 class RoomFull(RoomError):
     """ERR_CHANNELISFULL (471)."""
+
+    code = "room-full"
+    line_forms = ("{room} is full",)
 
     def __init__(self, room: str) -> None:
         super().__init__(room, f"{room} is full")
@@ -106,12 +171,18 @@ class RoomFull(RoomError):
 class Banned(RoomError):
     """ERR_BANNEDFROMCHAN (474)."""
 
+    code = "banned"
+    line_forms = ("you are banned from {room}",)
+
     def __init__(self, room: str) -> None:
         super().__init__(room, f"you are banned from {room}")
 
 
 class NotOperator(RoomError):
     """ERR_CHANOPRIVSNEEDED (482)."""
+
+    code = "not-operator"
+    line_forms = ("you are not an operator of {room}",)
 
     def __init__(self, room: str) -> None:
         super().__init__(room, f"you are not an operator of {room}")
@@ -120,6 +191,9 @@ class NotOperator(RoomError):
 class NotInRoom(RoomError):
     """ERR_NOTONCHANNEL (442)."""
 
+    code = "not-in-room"
+    line_forms = ("you are not in {room}",)
+
     def __init__(self, room: str) -> None:
         super().__init__(room, f"you are not in {room}")
 
@@ -127,12 +201,18 @@ class NotInRoom(RoomError):
 class AlreadyInRoom(RoomError):
     """Joining a room you are in (IRC ignores such a JOIN)."""
 
+    code = "already-in-room"
+    line_forms = ("you are already in {room}",)
+
     def __init__(self, room: str) -> None:
         super().__init__(room, f"you are already in {room}")
 
 
 class UserNotInRoom(RoomError):
     """ERR_USERNOTINCHANNEL (441)."""
+
+    code = "user-not-in-room"
+    line_forms = ("{name} is not in {room}",)
 
     def __init__(self, room: str, name: str) -> None:
         super().__init__(room, f"{name} is not in {room}")
@@ -142,6 +222,9 @@ class UserNotInRoom(RoomError):
 class UserAlreadyInRoom(RoomError):
     """ERR_USERONCHANNEL (443)."""
 
+    code = "user-already-in-room"
+    line_forms = ("{name} is already in {room}",)
+
     def __init__(self, room: str, name: str) -> None:
         super().__init__(room, f"{name} is already in {room}")
         self.name = name
@@ -149,6 +232,9 @@ class UserAlreadyInRoom(RoomError):
 
 class CannotSpeak(RoomError):
     """ERR_CANNOTSENDTOCHAN (404); C{why} is C{"not in room"}, C{"moderated"} or C{"banned"}."""
+
+    code = "cannot-speak"
+    line_forms = ("cannot speak: {text}",)
 
     _TEXT = {
         "not in room": "you are not in {room}",
@@ -164,6 +250,9 @@ class CannotSpeak(RoomError):
 class TopicTooLong(RoomError):
     """The IRC adapter should truncate to C{limit} (TOPICLEN) rather than refuse."""
 
+    code = "topic-too-long"
+    line_forms = ("topic too long for {room}: at most {n} bytes",)
+
     def __init__(self, room: str, limit: int) -> None:
         super().__init__(room, f"topic too long for {room}: at most {limit} bytes")
         self.limit = limit
@@ -172,6 +261,9 @@ class TopicTooLong(RoomError):
 class UnknownMode(ChatError):
     """ERR_UNKNOWNMODE (472)."""
 
+    code = "unknown-mode"
+    line_forms = ("unknown mode: {word} (known: {text})",)
+
     def __init__(self, mode: str) -> None:
         super().__init__(f"unknown mode: {mode} (known: b e I i k l m n o s t v)")
         self.mode = mode
@@ -179,6 +271,9 @@ class UnknownMode(ChatError):
 
 class ModeNeedsArgument(ChatError):
     """ERR_NEEDMOREPARAMS (461)."""
+
+    code = "mode-needs-argument"
+    line_forms = ("mode {word} needs {text}",)
 
     _WHAT = {"k": "a key", "l": "a number", "o": "a name", "v": "a name"}
 
@@ -192,6 +287,9 @@ class TooManyModes(ChatError):
     """More mode changes in one command than IRC's C{MODES} allows (see
     L{chatsvc.hub.modes.parse_modes}); IRC ignores the excess instead."""
 
+    code = "too-many-modes"
+    line_forms = ("too many modes in one command: {text}",)
+
     def __init__(self, arguments: int, letters: int) -> None:
         super().__init__(f"too many modes in one command: at most {arguments} with an "
                          f"argument or a list to show, and {letters} in all")
@@ -203,6 +301,9 @@ class TryAgain(ChatError):
     """A connection's reply budget (L{chatsvc.conn.limits.ReplyBudget}) is spent:
     RPL_TRYAGAIN (263) on IRC."""
 
+    code = "try-again"
+    line_forms = ("too many long replies at once: try {text} again in {n} s",)
+
     def __init__(self, what: str, seconds: float) -> None:
         wait = max(1, math.ceil(seconds))
         super().__init__(f"too many long replies at once: try {what} again in {wait} s")
@@ -213,6 +314,9 @@ class TryAgain(ChatError):
 class BadModeArgument(RoomError):
     """ERR_INVALIDMODEPARAM (696): a bad key, limit or mask."""
 
+    code = "bad-mode-argument"
+    line_forms = ("bad argument for {word} on {room}: {text}",)
+
     def __init__(self, room: str, mode: str, argument: str, why: str) -> None:
         super().__init__(room, f"bad argument for +{mode} on {room}: {why}")
         self.mode = mode
@@ -221,6 +325,9 @@ class BadModeArgument(RoomError):
 
 class ListFull(RoomError):
     """ERR_BANLISTFULL (478)."""
+
+    code = "list-full"
+    line_forms = ("the {text} list of {room} is full ({text})",)
 
     _LIST = {"b": "ban", "e": "ban exception", "I": "invitation"}
 
@@ -235,6 +342,9 @@ class ListFull(RoomError):
 class TooManyListEntries(ListFull):
     """ERR_BANLISTFULL (478): the setter's address, or the server, holds the most entries."""
 
+    code = "too-many-list-entries"
+    line_forms = ("cannot add to the {text} list of {room}: {text}",)
+
     def __init__(self, room: str, mode: str, limit: int, whose: str) -> None:
         super().__init__(room, mode, limit,
                          f"cannot add to the {self._LIST[mode]} list of {room}: {whose} "
@@ -244,6 +354,9 @@ class TooManyListEntries(ListFull):
 class PasswordRequired(ChatError):
     """The server has a password (--password) and this connection has not given it."""
 
+    code = "password-required"
+    line_forms = ("password required: {text}",)
+
     def __init__(self) -> None:
         super().__init__("password required: send /pass PASSWORD first")
 
@@ -251,12 +364,18 @@ class PasswordRequired(ChatError):
 class BadPassword(ChatError):
     """ERR_PASSWDMISMATCH (464) for the server password."""
 
+    code = "wrong-password"
+    line_forms = ("wrong password",)
+
     def __init__(self) -> None:
         super().__init__("wrong password")
 
 
 class BadOperLogin(ChatError):
     """ERR_PASSWDMISMATCH (464)."""
+
+    code = "bad-oper-login"
+    line_forms = ("bad operator name or password",)
 
     def __init__(self) -> None:
         super().__init__("bad operator name or password")
@@ -269,6 +388,9 @@ class TooManyFailures(ChatError):
     C{wait} is how many seconds are left.
     """
 
+    code = "too-many-failures"
+    line_forms = ("too many failed attempts: try again in {n} s",)
+
     def __init__(self, wait: float) -> None:
         self.wait = max(1, math.ceil(wait))
         super().__init__(f"too many failed attempts: try again in {self.wait} s")
@@ -276,6 +398,9 @@ class TooManyFailures(ChatError):
 
 class TooManyRooms(RoomError):
     """ERR_TOOMANYCHANNELS (405)."""
+
+    code = "too-many-rooms"
+    line_forms = ("cannot join {room}: you are in {n} rooms already",)
 
     def __init__(self, room: str, limit: int) -> None:
         super().__init__(room, f"cannot join {room}: you are in {limit} rooms already")
@@ -285,13 +410,22 @@ class TooManyRooms(RoomError):
 class Refused(ChatError):
     """The hub will not admit a new connection; C{str()} tells the client why."""
 
+    code = "not-admitted"
+    line_forms = ()
+
 
 class ServerFull(Refused):
+    code = "server-full"
+    line_forms = ("server full",)
+
     def __init__(self) -> None:
         super().__init__("server full")
 
 
 class TooManyConnections(Refused):
+    code = "too-many-connections"
+    line_forms = ("too many connections from your address (limit {n})",)
+
     def __init__(self, limit: int) -> None:
         super().__init__(f"too many connections from your address (limit {limit})")
 
@@ -299,11 +433,132 @@ class TooManyConnections(Refused):
 class ConnectingTooFast(Refused):
     """Over C{--connect-rate} new connections from one address per C{--connect-window}."""
 
+    code = "connecting-too-fast"
+    line_forms = ("too many connections from your address: try again in {n} s",)
+
     def __init__(self, wait: float) -> None:
         self.wait = max(1, math.ceil(wait))
         super().__init__(f"too many connections from your address: try again in {self.wait} s")
 
 
 class ShuttingDown(Refused):
+    code = "shutting-down"
+    line_forms = ("server shutting down",)
+
     def __init__(self) -> None:
         super().__init__("server shutting down")
+
+
+# -- the connection and the adapters' own refusals ----------------------------
+#
+# Not the hub's rules but the plumbing's (conn.guard, framing) and the line
+# protocol's commands; here so that every refusal has its code in one place.
+
+
+class Flooding(ChatError):
+    """Over the flood gate's budget (L{chatsvc.conn.guard}): said, then the
+    connection closes (IRC: C{ERROR :Closing link}); the others see it as the
+    leave reason."""
+
+    code = "flooding"
+    line_forms = ("flooding",)
+
+    def __init__(self) -> None:
+        super().__init__("flooding")
+
+
+class TooSlow(ChatError):
+    """The client read too slowly and its backlog overflowed: the connection is
+    dropped at once, so the client itself is told nothing; the others see it
+    as the leave reason."""
+
+    code = "too-slow"
+    line_forms = ("too slow",)
+
+    def __init__(self) -> None:
+        super().__init__("too slow")
+
+
+class LineTooLong(ChatError):
+    """A line over the limit (C{--max-line}); refused alone, the next lines
+    are read (IRC: ERR_INPUTTOOLONG, 417)."""
+
+    code = "line-too-long"
+    line_forms = ("line too long",)
+
+    def __init__(self) -> None:
+        super().__init__("line too long")
+
+
+class UnknownCommand(ChatError):
+    """A command the adapter does not have (IRC: ERR_UNKNOWNCOMMAND, 421)."""
+
+    code = "unknown-command"
+    line_forms = ("unknown command: /{word}",)
+
+    def __init__(self, command: str) -> None:
+        super().__init__(f"unknown command: /{command}")
+        self.command = command
+
+
+class Usage(ChatError):
+    """A command given the wrong arguments; the message shows the right ones."""
+
+    code = "usage"
+    line_forms = ("usage: {text}", "{text}? /{text}", "say who: {text}")
+
+
+class NoRoom(ChatError):
+    """A line user in no room (kicked from the default room, or refused by it)
+    sent something aimed at a room."""
+
+    code = "no-room"
+    TEXT = "you are in no room: /join #room to enter one (private messages still work)"
+    line_forms = (TEXT,)
+
+    def __init__(self) -> None:
+        super().__init__(self.TEXT)
+
+
+class AlreadyRegistered(ChatError):
+    """C{/pass} after registering (IRC: ERR_ALREADYREGISTRED, 462)."""
+
+    code = "already-registered"
+    line_forms = ("already registered",)
+
+    def __init__(self) -> None:
+        super().__init__("already registered")
+
+
+class NoSuchPage(ChatError):
+    """C{/rooms N} past the last page."""
+
+    code = "no-such-page"
+    line_forms = ("no page {n}: {text}",)
+
+    def __init__(self, page: int, rooms: int, pages: int, per_page: int) -> None:
+        super().__init__(f"no page {page}: {rooms} rooms make {pages} "
+                         f"page{'s' if pages > 1 else ''} of {per_page}")
+        self.page = page
+
+
+class InDefaultRoom(RoomError):
+    """C{/part} in the default room, which a line user leaves only for another."""
+
+    code = "in-default-room"
+    line_forms = ("you are in {room}, the default room: {text}",)
+
+    def __init__(self, room: str) -> None:
+        super().__init__(room, f"you are in {room}, the default room: "
+                               "/join #room to go elsewhere")
+
+
+class NotYourRoom(RoomError):
+    """A line command naming a room other than the user's own (C{/mode #other})."""
+
+    code = "not-your-room"
+    line_forms = ("/mode acts on your room, {room}: /join {room} first",)
+
+    def __init__(self, room: str, named: str) -> None:
+        super().__init__(room, f"/mode acts on your room, {room}: /join {named} first")
+        self.named = named

@@ -31,7 +31,6 @@ from chatsvc.conn.limits import (
 )
 from chatsvc.events import (
     Entered,
-    Error,
     Event,
     Exited,
     Invited,
@@ -39,7 +38,7 @@ from chatsvc.events import (
     Kicked,
     Left,
     ModesChanged,
-    Notice,
+    Motd,
     PrivateMessage,
     Registered,
     Renamed,
@@ -348,7 +347,7 @@ class ChatFactory(ServerFactory):
             if count >= FAILURES_PER_CONNECTION:
                 self.auth_lines.warn(self.log, "{host} disconnected: {count} failed password "
                                      "attempts", host=participant.host, count=count)
-                participant.deliver(Error(str(refusal)))
+                participant.deliver(refusal.as_event())
                 participant.disconnect("too many failed attempts")
         return refusal
 
@@ -380,15 +379,15 @@ class ChatFactory(ServerFactory):
         participant.name = name
         self.users[fold(name)] = participant
         participant.deliver(Registered(name))
-        for line in self.settings.motd:
-            participant.deliver(Notice(line))
+        if self.settings.motd:
+            participant.deliver(Motd(tuple(self.settings.motd)))
         if not autojoin:
             return
         room = self.default_room
         try:
             self._check_entry(participant, room, None)
         except RoomError as refusal:
-            participant.deliver(Error(str(refusal)))
+            participant.deliver(refusal.as_event())
             return
         self._admit(participant, room)
         if room.topic:

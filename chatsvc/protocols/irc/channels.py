@@ -49,35 +49,52 @@ _LIST_REPLIES = {
     "I": (rfc.RPL_INVITELIST, rfc.RPL_ENDOFINVITELIST, "End of channel invite list"),
 }
 
-# How each room refusal reads in IRC: the numeric and its parameters.
-_REFUSALS: dict[type, Callable[[Any], tuple[str, ...]]] = {
-    errors.NoSuchRoom: lambda e: (rfc.ERR_NOSUCHCHANNEL, e.room, "No such channel"),
-    errors.BadRoomName: lambda e: (
+# How each refusal reads in IRC, by its code (README's "Error codes"): the
+# numeric and its parameters, from the refusal's attributes.  Handlers that
+# answer a refusal in their own words (NICK, PASS, OPER, PRIVMSG) do so
+# before it gets here; anything else with no entry is a NOTICE.
+_REFUSALS: dict[str, Callable[[Any], tuple[str, ...]]] = {
+    errors.NoSuchRoom.code: lambda e: (rfc.ERR_NOSUCHCHANNEL, e.room, "No such channel"),
+    errors.BadRoomName.code: lambda e: (
         wire.ERR_BADCHANNAME if e.room.startswith("#") else rfc.ERR_NOSUCHCHANNEL,
         e.room, f"Illegal channel name: {e.why}"),
-    errors.InviteOnly: lambda e: (rfc.ERR_INVITEONLYCHAN, e.room, "Cannot join channel (+i)"),
-    errors.BadKey: lambda e: (rfc.ERR_BADCHANNELKEY, e.room, "Cannot join channel (+k)"),
-    errors.RoomFull: lambda e: (rfc.ERR_CHANNELISFULL, e.room, "Cannot join channel (+l)"),
-    errors.Banned: lambda e: (rfc.ERR_BANNEDFROMCHAN, e.room, "Cannot join channel (+b)"),
-    errors.TooManyRooms: lambda e: (ERR_TOOMANYCHANNELS, e.room,
-                                    "You have joined too many channels"),
-    errors.NotOperator: lambda e: (rfc.ERR_CHANOPRIVSNEEDED, e.room,
-                                   "You're not channel operator"),
-    errors.NotInRoom: lambda e: (rfc.ERR_NOTONCHANNEL, e.room, "You're not on that channel"),
-    errors.UserNotInRoom: lambda e: (rfc.ERR_USERNOTINCHANNEL, e.name, e.room,
-                                     "They aren't on that channel"),
-    errors.UserAlreadyInRoom: lambda e: (rfc.ERR_USERONCHANNEL, e.name, e.room,
-                                         "is already on channel"),
-    errors.CannotSpeak: lambda e: (rfc.ERR_CANNOTSENDTOCHAN, e.room,
-                                   f"Cannot send to channel ({e.why})"),
-    errors.BadModeArgument: lambda e: (wire.ERR_INVALIDMODEPARAM, e.room, e.mode, e.argument,
-                                       str(e)),
-    errors.ListFull: lambda e: (rfc.ERR_BANLISTFULL, e.room, e.mode, "Channel list is full"),
-    errors.UnknownMode: lambda e: (rfc.ERR_UNKNOWNMODE, e.mode, "is unknown mode char to me"),
-    errors.ModeNeedsArgument: lambda e: (rfc.ERR_NEEDMOREPARAMS, "MODE",
-                                         "Not enough parameters"),
-    errors.NoSuchUser: lambda e: (rfc.ERR_NOSUCHNICK, e.name, "No such nick/channel"),
+    errors.InviteOnly.code: lambda e: (rfc.ERR_INVITEONLYCHAN, e.room,
+                                       "Cannot join channel (+i)"),
+    errors.BadKey.code: lambda e: (rfc.ERR_BADCHANNELKEY, e.room, "Cannot join channel (+k)"),
+    errors.RoomFull.code: lambda e: (rfc.ERR_CHANNELISFULL, e.room, "Cannot join channel (+l)"),
+    errors.Banned.code: lambda e: (rfc.ERR_BANNEDFROMCHAN, e.room, "Cannot join channel (+b)"),
+    errors.TooManyRooms.code: lambda e: (ERR_TOOMANYCHANNELS, e.room,
+                                         "You have joined too many channels"),
+    errors.NotOperator.code: lambda e: (rfc.ERR_CHANOPRIVSNEEDED, e.room,
+                                        "You're not channel operator"),
+    errors.NotInRoom.code: lambda e: (rfc.ERR_NOTONCHANNEL, e.room,
+                                      "You're not on that channel"),
+    errors.UserNotInRoom.code: lambda e: (rfc.ERR_USERNOTINCHANNEL, e.name, e.room,
+                                          "They aren't on that channel"),
+    errors.UserAlreadyInRoom.code: lambda e: (rfc.ERR_USERONCHANNEL, e.name, e.room,
+                                              "is already on channel"),
+    errors.CannotSpeak.code: lambda e: (rfc.ERR_CANNOTSENDTOCHAN, e.room,
+                                        f"Cannot send to channel ({e.why})"),
+    errors.BadModeArgument.code: lambda e: (wire.ERR_INVALIDMODEPARAM, e.room, e.mode,
+                                            e.argument, str(e)),
+    errors.ListFull.code: lambda e: (rfc.ERR_BANLISTFULL, e.room, e.mode,
+                                     "Channel list is full"),
+    errors.TooManyListEntries.code: lambda e: (rfc.ERR_BANLISTFULL, e.room, e.mode,
+                                               "Channel list is full"),
+    errors.UnknownMode.code: lambda e: (rfc.ERR_UNKNOWNMODE, e.mode,
+                                        "is unknown mode char to me"),
+    errors.ModeNeedsArgument.code: lambda e: (rfc.ERR_NEEDMOREPARAMS, "MODE",
+                                              "Not enough parameters"),
+    errors.NoSuchUser.code: lambda e: (rfc.ERR_NOSUCHNICK, e.name, "No such nick/channel"),
+    errors.NoSuchService.code: lambda e: (rfc.ERR_NOSUCHNICK, e.name,
+                                          "No such nick/channel"),
 }
+
+
+def refusal_numeric(refusal: errors.ChatError) -> tuple[str, ...] | None:
+    """The numeric and parameters that answer C{refusal} on IRC, if its code has one."""
+    numeric = _REFUSALS.get(refusal.code)
+    return None if numeric is None else numeric(refusal)
 
 
 class ListFilter:
@@ -141,17 +158,18 @@ class ChannelCommands:
 
     hub: ChatFactory
     _reply: Callable[..., None]
+    _notice: Callable[[str], None]
     _write: Callable[[bytes], None]
     _write_line: Callable[..., None]
 
     def _refused(self, refusal: errors.ChatError) -> None:
-        """Answer a hub refusal with its numeric (see L{_REFUSALS})."""
-        for kind in type(refusal).__mro__:
-            numeric = _REFUSALS.get(kind)
-            if numeric is not None:
-                self._reply(*numeric(refusal))
-                return
-        raise refusal
+        """Answer a hub refusal with its code's numeric (see L{_REFUSALS}),
+        or else with a NOTICE of its text."""
+        numeric = refusal_numeric(refusal)
+        if numeric is None:
+            self._notice(str(refusal))
+        else:
+            self._reply(*numeric)
 
     # -- joining and leaving -----------------------------------------------
 

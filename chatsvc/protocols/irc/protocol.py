@@ -18,7 +18,7 @@ and so is the grammar (L{chatsvc.protocols.irc.wire}).
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, ClassVar
 
 from twisted.internet.interfaces import IDelayedCall, IReactorTime, ISSLTransport
@@ -28,14 +28,15 @@ from twisted.python.failure import Failure
 from twisted.words.protocols import irc as rfc
 
 from chatsvc.conn.framing import TOO_LONG, LineBuffer
-from chatsvc.conn.guard import FLOODING, Guard
-from chatsvc.events import Entered, Error, Event, Exited, Notice, Registered, Topic
+from chatsvc.conn.guard import Guard
+from chatsvc.events import Entered, Error, Event, Exited, Motd, Notice, Registered, Topic
 from chatsvc.hub.errors import (
     BadNameError,
     BadPassword,
     CannotSpeak,
     ChatError,
     EmptyMessage,
+    Flooding,
     NameTaken,
     NoSuchRoom,
     NoSuchService,
@@ -261,12 +262,14 @@ class IRCChatProtocol(ChannelCommands, UserCommands, Protocol):
             self._renamed_self(event.name)
         elif isinstance(event, Topic):
             self._send_topic(event.room)
-        elif isinstance(event, Error) and (self._starting or event.text == FLOODING):
+        elif isinstance(event, Error) and (self._starting or event.code == Flooding.code):
             # The Guard refusing or dropping us: the connection closes next.
             self._write_line(None, "ERROR", f"Closing link: {self.host} ({event.text})",
                              text=True)
         elif isinstance(event, Notice | Error):
             self._notice(event.text)
+        elif isinstance(event, Motd):
+            self._send_motd(event.lines)
         else:
             self.log.debug("IRC: nothing to show for {event!r}", event=event)
 
@@ -326,8 +329,9 @@ class IRCChatProtocol(ChannelCommands, UserCommands, Protocol):
             handler(self, params)
         except ChatError as refusal:
             # Each handler maps the refusals it expects to numerics; this is
-            # the backstop that still answers rather than dropping silently.
-            self._notice(str(refusal))
+            # the backstop that still answers rather than dropping silently:
+            # the numeric for the refusal's code, or else a NOTICE.
+            self._refused(refusal)
         except Exception:
             self.log.failure("IRC {command} from {host} failed", command=command,
                              host=self.host)
@@ -432,8 +436,8 @@ class IRCChatProtocol(ChannelCommands, UserCommands, Protocol):
                 self._welcome(held or [])
 
     def _welcome(self, held: list[Event]) -> None:
-        """The registration burst: 001-005, LUSERS, MOTD (the hub's notices
-        while registering us), then anything else it said."""
+        """The registration burst: 001-005, LUSERS, MOTD (the hub's L{Motd}
+        while registering us, 422 if none), then anything else it said."""
         server, me = self.server, self._me
         self._known_nick = me
         self._reply(rfc.RPL_WELCOME,
@@ -444,9 +448,13 @@ class IRCChatProtocol(ChannelCommands, UserCommands, Protocol):
                     CHANNEL_MODES_WITH_ARGUMENT, text=False)
         self._send_isupport()
         self._send_lusers()
-        self._send_motd([event.text for event in held if isinstance(event, Notice)])
+        motd: Sequence[str] = ()
         for event in held:
-            if not isinstance(event, Notice | Registered):
+            if isinstance(event, Motd):
+                motd = event.lines
+        self._send_motd(motd)
+        for event in held:
+            if not isinstance(event, Motd | Registered):
                 self.deliver(event)
 
     def _renamed_self(self, new: str) -> None:
@@ -477,7 +485,7 @@ class IRCChatProtocol(ChannelCommands, UserCommands, Protocol):
         self._reply(wire.RPL_GLOBALUSERS, str(total), str(total),
                     f"Current global users {total}, max {total}")
 
-    def _send_motd(self, lines: list[str]) -> None:
+    def _send_motd(self, lines: Sequence[str]) -> None:
         if not lines:
             self._reply(rfc.ERR_NOMOTD, "MOTD File is missing")
             return

@@ -28,16 +28,24 @@ from twisted.python.failure import Failure
 from chatsvc.conn.framing import TOO_LONG, LineBuffer
 from chatsvc.conn.guard import Guard
 from chatsvc.conn.limits import ROOMS_PER_PAGE, ReplyBudget
-from chatsvc.events import Error, Event, Notice, RoomList, Topic, Who
+from chatsvc.events import Event, Notice, RoomList, Topic, Who
 from chatsvc.hub.errors import (
+    AlreadyRegistered,
     BadPassword,
     ChatError,
     EmptyMessage,
+    InDefaultRoom,
+    LineTooLong,
+    NoRoom,
+    NoSuchPage,
     NotRegistered,
+    NotYourRoom,
     PasswordRequired,
     RoomError,
     TooManyFailures,
     TryAgain,
+    UnknownCommand,
+    Usage,
 )
 from chatsvc.hub.hosts import peer_host
 from chatsvc.hub.modes import FLAG_MODES, LIST_MODES, ModeChange, parse_modes
@@ -178,7 +186,7 @@ class LineChatProtocol(Protocol):
                 self.hub.join(self, self._home)
                 return
             except ChatError as refusal:
-                self.deliver(Error(str(refusal)))
+                self.deliver(refusal.as_event())
         self.deliver(Notice(NO_ROOM))
 
     # -- input ---------------------------------------------------------------
@@ -203,7 +211,7 @@ class LineChatProtocol(Protocol):
         about 0.1 µs (docs/performance.rst).
         """
         if raw is TOO_LONG:
-            self.deliver(Error("line too long"))
+            self.deliver(LineTooLong().as_event())
             return
         text = clean_line(raw)  # type: ignore[arg-type]
         if not text or text.isspace():
@@ -222,10 +230,10 @@ class LineChatProtocol(Protocol):
                 command, _, argument = text[1:].partition(" ")
                 handler = self._COMMANDS.get(command.lower())
                 if handler is None:
-                    raise ChatError(f"unknown command: /{command}")
+                    raise UnknownCommand(command)
                 handler(self, argument.strip())
         except ChatError as refusal:
-            self.deliver(Error(str(refusal)))
+            self.deliver(refusal.as_event())
 
     def _before_password(self, raw: bytes | object) -> None:
         """A line from a client that has not given the server password yet.
@@ -235,7 +243,7 @@ class LineChatProtocol(Protocol):
         know.  Every line has passed the flood gate already.
         """
         if raw is TOO_LONG:
-            self.deliver(Error("line too long"))
+            self.deliver(LineTooLong().as_event())
             return
         text = clean_line(raw)  # type: ignore[arg-type]
         if not text or text.isspace():
@@ -243,12 +251,12 @@ class LineChatProtocol(Protocol):
         command, _, argument = text.partition(" ")
         handler = self._OPEN_COMMANDS.get(command.lower())
         if handler is None:
-            self.deliver(Error(str(PasswordRequired())))
+            self.deliver(PasswordRequired().as_event())
             return
         try:
             handler(self, argument.strip())
         except ChatError as refusal:
-            self.deliver(Error(str(refusal)))
+            self.deliver(refusal.as_event())
 
     def _room(self) -> Room:
         """The current room; a line user is in at most one."""
@@ -256,7 +264,7 @@ class LineChatProtocol(Protocol):
             return room
         if self.name is None:
             raise NotRegistered()
-        raise ChatError(NO_ROOM)
+        raise NoRoom()
 
     def _say(self, text: str, action: bool = False) -> None:
         self.hub.say(self, self._room().name, text, action)
@@ -272,7 +280,7 @@ class LineChatProtocol(Protocol):
             cut = space
         target, body = rest[:cut], rest[cut + 1:].strip()
         if not target:
-            raise ChatError("say who: @name:text")
+            raise Usage("say who: @name:text")
         if not body:
             raise EmptyMessage()
         recipient = self.hub.whisper(self, target, body)
@@ -312,7 +320,7 @@ class LineChatProtocol(Protocol):
     def _cmd_join(self, argument: str) -> None:
         words = argument.split()
         if not words:
-            raise ChatError("join where? /join #room [key]")
+            raise Usage("join where? /join #room [key]")
         current = self.hub.rooms_of(self)
         leaving = current[0].name if current else None
         self.hub.join(self, words[0], words[1] if len(words) > 1 else None, leaving=leaving)
@@ -320,13 +328,12 @@ class LineChatProtocol(Protocol):
     def _cmd_part(self, argument: str) -> None:
         room = self._room()
         if room is self.hub.default_room:
-            raise ChatError(f"you are in {room.name}, the default room: "
-                            "/join #room to go elsewhere")
+            raise InDefaultRoom(room.name)
         try:
             self.hub.join(self, self._home, leaving=room.name, reason=argument)
         except RoomError as refusal:
             self.hub.part(self, room.name, argument)
-            self.deliver(Error(str(refusal)))
+            self.deliver(refusal.as_event())
             self.deliver(Notice(NO_ROOM))
 
     def _cmd_rooms(self, argument: str) -> None:
@@ -337,14 +344,13 @@ class LineChatProtocol(Protocol):
         """
         words = argument.split()
         if len(words) > 1 or (words and not words[0].isdigit()):
-            raise ChatError("usage: /rooms [page]")
+            raise Usage("usage: /rooms [page]")
         page = int(words[0]) if words else 1
         self._bulk("/rooms")
         rooms = self.hub.visible_rooms(self)
         pages = max(1, -(-len(rooms) // ROOMS_PER_PAGE))
         if not 1 <= page <= pages:
-            raise ChatError(f"no page {page}: {len(rooms)} rooms make {pages} "
-                            f"page{'s' if pages > 1 else ''} of {ROOMS_PER_PAGE}")
+            raise NoSuchPage(page, len(rooms), pages, ROOMS_PER_PAGE)
         start = (page - 1) * ROOMS_PER_PAGE
         listed = rooms[start:start + ROOMS_PER_PAGE]
         self._deliver_bulk(RoomList(
@@ -361,12 +367,12 @@ class LineChatProtocol(Protocol):
     def _cmd_kick(self, argument: str) -> None:
         name, _, reason = argument.partition(" ")
         if not name:
-            raise ChatError("kick whom? /kick name [reason]")
+            raise Usage("kick whom? /kick name [reason]")
         self.hub.kick(self, self._room().name, name, reason.strip())
 
     def _cmd_invite(self, argument: str) -> None:
         if not argument:
-            raise ChatError("invite whom? /invite name")
+            raise Usage("invite whom? /invite name")
         room = self._room()
         name = self.hub.invite(self, room.name, argument.split()[0])
         self.deliver(Notice(f"you invite {name} to {room.name}"))
@@ -374,7 +380,7 @@ class LineChatProtocol(Protocol):
     def _status(self, mode: str, argument: str) -> None:
         names = argument.split()
         if not names:
-            raise ChatError(f"whom? /{_STATUS_COMMANDS[mode]} name")
+            raise Usage(f"whom? /{_STATUS_COMMANDS[mode]} name")
         self._change_modes(mode[0] + mode[1] * len(names), names)
 
     def _cmd_op(self, argument: str) -> None:
@@ -398,7 +404,7 @@ class LineChatProtocol(Protocol):
 
     def _cmd_unban(self, argument: str) -> None:
         if not argument:
-            raise ChatError("unban what? /unban mask")
+            raise Usage("unban what? /unban mask")
         masks = argument.split()
         self._change_modes("-" + "b" * len(masks), masks)
 
@@ -408,7 +414,7 @@ class LineChatProtocol(Protocol):
         if words and words[0].startswith("#"):  # IRC's "/mode #room +m"
             named = words.pop(0)
             if fold(named) != room.key:
-                raise ChatError(f"/mode acts on your room, {room.name}: /join {named} first")
+                raise NotYourRoom(room.name, named)
         if not words:
             self._show_rules(room)
             return
@@ -424,7 +430,7 @@ class LineChatProtocol(Protocol):
                 try:
                     self._show_list(room, change.mode)
                 except TryAgain as refusal:  # the changes still apply
-                    self.deliver(Error(str(refusal)))
+                    self.deliver(refusal.as_event())
         wanted = [change for change in changes if not change.is_list_query]
         if wanted and not self.hub.set_modes(self, room.name, changes):
             # Nothing to announce: say so, or a telnet user hears nothing at all.
@@ -454,18 +460,18 @@ class LineChatProtocol(Protocol):
     def _cmd_oper(self, argument: str) -> None:
         words = argument.split()
         if len(words) != 2:
-            raise ChatError("usage: /oper name password")
+            raise Usage("usage: /oper name password")
         self.hub.oper(self, words[0], words[1])
         self.deliver(Notice("you are now a server operator"))
 
     def _cmd_pass(self, argument: str) -> None:
         """The server password; a wrong one closes the connection, as on IRC."""
         if self.name is not None:
-            raise ChatError("already registered")
+            raise AlreadyRegistered()
         try:
             self.hub.authenticate(self, argument)
         except (BadPassword, TooManyFailures) as refusal:
-            self.deliver(Error(str(refusal)))
+            self.deliver(refusal.as_event())
             if self._guard is not None:
                 self._guard.close(str(refusal))
             return

@@ -26,6 +26,7 @@ from chatsvc.events import (
     Kicked,
     Left,
     ModesChanged,
+    Motd,
     Notice,
     PrivateMessage,
     Registered,
@@ -37,6 +38,7 @@ from chatsvc.events import (
     Who,
     scrubbed,
 )
+from chatsvc.hub import errors
 from chatsvc.hub.errors import ChatError
 from chatsvc.hub.modes import ModeChange, mode_string, parse_modes
 from chatsvc.hub.names import NAME_PATTERN, fold
@@ -44,7 +46,7 @@ from chatsvc.hub.text import plain, unbroken
 
 WIRE_FORMAT = "line"
 
-NO_ROOM = "you are in no room: /join #room to enter one (private messages still work)"
+NO_ROOM = errors.NoRoom.TEXT
 """The notice (and the error answering anything aimed at a room) for a line
 user in no room: kicked from the default room, or refused by it."""
 
@@ -159,6 +161,9 @@ _RENDERERS: dict[type, Callable[..., str]] = {
     Registered: lambda e, home: f"* you are {e.name}",
     Who: _who,
     Notice: lambda e, home: f"* {e.text}",
+    # As the MOTD's lines were each a notice before it was an event: the
+    # same bytes, so clients and people see nothing new.
+    Motd: lambda e, home: "\r\n".join(f"* {line}" for line in e.lines),
     Error: lambda e, home: f"! {e.text}",
     Entered: _entered,
     Exited: _exited,
@@ -210,7 +215,10 @@ def line_bytes(event: Event, home: str | None = None) -> bytes:
 # notice rules in L{NOTICE_RULES} (specific phrasings such as ``* alice
 # joined``), then an action by a user it knows to be present, then a plain
 # L{Notice}.  Whatever it does not recognise becomes a L{Notice}: a newer
-# server never breaks an older client.
+# server never breaks an older client.  Some events come back as less than
+# the server sent: a L{Motd} is one L{Notice} per line (nothing on the wire
+# marks its lines), and an L{Error}'s C{code} is recovered from its text by
+# L{refusal_code} ("error" for a text no refusal declares).
 
 NoticeRule = Callable[["re.Match[str]", "LineParser"], Event | None]
 """Build an event from a matched notice, or return C{None} to decline it."""
@@ -344,9 +352,58 @@ NOTICE_RULES: list[tuple[re.Pattern[str], NoticeRule]] = [
 C{fullmatch} on the text after ``* ``.  Add a rule here when the server gains
 a new kind of notice (and a renderer above)."""
 
+
+# -- refusals: the code behind an error line ---------------------------------
+
+_FORM_PIECES = {"name": r"\S+", "room": r"\S+", "word": r"\S+", "n": r"\d+", "text": r".*"}
+_PLACEHOLDER = re.compile(r"\{(\w+)\}")
+
+
+def _form_pattern(form: str) -> re.Pattern[str]:
+    """The regular expression for one of a refusal's C{line_forms}."""
+    pieces = _PLACEHOLDER.split(form)  # literal, name, literal, name, ..., literal
+    pattern = "".join(re.escape(piece) if index % 2 == 0 else f"(?:{_FORM_PIECES[piece]})"
+                      for index, piece in enumerate(pieces))
+    return re.compile(pattern, re.DOTALL)
+
+
+def _refusal_classes(base: type[ChatError]) -> list[type[ChatError]]:
+    """C{base} and every class below it, each after its own subclasses
+    (so a more specific form is tried before a broader one)."""
+    found: list[type[ChatError]] = []
+    for sub in base.__subclasses__():
+        found.extend(_refusal_classes(sub))
+    found.append(base)
+    return found
+
+
+REFUSAL_FORMS: list[tuple[re.Pattern[str], str]] = [
+    (_form_pattern(form), kind.code)
+    for kind in _refusal_classes(ChatError) for form in kind.line_forms
+]
+"""(pattern, code) for every refusal's line-protocol text, from the
+C{line_forms} of the classes in L{chatsvc.hub.errors}: what L{refusal_code}
+tries, in order."""
+
+
+def refusal_code(text: str) -> str:
+    """The code of the refusal whose text (after C{! }) is C{text}, or C{"error"}.
+
+    The line protocol carries only the text; this recovers the code from
+    the forms every refusal declares, so clients classify by code.
+    """
+    for pattern, code in REFUSAL_FORMS:
+        if pattern.fullmatch(text):
+            return code
+    return ChatError.code
+
+
 _ROOM_MESSAGE = re.compile(rf"<(?P<sender>{NAME_PATTERN})> (?P<text>.*)", re.DOTALL)
 _PRIVATE_MESSAGE = re.compile(rf"\*(?P<sender>{NAME_PATTERN})\* (?P<text>.*)", re.DOTALL)
 _ACTION = re.compile(rf"(?P<sender>{NAME_PATTERN}) (?P<text>.*)", re.DOTALL)
+
+
+_NAME_REFUSALS = (errors.NameTaken.code, errors.BadNameError.code)
 
 
 class LineParser:
@@ -391,7 +448,8 @@ class LineParser:
 
     def _classify(self, line: str) -> Event:
         if line.startswith("! "):
-            return Error(line[2:])
+            text = line[2:]
+            return Error(text, code=refusal_code(text))
         if line.startswith("<"):
             match = _ROOM_MESSAGE.fullmatch(line)
             if match:
@@ -445,7 +503,8 @@ class LineParser:
         elif isinstance(event, Renamed):
             present.pop(fold(event.old), None)
             present[fold(event.new)] = event.new
-        elif isinstance(event, (Notice, Error)) and event.text == NO_ROOM:
+        elif (isinstance(event, Notice) and event.text == NO_ROOM) or (
+                isinstance(event, Error) and event.code == errors.NoRoom.code):
             self.nowhere = True
             self.room = ""
             self.present = {} if self.me is None else {fold(self.me): self.me}
@@ -454,7 +513,7 @@ class LineParser:
             self.present = {fold(name): name for name in event.names}
             if self.me is not None:
                 self.present.setdefault(fold(self.me), self.me)
-        elif isinstance(event, Error) and event.text.startswith(("name taken:", "bad name:")):
+        elif isinstance(event, Error) and event.code in _NAME_REFUSALS:
             self.name_refused()
 
 
