@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import MISSING, dataclass, field, fields, is_dataclass, replace
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar, dataclass_transform
 
 if TYPE_CHECKING:
     from chatsvc.hub.modes import ModeChange
@@ -18,6 +18,7 @@ if TYPE_CHECKING:
 _E = TypeVar("_E")
 
 
+@dataclass_transform(frozen_default=True, field_specifiers=(field,))
 def event(cls: type[_E]) -> type[_E]:
     """C{@dataclass(frozen=True)}, with an C{__init__} that costs half as much.
 
@@ -157,7 +158,7 @@ class Who(Event):
 
 @event
 class Notice(Event):
-    """Free text from the server (welcome, help, MOTD, goodbye)."""
+    """Free text from the server (welcome, help, goodbye); the MOTD is L{Motd}."""
 
     text: str
 

@@ -121,7 +121,6 @@ class RoomError(ChatError):
     """A refusal about one room, named by C{room}."""
 
     code = "room-error"
-    line_forms = ()
 
     def __init__(self, room: str, message: str) -> None:
         super().__init__(message)
@@ -411,7 +410,6 @@ class Refused(ChatError):
     """The hub will not admit a new connection; C{str()} tells the client why."""
 
     code = "not-admitted"
-    line_forms = ()
 
 
 class ServerFull(Refused):
