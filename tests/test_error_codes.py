@@ -234,8 +234,10 @@ def test_irc_answers_a_refusal_by_its_code():
     alice.transport.clear()
     alice.protocol._refused(errors.Banned("#x"))
     alice.protocol._refused(ChatError("an adapter's own refusal", code="something-else"))
+    # A one-off refusal with a class's code but not its fields: still answered.
+    alice.protocol._refused(ChatError("banned, somehow", code="banned"))
     lines = alice.read()
-    assert numerics(lines) == ["474", "NOTICE"]
+    assert numerics(lines) == ["474", "NOTICE", "NOTICE"]
     assert lines[1].endswith(":an adapter's own refusal")
 
 

@@ -94,7 +94,12 @@ _REFUSALS: dict[str, Callable[[Any], tuple[str, ...]]] = {
 def refusal_numeric(refusal: errors.ChatError) -> tuple[str, ...] | None:
     """The numeric and parameters that answer C{refusal} on IRC, if its code has one."""
     numeric = _REFUSALS.get(refusal.code)
-    return None if numeric is None else numeric(refusal)
+    if numeric is None:
+        return None
+    try:
+        return numeric(refusal)
+    except AttributeError:  # a one-off ChatError(text, code=...) lacks the class's fields
+        return None
 
 
 class ListFilter:
