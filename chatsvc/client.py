@@ -26,7 +26,7 @@ import inspect
 from collections import deque
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Any, TypeVar
+from typing import Any, TypeGuard, TypeVar
 
 from twisted.internet import defer, endpoints, ssl
 from twisted.internet.defer import Deferred
@@ -141,7 +141,7 @@ def _refusal(error: Error) -> RegistrationRefused:
     return _REFUSALS.get(error.code, RegistrationRefused)(error.text, error.code)
 
 
-def _is_name_refusal(event: Event) -> bool:
+def _is_name_refusal(event: Event) -> TypeGuard[Error]:
     return isinstance(event, Error) and event.code in (errors.NameTaken.code,
                                                        errors.BadNameError.code)
 
