@@ -4,9 +4,13 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from support import LineUser, make_hub, registered
+from twisted.internet.address import IPv4Address
 from twisted.internet.error import ConnectionLost
+from twisted.internet.testing import StringTransport
+from twisted.protocols.basic import LineReceiver
 
 from chatsvc.conn.guard import SLOW_GRACE
+from chatsvc.protocols.line.protocol import HELP, LineChatProtocol
 
 
 def test_welcome_says_how_to_register():
@@ -221,6 +225,64 @@ def test_over_long_line_refused_connection_kept():
     assert alice.read() == ["! line too long"]
     assert bob.read() == ["<alice> short one"]
     assert not alice.closed
+
+
+def test_the_line_protocol_is_a_line_receiver():
+    hub = make_hub(max_line=123)
+    (alice,) = registered(hub, "alice")
+    assert isinstance(alice.protocol, LineReceiver)
+    assert alice.protocol.MAX_LENGTH == 123
+    assert alice.protocol.delimiter == b"\n"
+
+
+def test_each_over_long_line_in_one_read_is_refused_once_and_the_rest_survive():
+    hub = make_hub(max_line=20, flood_rate=0)
+    alice, bob = registered(hub, "alice", "bob")
+    alice.protocol.dataReceived(
+        b"first\r\n" + b"x" * 50 + b"\r\nsecond\n" + b"y" * 21 + b"\n\nthird\n" + b"z" * 5000
+    )
+    assert alice.read() == ["! line too long", "! line too long", "! line too long"]
+    assert bob.read() == ["<alice> first", "<alice> second", "<alice> third"]
+    alice.protocol.dataReceived(b"z" * 5000 + b"\nfourth\n")
+    assert alice.read() == []  # the same unfinished line: refused once already
+    assert bob.read() == ["<alice> fourth"]
+    assert not alice.closed
+
+
+def test_send_line_writes_crlf_through_the_bounded_output():
+    hub = make_hub(max_backlog=1000)
+    alice, bob = registered(hub, "alice", "bob")
+    alice.protocol.sendLine(b"hello")
+    assert alice.transport.value() == b"hello\r\n"
+    alice.transport.clear()
+    alice.protocol._guard._sendq.pauseProducing()  # alice's socket buffer is full
+    for _ in range(100):
+        alice.protocol.sendLine(b"x" * 100)
+    hub.clock.advance(SLOW_GRACE)
+    assert alice.closed  # over the backlog limit, as with any output
+    alice.drop()
+    assert bob.read() == ["* alice left (too slow)"]
+
+
+def test_a_subclass_can_change_the_refusal_of_an_over_long_line():
+    class Terse(LineChatProtocol):
+        def lineLengthExceeded(self, line: bytes) -> None:
+            self.sendLine(b"! too long, " + self.name.encode())
+
+    hub = make_hub(max_line=10, flood_burst=2, flood_queue=10)
+    alice = LineUser.__new__(LineUser)  # a LineUser speaking to a Terse
+    alice.hub, alice.protocol = hub, Terse(hub)
+    alice.transport = StringTransport(peerAddress=IPv4Address("TCP", "127.0.0.1", 4000))
+    alice.protocol.makeConnection(alice.transport)
+    alice.send("#alice")
+    alice.read()
+    hub.clock.advance(60)
+    # Through the flood gate in order: the refusal waits its turn behind /help.
+    alice.protocol.dataReceived(b"/who\n/help\n" + b"x" * 11 + b"\n")
+    got = alice.read()
+    assert got[0] == "* online (1): alice" and got[-1] == f"* {HELP[-1]}"
+    hub.clock.advance(60)
+    assert alice.read() == ["! too long, alice"]
 
 
 def test_max_line_counts_bytes_not_characters():

@@ -4,11 +4,15 @@ Twisted's C{LineReceiver} disconnects on an over-long line and, when the long
 line is already complete in its buffer, throws away the lines queued behind
 it.  A chat server must instead reject that one line and carry on, and must
 never buffer more than one line's worth of an unterminated stream.
+L{LineBuffer} is the splitter that does so; L{BoundedLineReceiver} is
+C{LineReceiver} with that splitter behind it, for the protocol adapters.
 """
 
 from __future__ import annotations
 
-from typing import Final
+from typing import Final, NoReturn
+
+from twisted.protocols.basic import LineReceiver
 
 
 class _TooLong:
@@ -78,3 +82,86 @@ class LineBuffer:
     def pending(self) -> int:
         """Bytes held for a line that has not ended yet."""
         return len(self._buffer)
+
+    def clear(self) -> bytes:
+        """Forget the bytes held for an unfinished line, and return them."""
+        held, self._buffer = self._buffer, b""
+        return held
+
+
+class BoundedLineReceiver(LineReceiver):
+    """A C{LineReceiver} for clients we do not trust, split by L{LineBuffer}.
+
+    What changes from C{LineReceiver}, and why:
+
+      - An over-long line is refused alone: L{lineLengthExceeded} is called
+        once per over-long line and the connection stays open, where
+        C{LineReceiver} calls it and then drops the connection (and, when
+        the line is already complete in its buffer, the lines behind it).
+        Its bytes are discarded as they arrive, so at most about
+        L{MAX_LENGTH} bytes of an unterminated stream are ever held; hence
+        L{lineLengthExceeded} gets C{b""}, not the line.
+      - Lines end with C{b"\\n"} (L{delimiter}) and a C{b"\\r"} before it is
+        removed: netcat sends LF, telnet and IRC clients CRLF.  A lone
+        C{b"\\r"} stays part of the line.  L{sendLine} ends lines with CRLF.
+      - L{MAX_LENGTH} is the splitter's own limit, given per connection to
+        L{__init__} (the adapters pass C{--max-line}).
+      - There is no raw mode: L{setRawMode} raises.
+
+    Subclasses implement C{lineReceived(line)} and L{lineLengthExceeded};
+    the chat adapters also override L{dataReceived}, to pass every line
+    through their flood gate before it is handled.
+    """
+
+    delimiter = b"\n"
+    #: What L{sendLine} ends a line with: CRLF, what telnet and IRC expect.
+    line_end = b"\r\n"
+
+    def __init__(self, max_length: int = LineReceiver.MAX_LENGTH) -> None:
+        self._lines = LineBuffer(max_length)
+
+    @property
+    def MAX_LENGTH(self) -> int:  # noqa: N802 (LineReceiver's name)
+        """The longest line accepted, in bytes, not counting its terminator."""
+        return self._lines.max_length
+
+    @MAX_LENGTH.setter
+    def MAX_LENGTH(self, value: int) -> None:  # noqa: N802
+        self._lines.max_length = value
+
+    def dataReceived(self, data: bytes) -> None:
+        """Split C{data} into lines: each goes to C{lineReceived}, in order.
+
+        An over-long line goes to L{lineLengthExceeded} in its place, and the
+        lines after it still follow.  Stops early once the transport is
+        disconnecting, as C{LineReceiver} does.
+        """
+        for line in self._lines.feed(data):
+            if line is TOO_LONG:
+                self.lineLengthExceeded(b"")
+            else:
+                self.lineReceived(line)
+            if self.transport is not None and self.transport.disconnecting:
+                return
+
+    def lineLengthExceeded(self, line: bytes) -> None:
+        """An over-long line was dropped; override to tell the client.
+
+        Unlike C{LineReceiver}'s, this does not disconnect, and the lines
+        after the long one are still received.  C{line} is C{b""}: the long
+        line's bytes were discarded as they came in.
+        """
+
+    def sendLine(self, line: bytes) -> None:
+        """Send C{line}, ended with L{line_end}."""
+        # ITransport's methods are zope declarations, without "self", which
+        # mypy reads as taking no data.
+        self.transport.write(line + self.line_end)  # type: ignore[union-attr, call-arg]
+
+    def clearLineBuffer(self) -> bytes:
+        """Forget the unfinished line held so far, and return its bytes."""
+        return self._lines.clear()
+
+    def setRawMode(self) -> NoReturn:
+        """Not supported: a chat connection is lines from start to end."""
+        raise NotImplementedError(f"{type(self).__name__} has no raw mode")

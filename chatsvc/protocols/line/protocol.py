@@ -21,11 +21,10 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import TYPE_CHECKING, ClassVar
 
-from twisted.internet.protocol import Protocol
 from twisted.logger import Logger
 from twisted.python.failure import Failure
 
-from chatsvc.conn.framing import TOO_LONG, LineBuffer
+from chatsvc.conn.framing import TOO_LONG, BoundedLineReceiver
 from chatsvc.conn.guard import Guard
 from chatsvc.conn.limits import ROOMS_PER_PAGE, ReplyBudget
 from chatsvc.events import Event, Notice, RoomList, Topic, Who
@@ -90,18 +89,35 @@ _STATUS_COMMANDS = {"+o": "op", "-o": "deop", "+v": "voice", "-v": "devoice"}
 _LIST_WORDS = {"b": "bans", "e": "ban exceptions", "I": "invite exceptions"}
 
 
-class LineChatProtocol(Protocol):
-    """One line-protocol connection: parse lines into hub calls, render events."""
+class LineChatProtocol(BoundedLineReceiver):
+    """One line-protocol connection: parse lines into hub calls, render events.
+
+    A C{LineReceiver} (through L{BoundedLineReceiver}, which says what it
+    changes and why: an over-long line is refused alone and the connection
+    stays; lines end with LF or CRLF; L{MAX_LENGTH} is C{--max-line}).  What
+    this class changes on top, and why:
+
+      - L{dataReceived} passes every line, blank and over-long ones too,
+        through the connection's flood gate (L{Guard.received}) in order,
+        and the gate calls L{lineReceived}; so a refusal of an over-long
+        line takes its turn behind the lines before it.  L{lineReceived}
+        therefore gets L{TOO_LONG} in place of an over-long line, and hands
+        it to L{lineLengthExceeded}, which answers C{! line too long}.
+      - L{dataReceived} also answers telnet option negotiation (IAC) first.
+      - L{sendLine} writes through the guard's bounded output, as all
+        output does.  Events do not go through it: L{deliver} writes an
+        event's cached, pre-rendered bytes (docs/performance.rst, step 3).
+    """
 
     log = Logger()
     #: For the hub's log lines.
     protocol_name = "line"
 
     def __init__(self, hub: ChatFactory) -> None:
+        super().__init__(hub.settings.max_line)
         self.hub = hub
         self.name: str | None = None
         self.host = "?"
-        self._lines = LineBuffer(hub.settings.max_line)
         self._guard: Guard | None = None
         self._telnet_tail = b""
         # What IRC's WHOIS shows of anyone (317): when they came, when they last spoke.
@@ -144,6 +160,12 @@ class LineChatProtocol(Protocol):
         guard.close(reason)
 
     # -- output --------------------------------------------------------------
+
+    def sendLine(self, line: bytes) -> None:
+        """Send one line (CRLF is added) within the connection's backlog limit."""
+        guard = self._guard
+        if guard is not None:
+            guard.write(line + self.line_end)
 
     def deliver(self, event: Event) -> None:
         guard = self._guard
@@ -192,6 +214,7 @@ class LineChatProtocol(Protocol):
     # -- input ---------------------------------------------------------------
 
     def dataReceived(self, data: bytes) -> None:
+        """Answer telnet negotiation, split lines, pass each to the flood gate."""
         guard = self._guard
         if guard is None:
             return
@@ -199,7 +222,10 @@ class LineChatProtocol(Protocol):
             answers, self._telnet_tail = telnet_refusals(self._telnet_tail + data)
             if answers:
                 guard.write(answers)
-        # Every line counts against the flood gate, blank and over-long too.
+        # Every line counts against the flood gate, blank and over-long too;
+        # the gate calls lineReceived.  One split per read and no per-line
+        # dispatch here: this is the input hot path (docs/performance.rst,
+        # steps 11 and 12).
         for line in self._lines.feed(data):
             guard.received(line)
 
@@ -208,10 +234,10 @@ class LineChatProtocol(Protocol):
 
         One method from raw line to hub call: it runs for every line every
         client sends, and each layer of calls here cost a private message
-        about 0.1 µs (docs/performance.rst).
+        about 0.1 µs (docs/performance.rst, step 12).
         """
         if raw is TOO_LONG:
-            self.deliver(LineTooLong().as_event())
+            self.lineLengthExceeded(b"")
             return
         text = clean_line(raw)  # type: ignore[arg-type]
         if not text or text.isspace():
@@ -235,6 +261,14 @@ class LineChatProtocol(Protocol):
         except ChatError as refusal:
             self.deliver(refusal.as_event())
 
+    def lineLengthExceeded(self, line: bytes) -> None:
+        """Refuse one over-long line; the connection and the lines after it carry on.
+
+        Called when the line's turn through the flood gate comes, with
+        C{b""}: its bytes were discarded as they arrived.
+        """
+        self.deliver(LineTooLong().as_event())
+
     def _before_password(self, raw: bytes | object) -> None:
         """A line from a client that has not given the server password yet.
 
@@ -243,7 +277,7 @@ class LineChatProtocol(Protocol):
         know.  Every line has passed the flood gate already.
         """
         if raw is TOO_LONG:
-            self.deliver(LineTooLong().as_event())
+            self.lineLengthExceeded(b"")
             return
         text = clean_line(raw)  # type: ignore[arg-type]
         if not text or text.isspace():
