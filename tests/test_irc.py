@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 from irc_support import Net, numerics
+from twisted.protocols.basic import LineReceiver
 
 from chatsvc.events import RoomMessage
 from chatsvc.protocols.irc.render import WIRE_FORMAT
@@ -168,6 +169,35 @@ def test_overlong_line_is_refused_and_connection_lives() -> None:
     assert user.ask("PRIVMSG alice :" + "x" * 700) == [
         ":chatsvc 417 alice :Input line was too long"]
     assert user.ask("PING x") == [":chatsvc PONG chatsvc :x"]
+
+
+def test_the_irc_protocol_is_a_line_receiver() -> None:
+    net = Net(max_line=600)
+    user = net.irc_user("alice")
+    assert isinstance(user.protocol, LineReceiver)
+    assert user.protocol.MAX_LENGTH == 600
+
+
+def test_over_long_lines_in_one_read_are_refused_one_by_one() -> None:
+    net = Net(max_line=600)
+    user = net.irc_user("alice")
+    user.read()
+    user.protocol.dataReceived(b"PING a\r\n" + b"x" * 700 + b"\r\nPING b\r\n"
+                               + b"y" * 601 + b"\r\nPING c\r\n")
+    refusal = ":chatsvc 417 alice :Input line was too long"
+    assert user.read() == [":chatsvc PONG chatsvc :a", refusal, ":chatsvc PONG chatsvc :b",
+                           refusal, ":chatsvc PONG chatsvc :c"]
+    assert not user.closed
+
+
+def test_send_line_stays_one_line_of_at_most_512_bytes(net: Net) -> None:
+    user = net.irc_user("alice")
+    user.read()
+    user.protocol.sendLine(b"NOTICE alice :hi\r\nQUIT :forged")
+    assert user.read() == ["NOTICE alice :hiQUIT :forged"]
+    user.protocol.sendLine(b"NOTICE alice :" + b"x" * 600)
+    (line,) = user.read()
+    assert len(line.encode()) + 2 == 512
 
 
 def test_latin1_fallback_and_split_utf8(net: Net) -> None:

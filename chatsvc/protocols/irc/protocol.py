@@ -10,9 +10,10 @@ L{chatsvc.protocols.irc.users} the user and server queries.
 We do not build on C{twisted.words.service}: it cannot create channels,
 never answers CAP (irssi waits forever), drops a connection when a UTF-8
 character is split across reads and raises on unknown commands.  From
-Twisted we take the numeric constants; the framing is ours
-(L{chatsvc.conn.framing.LineBuffer}, decoded per line with a latin-1 fallback)
-and so is the grammar (L{chatsvc.protocols.irc.wire}).
+Twisted we take the numeric constants and C{LineReceiver}, with our bounded
+splitter behind it (L{chatsvc.conn.framing.BoundedLineReceiver}: an over-long
+line is refused alone, not a disconnection); lines are decoded one by one
+with a latin-1 fallback, and the grammar is ours (L{chatsvc.protocols.irc.wire}).
 """
 
 from __future__ import annotations
@@ -22,12 +23,12 @@ from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, ClassVar
 
 from twisted.internet.interfaces import IDelayedCall, IReactorTime, ISSLTransport
-from twisted.internet.protocol import Protocol, ServerFactory
+from twisted.internet.protocol import ServerFactory
 from twisted.logger import Logger
 from twisted.python.failure import Failure
 from twisted.words.protocols import irc as rfc
 
-from chatsvc.conn.framing import TOO_LONG, LineBuffer
+from chatsvc.conn.framing import TOO_LONG, BoundedLineReceiver
 from chatsvc.conn.guard import Guard
 from chatsvc.events import Entered, Error, Event, Exited, Motd, Notice, Registered, Topic
 from chatsvc.hub.errors import (
@@ -104,17 +105,26 @@ def _user(name: str) -> str:
     return "~" + (_USER_BAD.sub("", name)[: USER_LENGTH - 1] or "user")
 
 
-class IRCChatProtocol(ChannelCommands, UserCommands, Protocol):
-    """One IRC client connection: a participant of the hub."""
+class IRCChatProtocol(ChannelCommands, UserCommands, BoundedLineReceiver):
+    """One IRC client connection: a participant of the hub.
+
+    A C{LineReceiver} through L{BoundedLineReceiver} (which says what it
+    changes: an over-long line gets 417 and the connection stays), with
+    C{MAX_LENGTH} from C{--max-line}.  L{dataReceived} parses each line
+    before the flood gate (so the gate can let our PING's PONG through) and
+    the gate hands the parsed line to L{_handle}; L{lineReceived} is that
+    path for one raw line.  L{sendLine} writes through the guard's bounded
+    output, kept to one line of at most 512 bytes like every line we send.
+    """
 
     log = Logger()
     #: For the hub's log lines.
     protocol_name = "IRC"
 
     def __init__(self, server: IRCServer) -> None:
+        super().__init__(server.hub.settings.max_line)
         self.server = server
         self.hub = server.hub
-        settings = self.hub.settings
         # Participant attributes the hub and other adapters read.
         self.name: str | None = None
         self.host = "?"
@@ -134,7 +144,6 @@ class IRCChatProtocol(ChannelCommands, UserCommands, Protocol):
         self._held: list[Event] | None = None
         # I/O state: output, the flood gate and closing go through the Guard
         # every adapter shares (chatsvc.conn.guard).
-        self._lines = LineBuffer(settings.max_line)
         self._guard: Guard | None = None
         self._starting = False
         self._timer: IDelayedCall | None = None
@@ -215,6 +224,14 @@ class IRCChatProtocol(ChannelCommands, UserCommands, Protocol):
     def _write(self, data: bytes) -> None:
         if self._guard is not None:
             self._guard.write(data)
+
+    def sendLine(self, line: bytes) -> None:
+        """Send one raw IRC line (CRLF is added) within the backlog limit.
+
+        Like every line we send (L{wire.encode}), it stays one line of at
+        most 512 bytes: CR, LF and NUL inside it are removed.
+        """
+        self._write(wire.encode(line.decode("utf-8", "replace")))
 
     def _write_line(self, prefix: str | None, command: str, *params: str,
                     text: bool = False) -> None:
@@ -303,6 +320,14 @@ class IRCChatProtocol(ChannelCommands, UserCommands, Protocol):
         """Handle one line: every refusal is a numeric, never a silent drop."""
         self._handle(wire.parse(wire.decode(raw)))
 
+    def lineLengthExceeded(self, line: bytes) -> None:
+        """Refuse one over-long line (417); the connection and the lines after it carry on.
+
+        Called when the line's turn through the flood gate comes, with
+        C{b""}: its bytes were discarded as they arrived.
+        """
+        self._reply(wire.ERR_INPUTTOOLONG, "Input line was too long")
+
     def _handle(self, message: wire.Message | object | None) -> None:
         """Handle what the flood gate let through: a parsed line, or L{TOO_LONG}.
 
@@ -311,7 +336,7 @@ class IRCChatProtocol(ChannelCommands, UserCommands, Protocol):
         if message is None:
             return
         if message is TOO_LONG:
-            self._reply(wire.ERR_INPUTTOOLONG, "Input line was too long")
+            self.lineLengthExceeded(b"")
             return
         command, params = message.command, message.params
         entry = self._COMMANDS.get(command)
