@@ -132,7 +132,9 @@ class LineChatProtocol(BoundedLineReceiver):
         # On a server with a password, nothing but /pass, /quit and /help is
         # answered before the password: not even who is online.
         handle = self._before_password if self.hub.password_required else self.lineReceived
-        self._guard = Guard(self.hub, self, self.transport, handle)
+        transport = self.transport
+        assert transport is not None  # makeConnection sets it before calling us
+        self._guard = Guard(self.hub, self, transport, handle)
         if not self._guard.start():
             return
         how = (
@@ -143,7 +145,7 @@ class LineChatProtocol(BoundedLineReceiver):
             f"welcome to {self.hub.settings.server_name}! {how}; /help lists commands"
         ))
 
-    def connectionLost(self, reason: Failure = None) -> None:
+    def connectionLost(self, reason: Failure | None = None) -> None:
         if self._guard is not None:
             self._guard.lost()  # the hub logs the end of the session
 
