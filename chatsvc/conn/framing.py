@@ -96,9 +96,11 @@ class BoundedLineReceiver(LineReceiver):
 
       - An over-long line is refused alone: L{lineLengthExceeded} is called
         once per over-long line and the connection stays open, where
-        C{LineReceiver} calls it and then drops the connection (and, when
-        the line is already complete in its buffer, the lines behind it).
-        Its bytes are discarded as they arrive, so at most about
+        C{LineReceiver}'s drops the connection.  Overriding that alone
+        would not do: C{LineReceiver.dataReceived} hands it the rest of the
+        buffer and keeps nothing, so the lines behind a long line that is
+        complete in one read were lost.  Hence our own L{dataReceived}.
+        The long line's bytes are discarded as they arrive, so at most about
         L{MAX_LENGTH} bytes of an unterminated stream are ever held; hence
         L{lineLengthExceeded} gets C{b""}, not the line.
       - Lines end with C{b"\\n"} (L{delimiter}) and a C{b"\\r"} before it is
@@ -106,7 +108,10 @@ class BoundedLineReceiver(LineReceiver):
         C{b"\\r"} stays part of the line.  L{sendLine} ends lines with CRLF.
       - L{MAX_LENGTH} is the splitter's own limit, given per connection to
         L{__init__} (the adapters pass C{--max-line}).
-      - There is no raw mode: L{setRawMode} raises.
+      - There is no raw mode: L{setRawMode} raises.  And a read's lines are
+        all handed on: C{pauseProducing} pauses the transport, but does not
+        stop part way through a read (the chat adapters' flood gate is what
+        holds lines back).
 
     Subclasses implement C{lineReceived(line)} and L{lineLengthExceeded};
     the chat adapters also override L{dataReceived}, to pass every line
