@@ -154,3 +154,28 @@ def test_the_default_refusal_only_drops_the_line():
     protocol.dataReceived(b"x" * 6 + b"\nok\n")
     assert protocol.got == [b"ok"]
     assert not protocol.transport.disconnecting
+
+
+def test_why_we_split_ourselves_stock_line_receiver_loses_the_lines_behind():
+    # If a Twisted upgrade makes this fail, BoundedLineReceiver.dataReceived
+    # may no longer be needed (see its docstring).
+    class Stock(LineReceiver):
+        delimiter = b"\n"
+        MAX_LENGTH = 10
+
+        def __init__(self) -> None:
+            self.got: list[bytes | str] = []
+
+        def lineReceived(self, line: bytes) -> None:
+            self.got.append(line)
+
+        def lineLengthExceeded(self, line: bytes) -> None:
+            self.got.append("too long")  # refuse, do not disconnect
+
+    stock = Stock()
+    stock.makeConnection(StringTransport())
+    stock.dataReceived(b"x" * 11 + b"\nok\n")
+    assert stock.got == ["too long"]  # "ok" is gone
+    ours = recorder(10)
+    ours.dataReceived(b"x" * 11 + b"\nok\n")
+    assert ours.got == ["too long", b"ok"]
