@@ -161,7 +161,7 @@ class BoundedLineReceiver(LineReceiver):
         """Send C{line}, ended with L{line_end}."""
         # ITransport's methods are zope declarations, without "self", which
         # mypy reads as taking no data.
-        self.transport.write(line + self.line_end)  # type: ignore[union-attr, call-arg]
+        self.transport.write(line + self.line_end)  # type: ignore[union-attr, call-arg, misc]
 
     def clearLineBuffer(self) -> bytes:
         """Forget the unfinished line held so far, and return its bytes."""
