@@ -24,6 +24,7 @@ import sys
 from twisted.internet import endpoints, protocol, reactor
 
 from chatsvc.conn.sendq import SendQueue
+from chatsvc.conn.sinks import StreamSink
 
 _users: dict[bytes, Relay] = {}
 
@@ -31,25 +32,14 @@ _users: dict[bytes, Relay] = {}
 class InlineOutput:
     """Send at once: one send per line, no gathering, no backlog limit.
 
-    What L{SendQueue.flush} does once per turn, done for every line, and
-    nothing else: a subclass of L{SendQueue} flushing after each write
-    would carry the turn machinery along and no longer be the floor.
+    What L{SendQueue} has its sink do once per turn (L{StreamSink.send_turn}),
+    done for every line, and nothing else: a subclass of L{SendQueue}
+    flushing after each write would carry the turn machinery along and no
+    longer be the floor.
     """
 
     def __init__(self, transport: object) -> None:
-        self.transport = transport
-        transport.setTcpNoDelay(True)  # type: ignore[attr-defined]
-
-    def write(self, data: bytes) -> None:
-        transport = self.transport
-        if not transport.dataBuffer and not transport._tempDataLen:  # type: ignore[attr-defined]
-            try:
-                sent = transport.socket.send(data)  # type: ignore[attr-defined]
-            except OSError:
-                sent = 0
-            data = data[sent:]
-        if data:
-            transport.write(data)  # type: ignore[attr-defined]
+        self.write = StreamSink(transport).send_turn  # type: ignore[arg-type]
 
 
 class Relay(protocol.Protocol):
@@ -60,7 +50,7 @@ class Relay(protocol.Protocol):
         if self.inline:
             self.queue: SendQueue | InlineOutput = InlineOutput(self.transport)
         else:
-            self.queue = SendQueue(self.transport, 0, lambda: None)
+            self.queue = SendQueue(StreamSink(self.transport), 0, lambda: None)
         self.buffer = b""
 
     def dataReceived(self, data: bytes) -> None:

@@ -6,12 +6,15 @@ adapter; the IRC and WebSocket adapters reach the same code.
 
 from __future__ import annotations
 
+import pytest
+from message_transport import MessageTransport
 from twisted.internet.address import IPv4Address, IPv6Address
 from twisted.internet.task import Clock
 from twisted.internet.testing import StringTransport
 from twisted.python.failure import Failure
 
 from chatsvc.conn.guard import CLOSE_LINGER, SLOW_GRACE, Guard
+from chatsvc.conn.sinks import MessageSink
 from chatsvc.hub.factory import ChatFactory
 from chatsvc.hub.settings import Settings
 
@@ -310,3 +313,71 @@ class TestSlowReader:
         bob.lines()
         alice.send("after bob quit")
         assert bob.lines() == []
+
+
+class TestEverySink:
+    """The guard's output rules over a byte stream and over whole messages.
+
+    A WebSocket adapter will hand the guard a L{MessageSink}; the backlog
+    limit, the grace period and closing must not depend on which.
+    """
+
+    @staticmethod
+    def guard(hub, kind):
+        transport = StringTransport()
+        if kind == "stream":
+            sink = None
+        else:
+            sink = MessageSink(MessageTransport(transport), abort=transport.abortConnection)
+        delivered = []
+
+        class Peer:
+            name = None
+            host = "192.0.2.9"
+
+            def deliver(self, event):
+                delivered.append(event)
+
+            def disconnect(self, reason):
+                guard.close(reason)
+
+        guard = Guard(hub, Peer(), transport, lambda line: None, sink=sink)
+        assert guard.start()
+        return guard, transport
+
+    @pytest.mark.parametrize("kind", ["stream", "message"])
+    def test_a_backlog_over_the_limit_past_the_grace_is_too_slow(self, kind):
+        hub, clock = make_hub(max_backlog=1000)
+        guard, transport = self.guard(hub, kind)
+        guard.write(b"first\r\n")
+        assert transport.value() == b"first\r\n"
+        transport.producer.pauseProducing()
+        for _ in range(40):
+            guard.write(b"x" * 30)
+        assert not transport.disconnected
+        clock.advance(SLOW_GRACE)
+        assert transport.disconnected and guard.reason == "too slow"
+        assert transport.value() == b"first\r\n"
+
+    @pytest.mark.parametrize("kind", ["stream", "message"])
+    def test_four_times_the_limit_is_too_slow_at_once(self, kind):
+        hub, clock = make_hub(max_backlog=1000)
+        guard, transport = self.guard(hub, kind)
+        transport.producer.pauseProducing()
+        for _ in range(4001 // 30 + 1):
+            guard.write(b"x" * 30)
+        assert transport.disconnected and guard.reason == "too slow"
+        guard.lost()
+        assert clock.getDelayedCalls() == []  # no grace timer left behind
+
+    @pytest.mark.parametrize("kind", ["stream", "message"])
+    def test_close_sends_what_is_held_and_a_non_reader_is_cut_off(self, kind):
+        hub, clock = make_hub()
+        guard, transport = self.guard(hub, kind)
+        transport.producer.pauseProducing()
+        guard.write(b"bye\r\n")
+        guard.close("server shutting down")
+        assert transport.value() == b"bye\r\n" and transport.producer is None
+        assert transport.disconnecting and not transport.disconnected
+        clock.advance(CLOSE_LINGER)
+        assert transport.disconnected

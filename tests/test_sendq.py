@@ -1,10 +1,15 @@
-"""The bounded outbound queue: a reader that stops reading is dropped."""
+"""The bounded outbound queue: a reader that stops reading is dropped.
+
+The policy tests run over both sinks: a byte stream and a message transport
+(what a WebSocket will use) meet the same bound, drop and close.
+"""
 
 import errno
 import socket
 
 import pytest
 import pytest_twisted
+from message_transport import MessageTransport
 from twisted.internet import defer, protocol, reactor, task
 from twisted.internet.abstract import FileDescriptor
 from twisted.internet.testing import MemoryReactorClock, StringTransport
@@ -12,29 +17,46 @@ from twisted.logger import capturedLogs
 
 from chatsvc.conn import sendq
 from chatsvc.conn.sendq import SendQueue
+from chatsvc.conn.sinks import MessageSink, StreamSink
+
+SINKS = ["stream", "message"]
 
 
-def make(limit=100):
+def make(limit=100, sink="stream"):
+    """A queue over an in-memory transport: C{transport} shows what was sent.
+
+    With C{sink="message"} the queue writes whole messages to a
+    L{MessageTransport}, whose bytes (and producer) go to C{transport}.
+    """
     transport = StringTransport()
     overflows = []
-    queue = SendQueue(transport, limit, lambda: overflows.append(True))
+    if sink == "stream":
+        out = StreamSink(transport)
+    else:
+        out = MessageSink(MessageTransport(transport), abort=transport.abortConnection)
+    queue = SendQueue(out, limit, lambda: overflows.append(True))
     return transport, queue, overflows
 
 
-def test_registers_as_streaming_producer():
-    transport, queue, _ = make()
+@pytest.fixture(params=SINKS)
+def sink(request):
+    return request.param
+
+
+def test_registers_as_streaming_producer(sink):
+    transport, queue, _ = make(sink=sink)
     assert transport.producer is queue and transport.streaming
 
 
-def test_writes_pass_through_while_not_paused():
-    transport, queue, _ = make()
+def test_writes_pass_through_while_not_paused(sink):
+    transport, queue, _ = make(sink=sink)
     queue.write(b"a")
     queue.write(b"b")
     assert transport.value() == b"ab"
 
 
-def test_paused_output_is_held_then_sent_in_order():
-    transport, queue, overflows = make()
+def test_paused_output_is_held_then_sent_in_order(sink):
+    transport, queue, overflows = make(sink=sink)
     queue.pauseProducing()
     queue.write(b"one ")
     queue.pauseProducing()  # Twisted repeats this on every write while full
@@ -45,8 +67,8 @@ def test_paused_output_is_held_then_sent_in_order():
     assert overflows == []
 
 
-def test_overflow_calls_back_once_and_stops_holding():
-    transport, queue, overflows = make(limit=10)
+def test_overflow_calls_back_once_and_stops_holding(sink):
+    transport, queue, overflows = make(limit=10, sink=sink)
     queue.pauseProducing()
     queue.write(b"x" * 10)
     assert overflows == []
@@ -56,16 +78,16 @@ def test_overflow_calls_back_once_and_stops_holding():
     assert overflows == [True] and queue.held_bytes == 0
 
 
-def test_zero_limit_means_unbounded():
-    _, queue, overflows = make(limit=0)
+def test_zero_limit_means_unbounded(sink):
+    _, queue, overflows = make(limit=0, sink=sink)
     queue.pauseProducing()
     for _ in range(100):
         queue.write(b"x" * 1000)
     assert overflows == [] and queue.held_bytes == 100_000
 
 
-def test_close_flushes_held_output_and_unregisters():
-    transport, queue, _ = make()
+def test_close_flushes_held_output_and_unregisters(sink):
+    transport, queue, _ = make(sink=sink)
     queue.pauseProducing()
     queue.write(b"bye")
     queue.close()
@@ -75,8 +97,8 @@ def test_close_flushes_held_output_and_unregisters():
     assert transport.value() == b"bye"
 
 
-def test_abort_discards_held_output():
-    transport, queue, _ = make()
+def test_abort_discards_held_output(sink):
+    transport, queue, _ = make(sink=sink)
     queue.pauseProducing()
     queue.write(b"never")
     queue.close(abort=True)
@@ -104,7 +126,7 @@ class KernelLike:
 
 
 class SocketLike(FileDescriptor):
-    """A socket transport: SendQueue sends to C{socket}, Twisted through writeSomeData."""
+    """A socket transport: StreamSink sends to C{socket}, Twisted through writeSomeData."""
 
     def __init__(self, reactor, room=10**9):
         super().__init__(reactor)
@@ -129,7 +151,7 @@ def make_socket_queue(room=10**9, limit=100):
     clock = MemoryReactorClock()
     transport = SocketLike(clock, room)
     overflows = []
-    queue = SendQueue(transport, limit, lambda: overflows.append(True))
+    queue = SendQueue(StreamSink(transport), limit, lambda: overflows.append(True))
     return clock, transport, queue, overflows
 
 
@@ -149,7 +171,7 @@ def test_a_turn_of_output_goes_out_in_one_send_at_its_end():
 def test_one_scheduled_flush_serves_every_queue_of_the_reactor():
     clock = MemoryReactorClock()
     transports = [SocketLike(clock) for _ in range(3)]
-    queues = [SendQueue(t, 0, lambda: None) for t in transports]
+    queues = [SendQueue(StreamSink(t), 0, lambda: None) for t in transports]
     for queue in queues:
         queue.write(b"hello\r\n")
     assert len(clock.getDelayedCalls()) == 1
@@ -232,7 +254,7 @@ def test_close_sends_the_turn_first_and_abort_drops_it():
 async def test_order_and_completeness_over_a_real_connection():
     """Big and small writes, a reader that lags: every byte, in order.
 
-    This also pins down what L{SendQueue.flush} reads of Twisted's buffers: a
+    This also pins down what L{StreamSink.send_turn} reads of Twisted's buffers: a
     Twisted that renamed them would make this test fail, not reorder output.
     """
     def line(i):
@@ -257,7 +279,7 @@ async def test_order_and_completeness_over_a_real_connection():
             "127.0.0.1", port.getHost().port)
         writer = await server_side
         transport = writer.transport
-        queue = SendQueue(transport, 0, lambda: None)
+        queue = SendQueue(StreamSink(transport), 0, lambda: None)
         assert queue._turn is not None
         assert transport.getHandle().getsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY)
         client.transport.pauseProducing()  # the reader lags for a while
@@ -297,7 +319,7 @@ def deferLater(seconds):
 def test_one_failing_connection_does_not_hold_up_the_others():
     clock = MemoryReactorClock()
     good, bad, later = (SocketLike(clock) for _ in range(3))
-    queues = [SendQueue(t, 0, lambda: None) for t in (good, bad, later)]
+    queues = [SendQueue(StreamSink(t), 0, lambda: None) for t in (good, bad, later)]
 
     def broken(data):
         raise RuntimeError("boom")
@@ -311,3 +333,73 @@ def test_one_failing_connection_does_not_hold_up_the_others():
     assert [e["log_failure"].type for e in events if "log_failure" in e] == [RuntimeError]
     queues[1].write(b"again\r\n")  # the failed queue is not stranded
     assert len(clock.getDelayedCalls()) == 1
+
+
+# -- the message sink: whole messages, the same policy ------------------------
+
+
+def make_message_queue(limit=100, **sink_options):
+    ws = MessageTransport()
+    overflows = []
+    queue = SendQueue(MessageSink(ws, **sink_options), limit, lambda: overflows.append(True))
+    return ws, queue, overflows
+
+
+def test_each_write_is_one_message_even_after_a_pause():
+    ws, queue, _ = make_message_queue()
+    queue.write('{"say": "é"}'.encode())
+    queue.write(b'{"say": "two"}')
+    queue.pauseProducing()
+    queue.write(b'{"held": 1}')
+    queue.write(b'{"held": 2}')
+    assert ws.messages == ['{"say": "é"}', '{"say": "two"}']
+    queue.resumeProducing()
+    assert ws.messages == ['{"say": "é"}', '{"say": "two"}', '{"held": 1}', '{"held": 2}']
+    assert queue._turn is None  # messages are never gathered into one chunk
+
+
+def test_bytes_messages_and_overflow_by_the_same_rule():
+    ws, queue, overflows = make_message_queue(limit=10, text=False)
+    queue.write(b"\x00\xff")
+    assert ws.messages == [b"\x00\xff"]
+    queue.pauseProducing()
+    queue.write(b"x" * 10)
+    assert overflows == []
+    queue.write(b"y")
+    assert overflows == [True] and queue.held_bytes == 0
+
+
+def test_message_sink_abort_without_a_hard_close_closes_gracefully():
+    ws, queue, _ = make_message_queue()
+    queue.pauseProducing()
+    queue.write(b"never")
+    queue.close(abort=True)
+    assert ws.messages == [] and ws.under.disconnecting
+    assert ws.under.producer is None
+
+
+def test_message_sink_cannot_be_handed_a_joined_turn():
+    with pytest.raises(TypeError):
+        MessageSink(MessageTransport()).send_turn(b"one\r\ntwo\r\n")
+
+
+def test_backlog_counts_held_and_what_the_transport_holds(sink):
+    _, queue, _ = make(limit=0, sink=sink)
+    queue.pauseProducing()
+    queue.write(b"abc")
+    assert queue.backlog == 3
+    ws, queue, _ = make_message_queue(unsent=lambda: 40)
+    queue.pauseProducing()
+    queue.write(b"abc")
+    assert queue.backlog == 43
+
+
+def test_backlog_of_a_socket_includes_what_twisted_holds():
+    clock, transport, queue, _ = make_socket_queue(room=4)
+    queue.write(b"abcdef")
+    assert queue.backlog == 6  # gathered for the end of the turn
+    clock.advance(0)
+    assert queue.backlog == 2  # the socket took four; Twisted holds two
+    transport.socket.room = 100
+    transport.doWrite()
+    assert queue.backlog == 0

@@ -19,6 +19,7 @@ from twisted.logger import Logger
 
 from chatsvc.conn.limits import FloodGate, enable_keepalive
 from chatsvc.conn.sendq import SendQueue
+from chatsvc.conn.sinks import Sink, StreamSink
 from chatsvc.hub.errors import ChatError, Flooding
 from chatsvc.hub.participant import Participant
 
@@ -49,6 +50,9 @@ class Guard:
     @param transport: the connection's transport.
     @param handle: called with each line (or message) the client sent, once
         the flood gate lets it through; never called after L{close}.
+    @param sink: where output goes (L{chatsvc.conn.sinks}); by default a
+        L{StreamSink} over C{transport}.  A message transport (WebSocket)
+        passes its own, and gets the same backlog policy.
     """
 
     log = Logger()
@@ -63,6 +67,7 @@ class Guard:
         participant: Participant,
         transport: ITransport,
         handle: Callable[[Any], None],
+        sink: Sink | None = None,
     ) -> None:
         settings = hub.settings
         self.hub = hub
@@ -76,11 +81,13 @@ class Guard:
         self.attached = False
         self._handle = handle
         self._linger: IDelayedCall | None = None
-        self._sendq = SendQueue(transport, settings.max_backlog, self._too_slow,
+        self._sendq = SendQueue(StreamSink(transport) if sink is None else sink,
+                                settings.max_backlog, self._too_slow,
                                 hub.clock, SLOW_GRACE)
         #: Send bytes to the client, within the backlog limit.  This is the
         #: send queue's own method rather than a wrapper around it: it runs
-        #: once per recipient of every message, the hottest call there is.
+        #: once per recipient of every message, the hottest call there is
+        #: (docs/performance.rst, step 3).
         self.write: Callable[[bytes], None] = self._sendq.write
         # The gate hands lines straight to the adapter: close() and lost()
         # shut it, so once closing it passes nothing on, and a line costs no

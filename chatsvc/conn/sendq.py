@@ -16,17 +16,16 @@ about the reader; one that is still over it seconds later does.  The hard
 cap keeps memory bounded meanwhile.
 
 It is also where output is made cheap, because every adapter writes through
-it.  A chat server's work is fan-out: one line in, N lines out.  Handing each
-line to C{transport.write} costs, per recipient and per reactor turn, a
-C{startWriting} (an C{epoll_ctl} to watch for writability), a trip through
-the reactor when the socket turns writable, the C{send}, and a
-C{stopWriting} (another C{epoll_ctl}).  Instead, for plain TCP (and UNIX)
-connections, L{SendQueue} collects what one reactor turn produces for its
-connection and, at the end of the turn, sends it straight to the socket in
-one C{send} when Twisted holds nothing unsent for it; only what the socket
-does not take goes through C{transport.write}, which keeps Twisted's own
-buffering, ordering and producer calls intact.  docs/performance.rst has the
-measured effect.
+it.  A chat server's work is fan-out: one line in, N lines out.  For a sink
+that gathers (L{chatsvc.conn.sinks.StreamSink} over a plain socket), the
+queue collects what one reactor turn produces for its connection and hands
+it to the sink once, at the end of the turn: one C{send} instead of a
+C{startWriting}, a trip through the reactor and a C{stopWriting} per line.
+docs/performance.rst (steps 1 and 10) has the measured effect.
+
+How output reaches the transport (a byte stream, whole WebSocket messages)
+is the sink's business (L{chatsvc.conn.sinks}); this module is the policy,
+the same for every transport.
 """
 
 from __future__ import annotations
@@ -35,9 +34,11 @@ from collections.abc import Callable
 from weakref import WeakKeyDictionary
 
 from twisted.internet.abstract import FileDescriptor
-from twisted.internet.interfaces import IDelayedCall, IPushProducer, IReactorTime, ITransport
+from twisted.internet.interfaces import IDelayedCall, IPushProducer, IReactorTime
 from twisted.logger import Logger
 from zope.interface import implementer
+
+from chatsvc.conn.sinks import Sink
 
 _log = Logger()
 
@@ -51,8 +52,9 @@ TURN_LIMIT = FileDescriptor.bufferSize
 
 @implementer(IPushProducer)
 class SendQueue:
-    """Write to C{transport}, holding a bounded backlog while it is full.
+    """Write to C{sink}, holding a bounded backlog while its transport is full.
 
+    @param sink: where the output goes (L{chatsvc.conn.sinks}).
     @param limit: bytes held beyond the transport's own buffer that a client
         may not stay over for C{grace} seconds; 0 means no limit.
     @param on_overflow: called once, when the client is too slow.
@@ -64,14 +66,14 @@ class SendQueue:
     # Slots keep one connection's queue in one small block: smaller (every
     # connection has one) and fewer cache lines touched per recipient.
     __slots__ = (
-        "_transport", "_limit", "_on_overflow", "_clock", "_grace", "_timer",
+        "_sink", "_limit", "_on_overflow", "_clock", "_grace", "_timer",
         "_held", "held_bytes", "_paused", "_closed", "_registered",
         "_overflowed", "_close_requested", "_turn", "_pending", "_pending_bytes",
     )
 
     def __init__(
         self,
-        transport: ITransport,
+        sink: Sink,
         limit: int,
         on_overflow: Callable[[], None],
         clock: IReactorTime | None = None,
@@ -79,7 +81,7 @@ class SendQueue:
     ) -> None:
         if grace and clock is None:
             raise ValueError("a grace period needs a clock")
-        self._transport = transport
+        self._sink = sink
         self._limit = limit
         self._on_overflow = on_overflow
         self._clock = clock
@@ -94,11 +96,10 @@ class SendQueue:
         self._registered = True
         self._overflowed = False
         self._close_requested = False
-        self._turn = _TurnFlush.of(transport)
+        self._turn = _TurnFlush.of(sink)
         self._pending: list[bytes] = []
         self._pending_bytes = 0
-        transport.registerProducer(self, True)
-        _no_delay(transport)
+        sink.register(self)
 
     def write(self, data: bytes) -> None:
         """Send C{data}, or hold it while the transport is paused."""
@@ -115,7 +116,7 @@ class SendQueue:
         elif self._paused:
             self._hold(data)
         elif self._turn is None:
-            self._transport.write(data)
+            self._sink.write(data)
         else:
             self._turn.add(self)
             pending.append(data)
@@ -124,7 +125,11 @@ class SendQueue:
                 self.flush()
 
     def flush(self) -> None:
-        """Send what this reactor turn produced: straight to an idle socket."""
+        """Hand the sink what this reactor turn produced, or hold it while paused.
+
+        L{_TurnFlush._flush} does the same inline, for every queue at the
+        end of a turn.
+        """
         pending = self._pending
         if not pending:
             return
@@ -133,30 +138,13 @@ class SendQueue:
         self._pending_bytes = 0
         if self._paused:
             self._hold(data)
-            return
-        transport = self._transport
-        # Straight to the socket only when Twisted holds nothing unsent for
-        # it, or the bytes would overtake Twisted's; dataBuffer and
-        # _tempDataLen are the buffers FileDescriptor.doWrite checks itself
-        # (tests/test_sendq.py checks them against a real connection).
-        if (
-            not transport.dataBuffer  # type: ignore[attr-defined]
-            and not transport._tempDataLen  # type: ignore[attr-defined]
-            and transport.connected  # type: ignore[attr-defined]
-            and not transport.disconnecting  # type: ignore[attr-defined]
-        ):
-            try:
-                sent = transport.socket.send(data)  # type: ignore[attr-defined]
-            except OSError:
-                # Full (EAGAIN) or broken: either way Twisted's to deal with,
-                # when it writes the data below.
-                sent = 0
-            if sent == len(data):
-                return
-            if sent:
-                data = data[sent:]
-        transport.write(data)
+        else:
+            self._sink.send_turn(data)
 
+    @property
+    def backlog(self) -> int:
+        """Bytes written and not yet sent: held here, gathered, or in the transport."""
+        return self.held_bytes + self._pending_bytes + self._sink.unsent()
     def _hold(self, data: bytes) -> None:
         self._held.append(data)
         self.held_bytes += len(data)
@@ -201,7 +189,7 @@ class SendQueue:
                 break
             sent += 1
             self.held_bytes -= len(data)
-            self._transport.write(data)
+            self._sink.write(data)
         del held[:sent]
         if self.held_bytes <= self._limit:
             self._cancel_timer()  # it caught up within its grace period
@@ -219,24 +207,24 @@ class SendQueue:
         that overflowed always aborts: its peer is not reading, so a graceful
         close would wait for it forever.
         """
-        transport = self._transport
+        sink = self._sink
         if self._overflowed:
             abort = True
         if not abort and not self._closed:
             # At most one of the two has data: output is held only while
             # paused, and a turn's output is only gathered while not.
             for data in (*self._pending, *self._held):
-                transport.write(data)
+                sink.write(data)
         self._closed = True
         self._drop_held()
         self._cancel_timer()
         if self._registered:
             self._registered = False
-            transport.unregisterProducer()
+            sink.unregister()
         if abort:
-            transport.abortConnection()
+            sink.abort()
         elif not self._close_requested:
-            transport.loseConnection()
+            sink.close()
         self._close_requested = True
 
     def _drop_held(self) -> None:
@@ -261,19 +249,11 @@ class _TurnFlush:
         self._queues: list[SendQueue] = []
 
     @classmethod
-    def of(cls, transport: ITransport) -> _TurnFlush | None:
-        """The batch for C{transport}'s reactor, or C{None} to write through.
-
-        Only a plain socket transport can be written to directly: a TLS
-        connection must encrypt (Twisted's TLS transport gathers a turn's
-        small writes into one record itself), and an in-memory transport
-        (tests) shows writes at once.
-        """
-        if not isinstance(transport, FileDescriptor) or getattr(transport, "TLS", False):
+    def of(cls, sink: Sink) -> _TurnFlush | None:
+        """The batch for C{sink}'s reactor, or C{None} if it writes through."""
+        reactor = sink.turn_reactor()
+        if reactor is None:
             return None
-        if not hasattr(transport, "_tempDataLen"):
-            return None  # a Twisted whose buffers flush() does not know
-        reactor = transport.reactor
         batch = cls._of_reactor.get(reactor)
         if batch is None:
             batch = cls._of_reactor[reactor] = cls(reactor)
@@ -288,25 +268,21 @@ class _TurnFlush:
         queues, self._queues = self._queues, []
         for queue in queues:
             try:
-                queue.flush()
+                # SendQueue.flush, inline: one call fewer per recipient per
+                # turn, so the sink's send costs what the send inside the
+                # queue cost (docs/performance.rst, step 10).
+                pending = queue._pending
+                if not pending:
+                    continue
+                data = pending[0] if len(pending) == 1 else b"".join(pending)
+                pending.clear()
+                queue._pending_bytes = 0
+                if queue._paused:
+                    queue._hold(data)
+                else:
+                    queue._sink.send_turn(data)
             except Exception:
                 # One connection's failure must not hold up everyone else's
                 # output (nor leave it stranded: its queue was taken off the
                 # batch, and only a write to an empty queue puts it back).
                 _log.failure("sending a turn's output")
-
-
-def _no_delay(transport: ITransport) -> None:
-    """Turn off Nagle's algorithm: a chat line should leave now, not later.
-
-    L{SendQueue} already gathers a turn's output into one write, so Nagle
-    could only add delay: a line written while an earlier one is still
-    unacknowledged would wait for the peer's delayed ACK (up to 40 ms).
-    TLS transports pass this on to their TCP connection.
-    """
-    set_no_delay = getattr(transport, "setTcpNoDelay", None)
-    if set_no_delay is not None:
-        try:
-            set_no_delay(True)
-        except OSError:
-            pass  # already closed: connectionLost follows
