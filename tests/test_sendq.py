@@ -6,6 +6,7 @@ The policy tests run over both sinks: a byte stream and a message transport
 
 import errno
 import socket
+import sys
 
 import pytest
 import pytest_twisted
@@ -403,3 +404,31 @@ def test_backlog_of_a_socket_includes_what_twisted_holds():
     transport.socket.room = 100
     transport.doWrite()
     assert queue.backlog == 0
+
+
+def chatsvc_calls(run):
+    """The Python functions of chatsvc.conn that C{run()} calls, in order."""
+    calls = []
+
+    def profile(frame, event, arg):
+        if event == "call" and "/chatsvc/conn/" in frame.f_code.co_filename:
+            calls.append(frame.f_code.co_name)
+
+    sys.setprofile(profile)
+    try:
+        run()
+    finally:
+        sys.setprofile(None)
+    return calls
+
+
+def test_the_socket_path_costs_no_call_beyond_write_and_one_send_per_turn():
+    # docs/performance.rst, steps 3 and 10: per recipient, the write alone;
+    # per connection and turn, the flush loop calls the sink's send once.
+    clock, transport, queue, _ = make_socket_queue()
+    other = SendQueue(StreamSink(SocketLike(clock)), 0, lambda: None)
+    assert chatsvc_calls(lambda: queue.write(b"one\r\n")) == ["write", "add"]
+    assert chatsvc_calls(lambda: queue.write(b"two\r\n")) == ["write"]
+    other.write(b"one\r\n")
+    assert chatsvc_calls(lambda: clock.advance(0)) == ["_flush", "send_turn", "send_turn"]
+    assert transport.sends == [b"one\r\ntwo\r\n"]

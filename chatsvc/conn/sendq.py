@@ -103,6 +103,8 @@ class SendQueue:
 
     def write(self, data: bytes) -> None:
         """Send C{data}, or hold it while the transport is paused."""
+        # Once per recipient of every message: the common case (more output
+        # this turn) is tested first (docs/performance.rst, step 10).
         pending = self._pending
         if pending:
             # More output this turn: gathered only while neither closed nor
@@ -145,6 +147,7 @@ class SendQueue:
     def backlog(self) -> int:
         """Bytes written and not yet sent: held here, gathered, or in the transport."""
         return self.held_bytes + self._pending_bytes + self._sink.unsent()
+
     def _hold(self, data: bytes) -> None:
         self._held.append(data)
         self.held_bytes += len(data)
