@@ -14,6 +14,7 @@ import pytest_twisted
 from twisted.internet import defer, protocol, reactor, task
 from twisted.internet.abstract import FileDescriptor
 from twisted.internet.testing import StringTransport
+from twisted.logger import LogLevel, capturedLogs
 
 import twisted
 from chatsvc.conn import sinks
@@ -117,3 +118,22 @@ def test_in_memory_and_tls_like_transports_write_through():
         TLS = True
 
     assert StreamSink(TLSLike(reactor)).turn_reactor() is None
+
+
+def test_a_twisted_without_the_internals_gets_correct_output_and_a_warning(monkeypatch):
+    monkeypatch.setattr(sinks, "_warned", False)
+
+    class Moved(FileDescriptor):
+        def __init__(self, reactor):
+            super().__init__(reactor)
+            self.socket = object()
+            del self._tempDataLen  # as if Twisted had renamed it
+
+    transport = Moved(reactor)
+    with capturedLogs() as events:
+        assert StreamSink(transport).turn_reactor() is None
+        assert StreamSink(transport).turn_reactor() is None
+    warnings = [e for e in events if e.get("log_level") == LogLevel.warn]
+    assert len(warnings) == 1
+    assert warnings[0]["missing"] == "_tempDataLen"
+    assert warnings[0]["version"] == twisted.__version__

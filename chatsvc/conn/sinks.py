@@ -23,11 +23,17 @@ from typing import Protocol
 
 from twisted.internet.abstract import FileDescriptor
 from twisted.internet.interfaces import IPushProducer, IReactorTime, ITransport
+from twisted.logger import Logger
+
+import twisted
 
 #: The attributes of L{FileDescriptor} that L{StreamSink} reads (the first
 #: four) or relies on (C{socket}) to send straight to an idle socket; the
 #: test in tests/test_sinks.py checks a real connection against them.
 STREAM_INTERNALS = ("dataBuffer", "offset", "_tempDataBuffer", "_tempDataLen", "socket")
+
+_log = Logger()
+_warned = False
 
 
 class Sink(Protocol):
@@ -100,8 +106,18 @@ class StreamSink:
         transport = self._transport
         if not isinstance(transport, FileDescriptor) or getattr(transport, "TLS", False):
             return None
-        if not all(hasattr(transport, name) for name in STREAM_INTERNALS):
-            return None  # a Twisted whose buffers send_turn() does not know
+        missing = [name for name in STREAM_INTERNALS if not hasattr(transport, name)]
+        if missing:
+            # A Twisted whose buffers send_turn() does not know: correct but
+            # slower output, so say so once (tests/test_sinks.py fails too).
+            global _warned
+            if not _warned:
+                _warned = True
+                _log.warn("Twisted {version}'s {kind} has no {missing}: sending through "
+                          "transport.write, without the fast path of docs/performance.rst",
+                          version=twisted.__version__, kind=type(transport).__qualname__,
+                          missing=", ".join(missing))
+            return None
         return IReactorTime(transport.reactor)
 
     def send_turn(self, data: bytes) -> None:
