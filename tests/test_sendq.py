@@ -427,8 +427,9 @@ def test_the_socket_path_costs_no_call_beyond_write_and_one_send_per_turn():
     # per connection and turn, the flush loop calls the sink's send once.
     clock, transport, queue, _ = make_socket_queue()
     other = SendQueue(StreamSink(SocketLike(clock)), 0, lambda: None)
-    assert chatsvc_calls(lambda: queue.write(b"one\r\n")) == ["write", "add"]
+    # The first write of the turn also schedules the turn's one flush.
+    assert chatsvc_calls(lambda: queue.write(b"one\r\n")) == ["write", "schedule"]
     assert chatsvc_calls(lambda: queue.write(b"two\r\n")) == ["write"]
-    other.write(b"one\r\n")
+    assert chatsvc_calls(lambda: other.write(b"one\r\n")) == ["write"]
     assert chatsvc_calls(lambda: clock.advance(0)) == ["_flush", "send_turn", "send_turn"]
     assert transport.sends == [b"one\r\ntwo\r\n"]
