@@ -132,6 +132,7 @@ def test_a_twisted_without_the_internals_gets_correct_output_and_a_warning(monke
     transport = Moved(reactor)
     with capturedLogs() as events:
         assert StreamSink(transport).turn_reactor() is None
+        assert StreamSink(transport).unsent() == 0
         assert StreamSink(transport).turn_reactor() is None
     warnings = [e for e in events if e.get("log_level") == LogLevel.warn]
     assert len(warnings) == 1

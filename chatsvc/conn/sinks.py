@@ -154,7 +154,10 @@ class StreamSink:
         transport = self._transport
         if not isinstance(transport, FileDescriptor) or getattr(transport, "TLS", False):
             return 0
-        held: int = len(transport.dataBuffer) - transport.offset + transport._tempDataLen
+        try:
+            held: int = len(transport.dataBuffer) - transport.offset + transport._tempDataLen
+        except AttributeError:  # a Twisted that moved them: turn_reactor() warned
+            return 0
         return held
 
     def register(self, producer: IPushProducer) -> None:
