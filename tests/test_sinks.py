@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import inspect
 
+import pytest
 import pytest_twisted
 from twisted.internet import defer, protocol, reactor, task
 from twisted.internet.abstract import FileDescriptor
@@ -58,6 +59,7 @@ async def connected_pair():
     return transport, client, received, port
 
 
+@pytest.mark.integration
 @pytest_twisted.ensureDeferred
 async def test_a_tcp_connection_has_the_internals_and_they_mean_what_the_sink_assumes():
     transport, client, received, port = await connected_pair()
