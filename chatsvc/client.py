@@ -26,7 +26,7 @@ import inspect
 from collections import deque
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Any, TypeGuard, TypeVar
+from typing import Any, TypeGuard, TypeVar, cast
 
 from twisted.internet import defer, endpoints, ssl
 from twisted.internet.defer import Deferred
@@ -149,7 +149,7 @@ def _is_name_refusal(event: Event) -> TypeGuard[Error]:
 # -- endpoints and TLS -------------------------------------------------------
 
 
-def _load_trust(cafile: str) -> ssl.IOpenSSLTrustRoot:
+def _load_trust(cafile: str) -> Any:  # an IOpenSSLTrustRoot (a private name in Twisted)
     try:
         with open(cafile, "rb") as pem_file:
             pem = pem_file.read()
@@ -282,10 +282,11 @@ class ChatClientProtocol(Protocol):
             # the terminal it prints to.
             self.session._received(self.session.parser.parse(sanitize(decode(line))))
 
-    def connectionLost(self, reason: Failure = None) -> None:
+    def connectionLost(self, reason: Failure | None = None) -> None:
         self.session._lost(reason)
 
     def send_line(self, line: str) -> None:
+        assert self.transport is not None
         self.transport.write(line.encode("utf-8") + b"\r\n")
 
 
@@ -401,7 +402,8 @@ class Session:
 
     def close(self) -> Deferred[str]:
         """Drop the connection without a goodbye."""
-        if self._protocol is not None and not self.closed:
+        if self._protocol is not None and self._protocol.transport is not None \
+                and not self.closed:
             self._quitting = True
             self._protocol.transport.loseConnection()
         return self.when_closed()
@@ -448,7 +450,7 @@ class Session:
         for event in self.inbox:
             if wanted(event):
                 self.inbox.remove(event)
-                return defer.succeed(event)  # type: ignore[return-value]
+                return defer.succeed(cast(E, event))
         if self.closed:
             return defer.fail(ConnectionClosed(f"connection closed: {self.close_reason}"))
         waiter = _Waiter(wanted, Deferred(lambda d: self._forget(waiter)))
@@ -531,7 +533,9 @@ class Session:
             try:
                 result = listener(event)
                 if inspect.isawaitable(result):
-                    defer.ensureDeferred(result).addErrback(self._listener_failed)
+                    # A coroutine or a Deferred: what an async listener returns.
+                    defer.ensureDeferred(result).addErrback(  # type: ignore[arg-type]
+                        self._listener_failed)
             except Exception:
                 self._listener_failed(Failure())
         for waiter in list(self._waiters):

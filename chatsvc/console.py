@@ -155,7 +155,7 @@ class InputLine(urwid.Edit):
         self.ui = ui
         self.history = History()
 
-    def keypress(self, size: tuple[int], key: str) -> str | None:
+    def keypress(self, size: tuple[int], key: str) -> str | None:  # type: ignore[override]
         if key == "enter":
             line = self.edit_text
             self.set_edit_text("")
@@ -198,7 +198,8 @@ class InputLine(urwid.Edit):
 class ChatFrame(urwid.Frame):
     """Keeps the focus on the input line; PgUp/PgDn scroll the output."""
 
-    def keypress(self, size: tuple[int, int], key: str) -> str | None:
+    def keypress(self, size: tuple[int, int],  # type: ignore[override]
+                 key: str) -> str | None:
         if key in ("page up", "page down"):
             (top, bottom), _ = self.frame_top_bottom(size, True)
             maxcol, maxrow = size
@@ -220,7 +221,7 @@ class ChatUI:
         self.closed = False
         self._leaving = False
         self._redraw = None
-        self.lines = urwid.SimpleFocusListWalker([])
+        self.lines: urwid.SimpleFocusListWalker[Any] = urwid.SimpleFocusListWalker([])
         self.output = urwid.ListBox(self.lines)
         self.status = urwid.Text("")
         self.input = InputLine(self)

@@ -49,8 +49,13 @@ from typing import Any, TypeVar, cast
 from twisted.internet import defer
 from twisted.internet.address import IPv4Address
 from twisted.internet.defer import Deferred
-from twisted.internet.interfaces import IAddress, IReactorTime, IStreamClientEndpoint
-from twisted.internet.protocol import Factory, Protocol, ServerFactory, connectionDone
+from twisted.internet.interfaces import (
+    IAddress,
+    IProtocolFactory,
+    IReactorTime,
+    IStreamClientEndpoint,
+)
+from twisted.internet.protocol import Protocol, ServerFactory, connectionDone
 from twisted.internet.task import Clock
 from twisted.protocols.basic import LineOnlyReceiver
 from twisted.python.failure import Failure
@@ -107,8 +112,9 @@ class MemoryEndpoint:
         self._harness = harness
         self.listener = listener
 
-    def connect(self, protocolFactory: Factory) -> Deferred[Any]:
-        client = protocolFactory.buildProtocol(None)
+    def connect(self, protocolFactory: IProtocolFactory) -> Deferred[Any]:
+        # The address is the server's side, which an in-memory pair has none of.
+        client = protocolFactory.buildProtocol(None)  # type: ignore[arg-type]
         if client is None:
             return defer.fail(RuntimeError("the client factory built no protocol"))
         self._harness.attach(cast(Protocol, client), self.listener)

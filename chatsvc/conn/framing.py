@@ -10,19 +10,26 @@ C{LineReceiver} with that splitter behind it, for the protocol adapters.
 
 from __future__ import annotations
 
+import enum
 from typing import Final, NoReturn
 
 from twisted.protocols.basic import LineReceiver
 
 
-class _TooLong:
-    """Marker yielded in place of a line that exceeded the limit."""
+class _TooLong(enum.Enum):
+    """Marker yielded in place of a line that exceeded the limit.
+
+    A one-member enum rather than a bare object, so that a type checker
+    narrows C{line is TOO_LONG} and knows what is left is a line.
+    """
+
+    TOO_LONG = "TOO_LONG"
 
     def __repr__(self) -> str:
         return "TOO_LONG"
 
 
-TOO_LONG: Final = _TooLong()
+TOO_LONG: Final = _TooLong.TOO_LONG
 
 
 class LineBuffer:
@@ -146,7 +153,7 @@ class BoundedLineReceiver(LineReceiver):
                 self.lineLengthExceeded(b"")
             else:
                 self.lineReceived(line)
-            if self.transport is not None and self.transport.disconnecting:
+            if getattr(self.transport, "disconnecting", False):
                 return
 
     def lineLengthExceeded(self, line: bytes) -> None:

@@ -82,10 +82,10 @@ def _parse_endpoint(option: str, value: str) -> IStreamServerEndpoint:
         return endpoints.serverFromString(reactor, description)
     except Exception as error:  # serverFromString raises many kinds
         if _endpoint_type(description) == "systemd" and isinstance(error, KeyError | IndexError):
-            why = f"no socket {error} was passed by systemd (LISTEN_FDS, LISTEN_FDNAMES)"
+            problem = f"no socket {error} was passed by systemd (LISTEN_FDS, LISTEN_FDNAMES)"
         else:
-            why = str(error)
-        raise usage.UsageError(f"{option} {shown!r}: {why}") from None
+            problem = str(error)
+        raise usage.UsageError(f"{option} {shown!r}: {problem}") from None
 
 
 class Options(ConfigFileMixin, usage.Options):
@@ -304,7 +304,7 @@ class ListenerService(StreamServerEndpointService):
         """Fire with the listening port once bound (after the service started)."""
         listening: Deferred[IListeningPort] = Deferred()
 
-        def relay(result: object) -> object:
+        def relay(result: IListeningPort) -> IListeningPort:
             listening.callback(result)
             return result
 

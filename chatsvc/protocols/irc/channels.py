@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any, ClassVar
 from twisted.words.protocols import irc as rfc
 
 from chatsvc.conn.limits import MAX_LIST_REPLIES, ReplyBudget
-from chatsvc.events import Entered, Exited
+from chatsvc.events import Entered, Event, Exited
 from chatsvc.hub import errors
 from chatsvc.hub.masks import Wildcard
 from chatsvc.hub.modes import LIST_MODES, parse_modes
@@ -162,6 +162,11 @@ class ChannelCommands:
     """Channel commands for an IRC connection (mixed into the protocol)."""
 
     hub: ChatFactory
+    # The connection this is mixed into is a hub participant (Participant).
+    name: str | None
+    host: str
+    deliver: Callable[[Event], None]
+    disconnect: Callable[[str], None]
     _reply: Callable[..., None]
     _notice: Callable[[str], None]
     _write: Callable[[bytes], None]
@@ -411,8 +416,12 @@ class ChannelCommands:
 
     # Provided by the other parts of the protocol.
     server: Any
-    _me: str
-    _source: str
+    if TYPE_CHECKING:  # provided by the protocol, as read-only properties
+        @property
+        def _me(self) -> str: ...
+
+        @property
+        def _source(self) -> str: ...
     _user_mode: Callable[[str, list[str]], None]
 
     #: COMMAND -> (fewest parameters, handler(self, params)), for

@@ -28,7 +28,7 @@ from twisted.logger import Logger
 from twisted.python.failure import Failure
 from twisted.words.protocols import irc as rfc
 
-from chatsvc.conn.framing import TOO_LONG, BoundedLineReceiver
+from chatsvc.conn.framing import TOO_LONG, BoundedLineReceiver, _TooLong
 from chatsvc.conn.guard import Guard
 from chatsvc.events import Entered, Error, Event, Exited, Motd, Notice, Registered, Topic
 from chatsvc.hub.errors import (
@@ -156,10 +156,12 @@ class IRCChatProtocol(ChannelCommands, UserCommands, BoundedLineReceiver):
     # -- connection lifecycle -----------------------------------------------
 
     def connectionMade(self) -> None:
-        self.host = peer_host(self.transport)
-        self.secure = ISSLTransport.providedBy(self.transport)
+        transport = self.transport
+        assert transport is not None
+        self.host = peer_host(transport)
+        self.secure = ISSLTransport.providedBy(transport)
         self.signon = self.last_active = self._heard = self.server.clock.seconds()
-        self._guard = Guard(self.hub, self, self.transport, self._handle)
+        self._guard = Guard(self.hub, self, transport, self._handle)
         self._starting = True
         started = self._guard.start()
         self._starting = False
@@ -167,7 +169,7 @@ class IRCChatProtocol(ChannelCommands, UserCommands, BoundedLineReceiver):
             return
         self._schedule(self.hub.settings.irc_ping_interval)
 
-    def connectionLost(self, reason: Failure = None) -> None:
+    def connectionLost(self, reason: Failure | None = None) -> None:
         if self._timer is not None and self._timer.active():
             self._timer.cancel()
         self._timer = None
@@ -328,7 +330,7 @@ class IRCChatProtocol(ChannelCommands, UserCommands, BoundedLineReceiver):
         """
         self._reply(wire.ERR_INPUTTOOLONG, "Input line was too long")
 
-    def _handle(self, message: wire.Message | object | None) -> None:
+    def _handle(self, message: wire.Message | _TooLong | None) -> None:
         """Handle what the flood gate let through: a parsed line, or L{TOO_LONG}.
 
         C{None} is a line with no command (blank), which gets no answer.

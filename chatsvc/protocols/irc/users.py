@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any, ClassVar
 from twisted.words.protocols import irc as rfc
 
 from chatsvc.conn.limits import MAX_WHO_REPLIES
+from chatsvc.events import Event
 from chatsvc.hub.errors import BadOperLogin, TooManyFailures
 from chatsvc.hub.masks import Wildcard
 from chatsvc.hub.names import fold
@@ -46,11 +47,20 @@ class UserCommands:
     """User and server queries for an IRC connection (mixed into the protocol)."""
 
     hub: ChatFactory
+    # The connection this is mixed into is a hub participant (Participant).
+    name: str | None
+    host: str
+    deliver: Callable[[Event], None]
+    disconnect: Callable[[str], None]
     server: Any
     modes: set[str]
     away: str | None
-    _me: str
-    _source: str
+    if TYPE_CHECKING:  # provided by the protocol, as read-only properties
+        @property
+        def _me(self) -> str: ...
+
+        @property
+        def _source(self) -> str: ...
     _reply: Callable[..., None]
     _write: Callable[[bytes], None]
     _write_line: Callable[..., None]
