@@ -31,7 +31,6 @@ from chatsvc.conn.limits import (
 )
 from chatsvc.events import (
     Entered,
-    Event,
     Exited,
     Invited,
     Joined,
@@ -46,6 +45,7 @@ from chatsvc.events import (
     Topic,
     TopicChanged,
 )
+from chatsvc.hub.delivery import Delivery, LocalDelivery
 from chatsvc.hub.errors import (
     AlreadyInRoom,
     BadKey,
@@ -123,16 +123,22 @@ class ChatFactory(ServerFactory):
     L{twisted.internet.task.Clock} in tests) runs the registration deadline
     and gives the times recorded for topics and list entries (its
     C{seconds()}: since the epoch, from the reactor).
+
+    Every event the hub emits leaves through C{delivery} (see
+    L{chatsvc.hub.delivery}): a L{LocalDelivery} unless another is given,
+    such as one that stores history or publishes to a cluster around it.
     """
 
     log = Logger()
 
     def __init__(self, settings: Settings | None = None,
-                 clock: IReactorTime | None = None) -> None:
+                 clock: IReactorTime | None = None, delivery: Delivery | None = None) -> None:
         if clock is None:
             from twisted.internet import reactor as clock
         self.settings = settings or Settings()
         self.clock: IReactorTime = clock
+        #: The one way out for every event the hub emits.
+        self.delivery: Delivery = LocalDelivery() if delivery is None else delivery
         self.connections: set[Participant] = set()
         settings = self.settings
         self.hosts = HostCounter(settings.max_per_ip, settings.per_ip_exempt)
@@ -253,7 +259,7 @@ class ChatFactory(ServerFactory):
             for room in self.rooms_of(participant):
                 self._drop_member(participant, room)
             if not self.closing:  # everyone is leaving: nobody to tell
-                self._send(audience, Left(None, name, reason, mask=mask))
+                self.delivery.to_many(audience, Left(None, name, reason, mask=mask))
         if not self.connections and self._drained:
             drained, self._drained = self._drained, []
             for waiting in drained:
@@ -347,7 +353,7 @@ class ChatFactory(ServerFactory):
             if count >= FAILURES_PER_CONNECTION:
                 self.auth_lines.warn(self.log, "{host} disconnected: {count} failed password "
                                      "attempts", host=participant.host, count=count)
-                participant.deliver(refusal.as_event())
+                self.delivery.to_user(participant, refusal.as_event())
                 participant.disconnect("too many failed attempts")
         return refusal
 
@@ -378,26 +384,26 @@ class ChatFactory(ServerFactory):
         self._cancel_deadline(participant)
         participant.name = name
         self.users[fold(name)] = participant
-        participant.deliver(Registered(name))
+        self.delivery.to_user(participant, Registered(name))
         if self.settings.motd:
-            participant.deliver(Motd(tuple(self.settings.motd)))
+            self.delivery.to_user(participant, Motd(tuple(self.settings.motd)))
         if not autojoin:
             return
         room = self.default_room
         try:
             self._check_entry(participant, room, None)
         except RoomError as refusal:
-            participant.deliver(refusal.as_event())
+            self.delivery.to_user(participant, refusal.as_event())
             return
         self._admit(participant, room)
         if room.topic:
-            participant.deliver(Topic(room.name, room.topic))
+            self.delivery.to_user(participant, Topic(room.name, room.topic))
 
     def _rename(self, participant: Participant, new: str) -> None:
         old = participant.name
         assert old is not None
         if old == new:
-            participant.deliver(Registered(new))
+            self.delivery.to_user(participant, Registered(new))
             return
         mask = self.mask_of(participant)
         self.history.record(old, mask, _realname(participant))
@@ -408,8 +414,8 @@ class ChatFactory(ServerFactory):
         for room in rooms:
             room.rekey(participant, old)
         self.name_lines.info(self.log, "{old} is now {new}", old=old, new=new)
-        participant.deliver(Registered(new))
-        self._send(self._audience(participant), Renamed(old, new, mask=mask))
+        self.delivery.to_user(participant, Registered(new))
+        self.delivery.to_many(self._audience(participant), Renamed(old, new, mask=mask))
 
     # -- messages ------------------------------------------------------------
 
@@ -435,11 +441,9 @@ class ChatFactory(ServerFactory):
                 raise CannotSpeak(room.name, "moderated")
             if room.is_banned(fold(self.mask_of(sender))):
                 raise CannotSpeak(room.name, "banned")
-        event = RoomMessage(room.name, name, text, action, mask=self.mask_of(sender),
-                            notice=notice)
-        for member in room.everyone:
-            if member is not sender:
-                member.deliver(event)
+        self.delivery.to_room(room, RoomMessage(room.name, name, text, action,
+                                                mask=self.mask_of(sender), notice=notice),
+                              exclude=sender)
 
     def whisper(self, sender: Participant, target: str, text: str,
                 action: bool = False, *, notice: bool = False) -> Participant:
@@ -457,8 +461,9 @@ class ChatFactory(ServerFactory):
         recipient = self.users.get(fold(target))
         if recipient is None or recipient.name is None:
             raise NoSuchService(target) if is_service_name(target) else NoSuchUser(target)
-        recipient.deliver(PrivateMessage(name, recipient.name, text, action,
-                                         mask=self.mask_of(sender), notice=notice))
+        self.delivery.to_user(recipient, PrivateMessage(name, recipient.name, text, action,
+                                                        mask=self.mask_of(sender),
+                                                        notice=notice))
         return recipient
 
     # -- joining and leaving rooms -------------------------------------------
@@ -492,16 +497,16 @@ class ChatFactory(ServerFactory):
             self._check_entry(participant, room, key)
         if old is not None:
             self._drop_member(participant, old)
-            self._send(old.everyone, Left(old.name, name, reason,
-                                          mask=self.mask_of(participant)))
+            self.delivery.to_room(old, Left(old.name, name, reason,
+                                            mask=self.mask_of(participant)))
         if created:
             self.rooms[room.key] = room
             self.log.info("{name} created {room}", name=name, room=room.name)
         self._admit(participant, room)
         if created:
             room.operators.add(participant)
-        participant.deliver(Entered(room.name, len(room), room.topic,
-                                    old.name if old is not None else None))
+        self.delivery.to_user(participant, Entered(room.name, len(room), room.topic,
+                                                   old.name if old is not None else None))
         return room
 
     def part(self, participant: Participant, room_name: str, reason: str = "") -> None:
@@ -509,8 +514,9 @@ class ChatFactory(ServerFactory):
         name = self._require_name(participant)
         room = self._membership(participant, room_name)
         self._drop_member(participant, room)
-        self._send(room.everyone, Left(room.name, name, reason, mask=self.mask_of(participant)))
-        participant.deliver(Exited(room.name, reason))
+        self.delivery.to_room(room, Left(room.name, name, reason,
+                                         mask=self.mask_of(participant)))
+        self.delivery.to_user(participant, Exited(room.name, reason))
 
     def kick(self, kicker: Participant, room_name: str, target: str, reason: str = "") -> None:
         """An operator removes C{target} from a room.
@@ -526,10 +532,10 @@ class ChatFactory(ServerFactory):
             raise UserNotInRoom(room.name, target)
         mask = self.mask_of(kicker)
         self._drop_member(victim, room)
-        self._send(room.everyone, Kicked(room.name, victim.name, name, reason, mask=mask))
+        self.delivery.to_room(room, Kicked(room.name, victim.name, name, reason, mask=mask))
         self.log.info("{by} kicked {name} from {room}", by=name, name=victim.name,
                       room=room.name)
-        victim.deliver(Exited(room.name, reason, name, mask=mask))
+        self.delivery.to_user(victim, Exited(room.name, reason, name, mask=mask))
         after = getattr(victim, "kicked", None)
         if after is not None:
             after(room.name)
@@ -549,7 +555,8 @@ class ChatFactory(ServerFactory):
             raise UserAlreadyInRoom(room.name, invitee.name)
         room.invited.add(invitee)
         self._invites.setdefault(invitee, set()).add(room)
-        invitee.deliver(Invited(room.name, name, invitee.name, mask=self.mask_of(inviter)))
+        self.delivery.to_user(invitee, Invited(room.name, name, invitee.name,
+                                               mask=self.mask_of(inviter)))
         return invitee.name
 
     # -- topics and rules ----------------------------------------------------
@@ -561,8 +568,8 @@ class ChatFactory(ServerFactory):
         if len(topic.encode("utf-8")) > MAX_TOPIC_LENGTH:
             raise TopicTooLong(room.name, MAX_TOPIC_LENGTH)
         room.topic, room.topic_by, room.topic_at = topic, name, self.clock.seconds()
-        self._send(room.everyone, TopicChanged(room.name, name, topic,
-                                               mask=self.mask_of(setter)))
+        self.delivery.to_room(room, TopicChanged(room.name, name, topic,
+                                                 mask=self.mask_of(setter)))
 
     def set_modes(self, setter: Participant, room_name: str,
                   changes: Iterable[ModeChange]) -> tuple[ModeChange, ...]:
@@ -591,8 +598,8 @@ class ChatFactory(ServerFactory):
         applied = tuple(change for change in checked
                         if self._apply_mode(room, change, name, owner))
         if applied:
-            self._send(room.everyone, ModesChanged(room.name, name, applied,
-                                                   mask=self.mask_of(setter)))
+            self.delivery.to_room(room, ModesChanged(room.name, name, applied,
+                                                     mask=self.mask_of(setter)))
             self.log.info("{by} set modes on {room}", by=name, room=room.name)
         return applied
 
@@ -848,8 +855,9 @@ class ChatFactory(ServerFactory):
     def _admit(self, participant: Participant, room: Room) -> None:
         """Add a member, telling the others there, and use up any invitation."""
         assert participant.name is not None
-        self._send(room.everyone, Joined(room.name, participant.name,
-                                         mask=self.mask_of(participant)))
+        # Announced before the joiner is added: the audience is who was there.
+        self.delivery.to_room(room, Joined(room.name, participant.name,
+                                           mask=self.mask_of(participant)))
         room.add(participant)
         self._joined.setdefault(participant, {})[room.key] = room
         if participant in room.invited:
@@ -881,11 +889,6 @@ class ChatFactory(ServerFactory):
             audience.update(room.everyone)
         audience.discard(participant)
         return audience
-
-    @staticmethod
-    def _send(recipients: set[Participant] | tuple[Participant, ...], event: Event) -> None:
-        for recipient in recipients:
-            recipient.deliver(event)
 
 
 def _same_secret(given: str | None, expected: str) -> bool:
