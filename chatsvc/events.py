@@ -3,12 +3,31 @@
 Events are immutable and know nothing of wire formats.  Each carries a
 C{wire} cache so that a broadcast to N users of one protocol renders its
 bytes once and writes the same bytes N times (see L{rendered}).
+
+Every event the hub emits carries its identity, a L{Stamp} set by the hub
+as it emits it: C{time}, the server time it happened (the hub clock's
+C{seconds()}, never going backwards), and C{serial}, its number in this
+process.  L{Event.id} is the text form, for IRCv3 C{msgid}, history and
+de-duplication, made only when asked for: 24 lowercase hex digits, the
+time in milliseconds since the epoch (11 digits) then the serial (13
+digits), so that ids compare as strings in the order of time, then serial.
+The serial's high bits (above L{NODE_SHIFT}) are left for a node number, so
+that the processes of a cluster never make the same id (11 digits of
+milliseconds last until the year 2527).  One broadcast is one event with
+one id, whoever receives it, and the two views of one change (the others'
+L{Joined}, the joiner's L{Entered}) share one stamp, as IRC's C{msgid} of a
+JOIN is the same for everyone.  Events an adapter builds for
+its own replies (a C{/help} text, a refused command) are not the hub's and
+carry none (C{id} is C{None}).  Neither the stamp nor the cache takes part
+in equality, hashing or C{repr}: an event equals a freshly built one with
+the same fields.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from dataclasses import MISSING, dataclass, field, fields, is_dataclass, replace
+import itertools
+from collections.abc import Callable, Iterator
+from dataclasses import MISSING, Field, dataclass, field, fields, is_dataclass, replace
 from typing import TYPE_CHECKING, Any, TypeVar, dataclass_transform
 
 if TYPE_CHECKING:
@@ -16,6 +35,39 @@ if TYPE_CHECKING:
 
 
 _E = TypeVar("_E")
+
+#: An event's identity: (server time in seconds since the epoch, serial).
+#: In that order, so that stamps sort as ids do.
+Stamp = tuple[float, int]
+
+#: The stamp of an event the hub did not emit.
+UNSTAMPED: Stamp = (0.0, 0)
+
+#: How many low bits of a serial count the events of one process; the bits
+#: above them are the node's number in a cluster (0 for a lone server).
+NODE_SHIFT = 40
+
+
+def serials(node: int = 0) -> Iterator[int]:
+    """The serials of one process (node C{node} of a cluster): 1, 2, 3...
+
+    Each after the node's number shifted by L{NODE_SHIFT}, so that no two
+    nodes count the same serials.
+    """
+    if not 0 <= node < 1 << (52 - NODE_SHIFT):
+        raise ValueError(f"node must be from 0 to {(1 << (52 - NODE_SHIFT)) - 1}")
+    return itertools.count((node << NODE_SHIFT) + 1)
+
+
+#: The serials of this process, shared by every hub in it (tests build many),
+#: so that no two of its events have the same id.
+PROCESS_SERIALS = serials()
+
+
+def event_id(stamp: Stamp) -> str:
+    """The text form of an event's identity (see the module's docstring)."""
+    time, serial = stamp
+    return f"{int(time * 1000):011x}{serial:013x}"
 
 
 @dataclass_transform(frozen_default=True, field_specifiers=(field,))
@@ -28,11 +80,15 @@ def event(cls: type[_E]) -> type[_E]:
     server in all (docs/performance.rst).  This one takes the same
     arguments and sets the instance's C{__dict__} in one call (0.47 µs).
     Everything else (immutability, equality, repr, hash) is the
-    dataclass's own.
+    dataclass's own.  A field whose default factory is C{dict} (the C{wire}
+    cache) gets a C{{}} literal rather than a call.
     """
     cls = dataclass(frozen=True)(cls)
-    positional, keyword, defaults = [], [], {}
-    for f in fields(cls):
+    positional: list[str] = []
+    keyword: list[str] = []
+    defaults: dict[str, Any] = {}
+    made = fields(cls)  # type: ignore[arg-type]  # a dataclass from the line above
+    for f in made:
         if f.default is not MISSING:
             defaults[f"_default_{f.name}"] = f.default
             parameter = f"{f.name}=_default_{f.name}"
@@ -43,9 +99,9 @@ def event(cls: type[_E]) -> type[_E]:
             parameter = f.name
         (keyword if f.kw_only else positional).append(parameter)
     values = ", ".join(
-        f"{f.name!r}: _factory_{f.name}() if {f.name} is None else {f.name}"
+        f"{f.name!r}: {_made(f)} if {f.name} is None else {f.name}"
         if f.default_factory is not MISSING else f"{f.name!r}: {f.name}"
-        for f in fields(cls)
+        for f in made
     )
     source = (
         f"def __init__(self, {', '.join(positional + ['*'] + keyword)}):\n"
@@ -56,8 +112,13 @@ def event(cls: type[_E]) -> type[_E]:
     init = namespace["__init__"]
     init.__qualname__ = f"{cls.__qualname__}.__init__"
     init.__doc__ = cls.__init__.__doc__
-    cls.__init__ = init  # type: ignore[misc]
+    cls.__init__ = init  # type: ignore[method-assign]
     return cls
+
+
+def _made(f: Field[Any]) -> str:
+    """Source for a field's default, made afresh: C{{}} for C{dict}, else a call."""
+    return "{}" if f.default_factory is dict else f"_factory_{f.name}()"
 
 
 def _mask() -> Any:
@@ -69,11 +130,33 @@ def _mask() -> Any:
 
 @dataclass(frozen=True)
 class Event:
-    """Base class: an immutable fact to show to one or more participants."""
+    """Base class: an immutable fact to show to one or more participants.
+
+    C{stamp} is its identity, given by the hub when it emits it
+    (L{UNSTAMPED} otherwise); C{wire}, its rendered bytes per wire format.
+    """
 
     wire: dict[str, bytes] = field(
         default_factory=dict, compare=False, repr=False, hash=False, kw_only=True
     )
+    stamp: Stamp = field(default=UNSTAMPED, compare=False, repr=False, hash=False,
+                         kw_only=True)
+
+    @property
+    def time(self) -> float:
+        """When it happened, in the hub clock's seconds (0.0: not the hub's event)."""
+        return self.stamp[0]
+
+    @property
+    def serial(self) -> int:
+        """Its number among this process's events (0: not the hub's event)."""
+        return self.stamp[1]
+
+    @property
+    def id(self) -> str | None:
+        """Its unique, sortable id, made on demand; C{None} if the hub did not emit it."""
+        stamp = self.stamp
+        return event_id(stamp) if stamp[1] else None
 
 
 @event

@@ -54,6 +54,8 @@ class RecordingDelivery:
     def __init__(self, inner: Delivery) -> None:
         self.inner = inner
         self.sent: list[Sent] = []
+        #: Every event, in order, across L{take}s.
+        self.events: list[Event] = []
         #: Each (recipient, event) the calls above asked for, to compare
         #: with what the participants received.
         self.owed: list[tuple[Participant, Event]] = []
@@ -74,6 +76,7 @@ class RecordingDelivery:
 
     def _note(self, shape: str, event: Event, audience: list[Participant]) -> None:
         self.sent.append((shape, event, _names(audience)))
+        self.events.append(event)
         self.owed.extend((participant, event) for participant in audience)
 
     def take(self) -> list[Sent]:
@@ -215,6 +218,9 @@ def test_a_whole_session_leaves_through_the_seam() -> None:
     # order, and nothing from the hub came any other way.
     assert received.bypassed == []
     assert _identities(received.from_seam) == _identities(recording.owed)
+    # Every one carries its identity, in the order the hub emitted them.
+    ids = [event.id for event in recording.events]
+    assert None not in ids and ids == sorted(ids)  # type: ignore[type-var]
     del alice, carol
 
 
@@ -312,3 +318,20 @@ def test_the_hub_uses_a_local_delivery_unless_given_one() -> None:
     assert isinstance(make_hub().delivery, LocalDelivery)
     holding = HoldingDelivery()
     assert ChatFactory(delivery=holding, clock=Clock()).delivery is holding
+
+
+def test_a_private_message_carries_the_mask_mask_of_makes() -> None:
+    """whisper builds the sender's mask inline (a hot spot): it must stay
+    the one L{ChatFactory.mask_of} makes, for line and IRC senders alike."""
+    net = Net()
+    alice, bob = net.line_user("alice"), net.irc_user("bob")
+    target = Recorder()
+    net.hub.attach(target)
+    net.hub.register(target, "target")
+    for user in (alice, bob):
+        net.hub.whisper(user.protocol, "target", "hi")
+        got = target.events[-1]
+        assert isinstance(got, PrivateMessage)
+        assert got.mask == net.hub.mask_of(user.protocol)
+    assert [e.mask for e in target.events[-2:]] == [
+        "alice!alice@198.51.100.7", "bob!~bob@192.0.2.1"]

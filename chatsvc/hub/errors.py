@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import math
 
-from chatsvc.events import Error
+from chatsvc.events import UNSTAMPED, Error, Stamp
 
 
 class ChatError(Exception):
@@ -33,9 +33,10 @@ class ChatError(Exception):
         if code is not None:
             self.code = code
 
-    def as_event(self) -> Error:
-        """The L{Error} event that shows this refusal, with its code."""
-        return Error(str(self), code=self.code)
+    def as_event(self, stamp: Stamp = UNSTAMPED) -> Error:
+        """The L{Error} event that shows this refusal, with its code (and, when
+        the hub emits it, the hub's stamp: L{chatsvc.events})."""
+        return Error(str(self), code=self.code, stamp=stamp)
 
 
 class NotRegistered(ChatError):

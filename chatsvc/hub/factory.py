@@ -11,6 +11,7 @@ from __future__ import annotations
 import hmac
 from collections import Counter
 from collections.abc import Callable, Iterable
+from typing import cast
 
 from twisted.internet.defer import Deferred
 from twisted.internet.interfaces import IAddress, IDelayedCall, IReactorTime
@@ -30,6 +31,7 @@ from chatsvc.conn.limits import (
     address_key,
 )
 from chatsvc.events import (
+    PROCESS_SERIALS,
     Entered,
     Exited,
     Invited,
@@ -42,6 +44,7 @@ from chatsvc.events import (
     Registered,
     Renamed,
     RoomMessage,
+    Stamp,
     Topic,
     TopicChanged,
 )
@@ -127,6 +130,12 @@ class ChatFactory(ServerFactory):
     Every event the hub emits leaves through C{delivery} (see
     L{chatsvc.hub.delivery}): a L{LocalDelivery} unless another is given,
     such as one that stores history or publishes to a cluster around it.
+    Each carries the identity the hub gives it (L{_stamp}): the clock's time
+    and a serial of this process (L{chatsvc.events}).  The two views of one
+    change, what the others see and what the one who made it sees (L{Joined}
+    and L{Entered}, L{Left} and L{Exited}, L{Kicked} and the victim's
+    L{Exited}, L{Renamed} and L{Registered}), are one happening and share
+    one stamp, as IRC's C{msgid} of a JOIN is the same for everyone.
     """
 
     log = Logger()
@@ -134,11 +143,17 @@ class ChatFactory(ServerFactory):
     def __init__(self, settings: Settings | None = None,
                  clock: IReactorTime | None = None, delivery: Delivery | None = None) -> None:
         if clock is None:
-            from twisted.internet import reactor as clock
+            from twisted.internet import reactor
+
+            clock = cast(IReactorTime, reactor)
         self.settings = settings or Settings()
         self.clock: IReactorTime = clock
         #: The one way out for every event the hub emits.
         self.delivery: Delivery = LocalDelivery() if delivery is None else delivery
+        #: Where event serials come from: the process's, unless a cluster
+        #: node sets its own (L{chatsvc.events.serials}).
+        self.serials = PROCESS_SERIALS
+        self._last_time = 0.0
         self.connections: set[Participant] = set()
         settings = self.settings
         self.hosts = HostCounter(settings.max_per_ip, settings.per_ip_exempt)
@@ -181,7 +196,7 @@ class ChatFactory(ServerFactory):
 
     # -- connections ---------------------------------------------------------
 
-    def buildProtocol(self, addr: IAddress) -> Protocol:
+    def buildProtocol(self, addr: IAddress | None) -> Protocol:
         from chatsvc.protocols.line.protocol import LineChatProtocol
 
         protocol = LineChatProtocol(self)
@@ -259,7 +274,8 @@ class ChatFactory(ServerFactory):
             for room in self.rooms_of(participant):
                 self._drop_member(participant, room)
             if not self.closing:  # everyone is leaving: nobody to tell
-                self.delivery.to_many(audience, Left(None, name, reason, mask=mask))
+                self.delivery.to_many(audience, Left(None, name, reason, mask=mask,
+                                                     stamp=self._stamp()))
         if not self.connections and self._drained:
             drained, self._drained = self._drained, []
             for waiting in drained:
@@ -353,7 +369,7 @@ class ChatFactory(ServerFactory):
             if count >= FAILURES_PER_CONNECTION:
                 self.auth_lines.warn(self.log, "{host} disconnected: {count} failed password "
                                      "attempts", host=participant.host, count=count)
-                self.delivery.to_user(participant, refusal.as_event())
+                self.delivery.to_user(participant, refusal.as_event(stamp=self._stamp()))
                 participant.disconnect("too many failed attempts")
         return refusal
 
@@ -384,26 +400,28 @@ class ChatFactory(ServerFactory):
         self._cancel_deadline(participant)
         participant.name = name
         self.users[fold(name)] = participant
-        self.delivery.to_user(participant, Registered(name))
+        self.delivery.to_user(participant, Registered(name, stamp=self._stamp()))
         if self.settings.motd:
-            self.delivery.to_user(participant, Motd(tuple(self.settings.motd)))
+            self.delivery.to_user(participant, Motd(tuple(self.settings.motd),
+                                                    stamp=self._stamp()))
         if not autojoin:
             return
         room = self.default_room
         try:
             self._check_entry(participant, room, None)
         except RoomError as refusal:
-            self.delivery.to_user(participant, refusal.as_event())
+            self.delivery.to_user(participant, refusal.as_event(stamp=self._stamp()))
             return
-        self._admit(participant, room)
+        self._admit(participant, room, self._stamp())
         if room.topic:
-            self.delivery.to_user(participant, Topic(room.name, room.topic))
+            self.delivery.to_user(participant, Topic(room.name, room.topic,
+                                                     stamp=self._stamp()))
 
     def _rename(self, participant: Participant, new: str) -> None:
         old = participant.name
         assert old is not None
         if old == new:
-            self.delivery.to_user(participant, Registered(new))
+            self.delivery.to_user(participant, Registered(new, stamp=self._stamp()))
             return
         mask = self.mask_of(participant)
         self.history.record(old, mask, _realname(participant))
@@ -414,8 +432,10 @@ class ChatFactory(ServerFactory):
         for room in rooms:
             room.rekey(participant, old)
         self.name_lines.info(self.log, "{old} is now {new}", old=old, new=new)
-        self.delivery.to_user(participant, Registered(new))
-        self.delivery.to_many(self._audience(participant), Renamed(old, new, mask=mask))
+        stamp = self._stamp()
+        self.delivery.to_user(participant, Registered(new, stamp=stamp))
+        self.delivery.to_many(self._audience(participant),
+                              Renamed(old, new, mask=mask, stamp=stamp))
 
     # -- messages ------------------------------------------------------------
 
@@ -441,8 +461,16 @@ class ChatFactory(ServerFactory):
                 raise CannotSpeak(room.name, "moderated")
             if room.is_banned(fold(self.mask_of(sender))):
                 raise CannotSpeak(room.name, "banned")
+        # _stamp, inline: this runs for every message (docs/performance.rst,
+        # "Event identity").
+        now = self.clock.seconds()
+        if now < self._last_time:
+            now = self._last_time
+        else:
+            self._last_time = now
         self.delivery.to_room(room, RoomMessage(room.name, name, text, action,
-                                                mask=self.mask_of(sender), notice=notice),
+                                                mask=self.mask_of(sender), notice=notice,
+                                                stamp=(now, next(self.serials))),
                               exclude=sender)
 
     def whisper(self, sender: Participant, target: str, text: str,
@@ -458,12 +486,20 @@ class ChatFactory(ServerFactory):
             raise NotRegistered()
         if not text or text.isspace():
             raise EmptyMessage()
-        recipient = self.users.get(fold(target))
+        # fold, _stamp and mask_of, inline: this runs for every private
+        # message (docs/performance.rst, "Event identity").
+        recipient = self.users.get(target.lower() if target.isascii() else fold(target))
         if recipient is None or recipient.name is None:
             raise NoSuchService(target) if is_service_name(target) else NoSuchUser(target)
+        now = self.clock.seconds()
+        if now < self._last_time:
+            now = self._last_time
+        else:
+            self._last_time = now
+        mask = f"{name}!{getattr(sender, 'user', None) or name}@{sender.host}"
         self.delivery.to_user(recipient, PrivateMessage(name, recipient.name, text, action,
-                                                        mask=self.mask_of(sender),
-                                                        notice=notice))
+                                                        mask=mask, notice=notice,
+                                                        stamp=(now, next(self.serials))))
         return recipient
 
     # -- joining and leaving rooms -------------------------------------------
@@ -498,15 +534,18 @@ class ChatFactory(ServerFactory):
         if old is not None:
             self._drop_member(participant, old)
             self.delivery.to_room(old, Left(old.name, name, reason,
-                                            mask=self.mask_of(participant)))
+                                            mask=self.mask_of(participant),
+                                            stamp=self._stamp()))
         if created:
             self.rooms[room.key] = room
             self.log.info("{name} created {room}", name=name, room=room.name)
-        self._admit(participant, room)
+        stamp = self._stamp()
+        self._admit(participant, room, stamp)
         if created:
             room.operators.add(participant)
         self.delivery.to_user(participant, Entered(room.name, len(room), room.topic,
-                                                   old.name if old is not None else None))
+                                                   old.name if old is not None else None,
+                                                   stamp=stamp))
         return room
 
     def part(self, participant: Participant, room_name: str, reason: str = "") -> None:
@@ -514,9 +553,10 @@ class ChatFactory(ServerFactory):
         name = self._require_name(participant)
         room = self._membership(participant, room_name)
         self._drop_member(participant, room)
+        stamp = self._stamp()
         self.delivery.to_room(room, Left(room.name, name, reason,
-                                         mask=self.mask_of(participant)))
-        self.delivery.to_user(participant, Exited(room.name, reason))
+                                         mask=self.mask_of(participant), stamp=stamp))
+        self.delivery.to_user(participant, Exited(room.name, reason, stamp=stamp))
 
     def kick(self, kicker: Participant, room_name: str, target: str, reason: str = "") -> None:
         """An operator removes C{target} from a room.
@@ -532,10 +572,12 @@ class ChatFactory(ServerFactory):
             raise UserNotInRoom(room.name, target)
         mask = self.mask_of(kicker)
         self._drop_member(victim, room)
-        self.delivery.to_room(room, Kicked(room.name, victim.name, name, reason, mask=mask))
+        stamp = self._stamp()
+        self.delivery.to_room(room, Kicked(room.name, victim.name, name, reason, mask=mask,
+                                           stamp=stamp))
         self.log.info("{by} kicked {name} from {room}", by=name, name=victim.name,
                       room=room.name)
-        self.delivery.to_user(victim, Exited(room.name, reason, name, mask=mask))
+        self.delivery.to_user(victim, Exited(room.name, reason, name, mask=mask, stamp=stamp))
         after = getattr(victim, "kicked", None)
         if after is not None:
             after(room.name)
@@ -556,7 +598,7 @@ class ChatFactory(ServerFactory):
         room.invited.add(invitee)
         self._invites.setdefault(invitee, set()).add(room)
         self.delivery.to_user(invitee, Invited(room.name, name, invitee.name,
-                                               mask=self.mask_of(inviter)))
+                                               mask=self.mask_of(inviter), stamp=self._stamp()))
         return invitee.name
 
     # -- topics and rules ----------------------------------------------------
@@ -569,7 +611,7 @@ class ChatFactory(ServerFactory):
             raise TopicTooLong(room.name, MAX_TOPIC_LENGTH)
         room.topic, room.topic_by, room.topic_at = topic, name, self.clock.seconds()
         self.delivery.to_room(room, TopicChanged(room.name, name, topic,
-                                                 mask=self.mask_of(setter)))
+                                                 mask=self.mask_of(setter), stamp=self._stamp()))
 
     def set_modes(self, setter: Participant, room_name: str,
                   changes: Iterable[ModeChange]) -> tuple[ModeChange, ...]:
@@ -599,7 +641,8 @@ class ChatFactory(ServerFactory):
                         if self._apply_mode(room, change, name, owner))
         if applied:
             self.delivery.to_room(room, ModesChanged(room.name, name, applied,
-                                                     mask=self.mask_of(setter)))
+                                                     mask=self.mask_of(setter),
+                                                     stamp=self._stamp()))
             self.log.info("{by} set modes on {room}", by=name, room=room.name)
         return applied
 
@@ -805,6 +848,21 @@ class ChatFactory(ServerFactory):
 
     # -- helpers -------------------------------------------------------------
 
+    def _stamp(self) -> Stamp:
+        """The identity of an event the hub is about to emit: (time, serial).
+
+        The time is the clock's, held where it was if the clock steps back
+        (NTP, a VM resumed), so that ids, which sort by time first, keep the
+        order events happened in; the serial makes them unique.
+        """
+        # Inlined in say and whisper (docs/performance.rst, "Event identity").
+        now = self.clock.seconds()
+        if now < self._last_time:
+            now = self._last_time
+        else:
+            self._last_time = now
+        return (now, next(self.serials))
+
     def _require_name(self, participant: Participant) -> str:
         if participant.name is None:
             raise NotRegistered()
@@ -852,12 +910,12 @@ class ChatFactory(ServerFactory):
         if room.limit is not None and len(room) >= room.limit:
             raise RoomFull(room.name)
 
-    def _admit(self, participant: Participant, room: Room) -> None:
+    def _admit(self, participant: Participant, room: Room, stamp: Stamp) -> None:
         """Add a member, telling the others there, and use up any invitation."""
         assert participant.name is not None
         # Announced before the joiner is added: the audience is who was there.
         self.delivery.to_room(room, Joined(room.name, participant.name,
-                                           mask=self.mask_of(participant)))
+                                           mask=self.mask_of(participant), stamp=stamp))
         room.add(participant)
         self._joined.setdefault(participant, {})[room.key] = room
         if participant in room.invited:
@@ -922,7 +980,7 @@ class _AdapterFactory(ServerFactory):
         self.hub = hub
         self._build = build
 
-    def buildProtocol(self, addr: IAddress) -> Protocol:
+    def buildProtocol(self, addr: IAddress | None) -> Protocol:
         protocol = self._build(self.hub)
         protocol.factory = self
         return protocol
