@@ -248,6 +248,29 @@ def test_a_refusal_and_the_motd_from_the_hub_go_through_the_seam() -> None:
     hub.attach(bob)
     hub.register(bob, "bob")
     assert recording.take()[-1] == ("user", Topic("#chat", "welcome"), ("bob",))
+    assert None not in [event.id for event in recording.events]
+
+
+def test_the_last_refused_password_is_said_through_the_seam_with_an_id() -> None:
+    """The hub's own farewell to a connection out of password attempts."""
+    from chatsvc.events import Error
+    from chatsvc.hub.errors import ChatError
+
+    recording = RecordingDelivery(LocalDelivery())
+    hub = ChatFactory(Settings(password="sesame"), clock=Clock(), delivery=recording)
+    guesser = Recorder()
+    hub.attach(guesser)
+    for _ in range(10):
+        if guesser.closed_for is not None:
+            break
+        try:
+            hub.authenticate(guesser, "wrong")
+        except ChatError:
+            pass
+    assert guesser.closed_for == "too many failed attempts"
+    [(shape, event, audience)] = recording.take()
+    assert (shape, audience) == ("user", ("?",)) and isinstance(event, Error)
+    assert guesser.events == [event] and event.id is not None
 
 
 def _error_for(hub: ChatFactory, participant: Participant) -> Event:
