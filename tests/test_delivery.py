@@ -25,6 +25,7 @@ from chatsvc.events import (
     Kicked,
     Left,
     ModesChanged,
+    Motd,
     Notice,
     PrivateMessage,
     Registered,
@@ -229,7 +230,7 @@ def _identities(pairs: list[tuple[Participant, Event]]) -> list[tuple[int, int]]
 
 
 def test_a_refusal_and_the_motd_from_the_hub_go_through_the_seam() -> None:
-    """The hub's own Error (a refused first join) and Notice (MOTD) lines too."""
+    """The hub's own Error (a refused first join) and the MOTD too."""
     recording = RecordingDelivery(LocalDelivery())
     hub = ChatFactory(Settings(motd=["rules: be kind"]), clock=Clock(), delivery=recording)
     hub.default_room.invite_only = True
@@ -239,10 +240,10 @@ def test_a_refusal_and_the_motd_from_the_hub_go_through_the_seam() -> None:
     hub.register(alice, "alice")
     assert recording.take() == [
         ("user", Registered("alice"), ("alice",)),
-        ("user", Notice("rules: be kind"), ("alice",)),
+        ("user", Motd(("rules: be kind",)), ("alice",)),
         ("user", _error_for(hub, alice), ("alice",)),
     ]
-    assert alice.events == [Registered("alice"), Notice("rules: be kind"), _error_for(hub, alice)]
+    assert alice.events == [Registered("alice"), Motd(("rules: be kind",)), _error_for(hub, alice)]
     hub.default_room.invite_only = False
     bob = Recorder()
     hub.attach(bob)
