@@ -28,7 +28,7 @@ from __future__ import annotations
 import itertools
 from collections.abc import Callable, Iterator
 from dataclasses import MISSING, Field, dataclass, field, fields, is_dataclass, replace
-from typing import TYPE_CHECKING, Any, TypeVar, dataclass_transform
+from typing import TYPE_CHECKING, Any, TypeVar, cast, dataclass_transform
 
 if TYPE_CHECKING:
     from chatsvc.hub.modes import ModeChange
@@ -375,7 +375,7 @@ def scrubbed(event: _E, fix: Callable[[str], str]) -> _E:
     cache starts empty.  For a renderer's slow path, when a field holds what
     no wire line may (see L{chatsvc.protocols.line.wire.line_bytes}).
     """
-    return _scrub(event, fix)
+    return cast(_E, _scrub(event, fix))
 
 
 def _scrub(value: Any, fix: Callable[[str], str]) -> Any:

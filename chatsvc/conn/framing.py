@@ -156,6 +156,10 @@ class BoundedLineReceiver(LineReceiver):
             if getattr(self.transport, "disconnecting", False):
                 return
 
+    def lineReceived(self, line: bytes) -> None:
+        """Override to handle one complete line (without its line end)."""
+        raise NotImplementedError
+
     def lineLengthExceeded(self, line: bytes) -> None:
         """An over-long line was dropped; override to tell the client.
 
@@ -166,9 +170,8 @@ class BoundedLineReceiver(LineReceiver):
 
     def sendLine(self, line: bytes) -> None:
         """Send C{line}, ended with L{line_end}."""
-        # ITransport's methods are zope declarations, without "self", which
-        # mypy reads as taking no data.
-        self.transport.write(line + self.line_end)  # type: ignore[union-attr, call-arg, misc]
+        assert self.transport is not None
+        self.transport.write(line + self.line_end)
 
     def clearLineBuffer(self) -> bytes:
         """Forget the unfinished line held so far, and return its bytes."""
