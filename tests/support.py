@@ -63,6 +63,11 @@ class LineUser:
         return self.transport.disconnecting
 
 
+def who(hub: ChatFactory) -> tuple[str, list[str]]:
+    """The default room's name and its members' names, sorted ignoring case."""
+    return hub.default_room.name, hub.default_room.names()
+
+
 def make_hub(**overrides: object) -> ChatFactory:
     """A hub on a fake clock (C{hub.clock.advance}), so no timer outlives a test."""
     return ChatFactory(Settings(**overrides), clock=Clock())

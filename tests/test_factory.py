@@ -1,7 +1,7 @@
 """The hub's routing rules, with bare recorder participants (no wire format)."""
 
 import pytest
-from support import Recorder, make_hub
+from support import Recorder, make_hub, who
 
 from chatsvc.events import (
     Joined,
@@ -44,7 +44,7 @@ def test_registration_announces_and_joins_default_room():
     # as one notice a line (test_line.test_motd_follows_registration).
     assert bob.events == [Registered("bob"), Motd(("hello", "be nice"))]
     assert alice.events == [Joined("#chat", "bob")]
-    assert hub.who() == ("#chat", ["alice", "bob"])
+    assert who(hub) == ("#chat", ["alice", "bob"])
 
 
 def test_names_are_unique_ignoring_case():
@@ -122,7 +122,7 @@ def test_rename_is_announced_once_and_frees_the_old_name():
     newcomer = Recorder()
     hub.attach(newcomer)
     hub.register(newcomer, "alice")
-    assert hub.who()[1] == ["alice", "alicia", "bob"]
+    assert who(hub)[1] == ["alice", "alicia", "bob"]
 
 
 def test_rename_to_own_name_in_other_case():
@@ -138,7 +138,7 @@ def test_leaving_is_announced_and_frees_the_name():
     alice, bob = join(hub, "alice", "bob")
     hub.detach(alice, "quit")
     assert bob.events == [Left(None, "alice", "quit")]
-    assert hub.who()[1] == ["bob"]
+    assert who(hub)[1] == ["bob"]
     assert "alice" not in hub.users and alice not in hub.connections
     hub.say(bob, None, "anyone?")
     assert alice.events == []

@@ -11,6 +11,7 @@ import gc
 
 import pytest
 from irc_support import Net
+from support import who
 
 from chatsvc.hub.factory import ChatFactory
 from chatsvc.hub.text import clean_line
@@ -140,7 +141,7 @@ class TestChurn:
             renamer.send(f"#r{i}")
         assert watcher.read() == [f"* r{i - 1} is now r{i}" for i in range(1, 1001)]
         assert sorted(net.hub.users) == ["r1000", "watcher"]
-        assert net.hub.who()[1] == ["r1000", "watcher"]
+        assert who(net.hub)[1] == ["r1000", "watcher"]
 
     def test_rapid_register_rename_quit_cycles(self):
         net = Net(register_timeout=60)

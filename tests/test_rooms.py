@@ -140,7 +140,7 @@ def test_last_member_leaving_removes_the_room():
     hub.part(bob, "#RUST")
     assert "#rust" not in hub.rooms
     with pytest.raises(NoSuchRoom, match="no such room: #rust"):
-        hub.who("#rust")
+        hub.members("#rust")
 
 
 def test_a_recreated_room_starts_afresh():
@@ -627,7 +627,7 @@ def test_secret_room_is_hidden_from_outsiders():
     hub.set_modes(alice, "#hidden", modes("+s"))
     assert [r.name for r in hub.visible_rooms(bob)] == ["#chat", "#open"]
     assert [r.name for r in hub.visible_rooms(alice)] == ["#chat", "#hidden", "#open"]
-    for call in (lambda: hub.members("#hidden", bob), lambda: hub.who("#hidden", bob),
+    for call in (lambda: hub.members("#hidden", bob), lambda: hub.find_room("#hidden", bob),
                  lambda: hub.set_topic(bob, "#hidden", "x"),
                  lambda: hub.kick(bob, "#hidden", "alice")):
         with pytest.raises(NoSuchRoom, match="no such room: #hidden"):

@@ -122,11 +122,6 @@ class Guard:
         if not self.closing:
             self._handle(item)
 
-    @property
-    def delayed(self) -> int:
-        """Lines the flood gate is holding back."""
-        return self._gate.delayed
-
     def handle_with(self, handle: Callable[[Any], None]) -> None:
         """Hand the client's lines to C{handle} from now on (after the server password).
 

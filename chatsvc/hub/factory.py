@@ -109,7 +109,7 @@ from chatsvc.hub.rooms import (
     Room,
 )
 from chatsvc.hub.settings import Settings
-from chatsvc.hub.whowas import NameHistory
+from chatsvc.hub.whowas import WhoWas
 
 
 class ChatFactory(ServerFactory):
@@ -184,7 +184,7 @@ class ChatFactory(ServerFactory):
         #: Participants who logged in with C{/oper}: operators of every room.
         self.opers: set[Participant] = set()
         #: Names recently given up (renames, departures): IRC's WHOWAS.
-        self.history = NameHistory(now=self.clock.seconds)
+        self.whowas = WhoWas(now=self.clock.seconds)
         self._joined: dict[Participant, dict[str, Room]] = {}
         self._invites: dict[Participant, set[Room]] = {}
         #: Connections that gave the server password (only kept when one is set).
@@ -268,7 +268,7 @@ class ChatFactory(ServerFactory):
             room.invited.discard(participant)
         if name is not None and self.users.get(fold(name)) is participant:
             mask = self.mask_of(participant)
-            self.history.record(name, mask, _realname(participant))
+            self.whowas.record(name, mask, realname(participant))
             del self.users[fold(name)]
             audience = self._audience(participant)
             for room in self.rooms_of(participant):
@@ -424,7 +424,7 @@ class ChatFactory(ServerFactory):
             self.delivery.to_user(participant, Registered(new, stamp=self._stamp()))
             return
         mask = self.mask_of(participant)
-        self.history.record(old, mask, _realname(participant))
+        self.whowas.record(old, mask, realname(participant))
         rooms = self.rooms_of(participant)
         del self.users[fold(old)]
         participant.name = new
@@ -837,15 +837,6 @@ class ChatFactory(ServerFactory):
         ]
         return sorted(info, key=lambda member: fold(member.name))
 
-    def who(self, room_name: str | None = None,
-            viewer: Participant | None = None) -> tuple[str, list[str]]:
-        """The name of a room (the default one when C{None}) and its members."""
-        if room_name is None:
-            room = self.default_room
-        else:
-            room = self.find_room(room_name, viewer)
-        return room.name, room.names()
-
     # -- helpers -------------------------------------------------------------
 
     def _stamp(self) -> Stamp:
@@ -968,8 +959,11 @@ def _protocol(participant: Participant) -> str:
     return getattr(participant, "protocol_name", "?")
 
 
-def _realname(participant: Participant) -> str:
-    """IRC's "real name" (any adapter may set C{realname}); the name otherwise."""
+def realname(participant: Participant) -> str:
+    """IRC's "real name" (any adapter may set C{realname}); the name otherwise.
+
+    The one reading of it, for WHOWAS here and WHO/WHOIS in the IRC adapter.
+    """
     return getattr(participant, "realname", "") or participant.name or ""
 
 

@@ -25,7 +25,7 @@ class PastName:
     until: float
 
 
-class NameHistory:
+class WhoWas:
     """The last C{size} names given up, newest last."""
 
     def __init__(self, size: int = 256, now: Callable[[], float] = time.time) -> None:

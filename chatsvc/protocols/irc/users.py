@@ -17,6 +17,7 @@ from twisted.words.protocols import irc as rfc
 from chatsvc.conn.limits import MAX_WHO_REPLIES
 from chatsvc.events import Event
 from chatsvc.hub.errors import BadOperLogin, TooManyFailures
+from chatsvc.hub.factory import realname
 from chatsvc.hub.masks import Wildcard
 from chatsvc.hub.names import fold
 from chatsvc.hub.participant import Participant
@@ -36,7 +37,7 @@ def clock_time(seconds: float) -> str:
 
 
 def _realname(person: Participant) -> str:
-    return getattr(person, "realname", "") or person.name or "*"
+    return realname(person) or "*"
 
 
 def _user_of(person: Participant) -> str:
@@ -165,7 +166,7 @@ class UserCommands:
             count = int(params[1]) if len(params) > 1 else 0
         except ValueError:
             count = 0
-        entries = self.hub.history.lookup(nick, count)
+        entries = self.hub.whowas.lookup(nick, count)
         if not entries:
             self._reply(rfc.ERR_WASNOSUCHNICK, nick, "There was no such nickname")
         for entry in entries:
