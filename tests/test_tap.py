@@ -122,7 +122,13 @@ def test_tls_endpoint_needs_a_certificate_with_its_key(certs, tmp_path):
     [
         (["--port", "nonsense:1"], "--port 'nonsense:1': Unknown endpoint type"),
         # Quoted as written, not as completed with the default listen backlog.
-        (["--port", "tcp:abc"], "--port 'tcp:abc': invalid literal"),
+        (["--port", "tcp:abc"], "--port 'tcp:abc': 'abc' is not a port number (0 to 65535)"),
+        # Refused while parsing options, not when binding after start-up began.
+        (["--port", "99999"], "--port '99999': '99999' is not a port number (0 to 65535)"),
+        (["--irc-port", "tcp:port=70000:interface=127.0.0.1"],
+         "--irc-port 'tcp:port=70000:interface=127.0.0.1': '70000' is not a port number"),
+        (["--tls-port", "ssl:-1:privateKey=k.pem"], "--tls-port 'ssl:-1:privateKey=k.pem': "
+         "'-1' is not a port number"),
         (["--max-line", "big"], "--max-line 'big': not a whole number"),
         (["--max-clients", "-1"], "--max-clients '-1': must be at least 0"),
         (["--max-line", "0"], "--max-line '0': must be at least 1"),

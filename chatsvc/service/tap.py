@@ -55,16 +55,44 @@ def _endpoint_type(description: str) -> str:
     return description.split(":", 1)[0].strip().lower()
 
 
+def _fields(description: str) -> list[str]:
+    """The fields of an endpoint string after its type (C{\\:} escapes a colon)."""
+    return [field.replace("\\:", ":")
+            for field in re.split(r"(?<!\\):", description.split(":", 1)[1])]
+
+
 def _tls_directory(description: str) -> str:
     """The directory of PEM files of a C{tls:} server endpoint string
-    (C{tls:DIRECTORY:port=N} or C{tls:path=DIRECTORY:...}; C{\\:} escapes)."""
-    fields = [field.replace("\\:", ":")
-              for field in re.split(r"(?<!\\):", description.split(":", 1)[1])]
+    (C{tls:DIRECTORY:port=N} or C{tls:path=DIRECTORY:...})."""
+    fields = _fields(description)
     for field in fields:
         if field.startswith("path="):
             return field[len("path="):]
     positional = [field for field in fields if "=" not in field]
     return positional[0] if positional else ""
+
+
+#: Endpoint types whose port is their first positional field (or C{port=}).
+_PORT_FIRST_TYPES = ("tcp", "tcp6", "ssl")
+
+
+def _check_port(description: str) -> None:
+    """Raise C{ValueError} if a TCP-based endpoint string names no usable port.
+
+    Twisted would accept C{tcp:99999} and fail only when binding, after
+    start-up has begun, and C{tcp:abc} with Python's own words for it.
+    """
+    kind = _endpoint_type(description)
+    if kind not in (*_PORT_FIRST_TYPES, "tls") or ":" not in description:
+        return
+    fields = _fields(description)
+    named = [field[len("port="):] for field in fields if field.startswith("port=")]
+    positional = [field for field in fields if "=" not in field]
+    port = named[0] if named else (positional[0] if positional and kind != "tls" else None)
+    if port is None:
+        return  # Twisted names what is missing itself
+    if not (port.isdigit() and int(port) <= 65535):
+        raise ValueError(f"{port!r} is not a port number (0 to 65535)")
 
 
 def _parse_endpoint(option: str, value: str) -> IStreamServerEndpoint:
@@ -73,6 +101,10 @@ def _parse_endpoint(option: str, value: str) -> IStreamServerEndpoint:
     from twisted.internet import reactor
 
     description, shown = endpoint_string(value), value.strip()
+    try:
+        _check_port(description)
+    except ValueError as why:
+        raise usage.UsageError(f"{option} {shown!r}: {why}") from None
     if _endpoint_type(description) == "tls":
         try:
             check_pem_directory(_tls_directory(description))
