@@ -50,7 +50,33 @@ def with_listen_backlog(description: str) -> str:
     return description
 
 
-class FloodGate(Generic[T]):
+class TokenBucket:
+    """Up to C{burst} tokens, coming back at C{rate} per second on C{clock}.
+
+    The one bucket under the flood gate (lines) and the reply budget
+    (bytes); each spends its tokens its own way.
+    """
+
+    __slots__ = ("_clock", "_rate", "_burst", "_tokens", "_stamp")
+
+    def __init__(self, clock: IReactorTime, rate: float, burst: float) -> None:
+        self._clock = clock
+        self._rate = float(rate)
+        self._burst = float(burst)
+        self._tokens = self._burst
+        self._stamp = clock.seconds()
+
+    def _refill(self) -> float:
+        """Add the tokens that came back since the last look; return how many there are."""
+        now = self._clock.seconds()
+        elapsed = now - self._stamp
+        self._stamp = now
+        if elapsed > 0:
+            self._tokens = min(self._burst, self._tokens + elapsed * self._rate)
+        return self._tokens
+
+
+class FloodGate(TokenBucket, Generic[T]):
     """A token bucket with fake lag, as ergo and InspIRCd do it.
 
     A client may send C{burst} lines at once; after that each line costs a
@@ -75,15 +101,11 @@ class FloodGate(Generic[T]):
         handle: Callable[[T], None],
         on_flood: Callable[[], None],
     ) -> None:
-        self._clock = clock
-        self._rate = float(rate)
-        self._burst = float(burst)
+        super().__init__(clock, rate, burst)
         self._max_delayed = max_delayed
         self._handle = handle
         self._on_flood = on_flood
         self.enabled = rate > 0 and burst > 0
-        self._tokens = self._burst
-        self._stamp = clock.seconds()
         # A list, not a deque: it holds at most max_delayed lines, and an
         # empty deque is 600 bytes of every idle connection.
         self._delayed: list[T] = []
@@ -128,13 +150,6 @@ class FloodGate(Generic[T]):
             if self._timer.active():
                 self._timer.cancel()
             self._timer = None
-
-    def _refill(self) -> None:
-        now = self._clock.seconds()
-        elapsed = now - self._stamp
-        self._stamp = now
-        if elapsed > 0:
-            self._tokens = min(self._burst, self._tokens + elapsed * self._rate)
 
     def _schedule(self) -> None:
         wait = max(0.0, (1 - self._tokens) / self._rate)
@@ -573,7 +588,7 @@ ROOMS_PER_PAGE = 50
 MAX_WHO_REPLIES = 100
 
 
-class ReplyBudget:
+class ReplyBudget(TokenBucket):
     """A token bucket in bytes for the answers to list requests.
 
     Shared by every request whose answer grows with the server rather than
@@ -590,23 +605,11 @@ class ReplyBudget:
     @param clock: the hub's clock.
     """
 
-    __slots__ = ("_clock", "_rate", "_burst", "_tokens", "_stamp")
+    __slots__ = ()
 
     def __init__(self, clock: IReactorTime, rate: float = BULK_REPLY_RATE,
                  burst: float = BULK_REPLY_BURST) -> None:
-        self._clock = clock
-        self._rate = float(rate)
-        self._burst = float(burst)
-        self._tokens = self._burst
-        self._stamp = clock.seconds()
-
-    def _refill(self) -> float:
-        now = self._clock.seconds()
-        elapsed = now - self._stamp
-        self._stamp = now
-        if elapsed > 0:
-            self._tokens = min(self._burst, self._tokens + elapsed * self._rate)
-        return self._tokens
+        super().__init__(clock, rate, burst)
 
     def allows(self) -> bool:
         """Whether a bulk answer may be sent now (some budget is left)."""
