@@ -345,6 +345,15 @@ class Invited(Event):
 
 
 @event
+class Wallops(Event):
+    """A server operator's message, C{sender}'s, to every user who asked for them (+w)."""
+
+    sender: str
+    text: str
+    mask: str = _mask()
+
+
+@event
 class Topic(Event):
     """The topic of C{room} (C{""}: none), answering a query or on registering."""
 

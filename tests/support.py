@@ -12,7 +12,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -24,6 +24,7 @@ from twisted.python.failure import Failure
 
 from chatsvc.events import Event
 from chatsvc.hub.factory import ChatFactory
+from chatsvc.hub.participant import RecordBacked
 from chatsvc.hub.settings import Settings
 from chatsvc.protocols.line.protocol import LineChatProtocol
 
@@ -85,14 +86,20 @@ def registered(hub: ChatFactory, *names: str) -> list[LineUser]:
     return users
 
 
-@dataclass(eq=False)
-class Recorder:
-    """A bare participant that records what the hub delivers to it."""
+class Recorder(RecordBacked):
+    """A bare participant that records what the hub delivers to it.
 
-    name: str | None = None
-    host: str = "test"
-    events: list[Event] = field(default_factory=list)
-    closed_for: str | None = None
+    Attach it as a connection from C{address}: C{hub.attach(r, r.address)}
+    (the hub then gives it its record, and so its C{name} and C{host}).
+    """
+
+    protocol_name = "test"
+    capabilities: frozenset[str] = frozenset()
+
+    def __init__(self, host: str = "test") -> None:
+        self.address = host
+        self.events: list[Event] = []
+        self.closed_for: str | None = None
 
     def deliver(self, event: Event) -> None:
         self.events.append(event)

@@ -236,7 +236,7 @@ def test_a_refusal_and_the_motd_from_the_hub_go_through_the_seam() -> None:
     hub.default_room.invite_only = True
     hub.default_room.topic = "welcome"
     alice = Recorder()
-    hub.attach(alice)
+    hub.attach(alice, alice.address)
     hub.register(alice, "alice")
     assert recording.take() == [
         ("user", Registered("alice"), ("alice",)),
@@ -246,7 +246,7 @@ def test_a_refusal_and_the_motd_from_the_hub_go_through_the_seam() -> None:
     assert alice.events == [Registered("alice"), Motd(("rules: be kind",)), _error_for(hub, alice)]
     hub.default_room.invite_only = False
     bob = Recorder()
-    hub.attach(bob)
+    hub.attach(bob, bob.address)
     hub.register(bob, "bob")
     assert recording.take()[-1] == ("user", Topic("#chat", "welcome"), ("bob",))
     assert None not in [event.id for event in recording.events]
@@ -260,7 +260,7 @@ def test_the_last_refused_password_is_said_through_the_seam_with_an_id() -> None
     recording = RecordingDelivery(LocalDelivery())
     hub = ChatFactory(Settings(password="sesame"), clock=Clock(), delivery=recording)
     guesser = Recorder()
-    hub.attach(guesser)
+    hub.attach(guesser, guesser.address)
     for _ in range(10):
         if guesser.closed_for is not None:
             break
@@ -305,7 +305,7 @@ def test_a_replacing_delivery_is_the_only_way_events_reach_anyone() -> None:
     hub = ChatFactory(Settings(), clock=Clock(), delivery=holding)
     alice, bob = Recorder(), Recorder()
     for user, name in ((alice, "alice"), (bob, "bob")):
-        hub.attach(user)
+        hub.attach(user, user.address)
         hub.register(user, name)
     hub.say(alice, None, "hi")
     hub.whisper(bob, "alice", "psst")
@@ -326,7 +326,7 @@ def test_local_delivery_to_a_room_skips_only_the_excluded_member() -> None:
     hub = make_hub()
     alice, bob, carol = Recorder(), Recorder(), Recorder()
     for user, name in ((alice, "alice"), (bob, "bob"), (carol, "carol")):
-        hub.attach(user)
+        hub.attach(user, user.address)
         hub.register(user, name)
     for user in (alice, bob, carol):
         user.events.clear()
@@ -350,7 +350,7 @@ def test_a_private_message_carries_the_mask_mask_of_makes() -> None:
     net = Net()
     alice, bob = net.line_user("alice"), net.irc_user("bob")
     target = Recorder()
-    net.hub.attach(target)
+    net.hub.attach(target, target.address)
     net.hub.register(target, "target")
     for user in (alice, bob):
         net.hub.whisper(user.protocol, "target", "hi")

@@ -77,6 +77,8 @@ SAMPLES: list[ChatError] = [
     errors.BadPassword(),
     errors.BadOperLogin(),
     errors.TooManyFailures(30),
+    errors.NotServerOperator(),
+    errors.UnknownUserMode("q"),
     errors.TooManyRooms(ROOM, 20),
     errors.ServerFull(),
     errors.TooManyConnections(16),

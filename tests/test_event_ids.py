@@ -32,7 +32,7 @@ def _registered(hub: ChatFactory, *names: str) -> list[Recorder]:
     users = []
     for name in names:
         user = Recorder(host=f"{name}.test")
-        hub.attach(user)
+        hub.attach(user, user.address)
         hub.register(user, name)
         users.append(user)
     for user in users:

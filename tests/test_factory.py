@@ -26,7 +26,7 @@ def join(hub, *names):
     people = []
     for name in names:
         person = Recorder()
-        hub.attach(person)
+        hub.attach(person, person.address)
         hub.register(person, name)
         people.append(person)
     for person in people:
@@ -38,7 +38,7 @@ def test_registration_announces_and_joins_default_room():
     hub = make_hub(motd=["hello", "be nice"])
     (alice,) = join(hub, "alice")
     bob = Recorder()
-    hub.attach(bob)
+    hub.attach(bob, bob.address)
     hub.register(bob, "bob")
     # The MOTD is one event (issue 17); the line protocol still shows it
     # as one notice a line (test_line.test_motd_follows_registration).
@@ -51,7 +51,7 @@ def test_names_are_unique_ignoring_case():
     hub = make_hub()
     join(hub, "alice")
     intruder = Recorder()
-    hub.attach(intruder)
+    hub.attach(intruder, intruder.address)
     with pytest.raises(NameTaken, match="name taken: ALICE"):
         hub.register(intruder, "ALICE")
     assert intruder.name is None
@@ -60,7 +60,7 @@ def test_names_are_unique_ignoring_case():
 def test_bad_name_is_refused_with_reason():
     hub = make_hub()
     person = Recorder()
-    hub.attach(person)
+    hub.attach(person, person.address)
     with pytest.raises(BadNameError, match="bad name: must not start"):
         hub.register(person, "9lives")
 
@@ -77,7 +77,7 @@ def test_unregistered_cannot_speak():
     hub = make_hub()
     (alice,) = join(hub, "alice")
     ghost = Recorder()
-    hub.attach(ghost)
+    hub.attach(ghost, ghost.address)
     with pytest.raises(NotRegistered):
         hub.say(ghost, None, "boo")
     with pytest.raises(NotRegistered):
@@ -120,7 +120,7 @@ def test_rename_is_announced_once_and_frees_the_old_name():
     hub.whisper(bob, "alicia", "found you")
     assert alice.events[-1] == PrivateMessage("bob", "alicia", "found you")
     newcomer = Recorder()
-    hub.attach(newcomer)
+    hub.attach(newcomer, newcomer.address)
     hub.register(newcomer, "alice")
     assert who(hub)[1] == ["alice", "alicia", "bob"]
 
@@ -148,21 +148,21 @@ def test_detach_of_unregistered_is_silent():
     hub = make_hub()
     (alice,) = join(hub, "alice")
     ghost = Recorder()
-    hub.attach(ghost)
+    hub.attach(ghost, ghost.address)
     hub.detach(ghost, "gone")
     assert alice.events == [] and ghost not in hub.connections
 
 
 def test_max_clients_counts_connections():
     hub = make_hub(max_clients=2)
-    hub.attach(Recorder())
-    hub.attach(Recorder())
+    hub.attach(Recorder(), "test")
+    hub.attach(Recorder(), "test")
     with pytest.raises(ServerFull, match="server full"):
-        hub.attach(Recorder())
+        hub.attach(Recorder(), "test")
     assert len(hub.connections) == 2
     unlimited = make_hub(max_clients=0)
     for _ in range(50):
-        unlimited.attach(Recorder())
+        unlimited.attach(Recorder(), "test")
     assert len(unlimited.connections) == 50
 
 

@@ -16,6 +16,7 @@ from twisted.python.failure import Failure
 from chatsvc.conn.guard import CLOSE_LINGER, SLOW_GRACE, Guard
 from chatsvc.conn.sinks import MessageSink
 from chatsvc.hub.factory import ChatFactory
+from chatsvc.hub.participant import RecordBacked
 from chatsvc.hub.settings import Settings
 
 
@@ -125,9 +126,9 @@ class TestFlood:
         hub, clock = make_hub(flood_burst=1, flood_queue=0)
         seen = []
 
-        class Peer:
-            name = None
-            host = "192.0.2.9"
+        class Peer(RecordBacked):
+            protocol_name = "test"
+            capabilities: frozenset[str] = frozenset()
 
             def deliver(self, event):
                 seen.append(event)
@@ -331,9 +332,9 @@ class TestEverySink:
             sink = MessageSink(MessageTransport(transport), abort=transport.abortConnection)
         delivered = []
 
-        class Peer:
-            name = None
-            host = "192.0.2.9"
+        class Peer(RecordBacked):
+            protocol_name = "test"
+            capabilities: frozenset[str] = frozenset()
 
             def deliver(self, event):
                 delivered.append(event)

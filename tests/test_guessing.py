@@ -198,7 +198,7 @@ class TestBounded:
         net = oper_net()
         user = net.line_user("u")
         for i in range(MAX_TRACKED + 500):
-            user.protocol.host = f"10.{i // 65536}.{i // 256 % 256}.{i % 256}"
+            user.protocol.record.host = f"10.{i // 65536}.{i // 256 % 256}.{i % 256}"
             user.send(f"/oper account{i} guess")
             net.hub._attempts.clear()   # one connection pretending to be many
         assert len(net.hub.address_failures) == MAX_TRACKED

@@ -12,7 +12,7 @@ from chatsvc.testing import ChatHarness
 def test_hub_refuses_registration_until_the_password_is_given():
     hub = make_hub(password="s3cret")
     person = Recorder()
-    hub.attach(person)
+    hub.attach(person, person.address)
     with pytest.raises(PasswordRequired):
         hub.register(person, "alice")
     with pytest.raises(BadPassword):
@@ -29,7 +29,7 @@ def test_hub_refuses_registration_until_the_password_is_given():
 def test_without_a_password_anyone_registers():
     hub = make_hub()
     person = Recorder()
-    hub.attach(person)
+    hub.attach(person, person.address)
     hub.authenticate(person, "anything")
     hub.register(person, "alice")
     assert not hub.password_required
@@ -38,7 +38,7 @@ def test_without_a_password_anyone_registers():
 def test_authentication_is_forgotten_on_disconnect():
     hub = make_hub(password="s3cret")
     person = Recorder()
-    hub.attach(person)
+    hub.attach(person, person.address)
     hub.authenticate(person, "s3cret")
     hub.detach(person, "gone")
     assert person not in hub._authenticated

@@ -6,8 +6,6 @@ events it sends to whom.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 import pytest
 from support import Recorder
 from twisted.internet.task import Clock
@@ -58,11 +56,8 @@ from chatsvc.hub.names import fold
 from chatsvc.hub.settings import Settings
 
 
-@dataclass(eq=False)
 class Person(Recorder):
-    """A recorder with an IRC-style C{user}, as adapters may give participants."""
-
-    user: str | None = None
+    """A recorder that takes what it was given."""
 
     def take(self) -> list[Event]:
         events, self.events = self.events, []
@@ -87,7 +82,7 @@ def people(hub: ChatFactory, *names: str, host: str = "test") -> list[Person]:
     out = []
     for name in names:
         person = Person(host=host)
-        hub.attach(person)
+        hub.attach(person, person.address)
         hub.register(person, name)
         out.append(person)
     for person in out:
@@ -121,8 +116,9 @@ def test_first_join_creates_the_room_and_makes_its_operator():
 def test_joined_carries_the_joiners_mask():
     hub = make_hub()
     (alice,) = people(hub, "alice")
-    bob = Person(host="10.0.0.2", user="bobby")
-    hub.attach(bob)
+    bob = Person(host="10.0.0.2")
+    hub.attach(bob, bob.address)
+    hub.describe(bob, user="bobby", realname="Bob B.")
     hub.register(bob, "bob")
     assert alice.take()[0].mask == "bob!bobby@10.0.0.2"
     assert hub.mask_of(alice) == "alice!alice@test"
@@ -187,8 +183,10 @@ def test_join_errors():
         hub.join(alice, "#a,b")
     with pytest.raises(AlreadyInRoom, match="you are already in #chat"):
         hub.join(alice, "#CHAT")
+    stranger = Person()
+    hub.attach(stranger, stranger.address)
     with pytest.raises(NotRegistered):
-        hub.join(Person(), "#rust")
+        hub.join(stranger, "#rust")
     hub.part(alice, "#chat")
     with pytest.raises(NotInRoom, match="you are not in #chat"):
         hub.part(alice, "#chat")
@@ -340,7 +338,7 @@ def test_default_room_topic_is_shown_on_registration():
     hub.oper(boss, "root", "pw")
     hub.set_topic(boss, "#chat", "Welcome!")
     (newcomer,) = [Person()]
-    hub.attach(newcomer)
+    hub.attach(newcomer, newcomer.address)
     hub.register(newcomer, "newcomer")
     assert newcomer.events == [Registered("newcomer"), Topic("#chat", "Welcome!")]
 
@@ -612,7 +610,7 @@ def test_ban_on_the_default_room_applies_at_registration():
     hub.oper(boss, "root", "pw")
     hub.set_modes(boss, "#chat", modes("+b", "*!*@10.*"))
     banned = Person(host="10.1.2.3")
-    hub.attach(banned)
+    hub.attach(banned, banned.address)
     hub.register(banned, "troll")
     assert banned.events == [Registered("troll"), Error("you are banned from #chat")]
     assert hub.rooms_of(banned) == []
@@ -771,7 +769,6 @@ def test_parse_modes():
 def test_kicked_hook_runs_after_the_kick_and_may_call_the_hub():
     hub = make_hub()
 
-    @dataclass(eq=False)
     class Returner(Person):
         def kicked(self, room: str) -> None:
             self.events.append(("hook", room, self in hub.find_room(room)))
@@ -779,7 +776,7 @@ def test_kicked_hook_runs_after_the_kick_and_may_call_the_hub():
 
     alice = people(hub, "alice")[0]
     bob = Returner()
-    hub.attach(bob)
+    hub.attach(bob, bob.address)
     hub.register(bob, "bob")
     hub.join(alice, "#rust")
     hub.join(bob, "#rust", leaving="#chat")

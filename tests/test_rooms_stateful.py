@@ -41,6 +41,7 @@ from chatsvc.events import (
 from chatsvc.hub import errors
 from chatsvc.hub.factory import ChatFactory
 from chatsvc.hub.modes import ModeChange
+from chatsvc.hub.participant import RecordBacked
 from chatsvc.hub.settings import Settings
 
 NAMES = ["alice", "Alice", "bob", "carol", "b0b"]
@@ -53,11 +54,13 @@ DEFAULT = "#chat"
 MAX_ROOMS = 3
 
 
-@dataclass(eq=False)
-class Person:
-    name: str | None = None
-    host: str = "test"
-    events: list[Event] = field(default_factory=list)
+class Person(RecordBacked):
+    protocol_name = "test"
+    capabilities: frozenset[str] = frozenset()
+
+    def __init__(self, host: str = "test") -> None:
+        self.address = host
+        self.events: list[Event] = []
 
     def deliver(self, event: Event) -> None:
         self.events.append(event)
@@ -206,7 +209,7 @@ class RoomsMachine(RuleBasedStateMachine):
     @rule(name=st.sampled_from(NAMES), host=st.sampled_from(HOSTS))
     def connect(self, name: str, host: str) -> None:
         person = Person(host=host)
-        self.hub.attach(person)
+        self.hub.attach(person, person.address)
         taken = any(p.name.lower() == name.lower() for p in self.people)
         expected = errors.NameTaken if taken else None
         if not self.attempt(expected, lambda: self.hub.register(person, name)):

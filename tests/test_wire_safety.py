@@ -35,6 +35,7 @@ from chatsvc.events import (
     RoomMessage,
     Topic,
     TopicChanged,
+    Wallops,
     Who,
 )
 from chatsvc.hub.modes import ModeChange
@@ -120,6 +121,7 @@ EVERY_EVENT: dict[type, Event] = {
                                         ModeChange(True, "k", _H), ModeChange(True, "m")),
                                mask=_H),
     Invited: Invited(_H, _H, _H, mask=_H),
+    Wallops: Wallops(_H, _H, mask=_H),
     Topic: Topic(_H, _H),
     RoomList: RoomList(((_H, 3, _H), ("#chat", 1, ""))),
 }

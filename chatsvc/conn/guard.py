@@ -14,13 +14,14 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
-from twisted.internet.interfaces import IDelayedCall, ITransport
+from twisted.internet.interfaces import IDelayedCall, ISSLTransport, ITransport
 from twisted.logger import Logger
 
 from chatsvc.conn.limits import FloodGate, enable_keepalive
 from chatsvc.conn.sendq import SendQueue
 from chatsvc.conn.sinks import Sink, StreamSink
 from chatsvc.hub.errors import ChatError, Flooding
+from chatsvc.hub.hosts import peer_host
 from chatsvc.hub.participant import Participant
 
 if TYPE_CHECKING:
@@ -104,10 +105,14 @@ class Guard:
         """Attach to the hub; on refusal tell the client why and close.
 
         Call it from C{connectionMade}, after the adapter is ready to deliver.
+        The hub's record of the user starts with the transport's peer address
+        and whether it is TLS.
         """
-        enable_keepalive(self.transport)
+        transport = self.transport
+        enable_keepalive(transport)
         try:
-            self.hub.attach(self.participant)
+            self.hub.attach(self.participant, peer_host(transport),
+                            secure=ISSLTransport.providedBy(transport))
         except ChatError as refusal:
             self.participant.deliver(refusal.as_event())
             self.close(str(refusal))

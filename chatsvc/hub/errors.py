@@ -381,6 +381,27 @@ class BadOperLogin(ChatError):
         super().__init__("bad operator name or password")
 
 
+class NotServerOperator(ChatError):
+    """ERR_NOPRIVILEGES (481): what only server operators (C{/oper}) may do."""
+
+    code = "not-server-operator"
+    line_forms = ("you are not a server operator",)
+
+    def __init__(self) -> None:
+        super().__init__("you are not a server operator")
+
+
+class UnknownUserMode(ChatError):
+    """ERR_UMODEUNKNOWNFLAG (501): a user mode one cannot set on oneself."""
+
+    code = "unknown-user-mode"
+    line_forms = ("unknown user mode {word}",)
+
+    def __init__(self, mode: str) -> None:
+        self.mode = mode
+        super().__init__(f"unknown user mode {mode}")
+
+
 class TooManyFailures(ChatError):
     """Too many wrong passwords lately from this address or for this account.
 

@@ -47,6 +47,7 @@ from chatsvc.events import (
     Stamp,
     Topic,
     TopicChanged,
+    Wallops,
 )
 from chatsvc.hub.delivery import Delivery, LocalDelivery
 from chatsvc.hub.errors import (
@@ -71,6 +72,7 @@ from chatsvc.hub.errors import (
     NotInRoom,
     NotOperator,
     NotRegistered,
+    NotServerOperator,
     PasswordRequired,
     RoomError,
     RoomFull,
@@ -82,6 +84,7 @@ from chatsvc.hub.errors import (
     TooManyModes,
     TooManyRooms,
     TopicTooLong,
+    UnknownUserMode,
     UserAlreadyInRoom,
     UserNotInRoom,
 )
@@ -109,6 +112,7 @@ from chatsvc.hub.rooms import (
     Room,
 )
 from chatsvc.hub.settings import Settings
+from chatsvc.hub.users import MAX_AWAY_LENGTH, SETTABLE_USER_MODES, WALLOPS, HubStats, User
 from chatsvc.hub.whowas import WhoWas
 
 
@@ -207,18 +211,22 @@ class ChatFactory(ServerFactory):
         """A factory for another protocol's listener, attached to this hub."""
         return _AdapterFactory(self, build)
 
-    def attach(self, participant: Participant) -> None:
-        """Admit a new connection, or raise a L{chatsvc.hub.errors.Refused}.
+    def attach(self, participant: Participant, host: str, *, secure: bool = False) -> User:
+        """Admit a new connection from C{host}, or raise a L{chatsvc.hub.errors.Refused}.
 
-        Applies C{--max-clients}, C{--max-per-ip} and C{--connect-rate}, and
-        starts the C{--register-timeout} clock: a connection still
-        unregistered when it runs out is told so and closed.
+        Gives the participant its record (L{User}) first, even if refused,
+        so that it can render the refusal.  C{secure} says the connection is
+        encrypted.  Applies C{--max-clients}, C{--max-per-ip} and
+        C{--connect-rate}, and starts the C{--register-timeout} clock: a
+        connection still unregistered when it runs out is told so and closed.
         """
+        record = participant.record = User(
+            host, participant.protocol_name, secure=secure,
+            capabilities=participant.capabilities, signon=self.clock.seconds())
         if self.closing:
             raise ShuttingDown()
         settings = self.settings
         limit = settings.max_clients
-        host = participant.host
         if limit and len(self.connections) >= limit:
             self.refusal_lines.warn(self.log, "refused {host}: server full ({limit} connections)",
                                     host=host, limit=limit)
@@ -236,10 +244,11 @@ class ChatFactory(ServerFactory):
             raise ConnectingTooFast(wait)
         self.connections.add(participant)
         self.connection_lines.info(self.log, "{protocol} connection from {host}",
-                                   protocol=_protocol(participant), host=host)
+                                   protocol=record.protocol, host=host)
         if settings.register_timeout:
             self._deadlines[participant] = self.clock.callLater(
                 settings.register_timeout, self._registration_expired, participant)
+        return record
 
     def detach(self, participant: Participant, reason: str, *,
                logged_reason: str | None = None) -> None:
@@ -253,13 +262,13 @@ class ChatFactory(ServerFactory):
             self.connections.remove(participant)
             self.hosts.remove(participant.host)  # counted by attach()
             # One line per session, at its end: who, why, how long.
-            since = getattr(participant, "signon", None)
+            record = participant.record
             self.connection_lines.info(
                 self.log, "{name} left ({reason}) after {duration:.1f} s ({protocol} from {host})",
                 name=name or "(unregistered)",
                 reason=reason if logged_reason is None else logged_reason,
-                duration=0.0 if not since else max(0.0, self.clock.seconds() - since),
-                protocol=_protocol(participant), host=participant.host)
+                duration=max(0.0, self.clock.seconds() - record.signon),
+                protocol=record.protocol, host=record.host)
         self._cancel_deadline(participant)
         self._authenticated.discard(participant)
         self._attempts.pop(participant, None)
@@ -268,7 +277,7 @@ class ChatFactory(ServerFactory):
             room.invited.discard(participant)
         if name is not None and self.users.get(fold(name)) is participant:
             mask = self.mask_of(participant)
-            self.whowas.record(name, mask, realname(participant))
+            self.whowas.record(name, mask, participant.record.real_name)
             del self.users[fold(name)]
             audience = self._audience(participant)
             for room in self.rooms_of(participant):
@@ -398,7 +407,7 @@ class ChatFactory(ServerFactory):
 
     def _first_registration(self, participant: Participant, name: str, autojoin: bool) -> None:
         self._cancel_deadline(participant)
-        participant.name = name
+        participant.record.name = name
         self.users[fold(name)] = participant
         self.delivery.to_user(participant, Registered(name, stamp=self._stamp()))
         if self.settings.motd:
@@ -424,10 +433,10 @@ class ChatFactory(ServerFactory):
             self.delivery.to_user(participant, Registered(new, stamp=self._stamp()))
             return
         mask = self.mask_of(participant)
-        self.whowas.record(old, mask, realname(participant))
+        self.whowas.record(old, mask, participant.record.real_name)
         rooms = self.rooms_of(participant)
         del self.users[fold(old)]
-        participant.name = new
+        participant.record.name = new
         self.users[fold(new)] = participant
         for room in rooms:
             room.rekey(participant, old)
@@ -448,7 +457,8 @@ class ChatFactory(ServerFactory):
         silences all but operators and voiced members, and a ban silences a
         banned member who is neither.
         """
-        name = sender.name  # _require_name, inline: this runs for every message
+        record = sender.record
+        name = record.name  # _require_name, inline: this runs for every message
         if name is None:
             raise NotRegistered()
         if not text or text.isspace():
@@ -468,6 +478,7 @@ class ChatFactory(ServerFactory):
             now = self._last_time
         else:
             self._last_time = now
+        record.last_active = now
         self.delivery.to_room(room, RoomMessage(room.name, name, text, action,
                                                 mask=self.mask_of(sender), notice=notice,
                                                 stamp=(now, next(self.serials))),
@@ -481,7 +492,8 @@ class ChatFactory(ServerFactory):
         The recipient is returned so that an adapter can show, say, its away
         message without looking the name up again.
         """
-        name = sender.name  # _require_name, inline: this runs for every message
+        record = sender.record
+        name = record.name  # _require_name, inline: this runs for every message
         if name is None:
             raise NotRegistered()
         if not text or text.isspace():
@@ -489,15 +501,16 @@ class ChatFactory(ServerFactory):
         # fold, _stamp and mask_of, inline: this runs for every private
         # message (docs/performance.rst, "Event identity").
         recipient = self.users.get(target.lower() if target.isascii() else fold(target))
-        if recipient is None or recipient.name is None:
+        if recipient is None or (to := recipient.record.name) is None:
             raise NoSuchService(target) if is_service_name(target) else NoSuchUser(target)
         now = self.clock.seconds()
         if now < self._last_time:
             now = self._last_time
         else:
             self._last_time = now
-        mask = f"{name}!{getattr(sender, 'user', None) or name}@{sender.host}"
-        self.delivery.to_user(recipient, PrivateMessage(name, recipient.name, text, action,
+        record.last_active = now
+        mask = f"{name}!{record.user or name}@{record.host}"
+        self.delivery.to_user(recipient, PrivateMessage(name, to, text, action,
                                                         mask=mask, notice=notice,
                                                         stamp=(now, next(self.serials))))
         return recipient
@@ -792,12 +805,118 @@ class ChatFactory(ServerFactory):
         self.log.info("{name} from {host} is a server operator (account {account})",
                       name=name, host=participant.host, account=account)
 
+    def deoper(self, participant: Participant) -> bool:
+        """Give server operator status up (IRC's C{MODE nick -o}); whether it was held."""
+        if participant not in self.opers:
+            return False
+        self.opers.discard(participant)
+        self.log.info("{name} is no longer a server operator", name=participant.name)
+        return True
+
+    def wallops(self, sender: Participant, text: str) -> None:
+        """A server operator writes to every user who asked for WALLOPS.
+
+        Those are the users with user mode C{+w} whose protocol can show it
+        (L{chatsvc.hub.users.WALLOPS}); each gets one L{Wallops}.
+        """
+        name = self._require_name(sender)
+        self._require_server_operator(sender)
+        if not text or text.isspace():
+            raise EmptyMessage()
+        audience = [p for p in self.users.values()
+                    if "w" in p.record.modes and WALLOPS in p.record.capabilities]
+        self.delivery.to_many(audience, Wallops(name, text, mask=self.mask_of(sender),
+                                                stamp=self._stamp()))
+
+    def kill(self, killer: Participant, target: str, reason: str) -> str:
+        """A server operator disconnects the user called C{target}; returns their name.
+
+        The victim sees, and those who shared a room with them see them
+        leave with, C{Killed (killer (reason))}.
+        """
+        name = self._require_name(killer)
+        self._require_server_operator(killer)
+        victim = self.user_named(target)
+        if victim is None or victim.name is None:
+            raise NoSuchUser(target)
+        self.log.info("{oper} killed {name} ({reason})", oper=name, name=victim.name,
+                      reason=reason)
+        victim.disconnect(f"Killed ({name} ({reason}))")
+        return victim.name
+
+    # -- what users change about themselves ------------------------------------
+
+    def describe(self, participant: Participant, *, user: str | None = None,
+                 realname: str = "") -> None:
+        """Record IRC's username and "real name" (its USER command), before registering.
+
+        Both are the adapter's to clean; they show in masks, WHO, WHOIS and
+        WHOWAS for everyone.
+        """
+        record = participant.record
+        record.user = user or None
+        record.realname = realname
+
+    def set_away(self, participant: Participant, text: str | None) -> str | None:
+        """Mark C{participant} away with C{text}, or back with C{None} or blank.
+
+        Returns the away message now held (stripped, at most
+        L{MAX_AWAY_LENGTH} characters), C{None} when back.  Everyone sees
+        it: IRC's WHOIS and replies to a private message, the line
+        protocol's C{/whois} and whispers.
+        """
+        text = (text or "").strip()[:MAX_AWAY_LENGTH] or None
+        participant.record.away = text
+        return text
+
+    def set_user_mode(self, participant: Participant, mode: str, on: bool) -> bool:
+        """Set or clear one of the L{SETTABLE_USER_MODES}; whether it changed.
+
+        Raises L{UnknownUserMode} for any other letter (server operator
+        status comes with L{oper} and goes with L{deoper}).
+        """
+        if mode not in SETTABLE_USER_MODES:
+            raise UnknownUserMode(mode)
+        record = participant.record
+        if (mode in record.modes) == on:
+            return False
+        record.modes = record.modes | {mode} if on else record.modes - {mode}
+        return True
+
     # -- queries (safe to call from deliver) ---------------------------------
 
+    def user_named(self, name: str) -> Participant | None:
+        """The registered user called C{name} (ignoring case), or C{None}."""
+        return self.users.get(fold(name))
+
+    def registered_users(self) -> list[Participant]:
+        """Every registered user, in no particular order: a copy, safe to act on."""
+        return list(self.users.values())
+
+    def room_named(self, room_name: str, viewer: Participant | None = None) -> Room | None:
+        """Like L{find_room}, but C{None} where that raises L{NoSuchRoom}."""
+        room = self.rooms.get(fold(room_name))
+        if room is None or (viewer is not None and not self.can_see(viewer, room)):
+            return None
+        return room
+
+    def is_server_operator(self, participant: Participant) -> bool:
+        """Whether C{participant} logged in with C{/oper}."""
+        return participant in self.opers
+
+    def stats(self) -> HubStats:
+        """How many users, invisible users, operators, unregistered connections, rooms."""
+        users = self.users.values()
+        return HubStats(users=len(users),
+                        invisible=sum(1 for p in users if p.record.invisible),
+                        operators=len(self.opers),
+                        unregistered=max(len(self.connections) - len(users), 0),
+                        rooms=len(self.rooms))
+
     def mask_of(self, participant: Participant) -> str:
-        """C{nick!user@host}; C{user} is the participant's optional C{user}, else its name."""
-        name = participant.name or "*"
-        return user_mask(name, getattr(participant, "user", None) or name, participant.host)
+        """C{nick!user@host}, from the participant's record (L{User.ident})."""
+        record = participant.record
+        return user_mask(record.name or "*", record.ident, record.host)
 
     def find_room(self, room_name: str, viewer: Participant | None = None) -> Room:
         """The room called C{room_name}, if C{viewer} may know it exists.
@@ -831,7 +950,7 @@ class ChatFactory(ServerFactory):
         """The members of a room C{viewer} may see, sorted by name ignoring case."""
         room = self.find_room(room_name, viewer)
         info = [
-            MemberInfo(p.name, getattr(p, "user", None) or p.name, p.host,
+            MemberInfo(p.name, p.record.ident, p.host,
                        p in room.operators, p in room.voiced, p in self.opers)
             for p in room.everyone if p.name is not None
         ]
@@ -858,6 +977,10 @@ class ChatFactory(ServerFactory):
         if participant.name is None:
             raise NotRegistered()
         return participant.name
+
+    def _require_server_operator(self, participant: Participant) -> None:
+        if participant not in self.opers:
+            raise NotServerOperator()
 
     def _require_operator(self, participant: Participant, room: Room) -> None:
         if not self.is_operator(participant, room):
@@ -952,19 +1075,6 @@ def _same_secret(given: str | None, expected: str) -> bool:
 def _account_key(account: str) -> str:
     """The key an account's failures count under: bounded, whatever length was sent."""
     return account[:64]
-
-
-def _protocol(participant: Participant) -> str:
-    """The protocol a participant speaks, for the log (C{"line"}, C{"IRC"})."""
-    return getattr(participant, "protocol_name", "?")
-
-
-def realname(participant: Participant) -> str:
-    """IRC's "real name" (any adapter may set C{realname}); the name otherwise.
-
-    The one reading of it, for WHOWAS here and WHO/WHOIS in the IRC adapter.
-    """
-    return getattr(participant, "realname", "") or participant.name or ""
 
 
 class _AdapterFactory(ServerFactory):

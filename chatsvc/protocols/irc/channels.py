@@ -20,6 +20,7 @@ from chatsvc.hub import errors
 from chatsvc.hub.masks import Wildcard
 from chatsvc.hub.modes import LIST_MODES, parse_modes
 from chatsvc.hub.names import fold
+from chatsvc.hub.participant import RecordBacked
 from chatsvc.hub.rooms import MAX_TOPIC_LENGTH, Room
 from chatsvc.hub.text import sanitize_irc
 from chatsvc.protocols.irc import wire
@@ -27,6 +28,7 @@ from chatsvc.protocols.irc.isupport import KICK_LENGTH
 
 if TYPE_CHECKING:
     from chatsvc.hub.factory import ChatFactory
+    from chatsvc.hub.users import User
 
 ERR_TOOMANYCHANNELS = "405"
 
@@ -158,13 +160,14 @@ def list_filter(spec: str) -> ListFilter:
     return ListFilter(names, masks, negated, more, fewer)
 
 
-class ChannelCommands:
+class ChannelCommands(RecordBacked):
     """Channel commands for an IRC connection (mixed into the protocol)."""
 
     hub: ChatFactory
     # The connection this is mixed into is a hub participant (Participant).
-    name: str | None
-    host: str
+    record: User
+    protocol_name: ClassVar[str]
+    capabilities: ClassVar[frozenset[str]]
     deliver: Callable[[Event], None]
     disconnect: Callable[[str], None]
     _reply: Callable[..., None]
@@ -214,7 +217,7 @@ class ChannelCommands:
         self._write_line(self._source, "JOIN", event.room)
         if event.topic:
             self._send_topic(event.room)
-        room = self.hub.rooms.get(fold(event.room))
+        room = self.hub.room_named(event.room)
         if room is not None:
             self._send_names(room)
 
@@ -245,9 +248,9 @@ class ChannelCommands:
             self._refused(refusal)
             return
         self._reply(rfc.RPL_INVITING, name, self.hub.find_room(room).name, text=False)
-        away = getattr(self.hub.users.get(fold(nick)), "away", None)
-        if away is not None:
-            self._reply(rfc.RPL_AWAY, name, away)
+        invitee = self.hub.user_named(nick)
+        if invitee is not None and invitee.record.away is not None:
+            self._reply(rfc.RPL_AWAY, name, invitee.record.away)
 
     # -- topic, names, list ------------------------------------------------
 
@@ -267,7 +270,7 @@ class ChannelCommands:
             self._refused(refusal)
 
     def _send_topic(self, room_name: str) -> None:
-        room = self.hub.rooms.get(fold(room_name))
+        room = self.hub.room_named(room_name)
         if room is None:
             return
         if not room.topic:
@@ -293,7 +296,7 @@ class ChannelCommands:
         members = sorted(room.everyone, key=lambda member: fold(member.name or ""))
         hide_invisible = self not in room
         names = [self._names_prefix(room, member) + (member.name or "") for member in members
-                 if not (hide_invisible and "i" in getattr(member, "modes", ()))]
+                 if not (hide_invisible and member.record.invisible)]
         for chunk in wire.pack_words(names, wire.BODY_BYTES - len(head.encode("utf-8"))):
             reply(rfc.RPL_NAMREPLY, symbol, room.name, chunk)
         reply(rfc.RPL_ENDOFNAMES, room.name, "End of /NAMES list")
@@ -312,8 +315,8 @@ class ChannelCommands:
             if not self._bulk_allowed("NAMES"):
                 self._reply(rfc.RPL_ENDOFNAMES, name, "End of /NAMES list")
                 return
-            room = self.hub.rooms.get(key)
-            if room is not None and self.hub.can_see(self, room):
+            room = self.hub.room_named(name, viewer=self)
+            if room is not None:
                 self._send_names(room, self._bulk_reply)
             else:
                 self._bulk_reply(rfc.RPL_ENDOFNAMES, name, "End of /NAMES list")
@@ -385,7 +388,7 @@ class ChannelCommands:
             self._refused(refusal)
             return
         if not arguments:
-            show_key = self in room or self in self.hub.opers
+            show_key = self in room or self.hub.is_server_operator(self)
             modes = room.mode_string(show_key=show_key).split(" ")
             self._reply(rfc.RPL_CHANNELMODEIS, room.name, *modes, text=False)
             self._reply(wire.RPL_CREATIONTIME, room.name, str(int(room.created)), text=False)

@@ -13,13 +13,14 @@ from chatsvc.hub.modes import CHANMODES, MAX_MODE_ARGUMENTS, PREFIX
 from chatsvc.hub.names import MAX_NAME_LENGTH, MAX_ROOM_NAME_LENGTH
 from chatsvc.hub.rooms import MAX_KEY_LENGTH, MAX_LIST_ENTRIES, MAX_TOPIC_LENGTH
 from chatsvc.hub.settings import Settings
+from chatsvc.hub.users import MAX_AWAY_LENGTH
 
 VERSION = f"chatsvc-{chatsvc.__version__}"
 USER_MODES = "iow"
 CHANNEL_MODES = "beIiklmnostv"
 CHANNEL_MODES_WITH_ARGUMENT = "beIklov"
-#: Longest away message (AWAYLEN).
-AWAY_LENGTH = 200
+#: Longest away message (AWAYLEN): the hub's rule, for every protocol.
+AWAY_LENGTH = MAX_AWAY_LENGTH
 #: Longest kick reason (KICKLEN), also used for part and quit reasons.
 KICK_LENGTH = 255
 MAX_TARGETS = 4

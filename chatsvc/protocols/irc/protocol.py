@@ -22,7 +22,7 @@ import re
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, ClassVar
 
-from twisted.internet.interfaces import IDelayedCall, IReactorTime, ISSLTransport
+from twisted.internet.interfaces import IDelayedCall, IReactorTime
 from twisted.internet.protocol import ServerFactory
 from twisted.logger import Logger
 from twisted.python.failure import Failure
@@ -44,9 +44,9 @@ from chatsvc.hub.errors import (
     NoSuchUser,
     TooManyFailures,
 )
-from chatsvc.hub.hosts import peer_host
-from chatsvc.hub.names import BadName, check_name, fold
+from chatsvc.hub.names import BadName, check_name
 from chatsvc.hub.text import plain, sanitize_ctcp, sanitize_irc
+from chatsvc.hub.users import CTCP, WALLOPS, User
 from chatsvc.protocols.irc import isupport, wire
 from chatsvc.protocols.irc.channels import ChannelCommands
 from chatsvc.protocols.irc.isupport import (
@@ -118,23 +118,16 @@ class IRCChatProtocol(ChannelCommands, UserCommands, BoundedLineReceiver):
     """
 
     log = Logger()
-    #: For the hub's log lines.
-    protocol_name = "IRC"
+    #: The hub's record of this user (name, host, away, modes...): set by the hub.
+    record: User
+    protocol_name: ClassVar[str] = "IRC"
+    #: IRC clients answer CTCP requests and show WALLOPS.
+    capabilities: ClassVar[frozenset[str]] = frozenset({CTCP, WALLOPS})
 
     def __init__(self, server: IRCServer) -> None:
         super().__init__(server.hub.settings.max_line)
         self.server = server
         self.hub = server.hub
-        # Participant attributes the hub and other adapters read.
-        self.name: str | None = None
-        self.host = "?"
-        self.user: str | None = None
-        self.realname = ""
-        self.away: str | None = None
-        self.modes: set[str] = set()
-        self.secure = False
-        self.signon = 0.0
-        self.last_active = 0.0
         # Registration state.
         self._nick: str | None = None
         self._known_nick: str | None = None
@@ -158,9 +151,7 @@ class IRCChatProtocol(ChannelCommands, UserCommands, BoundedLineReceiver):
     def connectionMade(self) -> None:
         transport = self.transport
         assert transport is not None
-        self.host = peer_host(transport)
-        self.secure = ISSLTransport.providedBy(transport)
-        self.signon = self.last_active = self._heard = self.server.clock.seconds()
+        self._heard = self.server.clock.seconds()
         self._guard = Guard(self.hub, self, transport, self._handle)
         self._starting = True
         started = self._guard.start()
@@ -400,8 +391,8 @@ class IRCChatProtocol(ChannelCommands, UserCommands, BoundedLineReceiver):
             self._reply(rfc.ERR_ALREADYREGISTRED, "You may not reregister")
             return
         self._user_given = True
-        self.user = _user(params[0])
-        self.realname = plain(params[3])[:REALNAME_LENGTH]
+        self.hub.describe(self, user=_user(params[0]),
+                          realname=plain(params[3])[:REALNAME_LENGTH])
         self._try_register()
 
     def _cmd_nick(self, params: list[str]) -> None:
@@ -419,7 +410,7 @@ class IRCChatProtocol(ChannelCommands, UserCommands, BoundedLineReceiver):
             return
         # Before the server password, whether a nick is online is not told:
         # registration checks it once the password is right.
-        if fold(nick) in self.hub.users and self.hub.is_authenticated(self):
+        if self.hub.user_named(nick) is not None and self.hub.is_authenticated(self):
             self._reply(rfc.ERR_NICKNAMEINUSE, nick, "Nickname is already in use")
             return
         self._nick = nick
@@ -487,8 +478,7 @@ class IRCChatProtocol(ChannelCommands, UserCommands, BoundedLineReceiver):
     def _renamed_self(self, new: str) -> None:
         old, self._known_nick = self._known_nick, new
         if old is not None and old != new:
-            user = self.user or new
-            self._write_line(f"{old}!{user}@{self.host}", "NICK", new)
+            self._write_line(f"{old}!{self.record.user or new}@{self.host}", "NICK", new)
 
     def _send_isupport(self) -> None:
         tokens = self.server.isupport
@@ -497,15 +487,13 @@ class IRCChatProtocol(ChannelCommands, UserCommands, BoundedLineReceiver):
                         "are supported by this server")
 
     def _send_lusers(self) -> None:
-        users = self.hub.users.values()
-        total = len(users)
-        invisible = sum(1 for p in users if "i" in getattr(p, "modes", ()))
-        unknown = max(len(self.hub.connections) - total, 0)
+        stats = self.hub.stats()
+        total, invisible = stats.users, stats.invisible
         self._reply(rfc.RPL_LUSERCLIENT,
                     f"There are {total - invisible} users and {invisible} invisible on 1 servers")
-        self._reply(rfc.RPL_LUSEROP, str(len(self.hub.opers)), "operator(s) online")
-        self._reply(rfc.RPL_LUSERUNKNOWN, str(unknown), "unknown connection(s)")
-        self._reply(rfc.RPL_LUSERCHANNELS, str(len(self.hub.rooms)), "channels formed")
+        self._reply(rfc.RPL_LUSEROP, str(stats.operators), "operator(s) online")
+        self._reply(rfc.RPL_LUSERUNKNOWN, str(stats.unregistered), "unknown connection(s)")
+        self._reply(rfc.RPL_LUSERCHANNELS, str(stats.rooms), "channels formed")
         self._reply(rfc.RPL_LUSERME, f"I have {total} clients and 0 servers")
         self._reply(wire.RPL_LOCALUSERS, str(total), str(total),
                     f"Current local users {total}, max {total}")
@@ -555,7 +543,6 @@ class IRCChatProtocol(ChannelCommands, UserCommands, BoundedLineReceiver):
                 return
             text, action = request[1], True
         text = sanitize_irc(text)
-        self.last_active = self.server.clock.seconds()
         for target in targets:
             self._message_one(target, text, action, notice)
 
@@ -582,7 +569,7 @@ class IRCChatProtocol(ChannelCommands, UserCommands, BoundedLineReceiver):
             self._reply(rfc.ERR_NOTEXTTOSEND, "No text to send")
             return
         if not notice and person is not None:
-            away = getattr(person, "away", None)
+            away = person.record.away
             if away is not None:
                 self._reply(rfc.RPL_AWAY, person.name or target, away)
 
@@ -594,8 +581,8 @@ class IRCChatProtocol(ChannelCommands, UserCommands, BoundedLineReceiver):
         reply that never comes.
         """
         for target in targets:
-            recipient = None if target.startswith("#") else self.hub.users.get(fold(target))
-            if isinstance(recipient, IRCChatProtocol):
+            recipient = None if target.startswith("#") else self.hub.user_named(target)
+            if recipient is not None and CTCP in recipient.record.capabilities:
                 self.hub.whisper(self, target, text, notice=notice)
             elif target.startswith("#") or recipient is not None:
                 if not notice:

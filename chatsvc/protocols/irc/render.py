@@ -23,6 +23,7 @@ from chatsvc.events import (
     Renamed,
     RoomMessage,
     TopicChanged,
+    Wallops,
     rendered,
 )
 from chatsvc.hub.modes import ModeChange, mode_string
@@ -109,6 +110,8 @@ _RENDERERS: dict[type, Callable[..., bytes]] = {
                                          text=True)),
     ModesChanged: lambda e: mode_lines(source(e.by, e.mask), e.room, e.changes),
     Invited: lambda e: encode(build(source(e.by, e.mask), "INVITE", e.name, e.room)),
+    Wallops: lambda e: b"".join(map(encode, fit(source(e.sender, e.mask), "WALLOPS", (),
+                                                e.text))),
 }
 
 

@@ -16,46 +16,42 @@ from twisted.words.protocols import irc as rfc
 
 from chatsvc.conn.limits import MAX_WHO_REPLIES
 from chatsvc.events import Event
-from chatsvc.hub.errors import BadOperLogin, TooManyFailures
-from chatsvc.hub.factory import realname
+from chatsvc.hub.errors import (
+    BadOperLogin,
+    EmptyMessage,
+    NoSuchUser,
+    NotServerOperator,
+    TooManyFailures,
+)
 from chatsvc.hub.masks import Wildcard
 from chatsvc.hub.names import fold
-from chatsvc.hub.participant import Participant
+from chatsvc.hub.participant import Participant, RecordBacked
 from chatsvc.hub.text import sanitize_irc
+from chatsvc.hub.users import SETTABLE_USER_MODES, User
 from chatsvc.protocols.irc import wire
-from chatsvc.protocols.irc.isupport import AWAY_LENGTH, KICK_LENGTH, VERSION
+from chatsvc.protocols.irc.isupport import KICK_LENGTH, VERSION
 
 if TYPE_CHECKING:
     from chatsvc.hub.factory import ChatFactory
 
 ERR_TOOMANYMATCHES = "416"
-_SETTABLE_USER_MODES = "iw"
 
 
 def clock_time(seconds: float) -> str:
     return time.strftime("%a %b %d %Y %H:%M:%S UTC", time.gmtime(seconds))
 
 
-def _realname(person: Participant) -> str:
-    return realname(person) or "*"
-
-
-def _user_of(person: Participant) -> str:
-    return getattr(person, "user", None) or person.name or "*"
-
-
-class UserCommands:
+class UserCommands(RecordBacked):
     """User and server queries for an IRC connection (mixed into the protocol)."""
 
     hub: ChatFactory
     # The connection this is mixed into is a hub participant (Participant).
-    name: str | None
-    host: str
+    record: User
+    protocol_name: ClassVar[str]
+    capabilities: ClassVar[frozenset[str]]
     deliver: Callable[[Event], None]
     disconnect: Callable[[str], None]
     server: Any
-    modes: set[str]
-    away: str | None
     if TYPE_CHECKING:  # provided by the protocol, as read-only properties
         @property
         def _me(self) -> str: ...
@@ -71,20 +67,20 @@ class UserCommands:
     _bulk_reply: Callable[..., None]
 
     def _person(self, nick: str) -> Participant | None:
-        person = self.hub.users.get(fold(nick))
-        return person if person is not None and person.name is not None else None
+        return self.hub.user_named(nick)
 
-    def _is_oper(self, person: object) -> bool:
-        return person in self.hub.opers
+    def _is_oper(self, person: Participant) -> bool:
+        return self.hub.is_server_operator(person)
 
     # -- WHO, WHOIS, WHOWAS ------------------------------------------------
 
     def _who_line(self, channel: str, person: Participant, prefix: str = "") -> None:
-        flags = ("G" if getattr(person, "away", None) else "H") + (
+        record = person.record
+        flags = ("G" if record.away is not None else "H") + (
             "*" if self._is_oper(person) else "") + prefix
-        self._bulk_reply(rfc.RPL_WHOREPLY, channel, _user_of(person),
-                         wire.irc_host(person.host), self.server.name, person.name or "*",
-                         flags, f"0 {_realname(person)}")
+        self._bulk_reply(rfc.RPL_WHOREPLY, channel, record.ident,
+                         wire.irc_host(record.host), self.server.name, record.name or "*",
+                         flags, f"0 {record.real_name or '*'}")
 
     def _cmd_who(self, params: list[str]) -> None:
         """WHO on the reply budget; by mask, at most L{MAX_WHO_REPLIES} users
@@ -95,13 +91,13 @@ class UserCommands:
             self._reply(rfc.RPL_ENDOFWHO, mask, "End of /WHO list")
             return
         if mask.startswith("#"):
-            room = self.hub.rooms.get(fold(mask))
-            if room is not None and self.hub.can_see(self, room):
+            room = self.hub.room_named(mask, viewer=self)
+            if room is not None:
                 hide_invisible = self not in room
                 for person in room.everyone:
                     if opers_only and not self._is_oper(person):
                         continue
-                    if hide_invisible and "i" in getattr(person, "modes", ()):
+                    if hide_invisible and person.record.invisible:
                         continue
                     status = "@" if person in room.operators else (
                         "+" if person in room.voiced else "")
@@ -109,11 +105,12 @@ class UserCommands:
         else:
             shared = {p for room in self.hub.rooms_of(self) for p in room.everyone}
             pattern = Wildcard(fold(mask))
-            still_shown = MAX_WHO_REPLIES if not self._is_oper(self) else len(self.hub.users)
-            for person in list(self.hub.users.values()):
+            everyone = self.hub.registered_users()
+            still_shown = MAX_WHO_REPLIES if not self._is_oper(self) else len(everyone)
+            for person in everyone:
                 if opers_only and not self._is_oper(person):
                     continue
-                if ("i" in getattr(person, "modes", ()) and person not in shared
+                if (person.record.invisible and person not in shared
                         and person is not self):
                     continue
                 if pattern.matches(fold(person.name or "")) or pattern.matches(
@@ -134,9 +131,10 @@ class UserCommands:
             self._reply(rfc.ERR_NOSUCHNICK, nick, "No such nick/channel")
             self._reply(rfc.RPL_ENDOFWHOIS, nicks, "End of /WHOIS list")
             return
-        name = person.name or nick
-        self._reply(rfc.RPL_WHOISUSER, name, _user_of(person), wire.irc_host(person.host), "*",
-                    _realname(person))
+        record = person.record
+        name = record.name or nick
+        self._reply(rfc.RPL_WHOISUSER, name, record.ident, wire.irc_host(record.host), "*",
+                    record.real_name or "*")
         rooms = [
             ("@" if person in room.operators else "+" if person in room.voiced else "")
             + room.name
@@ -148,16 +146,13 @@ class UserCommands:
         self._reply(rfc.RPL_WHOISSERVER, name, self.server.name, VERSION)
         if self._is_oper(person):
             self._reply(rfc.RPL_WHOISOPERATOR, name, "is an IRC operator")
-        if getattr(person, "secure", False):
+        if record.secure:
             self._reply(wire.RPL_WHOISSECURE, name, "is using a secure connection")
-        away = getattr(person, "away", None)
-        if away is not None:
-            self._reply(rfc.RPL_AWAY, name, away)
-        active, signon = getattr(person, "last_active", None), getattr(person, "signon", None)
-        if active is not None and signon is not None:
-            idle = int(self.server.clock.seconds() - active)
-            self._reply(rfc.RPL_WHOISIDLE, name, str(idle), str(int(signon)),
-                        "seconds idle, signon time")
+        if record.away is not None:
+            self._reply(rfc.RPL_AWAY, name, record.away)
+        idle = int(self.server.clock.seconds() - record.last_active)
+        self._reply(rfc.RPL_WHOISIDLE, name, str(idle), str(int(record.signon)),
+                    "seconds idle, signon time")
         self._reply(rfc.RPL_ENDOFWHOIS, nicks, "End of /WHOIS list")
 
     def _cmd_whowas(self, params: list[str]) -> None:
@@ -190,18 +185,16 @@ class UserCommands:
             person = self._person(nick)
             if person is None:
                 continue
+            record = person.record
             oper = "*" if self._is_oper(person) else ""
-            away = "-" if getattr(person, "away", None) else "+"
-            replies.append(f"{person.name}{oper}={away}{_user_of(person)}@{person.host}")
+            away = "-" if record.away is not None else "+"
+            replies.append(f"{record.name}{oper}={away}{record.ident}@{record.host}")
         self._reply(rfc.RPL_USERHOST, " ".join(replies))
 
     def _cmd_away(self, params: list[str]) -> None:
-        text = sanitize_irc(params[0]).strip() if params else ""
-        if text:
-            self.away = text[:AWAY_LENGTH]
+        if self.hub.set_away(self, sanitize_irc(params[0]) if params else None) is not None:
             self._reply(rfc.RPL_NOWAWAY, "You have been marked as being away")
         else:
-            self.away = None
             self._reply(rfc.RPL_UNAWAY, "You are no longer marked as being away")
 
     # -- user modes and server operators ----------------------------------
@@ -214,26 +207,23 @@ class UserCommands:
                 self._reply(rfc.ERR_USERSDONTMATCH, "Can't change mode for other users")
             return
         if not changes:
-            modes = set(self.modes) | ({"o"} if self._is_oper(self) else set())
+            modes = self.record.modes | ({"o"} if self._is_oper(self) else set())
             self._reply(rfc.RPL_UMODEIS, "+" + "".join(sorted(modes)), text=False)
             return
-        added, removed, sign, unknown = [], [], "+", False
+        added: list[str] = []
+        removed: list[str] = []
+        sign, unknown = "+", False
         for char in changes[0]:
             if char in "+-":
                 sign = char
             elif char == "o":
                 # +o only through OPER; -o gives server operator status up.
-                if sign == "-" and self._is_oper(self):
-                    self.hub.opers.discard(self)
+                if sign == "-" and self.hub.deoper(self):
                     removed.append(char)
-            elif char not in _SETTABLE_USER_MODES:
+            elif char not in SETTABLE_USER_MODES:
                 unknown = True
-            elif sign == "+" and char not in self.modes:
-                self.modes.add(char)
-                added.append(char)
-            elif sign == "-" and char in self.modes:
-                self.modes.discard(char)
-                removed.append(char)
+            elif self.hub.set_user_mode(self, char, sign == "+"):
+                (added if sign == "+" else removed).append(char)
         if unknown:
             self._reply(rfc.ERR_UMODEUNKNOWNFLAG, "Unknown MODE flag")
         if added or removed:
@@ -254,34 +244,22 @@ class UserCommands:
         self._write_line(self._me, "MODE", self._me, "+o")
 
     def _cmd_kill(self, params: list[str]) -> None:
-        if not self._is_oper(self):
-            self._reply(rfc.ERR_NOPRIVILEGES, "Permission Denied- You're not an IRC operator")
-            return
-        target = self._person(params[0])
-        if target is None:
-            self._reply(rfc.ERR_NOSUCHNICK, params[0], "No such nick/channel")
-            return
         reason = sanitize_irc(params[1])[:KICK_LENGTH] or "no reason"
-        self.log.info("{oper} killed {name} ({reason})", oper=self._me, name=target.name,
-                      reason=reason)
-        target.disconnect(f"Killed ({self._me} ({reason}))")
+        try:
+            self.hub.kill(self, params[0], reason)
+        except NotServerOperator:
+            self._reply(rfc.ERR_NOPRIVILEGES, "Permission Denied- You're not an IRC operator")
+        except NoSuchUser:
+            self._reply(rfc.ERR_NOSUCHNICK, params[0], "No such nick/channel")
 
     def _cmd_wallops(self, params: list[str]) -> None:
-        """A message from a server operator to every IRC user with mode +w."""
-        if not self._is_oper(self):
+        """A message from a server operator to every user with mode +w (the hub's L{Wallops})."""
+        try:
+            self.hub.wallops(self, sanitize_irc(params[0]))
+        except NotServerOperator:
             self._reply(rfc.ERR_NOPRIVILEGES, "Permission Denied- You're not an IRC operator")
-            return
-        data = b"".join(wire.encode(line) for line in wire.fit(
-            self._source, "WALLOPS", (), sanitize_irc(params[0])))
-        for person in list(self.hub.users.values()):
-            if "w" in getattr(person, "modes", ()):
-                receive = getattr(person, "receive_wallops", None)
-                if receive is not None:
-                    receive(data)
-
-    def receive_wallops(self, data: bytes) -> None:
-        """Write a WALLOPS, rendered once by its sender, to this +w user."""
-        self._write(data)
+        except EmptyMessage:
+            self._reply(rfc.ERR_NEEDMOREPARAMS, "WALLOPS", "Not enough parameters")
 
     # -- about the server --------------------------------------------------
 

@@ -46,15 +46,16 @@ from chatsvc.hub.errors import (
     UnknownCommand,
     Usage,
 )
-from chatsvc.hub.hosts import peer_host
 from chatsvc.hub.modes import FLAG_MODES, LIST_MODES, ModeChange, parse_modes
 from chatsvc.hub.names import fold
+from chatsvc.hub.participant import RecordBacked
 from chatsvc.hub.text import clean_line, plain, telnet_refusals
 from chatsvc.protocols.line.wire import NO_ROOM, WIRE_FORMAT, line_bytes
 
 if TYPE_CHECKING:
     from chatsvc.hub.factory import ChatFactory
     from chatsvc.hub.rooms import Room
+    from chatsvc.hub.users import User
 
 HELP = (
     "commands:",
@@ -89,7 +90,7 @@ _STATUS_COMMANDS = {"+o": "op", "-o": "deop", "+v": "voice", "-v": "devoice"}
 _LIST_WORDS = {"b": "bans", "e": "ban exceptions", "I": "invite exceptions"}
 
 
-class LineChatProtocol(BoundedLineReceiver):
+class LineChatProtocol(RecordBacked, BoundedLineReceiver):
     """One line-protocol connection: parse lines into hub calls, render events.
 
     A C{LineReceiver} (through L{BoundedLineReceiver}, which says what it
@@ -110,25 +111,23 @@ class LineChatProtocol(BoundedLineReceiver):
     """
 
     log = Logger()
-    #: For the hub's log lines.
-    protocol_name = "line"
+    #: The hub's record of this user (name, host, away...): set by the hub.
+    record: User
+    protocol_name: ClassVar[str] = "line"
+    #: Neither CTCP nor WALLOPS: a line user's client shows text, it does
+    #: not answer requests.
+    capabilities: ClassVar[frozenset[str]] = frozenset()
 
     def __init__(self, hub: ChatFactory) -> None:
         super().__init__(hub.settings.max_line)
         self.hub = hub
-        self.name: str | None = None
-        self.host = "?"
         self._guard: Guard | None = None
         self._telnet_tail = b""
-        # What IRC's WHOIS shows of anyone (317): when they came, when they last spoke.
-        self.signon = self.last_active = 0.0
         self._home = hub.default_room.name
 
     # -- connection lifecycle -----------------------------------------------
 
     def connectionMade(self) -> None:
-        self.host = peer_host(self.transport)
-        self.signon = self.last_active = self.hub.clock.seconds()
         # On a server with a password, nothing but /pass, /quit and /help is
         # answered before the password: not even who is online.
         handle = self._before_password if self.hub.password_required else self.lineReceived
@@ -304,7 +303,6 @@ class LineChatProtocol(BoundedLineReceiver):
 
     def _say(self, text: str, action: bool = False) -> None:
         self.hub.say(self, self._room().name, text, action)
-        self.last_active = self.hub.clock.seconds()
 
     def _private(self, rest: str) -> None:
         # The name ends at the first ':' or ' ', whichever comes first.
@@ -320,9 +318,8 @@ class LineChatProtocol(BoundedLineReceiver):
         if not body:
             raise EmptyMessage()
         recipient = self.hub.whisper(self, target, body)
-        self.last_active = self.hub.clock.seconds()
-        away = getattr(recipient, "away", None)
-        if away:  # an IRC user marked away (AWAY): as IRC's 301 tells IRC users
+        away = recipient.record.away
+        if away:  # marked away: as IRC's 301 tells IRC users
             self.deliver(Notice(f"{recipient.name} is away: {plain(away)}"))
 
     # -- commands ------------------------------------------------------------

@@ -35,6 +35,7 @@ from chatsvc.events import (
     RoomMessage,
     Topic,
     TopicChanged,
+    Wallops,
     Who,
     scrubbed,
 )
@@ -171,6 +172,7 @@ _RENDERERS: dict[type, Callable[..., str]] = {
     TopicChanged: _topic_changed,
     ModesChanged: _modes_changed,
     Invited: lambda e, home: f"* {e.by} invites you to {e.room}",
+    Wallops: lambda e, home: f"* wallops from {e.sender}: {e.text}",
     Topic: lambda e, home: _topic_line(e.room, e.topic),
     RoomList: _room_list,
 }
