@@ -137,8 +137,8 @@ def describe(event: Event) -> list[Any]:
         text = f"* {event.sender} {event.text}" if event.action else event.text
         return [("private", f"*{event.sender}* {text}")]
     # The client does not know the default room's name (the wire never gives
-    # it), so home="" names every room it does know: "* in #rust (2): ..."
-    # stays that, as the server wrote it, rather than "* online (2): ...".
+    # it), so home="" names every room it does know: "* alice joined #rust"
+    # stays that, as the server wrote it, rather than "* alice joined".
     if isinstance(event, Error):
         return [("error", render_text(event, home=""))]
     return [("notice", render_text(event, home=""))]

@@ -189,11 +189,16 @@ class PrivateMessage(Event):
 
 @event
 class Joined(Event):
-    """C{name} entered C{room} (to the others there; the joiner gets L{Entered})."""
+    """C{name} entered C{room} (to the others there; the joiner gets L{Entered}).
+
+    C{came_from} is the room they left for this one, when they moved (the
+    line protocol's one current room) and that room is not secret.
+    """
 
     room: str
     name: str
     mask: str = _mask()
+    came_from: str | None = None
 
 
 @event
@@ -201,13 +206,17 @@ class Left(Event):
     """C{name} left C{room}, or the server when C{room} is C{None}.
 
     C{reason} is C{""} when none was given (a plain part, or a move to
-    another room).  The one who left gets L{Exited} instead.
+    another room).  C{to} is the room they moved to, when they left this
+    one for another (the line protocol's C{/join}) and that one is not
+    secret: so a move does not read as leaving the server.  The one who
+    left gets L{Exited} instead.
     """
 
     room: str | None
     name: str
     reason: str
     mask: str = _mask()
+    to: str | None = None
 
 
 @event

@@ -222,6 +222,9 @@ class WireClient:
         await self.expect()  # welcome
         self.send(f"#{name}")
         assert await self.expect() == f"* you are {name}"
+        # The MOTD and the topic, if any, then where we are and with whom.
+        while not (await self.expect()).startswith("* you are in "):
+            pass
         return self
 
 

@@ -53,7 +53,8 @@ def test_connect_registers_and_knows_who_is_there(chat: ChatHarness) -> None:
     assert chat.wait(alice.next_event(kind=Joined)) == Joined("", "bob")
     assert alice.names == ["alice", "bob"]
     # The welcome and the MOTD are kept apart from the events.
-    assert [getattr(e, "text", None) for e in bob.greeting][-1] == "be nice"
+    texts = [getattr(e, "text", None) for e in bob.greeting]
+    assert texts[-2:] == ["be nice", "you are in #chat with 1 other: alice"]
     assert list(bob.inbox) == []
 
 
@@ -127,7 +128,8 @@ def test_rename_and_who(chat: ChatHarness) -> None:
 def test_greeting_holds_the_default_rooms_topic(chat: ChatHarness) -> None:
     chat.hub.default_room.topic = "Welcome!"
     alice = chat.join("alice")
-    assert alice.greeting[-1] == Topic("#chat", "Welcome!")
+    assert alice.greeting[-2:] == [Topic("#chat", "Welcome!"),
+                                   Notice("you are in #chat alone for now")]
     assert list(alice.inbox) == []
 
 

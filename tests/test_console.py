@@ -102,7 +102,7 @@ def test_commands_map_to_the_session(chat: ChatHarness) -> None:
     assert alice.name == "alfred"
     text = "\n".join(_screen(ui, (80, 30)))
     for shown in ("-> *bob* psst", "* alice waves", "<alice> /slash", "* you are alfred",
-                  "* online (2): alfred, bob"):
+                  "* in #chat (2): alfred, bob"):
         assert shown in text
     assert "alfred @ test" in _screen(ui)[0]
 

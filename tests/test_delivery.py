@@ -175,8 +175,8 @@ def test_a_whole_session_leaves_through_the_seam() -> None:
     assert recording.take() == [
         ("room", Joined("#rust", "robert"), ()),
         ("user", Entered("#rust", 1, ""), ("robert",)),
-        ("room", Left("#chat", "alice", ""), ("carol", "robert")),
-        ("room", Joined("#rust", "alice"), ("robert",)),
+        ("room", Left("#chat", "alice", "", to="#rust"), ("carol", "robert")),
+        ("room", Joined("#rust", "alice", came_from="#chat"), ("robert",)),
         ("user", Entered("#rust", 2, "", "#chat"), ("alice",)),
     ]
     bob.send("TOPIC #rust :all about rust", "MODE #rust +v alice", "INVITE carol #rust")
@@ -190,8 +190,8 @@ def test_a_whole_session_leaves_through_the_seam() -> None:
     carol.send("/join #rust")
     bob.send("KICK #rust carol :not now")
     assert recording.take() == [
-        ("room", Left("#chat", "carol", ""), ("robert",)),
-        ("room", Joined("#rust", "carol"), ("alice", "robert")),
+        ("room", Left("#chat", "carol", "", to="#rust"), ("robert",)),
+        ("room", Joined("#rust", "carol", came_from="#chat"), ("alice", "robert")),
         ("user", Entered("#rust", 3, "all about rust", "#chat"), ("carol",)),
         ("room", Kicked("#rust", "carol", "robert", "not now"), ("alice", "robert")),
         ("user", Exited("#rust", "not now", "robert"), ("carol",)),

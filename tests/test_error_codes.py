@@ -86,7 +86,7 @@ SAMPLES: list[ChatError] = [
     errors.ShuttingDown(),
     errors.Flooding(),
     errors.TooSlow(),
-    errors.LineTooLong(),
+    errors.LineTooLong(512),
     errors.UnknownCommand("foo"),
     errors.Usage("usage: /rooms [page]"),
     errors.Usage("usage: /oper name password"),

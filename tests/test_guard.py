@@ -99,7 +99,8 @@ class TestFlood:
         client = Client(hub)
         client.lines()
         client.protocol.dataReceived(b"\n\n" + b"x" * 50 + b"\n" + b"\n\n")
-        assert client.lines() == ["! line too long", "! flooding"]
+        assert client.lines() == [f"! line too long (limit {hub.settings.max_line} bytes)",
+                                  "! flooding"]
 
     def test_flood_control_off(self):
         hub, clock = make_hub(flood_rate=0)

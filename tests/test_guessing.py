@@ -148,7 +148,7 @@ class TestServerPassword:
         user.read()
         user.send("/pass right-password", "#alice")
         assert user.read() == ["* password accepted: now register with #yourname",
-                               "* you are alice"]
+                               "* you are alice", "* you are in #chat alone for now"]
 
     def test_irc_reconnect_loop(self):
         net = Net(password="right-password")
@@ -173,7 +173,7 @@ class TestServerPassword:
         user = net.line_user(host="198.51.100.7")
         user.read()
         user.send("/pass right-password", "#bob")
-        assert user.read()[-1] == "* you are bob"
+        assert user.read()[-2] == "* you are bob"
 
 
 class TestBounded:

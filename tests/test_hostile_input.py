@@ -57,7 +57,7 @@ class TestUnterminatedStream:
         watcher, sender = net.line_user("watcher"), net.line_user("sender")
         watcher.read()
         sender.protocol.dataReceived(b"x" * 5000 + b"\nafter\n")
-        assert sender.read() == ["! line too long"]
+        assert sender.read() == ["! line too long (limit 100 bytes)"]
         assert watcher.read() == ["<sender> after"]
 
 
@@ -352,7 +352,7 @@ class TestServiceNames:
         mallory.send(f"#{name}")
         assert mallory.read() == [f"! bad name: {name} is reserved for network services"]
         mallory.send("#mallory", f"/nick {name}", f"#{name}")
-        assert mallory.read()[1:] == [f"! bad name: {name} is reserved for network services"] * 2
+        assert mallory.read()[2:] == [f"! bad name: {name} is reserved for network services"] * 2
         assert list(net.hub.users) == ["mallory"]
 
     @pytest.mark.parametrize("name", ["NickServ", "nickserv", "ChanServ", "HistServ", "ALIS"])

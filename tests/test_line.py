@@ -25,8 +25,28 @@ def test_register_and_join_notice():
     bob = LineUser(hub)
     bob.read()
     bob.send("#bob")
-    assert bob.read() == ["* you are bob"]
+    # Where they are, and with whom (issue 14).
+    assert bob.read() == ["* you are bob", "* you are in #chat with 1 other: alice"]
     assert alice.read() == ["* bob joined"]
+
+
+def test_the_welcome_names_who_is_there_and_how_many_more():
+    hub = make_hub()
+    names = [f"user{i}" for i in range(12)]
+    registered(hub, *names)
+    newcomer = LineUser(hub)
+    newcomer.read()
+    newcomer.send("#late")
+    head, _, shown = newcomer.read()[-1].partition(": ")
+    assert head == "* you are in #chat with 12 others"
+    listed, _, more = shown.partition(" and ")
+    assert more == "2 more (/who)"
+    listed_names = listed.split(", ")
+    assert len(set(listed_names)) == 10 and set(listed_names) <= set(names)
+    assert listed_names == sorted(listed_names)
+    alone = LineUser(make_hub())
+    alone.send("#solo")
+    assert alone.read()[-1] == "* you are in #chat alone for now"
 
 
 def test_motd_follows_registration():
@@ -34,7 +54,8 @@ def test_motd_follows_registration():
     user = LineUser(hub)
     user.read()
     user.send("#alice")
-    assert user.read() == ["* you are alice", "* Welcome to our chat", "* Rules: be kind"]
+    assert user.read() == ["* you are alice", "* Welcome to our chat", "* Rules: be kind",
+                           "* you are in #chat alone for now"]
 
 
 def test_must_register_before_talking():
@@ -52,7 +73,7 @@ def test_help_and_who_work_before_registering():
     user.send("/help")
     assert user.read()[0] == "* commands:"
     user.send("/who")
-    assert user.read() == ["* online (1): alice"]
+    assert user.read() == ["* in #chat (1): alice"]
 
 
 def test_broadcast_without_echo():
@@ -93,7 +114,6 @@ def test_private_message_forms():
         ("#bob", "! name taken: bob"),
         ("#BOB", "! name taken: BOB"),
         ("#9lives", "! bad name: must not start with a digit or '-'"),
-        ("#a b", "! bad name: ' ' not allowed (use ASCII letters, digits and _-[]{}\\^|)"),
         ("#", "! bad name: a name needs 1 to 32 characters"),
     ],
 )
@@ -119,7 +139,7 @@ def test_who_lists_sorted_names():
     hub = make_hub()
     alice, *_ = registered(hub, "carol", "Alice", "bob")
     alice.send("/who")
-    assert alice.read() == ["* online (3): Alice, bob, carol"]
+    assert alice.read() == ["* in #chat (3): Alice, bob, carol"]
 
 
 def test_rename_with_hash_and_nick():
@@ -163,7 +183,7 @@ def test_disconnect_mid_line_frees_name():
     assert bob.read() == ["* alice left (connection lost)"]
     newcomer = LineUser(hub)
     newcomer.send("#alice")
-    assert newcomer.read()[-1] == "* you are alice"
+    assert newcomer.read()[-2:] == ["* you are alice", "* you are in #chat with 1 other: bob"]
 
 
 def test_blank_lines_are_ignored():
@@ -222,7 +242,7 @@ def test_over_long_line_refused_connection_kept():
     hub = make_hub(max_line=20)
     alice, bob = registered(hub, "alice", "bob")
     alice.protocol.dataReceived(b"x" * 50 + b"\nshort one\n")
-    assert alice.read() == ["! line too long"]
+    assert alice.read() == ["! line too long (limit 20 bytes)"]
     assert bob.read() == ["<alice> short one"]
     assert not alice.closed
 
@@ -241,7 +261,7 @@ def test_each_over_long_line_in_one_read_is_refused_once_and_the_rest_survive():
     alice.protocol.dataReceived(
         b"first\r\n" + b"x" * 50 + b"\r\nsecond\n" + b"y" * 21 + b"\n\nthird\n" + b"z" * 5000
     )
-    assert alice.read() == ["! line too long", "! line too long", "! line too long"]
+    assert alice.read() == ["! line too long (limit 20 bytes)"] * 3
     assert bob.read() == ["<alice> first", "<alice> second", "<alice> third"]
     alice.protocol.dataReceived(b"z" * 5000 + b"\nfourth\n")
     assert alice.read() == []  # the same unfinished line: refused once already
@@ -280,7 +300,7 @@ def test_a_subclass_can_change_the_refusal_of_an_over_long_line():
     # Through the flood gate in order: the refusal waits its turn behind /help.
     alice.protocol.dataReceived(b"/who\n/help\n" + b"x" * 11 + b"\n")
     got = alice.read()
-    assert got[0] == "* online (1): alice" and got[-1] == f"* {HELP[-1]}"
+    assert got[0] == "* in #chat (1): alice" and got[-1] == f"* {HELP[-1]}"
     hub.clock.advance(60)
     assert alice.read() == ["! too long, alice"]
 
@@ -289,7 +309,7 @@ def test_max_line_counts_bytes_not_characters():
     hub = make_hub(max_line=10)
     alice, bob = registered(hub, "alice", "bob")
     alice.send("é" * 6)  # 12 bytes
-    assert alice.read() == ["! line too long"]
+    assert alice.read() == ["! line too long (limit 10 bytes)"]
     alice.send("é" * 5)
     assert bob.read() == ["<alice> ééééé"]
 
@@ -342,3 +362,86 @@ def test_no_input_raises_out_of_the_protocol(chunks):
     for line in watcher.read():
         assert line[:1] in ("<", "*")
         assert not any(ord(c) < 32 and c != "\t" for c in line)
+
+
+def test_a_hash_line_with_spaces_is_talk_once_registered():
+    """C{#hashtag here} is something to say; a name has no spaces (issue 14)."""
+    hub = make_hub()
+    alice, bob = registered(hub, "alice", "bob")
+    alice.send("#hashtag here")
+    assert bob.read() == ["<alice> #hashtag here"]
+    assert alice.read() == [] and alice.protocol.name == "alice"
+    alice.send("#alicia")
+    assert alice.read() == ["* you are alicia"]
+    # Before registering it is still an attempt at a name, refused with why.
+    newcomer = LineUser(hub)
+    newcomer.read()
+    newcomer.send("#a b")
+    assert newcomer.read() == [
+        "! bad name: ' ' not allowed (use ASCII letters, digits and _-[]{}\\^|)"]
+
+
+def test_irc_habits_msg_w_query_names_list():
+    hub = make_hub()
+    alice, bob = registered(hub, "alice", "bob")
+    for command in ("/msg", "/w", "/query", "/MSG"):
+        alice.send(f"{command} bob psst: {command}")
+        assert bob.read() == [f"*alice* psst: {command}"]
+    alice.send("/query bob")
+    assert alice.read() == ["! say what? /msg bob text (there are no query windows here)"]
+    alice.send("/msg")
+    assert alice.read() == ["! to whom? /msg name text"]
+    alice.send("/msg nobody hi")
+    assert alice.read() == ["! no such user: nobody"]
+    alice.send("/names")
+    assert alice.read() == ["* in #chat (2): alice, bob"]
+    alice.send("/list")
+    assert alice.read() == ["* rooms (1): #chat (2)"]
+
+
+def test_away_and_back_show_to_line_and_irc_users():
+    from irc_support import Net
+
+    net = Net()
+    away = net.line_user("bob")
+    line = net.line_user("carol")
+    irc = net.irc_user("alice")
+    away.read(), line.read()
+    away.send("/away at lunch")
+    assert away.read() == ["* you are away: at lunch; /back when you return"]
+    line.send("@bob:hi")
+    assert line.read() == ["* bob is away: at lunch"]
+    assert ":chatsvc 301 alice bob :at lunch" in irc.ask("WHOIS bob")
+    assert irc.ask("PRIVMSG bob :hi") == [":chatsvc 301 alice bob :at lunch"]
+    away.read()
+    away.send("/back")
+    assert away.read() == ["* you are back"]
+    line.send("@bob:hi again")
+    assert line.read() == []
+    assert away.read() == ["*carol* hi again"]
+    away.send("/back")
+    assert away.read() == ["* you were not away"]
+    away.send("/away")
+    assert away.read() == ["* you are away: away; /back when you return"]
+
+
+def test_whois_tells_what_irc_whois_does():
+    from irc_support import Net
+
+    net = Net(opers={"root": "pw"})
+    carol = net.line_user("carol")
+    alice = net.irc_user("alice", channels="#chat,#rust")
+    alice.send("AWAY :brb", "OPER root pw")
+    net.clock.advance(300)
+    carol.read()
+    carol.send("/whois ALICE")
+    assert carol.read() == [
+        "* alice: ~alice@192.0.2.1; IRC; real name Alice Example; in #chat, #rust; "
+        "a server operator; away: brb; idle 5 min, connected 5 min"]
+    carol.send("/whois carol")
+    assert carol.read() == [
+        "* carol: carol@198.51.100.7; line; in #chat; idle 5 min, connected 5 min"]
+    carol.send("/whois nobody")
+    assert carol.read() == ["! no such user: nobody"]
+    carol.send("/whois")
+    assert carol.read() == ["! about whom? /whois name"]

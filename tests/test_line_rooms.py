@@ -30,10 +30,10 @@ def test_join_creates_a_room_and_moves_you_there():
     alice, bob = registered(hub, "alice", "bob")
     alice.send("/join #rust")
     assert alice.read() == ["* you joined #rust (1 here)"]
-    assert bob.read() == ["* alice left"]
+    assert bob.read() == ["* alice left for #rust"]
     bob.send("/join #RUST")
     assert bob.read() == ["* you joined #rust (2 here)"]
-    assert alice.read() == ["* bob joined #rust"]
+    assert alice.read() == ["* bob joined #rust from #chat"]
     alice.send("hello rust")
     assert bob.read() == ["<alice> hello rust"]
 
@@ -87,10 +87,10 @@ def test_part_returns_to_the_default_room():
     in_room("#rust", alice, bob)
     alice.send("/part enough rust")
     assert alice.read() == ["* you joined #chat (1 here)"]
-    assert bob.read() == ["* alice left #rust (enough rust)"]
+    assert bob.read() == ["* alice left #rust for #chat (enough rust)"]
     bob.send("/part")
     assert bob.read() == ["* you joined #chat (2 here)"]
-    assert alice.read() == ["* bob joined"]
+    assert alice.read() == ["* bob is back from #rust"]
     assert "#rust" not in hub.rooms
     alice.send("/part")
     assert alice.read() == ["! you are in #chat, the default room: /join #room to go elsewhere"]
@@ -154,7 +154,7 @@ def test_who_lists_your_room_or_another_you_may_see():
     carol.read()
     carol.send("/who", "/who #rust", "/who #nowhere")
     assert carol.read() == [
-        "* online (1): carol",
+        "* in #chat (1): carol",
         "* in #rust (2): @alice, +bob",
         "! no such room: #nowhere",
     ]
@@ -191,7 +191,8 @@ def test_default_room_topic_is_shown_after_registering():
     user = LineUser(hub)
     user.read()
     user.send("#newbie")
-    assert user.read() == ["* you are newbie", "* topic of #chat: Welcome!"]
+    assert user.read() == ["* you are newbie", "* topic of #chat: Welcome!",
+                           "* you are in #chat with 1 other: boss"]
 
 
 # -- operators, kicks --------------------------------------------------------
@@ -549,7 +550,7 @@ async def test_rooms_over_tcp(server):
     alice.send("/mode +i")
     assert await alice.expect() == "* you joined #vault (1 here)"
     assert await alice.expect() == "* alice sets +i on #vault"
-    assert await bob.expect() == "* alice left"
+    assert await bob.expect() == "* alice left for #vault"
     bob.send("/join #vault")
     assert await bob.expect() == "! #vault is invite-only"
     alice.send("/invite bob")
@@ -557,7 +558,7 @@ async def test_rooms_over_tcp(server):
     assert await bob.expect() == "* alice invites you to #vault"
     bob.send("/join #vault")
     assert await bob.expect() == "* you joined #vault (2 here)"
-    assert await alice.expect() == "* bob joined #vault"
+    assert await alice.expect() == "* bob joined #vault from #chat"
     for line in ("/oper root hunter2", "/deop alice", "/kick alice enough"):
         bob.send(line)
     assert await bob.expect() == "* you are now a server operator"
@@ -566,3 +567,17 @@ async def test_rooms_over_tcp(server):
     assert await alice.expect() == "* bob takes operator status from alice in #vault"
     assert await alice.expect() == "* you were kicked from #vault by bob (enough)"
     assert await alice.expect() == "* you joined #chat (1 here)"
+
+
+def test_a_move_into_or_out_of_a_secret_room_does_not_name_it():
+    hub = make_hub()
+    alice, bob, carol = registered(hub, "alice", "bob", "carol")
+    alice.send("/join #hideout", "/mode +s")
+    alice.read(), bob.read(), carol.read()
+    bob.send("/join #hideout")
+    assert carol.read() == ["* bob left"]
+    assert alice.read() == ["* bob joined #hideout from #chat"]  # #chat is no secret
+    bob.send("/part")
+    assert carol.read() == ["* bob joined"]
+    bob.send("/join #rust")
+    assert carol.read() == ["* bob left for #rust"]

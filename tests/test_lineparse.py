@@ -211,8 +211,28 @@ def test_default_room_notices_do_not_name_it() -> None:
     assert render_text(Joined("#Chat", "a"), "#chat") == "* a joined"
     assert render_text(Left("#chat", "a", ""), "#chat") == "* a left"
     assert render_text(Left(None, "a", "quit"), "#chat") == "* a left (quit)"
-    assert render_text(Who("#chat", ("a",), ("a",)), "#chat") == "* online (1): @a"
     assert render_text(Joined("#rust", "a"), "#chat") == "* a joined #rust"
+
+
+def test_who_names_its_room_even_the_default_one() -> None:
+    """C{/who} lists one room's members, so it says which (issue 14)."""
+    assert render_text(Who("#chat", ("a",), ("a",)), "#chat") == "* in #chat (1): @a"
+    # What older servers sent still parses.
+    assert LineParser(room="#chat").parse("* online (1): @a") == Who("#chat", ("a",), ("a",))
+
+
+def test_a_move_between_rooms_says_where_and_does_not_read_as_a_quit() -> None:
+    cases = [
+        (Left("#chat", "dave", "", to="#rust"), "* dave left for #rust"),
+        (Left("#go", "dave", "bye", to="#chat"), "* dave left #go for #chat (bye)"),
+        (Joined("#chat", "alicia", came_from="#rust"), "* alicia is back from #rust"),
+        (Joined("#go", "alicia", came_from="#rust"), "* alicia joined #go from #rust"),
+    ]
+    for event, line in cases:
+        assert render_text(event, "#chat") == line
+        parsed = LineParser(room=event.room).parse(line)
+        assert parsed == event, line
+    assert LineParser(room="#chat").parse("* dave left") == Left(None, "dave", "")
 
 
 def test_parser_follows_its_user_between_rooms() -> None:

@@ -70,7 +70,7 @@ async def test_plain_and_tls_users_share_the_room(server, certs):
     assert await alice.expect() == "*bob* psst back"
 
     carol.send("/who")
-    assert await carol.expect() == "* online (3): alice, bob, carol"
+    assert await carol.expect() == "* in #chat (3): alice, bob, carol"
 
     carol.send("#caroline")
     assert await carol.expect() == "* you are caroline"
@@ -82,7 +82,7 @@ async def test_plain_and_tls_users_share_the_room(server, certs):
 
     # Invalid UTF-8, an over-long line, then a normal line: all survive.
     bob.send(b"caf\xc3( \xfe\xfe\n" + b"x" * 500 + b"\nstill fine\n")
-    assert await bob.expect() == "! line too long"
+    assert await bob.expect() == "! line too long (limit 100 bytes)"
     assert await alice.expect() == "<bob> caf\ufffd( \ufffd\ufffd"
     assert await alice.expect() == "<bob> still fine"
 

@@ -186,7 +186,7 @@ class Client:
         self.send(f"#{name}")
         lines = self.expect(f"* you are {name}")
         self.send("/who")
-        return lines + self.expect_prefix("* online")
+        return lines + self.expect_prefix("* in #")
 
     def rest(self) -> list[str]:
         """Every line until the server closes the connection."""

@@ -56,7 +56,7 @@ def test_line_user_gives_the_password_with_pass():
     user.send("/pass s3cret")
     assert user.read() == ["* password accepted: now register with #yourname"]
     user.send("#alice")
-    assert user.read() == ["* you are alice"]
+    assert user.read() == ["* you are alice", "* you are in #chat alone for now"]
     user.send("/pass s3cret")
     assert user.read() == ["! already registered"]
 
@@ -106,7 +106,8 @@ LINE_PROBES = [
     "/who", "/who #hideout", "/who #chat", "/rooms", "/join #hideout", "/topic", "/mode",
     "/ban", "/part", "/me waves", "/nick x", "/oper admin x", "/invite pw_member2",
     "/kick pw_member2", "/say hi", "//hi", "@pw_member2:hi", "@pw_member2 hi", "hello",
-    "#pw_member2", "#newcomer", "/nosuch", "/WHO", "x" * 10_000,
+    "#pw_member2", "#newcomer", "/nosuch", "/WHO", "/whois pw_member2", "/names #hideout",
+    "/list", "/msg pw_member2 hi", "/away lunch", "#hashtag here", "x" * 10_000,
 ]
 
 
@@ -117,7 +118,7 @@ def test_line_answers_nothing_but_pass_quit_and_help_before_the_password():
     for probe in LINE_PROBES:
         nc.send(probe)
         replies = nc.read()
-        expected = ["! line too long"] if len(probe) > 4096 else [
+        expected = ["! line too long (limit 4096 bytes)"] if len(probe) > 4096 else [
             "! password required: send /pass PASSWORD first"]
         assert replies == expected, probe
     nc.send("/help")
@@ -138,7 +139,8 @@ def test_line_after_the_password_everything_works_and_lines_in_flight_too():
     assert nc.read() == ["! password required: send /pass PASSWORD first",
                          "* password accepted: now register with #yourname",
                          "* in #hideout (1): @pw_member2",
-                         "* you are alice"]
+                         "* you are alice",
+                         "* you are in #chat alone for now"]
 
 
 def test_line_lines_before_the_password_count_against_the_flood_gate():

@@ -213,7 +213,7 @@ def test_moving_leaves_the_old_room_only_once_admitted():
     hub.join(alice, "#rust", leaving="#chat", reason="off to #rust")
     assert alice not in hub.default_room
     assert alice.take() == [Entered("#rust", 1, "", left="#chat")]
-    assert bob.take() == [Left("#chat", "alice", "off to #rust")]
+    assert bob.take() == [Left("#chat", "alice", "off to #rust", to="#rust")]
 
 
 def test_too_many_rooms():

@@ -504,10 +504,11 @@ class LineTooLong(ChatError):
     are read (IRC: ERR_INPUTTOOLONG, 417)."""
 
     code = "line-too-long"
-    line_forms = ("line too long",)
+    line_forms = ("line too long (limit {n} bytes)", "line too long")
 
-    def __init__(self) -> None:
-        super().__init__("line too long")
+    def __init__(self, limit: int) -> None:
+        self.limit = limit
+        super().__init__(f"line too long (limit {limit} bytes)")
 
 
 class UnknownCommand(ChatError):

@@ -545,15 +545,18 @@ class ChatFactory(ServerFactory):
         else:
             self._check_entry(participant, room, key)
         if old is not None:
+            # Where they went, and came from, unless that is a secret.
             self._drop_member(participant, old)
             self.delivery.to_room(old, Left(old.name, name, reason,
+                                            to=None if room.secret else room.name,
                                             mask=self.mask_of(participant),
                                             stamp=self._stamp()))
         if created:
             self.rooms[room.key] = room
             self.log.info("{name} created {room}", name=name, room=room.name)
         stamp = self._stamp()
-        self._admit(participant, room, stamp)
+        self._admit(participant, room, stamp,
+                    None if old is None or old.secret else old.name)
         if created:
             room.operators.add(participant)
         self.delivery.to_user(participant, Entered(room.name, len(room), room.topic,
@@ -865,6 +868,7 @@ class ChatFactory(ServerFactory):
         it: IRC's WHOIS and replies to a private message, the line
         protocol's C{/whois} and whispers.
         """
+        self._require_name(participant)
         text = (text or "").strip()[:MAX_AWAY_LENGTH] or None
         participant.record.away = text
         return text
@@ -1024,11 +1028,12 @@ class ChatFactory(ServerFactory):
         if room.limit is not None and len(room) >= room.limit:
             raise RoomFull(room.name)
 
-    def _admit(self, participant: Participant, room: Room, stamp: Stamp) -> None:
+    def _admit(self, participant: Participant, room: Room, stamp: Stamp,
+               came_from: str | None = None) -> None:
         """Add a member, telling the others there, and use up any invitation."""
         assert participant.name is not None
         # Announced before the joiner is added: the audience is who was there.
-        self.delivery.to_room(room, Joined(room.name, participant.name,
+        self.delivery.to_room(room, Joined(room.name, participant.name, came_from=came_from,
                                            mask=self.mask_of(participant), stamp=stamp))
         room.add(participant)
         self._joined.setdefault(participant, {})[room.key] = room

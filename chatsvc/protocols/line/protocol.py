@@ -18,6 +18,7 @@ and the room commands act on it.  Server to client: see L{chatsvc.protocols.line
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Callable
 from typing import TYPE_CHECKING, ClassVar
 
@@ -37,6 +38,7 @@ from chatsvc.hub.errors import (
     LineTooLong,
     NoRoom,
     NoSuchPage,
+    NoSuchUser,
     NotRegistered,
     NotYourRoom,
     PasswordRequired,
@@ -60,9 +62,11 @@ if TYPE_CHECKING:
 HELP = (
     "commands:",
     "  #name              register, or change your name (also /nick name)",
-    "  @name:text         private message to name (also @name text)",
-    "  /who [#room]       who is in your room (or another)",
-    "  /rooms [page]      the rooms, with member counts and topics",
+    "  @name:text         private message to name (also @name text, /msg name text)",
+    "  /who [#room]       who is in your room (or another; also /names)",
+    "  /whois name        about someone: rooms, away, idle time",
+    "  /away [text]       mark yourself away (/back when you return)",
+    "  /rooms [page]      the rooms, with member counts and topics (also /list)",
     "  /join #room [key]  go to a room (it is created if need be)",
     "  /part [reason]     leave your room for the default room",
     "  /topic [text]      show or set the topic (/topic - clears it)",
@@ -78,6 +82,29 @@ HELP = (
     "  /mode              show the rules; /mode +i-m, +k key, +l 10, +b mask ...",
     "  /oper name password  become a server operator",
 )
+
+#: How many names the welcome lists before "and N more".
+_WELCOME_NAMES = 10
+
+
+def _company(shown: list[str], others: int) -> str:
+    """C{with 3 others: bob, carol, dave}, or C{alone for now}: C{shown} are
+    some of the C{others}."""
+    if not others:
+        return "alone for now"
+    more = others - len(shown)
+    count = f"{others} other" + ("s" if others > 1 else "")
+    return f"with {count}: {', '.join(shown)}" + (f" and {more} more (/who)" if more > 0 else "")
+
+
+def _duration(seconds: float) -> str:
+    """C{42 s}, C{5 min}, C{3 h}, C{2 days}: how long, roughly."""
+    seconds = max(0, int(seconds))
+    for unit, size in (("days", 86400), ("h", 3600), ("min", 60)):
+        if seconds >= size * (2 if unit == "days" else 1):
+            return f"{seconds // size} {unit}"
+    return f"{seconds} s"
+
 
 _RULE_WORDS = {
     "i": "invite-only",
@@ -248,7 +275,11 @@ class LineChatProtocol(RecordBacked, BoundedLineReceiver):
             if first == "@":
                 self._private(text[1:])
             elif first == "#":
-                self._register(text[1:].strip())
+                name = text[1:].strip()
+                if self.name is not None and any(c.isspace() for c in name):
+                    self._say(text)  # "#hashtag here" is talk; a name has no spaces
+                else:
+                    self._register(name)
             elif first != "/":
                 self._say(text)
             elif text.startswith("//"):
@@ -268,7 +299,7 @@ class LineChatProtocol(RecordBacked, BoundedLineReceiver):
         Called when the line's turn through the flood gate comes, with
         C{b""}: its bytes were discarded as they arrived.
         """
-        self.deliver(LineTooLong().as_event())
+        self.deliver(LineTooLong(self.hub.settings.max_line).as_event())
 
     def _before_password(self, raw: bytes | object) -> None:
         """A line from a client that has not given the server password yet.
@@ -337,6 +368,49 @@ class LineChatProtocol(RecordBacked, BoundedLineReceiver):
             tuple(m.name for m in members if m.operator),
             tuple(m.name for m in members if m.voiced and not m.operator),
         ))
+
+    def _cmd_msg(self, argument: str) -> None:
+        """IRC's C{/msg name text} (also C{/w}, C{/query}): a private message."""
+        target, _, body = argument.partition(" ")
+        if not target:
+            raise Usage("to whom? /msg name text")
+        if not body.strip():
+            raise Usage(f"say what? /msg {target} text (there are no query windows here)")
+        self._private(f"{target}:{body}")
+
+    def _cmd_away(self, argument: str) -> None:
+        """C{/away [text]}: marked away (for IRC's WHOIS and replies too) until C{/back}."""
+        text = self.hub.set_away(self, plain(argument) or "away")
+        self.deliver(Notice(f"you are away: {text}; /back when you return"))
+
+    def _cmd_back(self, argument: str) -> None:
+        was = self.record.away
+        self.hub.set_away(self, None)
+        self.deliver(Notice("you are back" if was is not None else "you were not away"))
+
+    def _cmd_whois(self, argument: str) -> None:
+        """C{/whois name}: what IRC's WHOIS tells, in one line."""
+        words = argument.split()
+        if not words:
+            raise Usage("about whom? /whois name")
+        person = self.hub.user_named(words[0])
+        if person is None:
+            raise NoSuchUser(words[0])
+        record = person.record
+        rooms = [room.name for room in self.hub.rooms_of(person) if self.hub.can_see(self, room)]
+        facts = [f"{record.ident}@{record.host}", f"{record.protocol}"
+                 + (" over TLS" if record.secure else "")]
+        if record.realname and record.realname != record.name:
+            facts.append(f"real name {plain(record.realname)}")
+        facts.append(f"in {', '.join(rooms)}" if rooms else "in no room you can see")
+        if self.hub.is_server_operator(person):
+            facts.append("a server operator")
+        if record.away is not None:
+            facts.append(f"away: {plain(record.away)}")
+        now = self.hub.clock.seconds()
+        facts.append(f"idle {_duration(now - record.last_active)}, "
+                     f"connected {_duration(now - record.signon)}")
+        self.deliver(Notice(f"{record.name}: {'; '.join(facts)}"))
 
     def _cmd_help(self, argument: str) -> None:
         for line in HELP:
@@ -517,11 +591,21 @@ class LineChatProtocol(RecordBacked, BoundedLineReceiver):
         self._register(argument)
 
     def _register(self, name: str) -> None:
-        """Register or rename; a newcomer the default room refused is told where they are."""
+        """Register or rename; a newcomer is told where they are, and with whom."""
         first = self.name is None
         self.hub.register(self, name)
-        if first and self.name is not None and not self.hub.rooms_of(self):
+        if not first or self.name is None:
+            return
+        rooms = self.hub.rooms_of(self)
+        if not rooms:  # the default room refused them
             self.deliver(Notice(NO_ROOM))
+            return
+        room = rooms[0]
+        # A few names and the count: a room of 10,000 is not sorted for each newcomer.
+        shown = sorted(itertools.islice((member.name for member in room.everyone
+                                         if member is not self and member.name is not None),
+                                        _WELCOME_NAMES), key=fold)
+        self.deliver(Notice(f"you are in {room.name} {_company(shown, len(room) - 1)}"))
 
     def _cmd_quit(self, argument: str) -> None:
         self.deliver(Notice("bye"))
@@ -532,6 +616,14 @@ class LineChatProtocol(RecordBacked, BoundedLineReceiver):
     #: built per connection cost 2 KiB of every idle connection's memory.
     _COMMANDS: ClassVar[dict[str, Callable[[LineChatProtocol, str], None]]] = {
         "who": _cmd_who,
+        "names": _cmd_who,
+        "whois": _cmd_whois,
+        "msg": _cmd_msg,
+        "w": _cmd_msg,
+        "query": _cmd_msg,
+        "away": _cmd_away,
+        "back": _cmd_back,
+        "list": _cmd_rooms,
         "help": _cmd_help,
         "me": _cmd_me,
         "quit": _cmd_quit,

@@ -78,11 +78,18 @@ def _because(reason: str) -> str:
 
 
 def _joined(event: Joined, home: str | None) -> str:
-    return f"* {event.name} joined{_in(event.room, home)}"
+    where = _in(event.room, home)
+    if event.came_from is not None:
+        if not where:
+            return f"* {event.name} is back from {event.came_from}"
+        return f"* {event.name} joined{where} from {event.came_from}"
+    return f"* {event.name} joined{where}"
 
 
 def _left(event: Left, home: str | None) -> str:
-    return f"* {event.name} left{_in(event.room, home)}{_because(event.reason)}"
+    # A move says where to: "* dave left" alone is how a quit reads.
+    to = f" for {event.to}" if event.to is not None else ""
+    return f"* {event.name} left{_in(event.room, home)}{to}{_because(event.reason)}"
 
 
 def _who(event: Who, home: str | None) -> str:
@@ -90,10 +97,9 @@ def _who(event: Who, home: str | None) -> str:
     shown = ", ".join(
         ("@" if name in ops else "+" if name in voiced else "") + name for name in event.names
     )
-    where = _in(event.room, home)
-    if where:
-        return f"* in{where} ({len(event.names)}): {shown}"
-    return f"* online ({len(event.names)}): {shown}"
+    # The members of one room, so it says which, the default room too (the
+    # parser still reads the "* online (N): ..." of older servers).
+    return f"* in {event.room} ({len(event.names)}): {shown}"
 
 
 def _topic_line(room: str, topic: str) -> str:
@@ -182,9 +188,9 @@ def render_text(event: Event, home: str | None = None) -> str:
     """The text (without final terminator) that shows C{event} to a line user.
 
     C{home} is the server's default room: the core notices about it
-    (C{* alice joined}, C{* alice left (reason)}, C{* online (N): ...}) do
-    not name it, while those about any other room do.  C{None} treats every
-    room as home.  A few events take more than one line, joined by CRLF.
+    (C{* alice joined}, C{* alice left (reason)}) do not name it, while
+    those about any other room do.  C{None} treats every room as home.  A
+    few events take more than one line, joined by CRLF.
     """
     return _RENDERERS[type(event)](event, home)
 
@@ -233,6 +239,15 @@ def _rule_joined(match: re.Match[str], parser: LineParser) -> Event | None:
 
 def _rule_left(match: re.Match[str], parser: LineParser) -> Event | None:
     return Left(match["room"], match["name"], match["reason"] or "")
+
+
+def _rule_moved_out(match: re.Match[str], parser: LineParser) -> Event | None:
+    return Left(match["room"] or parser.room or None, match["name"], match["reason"] or "",
+                to=match["to"])
+
+
+def _rule_moved_in(match: re.Match[str], parser: LineParser) -> Event | None:
+    return Joined(match["room"] or parser.room, match["name"], came_from=match["came_from"])
 
 
 def _rule_renamed(match: re.Match[str], parser: LineParser) -> Event | None:
@@ -330,6 +345,12 @@ NOTICE_RULES: list[tuple[re.Pattern[str], NoticeRule]] = [
     (re.compile(rf"you left (?P<room>{_ROOM}){_REASON}(?P<by>)"), _rule_exited),
     (re.compile(rf"you were kicked from (?P<room>{_ROOM}) by (?P<by>{_NAME}){_REASON}"),
      _rule_exited),
+    (re.compile(rf"(?P<name>{_NAME}) left(?: (?P<room>{_ROOM}))? for (?P<to>{_ROOM}){_REASON}"),
+     _rule_moved_out),
+    (re.compile(rf"(?P<name>{_NAME}) is back from (?P<came_from>{_ROOM})(?P<room>)"),
+     _rule_moved_in),
+    (re.compile(rf"(?P<name>{_NAME}) joined (?P<room>{_ROOM}) from (?P<came_from>{_ROOM})"),
+     _rule_moved_in),
     (re.compile(rf"(?P<name>{_NAME}) joined(?: (?P<room>{_ROOM}))?"), _rule_joined),
     (re.compile(rf"(?P<name>{_NAME}) left(?: (?P<room>{_ROOM}))?{_REASON}"), _rule_left),
     (re.compile(rf"(?P<old>{_NAME}) is now (?P<new>{_NAME})"), _rule_renamed),
