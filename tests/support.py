@@ -1,4 +1,11 @@
-"""Helpers shared by the tests: in-memory line users and test certificates."""
+"""Helpers shared by the tests.
+
+In memory: L{Wire}, the one fake connection to a hub (L{LineUser},
+L{IRCUser}; L{Net} is the public harness with both listeners), bare
+participants (L{Recorder}) and a WebSocket-shaped transport
+(L{MessageTransport}).  Over real sockets: L{WireClient}, L{SocketUser},
+L{twistd_server}.  And test certificates.
+"""
 
 from __future__ import annotations
 
@@ -16,8 +23,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from twisted.internet.address import IPv4Address
+from twisted.internet.address import IPv4Address, IPv6Address
 from twisted.internet.error import ConnectionDone
+from twisted.internet.interfaces import IPushProducer
+from twisted.internet.protocol import Protocol, ServerFactory
 from twisted.internet.task import Clock
 from twisted.internet.testing import StringTransport
 from twisted.python.failure import Failure
@@ -26,28 +35,57 @@ from chatsvc.events import Event
 from chatsvc.hub.factory import ChatFactory
 from chatsvc.hub.participant import RecordBacked
 from chatsvc.hub.settings import Settings
+from chatsvc.protocols.irc.protocol import IRCChatProtocol
 from chatsvc.protocols.line.protocol import LineChatProtocol
+from chatsvc.testing import ChatHarness
 
 _ports = itertools.count(40000)
 
 
-class LineUser:
-    """One line-protocol connection to a hub over an in-memory transport."""
+def peer_address(host: str, port: int | None = None) -> IPv4Address | IPv6Address:
+    """The client's address as a listener on C{host}'s family reports it."""
+    port = next(_ports) if port is None else port
+    return IPv6Address("TCP", host, port) if ":" in host else IPv4Address("TCP", host, port)
 
-    def __init__(self, hub: ChatFactory, host: str = "127.0.0.1") -> None:
+
+class Wire:
+    """One client connection to a hub listener over an in-memory transport.
+
+    The one way these tests fake a connection, whatever the protocol: the
+    server's protocol is built by the listener (or given, for a subclass
+    under test) and connected to a L{StringTransport}; L{send} feeds it
+    bytes as the client would and L{read} takes what it wrote.  Nothing is
+    pumped or scheduled, so a test sees the server's answer the moment the
+    call returns.  L{LineUser} and L{IRCUser} differ only in their framing;
+    L{chatsvc.testing.ChatHarness} is the same thing over a byte pump, for
+    tests that drive a real client.
+
+    @ivar newline: what the client ends every line it sends with.
+    """
+
+    newline = b"\n"
+
+    def __init__(self, hub: ChatFactory, listener: ServerFactory | None = None,
+                 host: str = "127.0.0.1", *, port: int | None = None,
+                 protocol: Protocol | None = None) -> None:
         self.hub = hub
-        self.transport = StringTransport(peerAddress=IPv4Address("TCP", host, next(_ports)))
-        self.protocol: LineChatProtocol = hub.buildProtocol(self.transport.getPeer())
+        self.transport = StringTransport(peerAddress=peer_address(host, port))
+        if protocol is None:
+            built = (listener or hub).buildProtocol(self.transport.getPeer())
+            assert built is not None
+            protocol = built
+        self.protocol: Any = protocol
         self.protocol.makeConnection(self.transport)
+        self.dropped = False
 
     def send(self, *lines: str | bytes) -> None:
-        """Send each line with a newline, as nc would."""
+        """Send each line with the client's newline."""
         for line in lines:
             data = line if isinstance(line, bytes) else line.encode("utf-8")
-            self.protocol.dataReceived(data + b"\n")
+            self.protocol.dataReceived(data + self.newline)
 
     def read(self) -> list[str]:
-        """The lines received since the last read."""
+        """The lines received since the last read (each one complete)."""
         data = self.transport.value()
         self.transport.clear()
         if not data:
@@ -55,13 +93,97 @@ class LineUser:
         assert data.endswith(b"\r\n"), data
         return data.decode("utf-8").split("\r\n")[:-1]
 
+    def lines(self) -> list[str]:
+        """Like L{read}, but blank lines left out and a partial last line kept."""
+        data = self.transport.value().decode()
+        self.transport.clear()
+        return [line for line in data.split("\r\n") if line]
+
     def drop(self, reason: Exception | None = None) -> None:
-        """The client's side of the connection goes away."""
-        self.protocol.connectionLost(Failure(reason or ConnectionDone()))
+        """The client's side of the connection goes away (once; again is a no-op)."""
+        if not self.dropped:
+            self.dropped = True
+            self.protocol.connectionLost(Failure(reason or ConnectionDone()))
 
     @property
     def closed(self) -> bool:
-        return self.transport.disconnecting
+        """Whether the server has started closing the connection."""
+        return bool(self.transport.disconnecting)
+
+
+class LineUser(Wire):
+    """A line-protocol connection (nc: lines end in LF) to C{hub} itself."""
+
+    def __init__(self, hub: ChatFactory, host: str = "127.0.0.1", *, port: int | None = None,
+                 protocol: LineChatProtocol | None = None) -> None:
+        super().__init__(hub, hub, host, port=port, protocol=protocol)
+        self.protocol: LineChatProtocol
+
+
+class IRCUser(Wire):
+    """An IRC connection (CRLF lines) to C{net}'s IRC listener."""
+
+    newline = b"\r\n"
+
+    def __init__(self, net: Net, host: str = "192.0.2.1", *, port: int | None = None) -> None:
+        super().__init__(net.hub, net.listeners["irc"], host, port=port)
+        self.protocol: IRCChatProtocol
+
+    def ask(self, *lines: str | bytes) -> list[str]:
+        """Send lines and return what came back."""
+        self.read()
+        self.send(*lines)
+        return self.read()
+
+
+def line_user(hub: ChatFactory, name: str | None = None, host: str = "127.0.0.1",
+              **kwargs: Any) -> LineUser:
+    """A line user; registered as C{name} (its own inbox emptied) when given."""
+    user = LineUser(hub, host, **kwargs)
+    if name is not None:
+        user.send(f"#{name}")
+        user.read()
+    return user
+
+
+class Net(ChatHarness):
+    """The public harness's hub and listeners, on a clock at a realistic time.
+
+    Many users from one address, sending as fast as a test can: no
+    per-address cap or connection rate and no flood control unless a test
+    asks for them.  L{irc_user} and L{line_user} connect a L{Wire};
+    the harness's own scripted clients (C{irc_client}, C{join}) reach the
+    same hub.
+    """
+
+    def __init__(self, **settings: Any) -> None:
+        clock = Clock()
+        clock.advance(1_700_000_000)
+        settings = {"max_per_ip": 0, "connect_rate": 0, "flood_rate": 0, "register_timeout": 0,
+                    **settings}
+        super().__init__(Settings(**settings), clock=clock)
+
+    def irc_user(self, nick: str | None = None, host: str = "192.0.2.1",
+                 channels: str = "#chat", *, port: int | None = None) -> IRCUser:
+        """An IRC user; registered as C{nick} and in C{channels} when given."""
+        user = IRCUser(self, host, port=port)
+        if nick is not None:
+            user.send(f"NICK {nick}", f"USER {nick} 0 * :{nick.title()} Example")
+            replies = user.read()
+            assert any(r.startswith(f":chatsvc 001 {nick} ") for r in replies), replies
+            if channels:
+                user.send(f"JOIN {channels}")
+                user.read()
+        return user
+
+    def line_user(self, name: str | None = None, host: str = "198.51.100.7",
+                  **kwargs: Any) -> LineUser:
+        return line_user(self.hub, name, host, **kwargs)
+
+
+def numerics(lines: list[str]) -> list[str]:
+    """The numeric (or command) of each server line."""
+    return [line.split(" ")[1] if line.startswith(":") else line.split(" ")[0] for line in lines]
 
 
 def who(hub: ChatFactory) -> tuple[str, list[str]]:
@@ -106,6 +228,37 @@ class Recorder(RecordBacked):
 
     def disconnect(self, reason: str) -> None:
         self.closed_for = reason
+
+
+class MessageTransport:
+    """An in-memory message transport: the shape of Twisted's WebSocketTransport.
+
+    Each message is recorded whole in C{messages} and its bytes go to an
+    underlying L{StringTransport}, and the producer is registered on that
+    transport, as Twisted's WebSocket transport does on its TCP connection: so
+    the backlog policy meets the same pause and resume calls as over a stream.
+    """
+
+    def __init__(self, under: StringTransport | None = None) -> None:
+        self.under = StringTransport() if under is None else under
+        self.messages: list[str | bytes] = []
+
+    def sendTextMessage(self, text: str) -> None:
+        self.messages.append(text)
+        self.under.write(text.encode())
+
+    def sendBytesMessage(self, data: bytes) -> None:
+        self.messages.append(data)
+        self.under.write(data)
+
+    def loseConnection(self) -> None:
+        self.under.loseConnection()
+
+    def attachProducer(self, producer: IPushProducer) -> None:
+        self.under.registerProducer(producer, True)
+
+    def detachProducer(self) -> None:
+        self.under.unregisterProducer()
 
 
 @dataclass

@@ -11,7 +11,7 @@ from __future__ import annotations
 import re
 
 import pytest
-from irc_support import Net, numerics
+from support import Net, numerics
 
 from chatsvc.events import RoomList
 from chatsvc.protocols.line.wire import LineParser

@@ -12,8 +12,7 @@ from __future__ import annotations
 import sys
 from collections.abc import Iterable
 
-from irc_support import Net
-from support import LineUser, Recorder, make_hub
+from support import LineUser, Net, Recorder, make_hub
 from twisted.internet.task import Clock
 
 from chatsvc.events import (

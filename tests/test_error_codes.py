@@ -12,6 +12,7 @@ import re
 from pathlib import Path
 
 import pytest
+from support import LineUser, Net, make_hub, numerics
 
 from chatsvc import client
 from chatsvc.events import Error, Event, Motd, Notice
@@ -20,8 +21,6 @@ from chatsvc.hub.errors import ChatError
 from chatsvc.protocols.irc import channels
 from chatsvc.protocols.line.wire import LineParser, line_bytes, refusal_code
 from chatsvc.testing import ChatHarness
-from tests.irc_support import Net, numerics
-from tests.support import LineUser, make_hub
 
 README = Path(__file__).resolve().parent.parent / "README.rst"
 

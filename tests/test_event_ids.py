@@ -3,8 +3,7 @@ and the server time it happened, and neither changes what an event equals."""
 
 from __future__ import annotations
 
-from irc_support import Net
-from support import Recorder, make_hub
+from support import Net, Recorder, make_hub
 from test_delivery import RecordingDelivery
 
 from chatsvc.events import (

@@ -7,63 +7,29 @@ adapter; the IRC and WebSocket adapters reach the same code.
 from __future__ import annotations
 
 import pytest
-from message_transport import MessageTransport
-from twisted.internet.address import IPv4Address, IPv6Address
+import support
+from support import LineUser, MessageTransport, line_user
 from twisted.internet.task import Clock
 from twisted.internet.testing import StringTransport
-from twisted.python.failure import Failure
 
 from chatsvc.conn.guard import CLOSE_LINGER, SLOW_GRACE, Guard
 from chatsvc.conn.sinks import MessageSink
 from chatsvc.hub.factory import ChatFactory
 from chatsvc.hub.participant import RecordBacked
-from chatsvc.hub.settings import Settings
 
-
-class Client:
-    """One in-memory line-protocol connection to C{hub}."""
-
-    def __init__(self, hub: ChatFactory, host: str = "192.0.2.1", port: int = 40000) -> None:
-        address = (IPv6Address("TCP", host, port) if ":" in host
-                   else IPv4Address("TCP", host, port))
-        self.hub = hub
-        self.transport = StringTransport(peerAddress=address)
-        self.protocol = hub.buildProtocol(address)
-        self.protocol.makeConnection(self.transport)
-        self.closed = False
-
-    def send(self, *lines: str) -> None:
-        self.protocol.dataReceived(b"".join(line.encode() + b"\n" for line in lines))
-
-    def lines(self) -> list[str]:
-        """Everything received since the last call, as text lines."""
-        data = self.transport.value().decode()
-        self.transport.clear()
-        return [line for line in data.split("\r\n") if line]
-
-    def drop(self) -> None:
-        """The peer vanishes (or the server's close completes)."""
-        if not self.closed:
-            self.closed = True
-            self.protocol.connectionLost(Failure(ConnectionError("gone")))
+#: Where these users connect from unless a test says otherwise.
+HOST = "192.0.2.1"
 
 
 def make_hub(**settings) -> tuple[ChatFactory, Clock]:
-    clock = Clock()
-    return ChatFactory(Settings(**settings), clock=clock), clock
-
-
-def registered(hub: ChatFactory, name: str, **kw) -> Client:
-    client = Client(hub, **kw)
-    client.send(f"#{name}")
-    client.lines()
-    return client
+    hub = support.make_hub(**settings)
+    return hub, hub.clock
 
 
 class TestFlood:
     def test_burst_then_fake_lag_then_delivered_in_order(self):
         hub, clock = make_hub()
-        alice, bob = registered(hub, "alice"), registered(hub, "bob", host="192.0.2.2")
+        alice, bob = line_user(hub, "alice", HOST), line_user(hub, "bob", "192.0.2.2")
         bob.lines()
         clock.advance(60)                       # alice's registration token is back
         alice.send(*(f"m{i}" for i in range(15)))
@@ -74,7 +40,7 @@ class TestFlood:
 
     def test_flooding_disconnects_with_a_reason_everyone_sees(self):
         hub, clock = make_hub()
-        alice, bob = registered(hub, "alice"), registered(hub, "bob", host="192.0.2.2")
+        alice, bob = line_user(hub, "alice", HOST), line_user(hub, "bob", "192.0.2.2")
         bob.lines()
         alice.send(*(f"m{i}" for i in range(100)))
         assert alice.lines()[-1] == "! flooding"
@@ -89,14 +55,14 @@ class TestFlood:
 
     def test_registration_and_commands_count_too(self):
         hub, clock = make_hub(flood_burst=3, flood_queue=2)
-        client = Client(hub)
+        client = LineUser(hub, HOST)
         client.lines()
         client.send("/help", "/who", "#alice", "/who", "/who", "/who")
         assert client.lines()[-1] == "! flooding"
 
     def test_blank_and_over_long_lines_count_too(self):
         hub, clock = make_hub(flood_burst=3, flood_queue=1, max_line=10)
-        client = Client(hub)
+        client = LineUser(hub, HOST)
         client.lines()
         client.protocol.dataReceived(b"\n\n" + b"x" * 50 + b"\n" + b"\n\n")
         assert client.lines() == [f"! line too long (limit {hub.settings.max_line} bytes)",
@@ -104,14 +70,14 @@ class TestFlood:
 
     def test_flood_control_off(self):
         hub, clock = make_hub(flood_rate=0)
-        alice, bob = registered(hub, "alice"), registered(hub, "bob", host="192.0.2.2")
+        alice, bob = line_user(hub, "alice", HOST), line_user(hub, "bob", "192.0.2.2")
         bob.lines()
         alice.send(*(f"m{i}" for i in range(1000)))
         assert len(bob.lines()) == 1000
 
     def test_quit_waiting_behind_the_gate_is_honoured_in_turn(self):
         hub, clock = make_hub(flood_burst=1)
-        alice, bob = registered(hub, "alice"), registered(hub, "bob", host="192.0.2.2")
+        alice, bob = line_user(hub, "alice", HOST), line_user(hub, "bob", "192.0.2.2")
         clock.advance(10)
         bob.lines()
         alice.send("one", "/quit gone", "never")
@@ -150,44 +116,44 @@ class TestFlood:
 class TestConnectionLimits:
     def test_max_per_ip_refuses_with_a_reason(self):
         hub, clock = make_hub(max_per_ip=2)
-        a, b = Client(hub), Client(hub)
-        c = Client(hub)
+        a, b = LineUser(hub, HOST), LineUser(hub, HOST)
+        c = LineUser(hub, HOST)
         assert c.lines() == ["! too many connections from your address (limit 2)"]
         assert c.transport.disconnecting
         assert not a.transport.disconnecting and not b.transport.disconnecting
-        assert Client(hub, host="192.0.2.77").transport.disconnecting is False
+        assert LineUser(hub, "192.0.2.77").transport.disconnecting is False
         # A refused connection does not use up a slot when it closes.
         c.drop()
         a.drop()
-        d = Client(hub)
+        d = LineUser(hub, HOST)
         assert not d.transport.disconnecting
         assert hub.hosts.count("192.0.2.1") == 2
 
     def test_loopback_is_limited_unless_exempt(self):
         hub, _ = make_hub(max_per_ip=1)
-        Client(hub, host="127.0.0.1")
-        assert Client(hub, host="127.0.0.1").transport.disconnecting
+        LineUser(hub, "127.0.0.1")
+        assert LineUser(hub, "127.0.0.1").transport.disconnecting
         hub, _ = make_hub(max_per_ip=1, per_ip_exempt=["127.0.0.0/8"])
-        Client(hub, host="127.0.0.1")
-        assert not Client(hub, host="127.0.0.1").transport.disconnecting
+        LineUser(hub, "127.0.0.1")
+        assert not LineUser(hub, "127.0.0.1").transport.disconnecting
 
     def test_ipv6_neighbours_share_a_64(self):
         hub, _ = make_hub(max_per_ip=1)
-        Client(hub, host="2001:db8::1")
-        assert Client(hub, host="2001:db8::2").transport.disconnecting
-        assert not Client(hub, host="2001:db8:0:1::2").transport.disconnecting
+        LineUser(hub, "2001:db8::1")
+        assert LineUser(hub, "2001:db8::2").transport.disconnecting
+        assert not LineUser(hub, "2001:db8:0:1::2").transport.disconnecting
 
     def test_max_clients(self):
         hub, _ = make_hub(max_clients=2, max_per_ip=0)
-        Client(hub), Client(hub)
-        full = Client(hub)
+        LineUser(hub, HOST), LineUser(hub, HOST)
+        full = LineUser(hub, HOST)
         assert full.lines() == ["! server full"]
         assert full.transport.disconnecting
         assert len(hub.connections) == 2
 
     def test_registration_timeout(self):
         hub, clock = make_hub(register_timeout=60)
-        idle, quick = Client(hub), Client(hub)
+        idle, quick = LineUser(hub, HOST), LineUser(hub, HOST)
         idle.lines()
         clock.advance(30)
         quick.send("#quick")
@@ -201,28 +167,28 @@ class TestConnectionLimits:
 
     def test_registration_timeout_off(self):
         hub, clock = make_hub(register_timeout=0)
-        idle = Client(hub)
+        idle = LineUser(hub, HOST)
         clock.advance(86400)
         assert not idle.transport.disconnecting
 
     def test_leaving_before_the_deadline_cancels_it(self):
         hub, clock = make_hub()
-        client = Client(hub)
+        client = LineUser(hub, HOST)
         client.drop()
         assert clock.getDelayedCalls() == []
 
     def test_keepalive_is_asked_for(self):
         # StringTransport has no socket; the loopback tests check the real one.
         hub, _ = make_hub()
-        client = Client(hub)
+        client = LineUser(hub, HOST)
         assert client.protocol._guard.attached
 
 
 def talking_pair(max_backlog: int):
     """A hub with alice and bob registered (inboxes empty), flood control off."""
     hub, clock = make_hub(max_backlog=max_backlog, flood_rate=0)
-    alice = registered(hub, "alice")
-    bob = registered(hub, "bob", host="192.0.2.2")
+    alice = line_user(hub, "alice", HOST)
+    bob = line_user(hub, "bob", "192.0.2.2")
     alice.lines()
     return hub, clock, alice, bob
 
@@ -230,9 +196,9 @@ def talking_pair(max_backlog: int):
 class TestSlowReader:
     def test_overflow_drops_only_the_slow_reader(self):
         hub, clock = make_hub(max_backlog=1000, flood_rate=0)
-        alice = registered(hub, "alice")
-        slow = registered(hub, "slow", host="192.0.2.2")
-        carol = registered(hub, "carol", host="192.0.2.3")
+        alice = line_user(hub, "alice", HOST)
+        slow = line_user(hub, "slow", "192.0.2.2")
+        carol = line_user(hub, "carol", "192.0.2.3")
         slow.protocol._guard._sendq.pauseProducing()   # its socket is full
         alice.lines(), carol.lines()
         for i in range(40):
@@ -301,7 +267,7 @@ class TestSlowReader:
 
     def test_graceful_close_of_a_non_reader_is_cut_off(self):
         hub, clock = make_hub()
-        client = registered(hub, "alice")
+        client = line_user(hub, "alice", HOST)
         client.send("/quit")
         assert client.transport.disconnecting and not client.transport.disconnected
         clock.advance(CLOSE_LINGER)
@@ -309,8 +275,8 @@ class TestSlowReader:
 
     def test_closed_connections_receive_nothing(self):
         hub, clock = make_hub()
-        alice = registered(hub, "alice")
-        bob = registered(hub, "bob", host="192.0.2.2")
+        alice = line_user(hub, "alice", HOST)
+        bob = line_user(hub, "bob", "192.0.2.2")
         bob.send("/quit")
         bob.lines()
         alice.send("after bob quit")

@@ -12,7 +12,7 @@ failed or refused attempt closes it.
 from __future__ import annotations
 
 import pytest
-from irc_support import Net
+from support import Net
 from twisted.logger import capturedLogs, formatEvent
 
 from chatsvc.conn.limits import FREE_FAILURES, LOG_INTERVAL, LOG_LINES, MAX_TRACKED

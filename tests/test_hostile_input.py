@@ -10,8 +10,7 @@ from __future__ import annotations
 import gc
 
 import pytest
-from irc_support import Net
-from support import who
+from support import Net, who
 
 from chatsvc.hub.factory import ChatFactory
 from chatsvc.hub.text import clean_line

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from irc_support import Net, numerics
+from support import Net, numerics
 from twisted.protocols.basic import LineReceiver
 
 from chatsvc.events import RoomMessage

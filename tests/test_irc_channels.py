@@ -4,7 +4,7 @@ KICK, INVITE, OPER, KILL and WALLOPS, with their numerics."""
 from __future__ import annotations
 
 import pytest
-from irc_support import Net, numerics
+from support import Net, numerics
 
 
 @pytest.fixture

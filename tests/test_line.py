@@ -4,9 +4,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from support import LineUser, make_hub, registered
-from twisted.internet.address import IPv4Address
 from twisted.internet.error import ConnectionLost
-from twisted.internet.testing import StringTransport
 from twisted.protocols.basic import LineReceiver
 
 from chatsvc.conn.guard import SLOW_GRACE
@@ -290,10 +288,7 @@ def test_a_subclass_can_change_the_refusal_of_an_over_long_line():
             self.sendLine(b"! too long, " + self.name.encode())
 
     hub = make_hub(max_line=10, flood_burst=2, flood_queue=10)
-    alice = LineUser.__new__(LineUser)  # a LineUser speaking to a Terse
-    alice.hub, alice.protocol = hub, Terse(hub)
-    alice.transport = StringTransport(peerAddress=IPv4Address("TCP", "127.0.0.1", 4000))
-    alice.protocol.makeConnection(alice.transport)
+    alice = LineUser(hub, port=4000, protocol=Terse(hub))  # a LineUser speaking to a Terse
     alice.send("#alice")
     alice.read()
     hub.clock.advance(60)

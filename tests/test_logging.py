@@ -5,7 +5,7 @@ their causes; what users write (room messages, whispers, quit messages) is
 their content and stays out of the log, whatever the protocol.
 """
 
-from irc_support import Net
+from support import Net
 from twisted.logger import capturedLogs, formatEvent
 
 SECRET = "the merger closes friday"

@@ -7,9 +7,7 @@ import functools
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
-from irc_support import IRCUser, Net
-from support import LineUser, make_hub
-from twisted.internet.address import IPv6Address
+from support import IRCUser, LineUser, Net, make_hub
 from twisted.internet.testing import StringTransport
 
 from chatsvc.hub import factory
@@ -118,23 +116,13 @@ def test_peer_host_of_a_transport_without_an_ip_address():
     assert peer_host(object()) == "?"
 
 
-def dual_stack_line_user(hub, host: str) -> LineUser:
-    """A line user whose transport reports an IPv6 peer, as a [::] listener does."""
-    user = LineUser.__new__(LineUser)
-    user.hub = hub
-    user.transport = StringTransport(peerAddress=IPv6Address("TCP", host, 50000))
-    user.protocol = hub.buildProtocol(user.transport.getPeer())
-    user.protocol.makeConnection(user.transport)
-    return user
-
-
 def test_an_ipv4_client_on_a_dual_stack_listener_is_banned_by_its_ipv4_address():
     hub = make_hub()
-    op = dual_stack_line_user(hub, "::ffff:127.0.0.1")
+    op = LineUser(hub, "::ffff:127.0.0.1")  # an IPv6 peer, as a [::] listener reports
     op.send("#op", "/join #rust", "/ban *!*@127.0.0.*")
     assert op.protocol.host == "127.0.0.1"
     assert hub.mask_of(op.protocol) == "op!op@127.0.0.1"
-    guest = dual_stack_line_user(hub, "::ffff:127.0.0.9")
+    guest = LineUser(hub, "::ffff:127.0.0.9")
     guest.send("#guest")
     guest.read()
     guest.send("/join #rust")
@@ -144,10 +132,7 @@ def test_an_ipv4_client_on_a_dual_stack_listener_is_banned_by_its_ipv4_address()
 def test_a_loopback_ipv6_client_is_shown_and_banned_the_same_way():
     net = Net()
     op = net.irc_user("op", channels="#rust")
-    guest = IRCUser(net, "127.0.0.1")
-    guest.transport = StringTransport(peerAddress=IPv6Address("TCP", "0:0:0:0:0:0:0:1", 1))
-    guest.protocol = net.irc.factory().buildProtocol(guest.transport.getPeer())
-    guest.protocol.makeConnection(guest.transport)
+    guest = IRCUser(net, "0:0:0:0:0:0:0:1", port=1)
     guest.send("NICK guest", "USER guest 0 * :Guest")
     guest.read()
     assert guest.protocol.host == "::1"

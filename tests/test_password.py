@@ -93,7 +93,7 @@ SECRETS = ("pw_member2", "#hideout", "plans for friday")
 
 
 def password_net():
-    from irc_support import Net
+    from support import Net
 
     net = Net(password="s3cret")
     member = net.line_user(host="198.51.100.1")
@@ -144,7 +144,7 @@ def test_line_after_the_password_everything_works_and_lines_in_flight_too():
 
 
 def test_line_lines_before_the_password_count_against_the_flood_gate():
-    from irc_support import Net
+    from support import Net
 
     net = Net(password="s3cret", flood_rate=2, flood_burst=10, flood_queue=50)
     nc = net.line_user(host="203.0.113.9")
@@ -155,7 +155,7 @@ def test_line_lines_before_the_password_count_against_the_flood_gate():
 
 
 def test_irc_answers_only_registration_before_the_password():
-    from irc_support import numerics
+    from support import numerics
 
     from chatsvc.protocols.irc.protocol import _BEFORE_REGISTRATION, IRCChatProtocol
 
@@ -179,7 +179,7 @@ def test_irc_answers_only_registration_before_the_password():
 
 
 def test_irc_nick_in_use_is_still_told_at_once_without_a_server_password():
-    from irc_support import Net
+    from support import Net
 
     net = Net()
     net.line_user("alice")

@@ -10,7 +10,7 @@ import sys
 
 import pytest
 import pytest_twisted
-from message_transport import MessageTransport
+from support import MessageTransport
 from twisted.internet import defer, protocol, reactor, task
 from twisted.internet.abstract import FileDescriptor
 from twisted.internet.testing import MemoryReactorClock, StringTransport

@@ -10,7 +10,7 @@ lines, and every kind of log line has a budget.
 from __future__ import annotations
 
 import pytest
-from irc_support import Net
+from support import Net
 from twisted.logger import capturedLogs, formatEvent
 
 from chatsvc.conn.limits import CONNECTION_LOG_LINES, LOG_INTERVAL, LOG_LINES

@@ -13,7 +13,7 @@ from __future__ import annotations
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
-from irc_support import Net
+from support import Net
 
 from chatsvc import events
 from chatsvc.events import (
