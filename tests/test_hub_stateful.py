@@ -1,23 +1,29 @@
 """A hypothesis state machine over the hub, through real line and IRC connections.
 
-Many users of both protocols connect, register, rename, join and part the
-default room, talk to it, whisper, quit and drop abruptly in random order,
-all on one hub.  Each connection is read in its own wire format and
-checked against the model: a line user's room message reaches the IRC
-members as C{PRIVMSG #chat} and an IRC user's reaches the line users as
-C{<nick> text}; private messages reach exactly their target, whatever its
-protocol; joins, renames and quits are announced once to each neighbour in
-the neighbour's format; names stay unique ignoring case across protocols.
-After every step the hub's user map and the room must agree with the
-connections, and nobody may receive a byte after leaving.
+Many users of both protocols connect, register, rename, join and part
+rooms, talk, whisper, give voice and operator status, moderate a room,
+kick each other, quit and drop abruptly in random order, all on one hub.
+Each connection is read in its own wire format and checked against a small
+model: a line user's room message reaches the IRC members as C{PRIVMSG}
+and an IRC user's reaches the line members as C{<nick> text}; private
+messages reach exactly their target, whatever its protocol; joins, parts,
+renames, mode changes, kicks and quits are announced once to each
+neighbour, in the neighbour's format; a moderated room silences the
+unvoiced of both protocols; names stay unique ignoring case across
+protocols.  After every step the hub's user map, and each room's members,
+operators and voiced members, must agree with the model, and nobody may
+receive a byte after leaving.
 
-Line users are always in the default room once registered (they cannot
-part it); IRC users are in it while they have joined it.
+Two rooms: the default room C{#chat}, where nobody is an operator, and
+C{#den}, whose first member runs it.  A line user is in exactly one room
+once registered (joining moves it; parting or being kicked from C{#den}
+sends it back to C{#chat}); an IRC user is in the rooms it has joined.
 """
 
 from __future__ import annotations
 
 import itertools
+from dataclasses import dataclass, field
 
 from hypothesis import HealthCheck, event, settings
 from hypothesis import strategies as st
@@ -37,7 +43,10 @@ from chatsvc.hub.names import fold
 
 NAMES = st.sampled_from(["alice", "Alice", "ALICE", "bob", "BoB", "carol", "dave", "x", "x_"])
 KINDS = st.sampled_from(["line", "irc"])
-ROOM = "#chat"
+DEFAULT, DEN = "#chat", "#den"
+ROOMS = st.sampled_from([DEFAULT, DEN])
+#: What a kick says, so the announcement has a reason in both formats.
+KICK_REASON = "out"
 
 
 class Conn:
@@ -51,7 +60,7 @@ class Conn:
                            else IRCUser(net, self.host))
         self.name: str | None = None   # the model's idea of its name
         self.user_sent = False         # IRC: USER sent (registration needs it and a nick)
-        self.joined = False            # IRC: in the default room
+        self.rooms: set[str] = set()   # the rooms it is in
         self.gone = False
 
     @property
@@ -59,8 +68,9 @@ class Conn:
         return self.kind == "irc"
 
     @property
-    def in_room(self) -> bool:
-        return self.name is not None and (self.joined or not self.irc)
+    def room(self) -> str:
+        """A line user's one room (the default room before it registers)."""
+        return next(iter(self.rooms), DEFAULT)
 
     @property
     def mask(self) -> str:
@@ -83,17 +93,40 @@ class Conn:
         return f"{self.kind}#{self.number}({self.name})"
 
 
+@dataclass
+class RoomState:
+    """The model of a room's status: who runs it, who may speak when moderated."""
+
+    ops: set[Conn] = field(default_factory=set)
+    voiced: set[Conn] = field(default_factory=set)
+    moderated: bool = False
+
+
+# -- each event as a listener's client shows it ---------------------------------
+
+
+def said(listener: Conn, speaker: Conn, room: str, text: str) -> str:
+    if listener.irc:
+        return f":{speaker.mask} PRIVMSG {room} :{text}"
+    return f"<{speaker.name}> {text}"
+
+
+def joined(listener: Conn, who: Conn, room: str) -> str:
+    if listener.irc:
+        return f":{who.mask} JOIN {room}"
+    return f"* {who.name} joined" if room == DEFAULT else f"* {who.name} joined {room}"
+
+
+def parted(listener: Conn, who: Conn, room: str) -> str:
+    if listener.irc:
+        return f":{who.mask} PART {room}"
+    return f"* {who.name} left" if room == DEFAULT else f"* {who.name} left {room}"
+
+
 def crossing(sender: Conn, receivers: list[Conn], what: str) -> None:
     """Note (in C{--hypothesis-show-statistics}) that C{what} crossed protocols."""
     for kind in sorted({r.kind for r in receivers if r.kind != sender.kind}):
         event(f"{what}: {sender.kind} -> {kind}")
-
-
-def said(speaker: Conn, listener: Conn, text: str) -> str:
-    """A room message from C{speaker} as C{listener}'s client shows it."""
-    if listener.irc:
-        return f":{speaker.mask} PRIVMSG {ROOM} :{text}"
-    return f"<{speaker.name}> {text}"
 
 
 class HubMachine(RuleBasedStateMachine):
@@ -106,9 +139,10 @@ class HubMachine(RuleBasedStateMachine):
         self.net = Net(register_timeout=60, irc_ping_interval=10**9)
         self.hub, self.clock = self.net.hub, self.net.clock
         self.all: list[Conn] = []
+        self.state = {DEFAULT: RoomState(), DEN: RoomState()}
         self.counter = itertools.count()
 
-    # -- helpers -------------------------------------------------------------
+    # -- the model -----------------------------------------------------------
 
     def live(self) -> list[Conn]:
         return [c for c in self.all if not c.gone]
@@ -116,8 +150,12 @@ class HubMachine(RuleBasedStateMachine):
     def registered(self) -> list[Conn]:
         return [c for c in self.live() if c.name is not None]
 
-    def members(self) -> list[Conn]:
-        return [c for c in self.live() if c.in_room]
+    def members(self, room: str) -> list[Conn]:
+        return [c for c in self.live() if room in c.rooms]
+
+    def neighbours(self, conn: Conn) -> list[Conn]:
+        """Everyone sharing a room with C{conn}: who hears of its renames and quit."""
+        return [c for c in self.live() if c is not conn and c.rooms & conn.rooms]
 
     def holder(self, name: str) -> Conn | None:
         for conn in self.registered():
@@ -125,6 +163,43 @@ class HubMachine(RuleBasedStateMachine):
             if fold(conn.name) == fold(name):
                 return conn
         return None
+
+    def enter(self, conn: Conn, room: str) -> None:
+        if room == DEN and not self.members(DEN):
+            self.state[DEN] = RoomState(ops={conn})  # a new room: its creator runs it
+        conn.rooms.add(room)
+
+    def exit(self, conn: Conn, room: str) -> None:
+        conn.rooms.discard(room)
+        state = self.state[room]
+        state.ops.discard(conn)
+        state.voiced.discard(conn)
+        if room == DEN and not self.members(DEN):
+            self.state[DEN] = RoomState()  # gone; a new one starts afresh
+
+    def listing(self, room: str) -> list[str]:
+        """The members of C{room} as NAMES and /who show them (C{@op}, C{+voiced})."""
+        state = self.state[room]
+        return [("@" if c in state.ops else "+" if c in state.voiced else "") + str(c.name)
+                for c in sorted(self.members(room), key=lambda c: fold(str(c.name)))]
+
+    def move(self, conn: Conn, room: str) -> dict[Conn, list[str]]:
+        """A line user leaves its room for C{room}: what everyone sees."""
+        old = conn.room
+        old_others = [c for c in self.members(old) if c is not conn]
+        self.exit(conn, old)
+        new_others = self.members(room)
+        self.enter(conn, room)
+        seen: dict[Conn, list[str]] = {
+            conn: [f"* you joined {room} ({len(self.members(room))} here)"]}
+        for other in self.live():
+            lines = [parted(other, conn, old)] if other in old_others else []
+            lines += [joined(other, conn, room)] if other in new_others else []
+            if lines:
+                seen[other] = lines
+        return seen
+
+    # -- reading the wires ---------------------------------------------------
 
     def drain(self) -> dict[Conn, list[str]]:
         """Everyone's new lines (and nothing for those who left)."""
@@ -146,9 +221,17 @@ class HubMachine(RuleBasedStateMachine):
         return ":chatsvc 451 * :You have not registered" if conn.irc else (
             "! register first: send #yourname")
 
+    def not_operator(self, conn: Conn, room: str) -> str:
+        return (f":chatsvc 482 {conn.name} {room} :You're not channel operator" if conn.irc
+                else f"! you are not an operator of {room}")
+
+    def not_member(self, conn: Conn, target: Conn, room: str) -> str:
+        return (f":chatsvc 441 {conn.name} {target.name} {room} :They aren't on that channel"
+                if conn.irc else f"! {target.name} is not in {room}")
+
     def leave(self, conn: Conn, reason: str, graceful: bool) -> None:
         self.drain()
-        neighbours = [c for c in self.members() if c is not conn] if conn.in_room else []
+        neighbours = self.neighbours(conn)
         shown = reason
         if graceful:
             if conn.irc:
@@ -162,6 +245,8 @@ class HubMachine(RuleBasedStateMachine):
         else:
             conn.wire.drop(ConnectionLost())
         conn.gone = True
+        for room in list(conn.rooms):
+            self.exit(conn, room)
         conn.read()
         got = self.drain()
         self.only(got, {
@@ -176,13 +261,15 @@ class HubMachine(RuleBasedStateMachine):
                 kinds=st.lists(KINDS, max_size=3).flatmap(
                     lambda more: st.permutations(["line", "irc", *more])))
     def cast(self, kinds: list[str]) -> object:
-        """Start with both protocols in the room, so every run mixes them."""
+        """Start with both protocols in the default room, and two of them in #den."""
         conns = []
         for kind, name in zip(kinds, ["alice", "bob", "carol", "dave", "x"], strict=False):
             conn = self.connect(kind)
             self.register_or_rename(conn, name)
-            self.join(conn)
+            self.join(conn, DEFAULT)
             conns.append(conn)
+        self.join(conns[0], DEN)  # its operator
+        self.join(conns[1], DEN)
         return multiple(*conns)
 
     @rule(target=connections, kind=KINDS)
@@ -205,7 +292,7 @@ class HubMachine(RuleBasedStateMachine):
         self.drain()
         holder = self.holder(name)
         old, old_mask = conn.name, conn.mask
-        neighbours = [c for c in self.members() if c is not conn] if conn.in_room else []
+        neighbours = self.neighbours(conn)
         if conn.irc:
             conn.send(f"NICK {name}")
             if not conn.user_sent:
@@ -221,16 +308,17 @@ class HubMachine(RuleBasedStateMachine):
             return
         conn.name = name
         if old is None:
-            # Registered: a line user enters the room, an IRC user is welcomed.
+            # Registered: a line user enters the default room, an IRC user is welcomed.
             if conn.irc:
                 assert got[conn][0].startswith(f":chatsvc 001 {name} :Welcome"), got[conn]
                 assert f"{name}!~u{conn.number}@{conn.host}" in got[conn][0]
+                self.only(got, {conn: got[conn]})
             else:
                 assert got[conn] == [f"* you are {name}"]
-            self.only(got, {conn: got[conn]} | {
-                other: [f":{conn.mask} JOIN {ROOM}" if other.irc else f"* {name} joined"]
-                for other in self.members() if other is not conn and conn.in_room
-            })
+                others = self.members(DEFAULT)
+                self.enter(conn, DEFAULT)
+                self.only(got, {conn: got[conn]} | {
+                    other: [joined(other, conn, DEFAULT)] for other in others})
         elif old == name:
             self.only(got, {conn: [] if conn.irc else [f"* you are {name}"]})
         else:
@@ -242,68 +330,84 @@ class HubMachine(RuleBasedStateMachine):
             self.only(got, renamed)
             crossing(conn, neighbours, "rename")
 
-    @rule(conn=connections)
-    def join(self, conn: Conn) -> None:
+    @rule(conn=connections, room=ROOMS)
+    def join(self, conn: Conn, room: str) -> None:
         if conn.gone:
             return
         self.drain()
-        conn.send(f"JOIN {ROOM}" if conn.irc else f"/join {ROOM}")
+        conn.send(f"JOIN {room}" if conn.irc else f"/join {room}")
         got = self.drain()
         if conn.name is None:
             self.only(got, {conn: [self.refused(conn)]})
-        elif conn.in_room:
-            self.only(got, {conn: [] if conn.irc else [f"! you are already in {ROOM}"]})
+        elif room in conn.rooms:
+            self.only(got, {conn: [] if conn.irc else [f"! you are already in {room}"]})
+        elif not conn.irc:
+            self.only(got, self.move(conn, room))
         else:
-            others = self.members()
-            conn.joined = True
-            names = " ".join(sorted((c.name for c in self.members() if c.name), key=fold))
+            others = self.members(room)
+            self.enter(conn, room)
             self.only(got, {conn: [
-                f":{conn.mask} JOIN {ROOM}",
-                f":chatsvc 353 {conn.name} = {ROOM} :{names}",
-                f":chatsvc 366 {conn.name} {ROOM} :End of /NAMES list",
-            ]} | {
-                other: [f":{conn.mask} JOIN {ROOM}" if other.irc else f"* {conn.name} joined"]
-                for other in others
-            })
+                f":{conn.mask} JOIN {room}",
+                f":chatsvc 353 {conn.name} = {room} :{' '.join(self.listing(room))}",
+                f":chatsvc 366 {conn.name} {room} :End of /NAMES list",
+            ]} | {other: [joined(other, conn, room)] for other in others})
+            crossing(conn, others, "join")
 
-    @rule(conn=connections)
-    def part(self, conn: Conn) -> None:
+    @rule(conn=connections, room=ROOMS)
+    def part(self, conn: Conn, room: str) -> None:
+        """IRC parts C{room}; a line user parts its own room (C{/part})."""
         if conn.gone:
             return
         self.drain()
-        conn.send(f"PART {ROOM}" if conn.irc else f"/part {ROOM}")
+        conn.send(f"PART {room}" if conn.irc else "/part")
         got = self.drain()
         if conn.name is None:
             self.only(got, {conn: [self.refused(conn)]})
         elif not conn.irc:
+            if conn.room == DEFAULT:
+                self.only(got, {conn: [
+                    f"! you are in {DEFAULT}, the default room: /join #room to go elsewhere"]})
+            else:
+                self.only(got, self.move(conn, DEFAULT))
+        elif not self.members(room) and room != DEFAULT:
+            self.only(got, {conn: [f":chatsvc 403 {conn.name} {room} :No such channel"]})
+        elif room not in conn.rooms:
             self.only(got, {conn: [
-                f"! you are in {ROOM}, the default room: /join #room to go elsewhere"]})
-        elif not conn.joined:
-            self.only(got, {conn: [
-                f":chatsvc 442 {conn.name} {ROOM} :You're not on that channel"]})
+                f":chatsvc 442 {conn.name} {room} :You're not on that channel"]})
         else:
-            self.only(got, {conn: [f":{conn.mask} PART {ROOM}"]} | {
-                other: [f":{conn.mask} PART {ROOM}" if other.irc else f"* {conn.name} left"]
-                for other in self.members() if other is not conn
-            })
-            conn.joined = False
+            others = [c for c in self.members(room) if c is not conn]
+            self.exit(conn, room)
+            self.only(got, {conn: [parted(conn, conn, room)]} | {
+                other: [parted(other, conn, room)] for other in others})
 
-    @rule(conn=connections)
-    def broadcast(self, conn: Conn) -> None:
+    @rule(conn=connections, room=ROOMS)
+    def broadcast(self, conn: Conn, room: str) -> None:
+        """IRC talks to C{room}; a line user to its own room."""
         if conn.gone:
             return
         self.drain()
         text = f"m{next(self.counter)}"
-        conn.send(f"PRIVMSG {ROOM} :{text}" if conn.irc else text)
+        if not conn.irc:
+            room = conn.room
+        conn.send(f"PRIVMSG {room} :{text}" if conn.irc else text)
         got = self.drain()
+        state = self.state[room]
         if conn.name is None:
             self.only(got, {conn: [self.refused(conn)]})
-        elif not conn.in_room:
+        elif not self.members(room) and room != DEFAULT:
+            self.only(got, {conn: [f":chatsvc 403 {conn.name} {room} :No such channel"]})
+        elif room not in conn.rooms:
             self.only(got, {conn: [
-                f":chatsvc 404 {conn.name} {ROOM} :Cannot send to channel (not in room)"]})
+                f":chatsvc 404 {conn.name} {room} :Cannot send to channel (not in room)"]})
+        elif state.moderated and conn not in state.ops | state.voiced:
+            self.only(got, {conn: [
+                f":chatsvc 404 {conn.name} {room} :Cannot send to channel (moderated)"
+                if conn.irc else f"! cannot speak: {room} is moderated: "
+                "only operators and voiced members may speak"]})
+            event(f"{conn.kind} silenced by +m")
         else:
-            hearers = [other for other in self.members() if other is not conn]
-            self.only(got, {other: [said(conn, other, text)] for other in hearers})
+            hearers = [other for other in self.members(room) if other is not conn]
+            self.only(got, {other: [said(other, conn, room, text)] for other in hearers})
             crossing(conn, hearers, "room message")
 
     @rule(conn=connections, to=NAMES)
@@ -326,24 +430,132 @@ class HubMachine(RuleBasedStateMachine):
                                         if recipient.irc else f"*{conn.name}* {text}"]})
             crossing(conn, [recipient], "private message")
 
-    @rule(conn=connections)
-    def look(self, conn: Conn) -> None:
-        """Who is in the room, as each protocol asks: both show the model's members."""
+    @rule(conn=connections, room=ROOMS)
+    def look(self, conn: Conn, room: str) -> None:
+        """Who is in a room, as each protocol asks: both show the model's members."""
         if conn.gone:
             return
         self.drain()
-        conn.send(f"NAMES {ROOM}" if conn.irc else "/who")
+        if not conn.irc:
+            room = conn.room  # /who: your own room (a line user may look before registering)
+        conn.send(f"NAMES {room}" if conn.irc else "/who")
         got = self.drain()
-        if conn.name is None and conn.irc:  # a line user may look before registering
+        if conn.name is None and conn.irc:
             self.only(got, {conn: [self.refused(conn)]})
             return
-        names = sorted((c.name for c in self.members() if c.name), key=fold)
+        names = self.listing(room)
         if conn.irc:
-            listing = [f":chatsvc 353 {conn.name} = {ROOM} :{' '.join(names)}"] if names else []
-            self.only(got, {conn: [*listing,
-                                   f":chatsvc 366 {conn.name} {ROOM} :End of /NAMES list"]})
+            shown = [f":chatsvc 353 {conn.name} = {room} :{' '.join(names)}"] if names else []
+            self.only(got, {conn: [*shown, f":chatsvc 366 {conn.name} {room} :End of /NAMES list"]})
         else:
-            self.only(got, {conn: [f"* online ({len(names)}): {', '.join(names)}"]})
+            where = "online" if room == DEFAULT else f"in {room}"
+            self.only(got, {conn: [f"* {where} ({len(names)}): {', '.join(names)}"]})
+
+    def operator(self, conn: Conn, other: Conn, room: str, by_op: bool) -> tuple[Conn, Conn]:
+        """C{conn} acting on C{other}; or, with C{by_op}, one of C{room}'s operators
+        (if it has any) acting on another member (if C{other} is not one).
+
+        So that runs often reach the operators' commands rather than their refusals.
+        """
+        ops = sorted(self.state[room].ops, key=lambda c: c.number)
+        if not (by_op and ops):
+            return conn, other
+        others = [c for c in self.members(room) if c is not ops[0]]
+        if room not in other.rooms and others:
+            other = others[other.number % len(others)]
+        return ops[0], other
+
+    @rule(conn=connections, room=ROOMS, change=st.sampled_from(["+m", "-m", "+v", "+o"]),
+          member=connections, by_op=st.booleans())
+    def mode(self, conn: Conn, room: str, change: str, member: Conn, by_op: bool) -> None:
+        """An operator (or not) moderates a room or gives voice or operator status."""
+        conn, member = self.operator(conn, member, room, by_op)
+        if not conn.irc:
+            room = conn.room  # a line user's /mode, /voice and /op act on its room
+        on_member = change in ("+v", "+o")
+        if conn.gone or (on_member and (member.gone or member.name is None)) or (
+                conn.irc and not self.members(room)):
+            return
+        self.drain()
+        argument = f" {member.name}" if on_member else ""
+        if conn.irc:
+            conn.send(f"MODE {room} {change}{argument}")
+        else:
+            conn.send({"+v": "/voice", "+o": "/op"}.get(change, f"/mode {change}") + argument)
+        got = self.drain()
+        state = self.state[room]
+        if conn.name is None:
+            self.only(got, {conn: [self.refused(conn)]})
+            return
+        if conn not in state.ops:
+            self.only(got, {conn: [self.not_operator(conn, room)]})
+            return
+        if on_member and room not in member.rooms:
+            self.only(got, {conn: [self.not_member(conn, member, room)]})
+            return
+        members = {"+v": state.voiced, "+o": state.ops}.get(change)
+        unchanged = (member in members) if members is not None else (
+            state.moderated == (change == "+m"))
+        if unchanged:
+            self.only(got, {} if conn.irc else {
+                conn: [f"* nothing changed on {room}: it was already so"]})
+            return
+        if members is not None:
+            members.add(member)
+        else:
+            state.moderated = change == "+m"
+        what = {"+v": f"gives voice to {member.name} in",
+                "+o": f"gives operator status to {member.name} in"}.get(change, f"sets {change} on")
+        audience = self.members(room)
+        self.only(got, {
+            other: [f":{conn.mask} MODE {room} {change}{argument}" if other.irc
+                    else f"* {conn.name} {what} {room}"]
+            for other in audience
+        })
+        event(f"mode {change}: by {conn.kind}")
+        crossing(conn, audience, f"mode {change}")
+
+    @rule(conn=connections, victim=connections, room=ROOMS, by_op=st.booleans())
+    def kick(self, conn: Conn, victim: Conn, room: str, by_op: bool) -> None:
+        """An operator (or not) kicks someone: a line victim goes back to the default room."""
+        conn, victim = self.operator(conn, victim, room, by_op)
+        if not conn.irc:
+            room = conn.room
+        if conn.gone or victim.gone or victim.name is None or victim is conn or (
+                conn.irc and not self.members(room)):
+            return
+        self.drain()
+        conn.send(f"KICK {room} {victim.name} :{KICK_REASON}" if conn.irc
+                  else f"/kick {victim.name} {KICK_REASON}")
+        got = self.drain()
+        if conn.name is None:
+            self.only(got, {conn: [self.refused(conn)]})
+            return
+        if conn not in self.state[room].ops:
+            self.only(got, {conn: [self.not_operator(conn, room)]})
+            return
+        if room not in victim.rooms:
+            self.only(got, {conn: [self.not_member(conn, victim, room)]})
+            return
+        seen: dict[Conn, list[str]] = {}
+        audience = self.members(room)
+        for other in audience:
+            if other.irc:
+                seen[other] = [f":{conn.mask} KICK {room} {victim.name} :{KICK_REASON}"]
+            elif other is victim:
+                seen[other] = [f"* you were kicked from {room} by {conn.name} ({KICK_REASON})"]
+            else:
+                seen[other] = [f"* {conn.name} kicked {victim.name} from {room} ({KICK_REASON})"]
+        self.exit(victim, room)
+        if not victim.irc:  # back to the default room, which it had left for this one
+            others = self.members(DEFAULT)
+            self.enter(victim, DEFAULT)
+            seen[victim].append(f"* you joined {DEFAULT} ({len(self.members(DEFAULT))} here)")
+            for other in others:
+                seen.setdefault(other, []).append(joined(other, victim, DEFAULT))
+        self.only(got, seen)
+        event(f"kick: {conn.kind} kicks {victim.kind}")
+        crossing(conn, audience, "kick")
 
     @rule(conn=consumes(connections), reason=st.sampled_from(["bye", "gone fishing"]))
     def quit(self, conn: Conn, reason: str) -> None:
@@ -390,11 +602,23 @@ class HubMachine(RuleBasedStateMachine):
         assert len(names) == len(set(names))
 
     @invariant()
-    def the_room_holds_exactly_its_members(self) -> None:
-        members = [member.name for member in self.hub.members(self.hub.default_room.name)]
-        assert self.hub.default_room.name == ROOM
-        assert sorted(members, key=fold) == sorted(
-            (c.name for c in self.members() if c.name), key=fold)
+    def a_line_user_is_in_one_room(self) -> None:
+        for conn in self.registered():
+            if not conn.irc:
+                assert len(conn.rooms) == 1, conn
+
+    @invariant()
+    def the_rooms_hold_exactly_their_members(self) -> None:
+        assert self.hub.default_room.name == DEFAULT
+        for room, state in self.state.items():
+            members = self.members(room)
+            if not members and room != DEFAULT:
+                assert fold(room) not in self.hub.rooms
+                continue
+            hub_view = [(m.name, m.operator, m.voiced) for m in self.hub.members(room)]
+            model = [(c.name, c in state.ops, c in state.voiced)
+                     for c in sorted(members, key=lambda c: fold(str(c.name)))]
+            assert hub_view == model, room
 
     @invariant()
     def nobody_hears_anything_after_leaving(self) -> None:
