@@ -25,6 +25,7 @@ from hypothesis.stateful import (
     precondition,
     rule,
 )
+from support import Recorder
 from twisted.internet.task import Clock
 
 from chatsvc.conn.limits import FORGET_FAILURES
@@ -41,7 +42,6 @@ from chatsvc.events import (
 from chatsvc.hub import errors
 from chatsvc.hub.factory import ChatFactory
 from chatsvc.hub.modes import ModeChange
-from chatsvc.hub.participant import RecordBacked
 from chatsvc.hub.settings import Settings
 
 NAMES = ["alice", "Alice", "bob", "carol", "b0b"]
@@ -54,19 +54,8 @@ DEFAULT = "#chat"
 MAX_ROOMS = 3
 
 
-class Person(RecordBacked):
-    protocol_name = "test"
-    capabilities: frozenset[str] = frozenset()
-
-    def __init__(self, host: str = "test") -> None:
-        self.address = host
-        self.events: list[Event] = []
-
-    def deliver(self, event: Event) -> None:
-        self.events.append(event)
-
-    def disconnect(self, reason: str) -> None:
-        pass
+#: A bare participant that records what the hub delivers to it.
+Person = Recorder
 
 
 @dataclass
