@@ -56,7 +56,8 @@ class Wire:
     under test) and connected to a L{StringTransport}; L{send} feeds it
     bytes as the client would and L{read} takes what it wrote.  Nothing is
     pumped or scheduled, so a test sees the server's answer the moment the
-    call returns.  L{LineUser} and L{IRCUser} differ only in their framing;
+    call returns.  L{LineUser} and L{IRCUser} differ in their framing (and
+    L{IRCUser.ask}); their hubs come from L{make_hub} or L{Net}, and
     L{chatsvc.testing.ChatHarness} is the same thing over a byte pump, for
     tests that drive a real client.
 

@@ -8,6 +8,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 from support import IRCUser, LineUser, Net, make_hub
+from twisted.internet.address import IPv6Address
 from twisted.internet.testing import StringTransport
 
 from chatsvc.hub import factory
@@ -119,6 +120,7 @@ def test_peer_host_of_a_transport_without_an_ip_address():
 def test_an_ipv4_client_on_a_dual_stack_listener_is_banned_by_its_ipv4_address():
     hub = make_hub()
     op = LineUser(hub, "::ffff:127.0.0.1")  # an IPv6 peer, as a [::] listener reports
+    assert isinstance(op.transport.getPeer(), IPv6Address)
     op.send("#op", "/join #rust", "/ban *!*@127.0.0.*")
     assert op.protocol.host == "127.0.0.1"
     assert hub.mask_of(op.protocol) == "op!op@127.0.0.1"
@@ -133,6 +135,7 @@ def test_a_loopback_ipv6_client_is_shown_and_banned_the_same_way():
     net = Net()
     op = net.irc_user("op", channels="#rust")
     guest = IRCUser(net, "0:0:0:0:0:0:0:1", port=1)
+    assert isinstance(guest.transport.getPeer(), IPv6Address)
     guest.send("NICK guest", "USER guest 0 * :Guest")
     guest.read()
     assert guest.protocol.host == "::1"
