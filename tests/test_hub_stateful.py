@@ -111,16 +111,30 @@ def said(listener: Conn, speaker: Conn, room: str, text: str) -> str:
     return f"<{speaker.name}> {text}"
 
 
-def joined(listener: Conn, who: Conn, room: str) -> str:
+def joined(listener: Conn, who: Conn, room: str, came_from: str | None = None) -> str:
+    """C{came_from}: the room a line user left for this one (the line protocol says so)."""
     if listener.irc:
         return f":{who.mask} JOIN {room}"
+    if came_from is not None:
+        return (f"* {who.name} is back from {came_from}" if room == DEFAULT
+                else f"* {who.name} joined {room} from {came_from}")
     return f"* {who.name} joined" if room == DEFAULT else f"* {who.name} joined {room}"
 
 
-def parted(listener: Conn, who: Conn, room: str) -> str:
+def parted(listener: Conn, who: Conn, room: str, to: str | None = None) -> str:
+    """C{to}: the room a line user left this one for."""
     if listener.irc:
         return f":{who.mask} PART {room}"
-    return f"* {who.name} left" if room == DEFAULT else f"* {who.name} left {room}"
+    where = "" if room == DEFAULT else f" {room}"
+    return f"* {who.name} left{where}" + (f" for {to}" if to is not None else "")
+
+
+def welcome(others: list[Conn]) -> str:
+    """What a line user is told of the default room on registering (all names: rooms are small)."""
+    if not others:
+        return f"* you are in {DEFAULT} alone for now"
+    names = ", ".join(sorted((str(c.name) for c in others), key=fold))
+    return f"* you are in {DEFAULT} with {len(others)} other{'s' * (len(others) > 1)}: {names}"
 
 
 def crossing(sender: Conn, receivers: list[Conn], what: str) -> None:
@@ -193,8 +207,8 @@ class HubMachine(RuleBasedStateMachine):
         seen: dict[Conn, list[str]] = {
             conn: [f"* you joined {room} ({len(self.members(room))} here)"]}
         for other in self.live():
-            lines = [parted(other, conn, old)] if other in old_others else []
-            lines += [joined(other, conn, room)] if other in new_others else []
+            lines = [parted(other, conn, old, to=room)] if other in old_others else []
+            lines += [joined(other, conn, room, came_from=old)] if other in new_others else []
             if lines:
                 seen[other] = lines
         return seen
@@ -314,8 +328,8 @@ class HubMachine(RuleBasedStateMachine):
                 assert f"{name}!~u{conn.number}@{conn.host}" in got[conn][0]
                 self.only(got, {conn: got[conn]})
             else:
-                assert got[conn] == [f"* you are {name}"]
                 others = self.members(DEFAULT)
+                assert got[conn] == [f"* you are {name}", welcome(others)]
                 self.enter(conn, DEFAULT)
                 self.only(got, {conn: got[conn]} | {
                     other: [joined(other, conn, DEFAULT)] for other in others})
@@ -448,8 +462,7 @@ class HubMachine(RuleBasedStateMachine):
             shown = [f":chatsvc 353 {conn.name} = {room} :{' '.join(names)}"] if names else []
             self.only(got, {conn: [*shown, f":chatsvc 366 {conn.name} {room} :End of /NAMES list"]})
         else:
-            where = "online" if room == DEFAULT else f"in {room}"
-            self.only(got, {conn: [f"* {where} ({len(names)}): {', '.join(names)}"]})
+            self.only(got, {conn: [f"* in {room} ({len(names)}): {', '.join(names)}"]})
 
     def operator(self, conn: Conn, other: Conn, room: str, by_op: bool) -> tuple[Conn, Conn]:
         """C{conn} acting on C{other}; or, with C{by_op}, one of C{room}'s operators

@@ -395,7 +395,7 @@ def test_irc_habits_msg_w_query_names_list():
 
 
 def test_away_and_back_show_to_line_and_irc_users():
-    from irc_support import Net
+    from support import Net
 
     net = Net()
     away = net.line_user("bob")
@@ -421,7 +421,7 @@ def test_away_and_back_show_to_line_and_irc_users():
 
 
 def test_whois_tells_what_irc_whois_does():
-    from irc_support import Net
+    from support import Net
 
     net = Net(opers={"root": "pw"})
     carol = net.line_user("carol")

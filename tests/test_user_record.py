@@ -12,8 +12,7 @@ import re
 from pathlib import Path
 
 import pytest
-from irc_support import Net, numerics
-from support import Recorder
+from support import Net, Recorder, numerics
 from twisted.internet.address import IPv4Address
 from twisted.internet.interfaces import ISSLTransport
 from twisted.internet.testing import StringTransport
