@@ -151,6 +151,21 @@ def test_tls_endpoint_needs_a_certificate_with_its_key(certs, tmp_path):
          "PEM files (the form is tls:DIRECTORY:port=N)"),
         (["--irc-port", "tls:/nonexistent:port=6697"], "--irc-port 'tls:/nonexistent:port=6697': "
          "'/nonexistent' is not a directory"),
+        # Python's own words (invalid literal for int(), list index out of
+        # range, a parser's missing argument) become the operator's.
+        (["--port", "tcp:1:backlog=abc"], "--port 'tcp:1:backlog=abc': "
+         "backlog='abc' is not a whole number (see: twistd chat --help)"),
+        (["--port", "unix:/tmp/chat.sock:mode=rw"], "--port 'unix:/tmp/chat.sock:mode=rw': "
+         "mode='rw' is not an octal number (such as 660)"),
+        (["--port", "systemd:domain=INET:index=abc"], "--port 'systemd:domain=INET:index=abc': "
+         "index='abc' is not a whole number"),
+        (["--port", "systemd:index=0"], "--port 'systemd:index=0': a systemd: endpoint needs "
+         "domain=..."),
+        (["--irc-port", "tcp6:6667:interface=::1"], "--irc-port 'tcp6:6667:interface=::1': "
+         "more fields than it takes: write the colons of an IPv6 address as \\: "
+         "(tcp6:6697:interface=\\:\\:1)"),
+        (["--port", "ssl:1:privateKey=/nonexistent.pem"],
+         "--port 'ssl:1:privateKey=/nonexistent.pem': /nonexistent.pem: No such file or directory"),
     ],
 )
 def test_bad_configuration_is_one_line(args, message):
@@ -159,6 +174,42 @@ def test_bad_configuration_is_one_line(args, message):
     text = str(caught.value.code)
     assert text.startswith("twistd chat: ") and message in text
     assert "\n" not in text
+    assert not any(python in text for python in ("invalid literal", "out of range",
+                                                 "positional argument", "[Errno"))
+
+
+def test_a_systemd_socket_that_was_not_passed_says_so(monkeypatch):
+    """Not "no socket list index out of range was passed by systemd"."""
+    for name in ("LISTEN_PID", "LISTEN_FDS", "LISTEN_FDNAMES"):
+        monkeypatch.delenv(name, raising=False)
+    with pytest.raises(StartupFailure) as caught:
+        parse("--port", "systemd:domain=INET:index=0")
+    assert str(caught.value.code) == (
+        "twistd chat: --port 'systemd:domain=INET:index=0': no socket index 0 was passed by "
+        "systemd (it passed 0: start the service from a .socket unit, or listen on a port "
+        "instead) (see: twistd chat --help)")
+
+
+# -- TLS and the version ----------------------------------------------------------------
+
+
+def test_a_certificate_without_its_key_asks_for_tls_key(certs):
+    with pytest.raises(StartupFailure) as caught:
+        parse("--tls-port", "0", "--tls-cert", str(certs.cert))
+    assert str(caught.value.code) == (
+        f"twistd chat: --tls-cert {certs.cert}: holds no private key; give the key file "
+        "with --tls-key (or append the key to this file) (see: twistd chat --help)")
+
+
+def test_version_names_chatsvc_and_twisted(capsys):
+    import chatsvc
+    import twisted
+
+    with pytest.raises(SystemExit) as caught:
+        parse("--version")
+    assert caught.value.code == 0
+    assert capsys.readouterr().out == (
+        f"chatsvc {chatsvc.__version__} (Twisted {twisted.version.short()})\n")
 
 
 def test_certificate_that_is_not_a_certificate(tmp_path):
@@ -207,3 +258,14 @@ def test_twistd_port_in_use_exits_with_one_line(tmp_path):
     errors = [line for line in output.splitlines() if "twistd chat:" in line]
     assert len(errors) == 1 and "cannot listen for --port" in errors[0]
     assert "Address already in use" in errors[0]
+
+
+@pytest.mark.integration
+def test_twistd_chat_version(tmp_path):
+    import chatsvc
+    import twisted
+
+    result = subprocess.run([str(TWISTD), "chat", "--version"], cwd=tmp_path,
+                            capture_output=True, text=True, timeout=30)
+    assert result.returncode == 0
+    assert result.stdout == f"chatsvc {chatsvc.__version__} (Twisted {twisted.version.short()})\n"

@@ -41,6 +41,14 @@ class StartupFailure(SystemExit, Exception):
         super().__init__(f"twistd chat: {message}")
 
 
+def version_line() -> str:
+    """C{chatsvc 0.1.0 (Twisted 26.10.0)}: what C{twistd chat --version} says."""
+    from chatsvc import __version__
+    from twisted import version as twisted_version
+
+    return f"chatsvc {__version__} (Twisted {twisted_version.short()})"
+
+
 def endpoint_string(value: str) -> str:
     """A bare port number means TCP on all interfaces; anything else is kept.
 
@@ -113,11 +121,41 @@ def _parse_endpoint(option: str, value: str) -> IStreamServerEndpoint:
     try:
         return endpoints.serverFromString(reactor, description)
     except Exception as error:  # serverFromString raises many kinds
-        if _endpoint_type(description) == "systemd" and isinstance(error, KeyError | IndexError):
-            problem = f"no socket {error} was passed by systemd (LISTEN_FDS, LISTEN_FDNAMES)"
-        else:
-            problem = str(error)
-        raise usage.UsageError(f"{option} {shown!r}: {problem}") from None
+        raise usage.UsageError(f"{option} {shown!r}: {_explain(error, description)}") from None
+
+
+def _explain(error: Exception, description: str) -> str:
+    """What is wrong with endpoint string C{description}, in the operator's
+    terms rather than Python's (C{invalid literal for int()}, C{list index
+    out of range}, a missing positional argument)."""
+    kind = _endpoint_type(description)
+    if kind == "systemd" and isinstance(error, KeyError):
+        return f"no socket {error} was passed by systemd (LISTEN_FDS, LISTEN_FDNAMES)"
+    if kind == "systemd" and isinstance(error, IndexError):
+        index = next((field[len("index="):] for field in _fields(description)
+                      if field.startswith("index=")), "?")
+        parser = getattr(endpoints, "_SystemdParser", None)
+        passed = len(parser._sddaemon.inheritedDescriptors()) if parser else 0
+        return (f"no socket index {index} was passed by systemd (it passed {passed}: "
+                "start the service from a .socket unit, or listen on a port instead)")
+    literal = re.fullmatch(r"invalid literal for int\(\) with base (\d+): '(.*)'", str(error))
+    if isinstance(error, ValueError) and literal:
+        base, value = literal.groups()
+        names = [field.split("=", 1)[0] for field in _fields(description)
+                 if "=" in field and field.split("=", 1)[1] == value]
+        where = f"{names[0]}=" if names else "a field"
+        number = "an octal number (such as 660)" if base == "8" else "a whole number"
+        return f"{where}{value!r} is not {number}"
+    missing = re.search(r"missing \d+ required positional argument(?:s)?: (.*)", str(error))
+    if isinstance(error, TypeError) and missing:
+        fields = ", ".join(f"{name}=..." for name in re.findall(r"'(\w+)'", missing[1]))
+        return f"a {kind}: endpoint needs {fields}"
+    if isinstance(error, TypeError) and "got multiple values for argument" in str(error):
+        return ("more fields than it takes: write the colons of an IPv6 address "
+                "as \\: (tcp6:6697:interface=\\:\\:1)")
+    if isinstance(error, OSError) and error.filename:
+        return f"{error.filename}: {error.strerror or error}"
+    return str(error) or repr(error)
 
 
 class Options(ConfigFileMixin, usage.Options):
@@ -186,6 +224,11 @@ class Options(ConfigFileMixin, usage.Options):
         # and all, and --help would show those runs of spaces: flow them.
         self.docs = {name: " ".join(doc.split()) if doc else doc
                      for name, doc in self.docs.items()}
+
+    def opt_version(self) -> None:
+        """Show chatsvc's version and Twisted's, and exit."""
+        print(version_line())
+        raise SystemExit(0)
 
     def opt_per_ip_exempt(self, value: str) -> None:
         """Address or network (127.0.0.1, 10.0.0.0/8, ::1) that --max-per-ip

@@ -28,6 +28,19 @@ def _openssl_reason(error: SSL.Error) -> str:
     return ", ".join(reasons) or "not a usable PEM file"
 
 
+_PEM_BLOCK = re.compile(rb"-----BEGIN ([^-]+)-----.*?-----END \1-----", re.DOTALL)
+
+
+def _holds_private_key(path: str) -> bool:
+    """Whether the PEM file at C{path} has a private key block in it (the
+    certificate was read from it already, so it is readable)."""
+    try:
+        with open(path, "rb") as pem:
+            return any(b"PRIVATE KEY" in match[1] for match in _PEM_BLOCK.finditer(pem.read()))
+    except OSError:
+        return True  # let OpenSSL say what is wrong with it
+
+
 @implementer(IOpenSSLServerConnectionCreator)
 class ServerTLS:
     """An OpenSSL server context loaded from C{cert_path} (and C{key_path}).
@@ -59,6 +72,10 @@ class ServerTLS:
             ) from None
         key_path = self.key_path or self.cert_path
         option = "--tls-key" if self.key_path else "--tls-cert"
+        if self.key_path is None and not _holds_private_key(self.cert_path):
+            raise TLSConfigError(
+                f"--tls-cert {self.cert_path}: holds no private key; give the key file "
+                "with --tls-key (or append the key to this file)")
         try:
             context.use_privatekey_file(key_path)
             context.check_privatekey()
@@ -81,7 +98,6 @@ class ServerTLS:
         return SSL.Connection(self._context, None)
 
 
-_PEM_BLOCK = re.compile(rb"-----BEGIN ([^-]+)-----.*?-----END \1-----", re.DOTALL)
 
 
 def _public(key: object) -> bytes:
