@@ -417,11 +417,11 @@ def wait_for(what: str, probe: Callable[[], object], timeout: float = WAIT) -> A
 
 @contextlib.contextmanager
 def twistd_server(directory: Path, *options: str,
-                  listener: str = "ChatFactory") -> Iterator[tuple[int, subprocess.Popen[bytes]]]:
+                  listener: str = "line protocol") -> Iterator[tuple[int, subprocess.Popen[bytes]]]:
     """A real C{twistd chat} on 127.0.0.1, logging to C{directory}; stopped on exit.
 
-    Yields the port of the listener whose log name matches C{listener} (a
-    regular expression), and the process.
+    Yields the port of the listener the start-up log names C{listener} (a
+    regular expression: C{line protocol on 127.0.0.1:N}), and the process.
     """
     log = directory / "server.log"
     process = subprocess.Popen(
@@ -432,7 +432,8 @@ def twistd_server(directory: Path, *options: str,
     )
     try:
         def port() -> int | None:
-            found = log.exists() and re.search(rf"{listener} starting on (\d+)", log.read_text())
+            found = log.exists() and re.search(rf"\] {listener} on \S+:(\d+)$", log.read_text(),
+                                               re.MULTILINE)
             if process.poll() is not None:
                 raise AssertionError(f"server exited: {log.read_text() if log.exists() else ''}")
             return int(found.group(1)) if found else None

@@ -30,12 +30,12 @@ pytestmark = [pytest.mark.integration, pytest.mark.skipif(
 
 @pytest.fixture
 def server(tmp_path: Path) -> Iterator[tuple[int, subprocess.Popen[bytes]]]:
-    yield from _server(tmp_path, "ChatFactory")
+    yield from _server(tmp_path, "line protocol")
 
 
 @pytest.fixture
 def tls_server(tmp_path: Path, certs) -> Iterator[tuple[int, subprocess.Popen[bytes]]]:
-    yield from _server(tmp_path, r"ChatFactory \(TLS\)", "--tls-port",
+    yield from _server(tmp_path, "line protocol over TLS", "--tls-port",
                        "tcp:0:interface=127.0.0.1", "--tls-cert", str(certs.combined))
 
 

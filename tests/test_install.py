@@ -60,7 +60,8 @@ def free_port() -> int:
 def test_installed_server_chats(fresh_venv, tmp_path):
     port = free_port()
     server = subprocess.Popen(
-        [str(fresh_venv / "bin" / "twistd"), "-n", "--pidfile=", "chat",
+        [str(fresh_venv / "bin" / "twistd"), "-n", "--pidfile=",
+         f"--logfile={tmp_path / 'twistd.log'}", "chat",
          "--port", f"tcp:{port}:interface=127.0.0.1"],
         cwd=tmp_path, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
         env={**os.environ, "PYTHONWARNINGS": "ignore"},
@@ -80,6 +81,8 @@ def test_installed_server_chats(fresh_venv, tmp_path):
             stream.write(b"#newcomer\n")
             stream.flush()
             assert stream.readline() == b"* you are newcomer\r\n"
+        # The start-up log tells a newcomer where to connect.
+        assert f"] line protocol on 127.0.0.1:{port}\n" in (tmp_path / "twistd.log").read_text()
     finally:
         stop_process(server, timeout=20)
 

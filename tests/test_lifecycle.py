@@ -9,7 +9,7 @@ from support import LineUser, make_certificates, make_hub, registered
 from twisted.application.service import Service
 from twisted.internet import defer, endpoints
 from twisted.internet.testing import MemoryReactorClock
-from twisted.logger import capturedLogs
+from twisted.logger import capturedLogs, formatEvent
 
 from chatsvc.service.lifecycle import GOODBYE, ChatService
 from chatsvc.service.tap import ListenerService
@@ -120,6 +120,42 @@ def test_ready_after_real_listeners_bind(reactor):
     root.startService()
     assert len(reactor.tcpServers) == 2
     assert notes.states == ["READY=1"]
+
+
+def test_ready_says_where_each_listener_is_and_how_many(reactor):
+    hub = make_hub()
+    root, notes = service(reactor, hub)
+    ListenerService("--port", endpoints.TCP4ServerEndpoint(reactor, 12345), hub,
+                    "line protocol").setServiceParent(root)
+    ListenerService("--irc-tls-port", endpoints.TCP6ServerEndpoint(reactor, 6697, interface="::"),
+                    hub, "IRC over TLS").setServiceParent(root)
+    root.privilegedStartService()
+    with capturedLogs() as events:
+        root.startService()
+    said = [formatEvent(event) for event in events]
+    assert said == ["line protocol on 0.0.0.0:12345", "IRC over TLS on [::]:6697",
+                    "ready: 2 listeners"]
+
+
+def test_one_listener_is_one_listener_not_one_listeners(reactor):
+    root, notes = service(reactor)
+    SlowListener().setServiceParent(root)
+    with capturedLogs() as events:
+        root.startService()
+        [listener] = root
+        listener.bound.callback("port")
+    assert [formatEvent(event) for event in events] == ["ready: 1 listener"]
+
+
+def test_shutdown_counts_connections_in_english(reactor):
+    hub = make_hub()
+    registered(hub, "alice")
+    with capturedLogs() as events:
+        hub.shutdown(GOODBYE)
+    assert [formatEvent(event) for event in events] == ["shutting down: closing 1 connection"]
+    with capturedLogs() as events:
+        make_hub().shutdown(GOODBYE)
+    assert [formatEvent(event) for event in events] == ["shutting down: closing 0 connections"]
 
 
 def test_failing_to_listen_is_not_ready_and_stops(reactor):
@@ -265,7 +301,8 @@ def test_stop_gives_up_waiting_after_the_drain_timeout(reactor):
         assert stopped == []
         reactor.advance(0.2)
     assert stopped == [None]
-    assert any("still open" in e["log_format"] for e in events)
+    assert "1 connection still open after 3.0s; exiting anyway" in [
+        formatEvent(event) for event in events]
 
 
 def test_signal_handlers_are_ours_while_running_and_restored_after(reactor):

@@ -249,8 +249,8 @@ def _read_port(server: subprocess.Popen, deadline: float) -> int:
         line = server.stdout.readline()
         if not line:
             break
-        if "ChatFactory starting on" in line:
-            return int(line.rsplit(" ", 1)[1])
+        if "] line protocol on 127.0.0.1:" in line:
+            return int(line.rsplit(":", 1)[1])
     raise AssertionError("server did not start")
 
 

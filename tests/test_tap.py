@@ -190,6 +190,67 @@ def test_a_systemd_socket_that_was_not_passed_says_so(monkeypatch):
         "instead) (see: twistd chat --help)")
 
 
+# -- which listeners, where ------------------------------------------------------------
+
+
+def test_each_listener_is_named_by_its_protocol(certs):
+    options = parse("--port", "tcp:0:interface=127.0.0.1", "--tls-port", "0",
+                    "--tls-cert", str(certs.combined), "--irc-port", "0", "--irc-tls-port", "0")
+    assert [service.what for service in makeService(options)] == [
+        "line protocol", "line protocol over TLS", "IRC", "IRC over TLS"]
+    options = parse("--port", f"ssl:0:privateKey={certs.key}:certKey={certs.cert}",
+                    "--irc-port", f"ssl:0:privateKey={certs.key}:certKey={certs.cert}")
+    assert [service.what for service in makeService(options)] == [
+        "line protocol over TLS", "IRC over TLS"]
+
+
+def test_where_a_listener_is_names_the_real_address():
+    from twisted.internet import endpoints
+    from twisted.internet.testing import MemoryReactor
+
+    from chatsvc.hub.factory import ChatFactory
+    from chatsvc.hub.settings import Settings
+
+    reactor = MemoryReactor()
+    hub = ChatFactory(Settings())
+    v4 = ListenerService("--port", endpoints.TCP4ServerEndpoint(reactor, 1), hub,
+                         "line protocol")
+    v6 = ListenerService("--irc-tls-port",
+                         endpoints.TCP6ServerEndpoint(reactor, 6697, interface="::"),
+                         hub, "IRC over TLS")
+    assert v4.where() == "line protocol on (not bound)"
+    for listener in (v4, v6):
+        listener.listen_now()
+    assert v4.where() == "line protocol on 0.0.0.0:1"
+    assert v6.where() == "IRC over TLS on [::]:6697"
+    # Twisted's own "... starting on N" line names the protocol, not a class.
+    assert [factory.logPrefix() for _, factory, _, _ in reactor.tcpServers] == [
+        "line protocol", "IRC"]
+    assert all(factory.factory is hub and not factory.noisy
+               for _, factory, _, _ in reactor.tcpServers)
+
+
+def test_failing_to_listen_is_one_line_naming_the_option_and_the_address():
+    import errno
+
+    from twisted.internet import endpoints
+    from twisted.internet.error import CannotListenError
+    from twisted.internet.testing import RaisingMemoryReactor
+
+    from chatsvc.hub.factory import ChatFactory
+    from chatsvc.hub.settings import Settings
+
+    refused = CannotListenError("127.0.0.1", 23,
+                                OSError(errno.EACCES, "Permission denied"))
+    endpoint = endpoints.TCP4ServerEndpoint(RaisingMemoryReactor(listenException=refused), 23,
+                                            interface="127.0.0.1")
+    listener = ListenerService("--port", endpoint, ChatFactory(Settings()), "line protocol")
+    with pytest.raises(StartupFailure) as caught:
+        listener.listen_now()
+    assert str(caught.value.code) == (
+        "twistd chat: cannot listen for --port: 127.0.0.1:23: Permission denied")
+
+
 # -- TLS and the version ----------------------------------------------------------------
 
 
@@ -258,6 +319,109 @@ def test_twistd_port_in_use_exits_with_one_line(tmp_path):
     errors = [line for line in output.splitlines() if "twistd chat:" in line]
     assert len(errors) == 1 and "cannot listen for --port" in errors[0]
     assert "Address already in use" in errors[0]
+
+
+def busy_port():
+    """A listening socket on 127.0.0.1 (close it when done) and its port."""
+    busy = socket.socket()
+    busy.bind(("127.0.0.1", 0))
+    busy.listen()
+    return busy, busy.getsockname()[1]
+
+
+@pytest.mark.integration
+def test_twistd_port_in_use_is_one_line_on_stderr_and_nothing_else(tmp_path):
+    """Bound before twistd logs anything: no log lines around it, no log prefix."""
+    busy, port = busy_port()
+    with busy:
+        result = run_twistd("--port", f"tcp:{port}:interface=127.0.0.1", cwd=tmp_path)
+    assert result.returncode == 1
+    assert result.stdout == ""
+    assert result.stderr.splitlines() == [
+        f"twistd chat: cannot listen for --port: 127.0.0.1:{port}: Address already in use"]
+
+
+def run_daemon(tmp_path, *args):
+    """twistd without -n: the parent exits once the daemon started (or failed)."""
+    return subprocess.run(
+        [str(TWISTD), f"--pidfile={tmp_path / 'twistd.pid'}",
+         f"--logfile={tmp_path / 'twistd.log'}", "chat", *args],
+        cwd=tmp_path, capture_output=True, text=True, timeout=30,
+        env={**os.environ, "PYTHONWARNINGS": "ignore"},
+    )
+
+
+def stop_daemon(pidfile, timeout=20.0):
+    """SIGTERM the daemon named in C{pidfile}; wait (bounded) until it is gone."""
+    import signal
+    import time
+
+    if not pidfile.exists():
+        return
+    pid = int(pidfile.read_text())
+    os.kill(pid, signal.SIGTERM)
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            os.kill(pid, 0)
+        except ProcessLookupError:
+            return
+        time.sleep(0.05)
+    os.kill(pid, signal.SIGKILL)
+    raise AssertionError(f"daemon {pid} did not stop")
+
+
+@pytest.mark.integration
+def test_daemon_port_in_use_is_the_same_one_line(tmp_path):
+    """Not 'An error has occurred: b"chatsvc.tap.StartupFailure: ... 127.' cut at 100 bytes."""
+    busy, port = busy_port()
+    try:
+        with busy:
+            result = run_daemon(tmp_path, "--port", f"tcp:{port}:interface=127.0.0.1")
+    finally:
+        stop_daemon(tmp_path / "twistd.pid")
+    assert result.returncode == 1
+    assert result.stdout == ""
+    assert result.stderr.splitlines() == [
+        f"twistd chat: cannot listen for --port: 127.0.0.1:{port}: Address already in use"]
+    assert not (tmp_path / "twistd.pid").exists()
+
+
+@pytest.mark.integration
+def test_daemon_says_where_it_listens_and_serves(tmp_path, certs):
+    import re
+    import time
+
+    from support import SocketUser
+
+    try:
+        result = run_daemon(tmp_path, "--port", "tcp:0:interface=127.0.0.1",
+                            "--irc-tls-port", "tcp:0:interface=127.0.0.1",
+                            "--tls-cert", str(certs.combined))
+        assert (result.returncode, result.stdout, result.stderr) == (0, "", "")
+        log = tmp_path / "twistd.log"
+        deadline = time.monotonic() + 20
+        while "ready:" not in (log.read_text() if log.exists() else ""):
+            assert time.monotonic() < deadline, "the daemon never got ready"
+            time.sleep(0.05)
+        text = log.read_text()
+        lines = [line.split("] ", 1)[1] for line in text.splitlines() if "] " in line]
+        [line_port] = re.findall(r"^line protocol on 127\.0\.0\.1:(\d+)$", "\n".join(lines),
+                                 re.MULTILINE)
+        assert re.search(r"^IRC over TLS on 127\.0\.0\.1:\d+$", "\n".join(lines), re.MULTILINE)
+        assert "ready: 2 listeners" in lines
+        # No internal class names, no "Starting factory <... object at 0x...>".
+        for noise in ("ChatFactory", "_AdapterFactory", "Starting factory", " object at 0x"):
+            assert noise not in text
+        user = SocketUser(int(line_port), "alice")
+        try:
+            stop_daemon(tmp_path / "twistd.pid")
+            user.expect("* server shutting down")
+        finally:
+            user.close()
+    finally:
+        stop_daemon(tmp_path / "twistd.pid")
+    assert "shutting down: closing 1 connection\n" in log.read_text()
 
 
 @pytest.mark.integration

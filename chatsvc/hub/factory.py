@@ -301,7 +301,9 @@ class ChatFactory(ServerFactory):
         self.closing = True
         for budget in self.log_budgets:
             budget.flush()
-        self.log.info("shutting down: closing {count} connections", count=len(self.connections))
+        count = len(self.connections)
+        self.log.info("shutting down: closing {count} connection{s}", count=count,
+                      s="" if count == 1 else "s")
         for participant in list(self.connections):
             participant.disconnect(reason)
         waiting: Deferred[None] = Deferred()

@@ -33,6 +33,11 @@ from chatsvc.service import sdnotify
 GOODBYE = "server shutting down"
 
 
+def counted(count: int, noun: str) -> str:
+    """C{1 listener}, C{2 listeners}: the log reads as English."""
+    return f"{count} {noun}" if count == 1 else f"{count} {noun}s"
+
+
 def _listeners(service: Any) -> Iterator[Any]:
     for child in IServiceCollection(service, []):
         if hasattr(child, "whenListening"):
@@ -89,8 +94,12 @@ class ChatService(MultiService):
         listening = defer.gatherResults(waiting, consumeErrors=True)
         listening.addCallbacks(self._ready, self._not_listening)
 
-    def _ready(self, ports: object) -> None:
-        self.log.info("ready: {count} listeners", count=len(ports))  # type: ignore[arg-type]
+    def _ready(self, ports: list[object]) -> None:
+        for listener in _listeners(self):
+            where = getattr(listener, "where", None)
+            if where is not None:
+                self.log.info("{where}", where=where())
+        self.log.info("ready: {listeners}", listeners=counted(len(ports), "listener"))
         self._notify("READY=1", "STATUS=listening")
         interval = sdnotify.watchdog_interval()
         if interval is not None:
@@ -139,8 +148,9 @@ class ChatService(MultiService):
 
         def too_slow(failure: Failure) -> None:
             failure.trap(defer.TimeoutError)
-            self.log.warn("{count} connections still open after {timeout}s; exiting anyway",
-                          count=len(self.hub.connections), timeout=self.drain_timeout)
+            self.log.warn("{connections} still open after {timeout}s; exiting anyway",
+                          connections=counted(len(self.hub.connections), "connection"),
+                          timeout=self.drain_timeout)
 
         drained.addErrback(too_slow)
         return drained

@@ -9,14 +9,18 @@ C{--config} TOML file (L{chatsvc.service.config}).
 from __future__ import annotations
 
 import re
-from typing import Any
+from typing import Any, cast
 
 from twisted.application.internet import StreamServerEndpointService
-from twisted.application.service import IService
+from twisted.application.service import IService, Service
 from twisted.internet import endpoints
-from twisted.internet.defer import Deferred
+from twisted.internet.address import IPv4Address, IPv6Address, UNIXAddress
+from twisted.internet.defer import Deferred, maybeDeferred, succeed
+from twisted.internet.error import CannotListenError
 from twisted.internet.interfaces import IListeningPort, IStreamServerEndpoint
+from twisted.internet.protocol import ServerFactory
 from twisted.python import usage
+from twisted.python.failure import Failure
 
 from chatsvc.conn.limits import check_fd_limit, check_networks, with_listen_backlog
 from chatsvc.hub.factory import ChatFactory
@@ -360,20 +364,105 @@ def _read_motd(path: str) -> list[str]:
         raise usage.UsageError(f"--motd {path}: {error.strerror or error}") from None
 
 
+def address_text(address: object) -> str:
+    """Where a listener is, as an operator would type it: C{127.0.0.1:12345},
+    C{[::]:6697}, or a UNIX socket's path."""
+    if isinstance(address, IPv6Address):
+        return f"[{address.host}]:{address.port}"
+    if isinstance(address, IPv4Address):
+        return f"{address.host}:{address.port}"
+    if isinstance(address, UNIXAddress):
+        name = address.name
+        return name.decode(errors="replace") if isinstance(name, bytes) else str(name)
+    return str(address)
+
+
+def _listen_error(error: BaseException) -> str:
+    """C{127.0.0.1:23: Permission denied}, not Twisted's C{Couldn't listen on
+    127.0.0.1:23: [Errno 13] Permission denied.}"""
+    if isinstance(error, CannotListenError):
+        interface = error.interface or "0.0.0.0"
+        place = f"[{interface}]" if ":" in interface else interface
+        reason = getattr(error.socketError, "strerror", None) or error.socketError
+        return f"{place}:{error.port}: {reason}"
+    return str(error) or repr(error)
+
+
+class _NamedFactory(ServerFactory):
+    """The factory a listener's port is given: builds C{factory}'s protocols
+    and names the protocol in Twisted's own port lines (C{line protocol
+    starting on 12345}, not C{ChatFactory starting on 12345}) without the
+    C{Starting factory <...>} noise."""
+
+    noisy = False
+
+    def __init__(self, factory: ServerFactory, what: str) -> None:
+        self.factory = factory
+        self.what = what
+
+    def logPrefix(self) -> str:
+        return self.what
+
+    def buildProtocol(self, addr: Any) -> Any:
+        return self.factory.buildProtocol(addr)
+
+    def doStart(self) -> None:
+        self.factory.doStart()
+
+    def doStop(self) -> None:
+        self.factory.doStop()
+
+
 class ListenerService(StreamServerEndpointService):
-    """One listener; failing to listen ends start-up with one clear line."""
+    """One listener; failing to listen ends start-up with one clear line.
+
+    @ivar what: the protocol it serves, for the log (C{IRC over TLS}).
+    @ivar port: the listening port once bound, else L{None}.
+    """
 
     _raiseSynchronously = True
 
-    def __init__(self, option: str, endpoint: IStreamServerEndpoint, factory: Any) -> None:
+    def __init__(self, option: str, endpoint: IStreamServerEndpoint, factory: Any,
+                 what: str | None = None) -> None:
         super().__init__(endpoint, factory)
         self.option = option
+        self.what = what or option
+        self.port: IListeningPort | None = None
+
+    def listen_now(self) -> None:
+        """Bind the port now, before the service starts; raise
+        L{StartupFailure} if it cannot be.
+
+        twistd calls C{makeService} before it logs anything or forks into
+        the background, and reports a C{SystemExit} from there as its bare
+        message on stderr.  A failure in C{privilegedStartService} instead
+        comes after the fork: the background parent prints its first 100
+        bytes as a bytes repr, the foreground one wraps it in a log line.
+        """
+        named = _NamedFactory(self.factory, self.what.removesuffix(" over TLS"))
+        waiting = maybeDeferred(self.endpoint.listen, named)
+        outcome: list[object] = []
+        waiting.addBoth(outcome.append)
+        if outcome and isinstance(outcome[0], Failure):
+            raise StartupFailure(f"cannot listen for {self.option}: "
+                                 f"{_listen_error(outcome[0].value)}")
+        if outcome:
+            self.port = cast(IListeningPort, outcome[0])
+            self._waitingForPort = succeed(self.port)
+            return
+        # An endpoint that binds later: whenListening and stopService wait for it.
+        self._waitingForPort = Deferred()
+
+        def bound(port: IListeningPort) -> IListeningPort:
+            self.port = port
+            return port
+
+        waiting.addCallback(bound).chainDeferred(self._waitingForPort)
 
     def privilegedStartService(self) -> None:
-        try:
-            super().privilegedStartService()
-        except Exception as error:
-            raise StartupFailure(f"cannot listen for {self.option}: {error}") from None
+        Service.privilegedStartService(self)
+        if self._waitingForPort is None:
+            self.listen_now()
 
     def whenListening(self) -> Deferred[IListeningPort]:
         """Fire with the listening port once bound (after the service started)."""
@@ -386,18 +475,43 @@ class ListenerService(StreamServerEndpointService):
         self._waitingForPort.addBoth(relay)
         return listening
 
+    def where(self) -> str:
+        """C{line protocol on 127.0.0.1:12345}: what it serves and the real
+        bound address (the port the system chose for port 0)."""
+        place = address_text(self.port.getHost()) if self.port is not None else "(not bound)"
+        return f"{self.what} on {place}"
+
+
+def _what(option: str, options: Options) -> str:
+    """The protocol a listener option serves, as the log names it."""
+    key = option.lstrip("-")
+    protocol = "IRC" if key.startswith("irc-") else "line protocol"
+    tls = key.endswith("tls-port") or _endpoint_type(
+        endpoint_string(options[key])) in _TLS_ENDPOINT_TYPES
+    return f"{protocol} over TLS" if tls else protocol
+
 
 def makeService(options: Options) -> IService:
-    """Build the service tree twistd runs: every listener shares one hub."""
+    """Build the service tree: every listener shares one hub.
+
+    Nothing is bound yet (tests start the tree themselves); twistd runs
+    L{makeListeningService}, which binds the ports too.
+    """
     hub = ChatFactory(options["settings"])
+    # Twisted's "Starting factory <chatsvc.hub.factory.ChatFactory object at
+    # 0x...>" names a class, not a listener: ChatService logs each listener.
+    hub.noisy = False
     check_fd_limit(hub.settings.max_clients)
     root = ChatService(hub, handle_signals=True)
     for option, endpoint in options["listeners"]:
-        ListenerService(option, endpoint, hub).setServiceParent(root)
+        ListenerService(option, endpoint, hub, _what(option, options)).setServiceParent(root)
     if options["irc_listeners"]:
         irc = IRCServer(hub)
         for option, endpoint in options["irc_listeners"]:
-            ListenerService(option, endpoint, irc.factory()).setServiceParent(root)
+            factory = irc.factory()
+            factory.noisy = False
+            ListenerService(option, endpoint, factory,
+                            _what(option, options)).setServiceParent(root)
     if options["motd"]:
         path = options["motd"]
 
@@ -409,3 +523,18 @@ def makeService(options: Options) -> IService:
         root.add_reloader("TLS certificate", options["tls"].reload)
     return root
 
+
+def makeListeningService(options: Options) -> IService:
+    """What twistd runs: L{makeService}, with every port bound already.
+
+    Binding here, while twistd is still in the foreground and has not yet
+    taken over stderr, makes a port in use (or any other failure to listen)
+    one line on stderr and exit status 1, with or without C{-n}; see
+    L{ListenerService.listen_now}.  Privileged ports work as before: twistd
+    has not shed privileges yet either.
+    """
+    root = makeService(options)
+    for child in cast(Any, root):
+        if isinstance(child, ListenerService):
+            child.listen_now()
+    return root
