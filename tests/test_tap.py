@@ -166,6 +166,8 @@ def test_tls_endpoint_needs_a_certificate_with_its_key(certs, tmp_path):
          "(tcp6:6697:interface=\\:\\:1)"),
         (["--port", "ssl:1:privateKey=/nonexistent.pem"],
          "--port 'ssl:1:privateKey=/nonexistent.pem': /nonexistent.pem: No such file or directory"),
+        (["--port", "none"], "--port is none and no other listener is set: give --tls-port, "
+         "--irc-port or --irc-tls-port, or a --port"),
     ],
 )
 def test_bad_configuration_is_one_line(args, message):
@@ -191,6 +193,42 @@ def test_a_systemd_socket_that_was_not_passed_says_so(monkeypatch):
 
 
 # -- which listeners, where ------------------------------------------------------------
+
+
+def test_the_plain_listener_is_on_loopback_unless_told_otherwise():
+    """As the quick start runs it: no clear-text port open to the network."""
+    [(option, endpoint)] = parse()["listeners"]
+    assert option == "--port"
+    assert (endpoint._interface, endpoint._port) == ("127.0.0.1", 12345)
+    [(_, everywhere)] = parse("--port", "12345")["listeners"]
+    assert (everywhere._interface, everywhere._port) == ("", 12345)
+
+
+@pytest.mark.parametrize("off", ["none", "NONE", "off", "", " none "])
+def test_the_plain_listener_can_be_turned_off(off, certs):
+    options = parse("--port", off, "--tls-port", "0", "--tls-cert", str(certs.combined))
+    assert [option for option, _ in options["listeners"]] == ["--tls-port"]
+    options = parse("--port", off, "--irc-port", "0")
+    assert options["listeners"] == []
+    assert [option for option, _ in options["irc_listeners"]] == ["--irc-port"]
+
+
+def test_the_plain_listener_can_be_turned_off_in_the_config_file(tmp_path):
+    config = tmp_path / "chat.toml"
+    config.write_text('port = "none"\nirc-port = "tcp:0:interface=127.0.0.1"\n')
+    options = parse("--config", str(config))
+    assert options["listeners"] == [] and len(options["irc_listeners"]) == 1
+    root = makeService(options)
+    assert [service.what for service in root] == ["IRC"]
+
+
+def test_a_listener_from_the_config_file_can_be_turned_off_on_the_command_line(tmp_path, certs):
+    config = tmp_path / "chat.toml"
+    config.write_text(f'tls-port = 0\ntls-cert = "{certs.combined}"\nirc-port = 0\n')
+    options = parse("--config", str(config), "--irc-port", "none", "--tls-port", "off",
+                    "--tls-cert", "")
+    assert [option for option, _ in options["listeners"]] == ["--port"]
+    assert options["irc_listeners"] == []
 
 
 def test_each_listener_is_named_by_its_protocol(certs):

@@ -33,6 +33,22 @@ from chatsvc.service.tls import ServerTLS, TLSConfigError, check_pem_directory
 
 _TLS_ENDPOINT_TYPES = ("ssl", "tls")
 
+#: What C{--port} (or any listener option) may be set to for no listener at
+#: all: C{none} is the documented spelling; C{off} and the empty string are
+#: what operators try first (C{--port=} in a systemd drop-in, C{port = ""}).
+OFF = frozenset({"", "none", "off"})
+
+#: The plain listener when C{--port} is not given: loopback only, so a
+#: server started to try it out, or for TLS or IRC only, offers no clear-text
+#: port to the network.  A bare port number (C{--port 12345}) is all
+#: interfaces, as before.
+DEFAULT_PORT = "tcp:12345:interface=127.0.0.1"
+
+
+def is_off(value: str | None) -> bool:
+    """Whether a listener option's C{value} asks for no listener."""
+    return value is None or value.strip().lower() in OFF
+
 
 class StartupFailure(SystemExit, Exception):
     """Exit with one line on stderr and a non-zero status, without a traceback.
@@ -170,13 +186,16 @@ class Options(ConfigFileMixin, usage.Options):
         "Send #yourname to register, @name:text for a private message, /help for the rest."
     )
     optParameters = [
-        ["port", "p", "12345",
-         "Plain listener: a port number or a Twisted endpoint string "
-         "(tcp:12345:interface=127.0.0.1, tcp6:12345, systemd:domain=INET:index=0)."],
+        ["port", "p", DEFAULT_PORT,
+         "Plain listener (line protocol in clear text): a port number (every "
+         "interface), a Twisted endpoint string (tcp:12345:interface=192.0.2.1, "
+         "tcp6:12345:interface=\\:\\:1, systemd:domain=INET:index=0), or none for "
+         "no plain listener (a TLS-only or IRC-only server). The default is on "
+         "127.0.0.1 only."],
         ["tls-port", None, None,
-         "TLS listener: a port number (uses --tls-cert), an ssl:/tls: endpoint "
-         "string, or another endpoint string (e.g. systemd:...) to wrap in TLS "
-         "with --tls-cert."],
+         "TLS listener (line protocol over TLS, off by default): a port number (all "
+         "interfaces; uses --tls-cert), an ssl:/tls: endpoint string, or another "
+         "endpoint string (e.g. systemd:...) to wrap in TLS with --tls-cert; none: off."],
         ["tls-cert", None, None,
          "PEM file with the certificate chain, leaf first, and the private key "
          "unless --tls-key is given."],
@@ -207,10 +226,11 @@ class Options(ConfigFileMixin, usage.Options):
          "Lines that may wait for their turn; one more and the client is "
          "disconnected for flooding."],
         ["irc-port", None, None,
-         "IRC listener (off by default): a port number or an endpoint string; "
-         "an ssl:/tls: string makes it TLS."],
+         "IRC listener (off by default): a port number (all interfaces) or an "
+         "endpoint string; an ssl:/tls: string makes it TLS; none: off."],
         ["irc-tls-port", None, None,
-         "IRC over TLS: a port number or endpoint string, with --tls-cert."],
+         "IRC over TLS (off by default): a port number (all interfaces) or an "
+         "endpoint string, with --tls-cert; none: off."],
         ["password", None, None,
          "Server password every client must give before registering: line users "
          "with /pass, IRC users with PASS. It is visible in the process list; "
@@ -293,15 +313,21 @@ class Options(ConfigFileMixin, usage.Options):
         settings.irc_ping_timeout = _positive_int(self, "irc-ping-timeout", minimum=1)
         self["settings"] = settings
 
-        self["listeners"] = [("--port", _parse_endpoint("--port", self["port"]))]
-        if self["tls-port"]:
+        self["listeners"] = []
+        if not is_off(self["port"]):
+            self["listeners"].append(("--port", _parse_endpoint("--port", self["port"])))
+        if not is_off(self["tls-port"]):
             self["listeners"].append(("--tls-port", self._tls_endpoint("tls-port")))
         self["irc_listeners"] = []
-        if self["irc-port"]:
+        if not is_off(self["irc-port"]):
             self["irc_listeners"].append(
                 ("--irc-port", _parse_endpoint("--irc-port", self["irc-port"])))
-        if self["irc-tls-port"]:
+        if not is_off(self["irc-tls-port"]):
             self["irc_listeners"].append(("--irc-tls-port", self._tls_endpoint("irc-tls-port")))
+        if not self["listeners"] and not self["irc_listeners"]:
+            raise usage.UsageError(
+                "--port is none and no other listener is set: give --tls-port, "
+                "--irc-port or --irc-tls-port, or a --port")
         if (self["tls-cert"] or self["tls-key"]) and "tls" not in self:
             raise usage.UsageError("--tls-cert/--tls-key need --tls-port or --irc-tls-port")
         if self["irc_listeners"] and not usable_server_name(self["name"]):
