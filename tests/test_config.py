@@ -242,3 +242,27 @@ def test_example_as_shipped_starts_a_valid_configuration(tmp_path):
     """The uncommented lines alone are a working configuration."""
     options = parse(["--config", str(EXAMPLE)])
     assert options["listeners"]
+
+
+def test_every_example_in_the_file_works_together(tmp_path, certs):
+    """Uncomment every example: it parses, and no two listeners share a port
+    (they did: tls-port and irc-tls-port were both 6697)."""
+    motd = tmp_path / "motd.txt"
+    motd.write_text("hello\n")
+    text = (uncommented_example()
+            .replace("/etc/chatsvc/tls/fullchain.pem", str(certs.cert))
+            .replace("/etc/chatsvc/tls/privkey.pem", str(certs.key))
+            .replace("/etc/chatsvc/motd.txt", str(motd)))
+    options = parse(["--config", write(tmp_path, text)])
+    listeners = options["listeners"] + options["irc_listeners"]
+    assert [option for option, _ in listeners] == [
+        "--port", "--tls-port", "--irc-port", "--irc-tls-port"]
+    ports = [tap.endpoint_string(options[option.lstrip("-")]).split(":")[1]
+             for option, _ in listeners]
+    assert len(set(ports)) == len(ports), ports
+
+
+def test_the_example_listens_on_loopback_only_as_shipped():
+    """The one setting the example switches on keeps clear text off the network."""
+    [(option, endpoint)] = parse(["--config", str(EXAMPLE)])["listeners"]
+    assert option == "--port" and endpoint._interface == "127.0.0.1"
