@@ -2,7 +2,7 @@
 
 ::
 
-    from twisted.internet import task
+    from twisted.internet import defer, task
     from chatsvc.client import connect
     from chatsvc.events import RoomMessage
 
@@ -70,7 +70,10 @@ MAX_LINE = 64 * 1024
 """Longest server line we accept; anything longer is skipped, not buffered."""
 
 INBOX_SIZE = 1000
-"""Unclaimed events kept for L{Session.next_event}; the oldest go first."""
+"""Unclaimed events kept for L{Session.next_event}; the oldest go first.
+
+They are kept since registration, so a wait without C{fresh=True} may be
+answered by an event long past."""
 
 
 # -- errors ------------------------------------------------------------------
@@ -91,7 +94,7 @@ class TLSVerificationFailed(ConnectFailed):
 class RegistrationRefused(ClientError):
     """The server answered our name with an error; C{text} is its reply.
 
-    C{code} is the refusal's stable code (README's "Error codes"), which is
+    C{code} is the refusal's stable code (docs/user/errors.rst), which is
     what the subclasses below are chosen by.
     """
 
@@ -434,12 +437,18 @@ class Session:
         kind: type[E] | tuple[type[E], ...] | None = None,
         match: Callable[[E], bool] | None = None,
         timeout: float | None = None,
+        *,
+        fresh: bool = False,
     ) -> Deferred[E]:
         """The oldest unclaimed event of C{kind} for which C{match} is true.
 
-        Looks in the inbox first, then waits.  Fails with L{EventTimeout}
-        after C{timeout} seconds (on this session's reactor clock), or with
-        L{ConnectionClosed}.  Cancelling the Deferred stops the wait.
+        Looks in the inbox first, then waits, so the event may be one that
+        arrived long before the call (a C{Joined} from minutes ago, say).
+        C{fresh=True} skips the inbox (leaving it as it is) and waits for an
+        event that arrives after the call: the answer to what was just sent.
+        Fails with L{EventTimeout} after C{timeout} seconds (on this
+        session's reactor clock), or with L{ConnectionClosed}.  Cancelling
+        the Deferred stops the wait.
         """
 
         def wanted(event: Event) -> bool:
@@ -447,7 +456,7 @@ class Session:
                 return False
             return match is None or bool(match(event))  # type: ignore[arg-type]
 
-        for event in self.inbox:
+        for event in () if fresh else self.inbox:
             if wanted(event):
                 self.inbox.remove(event)
                 return defer.succeed(cast(E, event))

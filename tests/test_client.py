@@ -159,6 +159,26 @@ def test_next_event_match_keeps_the_rest_in_the_inbox(chat: ChatHarness) -> None
     assert chat.wait(bob.next_event()).text == "one"
 
 
+def test_next_event_answers_from_the_past_unless_fresh(chat: ChatHarness) -> None:
+    """The trap issue 14 met: a plain wait is answered by a Joined from long
+    ago, left in the inbox; C{fresh=True} waits for what comes after the call."""
+    alice = chat.join("alice")
+    chat.join("bob")
+    chat.pump()
+    chat.advance(300)
+    assert chat.wait(alice.next_event(kind=Joined)).name == "bob"  # from 300 s ago
+
+    chat.join("carol")
+    chat.pump()
+    waiting = alice.next_event(kind=Joined, fresh=True)
+    chat.pump()
+    assert not waiting.called  # carol's Joined was already in the inbox
+    chat.join("dave")
+    assert chat.wait(waiting).name == "dave"
+    # The inbox was skipped, not emptied.
+    assert [e.name for e in alice.inbox if isinstance(e, Joined)] == ["carol"]
+
+
 def test_next_event_times_out_on_the_session_clock(chat: ChatHarness) -> None:
     alice = chat.join("alice")
     d = alice.next_event(kind=PrivateMessage, timeout=5)
