@@ -22,7 +22,7 @@ from chatsvc.protocols.irc import channels
 from chatsvc.protocols.line.wire import LineParser, line_bytes, refusal_code
 from chatsvc.testing import ChatHarness
 
-README = Path(__file__).resolve().parent.parent / "README.rst"
+ERRORS_PAGE = Path(__file__).resolve().parent.parent / "docs" / "user" / "errors.rst"
 
 
 def every_refusal_class() -> list[type[ChatError]]:
@@ -292,9 +292,9 @@ def test_irc_shows_a_motd_event_as_its_numerics():
 # -- the documentation ---------------------------------------------------------
 
 
-def readme_codes() -> dict[str, str]:
-    """code -> IRC column of README's "Error codes" table."""
-    text = README.read_text(encoding="utf-8")
+def documented_codes() -> dict[str, str]:
+    """code -> IRC column of the "Error codes" table (docs/user/errors.rst)."""
+    text = ERRORS_PAGE.read_text(encoding="utf-8")
     section = text.split("\nError codes\n", 1)[1].split("\n\n\n", 1)[0]
     rows: dict[str, str] = {}
     for line in section.splitlines():
@@ -304,8 +304,8 @@ def readme_codes() -> dict[str, str]:
     return rows
 
 
-def test_the_readme_lists_every_code_with_its_irc_numeric():
-    rows = readme_codes()
+def test_the_docs_list_every_code_with_its_irc_numeric():
+    rows = documented_codes()
     assert set(rows) == {kind.code for kind in every_refusal_class() if kind not in BASES}
     for code, numeric in channels._REFUSALS.items():
         assert numeric(next(s for s in SAMPLES if s.code == code))[0] in rows[code], code
