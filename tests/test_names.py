@@ -121,7 +121,9 @@ def test_an_accepted_room_name_has_no_look_alike_twin(body):
     assert unicodedata.is_normalized("NFKC", body)
     for char in body:
         assert unicodedata.category(char)[0] not in "CZ"
-    scripts = {unicodedata.name(c).split()[0] for c in body if c.isalpha()}
+    # Some letters have no name in this Python's database (U+17000 TANGUT
+    # IDEOGRAPH-17000 on 3.11): no name, no script of the three.
+    scripts = {unicodedata.name(c, "?").split()[0] for c in body if c.isalpha()}
     assert len(scripts & {"LATIN", "CYRILLIC", "GREEK"}) <= 1
 
 
