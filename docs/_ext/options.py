@@ -67,8 +67,12 @@ def option_entries(options: usage.Options) -> list[OptionEntry]:
 
 
 def _escape(text: str) -> str:
-    """C{text} as reStructuredText that shows it literally (help strings are plain text)."""
-    return re.sub(r"([\\*`|_])", r"\\\1", text)
+    """C{text} as reStructuredText that shows it literally (help strings are plain text).
+
+    Markup characters are escaped, and so is a colon inside a word, or
+    C{tcp:12345:interface=127.0.0.1} would become a link.
+    """
+    return re.sub(r"([\\*`|_]|:(?=\S))", r"\\\1", text)
 
 
 def _toml_value(entry: OptionEntry) -> str:
