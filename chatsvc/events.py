@@ -260,7 +260,7 @@ class Error(Event):
     """A refusal answering what the recipient sent; the connection lives on.
 
     C{code} is the refusal's stable name (L{chatsvc.hub.errors.ChatError.code},
-    listed in README's "Error codes"), for programs: C{text} is for people
+    listed in docs/user/errors.rst), for programs: C{text} is for people
     and may be reworded.  Not part of equality, so C{Error(text)} still
     equals the refusal it shows.
     """

@@ -1,9 +1,9 @@
 """Refusals the hub raises; adapters turn them into their own error replies.
 
-Every refusal has a stable C{code} (kebab-case, listed in README's "Error
-codes" table): what clients, IRC's numerics and the WebSocket protocol go
-by, so that rewording a message breaks nobody.  C{str()} is the English text
-a person reads.  C{line_forms} says how that text reads on the line protocol,
+Every refusal has a stable C{code} (kebab-case, listed in docs/user/errors.rst):
+what clients, IRC's numerics and the WebSocket protocol go by, so that
+rewording a message breaks nobody.  C{str()} is the English text a person
+reads.  C{line_forms} says how that text reads on the line protocol,
 for clients that have only the text to go by (L{chatsvc.protocols.line.wire}
 builds its table from them): each form is the text with C{{name}}, C{{room}}
 or C{{word}} for one word, C{{n}} for a number and C{{text}} for anything.

@@ -51,7 +51,7 @@ _LIST_REPLIES = {
     "I": (rfc.RPL_INVITELIST, rfc.RPL_ENDOFINVITELIST, "End of channel invite list"),
 }
 
-# How each refusal reads in IRC, by its code (README's "Error codes"): the
+# How each refusal reads in IRC, by its code (docs/user/errors.rst): the
 # numeric and its parameters, from the refusal's attributes.  Handlers that
 # answer a refusal in their own words (NICK, PASS, OPER, PRIVMSG) do so
 # before it gets here; anything else with no entry is a NOTICE.
