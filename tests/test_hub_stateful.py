@@ -124,7 +124,7 @@ def joined(listener: Conn, who: Conn, room: str, came_from: str | None = None) -
 def parted(listener: Conn, who: Conn, room: str, to: str | None = None) -> str:
     """C{to}: the room a line user left this one for."""
     if listener.irc:
-        return f":{who.mask} PART {room}"
+        return f":{who.mask} PART {room}" + (f" :left for {to}" if to is not None else "")
     where = "" if room == DEFAULT else f" {room}"
     return f"* {who.name} left{where}" + (f" for {to}" if to is not None else "")
 

@@ -86,7 +86,14 @@ def test_server_password() -> None:
                      "ERROR :Closing link: 192.0.2.1 (Bad password)"]
     assert bad.closed and "alice" not in net.hub.users
     missing = net.irc_user()
-    assert numerics(missing.ask("NICK alice", "USER a 0 * :A")) == ["464", "ERROR"]
+    # No PASS at all is told that one is needed, not that it is wrong (issue 14),
+    # and is not counted as a guess.
+    assert missing.ask("NICK alice", "USER a 0 * :A") == [
+        ":chatsvc 464 * :Password required: this server needs PASS before NICK and USER",
+        "ERROR :Closing link: 192.0.2.1 (Password required)"]
+    for _ in range(10):  # were they guesses, the address would be backing off by now
+        assert net.irc_user().ask("NICK alice", "USER a 0 * :A")[0].startswith(
+            ":chatsvc 464 * :Password required")
     good = net.irc_user()
     assert numerics(good.ask("PASS s3cret", "NICK alice", "USER a 0 * :A"))[0] == "001"
 
@@ -276,8 +283,9 @@ def test_actions_both_ways(net: Net) -> None:
     assert alice.read() == [":bob!bob@198.51.100.7 PRIVMSG #chat :\x01ACTION waves\x01"]
     alice.send("PRIVMSG #chat :\x01ACTION bows\x01")
     assert bob.read() == ["* alice bows"]
-    alice.send("PRIVMSG bob :\x01ACTION winks\x01")
-    assert bob.read() == ["*alice* * alice winks"]
+    alice.send("PRIVMSG bob :\x01ACTION winks at you\x01")
+    # Written as chat emotes are, not "*alice* * alice winks at you" (issue 14).
+    assert bob.read() == ["*alice winks at you*"]
 
 
 def test_notice_stays_a_notice_for_irc_users(net: Net) -> None:

@@ -320,7 +320,7 @@ def test_rooms_across_protocols(net: Net) -> None:
     bob.read()
     bob.send("/join #rust")
     assert bob.read()[0] == "* you joined #rust (2 here)"
-    assert alice.read() == [":bob!bob@198.51.100.7 PART #chat",
+    assert alice.read() == [":bob!bob@198.51.100.7 PART #chat :left for #rust",
                             ":bob!bob@198.51.100.7 JOIN #rust"]
     bob.send("rust is fun")
     assert alice.read() == [":bob!bob@198.51.100.7 PRIVMSG #rust :rust is fun"]

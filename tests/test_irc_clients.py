@@ -158,6 +158,13 @@ def test_irssi(chat_server: tuple[int, int], tmp_path: Path) -> None:
         wait_for(lambda: irssi.shows("hello irssi user"), "irssi to show bob's message")
         irssi.keys("hi bob, this is irssi")
         wait_for(lambda: bob.saw("<alice> hi bob, this is irssi"), "bob to get the reply")
+        # A line user's move is a PART that says where to: irssi shows a PART
+        # with no reason as "has left #chat []".
+        bob.say("/join #rust")
+        wait_for(lambda: irssi.shows("has left #chat [left for #rust]"),
+                 "irssi to see bob leave #chat for #rust")
+        bob.say("/part")
+        wait_for(lambda: bob.saw("* you joined #chat (2 here)"), "bob back in #chat")
         irssi.keys("/msg bob a private word")
         wait_for(lambda: bob.saw("*alice* a private word"), "bob to get the /msg")
         bob.say("@alice:and one back")

@@ -260,3 +260,14 @@ def test_parser_knows_when_it_is_in_no_room() -> None:
     assert list(parser.present) == ["me"]
     parser.parse("* you joined #go (1 here)")
     assert (parser.nowhere, parser.room) == (False, "#go")
+
+
+def test_a_private_action_reads_as_an_emote_and_parses_back() -> None:
+    event = PrivateMessage("erin", "bob", "hugs you privately", True)
+    assert render_text(event) == "*erin hugs you privately*"
+    parser = LineParser()
+    parser.me = "bob"
+    assert parser.parse("*erin hugs you privately*") == event
+    assert parser.parse("*erin* * erin hugs you privately") == event  # older servers
+    assert parser.parse("*erin* ends with a star*") == PrivateMessage(
+        "erin", "bob", "ends with a star*")

@@ -419,6 +419,12 @@ class IRCChatProtocol(ChannelCommands, UserCommands, BoundedLineReceiver):
     def _try_register(self) -> None:
         if self.name is not None or self._nick is None or not self._user_given or self._cap_hold:
             return
+        if self._password is None and self.hub.password_required:
+            # No guess to count: say what is missing, as a client would not.
+            self._reply(rfc.ERR_PASSWDMISMATCH,
+                        "Password required: this server needs PASS before NICK and USER")
+            self.disconnect("Password required")
+            return
         try:
             self.hub.authenticate(self, self._password)
         except BadPassword:

@@ -65,9 +65,12 @@ def _left(event: Left) -> bytes:
     prefix = source(event.name, event.mask)
     if event.room is None:
         return encode(build(prefix, "QUIT", event.reason, text=True))
-    if not event.reason:
+    # A line user's move says where to, as the line protocol does (and irssi
+    # shows a PART with no reason at all as "has left #chat []").
+    reason = event.reason or (f"left for {event.to}" if event.to is not None else "")
+    if not reason:
         return encode(build(prefix, "PART", event.room))
-    return encode(build(prefix, "PART", event.room, event.reason, text=True))
+    return encode(build(prefix, "PART", event.room, reason, text=True))
 
 
 def mode_lines(prefix: str, room: str, changes: tuple[ModeChange, ...]) -> bytes:

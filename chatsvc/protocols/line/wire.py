@@ -63,8 +63,8 @@ def _room_message(event: RoomMessage, home: str | None) -> str:
 
 
 def _private_message(event: PrivateMessage, home: str | None) -> str:
-    if event.action:
-        return f"*{event.sender}* * {event.sender} {plain(event.text)}"
+    if event.action:  # a private /me: "*erin hugs you*", as chat emotes are written
+        return f"*{event.sender} {plain(event.text)}*"
     return f"*{event.sender}* {plain(event.text)}"
 
 
@@ -423,6 +423,7 @@ def refusal_code(text: str) -> str:
 
 _ROOM_MESSAGE = re.compile(rf"<(?P<sender>{NAME_PATTERN})> (?P<text>.*)", re.DOTALL)
 _PRIVATE_MESSAGE = re.compile(rf"\*(?P<sender>{NAME_PATTERN})\* (?P<text>.*)", re.DOTALL)
+_PRIVATE_ACTION = re.compile(rf"\*(?P<sender>{NAME_PATTERN}) (?P<text>.+)\*", re.DOTALL)
 _ACTION = re.compile(rf"(?P<sender>{NAME_PATTERN}) (?P<text>.*)", re.DOTALL)
 
 
@@ -486,7 +487,11 @@ class LineParser:
     def _private(self, line: str) -> Event:
         match = _PRIVATE_MESSAGE.fullmatch(line)
         if match is None:
-            return Notice(line)
+            emote = _PRIVATE_ACTION.fullmatch(line)
+            if emote is None:
+                return Notice(line)
+            return PrivateMessage(emote["sender"], self.me or "", emote["text"], True)
+        # "*erin* * erin hugs you" is how servers before issue 14 sent a private /me.
         sender, text = match["sender"], match["text"]
         prefix = f"* {sender} "
         action = text.startswith(prefix)
