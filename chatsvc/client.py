@@ -23,6 +23,7 @@ C{RoomMessage}, C{Joined} and so on, never about text formats.
 from __future__ import annotations
 
 import inspect
+import re
 from collections import deque
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -34,6 +35,7 @@ from twisted.internet.error import ConnectionDone
 from twisted.internet.interfaces import (
     IOpenSSLClientConnectionCreator,
     IReactorTime,
+    ISSLTransport,
     IStreamClientEndpoint,
 )
 from twisted.internet.protocol import Factory, Protocol
@@ -59,6 +61,7 @@ __all__ = [
     "Session",
     "TLSVerificationFailed",
     "WrongPassword",
+    "WrongProtocol",
     "client_endpoint",
     "connect",
     "tls_options",
@@ -89,6 +92,10 @@ class ConnectFailed(ClientError):
 
 class TLSVerificationFailed(ConnectFailed):
     """The server's certificate is untrusted or not valid for its host name."""
+
+
+class WrongProtocol(ConnectFailed):
+    """The server answered in another protocol (IRC): the wrong port, or the wrong client."""
 
 
 class RegistrationRefused(ClientError):
@@ -244,9 +251,12 @@ def _tls_failure(reason: Failure, hostname: str | None) -> ConnectFailed | None:
     from service_identity.exceptions import VerificationError
 
     if reason.check(VerificationError):
+        # Its repr (VerificationError(errors=[IPAddressMismatch(...)])) is for
+        # programmers: say what it means and what to do.
         return TLSVerificationFailed(
-            f"TLS: the server's certificate is not valid for {hostname or 'this host'}"
-            f" ({reason.value})")
+            f"TLS: the server's certificate is not valid for {hostname or 'this host'} "
+            "(it is for another name or address): connect by a name the certificate "
+            "carries, or give one with --servername")
     if reason.check(SSL.Error):
         detail = ", ".join(
             entry[-1] for entry in (reason.value.args[0] if reason.value.args else [])
@@ -257,8 +267,22 @@ def _tls_failure(reason: Failure, hostname: str | None) -> ConnectFailed | None:
                 "TLS: the server's certificate is not trusted (certificate verify "
                 "failed); to trust a private or self-signed certificate, give it "
                 "with --cafile")
+        if any(sign in detail for sign in _NOT_TLS):
+            return ConnectFailed(
+                f"TLS handshake failed ({detail}): that port does not speak TLS; "
+                "try without --tls")
         return ConnectFailed(f"TLS handshake failed: {detail}")
     return None
+
+
+_NOT_TLS = ("wrong version number", "packet length too long", "record layer failure",
+            "http request")
+"""What OpenSSL says when the answer to our TLS hello is not TLS at all (a
+plain-text server's greeting): the versions differ in wording."""
+
+_IRC_LINE = re.compile(r"(?::\S+ (?:\d{3}|NOTICE|PRIVMSG|PING) |(?:ERROR|PING) :|NOTICE \S+ :)")
+"""The start of a line only an IRC server sends (a numeric reply, a NOTICE,
+C{ERROR :Closing link}); a chatsvc line-protocol server never starts one so."""
 
 
 # -- the protocol and the session --------------------------------------------
@@ -347,6 +371,7 @@ class Session:
         self._close_waiters: list[Deferred[str]] = []
         self._quitting = False
         self._greeting_open = True
+        self._refusal: ClientError | None = None
 
     # -- sending -------------------------------------------------------------
 
@@ -412,6 +437,12 @@ class Session:
         return self.when_closed()
 
     # -- receiving -----------------------------------------------------------
+
+    @property
+    def tls(self) -> bool:
+        """Whether the connection is encrypted with TLS (and so the certificate checked)."""
+        transport = None if self._protocol is None else self._protocol.transport
+        return transport is not None and ISSLTransport.providedBy(transport)
 
     @property
     def names(self) -> list[str]:
@@ -532,10 +563,20 @@ class Session:
             self.registered = True
             self._registration.callback(self)
         elif isinstance(event, Error):
-            self._registration.errback(_refusal(event))
-            self.close()
+            self._refuse(_refusal(event))
+        elif isinstance(event, Notice) and _IRC_LINE.match(event.text):
+            # An IRC server would wait for NICK and USER until its deadline,
+            # then close: say at once what is on the other end.
+            self._refuse(WrongProtocol(
+                "that is an IRC server: use an IRC client, or the line-protocol port"))
         else:
             self.greeting.append(event)
+
+    def _refuse(self, error: ClientError) -> None:
+        if self._refusal is None:
+            self._refusal = error
+            self._registration.errback(error)
+            self.close()
 
     def _dispatch(self, event: Event) -> None:
         for listener in list(self._listeners):
@@ -561,7 +602,7 @@ class Session:
         self.closed = True
         tls_error = None if reason is None else _tls_failure(reason, self.hostname)
         if not self.registered:
-            error = tls_error or ConnectFailed(
+            error = tls_error or self._refusal or ConnectFailed(
                 "the server closed the connection before we registered")
             self.close_reason = str(error)
             if not self._registration.called:

@@ -11,6 +11,7 @@ from twisted.internet.defer import Deferred
 from twisted.internet.protocol import Protocol
 from twisted.internet.task import Clock
 from twisted.logger import capturedLogs
+from twisted.python.failure import Failure
 
 from chatsvc.client import (
     BadName,
@@ -22,6 +23,7 @@ from chatsvc.client import (
     NameTaken,
     ServerFull,
     Session,
+    WrongProtocol,
     client_endpoint,
     connect,
 )
@@ -74,6 +76,36 @@ def test_server_full() -> None:
     chat.join("alice")
     with pytest.raises(ServerFull):
         chat.join("bob")
+
+
+def test_an_irc_server_is_recognised_at_once(chat: ChatHarness) -> None:
+    """Its replies say what it is: no waiting for the registration deadline."""
+    connecting = connect(chat.clock, chat.irc_endpoint, "alice", timeout=30)
+    chat.pump()  # no clock: it must fail on the IRC server's first answer
+    failures: list[Failure] = []
+    connecting.addErrback(failures.append)
+    assert [f.type for f in failures] == [WrongProtocol]
+    assert str(failures[0].value) == (
+        "that is an IRC server: use an IRC client, or the line-protocol port")
+    chat.pump()
+    assert not chat.hub.connections
+
+
+@pytest.mark.parametrize("line, irc", [
+    (":irc.example 451 * :You have not registered", True),
+    (":irc.example NOTICE * :*** Looking up your hostname", True),
+    ("NOTICE AUTH :*** Checking Ident", True),
+    ("ERROR :Closing Link: 127.0.0.1 (Registration timed out)", True),
+    ("PING :12345", True),
+    ("* welcome to chatsvc! register with #yourname; /help lists commands", False),
+    ("* NOTICE this", False),
+    (":-) hello", False),
+])
+def test_irc_lines_are_told_from_line_protocol_ones(line: str, irc: bool) -> None:
+    session = Session(Clock(), "alice")
+    session._registration.addErrback(lambda failure: None)
+    session._received(session.parser.parse(line))
+    assert (session._refusal is not None) is irc
 
 
 def test_say_is_verbatim_whatever_it_starts_with(chat: ChatHarness) -> None:

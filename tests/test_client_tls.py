@@ -136,3 +136,27 @@ async def test_tls_to_a_plain_port_is_no_certificate_problem(certs) -> None:
         assert not isinstance(caught.value, TLSVerificationFailed)
     finally:
         await plain.stopListening()
+
+
+@pytest_twisted.ensureDeferred
+async def test_failures_say_what_to_do(tls_port, certs) -> None:
+    """A name mismatch suggests --servername (no VerificationError repr); TLS to a
+    plain port says the port does not speak TLS."""
+    from twisted.internet import reactor
+
+    with pytest.raises(TLSVerificationFailed) as caught:
+        await connect(reactor, f"tls:127.0.0.1:{tls_port}", "alice", hostname="127.0.0.2",
+                      cafile=str(certs.ca), timeout=10)
+    assert str(caught.value) == (
+        "TLS: the server's certificate is not valid for 127.0.0.2 (it is for another name "
+        "or address): connect by a name the certificate carries, or give one with "
+        "--servername")
+    plain = await endpoints.TCP4ServerEndpoint(reactor, 0, interface="127.0.0.1").listen(
+        ChatFactory())
+    try:
+        with pytest.raises(ConnectFailed) as refused:
+            await connect(reactor, f"localhost:{plain.getHost().port}", "alice", tls=True,
+                          cafile=str(certs.ca), timeout=10)
+        assert str(refused.value).endswith(": that port does not speak TLS; try without --tls")
+    finally:
+        await plain.stopListening()
