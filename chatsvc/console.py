@@ -7,6 +7,10 @@ messages that arrive while you type never touch what you are typing.  It is
 built on urwid, whose C{TwistedEventLoop} lets the UI and the connection
 share one reactor: no threads, no hand-written escape codes, and urwid does
 the terminal work (resizing, wide characters, colour or its absence).
+
+The screen is a chat client's: lines fill the pane from the bottom, wrapped
+rows stay under their text, a row above the input says when new lines wait
+below a scrolled-back view, and the status bar is one row at any width.
 """
 
 from __future__ import annotations
@@ -14,6 +18,7 @@ from __future__ import annotations
 import argparse
 import getpass
 import os
+import re
 import sys
 import time
 from collections.abc import Callable
@@ -31,7 +36,8 @@ from chatsvc.client import (
     TLSVerificationFailed,
     connect,
 )
-from chatsvc.events import Error, Event, PrivateMessage, RoomMessage
+from chatsvc.events import Error, Event, PrivateMessage, RoomMessage, Topic
+from chatsvc.hub import errors
 from chatsvc.hub.names import fold
 from chatsvc.protocols.line.wire import render_text
 
@@ -55,7 +61,7 @@ KEYS_HELP = (
     "keys: Enter sends, Tab completes names, Up/Down recall what you sent, "
     "PgUp/PgDn scroll, Ctrl-U clears, Ctrl-D on an empty line (or /quit) leaves"
 )
-
+"""The one-line reminder shown on arriving and before the server's C{/help}."""
 
 # -- the parts that need no terminal -----------------------------------------
 
@@ -127,6 +133,56 @@ class History:
         return self.entries[self._position]
 
 
+# -- the screen's text ------------------------------------------------------
+
+
+def status_text(width: int, name: str, server: str, security: str, state: str) -> str:
+    """The status bar for C{width} columns: never more than one row.
+
+    The least needed parts go first as it narrows: the program's name,
+    the server, then the wide separators; the rest is cut with an ellipsis.
+    """
+    candidates = (
+        f" chat  {name} @ {server}  ·  {security}  ·  {state}",
+        f" {name} @ {server}  ·  {security}  ·  {state}",
+        f" {name} · {security} · {state}",
+        f" {name} · {state}",
+    )
+    for text in candidates:
+        if urwid.calc_width(text, 0, len(text)) <= width:
+            return text
+    text = candidates[-1]
+    while text and urwid.calc_width(text, 0, len(text)) > max(width - 1, 0):
+        text = text[:-1]
+    return text + "…" if width else ""
+
+
+_PREFIX = re.compile(r"(?:<[^>\s]+> |-> \*[^*\s]+\* |\*[^*\s]+\* |[*!] )")
+
+
+def split_prefix(markup: list[Any]) -> tuple[list[Any], list[Any]]:
+    """C{markup} as (prefix, body): the sender or C{* }/C{! } mark, then the text.
+
+    Wrapped rows of a line start under its body (see L{Line}).
+    """
+    if not markup:
+        return [], []
+    first = markup[0]
+    attr, text = first if isinstance(first, tuple) else (None, first)
+    if attr == "sender":
+        return [first], list(markup[1:])
+    found = _PREFIX.match(text)
+    if found is None:
+        return [], list(markup)
+    cut = found.end()
+
+    def piece(part: str) -> Any:
+        return (attr, part) if attr is not None else part
+
+    rest = [piece(text[cut:])] if text[cut:] else []
+    return [piece(text[:cut])], rest + list(markup[1:])
+
+
 def describe(event: Event) -> list[Any]:
     """The urwid text markup that shows C{event} in the output pane."""
     if isinstance(event, RoomMessage):
@@ -145,6 +201,123 @@ def describe(event: Event) -> list[Any]:
 
 
 # -- the widgets -------------------------------------------------------------
+
+
+def _width(markup: list[Any]) -> int:
+    text = "".join(piece[1] if isinstance(piece, tuple) else piece for piece in markup)
+    return int(urwid.calc_width(text, 0, len(text)))
+
+
+class Line(urwid.Widget):
+    """One line of the output pane: time, prefix, and a body whose wrapped rows
+    stay under the body's first column (as in irssi), not at column 0.
+
+    When the prefix would take more than half the width (a long name in a
+    narrow terminal) the rows wrap under the time instead, or at column 0.
+    """
+
+    _sizing = frozenset([urwid.FLOW])
+    _selectable = False
+
+    def __init__(self, stamp: str, markup: list[Any]) -> None:
+        super().__init__()
+        self.stamp = stamp
+        self.set_markup(markup)
+
+    def set_markup(self, markup: list[Any]) -> None:
+        self.prefix, self.body = split_prefix(markup)
+        self._layout: tuple[int, Any] | None = None
+        self._invalidate()
+
+    @property
+    def text(self) -> str:
+        """What the line says, without its time (for tests and searching)."""
+        return "".join(piece[1] if isinstance(piece, tuple) else piece
+                       for piece in (*self.prefix, *self.body))
+
+    def _widget(self, maxcol: int) -> Any:
+        if self._layout is not None and self._layout[0] == maxcol:
+            return self._layout[1]
+        stamp = [("time", self.stamp)]
+        widget: Any
+        for head, tail in ((stamp + self.prefix, self.body),
+                           (stamp, self.prefix + self.body)):
+            indent = _width(head)
+            if tail and indent <= maxcol // 2:
+                widget = urwid.Columns([(indent, urwid.Text(head)), urwid.Text(tail)])
+                break
+        else:
+            widget = urwid.Text(stamp + self.prefix + self.body)
+        self._layout = (maxcol, widget)
+        return widget
+
+    def rows(self, size: tuple[int], focus: bool = False) -> int:
+        return int(self._widget(size[0]).rows(size, focus))
+
+    def render(self, size: tuple[int],  # type: ignore[override]
+               focus: bool = False) -> urwid.Canvas:
+        return self._widget(size[0]).render(size, focus)  # type: ignore[no-any-return]
+
+
+class ChatList(urwid.ListBox):
+    """The output pane: a ListBox that fills from the bottom, as chat clients do.
+
+    A plain ListBox puts its first lines at the top and leaves the gap
+    above the input line; this one puts the gap at the top while the lines
+    do not fill the pane.  It remembers the size it was last drawn at, so
+    that L{at_bottom} can tell whether the newest line is in view.
+    """
+
+    def __init__(self, lines: urwid.SimpleFocusListWalker[Any]) -> None:
+        super().__init__(lines)
+        self.walker = lines
+        self.size: tuple[int, int] | None = None
+
+    def render(self, size: tuple[int, int],  # type: ignore[override]
+               focus: bool = False) -> urwid.Canvas:
+        self.size = size
+        maxcol, maxrow = size
+        used = 0
+        for widget in reversed(self.walker):
+            used += widget.rows((maxcol,))
+            if used >= maxrow:
+                return super().render(size, focus)
+        gap = urwid.SolidCanvas(" ", maxcol, maxrow - used)
+        if not used:
+            return gap
+        return urwid.CanvasCombine([(gap, None, False),
+                                    (super().render((maxcol, used), focus), None, True)])
+
+    def at_bottom(self) -> bool:
+        """Whether the last line is in view (or we have not been drawn yet)."""
+        if self.size is None or not self.walker:
+            return True
+        return "bottom" in self.ends_visible(self.size)
+
+
+class StatusBar(urwid.Widget):
+    """One row, whatever the width: L{status_text} fits it."""
+
+    _sizing = frozenset([urwid.FLOW])
+    _selectable = False
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.parts = ("", "", "", "")
+
+    def set_parts(self, name: str, server: str, security: str, state: str) -> None:
+        self.parts = (name, server, security, state)
+        self._invalidate()
+
+    def text(self, width: int) -> str:
+        return status_text(width, *self.parts)
+
+    def rows(self, size: tuple[int], focus: bool = False) -> int:
+        return 1
+
+    def render(self, size: tuple[int],  # type: ignore[override]
+               focus: bool = False) -> urwid.Canvas:
+        return urwid.Text(self.text(size[0]), wrap="clip").render(size)
 
 
 class InputLine(urwid.Edit):
@@ -179,6 +352,12 @@ class InputLine(urwid.Edit):
                 self.set_edit_text(recalled)
                 self.set_edit_pos(len(recalled))
             return None
+        if key in ("home", "ctrl a"):  # the start of the input, not of its wrapped row
+            self.set_edit_pos(0)
+            return None
+        if key in ("end", "ctrl e"):
+            self.set_edit_pos(len(self.edit_text))
+            return None
         if key == "ctrl u":  # as in a shell: drop what is before the cursor
             self.set_edit_text(self.edit_text[self.edit_pos:])
             self.set_edit_pos(0)
@@ -198,12 +377,18 @@ class InputLine(urwid.Edit):
 class ChatFrame(urwid.Frame):
     """Keeps the focus on the input line; PgUp/PgDn scroll the output."""
 
+    def __init__(self, *args: Any, scrolled: Callable[[], None], **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.scrolled = scrolled
+
     def keypress(self, size: tuple[int, int],  # type: ignore[override]
                  key: str) -> str | None:
         if key in ("page up", "page down"):
             (top, bottom), _ = self.frame_top_bottom(size, True)
             maxcol, maxrow = size
-            return self.body.keypress((maxcol, maxrow - top - bottom), key)
+            result = self.body.keypress((maxcol, maxrow - top - bottom), key)
+            self.scrolled()
+            return result
         return super().keypress(size, key)
 
 
@@ -221,50 +406,115 @@ class ChatUI:
         self.closed = False
         self._leaving = False
         self._redraw = None
+        #: The default room's name, which the line protocol leaves out of
+        #: what it says about that room (see L{_ask_home}).
+        self.home = ""
+        self._asking_home = False
+        self.unseen = 0
+        #: Whether PgUp has left the newest line out of view (new lines then
+        #: do not move the view; a row above the input counts them).
+        self.scrolled_back = False
         self.lines: urwid.SimpleFocusListWalker[Any] = urwid.SimpleFocusListWalker([])
-        self.output = urwid.ListBox(self.lines)
-        self.status = urwid.Text("")
+        self.output = ChatList(self.lines)
+        self.status = StatusBar()
         self.input = InputLine(self)
+        self.more = urwid.Text("", wrap="clip")
+        self.footer = urwid.Pile([self.input])
         self.widget = ChatFrame(
             self.output,
             header=urwid.AttrMap(self.status, "status"),
-            footer=self.input,
+            footer=self.footer,
             focus_part="footer",
+            scrolled=self._scrolled,
         )
         for event in session.greeting:
+            if isinstance(event, Topic):
+                self.home = event.room
             self.show_event(event)
         self.show([("notice", "* " + KEYS_HELP)])
+        self.show([("notice", "* /help lists the commands; type anything else to talk")])
+        self._ask_home()
         self._update_status()
         session.on_event(self.show_event)
         session.when_closed().addCallback(self._closed)
 
+    def _ask_home(self) -> None:
+        """Learn the default room's name from C{/topic}, quietly, for the status bar.
+
+        The greeting names it only when the room has a topic; C{/topic}
+        answers C{* no topic for #chat} otherwise (one line, cheaper than
+        C{/who}, and never refused in a room we are in).
+        """
+        parser = self.session.parser
+        if self.home or parser.room or parser.nowhere or self.session.closed:
+            return
+        self._asking_home = True
+        self.session.send_line("/topic")
+
     # -- output --------------------------------------------------------------
 
-    def show(self, markup: list[Any]) -> None:
-        """Add a line to the output pane, following it if we were at the bottom."""
-        following = not self.lines or self.lines.focus == len(self.lines) - 1
+    def show(self, markup: list[Any]) -> Line:
+        """Add a line to the output pane, following it unless scrolled back (PgUp)."""
+        following = not self.scrolled_back
         stamp = time.strftime("%H:%M ", time.localtime(self.now()))
-        self.lines.append(urwid.Text([("time", stamp), *markup]))
+        line = Line(stamp, markup)
+        self.lines.append(line)
         if len(self.lines) > SCROLLBACK:
             del self.lines[: len(self.lines) - SCROLLBACK]
         if following:
             self.lines.set_focus(len(self.lines) - 1)
+        else:
+            self.unseen += 1
+            self._show_more()
         self._changed()
+        return line
 
     def show_event(self, event: Event) -> None:
+        if self._asking_home and (isinstance(event, Topic) or (
+                isinstance(event, Error) and event.code == errors.NoRoom.code)):
+            # The answer to our own /topic: bookkeeping, not for the screen.
+            self._asking_home = False
+            if isinstance(event, Topic):
+                self.home = event.room
+            self._update_status()
+            return
         self.show(describe(event))
         if not isinstance(event, (RoomMessage, PrivateMessage)):
             self._update_status()  # joins, leaves, renames, who, no room
 
+    def _show_more(self) -> None:
+        """The row above the input that says there is more below, after PgUp."""
+        if not self.scrolled_back:
+            self.unseen = 0
+            if len(self.footer.contents) > 1:
+                del self.footer.contents[0]
+            return
+        news = f"{self.unseen} new below" if self.unseen else "more below"
+        self.more.set_text(f"-- {news}: PgDn --")
+        if len(self.footer.contents) == 1:
+            self.footer.contents.insert(0, (urwid.AttrMap(self.more, "status"),
+                                            self.footer.options()))
+        self.footer.focus_position = len(self.footer.contents) - 1
+
+    def _scrolled(self) -> None:
+        # Only scrolling decides whether we follow new lines: asking the
+        # ListBox after each new line would be wrong until it is drawn again
+        # (a new two-row line at the bottom is not in view until then).
+        self.scrolled_back = not self.output.at_bottom()
+        if not self.scrolled_back:
+            self.lines.set_focus(len(self.lines) - 1)
+        self._show_more()
+
     def _update_status(self) -> None:
-        room = self.session.parser.room
+        parser = self.session.parser
         if self.closed:
             state = "disconnected"
-        elif self.session.parser.nowhere:
+        elif parser.nowhere:
             state = "in no room"
         else:
-            state = f"{room} {len(self.session.names)} here"
-        self.status.set_text(f" chat  {self.session.name} @ {self.server}  ·  {state.strip()}")
+            state = f"{parser.room or self.home} {len(self.session.names)} here".strip()
+        self.status.set_parts(self.session.name, self.server,
+                              "TLS" if self.session.tls else "no TLS", state)
         self._changed()
 
     def _changed(self) -> None:

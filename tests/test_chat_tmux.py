@@ -218,3 +218,4 @@ def test_chat_over_tls_trusts_the_cafile_and_nothing_else(tls_server, certs, tmu
     wait_for("alice to register over TLS",
               lambda: _row(tmux.screen("alice"), "* you are alice") >= 0)
     assert "alice @ localhost:" in tmux.screen("alice")[0]
+    assert "·  TLS  ·" in tmux.screen("alice")[0]  # the status bar says it is encrypted

@@ -7,7 +7,14 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from chatsvc.client import ConnectFailed, NameTaken, TLSVerificationFailed
-from chatsvc.console import ChatUI, History, complete, failure_message, parse_arguments
+from chatsvc.console import (
+    ChatUI,
+    History,
+    complete,
+    failure_message,
+    parse_arguments,
+    status_text,
+)
 from chatsvc.events import PrivateMessage, RoomMessage
 from chatsvc.testing import ChatHarness
 
@@ -196,3 +203,95 @@ def test_failure_message_hints_at_tls_when_a_plain_connection_is_dropped() -> No
     for other in (NameTaken("name taken: a"), ConnectFailed("cannot connect to h: refused"),
                   TLSVerificationFailed("TLS: not trusted")):
         assert failure_message(other, plain) == f"chat: {other}"
+
+
+# -- the screen ----------------------------------------------------------------
+
+
+def test_lines_fill_the_pane_from_the_bottom(chat: ChatHarness) -> None:
+    alice = chat.join("alice")
+    ui = ChatUI(alice, "test", chat.clock, now=lambda: 0)
+    chat.pump()
+    screen = _screen(ui, (80, 20))
+    assert screen[-1] == ">"
+    assert screen[-2].endswith("type anything else to talk")  # the newest, just above
+    assert screen[1] == ""  # the gap is at the top
+
+
+def test_wrapped_lines_stay_under_their_text(chat: ChatHarness) -> None:
+    alice, bob = chat.join("alice"), chat.join("bob")
+    ui = ChatUI(alice, "test", chat.clock, now=lambda: 0)
+    bob.say("a long message that certainly has to wrap around at forty columns")
+    chat.pump()
+    screen = _screen(ui, (40, 12))
+    first = next(n for n, row in enumerate(screen) if "<bob> a long" in row)
+    indent = " " * len("00:00 <bob> ")
+    assert screen[first + 1].startswith(indent) and screen[first + 1][len(indent)] != " "
+    # Too narrow for that: under the time, never wider than the screen.
+    narrow = _screen(ui, (16, 30))
+    first = next(n for n, row in enumerate(narrow) if "<bob>" in row)
+    assert narrow[first + 1].startswith("      ") and narrow[first + 1][6] != " "
+    assert all(len(row) <= 16 for row in narrow)
+
+
+def test_home_goes_to_the_start_of_a_wrapped_input(chat: ChatHarness) -> None:
+    alice = chat.join("alice")
+    ui = ChatUI(alice, "test", chat.clock, now=lambda: 0)
+    size = (20, 12)
+    _type(ui, "a line longer than twenty columns", size)
+    assert len([row for row in _screen(ui, size) if row]) > 2  # it wraps
+    _type(ui, ["home", "X"], size)
+    assert ui.input.edit_text == "Xa line longer than twenty columns"
+    _type(ui, ["end", "Y", "ctrl a", "Z"], size)
+    assert ui.input.edit_text == "ZXa line longer than twenty columnsY"
+
+
+def test_scrolled_back_the_screen_says_new_lines_wait_below(chat: ChatHarness) -> None:
+    alice, bob = chat.join("alice"), chat.join("bob")
+    ui = ChatUI(alice, "test", chat.clock, now=lambda: 0)
+    size = (80, 12)
+    for n in range(20):
+        ui.show([("notice", f"* filler {n}")])
+    _screen(ui, size)
+    _type(ui, ["page up"], size)
+    assert _screen(ui, size)[-2] == "-- more below: PgDn --"
+    bob.say("while you read")
+    chat.pump()
+    screen = _screen(ui, size)
+    assert screen[-2] == "-- 1 new below: PgDn --"
+    assert screen[-1] == ">"
+    assert not any("while you read" in row for row in screen)
+    _type(ui, ["page down", "page down"], size)
+    screen = _screen(ui, size)
+    assert screen[-2].endswith("<bob> while you read")
+    assert not any("below" in row for row in screen)
+    bob.say("and now")
+    chat.pump()
+    assert _screen(ui, size)[-2].endswith("<bob> and now")  # following again
+
+
+@pytest.mark.parametrize("width", [20, 30, 40, 80, 120])
+def test_the_status_bar_is_one_row_and_names_the_room(chat: ChatHarness, width: int) -> None:
+    alice = chat.join("alice")
+    chat.join("bob")
+    ui = ChatUI(alice, "127.0.0.1:12345", chat.clock, now=lambda: 0)
+    chat.pump()
+    screen = _screen(ui, (width, 12))
+    assert len(screen[0]) <= width
+    if width >= 30:
+        assert screen[0].endswith("#chat 2 here")  # the default room by its name
+        assert "no TLS" in screen[0]
+    (header_rows, _), _ = ui.widget.frame_top_bottom((width, 12), True)
+    assert header_rows == 1
+    if width >= 80:
+        assert screen[0] == " chat  alice @ 127.0.0.1:12345  ·  no TLS  ·  #chat 2 here"
+
+
+def test_status_text_drops_the_least_needed_first() -> None:
+    args = ("alice", "chat.example.org:6697", "TLS", "#rust 12 here")
+    assert status_text(80, *args) == (
+        " chat  alice @ chat.example.org:6697  ·  TLS  ·  #rust 12 here")
+    assert status_text(40, *args) == " alice · TLS · #rust 12 here"
+    assert status_text(22, *args) == " alice · #rust 12 here"
+    assert status_text(10, *args) == " alice · …"
+    assert status_text(0, *args) == ""
