@@ -11,6 +11,9 @@ the terminal work (resizing, wide characters, colour or its absence).
 The screen is a chat client's: lines fill the pane from the bottom, wrapped
 rows stay under their text, a row above the input says when new lines wait
 below a scrolled-back view, and the status bar is one row at any width.
+Your own lines show dim until the server has taken them, and are marked
+C{[not sent]} when it refuses them (L{Outbox} says how a refusal is tied to
+its line).
 """
 
 from __future__ import annotations
@@ -21,7 +24,9 @@ import os
 import re
 import sys
 import time
+from collections import deque
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
 import urwid
@@ -36,7 +41,7 @@ from chatsvc.client import (
     TLSVerificationFailed,
     connect,
 )
-from chatsvc.events import Error, Event, PrivateMessage, RoomMessage, Topic
+from chatsvc.events import Error, Event, Notice, PrivateMessage, RoomMessage, Topic
 from chatsvc.hub import errors
 from chatsvc.hub.names import fold
 from chatsvc.protocols.line.wire import render_text
@@ -46,6 +51,9 @@ PALETTE = [
     ("room", "default", "default"),
     ("sender", "bold", "default"),
     ("own", "light green", "default"),
+    ("pending", "dark green", "default"),
+    ("refused", "dark gray", "default"),
+    ("unsent", "light red", "default"),
     ("action", "yellow", "default"),
     ("private", "light magenta", "default"),
     ("notice", "dark cyan", "default"),
@@ -62,6 +70,12 @@ KEYS_HELP = (
     "PgUp/PgDn scroll, Ctrl-U clears, Ctrl-D on an empty line (or /quit) leaves"
 )
 """The one-line reminder shown on arriving and before the server's C{/help}."""
+
+CONFIRM_AFTER = 2.0
+"""Seconds without a refusal after which an own line counts as accepted.
+
+The line protocol acknowledges nothing it accepts (see L{Outbox})."""
+
 
 # -- the parts that need no terminal -----------------------------------------
 
@@ -131,6 +145,116 @@ class History:
         if self._position == len(self.entries):
             return self._draft
         return self.entries[self._position]
+
+
+# -- own lines until the server has answered ----------------------------------
+
+ROOM_REFUSALS = frozenset({
+    errors.NoRoom.code, errors.CannotSpeak.code, errors.EmptyMessage.code,
+    errors.LineTooLong.code, errors.NotRegistered.code,
+})
+"""The refusal codes a room line (or /me) can get."""
+
+PRIVATE_REFUSALS = frozenset({
+    errors.NoSuchUser.code, errors.NoSuchService.code, errors.EmptyMessage.code,
+    errors.LineTooLong.code, errors.NotRegistered.code, errors.Usage.code,
+})
+"""The refusal codes a private message can get."""
+
+_NO_SUCH_USER = re.compile(r"no such user: (?P<name>\S+)")
+_AWAY = re.compile(r"(?P<name>\S+) is away: .*", re.DOTALL)
+
+
+@dataclass
+class Sent:
+    """One own line on the screen whose fate is not known yet."""
+
+    kind: str  # "room" or "private"
+    target: str  # the folded recipient of a private message; "" for the room
+    settle: Callable[[str], None]  # called once with "sent", "refused" or "unknown"
+    timer: Any = None
+
+
+class Outbox:
+    """Own lines shown as pending until the server takes or refuses them.
+
+    The line protocol answers a refused line with C{! reason} and an
+    accepted one with nothing, but it answers every line in the order it
+    was sent.  So a refusal belongs to the oldest pending line that can get
+    a refusal of that code (and, for C{no such user: bob}, was sent to
+    bob), and every line sent before that one was taken: it would have been
+    answered first.  Taking the oldest is right whenever a refusal's cause
+    lasts (no room, a moderated room, nobody of that name), which is how
+    they come; it errs only when the cause starts between two pending
+    lines, such as a C{+m} set between them.  A line that no refusal
+    claims within L{CONFIRM_AFTER} seconds counts as taken; a refusal that
+    comes later still shows as its C{!} line.  C{bob is away: ...}, the
+    answer to a private message, confirms that one at once.
+
+    Sending a marker after each line (a command with a known answer) would
+    make this exact, but every line counts against the server's flood gate:
+    it would halve how fast a person may type, and paste.
+    """
+
+    def __init__(self, clock: Any, delay: float = CONFIRM_AFTER) -> None:
+        self.clock = clock
+        self.delay = delay
+        self.pending: deque[Sent] = deque()
+
+    def add(self, kind: str, target: str, settle: Callable[[str], None]) -> Sent:
+        sent = Sent(kind, fold(target) if target else "", settle)
+        sent.timer = self.clock.callLater(self.delay, self._quiet, sent)
+        self.pending.append(sent)
+        return sent
+
+    def answer(self, event: Event) -> bool:
+        """Settle what C{event} says about pending lines; whether it said anything."""
+        if isinstance(event, Error):
+            return self._refused(event)
+        if isinstance(event, Notice):
+            away = _AWAY.fullmatch(event.text)
+            if away:
+                return self._settle_first(
+                    lambda sent: sent.kind == "private" and sent.target == fold(away["name"]),
+                    "sent")
+        return False
+
+    def close(self) -> None:
+        """The connection ended: pending lines may or may not have been taken."""
+        while self.pending:
+            self._finish(self.pending.popleft(), "unknown")
+
+    def _refused(self, error: Error) -> bool:
+        name = _NO_SUCH_USER.match(error.text)
+        target = fold(name["name"]) if name else None
+
+        def claims(sent: Sent) -> bool:
+            if sent.kind == "room":
+                return error.code in ROOM_REFUSALS
+            return error.code in PRIVATE_REFUSALS and (target is None or sent.target == target)
+
+        return self._settle_first(claims, "refused")
+
+    def _settle_first(self, wanted: Callable[[Sent], bool], outcome: str) -> bool:
+        for index, sent in enumerate(self.pending):
+            if wanted(sent):
+                for _ in range(index):  # sent before it, and not refused: taken
+                    self._finish(self.pending.popleft(), "sent")
+                self._finish(self.pending.popleft(), outcome)
+                return True
+        return False
+
+    def _quiet(self, sent: Sent) -> None:
+        if sent in self.pending:
+            self.pending.remove(sent)
+            sent.timer = None
+            sent.settle("sent")
+
+    def _finish(self, sent: Sent, outcome: str) -> None:
+        if sent.timer is not None and sent.timer.active():
+            sent.timer.cancel()
+        sent.timer = None
+        sent.settle(outcome)
 
 
 # -- the screen's text ------------------------------------------------------
@@ -406,6 +530,7 @@ class ChatUI:
         self.closed = False
         self._leaving = False
         self._redraw = None
+        self.outbox = Outbox(clock)
         #: The default room's name, which the line protocol leaves out of
         #: what it says about that room (see L{_ask_home}).
         self.home = ""
@@ -478,9 +603,27 @@ class ChatUI:
                 self.home = event.room
             self._update_status()
             return
+        self.outbox.answer(event)
         self.show(describe(event))
         if not isinstance(event, (RoomMessage, PrivateMessage)):
             self._update_status()  # joins, leaves, renames, who, no room
+
+    def _own(self, kind: str, target: str, markup: list[Any]) -> None:
+        """Show a line we sent, pending until the server has taken it (L{Outbox})."""
+        line = self.show([("pending", text) for _, text in markup])
+
+        def settle(outcome: str) -> None:
+            if outcome == "sent":
+                line.set_markup(markup)
+            elif outcome == "refused":
+                line.set_markup([("refused", text) for _, text in markup]
+                                + [("unsent", "  [not sent]")])
+            else:
+                line.set_markup([("refused", text) for _, text in markup]
+                                + [("unsent", "  [maybe not sent]")])
+            self._changed()
+
+        self.outbox.add(kind, target, settle)
 
     def _show_more(self) -> None:
         """The row above the input that says there is more below, after PgUp."""
@@ -553,7 +696,7 @@ class ChatUI:
         command = command.lower()
         if line.startswith("//"):
             session.say(line[1:])
-            self.show([("own", f"<{me}> {line[1:]}")])
+            self._own("room", "", [("own", f"<{me}> {line[1:]}")])
         elif command == "/quit":
             self._leaving = True
             session.quit(argument.strip() or "leaving")
@@ -561,7 +704,7 @@ class ChatUI:
             self.clock.callLater(5, session.close)
         elif command == "/me":
             session.me(argument)
-            self.show([("own", f"* {me} {argument}")])
+            self._own("room", "", [("own", f"* {me} {argument}")])
         elif command in ("/nick", "/name"):
             # Only /nick renames: "#rust is great" is talk about a room, not
             # the line protocol's "#name" (Session.say sends it with /say).
@@ -575,7 +718,7 @@ class ChatUI:
             session.send_line(line)  # /who, and whatever else the server knows
         else:
             session.say(line)
-            self.show([("own", f"<{me}> {line}")])
+            self._own("room", "", [("own", f"<{me}> {line}")])
 
     def _whisper(self, rest: str) -> None:
         cut = min(i for i in (rest.find(":"), rest.find(" "), len(rest)) if i >= 0)
@@ -584,12 +727,13 @@ class ChatUI:
             self.show([("error", "! say who and what: @name: text")])
             return
         self.session.whisper(target, text)
-        self.show([("own", f"-> *{target}* {text}")])
+        self._own("private", target, [("own", f"-> *{target}* {text}")])
 
     # -- the end -------------------------------------------------------------
 
     def _closed(self, reason: str) -> None:
         self.closed = True
+        self.outbox.close()
         if self._leaving:
             self._finish()
             return

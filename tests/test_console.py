@@ -8,8 +8,10 @@ from hypothesis import strategies as st
 
 from chatsvc.client import ConnectFailed, NameTaken, TLSVerificationFailed
 from chatsvc.console import (
+    CONFIRM_AFTER,
     ChatUI,
     History,
+    Line,
     complete,
     failure_message,
     parse_arguments,
@@ -203,6 +205,87 @@ def test_failure_message_hints_at_tls_when_a_plain_connection_is_dropped() -> No
     for other in (NameTaken("name taken: a"), ConnectFailed("cannot connect to h: refused"),
                   TLSVerificationFailed("TLS: not trusted")):
         assert failure_message(other, plain) == f"chat: {other}"
+
+
+# -- own lines: pending, then taken or refused ---------------------------------
+
+
+def _line(ui: ChatUI, start: str) -> Line:
+    found = [line for line in ui.lines if line.text.startswith(start)]
+    assert len(found) == 1, [line.text for line in ui.lines]
+    return found[0]
+
+
+def _attrs(line: Line) -> set[str]:
+    return {piece[0] for piece in (*line.prefix, *line.body) if isinstance(piece, tuple)}
+
+
+def test_a_line_in_no_room_is_marked_not_sent() -> None:
+    chat = ChatHarness()
+    chat.hub.default_room.invite_only = True
+    carol = chat.join("carol")
+    ui = ChatUI(carol, "test", chat.clock, now=lambda: 0)
+    chat.pump()
+    ui.submit("anyone?")
+    assert _attrs(_line(ui, "<carol> anyone?")) == {"pending"}  # before any answer
+    chat.pump()
+    assert _line(ui, "<carol> anyone?").text == "<carol> anyone?  [not sent]"
+    assert _attrs(_line(ui, "<carol> anyone?")) == {"refused", "unsent"}
+    assert "! you are in no room" in "\n".join(_screen(ui))
+
+
+def test_a_refusal_marks_its_own_line_and_settles_those_before(chat: ChatHarness) -> None:
+    alice, bob = chat.join("alice"), chat.join("bob")
+    ui = ChatUI(alice, "test", chat.clock, now=lambda: 0)
+    chat.pump()
+    ui.submit("one")  # taken
+    ui.submit("@nobody: hello?")  # refused
+    ui.submit("@bob: two")  # taken, and nothing says so
+    chat.pump()
+    assert _line(ui, "-> *nobody*").text == "-> *nobody* hello?  [not sent]"
+    # The server answers in order: "one" came before the refused line, so it was taken.
+    assert _attrs(_line(ui, "<alice> one")) == {"own"}
+    assert _attrs(_line(ui, "-> *bob* two")) == {"pending"}
+    chat.clock.advance(CONFIRM_AFTER)
+    assert _attrs(_line(ui, "-> *bob* two")) == {"own"}
+    assert _line(ui, "-> *bob* two").text == "-> *bob* two"
+    assert [e.text for e in bob.inbox if isinstance(e, (RoomMessage, PrivateMessage))] == [
+        "one", "two"]
+
+
+def test_a_line_in_a_moderated_room_is_marked_not_sent(chat: ChatHarness) -> None:
+    alice, carol = chat.join("alice"), chat.join("carol")
+    chat.hub.default_room.moderated = True
+    ui = ChatUI(carol, "test", chat.clock, now=lambda: 0)
+    chat.pump()
+    ui.submit("can I talk here")
+    ui.submit("/me waves")
+    chat.pump()
+    assert _line(ui, "<carol> can I talk").text == "<carol> can I talk here  [not sent]"
+    assert _line(ui, "* carol waves").text == "* carol waves  [not sent]"
+    assert not [e for e in alice.inbox if isinstance(e, RoomMessage)]
+
+
+def test_an_away_reply_confirms_a_private_message_at_once(chat: ChatHarness) -> None:
+    alice = chat.join("alice")
+    chat.join("bob")
+    chat.hub.set_away(chat.hub.users["bob"], "at lunch")
+    ui = ChatUI(alice, "test", chat.clock, now=lambda: 0)
+    chat.pump()
+    ui.submit("@bob: still there?")
+    chat.pump()
+    assert _attrs(_line(ui, "-> *bob* still there?")) == {"own"}
+    assert "* bob is away: at lunch" in "\n".join(_screen(ui))
+
+
+def test_lines_pending_when_the_connection_ends_say_so(chat: ChatHarness) -> None:
+    alice = chat.join("alice")
+    ui = ChatUI(alice, "test", chat.clock, now=lambda: 0)
+    chat.pump()
+    ui.submit("last words")
+    chat.hub.users["alice"].disconnect("shutdown")
+    chat.pump()
+    assert _line(ui, "<alice> last words").text == "<alice> last words  [maybe not sent]"
 
 
 # -- the screen ----------------------------------------------------------------
