@@ -13,7 +13,9 @@ rows stay under their text, a row above the input says when new lines wait
 below a scrolled-back view, and the status bar is one row at any width.
 Your own lines show dim until the server has taken them, and are marked
 C{[not sent]} when it refuses them (L{Outbox} says how a refusal is tied to
-its line).
+its line).  What the server says for telnet users (register with
+C{#yourname}; C{#name} renames) is fitted to this client, which registers
+for you and sends C{#text} as talk.
 """
 
 from __future__ import annotations
@@ -39,6 +41,7 @@ from chatsvc.client import (
     ConnectionClosed,
     Session,
     TLSVerificationFailed,
+    WrongPassword,
     connect,
 )
 from chatsvc.events import Error, Event, Notice, PrivateMessage, RoomMessage, Topic
@@ -69,7 +72,17 @@ KEYS_HELP = (
     "keys: Enter sends, Tab completes names, Up/Down recall what you sent, "
     "PgUp/PgDn scroll, Ctrl-U clears, Ctrl-D on an empty line (or /quit) leaves"
 )
-"""The one-line reminder shown on arriving and before the server's C{/help}."""
+"""The one-line reminder shown on arriving (C{/help} says more: L{CLIENT_HELP})."""
+
+CLIENT_HELP = (
+    "keys: Enter sends; Tab completes names; Up/Down recall what you sent; PgUp/PgDn "
+    "scroll; Home/End (Ctrl-A/Ctrl-E) go to the start/end of the line; Ctrl-U and "
+    "Ctrl-W delete before the cursor; Ctrl-D on an empty line leaves",
+    "in chat:",
+    "  #text              is talk, as any text is (about #rooms, say): /nick renames",
+    "  your lines show dim until the server has taken them; [not sent] marks a refused one",
+)
+"""What C{/help} shows before the server's own list (see L{help_line})."""
 
 CONFIRM_AFTER = 2.0
 """Seconds without a refusal after which an own line counts as accepted.
@@ -255,6 +268,54 @@ class Outbox:
             sent.timer.cancel()
         sent.timer = None
         sent.settle(outcome)
+
+
+# -- what the server says, fitted to this client ------------------------------
+
+_WELCOME = re.compile(r"welcome to (?P<server>.+?)! .*", re.DOTALL)
+_HELP_HEADING = re.compile(r"[a-z][a-z ]*:")
+_HELP_ENTRY = re.compile(r"  (?P<command>\S+)(?P<arguments>(?: \S+)*?)(?P<gap> {2,})(?P<text>.*)")
+
+
+def greeting_notice(text: str) -> str | None:
+    """The greeting notice C{text} as a C{chat} user should read it, or C{None}.
+
+    The server tells a telnet user to register with C{#yourname} (after
+    C{/pass}); C{chat} has done both, so that advice goes.
+    """
+    welcome = _WELCOME.fullmatch(text)
+    if welcome:
+        return f"welcome to {welcome['server']}!"
+    if text.startswith("password accepted"):
+        return None
+    return text
+
+
+def help_line(text: str) -> str | None:
+    """A line of the server's C{/help} as it applies in C{chat}, or C{None} to drop it.
+
+    C{#name} means a rename to the server but talk in C{chat} (L{ChatUI}
+    sends C{#text} with C{/say}): the entry becomes C{/nick name}.  C{/pass}
+    is given from C{--password} before registering, so it goes.
+    """
+    if text == "commands:":
+        return "server commands:"
+    entry = _HELP_ENTRY.fullmatch(text)
+    if entry is None:
+        return text
+    command = entry["command"]
+    if command == "/pass":
+        return None
+    if command.startswith("#"):
+        column = entry.end("gap") - entry.start("command")
+        return "  " + "/nick name".ljust(column - 1) + " change your name"
+    return text
+
+
+def is_help_line(event: Event) -> bool:
+    """Whether C{event} can be a line of the server's C{/help} (notices, one burst)."""
+    return isinstance(event, Notice) and (
+        event.text.startswith("  ") or _HELP_HEADING.fullmatch(event.text) is not None)
 
 
 # -- the screen's text ------------------------------------------------------
@@ -535,6 +596,8 @@ class ChatUI:
         #: what it says about that room (see L{_ask_home}).
         self.home = ""
         self._asking_home = False
+        #: Whether the server's /help is awaited ("asked") or arriving ("reading").
+        self._help: str | None = None
         self.unseen = 0
         #: Whether PgUp has left the newest line out of view (new lines then
         #: do not move the view; a row above the input counts them).
@@ -555,7 +618,12 @@ class ChatUI:
         for event in session.greeting:
             if isinstance(event, Topic):
                 self.home = event.room
-            self.show_event(event)
+            if isinstance(event, Notice):
+                text = greeting_notice(event.text)
+                if text is not None:
+                    self.show([("notice", f"* {text}")])
+            else:
+                self.show_event(event)
         self.show([("notice", "* " + KEYS_HELP)])
         self.show([("notice", "* /help lists the commands; type anything else to talk")])
         self._ask_home()
@@ -603,6 +671,15 @@ class ChatUI:
                 self.home = event.room
             self._update_status()
             return
+        if self._help is not None:
+            if isinstance(event, Notice) and is_help_line(event):
+                self._help = "reading"
+                text = help_line(event.text)
+                if text is not None:
+                    self.show([("notice", f"* {text}")])
+                return
+            if self._help == "reading" or isinstance(event, Error):
+                self._help = None  # the server sends its help in one burst: it is over
         self.outbox.answer(event)
         self.show(describe(event))
         if not isinstance(event, (RoomMessage, PrivateMessage)):
@@ -710,8 +787,10 @@ class ChatUI:
             # the line protocol's "#name" (Session.say sends it with /say).
             session.rename(argument.strip()).addErrback(lambda f: None)  # the ! line says why
         elif command == "/help":
-            self.show([("notice", "* " + KEYS_HELP)])
+            for text in CLIENT_HELP:
+                self.show([("notice", f"* {text}")])
             session.send_line("/help")
+            self._help = "asked"
         elif line.startswith("@"):
             self._whisper(line[1:])
         elif line.startswith("/"):
@@ -795,8 +874,15 @@ def failure_message(error: Exception, args: argparse.Namespace) -> str:
     """The one line C{chat} ends with when it cannot connect.
 
     A plain connection to a TLS port fails in one of two unhelpful ways (the
-    server drops it, or says nothing), so those get a hint.
+    server drops it, or says nothing), so those get a hint.  A refused
+    password names the options that give one (the server's own text says
+    C{/pass}, which is for telnet users).
     """
+    if isinstance(error, WrongPassword):
+        if error.code == errors.PasswordRequired.code:
+            return ("chat: this server needs a password: give it with --password, or in "
+                    "$CHAT_PASSWORD (which other local users cannot see)")
+        return f"chat: {error} (the one given with --password or in $CHAT_PASSWORD)"
     line = f"chat: {error}"
     plain = not (args.tls or args.cafile or args.target.lower().startswith(("tls:", "ssl:")))
     if plain and isinstance(error, ConnectFailed) and not isinstance(error, TLSVerificationFailed):

@@ -219,3 +219,74 @@ def test_chat_over_tls_trusts_the_cafile_and_nothing_else(tls_server, certs, tmu
               lambda: _row(tmux.screen("alice"), "* you are alice") >= 0)
     assert "alice @ localhost:" in tmux.screen("alice")[0]
     assert "·  TLS  ·" in tmux.screen("alice")[0]  # the status bar says it is encrypted
+
+
+def test_chat_screen_in_tmux(server, tmux: Tmux) -> None:
+    """The screen as issue 14 found it wanting: each check failed before."""
+    port, _ = server
+    chat = str(BIN / "chat")
+    tmux.start("alice", [chat, "127.0.0.1", str(port), "--name", "alice"])
+    wait_for("alice to register", lambda: _row(tmux.screen("alice"), "* you are alice") >= 0)
+    bob = SocketUser(port, "bob")
+    screen = wait_for("bob in the status bar", lambda: (
+        s if (s := tmux.screen("alice"))[0].endswith("#chat 2 here") else None))
+    # The default room by its name, and whether the connection is encrypted.
+    assert "·  no TLS  ·" in screen[0], screen
+    # The welcome fits chat: nothing about registering with #yourname.
+    assert not any("#yourname" in row for row in screen), screen
+    assert _row(screen, "* welcome to chatsvc!") >= 0, screen
+    # Lines fill from the bottom: the newest is just above the input line, the gap on top.
+    assert _row(screen, "* bob joined") == len(screen) - 2, screen
+    assert screen[1] == "", screen
+
+    # A wrapped message continues under its text, not at column 0.
+    long = "word " * 30
+    bob.send(long.strip())
+    screen = wait_for("bob's long message", lambda: (
+        s if _row(s := tmux.screen("alice"), "<bob> word word") >= 0 else None))
+    first = _row(screen, "<bob> word word")
+    indent = screen[first].index("<bob>") + len("<bob> ")
+    assert screen[first + 1].startswith(" " * indent + "word"), screen
+
+    # A line the server refuses is marked so; its refusal follows.
+    tmux.keys("alice", "@nobody: hello?", literal=True)
+    tmux.keys("alice", "Enter")
+    wait_for("the refusal", lambda: _row(tmux.screen("alice"), "! no such user: nobody") >= 0)
+    wait_for("the line marked", lambda: _row(
+        tmux.screen("alice"), "-> *nobody* hello?  [not sent]") >= 0)
+
+    # Home goes to the start of the input, however it wraps.
+    tmux.keys("alice", "x" * 150, literal=True)
+    wait_for("the input to wrap", lambda: tmux.screen("alice")[-1] == "x" * 52)
+    tmux.keys("alice", "Home")
+    tmux.keys("alice", "START", literal=True)
+    wait_for("START at the start", lambda: tmux.screen("alice")[-2].startswith("> STARTxxx"))
+    tmux.keys("alice", "End")
+    tmux.keys("alice", "C-u")
+    wait_for("a cleared line", lambda: _input_row(tmux.screen("alice")) == ">")
+
+    # /help: chat's own keys, then the server's commands as they work in chat.
+    tmux.keys("alice", "/help", literal=True)
+    tmux.keys("alice", "Enter")
+    wait_for("the help", lambda: _row(tmux.screen("alice"), "become a server operator") >= 0)
+    screen = tmux.screen("alice")
+    assert _row(screen, "/nick name         change your name") >= 0, screen
+    assert not any("#name" in row or "/pass" in row for row in screen), screen
+
+    # Scrolled back, the screen says that new lines wait below.
+    tmux.keys("alice", "PageUp")
+    wait_for("the scroll mark", lambda: tmux.screen("alice")[-2] == "-- more below: PgDn --")
+    bob.send("while you read")
+    wait_for("the count of new lines",
+             lambda: tmux.screen("alice")[-2] == "-- 1 new below: PgDn --")
+    assert _row(tmux.screen("alice"), "<bob> while you read") < 0
+    tmux.keys("alice", "PageDown")
+    tmux.keys("alice", "PageDown")
+    wait_for("the new line", lambda: tmux.screen("alice")[-2].endswith("<bob> while you read"))
+
+    # At 30 columns the status bar still fits one row and keeps what matters.
+    tmux("resize-window", "-t", "chat:alice", "-x", "30", "-y", "12")
+    screen = wait_for("the narrow status bar", lambda: (
+        s if len((s := tmux.screen("alice"))[0]) <= 30 and "#chat 2 here" in s[0] else None))
+    assert screen[0].strip() == "alice · no TLS · #chat 2 here", screen
+    assert "here" not in screen[1], screen  # not the rest of the status bar

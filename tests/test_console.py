@@ -6,7 +6,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from chatsvc.client import ConnectFailed, NameTaken, TLSVerificationFailed
+from chatsvc.client import ConnectFailed, NameTaken, TLSVerificationFailed, WrongPassword
 from chatsvc.console import (
     CONFIRM_AFTER,
     ChatUI,
@@ -14,10 +14,12 @@ from chatsvc.console import (
     Line,
     complete,
     failure_message,
+    help_line,
     parse_arguments,
     status_text,
 )
-from chatsvc.events import PrivateMessage, RoomMessage
+from chatsvc.events import Notice, PrivateMessage, RoomMessage
+from chatsvc.hub.settings import Settings
 from chatsvc.testing import ChatHarness
 
 NAMES = ["alice", "Albert", "bob"]
@@ -378,3 +380,73 @@ def test_status_text_drops_the_least_needed_first() -> None:
     assert status_text(22, *args) == " alice · #rust 12 here"
     assert status_text(10, *args) == " alice · …"
     assert status_text(0, *args) == ""
+
+
+# -- what the server says, fitted to chat ----------------------------------------
+
+
+def test_the_welcome_does_not_tell_chat_users_to_register(chat: ChatHarness) -> None:
+    alice = chat.join("alice")
+    ui = ChatUI(alice, "test", chat.clock, now=lambda: 0)
+    chat.pump()
+    text = "\n".join(_screen(ui, (100, 30)))
+    assert "* welcome to chatsvc!" in text
+    assert "#yourname" not in text and "/pass" not in text
+    assert "/help lists the commands" in text
+
+
+def test_the_password_advice_is_not_shown_either() -> None:
+    chat = ChatHarness(Settings(password="sesame"))
+    alice = chat.wait(chat.connect("alice", password="sesame"))
+    ui = ChatUI(alice, "test", chat.clock, now=lambda: 0)
+    chat.pump()
+    text = "\n".join(_screen(ui, (100, 30)))
+    assert "#yourname" not in text and "/pass" not in text
+    assert "* you are alice" in text
+
+
+def test_help_shows_the_clients_keys_then_the_servers_commands_fitted(
+        chat: ChatHarness) -> None:
+    alice = chat.join("alice")
+    ui = ChatUI(alice, "test", chat.clock, now=lambda: 0)
+    chat.pump()
+    ui.submit("/help")
+    chat.pump()
+    text = "\n".join(line.text for line in ui.lines)
+    assert "Home/End" in text and "#text              is talk" in text
+    server = text[text.index("* server commands:"):]
+    assert "*   /nick name         change your name" in server
+    assert "#name" not in server and "/pass" not in server
+    assert "*   /who [#room]" in server
+    # The help is over at the first line that is not part of it: later
+    # notices (an MOTD line, say) are shown as they are.
+    chat.join("bob")
+    chat.pump()
+    assert _line(ui, "* bob joined").text == "* bob joined"
+    ui.show_event(Notice("  #name  is a fine name"))
+    assert _line(ui, "*   #name").text == "*   #name  is a fine name"
+
+
+@pytest.mark.parametrize("line, shown", [
+    ("commands:", "server commands:"),
+    ("  #name              register, or change your name (also /nick name)",
+     "  /nick name         change your name"),
+    ("  #name  register", "  /nick name change your name"),
+    ("  /pass password     give the server password, if it has one, before #name", None),
+    ("  /who [#room]       who is in your room (or another)",
+     "  /who [#room]       who is in your room (or another)"),
+    ("room operators:", "room operators:"),
+])
+def test_help_line(line: str, shown: str | None) -> None:
+    assert help_line(line) == shown
+
+
+def test_failure_message_names_the_password_options() -> None:
+    plain = parse_arguments(["h", "1", "--name", "a"])
+    needed = WrongPassword("password required: send /pass PASSWORD first", "password-required")
+    assert failure_message(needed, plain) == (
+        "chat: this server needs a password: give it with --password, or in $CHAT_PASSWORD "
+        "(which other local users cannot see)")
+    wrong = WrongPassword("wrong password", "wrong-password")
+    assert failure_message(wrong, plain) == (
+        "chat: wrong password (the one given with --password or in $CHAT_PASSWORD)")
