@@ -759,6 +759,10 @@ class ChatUI:
             return
         if not line.strip():
             return
+        if self.scrolled_back:  # sending is being back in the conversation: follow it
+            self.scrolled_back = False
+            self.lines.set_focus(len(self.lines) - 1)
+            self._show_more()
         try:
             self._submit(line)
         except ConnectionClosed as error:

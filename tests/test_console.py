@@ -353,6 +353,13 @@ def test_scrolled_back_the_screen_says_new_lines_wait_below(chat: ChatHarness) -
     bob.say("and now")
     chat.pump()
     assert _screen(ui, size)[-2].endswith("<bob> and now")  # following again
+    # Sending a line while scrolled back brings the view back to the bottom.
+    _type(ui, ["page up"], size)
+    assert _screen(ui, size)[-2] == "-- more below: PgDn --"
+    _type(ui, "here I am", size)
+    _type(ui, ["enter"], size)
+    screen = _screen(ui, size)
+    assert screen[-2].endswith("<alice> here I am") and screen[-1] == ">"
 
 
 @pytest.mark.parametrize("width", [20, 30, 40, 80, 120])
