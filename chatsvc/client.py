@@ -683,8 +683,9 @@ def connect(
     room (L{Session.names}).  Fails with L{NameTaken}, L{BadName} or
     L{ServerFull} when the server refuses the name, L{WrongPassword} when
     the server has a password (C{--password}) and C{password} is not it, L{ConnectFailed} when it
-    cannot be reached in C{timeout} seconds, and L{TLSVerificationFailed}
-    when its certificate is untrusted or for another host.  See
+    cannot be reached in C{timeout} seconds (L{WrongProtocol} when what
+    answers is an IRC server), and L{TLSVerificationFailed} when its
+    certificate is untrusted or for another host.  See
     L{client_endpoint} for C{endpoint}, C{tls}, C{cafile} and C{hostname}.
     """
     try:
