@@ -678,8 +678,10 @@ class ChatUI:
                 if text is not None:
                     self.show([("notice", f"* {text}")])
                 return
-            if self._help == "reading" or isinstance(event, Error):
-                self._help = None  # the server sends its help in one burst: it is over
+            if self._help == "reading":
+                # The server sends its help in one burst, after its answers to
+                # the lines before /help (which go on as usual): it is over.
+                self._help = None
         self.outbox.answer(event)
         self.show(describe(event))
         if not isinstance(event, (RoomMessage, PrivateMessage)):

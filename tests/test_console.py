@@ -417,6 +417,7 @@ def test_help_shows_the_clients_keys_then_the_servers_commands_fitted(
     alice = chat.join("alice")
     ui = ChatUI(alice, "test", chat.clock, now=lambda: 0)
     chat.pump()
+    ui.submit("@nobody: hi")  # answered before the help, which is still fitted
     ui.submit("/help")
     chat.pump()
     text = "\n".join(line.text for line in ui.lines)
