@@ -175,6 +175,8 @@ PRIVATE_REFUSALS = frozenset({
 """The refusal codes a private message can get."""
 
 _NO_SUCH_USER = re.compile(r"no such user: (?P<name>\S+)")
+#: What the server says of the default room on registering.
+_WHERE_YOU_ARE = re.compile(r"you are in (?P<room>#[^\s,:]+) (?:with |alone )")
 _AWAY = re.compile(r"(?P<name>\S+) is away: .*", re.DOTALL)
 
 
@@ -375,8 +377,9 @@ def describe(event: Event) -> list[Any]:
             return [("action", f"* {event.sender} {event.text}")]
         return [("sender", f"<{event.sender}> "), ("room", event.text)]
     if isinstance(event, PrivateMessage):
-        text = f"* {event.sender} {event.text}" if event.action else event.text
-        return [("private", f"*{event.sender}* {text}")]
+        if event.action:  # as the line protocol writes a private /me
+            return [("private", f"*{event.sender} {event.text}*")]
+        return [("private", f"*{event.sender}* {event.text}")]
     # The client does not know the default room's name (the wire never gives
     # it), so home="" names every room it does know: "* alice joined #rust"
     # stays that, as the server wrote it, rather than "* alice joined".
@@ -618,6 +621,8 @@ class ChatUI:
         for event in session.greeting:
             if isinstance(event, Topic):
                 self.home = event.room
+            if isinstance(event, Notice) and (where := _WHERE_YOU_ARE.match(event.text)):
+                self.home = where["room"]
             if isinstance(event, Notice):
                 text = greeting_notice(event.text)
                 if text is not None:
@@ -634,7 +639,8 @@ class ChatUI:
     def _ask_home(self) -> None:
         """Learn the default room's name from C{/topic}, quietly, for the status bar.
 
-        The greeting names it only when the room has a topic; C{/topic}
+        Only for a server that does not name it on registering (C{* you are
+        in #chat with ...}, since issue 14) in a greeting without a topic: C{/topic}
         answers C{* no topic for #chat} otherwise (one line, cheaper than
         C{/who}, and never refused in a room we are in).
         """

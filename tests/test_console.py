@@ -458,3 +458,30 @@ def test_failure_message_names_the_password_options() -> None:
     wrong = WrongPassword("wrong password", "wrong-password")
     assert failure_message(wrong, plain) == (
         "chat: wrong password (the one given with --password or in $CHAT_PASSWORD)")
+
+
+def test_the_default_room_is_known_from_the_registration_without_asking(
+        chat: ChatHarness) -> None:
+    """The server says where you are on registering: no /topic probe goes out."""
+    alice = chat.join("alice")
+    sent: list[str] = []
+    send_line = alice.send_line
+
+    def spy(line: str) -> None:
+        sent.append(line)
+        send_line(line)
+
+    alice.send_line = spy  # type: ignore[method-assign]
+    ui = ChatUI(alice, "test", chat.clock, now=lambda: 0)
+    chat.pump()
+    assert ui.home == "#chat" and "/topic" not in sent
+    assert _screen(ui)[0].endswith("#chat 1 here")
+
+
+def test_a_private_action_shows_as_the_line_protocol_writes_it(chat: ChatHarness) -> None:
+    alice = chat.join("alice")
+    ui = ChatUI(alice, "test", chat.clock, now=lambda: 0)
+    erin = chat.irc_client("erin")
+    erin.send("PRIVMSG alice :\x01ACTION hugs you privately\x01")  # /me in a query
+    chat.pump()
+    assert "*erin hugs you privately*" in "\n".join(_screen(ui, (80, 30)))
