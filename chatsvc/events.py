@@ -74,11 +74,11 @@ def event_id(stamp: Stamp) -> str:
 def event(cls: type[_E]) -> type[_E]:
     """C{@dataclass(frozen=True)}, with an C{__init__} that costs half as much.
 
-    A frozen dataclass's own C{__init__} sets each field through
-    C{object.__setattr__}, one call per field: 0.77 µs for a
-    L{PrivateMessage}, an eighth of what a private message costs the
-    server in all (docs/performance.rst).  This one takes the same
-    arguments and sets the instance's C{__dict__} in one call (0.47 µs).
+    Hot spot, event construction (docs/performance.rst, step 9): a frozen
+    dataclass's own C{__init__} sets each field through
+    C{object.__setattr__}, one call per field, and every message builds an
+    event.  This one takes the same arguments and sets the instance's
+    C{__dict__} in one call.
     Everything else (immutability, equality, repr, hash) is the
     dataclass's own.  A field whose default factory is C{dict} (the C{wire}
     cache) gets a C{{}} literal rather than a call.

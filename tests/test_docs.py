@@ -199,3 +199,27 @@ def test_the_readme_is_short_and_links_to_pages_that_exist() -> None:
     # .ci/run runs the README's test command: it must be there, once.
     commands = re.findall(r"(?m)^   python3 -m venv \.venv && .*pytest.*$", text)
     assert len(commands) == 1
+
+
+def test_every_hot_spot_comment_points_at_a_step_that_exists() -> None:
+    """The performance tricks are marked, and each mark names a section that explains it."""
+    root = Path(__file__).resolve().parent.parent
+    page = (root / "docs" / "performance.rst").read_text(encoding="utf-8")
+    steps = set(re.findall(r"^(\d+)\. \*\*", page, re.MULTILINE))
+    marks = []
+    for path in sorted((root / "chatsvc").rglob("*.py")):
+        text = path.read_text(encoding="utf-8")
+        for mark in re.finditer(r"Hot spot, ([^(]+)\(docs/performance\.rst,\s+([^)]*)\)", text):
+            words = [w for w in mark[1].split() if w not in ("#", "#:")]
+            marks.append((path.name, " ".join(words), " ".join(mark[2].split())))
+    assert len(marks) >= 8, marks
+    for name, what, where in marks:
+        named = re.findall(r"step (\d+)", where)
+        sections = re.findall(r'"([^"]+)"', where)
+        assert named or sections, (name, what, where)
+        assert set(named) <= steps, (name, where)
+        for section in sections:
+            assert f"\n{section}\n" in page, (name, section)
+        assert what.split(":")[0].rstrip(",. ") in {
+            "the send path", "the fan-out loop", "event construction", "the input parser",
+            "the IRC input path"}, (name, what)

@@ -85,10 +85,10 @@ class Guard:
         self._sendq = SendQueue(StreamSink(transport) if sink is None else sink,
                                 settings.max_backlog, self._too_slow,
                                 hub.clock, SLOW_GRACE)
-        #: Send bytes to the client, within the backlog limit.  This is the
-        #: send queue's own method rather than a wrapper around it: it runs
-        #: once per recipient of every message, the hottest call there is
-        #: (docs/performance.rst, step 3).
+        #: Send bytes to the client, within the backlog limit.  Hot spot, the
+        #: send path (docs/performance.rst, step 3): the send queue's own
+        #: method rather than a wrapper, as it runs once per recipient of
+        #: every message.
         self.write: Callable[[bytes], None] = self._sendq.write
         # The gate hands lines straight to the adapter: close() and lost()
         # shut it, so once closing it passes nothing on, and a line costs no

@@ -565,12 +565,11 @@ def raise_fd_limit(wanted: int) -> int:
 
 #: Bytes of bulk replies (room lists, WHO, NAMES, ban lists) one connection
 #: may receive at once, and then per second.  A list request is a few bytes
-#: and its answer can be thousands of times that: LIST on a server of 550
-#: rooms was 220 KB for 6 bytes, so the flood gate's two lines a second
-#: still let one connection pull 440 KB/s.  The burst is sized for a client
-#: that joins twenty 100-member channels and asks WHO and the ban list of
-#: each (irssi and weechat do, about 200 KB); the rate holds a loop of
-#: LIST to 16 KiB/s, where the flood gate alone let 440 KB/s through.
+#: and its answer can be thousands of times that (a full LIST of 550 rooms
+#: is some 220 KB for 6 bytes), so the flood gate, which counts lines, does
+#: not bound it.  The burst is sized for a client that joins twenty
+#: 100-member channels and asks WHO and the ban list of each (irssi and
+#: weechat do, about 200 KB); the rate holds a loop of LIST to 16 KiB/s.
 BULK_REPLY_BURST = 256 * 1024
 BULK_REPLY_RATE = 16 * 1024
 

@@ -103,8 +103,9 @@ class SendQueue:
 
     def write(self, data: bytes) -> None:
         """Send C{data}, or hold it while the transport is paused."""
-        # Once per recipient of every message: the common case (more output
-        # this turn) is tested first (docs/performance.rst, step 10).
+        # Hot spot, the send path (docs/performance.rst, step 10): once per
+        # recipient of every message, so the common case (more output this
+        # turn) is tested first.
         pending = self._pending
         if pending:
             # More output this turn: gathered only while neither closed nor

@@ -70,7 +70,7 @@ class LocalDelivery:
     __slots__ = ()
 
     def to_room(self, room: Room, event: Event, *, exclude: Participant | None = None) -> None:
-        # Hot spot: the fan-out loop (docs/performance.rst, step 17).  A
+        # Hot spot, the fan-out loop (docs/performance.rst, step 17).  A
         # plain loop over the room's snapshot, nothing allocated per member:
         # the first recipient of each wire format renders the event, the
         # others find its bytes cached.

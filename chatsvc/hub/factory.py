@@ -473,7 +473,7 @@ class ChatFactory(ServerFactory):
                 raise CannotSpeak(room.name, "moderated")
             if room.is_banned(fold(self.mask_of(sender))):
                 raise CannotSpeak(room.name, "banned")
-        # _stamp, inline: this runs for every message (docs/performance.rst,
+        # Hot spot, event construction: _stamp, inline (docs/performance.rst,
         # "Event identity").
         now = self.clock.seconds()
         if now < self._last_time:
@@ -500,8 +500,8 @@ class ChatFactory(ServerFactory):
             raise NotRegistered()
         if not text or text.isspace():
             raise EmptyMessage()
-        # fold, _stamp and mask_of, inline: this runs for every private
-        # message (docs/performance.rst, "Event identity").
+        # Hot spot, event construction: fold, _stamp and mask_of, inline,
+        # for every private message (docs/performance.rst, "Event identity").
         recipient = self.users.get(target.lower() if target.isascii() else fold(target))
         if recipient is None or (to := recipient.record.name) is None:
             raise NoSuchService(target) if is_service_name(target) else NoSuchUser(target)

@@ -157,9 +157,8 @@ class MaskEntry:
 
     C{owner} is the address it counts against (see
     L{chatsvc.hub.factory.ChatFactory}'s list limits), C{None} for none.  A
-    class with slots, not a dataclass holding a compiled regex: an entry
-    was 3 KiB with its regex, about 0.5 KiB now, and a server may hold tens
-    of thousands of them.
+    class with slots holding no compiled pattern (L{Wildcard} matches
+    without one), because a server may hold tens of thousands of them.
     """
 
     __slots__ = ("mask", "by", "at", "owner", "pattern")

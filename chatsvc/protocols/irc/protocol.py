@@ -286,6 +286,7 @@ class IRCChatProtocol(ChannelCommands, UserCommands, BoundedLineReceiver):
     # -- input ---------------------------------------------------------------
 
     def dataReceived(self, data: bytes) -> None:
+        # Hot spot, the IRC input path (docs/performance.rst, step 15).
         guard = self._guard
         if guard is None:
             return
@@ -597,8 +598,8 @@ class IRCChatProtocol(ChannelCommands, UserCommands, BoundedLineReceiver):
                 self._reply(rfc.ERR_NOSUCHNICK, target, "No such nick/channel")
 
     #: COMMAND -> (fewest parameters, handler(self, params)).  One table for
-    #: the class: built per connection as bound methods and lambdas, it was
-    #: 6 KiB of every idle connection's 10 (docs/performance.rst).
+    #: the class, not one of bound methods per connection: idle connections
+    #: are most of a server's memory (docs/performance.rst, steps 5 and 7).
     _COMMANDS: ClassVar[dict[str, tuple[int, Callable[[IRCChatProtocol, list[str]], None]]]] = {
         "CAP": (1, _cmd_cap),
         "PASS": (1, _cmd_pass),

@@ -68,6 +68,8 @@ _new_message = tuple.__new__
 def parse(line: str) -> Message | None:
     """Parse one line (without CRLF); C{None} for a line with no command.
 
+    Hot spot, the IRC input path (docs/performance.rst, step 15).
+
     Tags (``@a=b``) and a source prefix (``:nick``) from a client are
     ignored: a client cannot speak for anyone else.
     """

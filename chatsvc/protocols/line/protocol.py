@@ -198,10 +198,10 @@ class LineChatProtocol(RecordBacked, BoundedLineReceiver):
     def deliver(self, event: Event) -> None:
         guard = self._guard
         if guard is not None:
-            # The first recipient renders the event (line_bytes caches it in
-            # the event); the rest of a broadcast's recipients find the bytes
-            # there.  Looking first saves a call per recipient, on the
-            # hottest path.
+            # Hot spot, the send path (docs/performance.rst, step 3): the
+            # first recipient renders the event (line_bytes caches it in the
+            # event); the rest of a broadcast's recipients find the bytes
+            # there, and looking first saves a call per recipient.
             data = event.wire.get(WIRE_FORMAT)
             guard.write(data if data is not None else line_bytes(event, self._home))
 
@@ -260,9 +260,9 @@ class LineChatProtocol(RecordBacked, BoundedLineReceiver):
     def lineReceived(self, raw: bytes | object) -> None:
         """Handle one line (or L{TOO_LONG}); refusals become C{! ...} replies.
 
-        One method from raw line to hub call: it runs for every line every
-        client sends, and each layer of calls here cost a private message
-        about 0.1 µs (docs/performance.rst, step 12).
+        Hot spot, the input parser: one method from raw line to hub call,
+        because it runs for every line every client sends and each layer of
+        calls here costs every message (docs/performance.rst, step 12).
         """
         if raw is TOO_LONG:
             self.lineLengthExceeded(b"")
@@ -446,8 +446,8 @@ class LineChatProtocol(RecordBacked, BoundedLineReceiver):
     def _cmd_rooms(self, argument: str) -> None:
         """C{/rooms [page]}: L{ROOMS_PER_PAGE} rooms a page, on the reply budget.
 
-        One line per page: the whole list was one 206 KB line on a server of
-        550 rooms, which the Python client (64 KiB lines) could not even read.
+        One line per page: a server's whole list in one line grows without
+        bound, past what clients read as a line (chatsvc.client's: 64 KiB).
         """
         words = argument.split()
         if len(words) > 1 or (words and not words[0].isdigit()):
@@ -612,8 +612,9 @@ class LineChatProtocol(RecordBacked, BoundedLineReceiver):
         if self._guard is not None:
             self._guard.quit(argument or "quit")
 
-    #: ``/command`` -> handler.  A class attribute: a table of bound methods
-    #: built per connection cost 2 KiB of every idle connection's memory.
+    #: ``/command`` -> handler.  A class attribute, not a table of bound
+    #: methods per connection: idle connections are most of a server's
+    #: memory (docs/performance.rst, step 5).
     _COMMANDS: ClassVar[dict[str, Callable[[LineChatProtocol, str], None]]] = {
         "who": _cmd_who,
         "names": _cmd_who,
