@@ -106,16 +106,17 @@ class FloodGate(TokenBucket, Generic[T]):
         self._handle = handle
         self._on_flood = on_flood
         self.enabled = rate > 0 and burst > 0
-        # A list, not a deque: it holds at most max_delayed lines, and an
-        # empty deque is 600 bytes of every idle connection.
-        self._delayed: list[T] = []
+        # Made when a line first waits: most connections never wait, and even
+        # an empty list is 56 bytes of every idle one (a deque, 600; idle
+        # memory, docs/performance.rst step 5).
+        self._delayed: list[T] | None = None
         self._timer: IDelayedCall | None = None
         self._shut = False
 
     @property
     def delayed(self) -> int:
         """How many lines are waiting for a token."""
-        return len(self._delayed)
+        return len(self._delayed or ())
 
     def handle_with(self, handle: Callable[[T], None]) -> None:
         """Hand lines to C{handle} from now on, those already waiting included."""
@@ -128,24 +129,27 @@ class FloodGate(TokenBucket, Generic[T]):
         if not self.enabled:
             self._handle(item)
             return
-        if not self._delayed:
+        delayed = self._delayed
+        if not delayed:
             self._refill()
             if self._tokens >= 1:
                 self._tokens -= 1
                 self._handle(item)
                 return
-        if len(self._delayed) >= self._max_delayed:
+            if delayed is None:
+                delayed = self._delayed = []
+        if len(delayed) >= self._max_delayed:
             self.shut()
             self._on_flood()
             return
-        self._delayed.append(item)
+        delayed.append(item)
         if self._timer is None:
             self._schedule()
 
     def shut(self) -> None:
         """Drop the waiting lines and handle nothing more (the connection is closing)."""
         self._shut = True
-        self._delayed.clear()
+        self._delayed = None
         if self._timer is not None:
             if self._timer.active():
                 self._timer.cancel()

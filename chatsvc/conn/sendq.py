@@ -87,9 +87,10 @@ class SendQueue:
         self._clock = clock
         self._grace = grace
         self._timer: IDelayedCall | None = None
-        # Lists, not deques: an empty deque is 600 bytes of every idle
-        # connection, and these are empty almost always.
-        self._held: list[bytes] = []
+        # Output held while paused: made when first needed, since even an
+        # empty list is 56 bytes of every idle connection (a deque, 600; idle
+        # memory, docs/performance.rst step 5).
+        self._held: list[bytes] | None = None
         self.held_bytes = 0
         self._paused = False
         self._closed = False
@@ -156,6 +157,8 @@ class SendQueue:
         return self.held_bytes + self._pending_bytes + self._sink.unsent()
 
     def _hold(self, data: bytes) -> None:
+        if self._held is None:
+            self._held = []
         self._held.append(data)
         self.held_bytes += len(data)
         limit = self._limit
@@ -192,7 +195,7 @@ class SendQueue:
 
     def resumeProducing(self) -> None:
         self._paused = False
-        held = self._held
+        held = self._held or []
         sent = 0
         for data in held:
             if self._paused:
@@ -223,7 +226,7 @@ class SendQueue:
         if not abort and not self._closed:
             # At most one of the two has data: output is held only while
             # paused, and a turn's output is only gathered while not.
-            for data in (*self._pending, *self._held):
+            for data in (*self._pending, *(self._held or ())):
                 sink.write(data)
         self._closed = True
         self._drop_held()
@@ -238,7 +241,7 @@ class SendQueue:
         self._close_requested = True
 
     def _drop_held(self) -> None:
-        self._held.clear()
+        self._held = None
         self.held_bytes = 0
         self._pending.clear()
         self._pending_bytes = 0

@@ -176,5 +176,13 @@ def unbroken(text: str) -> str:
 
 
 def clean_line(line: bytes) -> str:
-    """The full inbound pipeline for one line-protocol line."""
-    return sanitize(decode(strip_telnet(line)))
+    """The full inbound pipeline for one line-protocol line.
+
+    Hot spot, the input parser (docs/performance.rst, step 18): what
+    L{strip_telnet}, L{decode} and L{sanitize} do, inline, since it runs for
+    every line every client sends.
+    """
+    if b"\xff" in line:
+        line = strip_telnet(line)
+    text = line.decode("utf-8", "replace")
+    return text if text.isprintable() else _CONTROLS.sub("", text)

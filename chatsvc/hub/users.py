@@ -27,6 +27,11 @@ WALLOPS = "wallops"  # can be shown server operators' WALLOPS (with user mode +w
 #: C{w} asks for WALLOPS.  Server operator status (C{o}) comes with C{/oper}.
 SETTABLE_USER_MODES = frozenset("iw")
 
+#: No user modes: one shared empty set, since an empty frozenset is 216
+#: bytes and most users never set a mode (idle memory, docs/performance.rst
+#: step 5).
+NO_MODES: frozenset[str] = frozenset()
+
 #: Longest away message, in characters (IRC's AWAYLEN).
 MAX_AWAY_LENGTH = 200
 
@@ -58,7 +63,7 @@ class User:
         self.realname = ""
         self.account: str | None = None
         self.away: str | None = None
-        self.modes: frozenset[str] = frozenset()
+        self.modes: frozenset[str] = NO_MODES
         self.signon = signon
         self.last_active = signon
 

@@ -57,15 +57,19 @@ user in no room: kicked from the default room, or refused by it."""
 
 
 def _room_message(event: RoomMessage, home: str | None) -> str:
+    # Hot spot, the send path (docs/performance.rst, step 18): plain()'s
+    # test inline, as every message is rendered.
+    text = event.text if event.text.isprintable() else plain(event.text)
     if event.action:
-        return f"* {event.sender} {plain(event.text)}"
-    return f"<{event.sender}> {plain(event.text)}"
+        return f"* {event.sender} {text}"
+    return f"<{event.sender}> {text}"
 
 
 def _private_message(event: PrivateMessage, home: str | None) -> str:
+    text = event.text if event.text.isprintable() else plain(event.text)
     if event.action:  # a private /me: "*erin hugs you*", as chat emotes are written
-        return f"*{event.sender} {plain(event.text)}*"
-    return f"*{event.sender}* {plain(event.text)}"
+        return f"*{event.sender} {text}*"
+    return f"*{event.sender}* {text}"
 
 
 def _in(room: str | None, home: str | None) -> str:
