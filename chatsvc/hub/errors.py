@@ -530,8 +530,8 @@ class Usage(ChatError):
 
 
 class NoRoom(ChatError):
-    """A line user in no room (kicked from the default room, or refused by it)
-    sent something aimed at a room."""
+    """A line user in no room (kicked from the default room, refused by it,
+    or on a server without one) sent something aimed at a room."""
 
     code = "no-room"
     TEXT = "you are in no room: /join #room to enter one (private messages still work)"

@@ -66,6 +66,7 @@ from chatsvc.hub.errors import (
     InviteOnly,
     ListFull,
     NameTaken,
+    NoRoom,
     NoSuchRoom,
     NoSuchService,
     NoSuchUser,
@@ -122,9 +123,12 @@ class ChatFactory(ServerFactory):
     Every listener of every protocol shares one instance, which is what puts
     a telnet user and an IRC user in the same room.
 
-    Rooms: the default room (C{settings.room}) always exists and has no
-    creator; any other room is created by its first join, whose member
-    becomes its operator, and disappears with its last member.  Every
+    Rooms: the default room (C{settings.room}), if there is one, always
+    exists and has no creator; any other room is created by its first join,
+    whose member becomes its operator, and disappears with its last member.
+    With C{settings.room} C{None} there is no default room
+    (C{default_room} is C{None}): a fresh server has no rooms at all, and
+    nobody is put anywhere on registering.  Every
     refusal is a L{chatsvc.hub.errors.ChatError}; every change is announced with
     an event to whom it concerns.  C{clock} (the reactor, or a
     L{twisted.internet.task.Clock} in tests) runs the registration deadline
@@ -181,8 +185,12 @@ class ChatFactory(ServerFactory):
                             self.drop_lines, self.name_lines)
         self._deadlines: dict[Participant, IDelayedCall] = {}
         self.users: dict[str, Participant] = {}
-        self.default_room = Room(self.settings.room, self.clock.seconds())
-        self.rooms: dict[str, Room] = {self.default_room.key: self.default_room}
+        #: Where line users land and return to; C{None} when there is none.
+        self.default_room: Room | None = None
+        self.rooms: dict[str, Room] = {}
+        if self.settings.room is not None:
+            self.default_room = Room(self.settings.room, self.clock.seconds())
+            self.rooms[self.default_room.key] = self.default_room
         self.closing = False
         self._drained: list[Deferred[None]] = []
         #: Participants who logged in with C{/oper}: operators of every room.
@@ -390,8 +398,9 @@ class ChatFactory(ServerFactory):
         """Give C{participant} a name: first registration, or a rename.
 
         A first registration joins the default room unless C{autojoin} is
-        false (an adapter whose users join rooms themselves); if the room's
-        rules refuse them, they are told why and are in no room.
+        false (an adapter whose users join rooms themselves) or there is no
+        default room; if the room's rules refuse them, they are told why and
+        are in no room.
         """
         try:
             check_name(name)
@@ -415,9 +424,9 @@ class ChatFactory(ServerFactory):
         if self.settings.motd:
             self.delivery.to_user(participant, Motd(tuple(self.settings.motd),
                                                     stamp=self._stamp()))
-        if not autojoin:
-            return
         room = self.default_room
+        if not autojoin or room is None:
+            return
         try:
             self._check_entry(participant, room, None)
         except RoomError as refusal:
@@ -454,6 +463,8 @@ class ChatFactory(ServerFactory):
             action: bool = False, *, notice: bool = False) -> None:
         """Send C{text} to room C{room_name} (the default room when C{None}).
 
+        With no room named and no default room, that is L{NoRoom}.
+
         Members other than the sender receive it.  The rules are checked once
         for the sender, never per recipient: +n keeps out non-members, +m
         silences all but operators and voiced members, and a ban silences a
@@ -465,7 +476,12 @@ class ChatFactory(ServerFactory):
             raise NotRegistered()
         if not text or text.isspace():
             raise EmptyMessage()
-        room = self.default_room if room_name is None else self.find_room(room_name, sender)
+        if room_name is not None:
+            room = self.find_room(room_name, sender)
+        elif self.default_room is not None:
+            room = self.default_room
+        else:
+            raise NoRoom()
         if room.no_outside and sender not in room:
             raise CannotSpeak(room.name, "not in room")
         if (room.moderated or room.bans) and not room.can_speak_freely(sender):

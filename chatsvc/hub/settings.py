@@ -10,7 +10,10 @@ class Settings:
     """What an operator configures; the defaults are the documented ones."""
 
     server_name: str = "chatsvc"
-    room: str = "#chat"
+    #: The default room: where line users land on registering and return
+    #: to with C{/part}.  C{None} runs with no default room (C{--room none}):
+    #: every room is one somebody joined, as on an IRC-only server.
+    room: str | None = "#chat"
     max_line: int = 4096
     max_clients: int = 10_000
     max_backlog: int = 1024 * 1024

@@ -45,6 +45,18 @@ OFF = frozenset({"", "none", "off"})
 DEFAULT_PORT = "tcp:12345:interface=127.0.0.1"
 
 
+def _default_room(value: str) -> str | None:
+    """C{--room}: a room name, or C{none} for no default room.
+
+    The words that turn a listener off (L{OFF}: C{none}, C{off}, empty)
+    turn the default room off: no room's name is one of them (those start
+    with C{#}).  Raises L{BadName} for anything else that is no room name.
+    """
+    if is_off(value):
+        return None
+    return check_room_name(value)
+
+
 def is_off(value: str | None) -> bool:
     """Whether a listener option's C{value} asks for no listener."""
     return value is None or value.strip().lower() in OFF
@@ -200,7 +212,9 @@ class Options(ConfigFileMixin, usage.Options):
          "PEM file with the certificate chain, leaf first, and the private key "
          "unless --tls-key is given."],
         ["tls-key", None, None, "PEM file with the private key, if separate."],
-        ["room", None, "#chat", "Name of the room everybody joins."],
+        ["room", None, "#chat",
+         "Name of the room line users are put in on registering, or 'none' for no "
+         "default room (an IRC-only server: a fresh server has no rooms)."],
         ["name", None, "chatsvc", "Server name shown in the welcome line."],
         ["motd", None, None, "File whose lines are shown to each user after registering."],
         ["max-line", None, "4096", "Longest accepted line in bytes; longer lines are refused."],
@@ -302,7 +316,7 @@ class Options(ConfigFileMixin, usage.Options):
         except ValueError as error:
             raise usage.UsageError(f"--per-ip-exempt: {error}") from None
         try:
-            settings.room = check_room_name(self["room"])
+            settings.room = _default_room(self["room"])
         except BadName as why:
             raise usage.UsageError(f"--room {self['room']!r}: {why}") from None
         if self["motd"]:

@@ -83,6 +83,11 @@ HELP = (
     "  /oper name password  become a server operator",
 )
 
+#: L{HELP} on a server with no default room (C{--room none}).
+HELP_NO_DEFAULT_ROOM = tuple(
+    "  /part [reason]     leave your room (for no room: /join another)"
+    if line.startswith("  /part ") else line for line in HELP)
+
 #: How many names the welcome lists before "and N more".
 _WELCOME_NAMES = 10
 
@@ -150,7 +155,11 @@ class LineChatProtocol(RecordBacked, BoundedLineReceiver):
         self.hub = hub
         self._guard: Guard | None = None
         self._telnet_tail = b""
-        self._home = hub.default_room.name
+        default = hub.default_room
+        #: The default room's name, or C{""} on a server without one (a
+        #: name no room has, so every notice names its room, as
+        #: L{chatsvc.protocols.line.wire.render_text} reads it).
+        self._home = default.name if default is not None else ""
 
     # -- connection lifecycle -----------------------------------------------
 
@@ -231,7 +240,7 @@ class LineChatProtocol(RecordBacked, BoundedLineReceiver):
         """Kicked from a room: back to the default room, or into no room."""
         if self._guard is None or self._guard.closing:
             return
-        if room.lower() != self._home.lower():
+        if self._home and room.lower() != self._home.lower():
             try:
                 self.hub.join(self, self._home)
                 return
@@ -358,8 +367,10 @@ class LineChatProtocol(RecordBacked, BoundedLineReceiver):
     def _cmd_who(self, argument: str) -> None:
         if argument:
             name = argument.split()[0]
-        else:  # before registering, a look at the default room
-            name = self._room().name if self.name is not None else self._home
+        elif self.name is None and self._home:  # before registering, a look at the default room
+            name = self._home
+        else:
+            name = self._room().name
         self._bulk("/who")
         members = self.hub.members(name, viewer=self)
         self._deliver_bulk(Who(
@@ -413,7 +424,7 @@ class LineChatProtocol(RecordBacked, BoundedLineReceiver):
         self.deliver(Notice(f"{record.name}: {'; '.join(facts)}"))
 
     def _cmd_help(self, argument: str) -> None:
-        for line in HELP:
+        for line in HELP if self._home else HELP_NO_DEFAULT_ROOM:
             self.deliver(Notice(line))
 
     def _cmd_me(self, argument: str) -> None:
@@ -436,6 +447,10 @@ class LineChatProtocol(RecordBacked, BoundedLineReceiver):
         room = self._room()
         if room is self.hub.default_room:
             raise InDefaultRoom(room.name)
+        if not self._home:  # no default room to go back to: into no room
+            self.hub.part(self, room.name, argument)
+            self.deliver(Notice(NO_ROOM))
+            return
         try:
             self.hub.join(self, self._home, leaving=room.name, reason=argument)
         except RoomError as refusal:

@@ -49,7 +49,8 @@ WIRE_FORMAT = "line"
 
 NO_ROOM = errors.NoRoom.TEXT
 """The notice (and the error answering anything aimed at a room) for a line
-user in no room: kicked from the default room, or refused by it."""
+user in no room: kicked from the default room, refused by it, or on a server
+without one."""
 
 # Text from IRC users (messages, reasons, topics) keeps IRC's formatting
 # codes for other IRC users; plain() removes them, and any control
