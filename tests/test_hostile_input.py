@@ -382,9 +382,8 @@ class TestServiceNames:
             ":chatsvc NOTICE user :NickServ: this server has no services yet (no accounts): "
             "nothing was sent",
         ]
-        # A NOTICE is never answered, not even with the hint.
-        assert user.ask("NOTICE nickserv :IDENTIFY hunter2") == [
-            ":chatsvc 401 user nickserv :No such nick/channel"]
+        # A NOTICE is never answered, not even with 401 (RFC 1459 4.4.2).
+        assert user.ask("NOTICE nickserv :IDENTIFY hunter2") == []
         watcher.send("@NickServ:IDENTIFY hunter2")
         assert watcher.read() == [
             "! no such user: NickServ (this server has no services yet (no accounts): "

@@ -26,7 +26,7 @@ from chatsvc.conn.limits import check_fd_limit, check_networks, with_listen_back
 from chatsvc.hub.factory import ChatFactory
 from chatsvc.hub.names import BadName, check_room_name
 from chatsvc.hub.settings import Settings
-from chatsvc.protocols.irc.protocol import IRCServer, usable_server_name
+from chatsvc.protocols.irc.protocol import DEFAULT_SERVER_INFO, IRCServer, usable_server_name
 from chatsvc.service.config import ConfigError, ConfigFileMixin
 from chatsvc.service.lifecycle import ChatService
 from chatsvc.service.tls import ServerTLS, TLSConfigError, check_pem_directory
@@ -216,6 +216,8 @@ class Options(ConfigFileMixin, usage.Options):
          "Name of the room line users are put in on registering, or 'none' for no "
          "default room (an IRC-only server: a fresh server has no rooms)."],
         ["name", None, "chatsvc", "Server name shown in the welcome line."],
+        ["server-info", None, DEFAULT_SERVER_INFO,
+         "The server's description, as IRC's LINKS shows it."],
         ["motd", None, None, "File whose lines are shown to each user after registering."],
         ["max-line", None, "4096", "Longest accepted line in bytes; longer lines are refused."],
         ["max-clients", None, "10000", "Most connections at once (0: no limit)."],
@@ -300,6 +302,9 @@ class Options(ConfigFileMixin, usage.Options):
     def postOptions(self) -> None:
         if any(ord(char) < 32 or ord(char) == 127 for char in self["name"]):
             raise usage.UsageError(f"--name {self['name']!r}: no control characters")
+        if any(ord(char) < 32 or ord(char) == 127 for char in self["server-info"]):
+            raise usage.UsageError(
+                f"--server-info {self['server-info']!r}: no control characters")
         settings = Settings(server_name=self["name"])
         settings.max_line = _positive_int(self, "max-line", minimum=1)
         settings.max_clients = _positive_int(self, "max-clients")
@@ -546,7 +551,7 @@ def makeService(options: Options) -> IService:
     for option, endpoint in options["listeners"]:
         ListenerService(option, endpoint, hub, _what(option, options)).setServiceParent(root)
     if options["irc_listeners"]:
-        irc = IRCServer(hub)
+        irc = IRCServer(hub, info=options["server-info"])
         for option, endpoint in options["irc_listeners"]:
             factory = irc.factory()
             factory.noisy = False

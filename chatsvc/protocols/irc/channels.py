@@ -32,6 +32,15 @@ if TYPE_CHECKING:
 
 ERR_TOOMANYCHANNELS = "405"
 
+#: IRCv3 capabilities this adapter implements (CAP LS): C{cap-notify} (we
+#: would announce CAP NEW/DEL; the set never changes while we run),
+#: C{multi-prefix} (every status prefix of a member in NAMES, WHO and WHOIS,
+#: C{@+nick}) and C{userhost-in-names} (C{nick!user@host} in NAMES).
+CAP_NOTIFY = "cap-notify"
+MULTI_PREFIX = "multi-prefix"
+USERHOST_IN_NAMES = "userhost-in-names"
+CAPABILITIES = (CAP_NOTIFY, MULTI_PREFIX, USERHOST_IN_NAMES)
+
 #: What RPL_TRYAGAIN (263) says when a connection's reply budget is spent.
 TRY_AGAIN = "Please wait a while and try again."
 
@@ -77,8 +86,11 @@ _REFUSALS: dict[str, Callable[[Any], tuple[str, ...]]] = {
                                               "is already on channel"),
     errors.CannotSpeak.code: lambda e: (rfc.ERR_CANNOTSENDTOCHAN, e.room,
                                         f"Cannot send to channel ({e.why})"),
+    # The refused argument is the client's text (a key with spaces, an empty
+    # limit): as a middle parameter it would shift the rest, so "*" stands
+    # for it and the trailing text says what was wrong.
     errors.BadModeArgument.code: lambda e: (wire.ERR_INVALIDMODEPARAM, e.room, e.mode,
-                                            e.argument, str(e)),
+                                            "*", str(e)),
     errors.ListFull.code: lambda e: (rfc.ERR_BANLISTFULL, e.room, e.mode,
                                      "Channel list is full"),
     errors.TooManyListEntries.code: lambda e: (rfc.ERR_BANLISTFULL, e.room, e.mode,
@@ -174,6 +186,9 @@ class ChannelCommands(RecordBacked):
     _notice: Callable[[str], None]
     _write: Callable[[bytes], None]
     _write_line: Callable[..., None]
+    #: The IRCv3 capabilities this client enabled (CAP REQ): a class-wide
+    #: empty set until it asks, so idle connections carry none of their own.
+    _caps: frozenset[str] = frozenset()
 
     def _refused(self, refusal: errors.ChatError) -> None:
         """Answer a hub refusal with its code's numeric (see L{_REFUSALS}),
@@ -232,11 +247,22 @@ class ChannelCommands(RecordBacked):
                              event.reason or event.by, text=True)
 
     def _cmd_kick(self, params: list[str]) -> None:
+        """KICK #chan nick[,nick...] or, pairwise, KICK #a,#b nick1,nick2
+        (RFC 2812); at most four (TARGMAX KICK:4), one KICK line each."""
         reason = sanitize_irc(params[2])[:KICK_LENGTH] if len(params) > 2 else ""
-        for target in params[1].split(",")[:4]:
-            if target:
+        rooms = params[0].split(",")
+        targets = params[1].split(",")
+        if len(rooms) == 1:
+            pairs = [(rooms[0], target) for target in targets]
+        elif len(rooms) == len(targets):
+            pairs = list(zip(rooms, targets, strict=True))
+        else:
+            self._reply(rfc.ERR_NEEDMOREPARAMS, "KICK", "Not enough parameters")
+            return
+        for room, target in pairs[:4]:
+            if room and target:
                 try:
-                    self.hub.kick(self, params[0], target, reason)
+                    self.hub.kick(self, room, target, reason)
                 except errors.ChatError as refusal:
                     self._refused(refusal)
 
@@ -280,46 +306,73 @@ class ChannelCommands(RecordBacked):
         self._reply(wire.RPL_TOPICWHOTIME, room.name, room.topic_by or "*",
                     str(int(room.topic_at)), text=False)
 
-    def _names_prefix(self, room: Room, member: Any) -> str:
-        if member in room.operators:
-            return "@"
-        if member in room.voiced:
-            return "+"
-        return ""
+    def _status_prefixes(self, room: Room, member: Any) -> str:
+        """C{member}'s status in C{room} as IRC shows it: the highest
+        (C{@} or C{+}), or every one (C{@+}) for a client with multi-prefix."""
+        operator, voiced = member in room.operators, member in room.voiced
+        if MULTI_PREFIX in self._caps:
+            return ("@" if operator else "") + ("+" if voiced else "")
+        return "@" if operator else "+" if voiced else ""
 
-    def _send_names(self, room: Room, reply: Callable[..., None] | None = None) -> None:
-        """353s and 366 for C{room}, through C{reply} (L{_reply} by default:
-        the names that follow a JOIN are not a bulk request)."""
+    def _names_entry(self, room: Room, member: Any) -> str:
+        """One member in NAMES: prefixes and nick, or C{nick!user@host} for a
+        client with userhost-in-names."""
+        who = self.hub.mask_of(member) if USERHOST_IN_NAMES in self._caps else member.name
+        return self._status_prefixes(room, member) + (who or "")
+
+    def _send_names(self, room: Room, reply: Callable[..., None] | None = None,
+                    end: bool = True) -> None:
+        """353s and (unless C{end} is false) 366 for C{room}, through C{reply}
+        (L{_reply} by default: the names that follow a JOIN are not a bulk
+        request)."""
         reply = reply or self._reply
         symbol = "@" if room.secret else "="
         head = wire.build(self.server.name, rfc.RPL_NAMREPLY, self._me, symbol, room.name, "")
         members = sorted(room.everyone, key=lambda member: fold(member.name or ""))
         hide_invisible = self not in room
-        names = [self._names_prefix(room, member) + (member.name or "") for member in members
+        names = [self._names_entry(room, member) for member in members
                  if not (hide_invisible and member.record.invisible)]
         for chunk in wire.pack_words(names, wire.BODY_BYTES - len(head.encode("utf-8"))):
             reply(rfc.RPL_NAMREPLY, symbol, room.name, chunk)
-        reply(rfc.RPL_ENDOFNAMES, room.name, "End of /NAMES list")
+        if end:
+            reply(rfc.RPL_ENDOFNAMES, room.name, "End of /NAMES list")
 
     def _cmd_names(self, params: list[str]) -> None:
-        """NAMES of each channel named once, on the reply budget."""
+        """NAMES of each channel named once, on the reply budget.
+
+        C{NAMES #a,#b} answers the 353s of each channel and one 366 naming
+        them all, as Modern IRC and irctest expect; a channel that does not
+        exist (or is hidden) adds nothing but is in that 366.
+        """
         if not params or not params[0]:
             self._reply(rfc.RPL_ENDOFNAMES, "*", "End of /NAMES list")
             return
+        names = [name for name in params[0].split(",") if name]
+        if len(names) < 2:
+            self._names_of(params[0], end=True)
+            return
         seen: set[str] = set()
-        for name in params[0].split(","):
+        for name in names:
             key = fold(name)
-            if not name or key in seen:
+            if key in seen:
                 continue  # "NAMES #chat,#chat,..." answered 400 times was 5 MB
             seen.add(key)
-            if not self._bulk_allowed("NAMES"):
+            if not self._names_of(name, end=False):
+                break
+        self._reply(rfc.RPL_ENDOFNAMES, params[0], "End of /NAMES list")
+
+    def _names_of(self, name: str, end: bool) -> bool:
+        """NAMES of one channel; C{False} when the reply budget is spent (263 said)."""
+        if not self._bulk_allowed("NAMES"):
+            if end:
                 self._reply(rfc.RPL_ENDOFNAMES, name, "End of /NAMES list")
-                return
-            room = self.hub.room_named(name, viewer=self)
-            if room is not None:
-                self._send_names(room, self._bulk_reply)
-            else:
-                self._bulk_reply(rfc.RPL_ENDOFNAMES, name, "End of /NAMES list")
+            return False
+        room = self.hub.room_named(name, viewer=self)
+        if room is not None:
+            self._send_names(room, self._bulk_reply, end=end)
+        elif end:
+            self._bulk_reply(rfc.RPL_ENDOFNAMES, name, "End of /NAMES list")
+        return True
 
     def _cmd_list(self, params: list[str]) -> None:
         """LIST, with ELIST filters, at most L{MAX_LIST_REPLIES} rooms, on the reply budget."""
@@ -367,7 +420,8 @@ class ChannelCommands(RecordBacked):
 
     def _bulk_reply(self, numeric: str, *params: str, text: bool = True) -> None:
         """L{_reply} for a line of a bulk answer: its bytes are charged to the budget."""
-        data = wire.encode(wire.build(self.server.name, numeric, self._me, *params, text=text))
+        data = wire.encode(wire.build(self.server.name, numeric, self._me,
+                                      *wire.middles(params), text=text))
         self._write(data)
         budget = self._budget
         if budget is not None:
@@ -405,6 +459,12 @@ class ChannelCommands(RecordBacked):
                 self._send_list(room, change.mode)
         try:
             self.hub.set_modes(self, room.name, changes)
+        except errors.UserNotInRoom as refusal:
+            # +o/+v of a nick nobody has is 401 (no such nick), not 441.
+            if self.hub.user_named(refusal.name) is None:
+                self._reply(rfc.ERR_NOSUCHNICK, refusal.name, "No such nick/channel")
+            else:
+                self._refused(refusal)
         except errors.ChatError as refusal:
             self._refused(refusal)
 

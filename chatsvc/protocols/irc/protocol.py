@@ -48,7 +48,7 @@ from chatsvc.hub.names import BadName, check_name
 from chatsvc.hub.text import plain, sanitize_ctcp, sanitize_irc
 from chatsvc.hub.users import CTCP, WALLOPS, User
 from chatsvc.protocols.irc import isupport, wire
-from chatsvc.protocols.irc.channels import ChannelCommands
+from chatsvc.protocols.irc.channels import CAP_NOTIFY, CAPABILITIES, ChannelCommands
 from chatsvc.protocols.irc.isupport import (
     CHANNEL_MODES,
     CHANNEL_MODES_WITH_ARGUMENT,
@@ -68,6 +68,9 @@ if TYPE_CHECKING:
 
 _USER_BAD = re.compile(r"[^A-Za-z0-9_.\-]")
 
+#: What LINKS says of this server when no --server-info is given.
+DEFAULT_SERVER_INFO = "chatsvc chat server"
+
 # Commands a client may send before it is registered; anything else is 451.
 _BEFORE_REGISTRATION = frozenset({"CAP", "PASS", "NICK", "USER", "QUIT", "PING", "PONG"})
 
@@ -79,12 +82,18 @@ class IRCServer:
     clock, a L{twisted.internet.task.Clock} in tests.
     """
 
-    def __init__(self, hub: ChatFactory) -> None:
+    def __init__(self, hub: ChatFactory, info: str = DEFAULT_SERVER_INFO) -> None:
         self.hub = hub
         self.clock: IReactorTime = hub.clock
         self.created = self.clock.seconds()
         self.name = hub.settings.server_name
+        #: The server's description, as LINKS shows it (C{--server-info}).
+        self.info = info
         self.isupport = isupport.tokens(hub.settings)
+        #: The most users seen registered at once, for LUSERS' "max": looked
+        #: at whenever an IRC user registers or asks LUSERS (the hub keeps no
+        #: peak, so a line-user peak in between goes unseen).
+        self.peak_users = 0
 
     def factory(self) -> ServerFactory:
         """A factory for one IRC listener (plain or TLS) on this hub."""
@@ -242,9 +251,13 @@ class IRCChatProtocol(ChannelCommands, UserCommands, BoundedLineReceiver):
         """A numeric reply to this client: ``:server NNN nick params... :text``.
 
         C{text=False} for the few replies whose last parameter is a word
-        (modes, a time stamp), not free text.
+        (modes, a time stamp), not free text.  Middle parameters pass through
+        L{wire.middle}: one the client chose (a nick or channel it sent as a
+        trailing parameter, with spaces) becomes C{*} instead of shifting the
+        parameters after it.
         """
-        self._write_line(self.server.name, numeric, self._me, *params, text=text)
+        self._write(wire.encode(wire.build(self.server.name, numeric, self._me,
+                                           *wire.middles(params), text=text)))
 
     def _notice(self, text: str) -> None:
         for line in wire.fit(self.server.name, "NOTICE", (self._me,), text):
@@ -359,21 +372,43 @@ class IRCChatProtocol(ChannelCommands, UserCommands, BoundedLineReceiver):
     # -- registration ------------------------------------------------------
 
     def _cmd_cap(self, params: list[str]) -> None:
-        """Minimal CAP: advertise nothing, refuse every request, and hold
-        registration until CAP END once negotiation has started (what irssi,
-        weechat and hexchat need to proceed)."""
+        """IRCv3 capability negotiation (CAP LS [302], LIST, REQ, END).
+
+        What we offer is L{CAPABILITIES}; a REQ is granted (ACK) or refused
+        (NAK) whole, as the spec says, with the client's own words echoed.
+        Negotiation started before registration holds it until CAP END
+        (what irssi, weechat and hexchat expect).  A client that says
+        C{CAP LS 302} gets cap-notify without asking.
+        """
         sub = params[0].upper()
         if sub == "LS":
             if self.name is None:
                 self._cap_hold = True
-            self._write_line(self.server.name, "CAP", self._me, "LS", "")
+            if len(params) > 1 and params[1].isdigit() and int(params[1]) >= 302:
+                self._caps = self._caps | {CAP_NOTIFY}
+            self._write_line(self.server.name, "CAP", self._me, "LS", " ".join(CAPABILITIES),
+                             text=True)
         elif sub == "LIST":
-            self._write_line(self.server.name, "CAP", self._me, "LIST", "")
+            self._write_line(self.server.name, "CAP", self._me, "LIST",
+                             " ".join(cap for cap in CAPABILITIES if cap in self._caps),
+                             text=True)
         elif sub == "REQ":
             if self.name is None:
                 self._cap_hold = True
-            self._write_line(self.server.name, "CAP", self._me, "NAK",
-                             params[1] if len(params) > 1 else "", text=True)
+            request = params[1] if len(params) > 1 else ""
+            wanted = set(self._caps)
+            for token in request.split():
+                cap = token[1:] if token.startswith("-") else token
+                if cap not in CAPABILITIES:
+                    self._write_line(self.server.name, "CAP", self._me, "NAK", request,
+                                     text=True)
+                    return
+                if token.startswith("-"):
+                    wanted.discard(cap)
+                else:
+                    wanted.add(cap)
+            self._caps = frozenset(wanted)
+            self._write_line(self.server.name, "CAP", self._me, "ACK", request, text=True)
         elif sub == "END":
             if self._cap_hold:
                 self._cap_hold = False
@@ -390,6 +425,11 @@ class IRCChatProtocol(ChannelCommands, UserCommands, BoundedLineReceiver):
     def _cmd_user(self, params: list[str]) -> None:
         if self.name is not None or self._user_given:
             self._reply(rfc.ERR_ALREADYREGISTRED, "You may not reregister")
+            return
+        if not params[0] or not params[3]:
+            # An empty user name or real name is a missing parameter (Modern
+            # IRC): registering with one would show an empty field in WHOIS.
+            self._reply(rfc.ERR_NEEDMOREPARAMS, "USER", "Not enough parameters")
             return
         self._user_given = True
         self.hub.describe(self, user=_user(params[0]),
@@ -496,16 +536,17 @@ class IRCChatProtocol(ChannelCommands, UserCommands, BoundedLineReceiver):
     def _send_lusers(self) -> None:
         stats = self.hub.stats()
         total, invisible = stats.users, stats.invisible
+        peak = self.server.peak_users = max(self.server.peak_users, total)
         self._reply(rfc.RPL_LUSERCLIENT,
                     f"There are {total - invisible} users and {invisible} invisible on 1 servers")
         self._reply(rfc.RPL_LUSEROP, str(stats.operators), "operator(s) online")
         self._reply(rfc.RPL_LUSERUNKNOWN, str(stats.unregistered), "unknown connection(s)")
         self._reply(rfc.RPL_LUSERCHANNELS, str(stats.rooms), "channels formed")
         self._reply(rfc.RPL_LUSERME, f"I have {total} clients and 0 servers")
-        self._reply(wire.RPL_LOCALUSERS, str(total), str(total),
-                    f"Current local users {total}, max {total}")
-        self._reply(wire.RPL_GLOBALUSERS, str(total), str(total),
-                    f"Current global users {total}, max {total}")
+        self._reply(wire.RPL_LOCALUSERS, str(total), str(peak),
+                    f"Current local users {total}, max {peak}")
+        self._reply(wire.RPL_GLOBALUSERS, str(total), str(peak),
+                    f"Current global users {total}, max {peak}")
 
     def _send_motd(self, lines: Sequence[str]) -> None:
         if not lines:
@@ -530,17 +571,20 @@ class IRCChatProtocol(ChannelCommands, UserCommands, BoundedLineReceiver):
     # -- messages ------------------------------------------------------------
 
     def _message(self, params: list[str], notice: bool) -> None:
+        """PRIVMSG or NOTICE.  A NOTICE is never answered, not even with an
+        error (RFC 1459 4.4.2: automatic replies must never follow one, so
+        that two bots cannot loop): its refusals are dropped here."""
         command = "NOTICE" if notice else "PRIVMSG"
         if not params or not params[0]:
-            self._reply(rfc.ERR_NORECIPIENT, f"No recipient given ({command})")
+            self._answer(notice, rfc.ERR_NORECIPIENT, f"No recipient given ({command})")
             return
         if len(params) < 2 or not params[1]:
-            self._reply(rfc.ERR_NOTEXTTOSEND, "No text to send")
+            self._answer(notice, rfc.ERR_NOTEXTTOSEND, "No text to send")
             return
         targets = [target for target in params[0].split(",") if target]
         if len(targets) > MAX_TARGETS:
-            self._reply(rfc.ERR_TOOMANYTARGETS, params[0],
-                        f"Too many targets (at most {MAX_TARGETS})")
+            self._answer(notice, rfc.ERR_TOOMANYTARGETS, params[0],
+                         f"Too many targets (at most {MAX_TARGETS})")
             return
         text, action = params[1], False
         request = wire.ctcp(text)
@@ -561,24 +605,28 @@ class IRCChatProtocol(ChannelCommands, UserCommands, BoundedLineReceiver):
             else:
                 person = self.hub.whisper(self, target, text, action, notice=notice)
         except NoSuchRoom:
-            self._reply(rfc.ERR_NOSUCHCHANNEL, target, "No such channel")
+            self._answer(notice, rfc.ERR_NOSUCHCHANNEL, target, "No such channel")
             return
         except CannotSpeak as refusal:
-            self._reply(rfc.ERR_CANNOTSENDTOCHAN, refusal.room,
-                        f"Cannot send to channel ({refusal.why})")
+            self._answer(notice, rfc.ERR_CANNOTSENDTOCHAN, refusal.room,
+                         f"Cannot send to channel ({refusal.why})")
             return
         except NoSuchUser as refusal:
-            self._reply(rfc.ERR_NOSUCHNICK, target, "No such nick/channel")
+            self._answer(notice, rfc.ERR_NOSUCHNICK, target, "No such nick/channel")
             if isinstance(refusal, NoSuchService) and not notice:
                 self._notice(f"{target}: {refusal.HINT}")
             return
         except EmptyMessage:
-            self._reply(rfc.ERR_NOTEXTTOSEND, "No text to send")
+            self._answer(notice, rfc.ERR_NOTEXTTOSEND, "No text to send")
+            return
+        except ChatError as refusal:
+            if not notice:
+                self._refused(refusal)
             return
         if not notice and person is not None:
             away = person.record.away
             if away is not None:
-                self._reply(rfc.RPL_AWAY, person.name or target, away)
+                self._answer(notice, rfc.RPL_AWAY, person.name or target, away)
 
     def _ctcp(self, targets: list[str], text: str, notice: bool) -> None:
         """CTCP other than ACTION (VERSION, PING, ...): only IRC clients answer it.
@@ -590,12 +638,21 @@ class IRCChatProtocol(ChannelCommands, UserCommands, BoundedLineReceiver):
         for target in targets:
             recipient = None if target.startswith("#") else self.hub.user_named(target)
             if recipient is not None and CTCP in recipient.record.capabilities:
-                self.hub.whisper(self, target, text, notice=notice)
+                try:
+                    self.hub.whisper(self, target, text, notice=notice)
+                except ChatError as refusal:
+                    if not notice:
+                        self._refused(refusal)
             elif target.startswith("#") or recipient is not None:
                 if not notice:
                     self._notice(f"{target} cannot answer CTCP: not an IRC client")
             else:
-                self._reply(rfc.ERR_NOSUCHNICK, target, "No such nick/channel")
+                self._answer(notice, rfc.ERR_NOSUCHNICK, target, "No such nick/channel")
+
+    def _answer(self, notice: bool, numeric: str, *params: str) -> None:
+        """L{_reply}, unless the message answered is a NOTICE (never answered)."""
+        if not notice:
+            self._reply(numeric, *params)
 
     #: COMMAND -> (fewest parameters, handler(self, params)).  One table for
     #: the class, not one of bound methods per connection: idle connections

@@ -65,6 +65,7 @@ class UserCommands(RecordBacked):
     _send_isupport: Callable[[], None]
     _bulk_allowed: Callable[[str], bool]
     _bulk_reply: Callable[..., None]
+    _status_prefixes: Callable[[Any, Participant], str]
 
     def _person(self, nick: str) -> Participant | None:
         return self.hub.user_named(nick)
@@ -75,6 +76,8 @@ class UserCommands(RecordBacked):
     # -- WHO, WHOIS, WHOWAS ------------------------------------------------
 
     def _who_line(self, channel: str, person: Participant, prefix: str = "") -> None:
+        """One 352: C{prefix} is the person's status in C{channel} (C{@}, C{+}),
+        shown after C{H}/C{G} (away) and C{*} (server operator)."""
         record = person.record
         flags = ("G" if record.away is not None else "H") + (
             "*" if self._is_oper(person) else "") + prefix
@@ -99,19 +102,22 @@ class UserCommands(RecordBacked):
                         continue
                     if hide_invisible and person.record.invisible:
                         continue
-                    status = "@" if person in room.operators else (
-                        "+" if person in room.voiced else "")
-                    self._who_line(room.name, person, status)
+                    self._who_line(room.name, person, self._status_prefixes(room, person))
         else:
             shared = {p for room in self.hub.rooms_of(self) for p in room.everyone}
             pattern = Wildcard(fold(mask))
+            # A plain nick names one user: +i hides users from masks (who
+            # is on?), not from someone who already knows the nick (Modern
+            # IRC; WHOIS shows them anyway).
+            exact = "*" not in mask and "?" not in mask
             everyone = self.hub.registered_users()
             still_shown = MAX_WHO_REPLIES if not self._is_oper(self) else len(everyone)
             for person in everyone:
                 if opers_only and not self._is_oper(person):
                     continue
                 if (person.record.invisible and person not in shared
-                        and person is not self):
+                        and person is not self
+                        and not (exact and fold(person.name or "") == fold(mask))):
                     continue
                 if pattern.matches(fold(person.name or "")) or pattern.matches(
                         fold(self.hub.mask_of(person))):
@@ -120,7 +126,11 @@ class UserCommands(RecordBacked):
                         break
                     still_shown -= 1
                     rooms = [r for r in self.hub.rooms_of(person) if self.hub.can_see(self, r)]
-                    self._who_line(rooms[0].name if rooms else "*", person)
+                    if rooms:
+                        self._who_line(rooms[0].name, person,
+                                       self._status_prefixes(rooms[0], person))
+                    else:
+                        self._who_line("*", person)
         self._reply(rfc.RPL_ENDOFWHO, mask, "End of /WHO list")
 
     def _cmd_whois(self, params: list[str]) -> None:
@@ -135,11 +145,8 @@ class UserCommands(RecordBacked):
         name = record.name or nick
         self._reply(rfc.RPL_WHOISUSER, name, record.ident, wire.irc_host(record.host), "*",
                     record.real_name or "*")
-        rooms = [
-            ("@" if person in room.operators else "+" if person in room.voiced else "")
-            + room.name
-            for room in self.hub.rooms_of(person) if self.hub.can_see(self, room)
-        ]
+        rooms = [self._status_prefixes(room, person) + room.name
+                 for room in self.hub.rooms_of(person) if self.hub.can_see(self, room)]
         head = wire.build(self.server.name, rfc.RPL_WHOISCHANNELS, self._me, name, "")
         for chunk in wire.pack_words(rooms, wire.BODY_BYTES - len(head.encode("utf-8"))):
             self._reply(rfc.RPL_WHOISCHANNELS, name, chunk)
@@ -285,7 +292,7 @@ class UserCommands(RecordBacked):
         self._reply(rfc.RPL_ADMINEMAIL, "no contact address configured")
 
     def _cmd_links(self, params: list[str]) -> None:
-        self._reply(rfc.RPL_LINKS, self.server.name, self.server.name, f"0 {VERSION}")
+        self._reply(rfc.RPL_LINKS, self.server.name, self.server.name, f"0 {self.server.info}")
         self._reply(rfc.RPL_ENDOFLINKS, "*", "End of /LINKS list")
 
     def _cmd_help(self, params: list[str]) -> None:

@@ -110,6 +110,28 @@ def build(source: str | None, command: str, *params: str, text: bool = False) ->
     return " ".join(parts)
 
 
+def middle(param: str) -> str:
+    """C{param} if it can be a middle parameter, else C{*}.
+
+    A middle parameter is one word: empty, with a space or starting with
+    C{:} it would vanish, split, or swallow the parameters after it.  Replies
+    echo what a client sent (a nick, a channel, a mode argument), and a
+    client can send any text as its trailing parameter; C{*} is what IRC
+    servers put in its place.
+    """
+    if not param or " " in param or param[0] == ":":
+        return "*"
+    return param
+
+
+def middles(params: tuple[str, ...]) -> tuple[str, ...]:
+    """C{params} with every parameter but the last through L{middle}."""
+    if len(params) < 2:
+        return params
+    *head, last = params
+    return (*map(middle, head), last)
+
+
 def encode(line: str) -> bytes:
     """Encode a line for the wire with its CRLF, at most 512 bytes.
 
