@@ -10,9 +10,10 @@ from __future__ import annotations
 
 import pytest
 from support import IRCUser, Net, numerics
+from twisted.internet.address import IPv4Address
 
 from chatsvc.protocols.irc.protocol import DEFAULT_SERVER_INFO
-from chatsvc.service.tap import Options, StartupFailure
+from chatsvc.service.tap import Options, StartupFailure, makeService
 
 
 @pytest.fixture
@@ -212,10 +213,14 @@ def test_links_shows_the_server_description(net: Net) -> None:
                                  ":chatsvc 365 nick * :End of /LINKS list"]
 
 
-def test_server_info_option() -> None:
+def test_server_info_option_reaches_the_irc_listener() -> None:
     options = Options()
-    options.parseOptions(["--irc-port", "tcp:0", "--server-info", "test server"])
-    assert options["server-info"] == "test server"
+    options.parseOptions(["--port", "none", "--irc-port", "tcp:0:interface=127.0.0.1",
+                          "--server-info", "test server"])
+    [listener] = [child for child in makeService(options)
+                  if getattr(child, "option", None) == "--irc-port"]
+    connection = listener.factory.buildProtocol(IPv4Address("TCP", "127.0.0.1", 40000))
+    assert connection.server.info == "test server"
     assert Options()["server-info"] == DEFAULT_SERVER_INFO
     with pytest.raises(StartupFailure, match="--server-info"):
         Options().parseOptions(["--server-info", "bad\x07info"])
