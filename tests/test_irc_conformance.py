@@ -205,6 +205,17 @@ def test_lusers_max_is_the_most_users_at_once(net: Net) -> None:
     assert lines["265"].endswith(":Current local users 1, max 2")
 
 
+def test_lusers_max_counts_line_users_too(net: Net) -> None:
+    """The peak is the hub's: a crowd of line users that came and went counts."""
+    irc = net.irc_user("irc", channels="")
+    crowd = [net.line_user(f"line{i}") for i in range(3)]
+    for user in crowd:
+        user.send("/quit")
+        user.drop()
+    lines = {numerics([line])[0]: line for line in irc.ask("LUSERS")}
+    assert _params(lines["265"])[1:3] == ["1", "4"]
+
+
 def test_links_shows_the_server_description(net: Net) -> None:
     nick = net.irc_user("nick", channels="")
     assert nick.ask("LINKS")[0] == f":chatsvc 364 nick chatsvc chatsvc :0 {DEFAULT_SERVER_INFO}"

@@ -159,7 +159,7 @@ def test_stats_count_what_lusers_shows(net: Net) -> None:
     oper = net.irc_user("root", channels="#ops")
     oper.ask("OPER root hunter2")
     assert net.hub.stats() == HubStats(users=3, invisible=1, operators=1, unregistered=1,
-                                       rooms=2)
+                                       rooms=2, peak=3)
     lusers = oper.ask("LUSERS")
     assert numerics(lusers)[:4] == ["251", "252", "253", "254"]
     assert lusers[0].endswith(":There are 2 users and 1 invisible on 1 servers")

@@ -185,6 +185,8 @@ class ChatFactory(ServerFactory):
                             self.drop_lines, self.name_lines)
         self._deadlines: dict[Participant, IDelayedCall] = {}
         self.users: dict[str, Participant] = {}
+        #: The most users registered at once (IRC's LUSERS "max").
+        self.peak_users = 0
         #: Where line users land and return to; C{None} when there is none.
         self.default_room: Room | None = None
         self.rooms: dict[str, Room] = {}
@@ -420,6 +422,7 @@ class ChatFactory(ServerFactory):
         self._cancel_deadline(participant)
         participant.record.name = name
         self.users[fold(name)] = participant
+        self.peak_users = max(self.peak_users, len(self.users))
         self.delivery.to_user(participant, Registered(name, stamp=self._stamp()))
         if self.settings.motd:
             self.delivery.to_user(participant, Motd(tuple(self.settings.motd),
@@ -933,7 +936,7 @@ class ChatFactory(ServerFactory):
                         invisible=sum(1 for p in users if p.record.invisible),
                         operators=len(self.opers),
                         unregistered=max(len(self.connections) - len(users), 0),
-                        rooms=len(self.rooms))
+                        rooms=len(self.rooms), peak=self.peak_users)
 
     def mask_of(self, participant: Participant) -> str:
         """C{nick!user@host}, from the participant's record (L{User.ident})."""

@@ -98,3 +98,5 @@ class HubStats(NamedTuple):
     #: Connections not registered yet.
     unregistered: int
     rooms: int
+    #: The most users registered at once since the server started.
+    peak: int

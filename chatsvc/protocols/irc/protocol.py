@@ -90,10 +90,6 @@ class IRCServer:
         #: The server's description, as LINKS shows it (C{--server-info}).
         self.info = info
         self.isupport = isupport.tokens(hub.settings)
-        #: The most users seen registered at once, for LUSERS' "max": looked
-        #: at whenever an IRC user registers or asks LUSERS (the hub keeps no
-        #: peak, so a line-user peak in between goes unseen).
-        self.peak_users = 0
 
     def factory(self) -> ServerFactory:
         """A factory for one IRC listener (plain or TLS) on this hub."""
@@ -535,8 +531,7 @@ class IRCChatProtocol(ChannelCommands, UserCommands, BoundedLineReceiver):
 
     def _send_lusers(self) -> None:
         stats = self.hub.stats()
-        total, invisible = stats.users, stats.invisible
-        peak = self.server.peak_users = max(self.server.peak_users, total)
+        total, invisible, peak = stats.users, stats.invisible, stats.peak
         self._reply(rfc.RPL_LUSERCLIENT,
                     f"There are {total - invisible} users and {invisible} invisible on 1 servers")
         self._reply(rfc.RPL_LUSEROP, str(stats.operators), "operator(s) online")
