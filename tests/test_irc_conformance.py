@@ -13,6 +13,7 @@ from support import IRCUser, Net, numerics
 from twisted.internet.address import IPv4Address
 
 from chatsvc.protocols.irc.protocol import DEFAULT_SERVER_INFO
+from chatsvc.protocols.irc.render import server_time
 from chatsvc.service.tap import Options, StartupFailure, makeService
 
 
@@ -241,7 +242,8 @@ def test_server_info_option_reaches_the_irc_listener() -> None:
 
 def test_cap_req_is_acked_or_naked_whole(net: Net) -> None:
     user = net.irc_user()
-    assert user.ask("CAP LS") == [":chatsvc CAP * LS :cap-notify multi-prefix userhost-in-names"]
+    assert user.ask("CAP LS") == [
+        ":chatsvc CAP * LS :cap-notify echo-message multi-prefix server-time userhost-in-names"]
     user.send("USER foo foo foo :foo", "NICK foo")
     assert user.ask("CAP REQ :multi-prefix") == [":chatsvc CAP * ACK :multi-prefix"]
     assert user.ask("CAP REQ :foo multi-prefix bar") == [
@@ -300,3 +302,55 @@ def test_userhost_in_names_shows_each_members_mask(net: Net) -> None:
         ":chatsvc 353 uh = #chan :bob!bob@198.51.100.7 @op!~op@192.0.2.1 uh!~uh@192.0.2.1",
         ":chatsvc 366 uh #chan :End of /NAMES list",
     ]
+
+
+# -- server-time, echo-message --------------------------------------------------
+
+def test_server_time_tags_what_the_hub_sends_and_only_for_who_asked(net: Net) -> None:
+    timed = net.irc_user("timed")
+    assert timed.ask("CAP REQ server-time") == [":chatsvc CAP timed ACK :server-time"]
+    plain_irc = net.irc_user("plain")
+    line = net.line_user("liner")
+    timed.read(), plain_irc.read()
+    net.clock.advance(0.25)
+    line.send("hello with a time")
+    expected_time = server_time(net.clock.seconds())
+    assert expected_time.endswith("Z") and "T" in expected_time
+    assert timed.read() == [
+        f"@time={expected_time} :liner!liner@198.51.100.7 PRIVMSG #chat :hello with a time"]
+    assert plain_irc.read() == [":liner!liner@198.51.100.7 PRIVMSG #chat :hello with a time"]
+    # A reply the adapter makes itself has no hub time, and no tag.
+    assert timed.ask("PING x") == [":chatsvc PONG chatsvc :x"]
+
+
+def test_server_time_is_utc_to_the_millisecond() -> None:
+    assert server_time(0) == "1970-01-01T00:00:00.000Z"
+    assert server_time(1_764_770_462.3456) == "2025-12-03T14:01:02.346Z"
+
+
+def test_a_split_message_tags_every_line(net: Net) -> None:
+    timed = net.irc_user("timed")
+    timed.ask("CAP REQ server-time")
+    sender = net.irc_user("sender")
+    timed.read()
+    sender.send("PRIVMSG #chat :" + "x" * 480)
+    got = timed.read()
+    assert len(got) == 2 and all(line.startswith("@time=") for line in got)
+
+
+def test_echo_message_returns_your_own_message_once_relayed(net: Net) -> None:
+    alice = net.irc_user("alice")
+    assert alice.ask("CAP REQ echo-message") == [":chatsvc CAP alice ACK :echo-message"]
+    bob = net.irc_user("bob")
+    line = net.line_user("carol")
+    alice.read(), bob.read(), line.read()
+    assert alice.ask("PRIVMSG #chat :to the room") == [
+        ":alice!~alice@192.0.2.1 PRIVMSG #chat :to the room"]
+    assert bob.read() == [":alice!~alice@192.0.2.1 PRIVMSG #chat :to the room"]
+    assert line.read() == ["<alice> to the room"]
+    assert alice.ask("PRIVMSG bob :just you") == [":alice!~alice@192.0.2.1 PRIVMSG bob :just you"]
+    assert alice.ask("NOTICE carol :a notice") == [":alice!~alice@192.0.2.1 NOTICE carol :a notice"]
+    assert alice.ask("PRIVMSG #nowhere :lost") == [
+        ":chatsvc 403 alice #nowhere :No such channel"]  # refused: nothing to echo
+    # Without the capability, nothing comes back.
+    assert bob.ask("PRIVMSG #chat :quiet") == []

@@ -463,12 +463,14 @@ class ChatFactory(ServerFactory):
     # -- messages ------------------------------------------------------------
 
     def say(self, sender: Participant, room_name: str | None, text: str,
-            action: bool = False, *, notice: bool = False) -> None:
+            action: bool = False, *, notice: bool = False, echo: bool = False) -> None:
         """Send C{text} to room C{room_name} (the default room when C{None}).
 
         With no room named and no default room, that is L{NoRoom}.
 
-        Members other than the sender receive it.  The rules are checked once
+        Members other than the sender receive it, and the sender too with
+        C{echo} (IRCv3 echo-message: the client shows its own line once
+        relayed, with the server's time).  The rules are checked once
         for the sender, never per recipient: +n keeps out non-members, +m
         silences all but operators and voiced members, and a ban silences a
         banned member who is neither.
@@ -503,13 +505,15 @@ class ChatFactory(ServerFactory):
         self.delivery.to_room(room, RoomMessage(room.name, name, text, action,
                                                 mask=self.mask_of(sender), notice=notice,
                                                 stamp=(now, next(self.serials))),
-                              exclude=sender)
+                              exclude=None if echo else sender)
 
     def whisper(self, sender: Participant, target: str, text: str,
-                action: bool = False, *, notice: bool = False) -> Participant:
+                action: bool = False, *, notice: bool = False,
+                echo: bool = False) -> Participant:
         """Send C{text} to the user called C{target} alone; return that user.
 
-        C{notice} (IRC's NOTICE) tells clients never to answer automatically.
+        C{notice} (IRC's NOTICE) tells clients never to answer automatically;
+        C{echo} delivers the message to its sender too (see L{say}).
         The recipient is returned so that an adapter can show, say, its away
         message without looking the name up again.
         """
@@ -531,9 +535,11 @@ class ChatFactory(ServerFactory):
             self._last_time = now
         record.last_active = now
         mask = f"{name}!{record.user or name}@{record.host}"
-        self.delivery.to_user(recipient, PrivateMessage(name, to, text, action,
-                                                        mask=mask, notice=notice,
-                                                        stamp=(now, next(self.serials))))
+        message = PrivateMessage(name, to, text, action, mask=mask, notice=notice,
+                                 stamp=(now, next(self.serials)))
+        self.delivery.to_user(recipient, message)
+        if echo and recipient is not sender:
+            self.delivery.to_user(sender, message)
         return recipient
 
     # -- joining and leaving rooms -------------------------------------------

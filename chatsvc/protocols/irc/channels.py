@@ -25,6 +25,7 @@ from chatsvc.hub.rooms import MAX_TOPIC_LENGTH, Room
 from chatsvc.hub.text import sanitize_irc
 from chatsvc.protocols.irc import wire
 from chatsvc.protocols.irc.isupport import KICK_LENGTH
+from chatsvc.protocols.irc.render import SERVER_TIME
 
 if TYPE_CHECKING:
     from chatsvc.hub.factory import ChatFactory
@@ -35,11 +36,14 @@ ERR_TOOMANYCHANNELS = "405"
 #: IRCv3 capabilities this adapter implements (CAP LS): C{cap-notify} (we
 #: would announce CAP NEW/DEL; the set never changes while we run),
 #: C{multi-prefix} (every status prefix of a member in NAMES, WHO and WHOIS,
-#: C{@+nick}) and C{userhost-in-names} (C{nick!user@host} in NAMES).
+#: C{@+nick}), C{userhost-in-names} (C{nick!user@host} in NAMES),
+#: C{server-time} (C{@time=} on what the hub's events show) and
+#: C{echo-message} (your own PRIVMSG and NOTICE come back once relayed).
 CAP_NOTIFY = "cap-notify"
 MULTI_PREFIX = "multi-prefix"
 USERHOST_IN_NAMES = "userhost-in-names"
-CAPABILITIES = (CAP_NOTIFY, MULTI_PREFIX, USERHOST_IN_NAMES)
+ECHO_MESSAGE = "echo-message"
+CAPABILITIES = (CAP_NOTIFY, ECHO_MESSAGE, MULTI_PREFIX, SERVER_TIME, USERHOST_IN_NAMES)
 
 #: What RPL_TRYAGAIN (263) says when a connection's reply budget is spent.
 TRY_AGAIN = "Please wait a while and try again."

@@ -48,7 +48,12 @@ from chatsvc.hub.names import BadName, check_name
 from chatsvc.hub.text import plain, sanitize_ctcp, sanitize_irc
 from chatsvc.hub.users import CTCP, WALLOPS, User
 from chatsvc.protocols.irc import isupport, wire
-from chatsvc.protocols.irc.channels import CAP_NOTIFY, CAPABILITIES, ChannelCommands
+from chatsvc.protocols.irc.channels import (
+    CAP_NOTIFY,
+    CAPABILITIES,
+    ECHO_MESSAGE,
+    ChannelCommands,
+)
 from chatsvc.protocols.irc.isupport import (
     CHANNEL_MODES,
     CHANNEL_MODES_WITH_ARGUMENT,
@@ -59,7 +64,7 @@ from chatsvc.protocols.irc.isupport import (
     USER_MODES,
     VERSION,
 )
-from chatsvc.protocols.irc.render import WIRE_FORMAT
+from chatsvc.protocols.irc.render import WIRE_FORMAT, timed_bytes, wire_format
 from chatsvc.protocols.irc.render import irc_bytes as render
 from chatsvc.protocols.irc.users import UserCommands, clock_time
 
@@ -128,6 +133,9 @@ class IRCChatProtocol(ChannelCommands, UserCommands, BoundedLineReceiver):
     protocol_name: ClassVar[str] = "IRC"
     #: IRC clients answer CTCP requests and show WALLOPS.
     capabilities: ClassVar[frozenset[str]] = frozenset({CTCP, WALLOPS})
+    #: The format of the cached bytes this client reads: plain IRC until it
+    #: negotiates server-time (L{chatsvc.protocols.irc.render.wire_format}).
+    _wire_format: str = WIRE_FORMAT
 
     def __init__(self, server: IRCServer) -> None:
         super().__init__(server.hub.settings.max_line)
@@ -266,9 +274,10 @@ class IRCChatProtocol(ChannelCommands, UserCommands, BoundedLineReceiver):
         # Most events show the same to every IRC user: the first recipient
         # renders them (irc_bytes caches the bytes in the event) and the rest
         # of a broadcast's recipients find them there, with no call to spare.
-        data = event.wire.get(WIRE_FORMAT)
+        fmt = self._wire_format
+        data = event.wire.get(fmt)
         if data is None:
-            data = render(event)
+            data = render(event) if fmt is WIRE_FORMAT else timed_bytes(event)
         if data is not None:
             guard = self._guard
             if guard is not None:
@@ -404,6 +413,7 @@ class IRCChatProtocol(ChannelCommands, UserCommands, BoundedLineReceiver):
                 else:
                     wanted.add(cap)
             self._caps = frozenset(wanted)
+            self._wire_format = wire_format(self._caps)
             self._write_line(self.server.name, "CAP", self._me, "ACK", request, text=True)
         elif sub == "END":
             if self._cap_hold:
@@ -595,10 +605,11 @@ class IRCChatProtocol(ChannelCommands, UserCommands, BoundedLineReceiver):
     def _message_one(self, target: str, text: str, action: bool, notice: bool) -> None:
         person = None
         try:
+            echo = ECHO_MESSAGE in self._caps
             if target.startswith("#"):
-                self.hub.say(self, target, text, action, notice=notice)
+                self.hub.say(self, target, text, action, notice=notice, echo=echo)
             else:
-                person = self.hub.whisper(self, target, text, action, notice=notice)
+                person = self.hub.whisper(self, target, text, action, notice=notice, echo=echo)
         except NoSuchRoom:
             self._answer(notice, rfc.ERR_NOSUCHCHANNEL, target, "No such channel")
             return

@@ -10,6 +10,7 @@ L{chatsvc.protocols.irc.protocol}.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 
 from chatsvc.events import (
@@ -127,3 +128,46 @@ def irc_bytes(event: Event) -> bytes | None:
     if type(event) not in _RENDERERS:
         return None
     return rendered(event, WIRE_FORMAT, _render)
+
+
+# -- IRCv3 server-time ---------------------------------------------------------
+#
+# A client that negotiated server-time gets ``@time=...`` before each line
+# the hub's events make: a wire format of its own, so a broadcast still
+# renders its tagged bytes once for all the clients that asked for them.
+# (msgid needs message-tags, client tags and TAGMSG with it: not yet.)
+
+SERVER_TIME = "server-time"
+TIMED_WIRE_FORMAT = f"{WIRE_FORMAT}@time"
+
+
+def wire_format(caps: frozenset[str]) -> str:
+    """The wire format a client with these capabilities reads."""
+    return TIMED_WIRE_FORMAT if SERVER_TIME in caps else WIRE_FORMAT
+
+
+def server_time(seconds: float) -> str:
+    """IRCv3 server-time: UTC, to the millisecond (``2026-12-03T14:01:02.345Z``)."""
+    whole, millis = divmod(int(round(seconds * 1000)), 1000)
+    return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(whole)) + f".{millis:03d}Z"
+
+
+def timed_bytes(event: Event) -> bytes | None:
+    """The IRC lines for C{event} with its server time, for server-time clients.
+
+    Only the hub's events have a time to give (an event an adapter built for
+    its own reply has none, and goes untagged).
+    """
+    data = event.wire.get(TIMED_WIRE_FORMAT)
+    if data is not None:
+        return data
+    plain_bytes = irc_bytes(event)
+    if plain_bytes is None:
+        return None
+    if event.id is None:
+        data = plain_bytes
+    else:
+        tag = b"@time=" + server_time(event.time).encode("ascii") + b" "
+        data = b"".join(tag + line + b"\r\n" for line in plain_bytes.split(b"\r\n")[:-1])
+    event.wire[TIMED_WIRE_FORMAT] = data
+    return data
