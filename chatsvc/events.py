@@ -192,13 +192,15 @@ class Joined(Event):
     """C{name} entered C{room} (to the others there; the joiner gets L{Entered}).
 
     C{came_from} is the room they left for this one, when they moved (the
-    line protocol's one current room) and that room is not secret.
+    line protocol's one current room) and that room is not secret.  C{away}
+    is their away message if they have one (IRC's away-notify shows it).
     """
 
     room: str
     name: str
     mask: str = _mask()
     came_from: str | None = None
+    away: str | None = None
 
 
 @event
@@ -350,6 +352,19 @@ class Invited(Event):
     room: str
     by: str
     name: str
+    mask: str = _mask()
+
+
+@event
+class AwayChanged(Event):
+    """C{name} is away with the message C{away}, or back (C{away} is C{None}).
+
+    To those who share a room with them, for IRC's away-notify; clients that
+    did not ask for it (and the line protocol's) show nothing.
+    """
+
+    name: str
+    away: str | None
     mask: str = _mask()
 
 

@@ -243,7 +243,8 @@ def test_server_info_option_reaches_the_irc_listener() -> None:
 def test_cap_req_is_acked_or_naked_whole(net: Net) -> None:
     user = net.irc_user()
     assert user.ask("CAP LS") == [
-        ":chatsvc CAP * LS :cap-notify echo-message multi-prefix server-time userhost-in-names"]
+        ":chatsvc CAP * LS :away-notify cap-notify echo-message multi-prefix server-time "
+        "userhost-in-names"]
     user.send("USER foo foo foo :foo", "NICK foo")
     assert user.ask("CAP REQ :multi-prefix") == [":chatsvc CAP * ACK :multi-prefix"]
     assert user.ask("CAP REQ :foo multi-prefix bar") == [
@@ -354,3 +355,43 @@ def test_echo_message_returns_your_own_message_once_relayed(net: Net) -> None:
         ":chatsvc 403 alice #nowhere :No such channel"]  # refused: nothing to echo
     # Without the capability, nothing comes back.
     assert bob.ask("PRIVMSG #chat :quiet") == []
+
+
+def test_away_notify_tells_who_shares_a_room_whatever_their_protocol(net: Net) -> None:
+    watcher = net.irc_user("watcher")
+    assert watcher.ask("CAP REQ :away-notify server-time") == [
+        ":chatsvc CAP watcher ACK :away-notify server-time"]
+    unasked = net.irc_user("unasked")
+    away = net.line_user("liner")
+    other = net.line_user("other")
+    for user in (watcher, unasked, other):
+        user.read()
+    away.send("/away at lunch")
+    stamp = server_time(net.clock.seconds())
+    assert watcher.read() == [f"@time={stamp} :liner!liner@198.51.100.7 AWAY :at lunch"]
+    assert unasked.read() == [] and other.read() == []  # only who asked
+    away.send("/away at lunch")  # no change, no line
+    assert watcher.read() == []
+    away.send("/back")
+    assert watcher.read() == [f"@time={stamp} :liner!liner@198.51.100.7 AWAY"]
+    unasked.send("AWAY :brb")
+    assert watcher.read() == [f"@time={stamp} :unasked!~unasked@192.0.2.1 AWAY :brb"]
+    # Someone who shares no room hears nothing.
+    loner = net.irc_user("loner", channels="#elsewhere")
+    loner.ask("CAP REQ away-notify")
+    unasked.send("AWAY")
+    assert loner.read() == []
+
+
+def test_away_notify_follows_the_join_of_someone_away(net: Net) -> None:
+    watcher = net.irc_user("watcher", channels="#den")
+    watcher.ask("CAP REQ away-notify")
+    plain_irc = net.irc_user("plain", channels="#den")
+    comer = net.irc_user("comer", channels="")
+    comer.ask("AWAY :already away")
+    watcher.read(), plain_irc.read()
+    comer.send("JOIN #den")
+    assert watcher.read() == [":comer!~comer@192.0.2.1 JOIN #den",
+                              ":comer!~comer@192.0.2.1 AWAY :already away"]
+    assert plain_irc.read() == [":comer!~comer@192.0.2.1 JOIN #den"]
+    assert not any(" AWAY " in line for line in comer.read())  # not to the joiner

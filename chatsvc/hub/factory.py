@@ -32,6 +32,7 @@ from chatsvc.conn.limits import (
 )
 from chatsvc.events import (
     PROCESS_SERIALS,
+    AwayChanged,
     Entered,
     Exited,
     Invited,
@@ -895,9 +896,14 @@ class ChatFactory(ServerFactory):
         it: IRC's WHOIS and replies to a private message, the line
         protocol's C{/whois} and whispers.
         """
-        self._require_name(participant)
+        name = self._require_name(participant)
         text = (text or "").strip()[:MAX_AWAY_LENGTH] or None
-        participant.record.away = text
+        record = participant.record
+        if record.away != text:
+            record.away = text
+            self.delivery.to_many(self._audience(participant),
+                                  AwayChanged(name, text, mask=self.mask_of(participant),
+                                              stamp=self._stamp()))
         return text
 
     def set_user_mode(self, participant: Participant, mode: str, on: bool) -> bool:
@@ -1061,6 +1067,7 @@ class ChatFactory(ServerFactory):
         assert participant.name is not None
         # Announced before the joiner is added: the audience is who was there.
         self.delivery.to_room(room, Joined(room.name, participant.name, came_from=came_from,
+                                           away=participant.record.away,
                                            mask=self.mask_of(participant), stamp=stamp))
         room.add(participant)
         self._joined.setdefault(participant, {})[room.key] = room

@@ -25,7 +25,7 @@ from chatsvc.hub.rooms import MAX_TOPIC_LENGTH, Room
 from chatsvc.hub.text import sanitize_irc
 from chatsvc.protocols.irc import wire
 from chatsvc.protocols.irc.isupport import KICK_LENGTH
-from chatsvc.protocols.irc.render import SERVER_TIME
+from chatsvc.protocols.irc.render import AWAY_NOTIFY, SERVER_TIME
 
 if TYPE_CHECKING:
     from chatsvc.hub.factory import ChatFactory
@@ -38,12 +38,15 @@ ERR_TOOMANYCHANNELS = "405"
 #: C{multi-prefix} (every status prefix of a member in NAMES, WHO and WHOIS,
 #: C{@+nick}), C{userhost-in-names} (C{nick!user@host} in NAMES),
 #: C{server-time} (C{@time=} on what the hub's events show) and
-#: C{echo-message} (your own PRIVMSG and NOTICE come back once relayed).
+#: C{echo-message} (your own PRIVMSG and NOTICE come back once relayed) and
+#: C{away-notify} (C{AWAY} lines when someone you share a room with goes
+#: away or comes back, on any protocol).
 CAP_NOTIFY = "cap-notify"
 MULTI_PREFIX = "multi-prefix"
 USERHOST_IN_NAMES = "userhost-in-names"
 ECHO_MESSAGE = "echo-message"
-CAPABILITIES = (CAP_NOTIFY, ECHO_MESSAGE, MULTI_PREFIX, SERVER_TIME, USERHOST_IN_NAMES)
+CAPABILITIES = (AWAY_NOTIFY, CAP_NOTIFY, ECHO_MESSAGE, MULTI_PREFIX, SERVER_TIME,
+                USERHOST_IN_NAMES)
 
 #: What RPL_TRYAGAIN (263) says when a connection's reply budget is spent.
 TRY_AGAIN = "Please wait a while and try again."

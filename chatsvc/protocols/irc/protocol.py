@@ -30,7 +30,16 @@ from twisted.words.protocols import irc as rfc
 
 from chatsvc.conn.framing import TOO_LONG, BoundedLineReceiver, _TooLong
 from chatsvc.conn.guard import Guard
-from chatsvc.events import Entered, Error, Event, Exited, Motd, Notice, Registered, Topic
+from chatsvc.events import (
+    Entered,
+    Error,
+    Event,
+    Exited,
+    Motd,
+    Notice,
+    Registered,
+    Topic,
+)
 from chatsvc.hub.errors import (
     BadNameError,
     BadPassword,
@@ -64,7 +73,7 @@ from chatsvc.protocols.irc.isupport import (
     USER_MODES,
     VERSION,
 )
-from chatsvc.protocols.irc.render import WIRE_FORMAT, timed_bytes, wire_format
+from chatsvc.protocols.irc.render import WIRE_FORMAT, variant_bytes, wire_format
 from chatsvc.protocols.irc.render import irc_bytes as render
 from chatsvc.protocols.irc.users import UserCommands, clock_time
 
@@ -277,7 +286,7 @@ class IRCChatProtocol(ChannelCommands, UserCommands, BoundedLineReceiver):
         fmt = self._wire_format
         data = event.wire.get(fmt)
         if data is None:
-            data = render(event) if fmt is WIRE_FORMAT else timed_bytes(event)
+            data = render(event) if fmt is WIRE_FORMAT else variant_bytes(event, fmt)
         if data is not None:
             guard = self._guard
             if guard is not None:

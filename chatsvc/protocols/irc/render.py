@@ -14,6 +14,7 @@ import time
 from collections.abc import Callable
 
 from chatsvc.events import (
+    AwayChanged,
     Event,
     Invited,
     Joined,
@@ -116,6 +117,8 @@ _RENDERERS: dict[type, Callable[..., bytes]] = {
     Invited: lambda e: encode(build(source(e.by, e.mask), "INVITE", e.name, e.room)),
     Wallops: lambda e: b"".join(map(encode, fit(source(e.sender, e.mask), "WALLOPS", (),
                                                 e.text))),
+    # Only for away-notify clients (variant_bytes).
+    AwayChanged: lambda e: b"",
 }
 
 
@@ -130,20 +133,31 @@ def irc_bytes(event: Event) -> bytes | None:
     return rendered(event, WIRE_FORMAT, _render)
 
 
-# -- IRCv3 server-time ---------------------------------------------------------
+# -- IRCv3 capabilities that change what events look like -----------------------
 #
 # A client that negotiated server-time gets ``@time=...`` before each line
-# the hub's events make: a wire format of its own, so a broadcast still
-# renders its tagged bytes once for all the clients that asked for them.
+# the hub's events make; one that negotiated away-notify gets ``AWAY`` lines
+# (when someone goes away or comes back, and after the JOIN of someone
+# away).  Each combination is a wire format of its own, so a broadcast
+# still renders its bytes once for all the clients that asked for the same.
 # (msgid needs message-tags, client tags and TAGMSG with it: not yet.)
 
 SERVER_TIME = "server-time"
-TIMED_WIRE_FORMAT = f"{WIRE_FORMAT}@time"
+AWAY_NOTIFY = "away-notify"
+
+_FORMATS = {
+    (False, False): WIRE_FORMAT,
+    (True, False): f"{WIRE_FORMAT}@time",
+    (False, True): f"{WIRE_FORMAT}+away",
+    (True, True): f"{WIRE_FORMAT}@time+away",
+}
+#: Each format's (server-time, away-notify).
+_FLAGS = {fmt: flags for flags, fmt in _FORMATS.items()}
 
 
 def wire_format(caps: frozenset[str]) -> str:
     """The wire format a client with these capabilities reads."""
-    return TIMED_WIRE_FORMAT if SERVER_TIME in caps else WIRE_FORMAT
+    return _FORMATS[SERVER_TIME in caps, AWAY_NOTIFY in caps]
 
 
 def server_time(seconds: float) -> str:
@@ -152,22 +166,34 @@ def server_time(seconds: float) -> str:
     return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(whole)) + f".{millis:03d}Z"
 
 
-def timed_bytes(event: Event) -> bytes | None:
-    """The IRC lines for C{event} with its server time, for server-time clients.
+def _away(name: str, mask: str, away: str | None) -> bytes:
+    """away-notify's C{AWAY}: with the message when away, bare when back."""
+    if away is None:
+        return encode(build(source(name, mask), "AWAY"))
+    return encode(build(source(name, mask), "AWAY", away, text=True))
 
-    Only the hub's events have a time to give (an event an adapter built for
-    its own reply has none, and goes untagged).
+
+def variant_bytes(event: Event, wire_format: str) -> bytes | None:
+    """The IRC lines for C{event} in one of the capability formats (L{wire_format}).
+
+    C{None} where they depend on the recipient, as for L{irc_bytes}.  Only
+    the hub's events carry a time (an event an adapter built for its own
+    reply has none, and goes untagged).
     """
-    data = event.wire.get(TIMED_WIRE_FORMAT)
+    data = event.wire.get(wire_format)
     if data is not None:
         return data
-    plain_bytes = irc_bytes(event)
-    if plain_bytes is None:
+    data = irc_bytes(event)
+    if data is None:
         return None
-    if event.id is None:
-        data = plain_bytes
-    else:
+    timed, away = _FLAGS[wire_format]
+    if away:
+        if isinstance(event, AwayChanged):
+            data = _away(event.name, event.mask, event.away)
+        elif isinstance(event, Joined) and event.away is not None:
+            data += _away(event.name, event.mask, event.away)
+    if timed and event.id is not None and data:
         tag = b"@time=" + server_time(event.time).encode("ascii") + b" "
-        data = b"".join(tag + line + b"\r\n" for line in plain_bytes.split(b"\r\n")[:-1])
-    event.wire[TIMED_WIRE_FORMAT] = data
+        data = b"".join(tag + line + b"\r\n" for line in data.split(b"\r\n")[:-1])
+    event.wire[wire_format] = data
     return data

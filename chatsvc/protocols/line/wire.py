@@ -17,6 +17,7 @@ import re
 from collections.abc import Callable
 
 from chatsvc.events import (
+    AwayChanged,
     Entered,
     Error,
     Event,
@@ -184,6 +185,9 @@ _RENDERERS: dict[type, Callable[..., str]] = {
     ModesChanged: _modes_changed,
     Invited: lambda e, home: f"* {e.by} invites you to {e.room}",
     Wallops: lambda e, home: f"* wallops from {e.sender}: {e.text}",
+    # Shown as a line user meets it, when they whisper (IRC's away-notify
+    # would be a line in every room for every away and back).
+    AwayChanged: lambda e, home: "",
     Topic: lambda e, home: _topic_line(e.room, e.topic),
     RoomList: _room_list,
 }
@@ -215,7 +219,7 @@ def line_bytes(event: Event, home: str | None = None) -> bytes:
         # CR, LF or NUL in a field are rendered again from fields without them.
         if "\r" in text or "\n" in text or "\x00" in text:  # has_breaks(), inline
             text = render(scrubbed(event, unbroken), home)
-        data = event.wire[WIRE_FORMAT] = (text + "\r\n").encode("utf-8")
+        data = event.wire[WIRE_FORMAT] = (text + "\r\n").encode("utf-8") if text else b""
     return data
 
 
