@@ -2,9 +2,9 @@
 
 In memory: L{Wire}, the one fake connection to a hub (L{LineUser},
 L{IRCUser}; L{Net} is the public harness with both listeners), bare
-participants (L{Recorder}) and a WebSocket-shaped transport
-(L{MessageTransport}).  Over real sockets: L{WireClient}, L{SocketUser},
-L{twistd_server}.  And test certificates.
+participants (L{Recorder}), a WebSocket-shaped transport
+(L{MessageTransport}) and a WebSocket user over it (L{WebUser}).  Over real
+sockets: L{WireClient}, L{SocketUser}, L{twistd_server}.  And test certificates.
 """
 
 from __future__ import annotations
@@ -13,6 +13,7 @@ import contextlib
 import datetime
 import ipaddress
 import itertools
+import json
 import re
 import socket
 import subprocess
@@ -37,6 +38,7 @@ from chatsvc.hub.participant import RecordBacked
 from chatsvc.hub.settings import Settings
 from chatsvc.protocols.irc.protocol import IRCChatProtocol
 from chatsvc.protocols.line.protocol import LineChatProtocol
+from chatsvc.protocols.web.protocol import WebChatProtocol
 from chatsvc.testing import ChatHarness
 
 _ports = itertools.count(40000)
@@ -177,6 +179,16 @@ class Net(ChatHarness):
                 user.read()
         return user
 
+    def web_user(self, name: str | None = None, host: str = "203.0.113.9",
+                 **kwargs: Any) -> WebUser:
+        """A WebSocket user; registered as C{name} (its inbox emptied) when given."""
+        user = WebUser(self.hub, host, **kwargs)
+        if name is not None:
+            answers = user.ask(type="register", name=name)
+            assert any(m["type"] == "registered" and m["name"] == name for m in answers), answers
+            user.read()
+        return user
+
     def line_user(self, name: str | None = None, host: str = "198.51.100.7",
                   **kwargs: Any) -> LineUser:
         return line_user(self.hub, name, host, **kwargs)
@@ -229,6 +241,48 @@ class Recorder(RecordBacked):
 
     def disconnect(self, reason: str) -> None:
         self.closed_for = reason
+
+
+class WebUser:
+    """A WebSocket client of the web adapter, in memory: JSON objects in and out.
+
+    Twisted's WebSocket layer calls C{negotiationStarted} with the
+    WebSocket transport (here a L{MessageTransport}) and then
+    C{negotiationFinished}; the adapter's Guard reads the peer's address from
+    the TCP connection under it (C{under}, a L{StringTransport}).
+    """
+
+    def __init__(self, hub: ChatFactory, host: str = "203.0.113.9", *,
+                 port: int | None = None) -> None:
+        self.under = StringTransport(peerAddress=peer_address(host, port))
+        self.ws = MessageTransport(self.under)
+        self.protocol = WebChatProtocol(hub, self.under)
+        self.protocol.negotiationStarted(self.ws)
+        self.protocol.negotiationFinished()
+        self._seen = 0
+
+    def send(self, **body: Any) -> None:
+        """Send one JSON object as a text message."""
+        self.protocol.textMessageReceived(json.dumps(body))
+
+    def read(self) -> list[dict[str, Any]]:
+        """The objects received since the last read."""
+        new = self.ws.messages[self._seen:]
+        self._seen = len(self.ws.messages)
+        return [json.loads(message) for message in new]
+
+    def ask(self, **body: Any) -> list[dict[str, Any]]:
+        """Send one object and return what came back."""
+        self.read()
+        self.send(**body)
+        return self.read()
+
+    def drop(self) -> None:
+        self.protocol.connectionLost(Failure(ConnectionDone()))
+
+    @property
+    def closed(self) -> bool:
+        return bool(self.under.disconnecting or self.under.disconnected)
 
 
 class MessageTransport:

@@ -1,0 +1,351 @@
+"""The WebSocket adapter: one browser connection as a hub participant.
+
+Twisted's C{twisted.web.websocket} (the C{twisted[websocket]} extra) does
+the handshake and the framing; this class is a C{WebSocketProtocol} (the
+methods it calls: C{negotiationStarted}, C{textMessageReceived}, ...) and a
+hub participant, like the line and IRC adapters, over the same plumbing: a
+L{Guard} with a L{MessageSink}, so the flood gate (one message counts as one
+line), the backlog bound, the connection limits and the registration
+deadline mean what they mean for telnet and IRC users.  The JSON format is
+in L{chatsvc.protocols.web.wire} and docs/user/web.rst.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any, ClassVar
+
+from twisted.internet.interfaces import IDelayedCall, ITransport
+from twisted.logger import Logger
+from twisted.python.failure import Failure
+
+from chatsvc.conn.guard import Guard
+from chatsvc.conn.limits import ReplyBudget
+from chatsvc.conn.sinks import MessageSink, MessageTransport, StreamSink
+from chatsvc.events import Entered, Error, Event, Exited, Registered, Topic, TopicChanged, Who
+from chatsvc.hub.errors import (
+    AlreadyRegistered,
+    BadPassword,
+    ChatError,
+    LineTooLong,
+    TooManyFailures,
+    TryAgain,
+    Usage,
+)
+from chatsvc.hub.users import User
+from chatsvc.protocols.web.wire import WIRE_FORMAT, Request, body_of, encode, parse, render, rfc3339
+
+if TYPE_CHECKING:
+    from chatsvc.hub.factory import ChatFactory
+
+#: Seconds of silence from a client before the server sends a WebSocket
+#: ping, and then how long it has to answer (any message or the pong)
+#: before it is dropped: a browser tab that vanished without a close frame
+#: (a laptop lid, a lost network) stops holding its name.
+PING_INTERVAL = 60.0
+PING_TIMEOUT = 60.0
+
+#: The reason the others see when a silent client is dropped.
+PING_TIMED_OUT = "ping timeout"
+
+#: Binary messages are not part of the protocol.
+_BINARY = object()
+#: A text message over the limit (C{--max-line} bytes): refused alone.
+_TOO_LONG = object()
+
+#: Events that answer a request: they carry its C{ref} back.
+_ANSWERS = frozenset({Registered, Entered, Exited, Who, Error, Topic, TopicChanged})
+
+
+class WebChatProtocol:
+    """One browser (or other WebSocket client) speaking the JSON protocol.
+
+    @param hub: the hub.
+    @param connection: the TCP (or TLS) connection under the WebSocket: the
+        Guard reads the peer's address from it, and a client too slow to
+        read is cut off there at once (a WebSocket close would wait for it).
+    """
+
+    log = Logger()
+    record: User
+    protocol_name: ClassVar[str] = "web"
+    #: Browsers answer no CTCP and the page shows no WALLOPS.
+    capabilities: ClassVar[frozenset[str]] = frozenset()
+
+    def __init__(self, hub: ChatFactory, connection: ITransport) -> None:
+        self.hub = hub
+        self.connection = connection
+        self.websocket: Any = None
+        self.guard: Guard | None = None
+        self._ref: Any = None
+        self._budget: ReplyBudget | None = None
+        self._silence: IDelayedCall | None = None
+        self._waiting_for_pong = False
+
+    # The record's name and host (RecordBacked's, spelled out: that class
+    # has __slots__ = () and this one keeps attributes).
+    @property
+    def name(self) -> str | None:
+        return self.record.name
+
+    @property
+    def host(self) -> str:
+        return self.record.host
+
+    # -- what Twisted's WebSocket layer calls -------------------------------
+
+    def negotiationStarted(self, transport: MessageTransport) -> None:
+        self.websocket = transport
+
+    def negotiationFinished(self) -> None:
+        connection = self.connection
+        # Twisted's HTTPChannel registered itself as the connection's producer
+        # and nothing unregisters it on the upgrade: the backlog policy's
+        # producer (attachProducer) takes its place, or registering it fails
+        # and a full socket would pause the HTTP channel instead of it.
+        if getattr(connection, "producer", None) is not None:
+            connection.unregisterProducer()  # type: ignore[attr-defined]
+        abort = getattr(connection, "abortConnection", connection.loseConnection)
+        sink = MessageSink(self.websocket, abort=abort, unsent=StreamSink(connection).unsent)
+        self.guard = Guard(self.hub, self, connection, self._handle, sink=sink)
+        if not self.guard.start():
+            return
+        settings = self.hub.settings
+        self.guard.write(encode({
+            "type": "welcome", "server": settings.server_name,
+            "password": self.hub.password_required,
+            "limits": {"max_frame": settings.max_line, "max_rooms": settings.max_rooms,
+                       "flood_rate": settings.flood_rate, "flood_burst": settings.flood_burst},
+        }))
+        self._listen()
+
+    def textMessageReceived(self, message: str) -> None:
+        guard = self.guard
+        if guard is None:
+            return
+        self._listen()
+        # Bytes, as --max-line counts them for every protocol: a character
+        # count would let four times as much through.
+        if len(message) * 4 > self.hub.settings.max_line and \
+                len(message.encode("utf-8")) > self.hub.settings.max_line:
+            guard.received(_TOO_LONG)
+        else:
+            guard.received(message)
+
+    def bytesMessageReceived(self, data: bytes | bytearray) -> None:
+        if self.guard is not None:
+            self._listen()
+            self.guard.received(_BINARY)
+
+    def pongReceived(self, payload: bytes) -> None:
+        self._listen()
+
+    def connectionLost(self, reason: Failure | None = None) -> None:
+        self._stop_listening()
+        if self.guard is not None:
+            self.guard.lost()
+
+    # -- what the hub calls: the Participant contract -----------------------
+
+    def deliver(self, event: Event) -> None:
+        guard = self.guard
+        if guard is None:
+            return
+        if self._ref is not None and type(event) in _ANSWERS:
+            # The answer to the request being handled: this recipient's own copy.
+            body = body_of(event)
+            body["ref"] = self._ref
+            guard.write(encode(body))
+            return
+        data = event.wire.get(WIRE_FORMAT)
+        if data is None:
+            data = event.wire[WIRE_FORMAT] = render(event)
+        guard.write(data)
+
+    def disconnect(self, reason: str) -> None:
+        """Say why in a last message, then close (the others see C{reason})."""
+        guard = self.guard
+        if guard is None or guard.closing:
+            return
+        guard.write(encode({"type": "closing", "reason": reason}))
+        guard.close(reason)
+
+    # -- requests ------------------------------------------------------------
+
+    def _handle(self, message: object) -> None:
+        """One message the flood gate let through: one request, one hub call."""
+        if message is _BINARY:
+            self._refuse(Usage('binary messages are not part of this protocol: send JSON text'))
+            return
+        if message is _TOO_LONG:
+            self._refuse(LineTooLong(self.hub.settings.max_line))
+            return
+        try:
+            request = parse(message)  # type: ignore[arg-type]
+        except ChatError as refusal:
+            self._refuse(refusal)
+            return
+        if request.refusal is not None:
+            self._refuse(request.refusal, request.ref)
+            return
+        self._ref = request.ref
+        try:
+            self._REQUESTS[request.type](self, request)
+        except ChatError as refusal:
+            self.deliver(refusal.as_event())
+        finally:
+            self._ref = None
+
+    def _refuse(self, refusal: ChatError, ref: Any = None) -> None:
+        self._ref = ref
+        try:
+            self.deliver(refusal.as_event())
+        finally:
+            self._ref = None
+
+    def _answer(self, body: dict[str, Any]) -> None:
+        if self.guard is not None:
+            if self._ref is not None:
+                body["ref"] = self._ref
+            self.guard.write(encode(body))
+
+    def _register(self, request: Request) -> None:
+        name = request.fields["name"]
+        assert name is not None
+        first = self.name is None
+        self.hub.register(self, name.strip())
+        if first and self.name is not None:
+            # The hub puts a newcomer in the default room without an Entered
+            # event (each protocol greets its own way): the page needs one.
+            for room in self.hub.rooms_of(self):
+                self._answer({"type": "joined", "room": room.name, "name": None,
+                              "self": True, "count": len(room), "topic": room.topic})
+
+    def _pass(self, request: Request) -> None:
+        """The server password; a wrong one closes the connection, as on IRC."""
+        if self.name is not None:
+            raise AlreadyRegistered()
+        try:
+            self.hub.authenticate(self, request.fields["password"])
+        except (BadPassword, TooManyFailures) as refusal:
+            self.deliver(refusal.as_event())
+            if self.guard is not None:
+                self.guard.close(str(refusal))
+            return
+        self._answer({"type": "ok"})
+
+    def _say(self, request: Request, action: bool = False) -> None:
+        room, text = request.fields["room"], request.fields["text"]
+        assert room is not None and text is not None
+        self.hub.say(self, room, text, action)
+        # The hub sends a message to everyone but its sender; the page shows
+        # its own messages from this echo, so it shows only what was sent.
+        shown = self.hub.room_named(room, self)
+        self._answer({"type": "message", "room": shown.name if shown else room,
+                      "from": self.name, "text": text, "action": action, "notice": False,
+                      "self": True, "time": rfc3339(self.hub.clock.seconds())})
+
+    def _me(self, request: Request) -> None:
+        self._say(request, action=True)
+
+    def _whisper(self, request: Request) -> None:
+        to, text = request.fields["to"], request.fields["text"]
+        assert to is not None and text is not None
+        recipient = self.hub.whisper(self, to, text)
+        self._answer({"type": "private", "from": self.name, "to": recipient.record.name,
+                      "text": text, "action": False, "notice": False, "self": True,
+                      "time": rfc3339(self.hub.clock.seconds())})
+
+    def _join(self, request: Request) -> None:
+        room = request.fields["room"]
+        assert room is not None
+        self.hub.join(self, room, request.fields["key"])
+
+    def _part(self, request: Request) -> None:
+        room = request.fields["room"]
+        assert room is not None
+        self.hub.part(self, room, request.fields["reason"] or "")
+
+    def _topic(self, request: Request) -> None:
+        room, text = request.fields["room"], request.fields["text"]
+        assert room is not None
+        if text is None:
+            found = self.hub.find_room(room, self)
+            self.deliver(Topic(found.name, found.topic))
+        else:
+            self.hub.set_topic(self, room, text)
+
+    def _who(self, request: Request) -> None:
+        room = request.fields["room"]
+        if room is None:
+            rooms = self.hub.rooms_of(self)
+            if not rooms:
+                raise Usage('"who" needs "room" when you are in no room')
+            room = rooms[0].name
+        budget = self._budget
+        if budget is None:
+            budget = self._budget = ReplyBudget(self.hub.clock)
+        if not budget.allows():
+            raise TryAgain("who", budget.wait())
+        members = self.hub.members(room, viewer=self)
+        answer = Who(self.hub.find_room(room, self).name,
+                     tuple(m.name for m in members),
+                     tuple(m.name for m in members if m.operator),
+                     tuple(m.name for m in members if m.voiced and not m.operator))
+        data = encode({**body_of(answer), **({"ref": self._ref} if self._ref is not None
+                                             else {})})
+        budget.spend(len(data))
+        if self.guard is not None:
+            self.guard.write(data)
+
+    def _ping(self, request: Request) -> None:
+        self._answer({"type": "pong"})
+
+    _REQUESTS: ClassVar[dict[str, Any]] = {
+        "register": _register, "pass": _pass, "say": _say, "me": _me, "whisper": _whisper,
+        "join": _join, "part": _part, "topic": _topic, "who": _who, "ping": _ping,
+    }
+
+    # -- liveness: WebSocket ping and pong ------------------------------------
+
+    def _listen(self) -> None:
+        """The client spoke: wait PING_INTERVAL more seconds of silence before a ping."""
+        self._waiting_for_pong = False
+        silence = self._silence
+        if silence is not None and silence.active():
+            silence.reset(PING_INTERVAL)
+        else:
+            self._silence = self.hub.clock.callLater(PING_INTERVAL, self._silent)
+
+    def _stop_listening(self) -> None:
+        silence, self._silence = self._silence, None
+        if silence is not None and silence.active():
+            silence.cancel()
+
+    def _silent(self) -> None:
+        guard = self.guard
+        if guard is None or guard.closing:
+            self._silence = None
+            return
+        if self._waiting_for_pong:
+            self._silence = None
+            self.log.info("{host} ({name}) dropped: no pong in {timeout} seconds",
+                          host=self.host, name=self.name, timeout=PING_TIMEOUT)
+            guard.close(PING_TIMED_OUT, abort=True)
+            return
+        self._waiting_for_pong = True
+        self._silence = self.hub.clock.callLater(PING_TIMEOUT, self._silent)
+        ping = getattr(self.websocket, "ping", None)
+        if ping is not None:
+            ping(b"chatsvc")
+
+
+class WebChatFactory:
+    """The C{WebSocketServerFactory} of the C{/ws} resource: one protocol per upgrade."""
+
+    def __init__(self, hub: ChatFactory) -> None:
+        self.hub = hub
+
+    def buildProtocol(self, request: Any) -> WebChatProtocol:
+        connection = request.channel.transport
+        assert connection is not None
+        return WebChatProtocol(self.hub, connection)

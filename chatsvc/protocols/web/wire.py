@@ -1,0 +1,208 @@
+"""The browser's wire format: one JSON object per WebSocket text message.
+
+Server to client, every event the hub emits becomes one object with a
+C{type} (see docs/user/web.rst for the whole reference); the hub's events
+carry their C{id} and C{time} (RFC 3339, UTC, milliseconds).  L{render}
+makes the bytes once per event (L{chatsvc.events.rendered} caches them), so
+a message to a room of a thousand browser users is encoded once.
+
+Client to server, L{parse} turns one text message into a L{Request}, or
+raises L{chatsvc.hub.errors.Usage} (or L{UnknownCommand}) with the reason.
+"""
+
+from __future__ import annotations
+
+import datetime
+import json
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from chatsvc.events import (
+    Entered,
+    Error,
+    Event,
+    Exited,
+    Invited,
+    Joined,
+    Kicked,
+    Left,
+    ModesChanged,
+    Motd,
+    Notice,
+    PrivateMessage,
+    Registered,
+    Renamed,
+    RoomList,
+    RoomMessage,
+    Topic,
+    TopicChanged,
+    Wallops,
+    Who,
+)
+from chatsvc.hub.errors import ChatError, UnknownCommand, Usage
+from chatsvc.hub.text import sanitize
+
+#: The key of this format's bytes in an event's C{wire} cache.
+WIRE_FORMAT = "web"
+
+#: What a client may send: the type and its fields, each C{(name, required)}.
+REQUESTS: dict[str, tuple[tuple[str, bool], ...]] = {
+    "register": (("name", True),),
+    "pass": (("password", True),),
+    "say": (("room", True), ("text", True)),
+    "me": (("room", True), ("text", True)),
+    "whisper": (("to", True), ("text", True)),
+    "join": (("room", True), ("key", False)),
+    "part": (("room", True), ("reason", False)),
+    "topic": (("room", True), ("text", False)),
+    "who": (("room", False),),
+    "ping": (),
+}
+
+
+@dataclass(frozen=True, slots=True)
+class Request:
+    """One client request: its C{type}, its string fields, and C{ref} to echo.
+
+    C{refusal} is set (and C{type} is C{""}) when the message had a usable
+    C{ref} but was wrong otherwise: the error echoes the C{ref} too.
+    """
+
+    type: str
+    fields: dict[str, str | None]
+    ref: Any = None
+    refusal: ChatError | None = None
+
+
+def rfc3339(seconds: float) -> str:
+    """C{2026-12-03T14:27:05.123Z}: the hub clock's time as RFC 3339, in UTC."""
+    moment = datetime.datetime.fromtimestamp(seconds, datetime.UTC)
+    return moment.strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}Z"
+
+
+def encode(body: dict[str, Any]) -> bytes:
+    """One JSON object as the UTF-8 bytes of one text message.
+
+    C{ensure_ascii=False}: text stays as people wrote it (and smaller); JSON
+    escapes every control character, so nothing a user typed can end the
+    object early.
+    """
+    return json.dumps(body, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
+
+
+def _stamped(event: Event, body: dict[str, Any]) -> dict[str, Any]:
+    if event.id is not None:
+        body["id"] = event.id
+        body["time"] = rfc3339(event.time)
+    return body
+
+
+def _message(event: RoomMessage) -> dict[str, Any]:
+    return {"type": "message", "room": event.room, "from": event.sender, "text": event.text,
+            "action": event.action, "notice": event.notice}
+
+
+def _private(event: PrivateMessage) -> dict[str, Any]:
+    return {"type": "private", "from": event.sender, "to": event.target, "text": event.text,
+            "action": event.action, "notice": event.notice}
+
+
+def _left(event: Left) -> dict[str, Any]:
+    return {"type": "left", "room": event.room, "name": event.name, "reason": event.reason,
+            "to": event.to}
+
+
+def _exited(event: Exited) -> dict[str, Any]:
+    if event.by is not None:
+        return {"type": "kicked", "room": event.room, "name": None, "self": True,
+                "by": event.by, "reason": event.reason}
+    return {"type": "left", "room": event.room, "name": None, "self": True,
+            "reason": event.reason}
+
+
+_BODIES: dict[type[Event], Callable[[Any], dict[str, Any]]] = {
+    RoomMessage: _message,
+    PrivateMessage: _private,
+    Registered: lambda e: {"type": "registered", "name": e.name},
+    Joined: lambda e: {"type": "joined", "room": e.room, "name": e.name,
+                       "from_room": e.came_from},
+    Entered: lambda e: {"type": "joined", "room": e.room, "name": None, "self": True,
+                        "count": e.members, "topic": e.topic},
+    Left: _left,
+    Exited: _exited,
+    Kicked: lambda e: {"type": "kicked", "room": e.room, "name": e.name, "by": e.by,
+                       "reason": e.reason},
+    Renamed: lambda e: {"type": "renamed", "from": e.old, "to": e.new},
+    TopicChanged: lambda e: {"type": "topic", "room": e.room, "topic": e.topic, "by": e.by},
+    Topic: lambda e: {"type": "topic", "room": e.room, "topic": e.topic, "by": None},
+    Who: lambda e: {"type": "members", "room": e.room, "names": list(e.names),
+                    "operators": list(e.operators), "voiced": list(e.voiced)},
+    Notice: lambda e: {"type": "notice", "text": e.text},
+    Motd: lambda e: {"type": "motd", "lines": list(e.lines)},
+    Error: lambda e: {"type": "error", "code": e.code, "text": e.text},
+    ModesChanged: lambda e: {"type": "modes", "room": e.room, "by": e.by,
+                             "changes": [str(change) for change in e.changes]},
+    Invited: lambda e: {"type": "invited", "room": e.room, "by": e.by},
+    Wallops: lambda e: {"type": "wallops", "from": e.sender, "text": e.text},
+    RoomList: lambda e: {"type": "rooms", "rooms": [
+        {"room": name, "count": count, "topic": topic} for name, count, topic in e.rooms]},
+}
+
+
+def body_of(event: Event) -> dict[str, Any]:
+    """The JSON object for C{event}, as a dict (a fresh one: callers may add to it)."""
+    make = _BODIES.get(type(event))
+    if make is None:  # an event added to the hub later: still shown, as a notice
+        return _stamped(event, {"type": "notice", "text": str(event)})
+    return _stamped(event, make(event))
+
+
+def render(event: Event) -> bytes:
+    """C{event} as the bytes of one text message (cache it with L{rendered})."""
+    return encode(body_of(event))
+
+
+def parse(message: str) -> Request:
+    """One text message from a client as a L{Request}.
+
+    Every field a type takes must be a string (or, when optional, absent or
+    C{null}); text is L{sanitize}d here, so the hub relays nothing that can
+    drive a terminal or break a line.  C{ref}, if present, must be a string
+    or a number, and is echoed on the answer (and on a refusal, which comes
+    back in L{Request.refusal}); a message with no usable C{ref} raises.
+    """
+    try:
+        body = json.loads(message)
+    except ValueError:
+        raise Usage('not JSON: send one object per message, like {"type": "ping"}') from None
+    if not isinstance(body, dict):
+        raise Usage('send one JSON object per message, like {"type": "ping"}')
+    ref = body.get("ref")
+    if ref is not None and (isinstance(ref, bool) or not isinstance(ref, (str, int, float))
+                            or (isinstance(ref, str) and len(ref) > 64)):
+        raise Usage('"ref" is a string (at most 64 characters) or a number')
+    try:
+        return _request(body, ref)
+    except ChatError as refusal:
+        return Request("", {}, ref, refusal)
+
+
+def _request(body: dict[str, Any], ref: Any) -> Request:
+    kind = body.get("type")
+    if not isinstance(kind, str):
+        raise Usage('every message needs a "type": ' + ", ".join(REQUESTS))
+    wanted = REQUESTS.get(kind)
+    if wanted is None:
+        raise UnknownCommand(sanitize(kind)[:32])
+    fields: dict[str, str | None] = {}
+    for name, required in wanted:
+        value = body.get(name)
+        if value is None and not required:
+            fields[name] = None
+        elif isinstance(value, str):
+            fields[name] = sanitize(value)
+        else:
+            raise Usage(f'"{kind}" needs "{name}" as a string'
+                        + ("" if required else " (or null)"))
+    return Request(kind, fields, ref)
