@@ -51,6 +51,16 @@ def test_twistd_chat_help_from_fresh_venv(fresh_venv, tmp_path):
     assert len(list(site.glob("python*/site-packages/twisted/plugins/chatsvc_plugin.py"))) == 1
 
 
+def test_the_web_page_is_shipped_in_the_package(fresh_venv):
+    # Package data: without [tool.setuptools.package-data] a plain install
+    # has no page and --web-port fails at start-up.
+    site = fresh_venv / "lib"
+    for name in ("index.html", "chat.js", "chat.css"):
+        found = list(site.glob(f"python*/site-packages/chatsvc/protocols/web/static/{name}"))
+        assert len(found) == 1, name
+        assert found[0].read_bytes() == (ROOT / "chatsvc/protocols/web/static" / name).read_bytes()
+
+
 def free_port() -> int:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))

@@ -27,6 +27,7 @@ from chatsvc.hub.factory import ChatFactory
 from chatsvc.hub.names import BadName, check_room_name
 from chatsvc.hub.settings import Settings
 from chatsvc.protocols.irc.protocol import DEFAULT_SERVER_INFO, IRCServer, usable_server_name
+from chatsvc.protocols.web.site import canonical_origin, web_site
 from chatsvc.service.config import ConfigError, ConfigFileMixin
 from chatsvc.service.lifecycle import ChatService
 from chatsvc.service.tls import ServerTLS, TLSConfigError, check_pem_directory
@@ -255,11 +256,16 @@ class Options(ConfigFileMixin, usage.Options):
          "Seconds of silence before the server PINGs an IRC client (0: never)."],
         ["irc-ping-timeout", None, "90",
          "Seconds an IRC client has to answer that PING before it is dropped."],
+        ["web-port", None, None,
+         "Web listener (off by default): the chat page at /, its WebSocket at /ws, "
+         "/healthz; a port number (all interfaces) or an endpoint string "
+         "(tcp:8080:interface=127.0.0.1); none: off."],
     ]
 
     def __init__(self) -> None:
         super().__init__()
         self["per-ip-exempt"] = []
+        self["web-origin"] = []
         # usage.Options takes opt_ methods' docstrings as they are, indentation
         # and all, and --help would show those runs of spaces: flow them.
         self.docs = {name: " ".join(doc.split()) if doc else doc
@@ -276,6 +282,20 @@ class Options(ConfigFileMixin, usage.Options):
         or separate with commas.
         """
         self["per-ip-exempt"].extend(part for part in value.split(",") if part.strip())
+
+    def opt_web_origin(self, value: str) -> None:
+        """Origin (https://chat.example.org) whose pages may open the web
+        listener's WebSocket; repeat it or separate with commas. By default
+        only the page's own origin may: another site open in the same browser
+        must not talk as its user."""
+        for part in value.split(","):
+            if not part.strip():
+                continue
+            origin = canonical_origin(part)
+            if origin is None:
+                raise usage.UsageError(f"--web-origin {part.strip()!r}: expected "
+                                       "scheme://host[:port], like https://chat.example.org")
+            self["web-origin"].append(origin)
 
     def opt_oper(self, value: str) -> None:
         """Server operator account NAME:PASSWORD for the /oper command
@@ -343,10 +363,16 @@ class Options(ConfigFileMixin, usage.Options):
                 ("--irc-port", _parse_endpoint("--irc-port", self["irc-port"])))
         if not is_off(self["irc-tls-port"]):
             self["irc_listeners"].append(("--irc-tls-port", self._tls_endpoint("irc-tls-port")))
-        if not self["listeners"] and not self["irc_listeners"]:
+        self["web_listeners"] = []
+        if not is_off(self["web-port"]):
+            self["web_listeners"].append(
+                ("--web-port", _parse_endpoint("--web-port", self["web-port"])))
+        if self["web-origin"] and not self["web_listeners"]:
+            raise usage.UsageError("--web-origin needs --web-port")
+        if not self["listeners"] and not self["irc_listeners"] and not self["web_listeners"]:
             raise usage.UsageError(
                 "--port is none and no other listener is set: give --tls-port, "
-                "--irc-port or --irc-tls-port, or a --port")
+                "--irc-port or --irc-tls-port, or a --port, or --web-port")
         if (self["tls-cert"] or self["tls-key"]) and "tls" not in self:
             raise usage.UsageError("--tls-cert/--tls-key need --tls-port or --irc-tls-port")
         if self["irc_listeners"] and not usable_server_name(self["name"]):
@@ -530,7 +556,8 @@ class ListenerService(StreamServerEndpointService):
 def _what(option: str, options: Options) -> str:
     """The protocol a listener option serves, as the log names it."""
     key = option.lstrip("-")
-    protocol = "IRC" if key.startswith("irc-") else "line protocol"
+    protocol = ("IRC" if key.startswith("irc-") else
+                "web" if key.startswith("web-") else "line protocol")
     tls = key.endswith("tls-port") or _endpoint_type(
         endpoint_string(options[key])) in _TLS_ENDPOINT_TYPES
     return f"{protocol} over TLS" if tls else protocol
@@ -557,6 +584,9 @@ def makeService(options: Options) -> IService:
             factory.noisy = False
             ListenerService(option, endpoint, factory,
                             _what(option, options)).setServiceParent(root)
+    for option, endpoint in options["web_listeners"]:
+        ListenerService(option, endpoint, web_site(hub, options["web-origin"]),
+                        _what(option, options)).setServiceParent(root)
     if options["motd"]:
         path = options["motd"]
 
