@@ -297,6 +297,8 @@ class MessageTransport:
     def __init__(self, under: StringTransport | None = None) -> None:
         self.under = StringTransport() if under is None else under
         self.messages: list[str | bytes] = []
+        #: The WebSocket close code given to L{loseConnection}, once closed.
+        self.close_code: int | None = None
 
     def sendTextMessage(self, text: str) -> None:
         self.messages.append(text)
@@ -306,7 +308,8 @@ class MessageTransport:
         self.messages.append(data)
         self.under.write(data)
 
-    def loseConnection(self) -> None:
+    def loseConnection(self, code: int = 1000) -> None:
+        self.close_code = code
         self.under.loseConnection()
 
     def attachProducer(self, producer: IPushProducer) -> None:

@@ -7,10 +7,13 @@ browser would send it; the response is read back as bytes.
 from __future__ import annotations
 
 import base64
+import json
 
 import pytest
 from support import Net, peer_address
 from twisted.internet.testing import StringTransport
+from wsproto.connection import Connection, ConnectionType
+from wsproto.events import CloseConnection, Message, TextMessage
 
 from chatsvc.protocols.web.site import STATIC, OriginPolicy, canonical_origin, web_site
 
@@ -105,3 +108,95 @@ def test_canonical_origins() -> None:
     for bad in ("null", "ftp://x", "https://x/path", "https://u@x", "http://x:99999"):
         assert canonical_origin(bad) is None
     assert OriginPolicy().allowed == frozenset()
+
+
+class Browser:
+    """A WebSocket client through the real site's upgrade, in memory, framing with wsproto."""
+
+    def __init__(self, net: Net) -> None:
+        self.net = net
+        self.transport = StringTransport(peerAddress=peer_address("127.0.0.1"))
+        self.channel = web_site(net.hub).buildProtocol(self.transport.getPeer())
+        self.channel.makeConnection(self.transport)
+        lines = ["GET /ws HTTP/1.1", "Host: chat.example:8080"]
+        lines += [f"{name}: {value}" for name, value in UPGRADE.items()]
+        self.channel.dataReceived(("\r\n".join(lines) + "\r\n\r\n").encode())
+        head, _, rest = self.transport.value().partition(b"\r\n\r\n")
+        assert head.startswith(b"HTTP/1.1 101 "), head
+        self.transport.clear()
+        self.ws = Connection(ConnectionType.CLIENT)
+        self.ws.receive_data(rest)
+        self.pending = list(self.ws.events())
+
+    def send_bytes(self, data: bytes) -> None:
+        self.channel.dataReceived(data)
+
+    def frame(self, text: str, finished: bool = True) -> bytes:
+        return self.ws.send(Message(data=text, message_finished=finished))
+
+    def events(self) -> list:
+        self.ws.receive_data(self.transport.value())
+        self.transport.clear()
+        got, self.pending = self.pending + list(self.ws.events()), []
+        return got
+
+    def messages(self) -> list[dict]:
+        return [json.loads(e.data) for e in self.events() if isinstance(e, TextMessage)]
+
+
+def test_a_whole_chat_through_the_real_upgrade() -> None:
+    net = Net()
+    line = net.line_user("bob")
+    browser = Browser(net)
+    assert browser.messages()[0]["type"] == "welcome"
+    browser.send_bytes(browser.frame('{"type": "register", "name": "alice"}'))
+    registered = browser.messages()[0]
+    assert (registered["type"], registered["name"]) == ("registered", "alice")
+    browser.send_bytes(browser.frame('{"type": "say", "room": "#chat", "text": "hi"}'))
+    assert "<alice> hi" in line.read()
+    assert browser.messages()[0]["self"] is True
+    line.send("hello alice")
+    [said] = browser.messages()
+    assert (said["from"], said["text"]) == ("bob", "hello alice")
+
+
+def test_a_message_that_keeps_growing_is_closed_with_1009() -> None:
+    net = Net(max_line=1000)
+    line = net.line_user("bob")
+    browser = Browser(net)
+    browser.events()
+    browser.send_bytes(browser.frame('{"type": "register", "name": "alice"}'))
+    browser.events()
+    browser.send_bytes(browser.frame('{"type": "say", "room": "#chat", "text": "', False))
+    for _ in range(3):  # three reads of 400 characters: never a whole message
+        assert not browser.transport.disconnecting
+        browser.send_bytes(browser.frame("x" * 400, False))
+    last = browser.frame("y" * 400, True)  # (framed before the client reads the close)
+    closes = [e for e in browser.events() if isinstance(e, CloseConnection)]
+    assert [c.code for c in closes] == [1009]
+    assert browser.transport.disconnecting
+    browser.send_bytes(last)  # ignored once closing
+    browser.channel.connectionLost(None)
+    assert any("alice" in text and "message too big" in text for text in line.read())
+
+
+def test_a_whole_oversized_message_is_refused_and_the_connection_lives() -> None:
+    net = Net(max_line=1000)
+    browser = Browser(net)
+    browser.events()
+    browser.send_bytes(browser.frame("x" * 1500))
+    [error] = browser.messages()
+    assert error["code"] == "line-too-long" and not browser.transport.disconnecting
+
+
+def test_between_the_peers_close_and_the_end_nothing_raises() -> None:
+    # Twisted answers a close frame at once; the connection is gone only on
+    # the next reactor turn, and wsproto refuses to send in between.
+    net = Net()
+    line = net.line_user("bob")
+    browser = Browser(net)
+    browser.send_bytes(browser.frame('{"type": "register", "name": "alice"}'))
+    browser.send_bytes(browser.ws.send(CloseConnection(code=1000)))
+    line.send("a broadcast reaches alice now")  # must not raise inside the hub
+    net.hub.user_named("alice").disconnect("server shutting down")
+    assert browser.transport.disconnecting

@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any, ClassVar
 from twisted.internet.interfaces import IDelayedCall, ITransport
 from twisted.logger import Logger
 from twisted.python.failure import Failure
+from wsproto.utilities import LocalProtocolError
 
 from chatsvc.conn.guard import Guard
 from chatsvc.conn.limits import ReplyBudget
@@ -52,8 +53,63 @@ _BINARY = object()
 #: A text message over the limit (C{--max-line} bytes): refused alone.
 _TOO_LONG = object()
 
+#: WebSocket close codes (RFC 6455, 7.4.1).
+NORMAL_CLOSURE = 1000
+MESSAGE_TOO_BIG = 1009
+
+#: The reason the others see when a client is closed for sending a message
+#: that kept growing past the limit.
+TOO_BIG = "message too big"
+
+#: The attributes of Twisted's WebSocket wire protocol holding a message
+#: still arriving (it reassembles one without a bound before delivering
+#: it); tests/test_web_site.py checks they are still there.
+PARTIAL_BUFFERS = ("_textBuffer", "_bytesBuffer")
+
 #: Events that answer a request: they carry its C{ref} back.
 _ANSWERS = frozenset({Registered, Entered, Exited, Who, Error, Topic, TopicChanged})
+
+
+class _Socket:
+    """The WebSocket transport as the Guard's sink sees it: closes with L{code}, never raises.
+
+    Once the peer's close frame is answered, and until the connection is
+    gone (the next reactor turn), wsproto refuses to send anything: a
+    message then is dropped (the hub may be in the middle of a broadcast,
+    and C{deliver} must not raise), and a close just closes the TCP
+    connection.
+    """
+
+    __slots__ = ("websocket", "connection", "code")
+
+    def __init__(self, websocket: Any, connection: ITransport) -> None:
+        self.websocket = websocket
+        self.connection = connection
+        self.code = NORMAL_CLOSURE
+
+    def sendTextMessage(self, text: str) -> None:
+        try:
+            self.websocket.sendTextMessage(text)
+        except LocalProtocolError:
+            pass  # closed by the peer: connectionLost follows
+
+    def sendBytesMessage(self, data: bytes) -> None:
+        try:
+            self.websocket.sendBytesMessage(data)
+        except LocalProtocolError:
+            pass
+
+    def loseConnection(self) -> None:
+        try:
+            self.websocket.loseConnection(self.code)
+        except LocalProtocolError:
+            self.connection.loseConnection()
+
+    def attachProducer(self, producer: Any) -> None:
+        self.websocket.attachProducer(producer)
+
+    def detachProducer(self) -> None:
+        self.websocket.detachProducer()
 
 
 class WebChatProtocol:
@@ -63,6 +119,9 @@ class WebChatProtocol:
     @param connection: the TCP (or TLS) connection under the WebSocket: the
         Guard reads the peer's address from it, and a client too slow to
         read is cut off there at once (a WebSocket close would wait for it).
+    @param channel: the HTTP channel that was upgraded, whose C{dataReceived}
+        feeds Twisted's WebSocket parser: wrapped to bound a message still
+        arriving (see L{_bounded}); C{None} in memory.
     """
 
     log = Logger()
@@ -71,10 +130,12 @@ class WebChatProtocol:
     #: Browsers answer no CTCP and the page shows no WALLOPS.
     capabilities: ClassVar[frozenset[str]] = frozenset()
 
-    def __init__(self, hub: ChatFactory, connection: ITransport) -> None:
+    def __init__(self, hub: ChatFactory, connection: ITransport, channel: Any = None) -> None:
         self.hub = hub
         self.connection = connection
+        self.channel = channel
         self.websocket: Any = None
+        self.socket: _Socket | None = None
         self.guard: Guard | None = None
         self._ref: Any = None
         self._budget: ReplyBudget | None = None
@@ -95,6 +156,40 @@ class WebChatProtocol:
 
     def negotiationStarted(self, transport: MessageTransport) -> None:
         self.websocket = transport
+        if self.channel is not None:
+            self._bound(self.channel, transport)
+
+    def _bound(self, channel: Any, wire: Any) -> None:
+        """Close (1009) a client whose message keeps growing past C{--max-line}.
+
+        Twisted's WebSocket layer gathers a message's frames without limit
+        and hands it over only once complete, so a client could make it
+        hold gigabytes; after each read this looks at what it holds.  A
+        message that arrives whole in one read is refused in
+        L{textMessageReceived} instead, and the connection carries on.
+        """
+        if not all(hasattr(wire, name) for name in PARTIAL_BUFFERS):
+            self.log.warn("Twisted's WebSocket wire protocol has no {names}: messages "
+                          "arriving over several reads are not bounded",
+                          names=", ".join(PARTIAL_BUFFERS))
+            return
+        receive = channel.dataReceived  # the WebSocket parser, since the upgrade
+        limit = self.hub.settings.max_line
+        buffers = [getattr(wire, name) for name in PARTIAL_BUFFERS]
+
+        def bounded(data: bytes) -> None:
+            guard = self.guard
+            if guard is not None and guard.closing:
+                return  # nothing more is read from a connection being closed
+            receive(data)
+            if any(len(buffer.data) > limit for buffer in buffers) and guard is not None:
+                self.log.info("{host} ({name}) closed: a message over {limit} bytes",
+                              host=self.host, name=self.name, limit=limit)
+                if self.socket is not None:
+                    self.socket.code = MESSAGE_TOO_BIG
+                guard.close(TOO_BIG)
+
+        channel.dataReceived = bounded
 
     def negotiationFinished(self) -> None:
         connection = self.connection
@@ -105,7 +200,8 @@ class WebChatProtocol:
         if getattr(connection, "producer", None) is not None:
             connection.unregisterProducer()  # type: ignore[attr-defined]
         abort = getattr(connection, "abortConnection", connection.loseConnection)
-        sink = MessageSink(self.websocket, abort=abort, unsent=StreamSink(connection).unsent)
+        self.socket = _Socket(self.websocket, connection)
+        sink = MessageSink(self.socket, abort=abort, unsent=StreamSink(connection).unsent)
         self.guard = Guard(self.hub, self, connection, self._handle, sink=sink)
         if not self.guard.start():
             return
@@ -348,4 +444,4 @@ class WebChatFactory:
     def buildProtocol(self, request: Any) -> WebChatProtocol:
         connection = request.channel.transport
         assert connection is not None
-        return WebChatProtocol(self.hub, connection)
+        return WebChatProtocol(self.hub, connection, request.channel)
