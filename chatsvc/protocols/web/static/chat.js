@@ -208,6 +208,7 @@ const handlers = {
   notice(m) { show(state.target, event("notice", m.text, m.time)); },
   motd(m) { for (const line of m.lines) show(state.target, event("notice", line, m.time)); },
   error(m) {
+    if (m.code === "already-in-room") return;  // rejoining after a reconnect: the server's room
     if (state.name === null) { $("login-error").textContent = m.text; return; }
     show(state.target, { kind: "error", text: m.text + " (" + m.code + ")" });
   },
