@@ -16,6 +16,7 @@ from wsproto.connection import Connection, ConnectionType
 from wsproto.events import CloseConnection, Message, TextMessage
 
 from chatsvc.protocols.web.site import STATIC, OriginPolicy, canonical_origin, web_site
+from chatsvc.service import tap
 
 UPGRADE = {
     "Upgrade": "websocket", "Connection": "Upgrade", "Sec-WebSocket-Version": "13",
@@ -200,3 +201,43 @@ def test_between_the_peers_close_and_the_end_nothing_raises() -> None:
     line.send("a broadcast reaches alice now")  # must not raise inside the hub
     net.hub.user_named("alice").disconnect("server shutting down")
     assert browser.transport.disconnecting
+
+
+def options(*argv: str) -> tap.Options:
+    parsed = tap.Options()
+    parsed.parseOptions(list(argv))
+    return parsed
+
+
+def test_web_options_on_the_command_line_and_in_the_config_file(tmp_path) -> None:
+    parsed = options("--web-port", "tcp:0:interface=127.0.0.1",
+                     "--web-origin", "HTTPS://Chat.Example.org,http://localhost:8080")
+    assert [option for option, _ in parsed["web_listeners"]] == ["--web-port"]
+    assert parsed["web-origin"] == ["https://chat.example.org", "http://localhost:8080"]
+    config = tmp_path / "chat.toml"
+    config.write_text('web-port = "tcp:0:interface=127.0.0.1"\n'
+                      'web-origin = ["https://a.example", "https://b.example"]\n')
+    assert options("--config", str(config))["web-origin"] == [
+        "https://a.example", "https://b.example"]
+    assert options()["web_listeners"] == []  # off by default
+    only_web = options("--port", "none", "--web-port", "tcp:0:interface=127.0.0.1")
+    assert only_web["listeners"] == [] and only_web["web_listeners"]
+
+
+@pytest.mark.parametrize("argv, message", [
+    (["--web-port", "8080", "--web-origin", "chat.example.org"],
+     "--web-origin 'chat.example.org': expected scheme://host[:port]"),
+    (["--web-origin", "https://chat.example.org"], "--web-origin needs --web-port"),
+    (["--web-port", "tcp:nope"], "--web-port"),
+])
+def test_bad_web_options_are_one_line(argv, message) -> None:
+    with pytest.raises(tap.StartupFailure) as caught:
+        options(*argv)
+    text = str(caught.value.code)
+    assert message in text and "\n" not in text
+
+
+def test_the_service_serves_the_site_on_the_web_port() -> None:
+    root = tap.makeService(options("--web-port", "tcp:0:interface=127.0.0.1"))
+    [web] = [child for child in root if getattr(child, "option", None) == "--web-port"]
+    assert web.what == "web" and web.factory.resource.children[b"ws"].origins.allowed == set()
