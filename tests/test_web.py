@@ -290,3 +290,26 @@ def test_rfc3339_and_parse() -> None:
     request = parse('{"type": "join", "room": "#a\\u0007b", "ref": "x"}')
     assert (request.type, request.fields, request.ref) == (
         "join", {"room": "#ab", "key": None}, "x")
+
+
+def test_every_event_the_hub_emits_has_its_own_json_type() -> None:
+    """No event falls back to a notice with its Python repr (a new event needs a body)."""
+    from chatsvc import events
+    from chatsvc.protocols.web.wire import _BODIES
+
+    every = {value for value in vars(events).values()
+             if isinstance(value, type) and issubclass(value, events.Event)
+             and value is not events.Event}
+    assert every <= set(_BODIES)
+
+
+def test_away_changes_reach_web_users(net: Net) -> None:
+    web = net.web_user("webby")
+    line = net.line_user("liner")
+    web.read()
+    line.send("/away lunch")
+    (away,) = web.read()
+    assert (away["type"], away["name"], away["away"]) == ("away", "liner", "lunch")
+    assert len(away["id"]) == 24 and RFC3339.match(away["time"])
+    line.send("/back")
+    assert [(m["type"], m["away"]) for m in web.read()] == [("away", None)]

@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from chatsvc.events import (
+    AwayChanged,
     Entered,
     Error,
     Event,
@@ -126,7 +127,7 @@ _BODIES: dict[type[Event], Callable[[Any], dict[str, Any]]] = {
     PrivateMessage: _private,
     Registered: lambda e: {"type": "registered", "name": e.name},
     Joined: lambda e: {"type": "joined", "room": e.room, "name": e.name,
-                       "from_room": e.came_from},
+                       "from_room": e.came_from, "away": e.away},
     Entered: lambda e: {"type": "joined", "room": e.room, "name": None, "self": True,
                         "count": e.members, "topic": e.topic},
     Left: _left,
@@ -145,6 +146,7 @@ _BODIES: dict[type[Event], Callable[[Any], dict[str, Any]]] = {
                              "changes": [str(change) for change in e.changes]},
     Invited: lambda e: {"type": "invited", "room": e.room, "by": e.by},
     Wallops: lambda e: {"type": "wallops", "from": e.sender, "text": e.text},
+    AwayChanged: lambda e: {"type": "away", "name": e.name, "away": e.away},
     RoomList: lambda e: {"type": "rooms", "rooms": [
         {"room": name, "count": count, "topic": topic} for name, count, topic in e.rooms]},
 }
