@@ -190,7 +190,7 @@ class MessageTransport(Protocol):
 class MessageSink:
     """A transport of whole messages: each L{write} is one message, never joined.
 
-    The web adapter (C{chatsvc.protocols.web}, a later issue) will put its
+    The web adapter (C{chatsvc.protocols.web}) puts its
     C{twisted.web.websocket} transport under the same backlog policy as the
     line and IRC adapters through this sink: C{Guard(hub, participant,
     request.transport, handle, sink=MessageSink(websocket, abort=...,
