@@ -59,3 +59,21 @@ def _unit_tests_stay_in_memory(request: pytest.FixtureRequest,
     for name in ("bind", "connect", "connect_ex"):
         monkeypatch.setattr(socket.socket, name, _refusing(name, getattr(socket.socket, name)))
     monkeypatch.setattr(subprocess.Popen, "__init__", _no_processes)
+
+
+# -- in-process servers keep no history unless a test asks -------------------
+#
+# ``--data-dir`` defaults to ./chatsvc-data, relative to where the server
+# starts: for a test building the service in this process, the checkout,
+# shared by every test.  So in-process tests default to ``--data-dir none``
+# (no store: the server as before issue 18); the history tests give a
+# directory of their own.  Servers started as processes run in a temporary
+# directory and keep the real default.
+
+@pytest.fixture(autouse=True)
+def _no_shared_data_dir(monkeypatch: pytest.MonkeyPatch) -> None:
+    from chatsvc.service import tap
+
+    parameters = [[*parameter[:2], "none", *parameter[3:]] if parameter[0] == "data-dir"
+                  else parameter for parameter in tap.Options.optParameters]
+    monkeypatch.setattr(tap.Options, "optParameters", parameters)

@@ -31,6 +31,9 @@ from chatsvc.protocols.web.site import canonical_origin, web_site
 from chatsvc.service.config import ConfigError, ConfigFileMixin
 from chatsvc.service.lifecycle import ChatService
 from chatsvc.service.tls import ServerTLS, TLSConfigError, check_pem_directory
+from chatsvc.store.delivery import MAX_REPLAY, HistoryDelivery
+from chatsvc.store.service import HistoryService
+from chatsvc.store.sqlite import HistoryStore, StoreError
 
 _TLS_ENDPOINT_TYPES = ("ssl", "tls")
 
@@ -44,6 +47,11 @@ OFF = frozenset({"", "none", "off"})
 #: port to the network.  A bare port number (C{--port 12345}) is all
 #: interfaces, as before.
 DEFAULT_PORT = "tcp:12345:interface=127.0.0.1"
+
+#: Where the history is kept when C{--data-dir} is not given: beside where
+#: the server was started, so the quick start keeps history with nothing to
+#: set up (the systemd unit gives its StateDirectory=).  C{none}: no store.
+DEFAULT_DATA_DIR = "./chatsvc-data"
 
 
 def _default_room(value: str) -> str | None:
@@ -260,6 +268,12 @@ class Options(ConfigFileMixin, usage.Options):
          "Web listener (off by default): the chat page at /, its WebSocket at /ws, "
          "/healthz; a port number (all interfaces) or an endpoint string "
          "(tcp:8080:interface=127.0.0.1); none: off."],
+        ["data-dir", None, DEFAULT_DATA_DIR,
+         "Directory for the room history (an SQLite file, created if need be), "
+         "or none to keep nothing on disk (no history)."],
+        ["history-replay", None, "50",
+         "Room messages a user is shown on joining a room (0: none; at most 500). "
+         "Needs a --data-dir."],
     ]
 
     def __init__(self) -> None:
@@ -351,6 +365,11 @@ class Options(ConfigFileMixin, usage.Options):
         settings.irc_ping_interval = _positive_int(self, "irc-ping-interval")
         settings.irc_ping_timeout = _positive_int(self, "irc-ping-timeout", minimum=1)
         self["settings"] = settings
+        self["history"] = None if is_off(self["data-dir"]) else self["data-dir"]
+        self["replay"] = _positive_int(self, "history-replay")
+        if self["replay"] > MAX_REPLAY:
+            raise usage.UsageError(f"--history-replay {self['history-replay']!r}: "
+                                   f"at most {MAX_REPLAY}")
 
         self["listeners"] = []
         if not is_off(self["port"]):
@@ -569,12 +588,15 @@ def makeService(options: Options) -> IService:
     Nothing is bound yet (tests start the tree themselves); twistd runs
     L{makeListeningService}, which binds the ports too.
     """
-    hub = ChatFactory(options["settings"])
+    history = _history(options)
+    hub = ChatFactory(options["settings"], delivery=history)
     # Twisted's "Starting factory <chatsvc.hub.factory.ChatFactory object at
     # 0x...>" names a class, not a listener: ChatService logs each listener.
     hub.noisy = False
     check_fd_limit(hub.settings.max_clients)
     root = ChatService(hub, handle_signals=True)
+    if history is not None:
+        HistoryService(history.store).setServiceParent(root)
     for option, endpoint in options["listeners"]:
         ListenerService(option, endpoint, hub, _what(option, options)).setServiceParent(root)
     if options["irc_listeners"]:
@@ -597,6 +619,25 @@ def makeService(options: Options) -> IService:
     if options.get("tls") is not None:
         root.add_reloader("TLS certificate", options["tls"].reload)
     return root
+
+
+def _history(options: Options) -> HistoryDelivery | None:
+    """The history delivery over the store in C{--data-dir}, or C{None} for none.
+
+    Opens the store here, as listeners bind early (L{makeListeningService}):
+    a corrupt or unwritable data directory is one line on stderr and exit
+    status 1, before twistd forks.
+    """
+    directory = options.get("history")
+    if directory is None:
+        return None
+    from twisted.internet import reactor
+
+    try:
+        store = HistoryStore.open(directory, cast(Any, reactor))
+    except StoreError as error:
+        raise StartupFailure(f"--data-dir: {error}") from None
+    return HistoryDelivery(store, options["replay"])
 
 
 def makeListeningService(options: Options) -> IService:

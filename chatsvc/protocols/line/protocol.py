@@ -7,7 +7,7 @@ Client to server, one UTF-8 line each (``\\n`` or ``\\r\\n``)::
     /who [#room] /help /me action /quit [reason]
     /join #room [key] /part [reason] /rooms /topic [text] /invite name
     /kick name [reason] /op /deop /voice /devoice name /ban /unban mask
-    /mode [changes] /oper name password
+    /mode [changes] /oper name password /history [#room] [N]
     /say text       room message, whatever it starts with
     //text          room message starting with '/'
     anything else   room message
@@ -19,6 +19,7 @@ and the room commands act on it.  Server to client: see L{chatsvc.protocols.line
 from __future__ import annotations
 
 import itertools
+from collections import deque
 from collections.abc import Callable
 from typing import TYPE_CHECKING, ClassVar
 
@@ -28,7 +29,7 @@ from twisted.python.failure import Failure
 from chatsvc.conn.framing import TOO_LONG, BoundedLineReceiver
 from chatsvc.conn.guard import Guard
 from chatsvc.conn.limits import ROOMS_PER_PAGE, ReplyBudget
-from chatsvc.events import Event, Notice, RoomList, Topic, Who
+from chatsvc.events import Error, Event, Notice, RoomList, Topic, Who
 from chatsvc.hub.errors import (
     AlreadyRegistered,
     BadPassword,
@@ -39,6 +40,7 @@ from chatsvc.hub.errors import (
     NoRoom,
     NoSuchPage,
     NoSuchUser,
+    NotInRoom,
     NotRegistered,
     NotYourRoom,
     PasswordRequired,
@@ -52,7 +54,9 @@ from chatsvc.hub.modes import FLAG_MODES, LIST_MODES, ModeChange, parse_modes
 from chatsvc.hub.names import fold
 from chatsvc.hub.participant import RecordBacked
 from chatsvc.hub.text import clean_line, plain, telnet_refusals
-from chatsvc.protocols.line.wire import NO_ROOM, WIRE_FORMAT, line_bytes
+from chatsvc.protocols.line.wire import NO_ROOM, WIRE_FORMAT, history_block, line_bytes
+from chatsvc.store.delivery import MAX_REPLAY, history_of
+from chatsvc.store.sqlite import StoredMessage
 
 if TYPE_CHECKING:
     from chatsvc.hub.factory import ChatFactory
@@ -71,6 +75,7 @@ HELP = (
     "  /part [reason]     leave your room for the default room",
     "  /topic [text]      show or set the topic (/topic - clears it)",
     "  /me action         an action line: * you action",
+    "  /history [#room] [N]  the last N messages of your room (or another)",
     "  /quit [reason]     leave",
     "  /pass password     give the server password, if it has one, before #name",
     "  /say text          say text, even if it starts with # @ or /",
@@ -87,6 +92,24 @@ HELP = (
 HELP_NO_DEFAULT_ROOM = tuple(
     "  /part [reason]     leave your room (for no room: /join another)"
     if line.startswith("  /part ") else line for line in HELP)
+
+#: Events held for a line user while a history replay is read, at most:
+#: past this many the held events go out and the replay follows when it comes.
+HOLD_LIMIT = 2000
+
+
+class _Replay:
+    """A history replay being read, in its place among a user's held events."""
+
+    __slots__ = ("data", "late", "room")
+
+    def __init__(self, room: str) -> None:
+        self.room = room
+        #: The bytes to write, once read (C{b""}: nothing to show).
+        self.data: bytes | None = None
+        #: Given up waiting for (L{HOLD_LIMIT}): written when it comes.
+        self.late = False
+
 
 #: How many names the welcome lists before "and N more".
 _WELCOME_NAMES = 10
@@ -243,6 +266,7 @@ class LineChatProtocol(RecordBacked, BoundedLineReceiver):
         if self._home and room.lower() != self._home.lower():
             try:
                 self.hub.join(self, self._home)
+                self._replay_on_entering()
                 return
             except ChatError as refusal:
                 self.deliver(refusal.as_event())
@@ -442,6 +466,7 @@ class LineChatProtocol(RecordBacked, BoundedLineReceiver):
         current = self.hub.rooms_of(self)
         leaving = current[0].name if current else None
         self.hub.join(self, words[0], words[1] if len(words) > 1 else None, leaving=leaving)
+        self._replay_on_entering()
 
     def _cmd_part(self, argument: str) -> None:
         room = self._room()
@@ -457,6 +482,8 @@ class LineChatProtocol(RecordBacked, BoundedLineReceiver):
             self.hub.part(self, room.name, argument)
             self.deliver(refusal.as_event())
             self.deliver(Notice(NO_ROOM))
+            return
+        self._replay_on_entering()
 
     def _cmd_rooms(self, argument: str) -> None:
         """C{/rooms [page]}: L{ROOMS_PER_PAGE} rooms a page, on the reply budget.
@@ -621,6 +648,121 @@ class LineChatProtocol(RecordBacked, BoundedLineReceiver):
                                          if member is not self and member.name is not None),
                                         _WELCOME_NAMES), key=fold)
         self.deliver(Notice(f"you are in {room.name} {_company(shown, len(room) - 1)}"))
+        self._replay_on_entering()
+
+    # -- history (issue 18) ----------------------------------------------------
+
+    def _replay_on_entering(self) -> None:
+        """Show the room just entered's last C{--history-replay} messages."""
+        history = history_of(self.hub.delivery)
+        rooms = self.hub.rooms_of(self)
+        if history is not None and history.replay and rooms:
+            self._replay(rooms[0].name, history.replay, quiet=True)
+
+    def _cmd_history(self, argument: str) -> None:
+        """C{/history [#room] [N]}: the last N (default C{--history-replay}, at
+        most L{MAX_REPLAY}) messages of your room, or of a room you could join
+        without an invitation or a key."""
+        history = history_of(self.hub.delivery)
+        if history is None:
+            raise ChatError("this server keeps no history", code="no-history")
+        words = argument.split()
+        room_name = words.pop(0) if words and words[0].startswith("#") else None
+        if len(words) > 1 or (words and not words[0].isdigit()):
+            raise Usage("usage: /history [#room] [N]")
+        count = min(int(words[0]), MAX_REPLAY) if words else (history.replay or 50)
+        if room_name is None:
+            room = self._room()
+        else:
+            room = self.hub.find_room(room_name, viewer=self)  # NoSuchRoom if secret
+            if self not in room and (room.invite_only or room.password is not None):
+                raise NotInRoom(room.name)
+        if count == 0:
+            raise Usage("usage: /history [#room] [N] (N at least 1)")
+        self._bulk("/history")
+        self._replay(room.name, count, quiet=False)
+
+    def _replay(self, room: str, count: int, quiet: bool) -> None:
+        """Read C{room}'s last C{count} messages and show them in their place.
+
+        Reads are asynchronous, so from now until the read is done every
+        event for this user is held (L{_hold}) and written after the history
+        block, in order: the history shows what was said before this call
+        (the store reads after every message recorded before it) and the
+        live lines what was said after, with neither gap nor repeat.
+        C{quiet}: nothing at all if the room has no history (on joining).
+        """
+        history = history_of(self.hub.delivery)
+        if history is None:
+            return
+        slot = _Replay(room)
+        held = self._held
+        if held is None:
+            held = self._held = deque()
+            # An instance attribute shadows the method while held, so that
+            # no other connection's delivery pays a test for it (hot path).
+            self.deliver = self._hold  # type: ignore[method-assign]
+        held.append(slot)
+        reading = history.store.latest(room, count)
+
+        def read(messages: list[StoredMessage]) -> None:
+            now = self.hub.clock.seconds()
+            if not messages:
+                slot.data = b"" if quiet else line_bytes(Notice(f"no history for {room}"))
+            else:
+                slot.data = history_block(
+                    messages[-1].room, [(m.time, m.sender, m.text, m.action) for m in messages],
+                    now)
+
+        def failed(failure: Failure) -> None:
+            self.log.error("history of {room} not read: {why}", room=room,
+                           why=failure.getErrorMessage())
+            slot.data = line_bytes(Error(f"the history of {room} is unavailable",
+                                         code="history-unavailable"))
+
+        reading.addCallbacks(read, failed)
+        reading.addCallback(lambda _: self._replayed(slot))
+
+    #: Events and replays waiting for a replay to be read (L{_replay}).
+    _held: deque[Event | _Replay] | None = None
+
+    def _hold(self, event: Event) -> None:
+        """L{deliver} while a replay is read: keep C{event} for afterwards."""
+        held = self._held
+        if held is None:  # not holding after all
+            LineChatProtocol.deliver(self, event)
+            return
+        held.append(event)
+        if len(held) > HOLD_LIMIT:  # a very busy room: stop waiting
+            for item in held:
+                if isinstance(item, _Replay) and item.data is None:
+                    item.late = True
+            self._drain(give_up=True)
+
+    def _replayed(self, slot: _Replay) -> None:
+        if slot.late:
+            if slot.data and self._guard is not None:
+                self._guard.write(slot.data)
+            return
+        self._drain()
+
+    def _drain(self, give_up: bool = False) -> None:
+        """Write the held events and read replays, in order, up to the first
+        replay still being read (all of them when C{give_up})."""
+        held = self._held
+        guard = self._guard
+        while held:
+            item = held[0]
+            if isinstance(item, _Replay):
+                if item.data is None and not give_up:
+                    return
+                if item.data and guard is not None:
+                    guard.write(item.data)
+            else:
+                LineChatProtocol.deliver(self, item)
+            held.popleft()
+        self._held = None
+        self.__dict__.pop("deliver", None)
 
     def _cmd_quit(self, argument: str) -> None:
         self.deliver(Notice("bye"))
@@ -660,6 +802,7 @@ class LineChatProtocol(RecordBacked, BoundedLineReceiver):
         "mode": _cmd_mode,
         "oper": _cmd_oper,
         "pass": _cmd_pass,
+        "history": _cmd_history,
     }
 
     #: The commands answered before the server password (see L{_before_password}).

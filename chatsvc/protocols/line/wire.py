@@ -9,12 +9,22 @@ telnet and a script can both read it::
 
     <alice> text      room message            *alice* text   private message
     * text            server notice           ! text         error reply
+
+Room history (issue 18) comes as a block between two notices, each message
+with its time in UTC (with the date when it is not today's)::
+
+    * history of #rust (2)
+    [12:01] <alice> text
+    [2026-12-02 23:59] * bob waves
+    * end of history
 """
 
 from __future__ import annotations
 
+import calendar
 import re
-from collections.abc import Callable
+import time as _time
+from collections.abc import Callable, Sequence
 
 from chatsvc.events import (
     AwayChanged,
@@ -221,6 +231,71 @@ def line_bytes(event: Event, home: str | None = None) -> bytes:
             text = render(scrubbed(event, unbroken), home)
         data = event.wire[WIRE_FORMAT] = (text + "\r\n").encode("utf-8") if text else b""
     return data
+
+
+# -- history ------------------------------------------------------------------
+
+
+def history_header(room: str, count: int) -> str:
+    """C{* history of #rust (3)}: the line before a room's replayed messages."""
+    return f"* history of {room} ({count})"
+
+
+#: The line after a room's replayed messages.
+HISTORY_END = "* end of history"
+
+
+def history_time(when: float, now: float) -> str:
+    """C{12:01} (UTC), or C{2026-12-02 12:01} when C{when} is not on C{now}'s UTC day."""
+    moment, today = _time.gmtime(when), _time.gmtime(now)
+    if moment[:3] == today[:3]:
+        return _time.strftime("%H:%M", moment)
+    return _time.strftime("%Y-%m-%d %H:%M", moment)
+
+
+def history_line(when: float, sender: str, text: str, action: bool, now: float) -> str:
+    """One replayed message: C{[12:01] <alice> text} or C{[12:01] * alice waves}.
+
+    Rendered as text like every other line: stored text is shown through
+    L{plain} (no control characters, no line breaks), whatever it holds.
+    """
+    stamp = history_time(when, now)
+    who, said = plain(sender), plain(text)
+    return f"[{stamp}] * {who} {said}" if action else f"[{stamp}] <{who}> {said}"
+
+
+def history_block(room: str, messages: Sequence[tuple[float, str, str, bool]],
+                  now: float) -> bytes:
+    """The bytes of a whole replay: header, one line per (time, sender, text,
+    action), and the end line."""
+    lines = [history_header(room, len(messages))]
+    lines.extend(history_line(when, sender, text, action, now)
+                 for when, sender, text, action in messages)
+    lines.append(HISTORY_END)
+    return ("\r\n".join(lines) + "\r\n").encode("utf-8")
+
+
+_HISTORY_HEADER = re.compile(r"\* history of (?P<room>\S+) \((?P<count>\d+)\)")
+_HISTORY_LINE = re.compile(
+    r"\[(?:(?P<date>\d{4}-\d{2}-\d{2}) )?(?P<hm>\d{2}:\d{2})\] (?P<rest>.*)", re.DOTALL)
+_HISTORY_ACTION = re.compile(rf"\* (?P<sender>{NAME_PATTERN}) (?P<text>.*)", re.DOTALL)
+
+
+def parse_history_time(date: str | None, hours_minutes: str, now: float) -> float:
+    """The epoch seconds of a history line's C{[date HH:MM]} (UTC), to the minute.
+
+    Without a date it is today's (by C{now}), or yesterday's if that would
+    be in the future: the server sends the date for any other day.
+    """
+    hour, minute = (int(part) for part in hours_minutes.split(":"))
+    if date is not None:
+        year, month, day = (int(part) for part in date.split("-"))
+    else:
+        year, month, day = _time.gmtime(now)[:3]
+    when = float(calendar.timegm((year, month, day, hour, minute, 0, 0, 0, 0)))
+    if date is None and when > now + 60:
+        when -= 86400
+    return when
 
 
 # -- the other direction: parsing server lines (for clients) -----------------
@@ -456,9 +531,13 @@ class LineParser:
         a client sets it when it asks for a name (see L{expect_name}).
     """
 
-    def __init__(self, room: str = "", me: str | None = None) -> None:
+    def __init__(self, room: str = "", me: str | None = None,
+                 now: Callable[[], float] = _time.time) -> None:
         self.me = me
         self.room = room
+        #: The room whose history block we are in, between its header and its end.
+        self.history: str | None = None
+        self._now = now
         self.present: dict[str, str] = {}
         self.awaiting_name = 0
         self.nowhere = False
@@ -480,6 +559,15 @@ class LineParser:
         return event
 
     def _classify(self, line: str) -> Event:
+        if self.history is not None:
+            event = self._in_history(line)
+            if event is not None:
+                return event
+        elif line.startswith("* history of "):
+            match = _HISTORY_HEADER.fullmatch(line)
+            if match:
+                self.history = match["room"]
+                return Notice(line[2:])
         if line.startswith("! "):
             text = line[2:]
             return Error(text, code=refusal_code(text))
@@ -492,6 +580,25 @@ class LineParser:
         elif line.startswith("* "):
             return self._star(line[2:])
         return Notice(line)
+
+    def _in_history(self, line: str) -> Event | None:
+        """A line inside a history block: a L{RoomMessage} with its time (and no
+        id: the line protocol does not carry it), or the block's end."""
+        if line == HISTORY_END:
+            self.history = None
+            return Notice(line[2:])
+        match = _HISTORY_LINE.fullmatch(line)
+        if match is None:
+            return None
+        room, rest = self.history or "", match["rest"]
+        stamp = (parse_history_time(match["date"], match["hm"], self._now()), 0)
+        said = _ROOM_MESSAGE.fullmatch(rest)
+        if said:
+            return RoomMessage(room, said["sender"], said["text"], stamp=stamp)
+        acted = _HISTORY_ACTION.fullmatch(rest)
+        if acted:
+            return RoomMessage(room, acted["sender"], acted["text"], True, stamp=stamp)
+        return None
 
     def _private(self, line: str) -> Event:
         match = _PRIVATE_MESSAGE.fullmatch(line)

@@ -1,0 +1,61 @@
+"""L{HistoryDelivery}: the delivery seam with a memory.
+
+It wraps the L{chatsvc.hub.delivery.LocalDelivery} fan-out (as the seam's
+docstring plans): each L{RoomMessage} (actions and notices too) is handed to
+the store, which only appends it to the next batch, and then delivered
+exactly as before.  Nothing waits for the database, and nothing here can
+raise into the hub.
+
+Private messages pass through unrecorded in this first slice: whose they
+are to read back needs accounts (issue 18's next part).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from chatsvc.events import Event, RoomMessage
+from chatsvc.hub.delivery import Delivery, LocalDelivery
+from chatsvc.hub.participant import Participant
+from chatsvc.hub.rooms import Room
+from chatsvc.store.sqlite import HistoryStore
+
+#: The default of C{--history-replay}: messages shown on joining a room.
+DEFAULT_REPLAY = 50
+
+#: The most C{/history N} shows (and C{--history-replay} may ask for).
+MAX_REPLAY = 500
+
+
+class HistoryDelivery:
+    """A L{Delivery} that records room messages, then delivers them locally.
+
+    @ivar store: where the messages go (and replays come from).
+    @ivar replay: how many messages a user joining a room is shown (0: none).
+    """
+
+    __slots__ = ("local", "replay", "store")
+
+    def __init__(self, store: HistoryStore, replay: int = DEFAULT_REPLAY,
+                 local: Delivery | None = None) -> None:
+        self.store = store
+        self.replay = replay
+        self.local: Delivery = LocalDelivery() if local is None else local
+
+    def to_room(self, room: Room, event: Event, *, exclude: Participant | None = None) -> None:
+        # Hot spot, the fan-out (docs/performance.rst): one type test and an
+        # append before the unchanged fan-out loop.
+        if type(event) is RoomMessage:
+            self.store.record(event)
+        self.local.to_room(room, event, exclude=exclude)
+
+    def to_user(self, participant: Participant, event: Event) -> None:
+        self.local.to_user(participant, event)
+
+    def to_many(self, participants: Iterable[Participant], event: Event) -> None:
+        self.local.to_many(participants, event)
+
+
+def history_of(delivery: object) -> HistoryDelivery | None:
+    """The hub's history, if its delivery keeps one (C{history_of(hub.delivery)})."""
+    return delivery if isinstance(delivery, HistoryDelivery) else None

@@ -1,0 +1,304 @@
+"""The history store: room messages in an SQLite file, off the reactor thread.
+
+One database file, C{history.sqlite3} in the data directory, in WAL mode (a
+reader never waits for the writer, and a committed transaction survives the
+process being killed).  Its schema is versioned with SQLite's
+C{user_version}; L{MIGRATIONS} run forward, in one transaction each, when
+the store opens, and a file from a newer chatsvc is refused rather than
+guessed at.
+
+The reactor never waits for the database:
+
+  - L{HistoryStore.record} appends the event to a list and, once per reactor
+    turn, hands the whole list to the store's one worker thread as one
+    transaction (writes batched, a single writer);
+  - reads (L{HistoryStore.latest}) return a L{Deferred} and run on the same
+    thread, after every write recorded before them: so a read started when a
+    user joins sees every message the hub emitted before the join, and none
+    after it.
+
+Opening (L{HistoryStore.open}) is the one blocking step: it runs at start-up,
+before the reactor runs, so that a corrupt or unwritable data directory ends
+start-up with one clear line (L{StoreError}) instead of failing later.
+"""
+
+from __future__ import annotations
+
+import os
+import sqlite3
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, TypeVar
+
+from twisted.internet.defer import Deferred, succeed
+from twisted.internet.interfaces import IReactorTime
+from twisted.logger import Logger
+from twisted.python.threadpool import ThreadPool
+
+from chatsvc.events import RoomMessage
+from chatsvc.hub.names import fold
+
+_T = TypeVar("_T")
+
+#: The database's file name inside the data directory.
+DATABASE = "history.sqlite3"
+
+#: Forward migrations: the statements that take the schema from version
+#: C{i} to C{i + 1} are C{MIGRATIONS[i]}.  Append, never edit: a released
+#: step has already run on someone's data.
+MIGRATIONS: tuple[tuple[str, ...], ...] = (
+    (
+        # seq orders messages as the hub emitted them (ids sort by time then
+        # serial, but serials restart with the process).
+        """CREATE TABLE room_message (
+            seq INTEGER PRIMARY KEY,
+            id TEXT NOT NULL UNIQUE,
+            room_key TEXT NOT NULL,
+            room TEXT NOT NULL,
+            time REAL NOT NULL,
+            sender TEXT NOT NULL,
+            text TEXT NOT NULL,
+            action INTEGER NOT NULL,
+            notice INTEGER NOT NULL
+        )""",
+        "CREATE INDEX room_message_by_room ON room_message (room_key, seq)",
+        "CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)",
+    ),
+)
+
+#: The schema version this code reads and writes.
+SCHEMA_VERSION = len(MIGRATIONS)
+
+
+class StoreError(Exception):
+    """The data directory cannot be used; C{str()} is one line for the operator."""
+
+
+@dataclass(frozen=True, slots=True)
+class StoredMessage:
+    """One room message as the store keeps it (what a replay shows)."""
+
+    id: str
+    room: str
+    time: float
+    sender: str
+    text: str
+    action: bool = False
+    notice: bool = False
+
+
+def _connect(path: str) -> sqlite3.Connection:
+    # check_same_thread=False: opened on the reactor thread at start-up, then
+    # used only by the store's one worker thread.  isolation_level=None: we
+    # say BEGIN and COMMIT ourselves.
+    connection = sqlite3.connect(path, check_same_thread=False, isolation_level=None)
+    connection.execute("PRAGMA journal_mode=WAL")
+    # NORMAL in WAL mode: a commit survives the process being killed (the
+    # WAL is in the OS's hands); only a power cut may lose the last commits.
+    connection.execute("PRAGMA synchronous=NORMAL")
+    connection.execute("PRAGMA busy_timeout=5000")
+    return connection
+
+
+def migrate(connection: sqlite3.Connection) -> int:
+    """Run the forward migrations this database lacks; return the version it had.
+
+    Raises L{StoreError} for a database newer than this code.
+    """
+    (version,) = connection.execute("PRAGMA user_version").fetchone()
+    if version > SCHEMA_VERSION:
+        raise StoreError(f"schema version {version} is newer than this chatsvc's "
+                         f"({SCHEMA_VERSION}): run a newer chatsvc, or restore a backup")
+    for step in range(version, SCHEMA_VERSION):
+        connection.execute("BEGIN IMMEDIATE")
+        try:
+            for statement in MIGRATIONS[step]:
+                connection.execute(statement)
+            connection.execute(f"PRAGMA user_version={step + 1}")
+            connection.execute("COMMIT")
+        except BaseException:
+            connection.execute("ROLLBACK")
+            raise
+    return int(version)
+
+
+def open_database(path: str) -> sqlite3.Connection:
+    """Open (creating if need be) and migrate the database at C{path}.
+
+    Proves it can be written (a write at every start), so that a read-only
+    file or directory is found now, not at the first message.  Every
+    failure is a L{StoreError} naming the file.
+    """
+    try:
+        connection = _connect(path)
+        try:
+            migrate(connection)
+            connection.execute("BEGIN IMMEDIATE")
+            connection.execute("INSERT OR REPLACE INTO meta (key, value) "
+                               "VALUES ('opened-by', 'chatsvc')")
+            connection.execute("COMMIT")
+        except BaseException:
+            connection.close()
+            raise
+    except sqlite3.DatabaseError as error:
+        raise StoreError(f"{path}: {error} (is it a chatsvc history file? "
+                         "restore it from a backup or move it away)") from None
+    except sqlite3.Error as error:
+        raise StoreError(f"{path}: {error}") from None
+    return connection
+
+
+def prepare_directory(directory: str) -> str:
+    """Create the data directory if need be; return the database's path.
+
+    Raises L{StoreError} if it cannot be created or is no directory.
+    """
+    try:
+        os.makedirs(directory, exist_ok=True)
+    except FileExistsError:
+        raise StoreError(f"{directory}: not a directory") from None
+    except OSError as error:
+        raise StoreError(f"{directory}: {error.strerror or error}") from None
+    if not os.access(directory, os.W_OK | os.X_OK):
+        raise StoreError(f"{directory}: not writable by this user")
+    return str(Path(directory) / DATABASE)
+
+
+_INSERT = ("INSERT OR IGNORE INTO room_message "
+           "(id, room_key, room, time, sender, text, action, notice) "
+           "VALUES (?, ?, ?, ?, ?, ?, ?, ?)")
+
+_LATEST = ("SELECT id, room, time, sender, text, action, notice FROM room_message "
+           "WHERE room_key = ? ORDER BY seq DESC LIMIT ?")
+
+
+class HistoryStore:
+    """Room messages in SQLite, written in batches by one thread.
+
+    @param connection: an open, migrated connection (L{open_database}, or
+        C{sqlite3.connect(":memory:")} and L{migrate} in tests).
+    @param reactor: schedules the batches (C{callLater}) and receives the
+        thread's results (C{callFromThread}); a C{task.Clock} in tests.
+    @param run: runs a function off the reactor thread and returns a
+        L{Deferred} of its result.  By default the store's own pool of one
+        thread (L{start} starts it); tests pass a synchronous one.
+    """
+
+    log = Logger()
+
+    def __init__(self, connection: sqlite3.Connection, reactor: IReactorTime,
+                 run: Callable[..., Deferred[Any]] | None = None) -> None:
+        self.connection = connection
+        self.reactor = reactor
+        self._pool: ThreadPool | None = None
+        if run is None:
+            self._pool = ThreadPool(minthreads=1, maxthreads=1, name="chatsvc-history")
+            run = self._in_pool
+        self._run = run
+        self._pending: list[RoomMessage] = []
+        self._scheduled = False
+        self._closed = False
+        #: Batches written, and messages in them (for tests and the log).
+        self.batches = 0
+        self.written = 0
+
+    @classmethod
+    def open(cls, directory: str, reactor: IReactorTime) -> HistoryStore:
+        """The store in data directory C{directory}: created, migrated, proved
+        writable.  Blocking: for start-up, before the reactor runs."""
+        return cls(open_database(prepare_directory(directory)), reactor)
+
+    # -- the worker thread ----------------------------------------------------
+
+    def start(self) -> None:
+        """Start the worker thread (a no-op with an injected C{run})."""
+        if self._pool is not None and not self._pool.started:
+            self._pool.start()
+
+    def _in_pool(self, function: Callable[..., _T], *args: Any) -> Deferred[_T]:
+        from twisted.internet.threads import deferToThreadPool
+
+        assert self._pool is not None
+        reactor: Any = self.reactor  # IReactorFromThreads too, when it is a real reactor
+        return deferToThreadPool(reactor, self._pool, function, *args)
+
+    def stop(self) -> Deferred[None]:
+        """Write what is pending, close the database, stop the thread."""
+        self._submit()
+        self._closed = True
+        closing: Deferred[None] = self._run(self.connection.close)
+
+        def stopped(result: object) -> None:
+            if self._pool is not None and self._pool.started:
+                self._pool.stop()  # idle now: its queue ended with the close
+
+        return closing.addBoth(stopped)
+
+    # -- writes -----------------------------------------------------------------
+
+    def record(self, event: RoomMessage) -> None:
+        """Keep C{event} (a room message the hub emitted): on the next batch.
+
+        Hot spot, on the fan-out path: an append, and one C{callLater} per
+        reactor turn, whatever the number of messages in it.
+        """
+        if self._closed:
+            return
+        self._pending.append(event)
+        if not self._scheduled:
+            self._scheduled = True
+            self.reactor.callLater(0, self._submit)
+
+    def _submit(self) -> None:
+        """Hand the pending messages to the worker thread, as one transaction."""
+        self._scheduled = False
+        batch, self._pending = self._pending, []
+        if batch:
+            written = self._run(self._write, batch)
+            written.addErrback(self._write_failed, len(batch))
+
+    def _write(self, batch: Sequence[RoomMessage]) -> int:
+        # On the worker thread.  Events are immutable, so reading them here
+        # is safe; their ids are made here, off the reactor.
+        rows = [(event.id, fold(event.room), event.room, event.time, event.sender,
+                 event.text, int(event.action), int(event.notice)) for event in batch]
+        connection = self.connection
+        connection.execute("BEGIN")
+        try:
+            connection.executemany(_INSERT, rows)
+            connection.execute("COMMIT")
+        except BaseException:
+            connection.execute("ROLLBACK")
+            raise
+        self.batches += 1
+        self.written += len(rows)
+        return len(rows)
+
+    def _write_failed(self, failure: Any, count: int) -> None:
+        # A full disk, say: the chat carries on without those messages' history.
+        self.log.error("history: {count} message(s) not stored: {why}",
+                       count=count, why=failure.getErrorMessage())
+
+    # -- reads --------------------------------------------------------------------
+
+    def latest(self, room: str, count: int) -> Deferred[list[StoredMessage]]:
+        """The last C{count} messages of C{room}, oldest first.
+
+        Runs after every message recorded before this call (the pending batch
+        goes first), so it sees all of them.
+        """
+        if self._closed:
+            return succeed([])
+        self._submit()
+        return self._run(self._latest, fold(room), count)
+
+    def _latest(self, room_key: str, count: int) -> list[StoredMessage]:
+        rows = self.connection.execute(_LATEST, (room_key, count)).fetchall()
+        return [StoredMessage(id, room, time, sender, text, bool(action), bool(notice))
+                for id, room, time, sender, text, action, notice in reversed(rows)]
+
+
+__all__ = ["DATABASE", "MIGRATIONS", "SCHEMA_VERSION", "HistoryStore", "StoreError",
+           "StoredMessage", "migrate", "open_database",
+           "prepare_directory"]
