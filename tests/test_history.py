@@ -31,7 +31,9 @@ from chatsvc.protocols.line.wire import (
 from chatsvc.service import tap
 from chatsvc.store.delivery import HistoryDelivery, history_of
 from chatsvc.store.sqlite import (
+    BATCH_LIMIT,
     SCHEMA_VERSION,
+    WRITE_DELAY,
     HistoryStore,
     StoreError,
     migrate,
@@ -82,18 +84,32 @@ def result_of(deferred: Deferred[Any]) -> Any:
 # -- the store ------------------------------------------------------------------
 
 
-def test_messages_are_written_in_one_batch_per_reactor_turn() -> None:
+def test_messages_are_written_in_one_batch_after_the_write_delay() -> None:
     clock, worker = Clock(), Worker()
     store = memory_store(clock, worker)
     for serial in range(1, 4):
         store.record(message("#rust", "alice", f"m{serial}", serial=serial))
-    assert worker.queue == []  # nothing leaves before the reactor's next turn
-    clock.advance(0)
+    clock.advance(WRITE_DELAY * 0.9)
+    assert worker.queue == []  # waiting for more to share the transaction
+    clock.advance(WRITE_DELAY * 0.1)
     assert len(worker.queue) == 1  # one transaction for the three
     worker.run()
     assert (store.batches, store.written) == (1, 3)
     texts = [m.text for m in result_of(_read(store, worker, "#rust", 10))]
     assert texts == ["m1", "m2", "m3"]
+
+
+def test_a_full_batch_is_written_without_waiting() -> None:
+    clock, worker = Clock(), Worker()
+    store = memory_store(clock, worker)
+    for serial in range(1, BATCH_LIMIT + 2):
+        store.record(message("#rust", "alice", f"m{serial}", serial=serial))
+    assert len(worker.queue) == 1  # the first BATCH_LIMIT, at once
+    clock.advance(WRITE_DELAY)
+    assert len(worker.queue) == 2  # and the one after, on the delay
+    worker.run()
+    assert (store.batches, store.written) == (2, BATCH_LIMIT + 1)
+    assert clock.getDelayedCalls() == []
 
 
 def _read(store: HistoryStore, worker: Worker, room: str, count: int) -> Deferred[Any]:
@@ -135,14 +151,6 @@ def test_hostile_text_is_stored_and_read_verbatim() -> None:
     assert [m.text for m in stored] == hostile
     assert [m.action for m in stored] == [False, True, False, False, False, False]
     assert result_of(store.latest("'; DROP TABLE room_message; --", 5)) == []
-
-
-def test_a_repeated_event_is_kept_once() -> None:
-    store = memory_store(Clock())
-    event = message("#rust", "alice", "once")
-    store.record(event)
-    store.record(event)
-    assert [m.text for m in result_of(store.latest("#rust", 5))] == ["once"]
 
 
 def test_a_fresh_database_is_migrated_to_the_current_version(tmp_path) -> None:
@@ -265,8 +273,8 @@ class History:
         self.net.hub.delivery = self.delivery
 
     def settle(self) -> None:
-        """The reactor turns and the thread catches up."""
-        self.net.hub.clock.advance(0)
+        """The write delay passes and the thread catches up."""
+        self.net.hub.clock.advance(WRITE_DELAY)
         self.worker.run()
 
     def user(self, name: str) -> LineUser:

@@ -79,6 +79,7 @@ def chat_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[int,
         [str(twistd), "-n", "--pidfile=", f"--logfile={log}", "chat",
          "--port", f"tcp:{line_port}:interface=127.0.0.1",
          "--irc-port", f"tcp:{irc_port}:interface=127.0.0.1", "--name", "testnet"],
+        cwd=log.parent,  # its ./chatsvc-data (the history) too, not the checkout's
         stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
     )
 
