@@ -207,6 +207,16 @@ class Chatsvc(Server):
         ]
 
 
+class ChatsvcNoHistory(Chatsvc):
+    """chatsvc with no history store (C{--data-dir none}): what history costs
+    is C{chatsvc} (which keeps history, the default) against this."""
+
+    name = "chatsvc-nohistory"
+
+    def benchmark_options(self) -> list[str]:
+        return [*super().benchmark_options(), "--data-dir", "none"]
+
+
 class ChatsvcIRC(Chatsvc):
     """chatsvc's IRC listener (once it exists), same hub, same options."""
 
@@ -307,7 +317,7 @@ class FloorInline(Floor):
 
 
 SERVERS: dict[str, Server] = {s.name: s for s in (
-    Chatsvc(), ChatsvcIRC(), Ngircd(), Words(), Floor(), FloorInline())}
+    Chatsvc(), ChatsvcNoHistory(), ChatsvcIRC(), Ngircd(), Words(), Floor(), FloorInline())}
 BASELINE = "ngircd"
 
 
