@@ -153,6 +153,15 @@ def test_hostile_text_is_stored_and_read_verbatim() -> None:
     assert result_of(store.latest("'; DROP TABLE room_message; --", 5)) == []
 
 
+def test_messages_of_a_closed_room_are_shown_only_in_that_room() -> None:
+    store = memory_store(Clock())
+    store.record(message("#rust", "alice", "open", serial=1))
+    store.record(message("#rust", "alice", "closed", serial=2), private_to=100.0)
+    assert [m.text for m in result_of(store.latest("#rust", 5, 100.0))] == ["open", "closed"]
+    assert [m.text for m in result_of(store.latest("#rust", 5, 200.0))] == ["open"]
+    assert [m.text for m in result_of(store.latest("#rust", 5))] == ["open"]
+
+
 def test_a_fresh_database_is_migrated_to_the_current_version(tmp_path) -> None:
     connection = open_database(prepare_directory(str(tmp_path / "data")))
     assert connection.execute("PRAGMA user_version").fetchone() == (SCHEMA_VERSION,)
@@ -425,6 +434,29 @@ def test_history_command_counts_and_other_rooms() -> None:
     history.settle()
     assert bob.read() == ["! you are not in #closed", "! no such room: #hidden",
                           "! no such room: #nowhere", "! usage: /history [#room] [N]"]
+
+
+def test_a_new_room_of_the_same_name_never_shows_a_closed_rooms_talk() -> None:
+    """Said in #club while it was invite-only: shown to whoever joins that
+    room while it lasts (they were invited), never to whoever makes a new
+    #club once it emptied (room modes do not outlive the room)."""
+    history = History()
+    alice, bob = history.user("alice"), history.user("bob")
+    alice.send("/join #club", "before the rules", "/mode +i", "members only", "/invite bob")
+    history.settle()
+    bob.read()
+    bob.send("/join #club")
+    history.settle()
+    assert "[22:13] <alice> members only" in bob.read()
+    alice.send("/part", "/me leaves")
+    bob.send("/part")  # #club empties: it is gone
+    history.net.hub.clock.advance(60)
+    carol = history.user("carol")
+    carol.send("/join #club")
+    history.settle()
+    lines = carol.read()
+    assert "[22:13] <alice> before the rules" in lines
+    assert not any("members only" in line for line in lines)
 
 
 def test_history_on_a_server_without_a_store() -> None:

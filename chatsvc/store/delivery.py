@@ -46,7 +46,8 @@ class HistoryDelivery:
         # Hot spot, the fan-out (docs/performance.rst): one type test and an
         # append before the unchanged fan-out loop.
         if type(event) is RoomMessage:
-            self.store.record(event)
+            closed = room.secret or room.invite_only or room.password is not None
+            self.store.record(event, room.created if closed else None)
         self.local.to_room(room, event, exclude=exclude)
 
     def to_user(self, participant: Participant, event: Event) -> None:

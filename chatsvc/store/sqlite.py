@@ -53,7 +53,11 @@ DATABASE = "history.sqlite3"
 MIGRATIONS: tuple[tuple[str, ...], ...] = (
     (
         # seq orders messages as the hub emitted them (ids sort by time then
-        # serial, but serials restart with the process).
+        # serial, but serials restart with the process).  private_to: NULL
+        # for a message said in an open room; for one said in a secret,
+        # invite-only or keyed room, that room's creation time: it is shown
+        # only while that same room lasts, never to whoever makes a new room
+        # of the name once it emptied.
         """CREATE TABLE room_message (
             seq INTEGER PRIMARY KEY,
             id TEXT NOT NULL,
@@ -63,7 +67,8 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
             sender TEXT NOT NULL,
             text TEXT NOT NULL,
             action INTEGER NOT NULL,
-            notice INTEGER NOT NULL
+            notice INTEGER NOT NULL,
+            private_to REAL
         )""",
         "CREATE INDEX room_message_by_room ON room_message (room_key, seq)",
         "CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)",
@@ -177,11 +182,12 @@ def prepare_directory(directory: str) -> str:
 
 
 _INSERT = ("INSERT INTO room_message "
-           "(id, room_key, room, time, sender, text, action, notice) "
-           "VALUES (?, ?, ?, ?, ?, ?, ?, ?)")
+           "(id, room_key, room, time, sender, text, action, notice, private_to) "
+           "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)")
 
 _LATEST = ("SELECT id, room, time, sender, text, action, notice FROM room_message "
-           "WHERE room_key = ? ORDER BY seq DESC LIMIT ?")
+           "WHERE room_key = ? AND (private_to IS NULL OR private_to = ?) "
+           "ORDER BY seq DESC LIMIT ?")
 
 
 class HistoryStore:
@@ -207,7 +213,7 @@ class HistoryStore:
             self._pool = ThreadPool(minthreads=1, maxthreads=1, name="chatsvc-history")
             run = self._in_pool
         self._run = run
-        self._pending: list[RoomMessage] = []
+        self._pending: list[tuple[RoomMessage, float | None]] = []
         self._scheduled: IDelayedCall | None = None
         self._closed = False
         #: Batches written, and messages in them (for tests and the log).
@@ -248,8 +254,11 @@ class HistoryStore:
 
     # -- writes -----------------------------------------------------------------
 
-    def record(self, event: RoomMessage) -> None:
+    def record(self, event: RoomMessage, private_to: float | None = None) -> None:
         """Keep C{event} (a room message the hub emitted): in the next batch.
+
+        C{private_to}: the creation time of the room it was said in, if that
+        room is secret, invite-only or keyed (see L{latest}).
 
         On the fan-out path: an append, and one C{callLater} per batch,
         whatever the number of messages in it.
@@ -257,7 +266,7 @@ class HistoryStore:
         if self._closed:
             return
         pending = self._pending
-        pending.append(event)
+        pending.append((event, private_to))
         if len(pending) >= BATCH_LIMIT:
             self._submit()
         elif self._scheduled is None:
@@ -273,11 +282,12 @@ class HistoryStore:
             written = self._run(self._write, batch)
             written.addErrback(self._write_failed, len(batch))
 
-    def _write(self, batch: Sequence[RoomMessage]) -> int:
+    def _write(self, batch: Sequence[tuple[RoomMessage, float | None]]) -> int:
         # On the worker thread.  Events are immutable, so reading them here
         # is safe; their ids are made here, off the reactor.
         rows = [(event.id, fold(event.room), event.room, event.time, event.sender,
-                 event.text, int(event.action), int(event.notice)) for event in batch]
+                 event.text, int(event.action), int(event.notice), private_to)
+                for event, private_to in batch]
         connection = self.connection
         connection.execute("BEGIN")
         try:
@@ -297,8 +307,14 @@ class HistoryStore:
 
     # -- reads --------------------------------------------------------------------
 
-    def latest(self, room: str, count: int) -> Deferred[list[StoredMessage]]:
+    def latest(self, room: str, count: int,
+               created: float | None = None) -> Deferred[list[StoredMessage]]:
         """The last C{count} messages of C{room}, oldest first.
+
+        Messages said while the room was secret, invite-only or keyed are
+        among them only if C{created} is the creation time of the room they
+        were said in: the room as it exists now, not an earlier one of the
+        same name.
 
         Runs after every message recorded before this call (the pending batch
         goes first), so it sees all of them.
@@ -306,10 +322,10 @@ class HistoryStore:
         if self._closed:
             return succeed([])
         self._submit()
-        return self._run(self._latest, fold(room), count)
+        return self._run(self._latest, fold(room), count, created)
 
-    def _latest(self, room_key: str, count: int) -> list[StoredMessage]:
-        rows = self.connection.execute(_LATEST, (room_key, count)).fetchall()
+    def _latest(self, room_key: str, count: int, created: float | None) -> list[StoredMessage]:
+        rows = self.connection.execute(_LATEST, (room_key, created, count)).fetchall()
         return [StoredMessage(id, room, time, sender, text, bool(action), bool(notice))
                 for id, room, time, sender, text, action, notice in reversed(rows)]
 

@@ -663,7 +663,7 @@ class LineChatProtocol(RecordBacked, BoundedLineReceiver):
         history = history_of(self.hub.delivery)
         rooms = self.hub.rooms_of(self)
         if history is not None and history.replay and rooms:
-            self._replay(rooms[0].name, history.replay, quiet=True)
+            self._replay(rooms[0], history.replay, quiet=True)
 
     def _cmd_history(self, argument: str) -> None:
         """C{/history [#room] [N]}: the last N (default C{--history-replay}, at
@@ -686,10 +686,10 @@ class LineChatProtocol(RecordBacked, BoundedLineReceiver):
         if count == 0:
             raise Usage("usage: /history [#room] [N] (N at least 1)")
         self._bulk("/history")
-        self._replay(room.name, count, quiet=False)
+        self._replay(room, count, quiet=False)
 
-    def _replay(self, room: str, count: int, quiet: bool) -> None:
-        """Read C{room}'s last C{count} messages and show them in their place.
+    def _replay(self, current: Room, count: int, quiet: bool) -> None:
+        """Read C{current}'s last C{count} messages and show them in their place.
 
         Reads are asynchronous, so from now until the read is done every
         event for this user is held (L{_hold}) and written after the history
@@ -701,6 +701,7 @@ class LineChatProtocol(RecordBacked, BoundedLineReceiver):
         history = history_of(self.hub.delivery)
         if history is None:
             return
+        room = current.name
         slot = _Replay(room)
         held = self._held
         if held is None:
@@ -710,7 +711,7 @@ class LineChatProtocol(RecordBacked, BoundedLineReceiver):
             # 20% of the fan-out on the bench.)
             held = self._held = deque()
         held.append(slot)
-        reading = history.store.latest(room, count)
+        reading = history.store.latest(room, count, current.created)
 
         def read(messages: list[StoredMessage]) -> None:
             now = self.hub.clock.seconds()
