@@ -77,6 +77,8 @@ SAMPLES: list[ChatError] = [
     errors.BadOperLogin(),
     errors.TooManyFailures(30),
     errors.NotServerOperator(),
+    errors.NoHistory(),
+    errors.HistoryUnavailable("#rust"),
     errors.UnknownUserMode("q"),
     errors.TooManyRooms(ROOM, 20),
     errors.ServerFull(),

@@ -551,6 +551,27 @@ class AlreadyRegistered(ChatError):
         super().__init__("already registered")
 
 
+class NoHistory(ChatError):
+    """C{/history} on a server that keeps none (C{--data-dir none})."""
+
+    code = "no-history"
+    line_forms = ("this server keeps no history",)
+
+    def __init__(self) -> None:
+        super().__init__("this server keeps no history")
+
+
+class HistoryUnavailable(ChatError):
+    """The store could not be read (the error is in the server's log)."""
+
+    code = "history-unavailable"
+    line_forms = ("the history of {room} is unavailable",)
+
+    def __init__(self, room: str) -> None:
+        self.room = room
+        super().__init__(f"the history of {room} is unavailable")
+
+
 class NoSuchPage(ChatError):
     """C{/rooms N} past the last page."""
 

@@ -29,14 +29,16 @@ from twisted.python.failure import Failure
 from chatsvc.conn.framing import TOO_LONG, BoundedLineReceiver
 from chatsvc.conn.guard import Guard
 from chatsvc.conn.limits import ROOMS_PER_PAGE, ReplyBudget
-from chatsvc.events import Error, Event, Notice, RoomList, Topic, Who
+from chatsvc.events import Event, Notice, RoomList, Topic, Who
 from chatsvc.hub.errors import (
     AlreadyRegistered,
     BadPassword,
     ChatError,
     EmptyMessage,
+    HistoryUnavailable,
     InDefaultRoom,
     LineTooLong,
+    NoHistory,
     NoRoom,
     NoSuchPage,
     NoSuchUser,
@@ -684,7 +686,7 @@ class LineChatProtocol(RecordBacked, BoundedLineReceiver):
         without an invitation or a key."""
         history = history_of(self.hub.delivery)
         if history is None:
-            raise ChatError("this server keeps no history", code="no-history")
+            raise NoHistory()
         words = argument.split()
         room_name = words.pop(0) if words and words[0].startswith("#") else None
         if len(words) > 1 or (words and not words[0].isdigit()):
@@ -740,8 +742,7 @@ class LineChatProtocol(RecordBacked, BoundedLineReceiver):
         def failed(failure: Failure) -> None:
             self.log.error("history of {room} not read: {why}", room=room,
                            why=failure.getErrorMessage())
-            slot.data = line_bytes(Error(f"the history of {room} is unavailable",
-                                         code="history-unavailable"))
+            slot.data = line_bytes(HistoryUnavailable(room).as_event())
 
         reading.addCallbacks(read, failed)
         reading.addCallback(lambda _: self._replayed(slot))
