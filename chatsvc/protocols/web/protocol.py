@@ -32,6 +32,7 @@ from chatsvc.hub.errors import (
     TryAgain,
     Usage,
 )
+from chatsvc.hub.participant import RecordBacked
 from chatsvc.hub.users import User
 from chatsvc.protocols.web.wire import WIRE_FORMAT, Request, body_of, encode, parse, render, rfc3339
 
@@ -112,7 +113,7 @@ class _Socket:
         self.websocket.detachProducer()
 
 
-class WebChatProtocol:
+class WebChatProtocol(RecordBacked):
     """One browser (or other WebSocket client) speaking the JSON protocol.
 
     @param hub: the hub.
@@ -141,16 +142,6 @@ class WebChatProtocol:
         self._budget: ReplyBudget | None = None
         self._silence: IDelayedCall | None = None
         self._waiting_for_pong = False
-
-    # The record's name and host (RecordBacked's, spelled out: that class
-    # has __slots__ = () and this one keeps attributes).
-    @property
-    def name(self) -> str | None:
-        return self.record.name
-
-    @property
-    def host(self) -> str:
-        return self.record.host
 
     # -- what Twisted's WebSocket layer calls -------------------------------
 
