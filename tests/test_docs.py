@@ -214,6 +214,9 @@ def test_every_hot_spot_comment_points_at_a_step_that_exists() -> None:
             words = [w for w in mark[1].split() if w not in ("#", "#:")]
             marks.append((path.name, " ".join(words), " ".join(mark[2].split())))
     assert len(marks) >= 8, marks
+    mentions = sum(path.read_text(encoding="utf-8").count("Hot spot")
+                   for path in (root / "chatsvc").rglob("*.py"))
+    assert mentions == len(marks), "a Hot spot comment that names no step of the page"
     for name, what, where in marks:
         named = re.findall(r"step (\d+)", where)
         sections = re.findall(r'"([^"]+)"', where)
