@@ -151,6 +151,9 @@ def test_irssi(chat_server: tuple[int, int], tmp_path: Path) -> None:
         "irssi", f"--home={home}", "-n", "alice", "-c", "127.0.0.1", "-p", str(irc_port)], env)
     try:
         wait_for(lambda: irssi.shows("Welcome to the testnet IRC network"), "irssi to register")
+        # irssi negotiates capabilities and lists them (it saw none before CAP).
+        wait_for(lambda: irssi.shows("Capabilities supported") and irssi.shows("multi-prefix"),
+                 "irssi to list the server's capabilities")
         irssi.keys("/join #chat")
         wait_for(lambda: bob.saw("* alice joined"), "bob to see irssi join #chat")
         wait_for(lambda: irssi.shows("has joined #chat"), "irssi in #chat")
@@ -230,6 +233,11 @@ def test_weechat(chat_server: tuple[int, int], tmp_path: Path) -> None:
     try:
         wait_for(lambda: "Welcome to the testnet IRC network" in weechat.log(server),
                  "weechat to register")
+        # weechat negotiates the capabilities it knows and lists those enabled.
+        enabled = next((line for line in weechat.log(server).splitlines()
+                        if "client capability, enabled:" in line), "")
+        for cap in ("away-notify", "multi-prefix", "server-time", "userhost-in-names"):
+            assert cap in enabled, (cap, enabled)
         weechat.command(server, "/join #chat")
         wait_for(lambda: bob.saw("* carol joined"), "bob to see weechat join #chat")
         wait_for(lambda: "carol (~carol@127.0.0.1) has joined #chat" in weechat.log(chat),
