@@ -26,6 +26,7 @@ the same fields.
 from __future__ import annotations
 
 import itertools
+import time
 from collections.abc import Callable, Iterator
 from dataclasses import MISSING, Field, dataclass, field, fields, is_dataclass, replace
 from typing import TYPE_CHECKING, Any, TypeVar, cast, dataclass_transform
@@ -62,6 +63,16 @@ def serials(node: int = 0) -> Iterator[int]:
 #: The serials of this process, shared by every hub in it (tests build many),
 #: so that no two of its events have the same id.
 PROCESS_SERIALS = serials()
+
+
+def utc_time(seconds: float) -> str:
+    """An event's time as RFC 3339 in UTC, to the millisecond (C{2026-12-03T14:01:02.345Z}).
+
+    The one spelling of it, so that IRC's server-time tag and the web
+    protocol's C{time} show the same event at the same millisecond.
+    """
+    whole, millis = divmod(int(round(seconds * 1000)), 1000)
+    return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(whole)) + f".{millis:03d}Z"
 
 
 def event_id(stamp: Stamp) -> str:

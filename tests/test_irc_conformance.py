@@ -12,8 +12,8 @@ import pytest
 from support import IRCUser, Net, numerics
 from twisted.internet.address import IPv4Address
 
+from chatsvc.events import utc_time
 from chatsvc.protocols.irc.protocol import DEFAULT_SERVER_INFO
-from chatsvc.protocols.irc.render import server_time
 from chatsvc.service.tap import Options, StartupFailure, makeService
 
 
@@ -315,7 +315,7 @@ def test_server_time_tags_what_the_hub_sends_and_only_for_who_asked(net: Net) ->
     timed.read(), plain_irc.read()
     net.clock.advance(0.25)
     line.send("hello with a time")
-    expected_time = server_time(net.clock.seconds())
+    expected_time = utc_time(net.clock.seconds())
     assert expected_time.endswith("Z") and "T" in expected_time
     assert timed.read() == [
         f"@time={expected_time} :liner!liner@198.51.100.7 PRIVMSG #chat :hello with a time"]
@@ -325,8 +325,8 @@ def test_server_time_tags_what_the_hub_sends_and_only_for_who_asked(net: Net) ->
 
 
 def test_server_time_is_utc_to_the_millisecond() -> None:
-    assert server_time(0) == "1970-01-01T00:00:00.000Z"
-    assert server_time(1_764_770_462.3456) == "2025-12-03T14:01:02.346Z"
+    assert utc_time(0) == "1970-01-01T00:00:00.000Z"
+    assert utc_time(1_764_770_462.3456) == "2025-12-03T14:01:02.346Z"
 
 
 def test_a_split_message_tags_every_line(net: Net) -> None:
@@ -367,7 +367,7 @@ def test_away_notify_tells_who_shares_a_room_whatever_their_protocol(net: Net) -
     for user in (watcher, unasked, other):
         user.read()
     away.send("/away at lunch")
-    stamp = server_time(net.clock.seconds())
+    stamp = utc_time(net.clock.seconds())
     assert watcher.read() == [f"@time={stamp} :liner!liner@198.51.100.7 AWAY :at lunch"]
     assert unasked.read() == [] and other.read() == []  # only who asked
     away.send("/away at lunch")  # no change, no line

@@ -15,9 +15,10 @@ from support import MessageTransport, Net, peer_address
 from twisted.internet.testing import StringTransport
 
 from chatsvc.conn.guard import SLOW_GRACE
+from chatsvc.events import utc_time
 from chatsvc.protocols.web import protocol as web_protocol
 from chatsvc.protocols.web.protocol import PING_INTERVAL, PING_TIMEOUT, WebChatProtocol
-from chatsvc.protocols.web.wire import parse, rfc3339
+from chatsvc.protocols.web.wire import parse
 
 RFC3339 = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$")
 
@@ -70,7 +71,7 @@ def test_a_web_message_reaches_line_and_irc_users_and_theirs_reach_it(net: Net) 
         ("bob", "hi alice", False), ("carol", "hi from irc", False), ("carol", "waves", True)]
     assert all(m["type"] == "message" and m["room"] == "#chat" for m in said)
     assert all(RFC3339.match(m["time"]) and len(m["id"]) == 24 for m in said)
-    assert said[0]["time"] == rfc3339(net.clock.seconds())
+    assert said[0]["time"] == utc_time(net.clock.seconds())
 
 
 def test_me_is_an_action_for_everyone(net: Net) -> None:
@@ -286,7 +287,7 @@ def test_a_password_server_wants_pass_first() -> None:
 
 
 def test_rfc3339_and_parse() -> None:
-    assert rfc3339(1_700_000_000.25) == "2023-11-14T22:13:20.250Z"
+    assert utc_time(1_700_000_000.25) == "2023-11-14T22:13:20.250Z"
     request = parse('{"type": "join", "room": "#a\\u0007b", "ref": "x"}')
     assert (request.type, request.fields, request.ref) == (
         "join", {"room": "#ab", "key": None}, "x")

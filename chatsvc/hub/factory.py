@@ -932,10 +932,10 @@ class ChatFactory(ServerFactory):
 
     def room_named(self, room_name: str, viewer: Participant | None = None) -> Room | None:
         """Like L{find_room}, but C{None} where that raises L{NoSuchRoom}."""
-        room = self.rooms.get(fold(room_name))
-        if room is None or (viewer is not None and not self.can_see(viewer, room)):
+        try:
+            return self.find_room(room_name, viewer)
+        except NoSuchRoom:
             return None
-        return room
 
     def is_server_operator(self, participant: Participant) -> bool:
         """Whether C{participant} logged in with C{/oper}."""

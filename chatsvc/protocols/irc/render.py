@@ -10,7 +10,6 @@ L{chatsvc.protocols.irc.protocol}.
 
 from __future__ import annotations
 
-import time
 from collections.abc import Callable
 
 from chatsvc.events import (
@@ -27,6 +26,7 @@ from chatsvc.events import (
     TopicChanged,
     Wallops,
     rendered,
+    utc_time,
 )
 from chatsvc.hub.modes import ModeChange, mode_string
 from chatsvc.hub.text import unbroken
@@ -160,12 +160,6 @@ def wire_format(caps: frozenset[str]) -> str:
     return _FORMATS[SERVER_TIME in caps, AWAY_NOTIFY in caps]
 
 
-def server_time(seconds: float) -> str:
-    """IRCv3 server-time: UTC, to the millisecond (``2026-12-03T14:01:02.345Z``)."""
-    whole, millis = divmod(int(round(seconds * 1000)), 1000)
-    return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(whole)) + f".{millis:03d}Z"
-
-
 def _away(name: str, mask: str, away: str | None) -> bytes:
     """away-notify's C{AWAY}: with the message when away, bare when back."""
     if away is None:
@@ -193,7 +187,7 @@ def variant_bytes(event: Event, wire_format: str) -> bytes | None:
         elif isinstance(event, Joined) and event.away is not None:
             data += _away(event.name, event.mask, event.away)
     if timed and event.id is not None and data:
-        tag = b"@time=" + server_time(event.time).encode("ascii") + b" "
+        tag = b"@time=" + utc_time(event.time).encode("ascii") + b" "
         data = b"".join(tag + line + b"\r\n" for line in data.split(b"\r\n")[:-1])
     event.wire[wire_format] = data
     return data

@@ -22,7 +22,17 @@ from wsproto.utilities import LocalProtocolError
 from chatsvc.conn.guard import Guard
 from chatsvc.conn.limits import ReplyBudget
 from chatsvc.conn.sinks import MessageSink, MessageTransport, StreamSink
-from chatsvc.events import Entered, Error, Event, Exited, Registered, Topic, TopicChanged, Who
+from chatsvc.events import (
+    Entered,
+    Error,
+    Event,
+    Exited,
+    Registered,
+    Topic,
+    TopicChanged,
+    Who,
+    utc_time,
+)
 from chatsvc.hub.errors import (
     AlreadyRegistered,
     BadPassword,
@@ -34,7 +44,7 @@ from chatsvc.hub.errors import (
 )
 from chatsvc.hub.participant import RecordBacked
 from chatsvc.hub.users import User
-from chatsvc.protocols.web.wire import WIRE_FORMAT, Request, body_of, encode, parse, render, rfc3339
+from chatsvc.protocols.web.wire import WIRE_FORMAT, Request, body_of, encode, parse, render
 
 if TYPE_CHECKING:
     from chatsvc.hub.factory import ChatFactory
@@ -329,7 +339,7 @@ class WebChatProtocol(RecordBacked):
         shown = self.hub.room_named(room, self)
         self._answer({"type": "message", "room": shown.name if shown else room,
                       "from": self.name, "text": text, "action": action, "notice": False,
-                      "self": True, "time": rfc3339(self.hub.clock.seconds())})
+                      "self": True, "time": utc_time(self.hub.clock.seconds())})
 
     def _me(self, request: Request) -> None:
         self._say(request, action=True)
@@ -340,7 +350,7 @@ class WebChatProtocol(RecordBacked):
         recipient = self.hub.whisper(self, to, text)
         self._answer({"type": "private", "from": self.name, "to": recipient.record.name,
                       "text": text, "action": False, "notice": False, "self": True,
-                      "time": rfc3339(self.hub.clock.seconds())})
+                      "time": utc_time(self.hub.clock.seconds())})
 
     def _join(self, request: Request) -> None:
         room = request.fields["room"]

@@ -12,7 +12,6 @@ raises L{chatsvc.hub.errors.Usage} (or L{UnknownCommand}) with the reason.
 
 from __future__ import annotations
 
-import datetime
 import json
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -40,6 +39,7 @@ from chatsvc.events import (
     TopicChanged,
     Wallops,
     Who,
+    utc_time,
 )
 from chatsvc.hub.errors import ChatError, UnknownCommand, Usage
 from chatsvc.hub.text import sanitize
@@ -76,12 +76,6 @@ class Request:
     refusal: ChatError | None = None
 
 
-def rfc3339(seconds: float) -> str:
-    """C{2026-12-03T14:27:05.123Z}: the hub clock's time as RFC 3339, in UTC."""
-    moment = datetime.datetime.fromtimestamp(seconds, datetime.UTC)
-    return moment.strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}Z"
-
-
 def encode(body: dict[str, Any]) -> bytes:
     """One JSON object as the UTF-8 bytes of one text message.
 
@@ -95,7 +89,7 @@ def encode(body: dict[str, Any]) -> bytes:
 def _stamped(event: Event, body: dict[str, Any]) -> dict[str, Any]:
     if event.id is not None:
         body["id"] = event.id
-        body["time"] = rfc3339(event.time)
+        body["time"] = utc_time(event.time)
     return body
 
 
