@@ -55,7 +55,7 @@ def test_the_web_page_is_shipped_in_the_package(fresh_venv):
     # Package data: without [tool.setuptools.package-data] a plain install
     # has no page and --web-port fails at start-up.
     site = fresh_venv / "lib"
-    for name in ("index.html", "chat.js", "chat.css"):
+    for name in ("index.html", "chat.js", "compose.js", "text.js", "chat.css", "icon.svg"):
         found = list(site.glob(f"python*/site-packages/chatsvc/protocols/web/static/{name}"))
         assert len(found) == 1, name
         assert found[0].read_bytes() == (ROOT / "chatsvc/protocols/web/static" / name).read_bytes()

@@ -1,16 +1,19 @@
-"""The page's script, run by Node against a fake DOM with no HTML parser.
+"""The page's scripts, run by Node against a fake DOM with no HTML parser.
 
-tests/web_page_harness.mjs plays a session (the server's messages, what the
-user types) and reports what the page sent and what it shows.  No browser
-here (a real Chromium is a later slice of issue 16): this checks the page's
-own logic, and that nothing anyone typed becomes markup.
+tests/web_page_harness.mjs plays one scenario per process (the server's
+messages, what the user types and presses) and reports what the page sent
+and what it shows.  This checks the page's own logic, and that nothing
+anyone typed becomes markup; tests/test_web_browser.py checks what a real
+Chromium shows.
 """
 
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import subprocess
+from functools import cache
 from pathlib import Path
 
 import pytest
@@ -24,32 +27,56 @@ HERE = Path(__file__).resolve().parent
 XSS = "<img src=x onerror=alert(1)> javascript:alert(1)"
 
 
-@pytest.fixture(scope="module")
-def session() -> dict:
-    if NODE is None:
-        pytest.skip("needs Node.js (Debian's nodejs) to run the page's script")
+@cache
+def _run(scenario: str) -> dict:
     result = subprocess.run(
         [NODE, str(HERE / "web_page_harness.mjs"), str(STATIC / "index.html"),
-         (STATIC / "chat.js").as_uri()],
+         STATIC.as_uri() + "/", scenario],
         capture_output=True, text=True, timeout=60, check=False,
+        env={**os.environ, "TZ": "UTC", "LANG": "C"},
     )
     assert result.returncode == 0, result.stderr
     return json.loads(result.stdout)
+
+
+def play(scenario: str) -> dict:
+    if NODE is None:
+        pytest.skip("needs Node.js (Debian's nodejs) to run the page's script")
+    played = _run(scenario)
+    assert played["unsafe"] == []  # nothing ever set as HTML
+    return played
 
 
 def texts(node: dict) -> str:
     return node["text"] + "".join(texts(child) for child in node["children"])
 
 
-def test_nothing_anyone_typed_becomes_markup(session) -> None:
-    assert session["unsafe"] == []
-    assert set(session["created"]) <= {"li", "span", "time", "button"}
+def items(node: dict) -> list[tuple[str, str]]:
+    """A list's items as (class, text)."""
+    return [(child["cls"], texts(child)) for child in node["children"]]
+
+
+def elements(node: dict) -> list[dict]:
+    found = [node] if node["tag"] != "#text" else []
+    for child in node["children"]:
+        found += elements(child)
+    return found
+
+
+def test_nothing_anyone_typed_becomes_markup() -> None:
+    session = play("session")
+    assert set(session["created"]) <= {"li", "span", "time", "button", "a"}
     shown = texts(session["chatView"])
     assert shown.count(XSS) >= 2 and XSS in session["topic"]
     assert XSS in texts(session["members"])
+    links = [node for node in elements(session["chatView"]) if node["tag"] == "a"]
+    assert [(link["href"], link["text"]) for link in links] == [
+        ("https://example.org/a?b=1", "https://example.org/a?b=1")]
+    assert "and javascript:alert(1)" in shown  # left as text
 
 
-def test_what_the_user_typed_is_sent_as_the_protocol_says(session) -> None:
+def test_what_the_user_typed_is_sent_as_the_protocol_says() -> None:
+    session = play("session")
     assert session["url"] == "ws://chat.example:8080/ws"
     sent = [{k: v for k, v in m.items() if k != "ref"} for m in session["sent"]]
     assert sent[0] == {"type": "register", "name": "alice"}
@@ -58,13 +85,14 @@ def test_what_the_user_typed_is_sent_as_the_protocol_says(session) -> None:
     assert {"type": "me", "room": "#chat", "text": "waves back"} in sent
     assert {"type": "whisper", "to": "bob", "text": "psst"} in sent
     assert {"type": "register", "name": "alicia"} in sent
-    assert {"type": "join", "room": "#rust"} in sent
+    assert {"type": "join", "room": "#rust", "key": None} in sent
     assert {"type": "say", "room": "#chat", "text": "/slash"} in sent
     refs = [m["ref"] for m in session["sent"]]
     assert len(set(refs)) == len(refs)
 
 
-def test_what_the_page_shows(session) -> None:
+def test_what_the_page_shows() -> None:
+    session = play("session")
     assert (session["server"], session["me"]) == ("example", "you are alice")
     assert session["loginHidden"] and not session["chatHidden"]
     lines = session["chatView"]["children"]
@@ -75,10 +103,120 @@ def test_what_the_page_shows(session) -> None:
     assert "* bob" in texts(actions[0]) and "waves" in texts(actions[0])
     assert any(line["cls"] == "error" and "(no-such-user)" in texts(line) for line in lines)
     assert all(line["children"][0]["tag"] == "time" for line in lines)
-    assert "bob" in texts(session["targets"])  # the private conversation has its entry
+    assert all("datetime" in line["children"][0].get("attributes", {}) for line in lines)
+    assert "bob" in texts(session["targets"]["people"])  # the private conversation's entry
+    assert "#chat" in texts(session["targets"]["rooms"])
 
 
-def test_connection_state_and_reconnect_with_backoff(session) -> None:
+def test_connection_state_and_reconnect_with_backoff() -> None:
+    session = play("session")
     assert session["stateOnline"] == "connected"
     assert session["stateAfterClose"].startswith("offline: retrying in 1 s")
-    assert session["reconnectDelays"][0] >= 1000
+    assert 1000 <= session["reconnectDelays"][0] <= 1500
+    # Back: the name again, then the rooms it was in.
+    assert session["resent"] == [{"type": "register", "name": "alice"},
+                                 {"type": "join", "room": "#chat"}]
+
+
+def test_unread_counts_and_mentions_in_the_sidebar() -> None:
+    played = play("conversations")
+    chat, rust = played["unreadChat"]["children"]
+    # Two messages, one naming alice (any case); the join is no message.
+    assert texts(chat) == "#chat2 unread" and chat["children"][0]["cls"] == "mentioned"
+    assert texts(rust) == "#rust" and rust["children"][0]["attributes"]["aria-current"] == "true"
+    assert played["title"] == "#chat"
+    assert items(played["afterClick"]) == [("", "#chat"), ("", "#rust")]  # read now
+    said = [(cls, text) for cls, text in items({"children": played["chatLines"]})
+            if cls.startswith("said")]
+    assert [cls for cls, _ in said] == ["said", "said mention"]
+    assert "(1) example" == played["documentTitle"]  # robert's private message
+    assert played["announced"] == "bob in #chat: Alice: ping"  # read out: alice is in #rust
+
+
+def test_history_is_marked_placed_first_and_shown_once() -> None:
+    lines = items({"children": play("conversations")["withHistory"]})
+    history = [(cls, text) for cls, text in lines if "history" in cls]
+    assert [cls for cls, _ in history] == ["said history", "said mine history"]
+    assert lines[:2] == history  # before everything live, each once
+    assert history[0][1].startswith("Dec 2, ") and history[0][1].endswith("carolfrom yesterday")
+
+
+def test_members_with_operators_and_voice_marked() -> None:
+    played = play("conversations")
+    assert items(played["members"]) == [
+        ("operator", "@carol"), ("voiced", "+dave"), ("mine", "alice"), ("", "bob"),
+        ("", "erin")]
+    first = played["members"]["children"][0]["children"][0]
+    assert first["attributes"]["aria-label"] == "carol, operator"
+    # +o bob -v dave, then bob renamed to robert: the status follows the name.
+    assert items(played["afterModes"])[:2] == [("operator", "@bob"), ("operator", "@carol")]
+    assert ("", "dave") in items(played["afterModes"])
+    assert items(played["membersRenamed"])[:2] == [("operator", "@carol"), ("operator", "@robert")]
+
+
+def test_private_conversations_follow_renames_and_have_no_actions() -> None:
+    played = play("conversations")
+    assert items(played["people"]) == [("", "robert1 unread")]
+    assert played["stepped"] == "#rust"  # Alt+↓ from #chat
+    assert {"type": "say", "room": "#rust", "text": "hi there"} in played["sent"]
+    assert not any(m["type"] == "me" for m in played["sent"])
+    cls, text = items({"children": [played["meInPrivate"]]})[0]
+    assert cls == "error" and "/me works in rooms" in text
+
+
+def test_the_composer_sends_lines_recalls_them_and_completes_names() -> None:
+    played = play("composer")
+    assert played["shiftEnter"] is False  # Shift+Enter: the textarea's own newline
+    says = [m["text"] for m in played["sent"] if m["type"] == "say"]
+    # Three lines (the blank one left out), six refused whole, then two more.
+    assert says == ["one", "two", "three", "first", "last one"]
+    assert "6 lines at once: send at most 5" in texts(played["refused"])
+    assert (played["up1"], played["up2"]) == ("last one", "first")
+    assert (played["down1"], played["down2"]) == ("last one", "draft")
+    assert played["multiUp"] is False  # ↑ moves the caret in a multi-line draft
+    assert (played["tab1"], played["tab2"], played["tab3"]) == ("bob: ", "bobby: ", "bob: ")
+    assert played["tabMid"] == "hi carol "
+    assert played["tabNone"] is False and played["tabEmpty"] is False  # Tab moves focus
+
+
+def test_notifications_only_when_asked_and_hidden() -> None:
+    played = play("notifications")
+    assert played["before"] == 0 and played["asked"] == 1
+    assert "alice: before asking" in played["announcedBefore"]  # the live region
+    assert (played["button"], played["pressed"]) == ("Notifications on", "true")
+    # A mention and a private message while hidden; not a plain line, not
+    # history, not anything once the tab is shown again.
+    assert [(n["title"], n["body"]) for n in played["notes"]] == [
+        ("bob in #chat", "hey alice"), ("carol", "psst")]
+    assert played["notes"][0]["closed"] and played["focusedWindow"] == 1
+    assert played["title"] == "#chat"
+    assert texts(played["unreadWhileHidden"]) == "#chat3 unread"
+
+
+def test_the_pure_modules() -> None:
+    units = play("units")
+    assert units["mentions"] == [True, True, False, False, True, False]
+    linked = [[piece.get("url") for piece in pieces] for pieces in units["segments"]]
+    assert linked == [[None, "https://x.example/a", None], [None, "http://ok.example/"],
+                      [None], [None], ["https://y.example/"]]
+    interpret = units["interpret"]
+    assert interpret[0] == {"send": {"type": "join", "room": "#a", "key": "k"}}
+    assert interpret[3] == {"send": {"type": "part", "room": "#b", "reason": "bye now"}}
+    assert "error" in interpret[4] and interpret[6] == {"open": "bob"}
+    assert interpret[9] == {"send": {"type": "topic", "room": "#chat", "text": None}}
+    assert interpret[13] == {"send": {"type": "who", "room": "#x"}, "who": True}
+    assert interpret[14]["error"].startswith("unknown command: /bogus")
+    assert interpret[16] == {"send": {"type": "whisper", "to": "bob", "text": "hello"}}
+    assert interpret[17] == {"send": {"type": "say", "room": "#chat", "text": "/x"}}
+    assert "/join #room" in interpret[18]["help"]
+    assert units["clockOld"].startswith("Nov 30") and "Nov" not in units["clockToday"]
+
+
+def test_no_script_of_the_page_turns_text_into_html() -> None:
+    scripts = sorted(STATIC.glob("*.js"))
+    assert {path.name for path in scripts} >= {"chat.js", "compose.js", "text.js"}
+    for path in scripts:
+        script = path.read_text()
+        for risky in ("innerHTML", "outerHTML", "insertAdjacentHTML", "document.write", "eval(",
+                      "new Function", "javascript:"):
+            assert risky not in script, (path.name, risky)

@@ -1,18 +1,22 @@
 // Runs the page's script (chatsvc/protocols/web/static/chat.js) against a
-// minimal fake DOM and WebSocket, plays a scripted session, and prints what
-// it sent and what the page shows, as JSON (tests/test_web_page.py checks it).
-// The fake DOM has no HTML parser at all: setting innerHTML (or any other
-// way of turning text into markup) is recorded, and the test fails on it.
+// minimal fake DOM and WebSocket, plays one scripted scenario, and prints
+// what it sent and what the page shows, as JSON (tests/test_web_page.py
+// checks it).  The fake DOM has no HTML parser at all: setting innerHTML (or
+// any other way of turning text into markup) is recorded, and the test
+// fails on it.
+//
+//   node web_page_harness.mjs INDEX_HTML STATIC_DIR_URL SCENARIO
 import { readFileSync } from "node:fs";
 
-const [html, script] = process.argv.slice(2);
+const [html, staticUrl, scenario] = process.argv.slice(2);
 const unsafe = [];
 
 class Node {
   constructor(tag) {
     this.tagName = tag; this.children = []; this.text = ""; this.className = "";
     this.attributes = {}; this.listeners = {}; this.hidden = false; this.value = "";
-    this.scrollTop = 0; this.scrollHeight = 0;
+    this.scrollTop = 0; this.scrollHeight = 0; this.selectionStart = 0; this.selectionEnd = 0;
+    this.focused = 0;
   }
   get textContent() { return this.text + this.children.map((c) => c.textContent).join(""); }
   set textContent(value) { this.text = String(value); this.children = []; }
@@ -24,12 +28,21 @@ class Node {
   }
   replaceChildren(...nodes) { this.children = []; this.text = ""; this.append(...nodes); }
   setAttribute(name, value) { this.attributes[name] = String(value); }
+  getAttribute(name) { return this.attributes[name] ?? null; }
   addEventListener(type, fn) { (this.listeners[type] ||= []).push(fn); }
-  dispatch(type) { for (const fn of this.listeners[type] || []) fn({ preventDefault() {} }); }
-  focus() {}
+  dispatch(type, fields = {}) {
+    const event = { defaultPrevented: false, preventDefault() { this.defaultPrevented = true; }, ...fields };
+    for (const fn of this.listeners[type] || []) fn(event);
+    return event;
+  }
+  setSelectionRange(start, end) { this.selectionStart = start; this.selectionEnd = end; }
+  focus() { this.focused++; }
   snapshot() {
-    return { tag: this.tagName, cls: this.className, text: this.text,
-             children: this.children.map((c) => c.snapshot()) };
+    const shot = { tag: this.tagName, cls: this.className, text: this.text,
+                   children: this.children.map((c) => c.snapshot()) };
+    if (this.tagName === "a") shot.href = this.href;
+    if (Object.keys(this.attributes).length) shot.attributes = this.attributes;
+    return shot;
   }
 }
 
@@ -38,13 +51,34 @@ for (const match of readFileSync(html, "utf8").matchAll(/<(\w+)[^>]*\bid="([^"]+
   byId.set(match[2], new Node(match[1]));
 }
 byId.get("chat").hidden = true;
+byId.get("people-title").hidden = true;
 const created = new Set();
+const documentListeners = {};
 globalThis.document = {
+  hidden: false, title: "chat",
   getElementById: (id) => byId.get(id) ?? null,
   createElement: (tag) => { created.add(tag); return new Node(tag); },
   write: (value) => unsafe.push(value),
+  addEventListener: (type, fn) => { (documentListeners[type] ||= []).push(fn); },
+};
+const press = (fields) => {
+  const event = { defaultPrevented: false, preventDefault() { this.defaultPrevented = true; }, ...fields };
+  for (const fn of documentListeners.keydown || []) fn(event);
+  return event;
 };
 globalThis.location = { protocol: "http:", host: "chat.example:8080" };
+let focusedWindow = 0;
+globalThis.focus = () => { focusedWindow++; };
+
+const notes = [];
+class FakeNotification {
+  static permission = "default";
+  static asked = 0;
+  static async requestPermission() { FakeNotification.asked++; FakeNotification.permission = "granted"; return "granted"; }
+  constructor(title, options) { this.title = title; this.body = options.body; this.closed = false; notes.push(this); }
+  close() { this.closed = true; }
+}
+globalThis.Notification = FakeNotification;
 
 const sockets = [];
 class FakeWebSocket {
@@ -53,51 +87,209 @@ class FakeWebSocket {
   addEventListener(type, fn) { (this.listeners[type] ||= []).push(fn); }
   fire(type, event = {}) { for (const fn of this.listeners[type] || []) fn(event); }
   open() { this.readyState = 1; this.fire("open"); }
-  receive(body) { this.fire("message", { data: JSON.stringify(body) }); }
+  receive(body) { this.fire("message", { data: typeof body === "string" ? body : JSON.stringify(body) }); }
   send(text) { this.sent.push(JSON.parse(text)); }
   close() { this.readyState = 3; this.fire("close"); }
 }
 globalThis.WebSocket = FakeWebSocket;
 const timers = [];
-globalThis.setTimeout = (fn, ms) => { timers.push(ms); return timers.length; };
+globalThis.setTimeout = (fn, ms) => { timers.push({ fn, ms }); return timers.length; };
 globalThis.clearTimeout = () => {};
 
-await import(script);
+const compose = await import(new URL("compose.js", staticUrl));
+const text = await import(new URL("text.js", staticUrl));
+await import(new URL("chat.js", staticUrl));
 
 const $ = (id) => byId.get(id);
-const ws = sockets[0];
-const type = (text) => { $("text").value = text; $("composer").dispatch("submit"); };
+const ws = () => sockets[sockets.length - 1];
+const input = $("text");
+const key = (k, fields = {}) => input.dispatch("keydown", { key: k, ...fields });
+const type = (value) => { input.value = value; input.selectionStart = value.length; return key("Enter"); };
+const sent = () => ws().sent.map(({ ref, ...rest }) => rest);
 const xss = "<img src=x onerror=alert(1)> javascript:alert(1)";
 const t = "2026-12-03T14:27:05.123Z";
+const lines = () => $("messages").snapshot().children;
 
-ws.open();
-const stateOnline = $("state").textContent;
-ws.receive({ type: "welcome", server: "example", password: false, limits: {} });
-$("name").value = "alice";
-$("login").dispatch("submit");
-ws.receive({ type: "registered", name: "alice" });
-ws.receive({ type: "joined", room: "#chat", name: null, self: true, count: 2, topic: xss });
-ws.receive({ type: "members", room: "#chat", names: ["alice", "bob", xss], operators: [], voiced: [] });
-ws.receive({ type: "message", room: "#chat", from: xss, text: xss, id: "1", time: t });
-ws.receive({ type: "message", room: "#chat", from: "bob", text: "waves", action: true, id: "2", time: t });
-type("hello <b>bob</b>");
-ws.receive({ type: "message", room: "#chat", from: "alice", text: "hello <b>bob</b>", self: true, time: t });
-type("/me waves back");
-type("/msg bob psst");
-type("/who");
-type("/nick alicia");
-type("/join #rust");
-type("//slash");
-ws.receive({ type: "private", from: "bob", to: "alice", text: xss, id: "3", time: t });
-ws.receive({ type: "error", code: "no-such-user", text: xss });
-const chatView = $("messages").snapshot();
-const members = $("members").snapshot();
-const targets = $("targets").snapshot();
-ws.close();
+function login(name, rooms = ["#chat"]) {
+  ws().open();
+  ws().receive({ type: "welcome", server: "example", password: false, limits: { flood_burst: 10 } });
+  $("name").value = name;
+  $("login").dispatch("submit");
+  ws().receive({ type: "registered", name });
+  for (const room of rooms) ws().receive({ type: "joined", room, name: null, self: true, count: 1, topic: "" });
+}
 
-console.log(JSON.stringify({
-  url: ws.url, sent: ws.sent, stateOnline, stateAfterClose: $("state").textContent,
-  reconnectDelays: timers, server: $("server").textContent, me: $("me").textContent,
-  loginHidden: $("login").hidden, chatHidden: $("chat").hidden, topic: $("topic").textContent,
-  chatView, members, targets, unsafe, created: [...created].sort(),
-}));
+const scenarios = {
+  // The first slice's session: what is sent, what is shown, and no markup.
+  session() {
+    ws().open();
+    const stateOnline = $("state").textContent;
+    ws().receive({ type: "welcome", server: "example", password: false, limits: {} });
+    $("name").value = "alice";
+    $("login").dispatch("submit");
+    ws().receive({ type: "registered", name: "alice" });
+    ws().receive({ type: "joined", room: "#chat", name: null, self: true, count: 2, topic: xss });
+    ws().receive({ type: "members", room: "#chat", names: ["alice", "bob", xss], operators: [], voiced: [] });
+    ws().receive({ type: "message", room: "#chat", from: xss, text: xss, id: "1", time: t });
+    ws().receive({ type: "message", room: "#chat", from: "bob", text: "waves", action: true, id: "2", time: t });
+    ws().receive({ type: "message", room: "#chat", from: "bob", text: "see https://example.org/a?b=1. and javascript:alert(1)", id: "2b", time: t });
+    type("hello <b>bob</b>");
+    ws().receive({ type: "message", room: "#chat", from: "alice", text: "hello <b>bob</b>", self: true, time: t });
+    type("/me waves back");
+    type("/msg bob psst");
+    type("/who");
+    type("/nick alicia");
+    type("/join #rust");
+    type("//slash");
+    ws().receive({ type: "private", from: "bob", to: "alice", text: xss, id: "3", time: t });
+    ws().receive({ type: "error", code: "no-such-user", text: xss });
+    ws().receive("not json");
+    ws().receive({ type: "constructor" });
+    const chatView = $("messages").snapshot();
+    const members = $("members").snapshot();
+    const targets = { rooms: $("rooms").snapshot(), people: $("people").snapshot() };
+    const first = ws();
+    first.close();
+    const stateAfterClose = $("state").textContent;
+    timers[timers.length - 1].fn();  // the reconnect
+    const second = ws();
+    second.open();
+    second.receive({ type: "welcome", server: "example", password: false, limits: {} });
+    second.receive({ type: "registered", name: "alice" });
+    return {
+      url: first.url, sent: first.sent, stateOnline, stateAfterClose,
+      reconnectDelays: timers.map((x) => x.ms), resent: second.sent.map(({ ref, ...rest }) => rest),
+      server: $("server").textContent, me: $("me").textContent, loginHidden: $("login").hidden,
+      chatHidden: $("chat").hidden, topic: $("topic").textContent, chatView, members, targets,
+    };
+  },
+
+  // Unread counts, mentions, history, member status, private conversations.
+  conversations() {
+    login("alice", ["#chat", "#rust"]);  // #rust is shown: it was joined last
+    ws().receive({ type: "members", room: "#chat", names: ["alice", "bob", "carol", "dave"],
+                   operators: ["carol"], voiced: ["dave"] });
+    ws().receive({ type: "message", room: "#chat", from: "bob", text: "anyone?", id: "10", time: t });
+    ws().receive({ type: "message", room: "#chat", from: "bob", text: "Alice: ping", id: "11", time: t });
+    const announced = $("announce").textContent;
+    ws().receive({ type: "joined", room: "#chat", name: "erin" });
+    const unreadChat = $("rooms").snapshot();
+    ws().receive({ type: "message", room: "#rust", from: "bob", text: "malice is no mention", id: "12", time: t });
+    $("rooms").children[0].children[0].dispatch("click");  // #chat
+    const title = $("title").textContent;
+    const chatLines = lines();
+    const members = $("members").snapshot();
+    const afterClick = $("rooms").snapshot();
+    // history: before what came live, marked, not counted, deduplicated
+    ws().receive({ type: "message", room: "#chat", from: "carol", text: "from yesterday", id: "5",
+                   time: "2026-12-02T09:00:00.000Z", history: true });
+    ws().receive({ type: "message", room: "#chat", from: "alice", text: "mine, earlier", id: "6",
+                   time: "2026-12-02T09:01:00.000Z", history: true });
+    ws().receive({ type: "message", room: "#chat", from: "carol", text: "from yesterday", id: "5",
+                   time: "2026-12-02T09:00:00.000Z", history: true });
+    const withHistory = lines();
+    ws().receive({ type: "modes", room: "#chat", by: "carol", changes: ["+o bob", "-v dave", "+m"] });
+    const afterModes = $("members").snapshot();
+    ws().receive({ type: "private", from: "bob", to: "alice", text: "psst", id: "20", time: t });
+    ws().receive({ type: "renamed", from: "bob", to: "robert" });
+    const people = $("people").snapshot();
+    const membersRenamed = $("members").snapshot();
+    const documentTitle = document.title;
+    press({ key: "ArrowDown", altKey: true, preventDefault() {} });
+    const stepped = $("title").textContent;
+    type("hi there");
+    $("people").children[0].children[0].dispatch("click");  // robert
+    type("/me waves");
+    const meInPrivate = lines().at(-1);
+    ws().receive({ type: "left", room: null, name: "carol", reason: "bye" });
+    return { announced, unreadChat, title, chatLines, members, afterClick, withHistory, afterModes, people,
+             membersRenamed, stepped, meInPrivate, sent: sent(), documentTitle };
+  },
+
+  // The composer: Enter, Shift+Enter, ↑ and ↓, Tab completion.
+  composer() {
+    login("alice");
+    ws().receive({ type: "members", room: "#chat", names: ["alice", "bob", "bobby", "carol"],
+                   operators: [], voiced: [] });
+    const shiftEnter = key("Enter", { shiftKey: true }).defaultPrevented;
+    type("one\ntwo\n\nthree");
+    type("1\n2\n3\n4\n5\n6");
+    const refused = lines().at(-1);
+    const sentBefore = sent().length;
+    type("first");
+    type("last one");
+    input.value = "draft";
+    const up1 = key("ArrowUp").defaultPrevented && input.value;
+    key("ArrowUp");
+    const up2 = input.value;
+    key("ArrowDown");
+    const down1 = input.value;
+    key("ArrowDown");
+    const down2 = input.value;
+    const multiUp = (() => { input.value = "a\nb"; return key("ArrowUp").defaultPrevented; })();
+    input.value = "bo"; input.selectionStart = 2;
+    const tab1 = key("Tab").defaultPrevented && input.value;
+    input.selectionStart = input.selectionEnd;
+    key("Tab");
+    const tab2 = input.value;
+    input.selectionStart = input.selectionEnd;
+    key("Tab");
+    const tab3 = input.value;
+    input.value = "hi ca"; input.selectionStart = 5;
+    key("Tab");
+    const tabMid = input.value;
+    input.value = "zz"; input.selectionStart = 2;
+    const tabNone = key("Tab").defaultPrevented;
+    input.value = ""; input.selectionStart = 0;
+    const tabEmpty = key("Tab").defaultPrevented;
+    return { shiftEnter, sent: sent(), refused, sentBefore, up1, up2, down1, down2, multiUp,
+             tab1, tab2, tab3, tabMid, tabNone, tabEmpty };
+  },
+
+  // Notifications: none until asked for; then only when hidden, for mentions
+  // and private messages.
+  notifications() {
+    login("alice");
+    document.hidden = true;
+    ws().receive({ type: "message", room: "#chat", from: "bob", text: "alice: before asking", id: "1", time: t });
+    const before = notes.length;
+    const announcedBefore = $("announce").textContent;
+    return (async () => {
+      $("notify").dispatch("click");
+      await new Promise((resolve) => setImmediate(resolve));
+      const button = $("notify").textContent;
+      const pressed = $("notify").attributes["aria-pressed"];
+      ws().receive({ type: "message", room: "#chat", from: "bob", text: "plain", id: "2", time: t });
+      ws().receive({ type: "message", room: "#chat", from: "bob", text: "hey alice", id: "3", time: t });
+      ws().receive({ type: "private", from: "carol", to: "alice", text: "psst", id: "4", time: t });
+      ws().receive({ type: "message", room: "#chat", from: "bob", text: "alice old", id: "5", time: t, history: true });
+      const unreadWhileHidden = $("rooms").snapshot();
+      document.hidden = false;
+      ws().receive({ type: "message", room: "#chat", from: "bob", text: "alice: visible now", id: "6", time: t });
+      notes[0].onclick();
+      return { before, announcedBefore, asked: FakeNotification.asked, button, pressed,
+               notes: notes.map((n) => ({ title: n.title, body: n.body, closed: n.closed })),
+               focusedWindow, title: $("title").textContent, unreadWhileHidden };
+    })();
+  },
+
+  // The pure modules, called directly.
+  units() {
+    return {
+      mentions: [["alice: hi", "alice"], ["hi @Alice!", "alice"], ["malice", "alice"],
+                 ["alice_", "alice"], ["[a]", "[a]"], ["hi", null]].map(([s, n]) => text.mentions(s, n)),
+      segments: ["see https://x.example/a).", "javascript:alert(1) http://ok.example",
+                 "https://", "<a href=\"javascript:alert(1)\">x</a>", "HTTPS://Y.example/"].map(text.segments),
+      interpret: [["/join #a k", "#chat"], ["/join", "#chat"], ["/part", "#chat"], ["/part #b bye now", "bob"],
+                  ["/part", "bob"], ["/msg bob hi there", "#chat"], ["/msg bob", "#chat"], ["/me", "#chat"],
+                  ["/me x", "bob"], ["/topic", "#chat"], ["/topic new one", "#chat"], ["/nick", null],
+                  ["/who", null], ["/who #x", null], ["/bogus", "#chat"], ["hello", null], ["hello", "bob"],
+                  ["//x", "#chat"], ["/help", null]].map(([s, h]) => compose.interpret(s, h)),
+      clockToday: text.clock("2026-12-03T14:27:05.123Z", new Date("2026-12-03T15:00:00Z")),
+      clockOld: text.clock("2026-11-30T14:27:05.123Z", new Date("2026-12-03T15:00:00Z")),
+    };
+  },
+};
+
+const result = await scenarios[scenario]();
+console.log(JSON.stringify({ ...result, unsafe, created: [...created].sort() }));

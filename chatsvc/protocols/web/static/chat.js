@@ -1,9 +1,18 @@
 // The chatsvc page: a client of the JSON protocol on /ws (docs/user/web.rst).
-// Everything anyone typed is put on the page with textContent, never as HTML.
+// Everything anyone typed is put on the page with textContent (links: an
+// http(s) href, checked by text.js), never as HTML.
+
+import { Recall, complete, interpret, splitLines } from "./compose.js";
+import { clock, mentions, segments } from "./text.js";
 
 const $ = (id) => document.getElementById(id);
-const state = { ws: null, name: null, wanted: null, target: null, targets: new Map(),
-                backoff: 1000, timer: null, nextRef: 1 };
+const KEPT = 500;  // messages kept per conversation
+
+const state = {
+  ws: null, name: null, wanted: null, target: null, targets: new Map(), limits: {},
+  backoff: 1000, timer: null, nextRef: 1, whoRefs: new Set(), notify: false,
+  recall: new Recall(), completion: null, server: "chat",
+};
 
 function el(tag, className, text) {
   const node = document.createElement(tag);
@@ -22,20 +31,23 @@ function send(body) {
   if (state.ws && state.ws.readyState === WebSocket.OPEN) {
     body.ref = state.nextRef++;
     state.ws.send(JSON.stringify(body));
-    return true;
+    return body.ref;
   }
   show(state.target, { kind: "error", text: "not connected: try again in a moment" });
-  return false;
+  return null;
 }
 
 // -- conversations: rooms (#name) and people --------------------------------
 
 function key(name) { return name.toLowerCase(); }
+function isRoom(name) { return name.startsWith("#") || name.startsWith("&"); }
+function isShown(name) { return Boolean(state.target) && key(state.target) === key(name); }
 
 function conversation(name) {
   let c = state.targets.get(key(name));
   if (!c) {
-    c = { name, messages: [], members: new Set(), topic: "", unread: 0, room: name.startsWith("#") || name.startsWith("&") };
+    c = { name, messages: [], ids: new Set(), members: new Set(), operators: new Set(),
+          voiced: new Set(), topic: "", unread: 0, mentioned: false, room: isRoom(name) };
     state.targets.set(key(name), c);
     drawTargets();
   }
@@ -44,7 +56,7 @@ function conversation(name) {
 
 function drop(name) {
   state.targets.delete(key(name));
-  if (state.target && key(state.target) === key(name)) {
+  if (isShown(name)) {
     const first = state.targets.values().next().value;
     state.target = first ? first.name : null;
   }
@@ -52,93 +64,210 @@ function drop(name) {
   drawConversation();
 }
 
+// A message is {kind, from, text, time, id, mine, mention, history}; kind is
+// "said", "action", "event", "notice" or "error".
 function show(name, line) {
   if (!name) name = state.target;
   if (!name) return;
   const c = conversation(name);
-  c.messages.push(line);
-  if (c.messages.length > 500) c.messages.shift();
-  if (state.target && key(state.target) === key(name)) {
-    appendLine(line);
-  } else {
+  if (!line.time) line.time = new Date().toISOString();  // the page's own lines
+  if (line.id) {
+    if (c.ids.has(line.id)) return;  // history again after a reconnect
+    c.ids.add(line.id);
+  }
+  let at = c.messages.length;
+  if (line.history && line.time) {  // history goes before what came live after it
+    while (at > 0 && c.messages[at - 1].time && c.messages[at - 1].time > line.time) at--;
+  }
+  c.messages.splice(at, 0, line);
+  if (c.messages.length > KEPT) c.messages.shift();
+  const counts = (line.kind === "said" || line.kind === "action") && !line.mine && !line.history;
+  if (isShown(name)) {
+    if (at === c.messages.length - 1) appendLine(line); else drawConversation();
+  }
+  if (counts && (!isShown(name) || document.hidden)) {
     c.unread++;
+    if (line.mention || !c.room) c.mentioned = true;
     drawTargets();
   }
+  if (counts && (line.mention || !c.room)) alertUser(c, line);
   if (!state.target) select(name);
 }
 
-function clock(time) {
-  const when = time ? new Date(time) : new Date();
-  return when.toLocaleTimeString([], { hour: "2-digit", minute: "2-digit" });
+function announce(text) {
+  $("announce").textContent = text;
 }
 
 function appendLine(line) {
   const list = $("messages");
-  const item = el("li", line.kind + (line.mine ? " mine" : ""));
-  const stamp = el("time", "", clock(line.time));
-  if (line.time) stamp.dateTime = line.time;
-  item.append(stamp);
-  if (line.kind === "action") {
-    item.append(el("span", "from", "* " + line.from), el("span", "", line.text));
-  } else if (line.from) {
-    item.append(el("span", "from", line.from), el("span", "", line.text));
-  } else {
-    item.append(el("span", "", line.text));
-  }
-  list.append(item);
+  list.append(lineItem(line));
   list.scrollTop = list.scrollHeight;
 }
 
-function drawTargets() {
-  const list = $("targets");
-  list.replaceChildren();
-  for (const c of state.targets.values()) {
-    const button = el("button", "", c.name);
-    button.type = "button";
-    button.setAttribute("aria-current", String(state.target && key(state.target) === key(c.name)));
-    if (c.unread) button.append(el("span", "unread", String(c.unread)));
-    button.addEventListener("click", () => select(c.name));
-    const item = el("li");
-    item.append(button);
-    list.append(item);
+function lineItem(line) {
+  const classes = [line.kind];
+  if (line.mine) classes.push("mine");
+  if (line.mention) classes.push("mention");
+  if (line.history) classes.push("history");
+  const item = el("li", classes.join(" "));
+  const stamp = el("time", "", clock(line.time));
+  if (line.time) stamp.setAttribute("datetime", line.time);
+  item.append(stamp);
+  if (line.history) item.setAttribute("title", "from the room's history");
+  if (line.kind === "action") item.append(el("span", "from", "* " + line.from));
+  else if (line.from) item.append(el("span", "from", line.from));
+  const body = el("span", "text");
+  for (const piece of segments(line.text)) {
+    if (piece.url) {
+      const link = el("a", "", piece.text);
+      link.href = piece.url;
+      link.rel = "noopener noreferrer";
+      link.target = "_blank";
+      body.append(link);
+    } else {
+      body.append(piece.text);
+    }
   }
+  item.append(body);
+  return item;
+}
+
+function targetItem(c) {
+  const button = el("button", c.mentioned ? "mentioned" : "", c.name);
+  button.type = "button";
+  button.setAttribute("aria-current", String(isShown(c.name)));
+  if (c.unread) {
+    const badge = el("span", "unread", String(c.unread));
+    badge.append(el("span", "sr-only", " unread"));
+    button.append(badge);
+  }
+  button.addEventListener("click", () => select(c.name));
+  const item = el("li");
+  item.append(button);
+  return item;
+}
+
+function drawTargets() {
+  const rooms = [], people = [];
+  let unread = 0;
+  for (const c of state.targets.values()) {
+    (c.room ? rooms : people).push(targetItem(c));
+    unread += c.unread;
+  }
+  $("rooms").replaceChildren(...rooms);
+  $("people").replaceChildren(...people);
+  $("people-title").hidden = people.length === 0;
+  document.title = (unread ? "(" + unread + ") " : "") + state.server;
 }
 
 function drawMembers() {
   const list = $("members");
-  list.replaceChildren();
   const c = state.target && state.targets.get(key(state.target));
-  if (!c || !c.room) return;
-  for (const name of [...c.members].sort((a, b) => a.localeCompare(b))) {
-    list.append(el("li", name === state.name ? "mine" : "", name));
-  }
+  const names = c && c.room ? [...c.members] : [];
+  const rank = (name) => (c.operators.has(key(name)) ? 0 : c.voiced.has(key(name)) ? 1 : 2);
+  names.sort((a, b) => rank(a) - rank(b) || a.localeCompare(b));
+  $("members-count").textContent = c && c.room ? String(names.length) : "";
+  list.replaceChildren(...names.map((name) => {
+    const status = rank(name) === 0 ? "operator" : rank(name) === 1 ? "voiced" : "";
+    const button = el("button", "", (status === "operator" ? "@" : status === "voiced" ? "+" : "") + name);
+    button.type = "button";
+    button.setAttribute("aria-label", name + (status ? ", " + (status === "voiced" ? "voice" : status) : "")
+      + (name === state.name ? ", you" : ""));
+    if (name !== state.name) button.addEventListener("click", () => select(name));
+    const item = el("li", [status, name === state.name ? "mine" : ""].filter(Boolean).join(" "));
+    item.append(button);
+    return item;
+  }));
 }
 
 function drawConversation() {
   const c = state.target && state.targets.get(key(state.target));
   $("title").textContent = c ? c.name : "";
   $("topic").textContent = c && c.topic ? c.topic : "";
-  $("messages").replaceChildren();
-  if (c) c.messages.forEach(appendLine);
+  const list = $("messages");
+  list.setAttribute("aria-busy", "true");  // a redraw is not news to announce
+  list.replaceChildren(...(c ? c.messages.map(lineItem) : []));
+  list.setAttribute("aria-busy", "false");
+  list.scrollTop = list.scrollHeight;
   drawMembers();
 }
 
 function select(name) {
-  state.target = conversation(name).name;
-  conversation(name).unread = 0;
+  const c = conversation(name);
+  state.target = c.name;
+  c.unread = 0;
+  c.mentioned = false;
   drawTargets();
   drawConversation();
   $("text").focus();
 }
 
+function step(by) {
+  const names = [...state.targets.values()].sort((a, b) => Number(b.room) - Number(a.room)).map((c) => c.name);
+  if (!names.length) return;
+  const at = names.findIndex((name) => isShown(name));
+  select(names[(at + by + names.length) % names.length]);
+}
+
+// -- notifications: only once asked for, only while the tab is hidden -------
+
+function alertUser(c, line) {
+  if (isShown(c.name) && !document.hidden) return;  // the log reads it out
+  announce((c.room ? line.from + " in " + c.name : line.from + ", privately") + ": " + line.text);
+  if (!document.hidden || !state.notify || typeof Notification === "undefined" || Notification.permission !== "granted") return;
+  const note = new Notification(c.room ? line.from + " in " + c.name : line.from, { body: line.text, tag: key(c.name) });
+  note.onclick = () => { globalThis.focus(); select(c.name); note.close(); };
+}
+
+function drawNotify() {
+  const button = $("notify");
+  if (typeof Notification === "undefined") { button.hidden = true; return; }
+  if (Notification.permission === "denied") {
+    button.textContent = "Notifications blocked";
+    button.disabled = true;
+    return;
+  }
+  button.textContent = state.notify ? "Notifications on" : "Notify me";
+  button.setAttribute("aria-pressed", String(state.notify));
+}
+
+async function toggleNotify() {
+  if (state.notify) { state.notify = false; drawNotify(); return; }
+  const answer = Notification.permission === "granted" ? "granted" : await Notification.requestPermission();
+  state.notify = answer === "granted";
+  drawNotify();
+}
+
 // -- what the server sends ---------------------------------------------------
 
-function event(kind, text, time) { return { kind: "event", text, time }; }
+function event(text, time) { return { kind: "event", text, time }; }
+
+function said(m, where) {
+  const mine = Boolean(m.self) || (state.name !== null && m.from === state.name && Boolean(m.history));
+  show(where, {
+    kind: m.action ? "action" : m.notice ? "notice" : "said", from: m.from, text: m.text,
+    time: m.time, id: m.id, mine, history: Boolean(m.history),
+    mention: !mine && mentions(m.text, state.name),
+  });
+}
+
+function forget(c, name) {
+  c.members.delete(name);
+  c.operators.delete(key(name));
+  c.voiced.delete(key(name));
+}
 
 const handlers = {
-  welcome(m) { $("server").textContent = m.server; if (state.wanted) send({ type: "register", name: state.wanted }); },
+  welcome(m) {
+    state.server = m.server;
+    state.limits = m.limits || {};
+    $("server").textContent = m.server;
+    drawTargets();
+    if (state.wanted) send({ type: "register", name: state.wanted });
+  },
   registered(m) {
     const first = state.name === null;
+    if (!first && m.name !== state.name) show(state.target, event("you are now " + m.name));
     state.name = m.name;
     state.wanted = m.name;
     $("me").textContent = "you are " + m.name;
@@ -147,69 +276,106 @@ const handlers = {
     if (first) {
       for (const c of state.targets.values()) if (c.room) send({ type: "join", room: c.name });
     }
+    drawMembers();
     $("text").focus();
   },
-  message(m) {
-    show(m.room, { kind: m.action ? "action" : "said", from: m.from, text: m.text, time: m.time, mine: Boolean(m.self) });
-  },
-  private(m) {
-    const peer = m.self ? m.to : m.from;
-    show(peer, { kind: m.action ? "action" : "said", from: m.from, text: m.text, time: m.time, mine: Boolean(m.self) });
-  },
+  message(m) { said(m, m.room); },
+  private(m) { said(m, m.self || (state.name !== null && key(m.from) === key(state.name)) ? m.to : m.from); },
   joined(m) {
     const c = conversation(m.room);
     if (m.self) {
       c.topic = m.topic || "";
-      show(m.room, event("joined", "you joined " + m.room, m.time));
+      c.members.add(state.name);
+      show(m.room, event("you joined " + m.room));
       send({ type: "who", room: m.room });
       select(m.room);
     } else {
       c.members.add(m.name);
-      show(m.room, event("joined", m.name + " joined", m.time));
-      drawMembers();
+      show(m.room, event(m.name + " joined", m.time));
+      if (isShown(m.room)) drawMembers();
     }
   },
   left(m) {
     if (m.self) { drop(m.room); return; }
     const rooms = m.room ? [conversation(m.room)] : [...state.targets.values()].filter((c) => c.members.has(m.name));
     for (const c of rooms) {
-      c.members.delete(m.name);
-      show(c.name, event("left", m.name + (m.room ? " left" : " quit") + (m.reason ? " (" + m.reason + ")" : ""), m.time));
+      forget(c, m.name);
+      show(c.name, event(m.name + (m.room ? " left" : " quit") + (m.reason ? " (" + m.reason + ")" : ""), m.time));
     }
     drawMembers();
   },
   kicked(m) {
     if (m.self) {
-      show(m.room, event("kicked", "you were kicked by " + m.by + (m.reason ? " (" + m.reason + ")" : ""), m.time));
+      show(m.room, event("you were kicked by " + m.by + (m.reason ? " (" + m.reason + ")" : ""), m.time));
+      conversation(m.room).members.clear();
+      drawMembers();
       return;
     }
-    conversation(m.room).members.delete(m.name);
-    show(m.room, event("kicked", m.name + " was kicked by " + m.by, m.time));
+    forget(conversation(m.room), m.name);
+    show(m.room, event(m.name + " was kicked by " + m.by + (m.reason ? " (" + m.reason + ")" : ""), m.time));
     drawMembers();
   },
   renamed(m) {
     for (const c of state.targets.values()) {
-      if (c.members.delete(m.from)) { c.members.add(m.to); show(c.name, event("renamed", m.from + " is now " + m.to, m.time)); }
+      if (c.members.delete(m.from)) {
+        c.members.add(m.to);
+        for (const set of [c.operators, c.voiced]) if (set.delete(key(m.from))) set.add(key(m.to));
+        show(c.name, event(m.from + " is now " + m.to, m.time));
+      }
+    }
+    const peer = state.targets.get(key(m.from));
+    if (peer && !peer.room && !state.targets.has(key(m.to))) {
+      state.targets.delete(key(m.from));
+      peer.name = m.to;
+      state.targets.set(key(m.to), peer);
+      if (isShown(m.from)) state.target = m.to;
+      show(m.to, event(m.from + " is now " + m.to, m.time));
+      drawTargets();
+      drawConversation();
     }
     drawMembers();
   },
   topic(m) {
     const c = conversation(m.room);
     c.topic = m.topic;
-    if (m.by) show(m.room, event("topic", m.by + " set the topic: " + m.topic, m.time));
-    if (state.target && key(state.target) === key(m.room)) $("topic").textContent = m.topic;
+    if (m.by) show(m.room, event(m.by + " set the topic: " + m.topic, m.time));
+    else if (m.ref) show(m.room, event("topic: " + (m.topic || "(none)")));
+    if (isShown(m.room)) $("topic").textContent = m.topic;
   },
   members(m) {
     const c = conversation(m.room);
     c.members = new Set(m.names);
-    drawMembers();
-    if (m.ref && m.ref === state.whoRef) show(m.room, event("members", "here: " + m.names.join(", ")));
+    c.operators = new Set((m.operators || []).map(key));
+    c.voiced = new Set((m.voiced || []).map(key));
+    if (isShown(m.room)) drawMembers();
+    if (state.whoRefs.delete(m.ref)) {
+      const marked = m.names.map((n) => (c.operators.has(key(n)) ? "@" : c.voiced.has(key(n)) ? "+" : "") + n);
+      show(m.room, event("here: " + marked.join(", ")));
+    }
   },
-  notice(m) { show(state.target, event("notice", m.text, m.time)); },
-  motd(m) { for (const line of m.lines) show(state.target, event("notice", line, m.time)); },
+  modes(m) {
+    const c = conversation(m.room);
+    for (const change of m.changes) {
+      const [flag, who] = change.split(" ");
+      const set = flag.endsWith("o") ? c.operators : flag.endsWith("v") ? c.voiced : null;
+      if (set && who) { if (flag.startsWith("+")) set.add(key(who)); else set.delete(key(who)); }
+    }
+    show(m.room, event(m.by + " sets " + m.changes.join(" "), m.time));
+    if (isShown(m.room)) drawMembers();
+  },
+  away(m) {},
+  invited(m) { show(state.target, event(m.by + " invites you to " + m.room + " (/join " + m.room + ")", m.time)); },
+  notice(m) { show(state.target, { kind: "notice", text: m.text, time: m.time }); },
+  wallops(m) { show(state.target, { kind: "notice", text: "server operator " + m.from + ": " + m.text, time: m.time }); },
+  motd(m) { for (const line of m.lines) show(state.target, { kind: "notice", text: line, time: m.time }); },
   error(m) {
-    if (m.code === "already-in-room") return;  // rejoining after a reconnect: the server's room
-    if (state.name === null) { $("login-error").textContent = m.text; return; }
+    if (m.code === "already-in-room") return;  // rejoining after a reconnect
+    if (state.name === null) {
+      $("login").hidden = false;
+      $("login-error").textContent = m.text;
+      $("name").focus();
+      return;
+    }
     show(state.target, { kind: "error", text: m.text + " (" + m.code + ")" });
   },
   closing(m) { setState("closed: " + m.reason, "offline"); },
@@ -218,32 +384,60 @@ const handlers = {
 
 // -- what the user types -------------------------------------------------------
 
-function command(text) {
-  const [word, ...rest] = text.slice(1).split(" ");
-  const arg = rest.join(" ").trim();
-  switch (word.toLowerCase()) {
-    case "join": return send({ type: "join", room: arg.split(" ")[0] });
-    case "part": return send({ type: "part", room: arg || state.target });
-    case "nick": return send({ type: "register", name: arg });
-    case "topic": return send({ type: "topic", room: state.target, text: arg || null });
-    case "who": send({ type: "who", room: arg || state.target }); state.whoRef = state.nextRef - 1; return true;
-    case "me": return state.target && conversation(state.target).room
-      ? send({ type: "me", room: state.target, text: arg }) : false;
-    case "msg": {
-      const [to, ...words] = arg.split(" ");
-      return send({ type: "whisper", to, text: words.join(" ") });
+function submit(text) {
+  const split = splitLines(text, Math.max(1, Math.floor((state.limits.flood_burst || 10) / 2)));
+  if (split.error) { show(state.target, { kind: "error", text: split.error }); return false; }
+  for (const line of split.lines) {
+    const what = interpret(line, state.target);
+    if (what.error) show(state.target, { kind: "error", text: what.error });
+    else if (what.help) show(state.target, { kind: "notice", text: what.help });
+    else if (what.open) select(what.open);
+    else {
+      const ref = send(what.send);
+      if (ref !== null && what.who) state.whoRefs.add(ref);
     }
-    default: show(state.target, { kind: "error", text: "unknown command: /" + word }); return false;
+  }
+  return split.lines.length > 0;
+}
+
+function completionNames() {
+  const c = state.target && state.targets.get(key(state.target));
+  const names = c && c.room ? [...c.members] : [];
+  for (const other of state.targets.values()) if (!other.room) names.push(other.name);
+  return names;
+}
+
+function onKey(e) {
+  const input = $("text");
+  if (e.key !== "Tab") state.completion = null;
+  if (e.key === "Enter" && !e.shiftKey && !e.isComposing) {
+    e.preventDefault();
+    const text = input.value;
+    if (!text.trim()) return;
+    state.recall.push(text);
+    submit(text);
+    input.value = "";
+    grow();
+  } else if ((e.key === "ArrowUp" || e.key === "ArrowDown") && !e.altKey && !input.value.includes("\n")) {
+    const recalled = e.key === "ArrowUp" ? state.recall.up(input.value) : state.recall.down();
+    if (recalled === null) return;
+    e.preventDefault();
+    input.value = recalled;
+    input.setSelectionRange(recalled.length, recalled.length);
+    grow();
+  } else if (e.key === "Tab" && !e.shiftKey && !e.altKey && !e.ctrlKey && !e.metaKey) {
+    const done = complete(input.value, input.selectionStart, completionNames(), state.name, state.completion);
+    if (!done) return;  // nothing to complete: Tab moves the focus as usual
+    e.preventDefault();
+    state.completion = done;
+    input.value = done.value;
+    input.setSelectionRange(done.caret, done.caret);
   }
 }
 
-function submit(text) {
-  if (!text.trim()) return;
-  if (text.startsWith("/") && !text.startsWith("//")) { command(text); return; }
-  if (text.startsWith("//")) text = text.slice(1);
-  if (!state.target) { show(null, { kind: "error", text: "join a room first: /join #chat" }); return; }
-  const c = conversation(state.target);
-  send(c.room ? { type: "say", room: c.name, text } : { type: "whisper", to: c.name, text });
+function grow() {
+  const input = $("text");
+  input.rows = Math.min(5, input.value.split("\n").length);
 }
 
 // -- the connection, with reconnect and backoff -------------------------------
@@ -257,12 +451,13 @@ function connect() {
   ws.addEventListener("message", (e) => {
     let m;
     try { m = JSON.parse(e.data); } catch { return; }
-    const handle = handlers[m.type];
+    const handle = m && Object.hasOwn(handlers, m.type) ? handlers[m.type] : null;
     if (handle) handle(m);
   });
   ws.addEventListener("close", () => {
+    if (state.ws !== ws) return;
     state.ws = null;
-    if (state.name !== null) state.name = null;  // registered again on the next welcome
+    state.name = null;  // registered again on the next welcome
     const wait = state.backoff;
     state.backoff = Math.min(state.backoff * 2, 30000);
     setState("offline: retrying in " + Math.round(wait / 1000) + " s", "offline");
@@ -277,12 +472,25 @@ $("login").addEventListener("submit", (e) => {
   $("login-error").textContent = "";
   if (state.wanted) send({ type: "register", name: state.wanted });
 });
-
-$("composer").addEventListener("submit", (e) => {
-  e.preventDefault();
-  const input = $("text");
-  submit(input.value);
-  input.value = "";
+$("composer").addEventListener("submit", (e) => { e.preventDefault(); onKey({ key: "Enter", preventDefault() {} }); });
+$("text").addEventListener("keydown", onKey);
+$("text").addEventListener("input", grow);
+$("notify").addEventListener("click", toggleNotify);
+$("members-toggle").addEventListener("click", () => {
+  const open = $("chat").getAttribute("data-members") !== "open";
+  $("chat").setAttribute("data-members", open ? "open" : "closed");
+  $("members-toggle").setAttribute("aria-expanded", String(open));
 });
-
+document.addEventListener("keydown", (e) => {
+  if (e.altKey && (e.key === "ArrowUp" || e.key === "ArrowDown")) {
+    e.preventDefault();
+    step(e.key === "ArrowUp" ? -1 : 1);
+  } else if (e.key === "Escape") {
+    $("text").focus();
+  }
+});
+document.addEventListener("visibilitychange", () => {
+  if (!document.hidden && state.target) select(state.target);  // seen now
+});
+drawNotify();
 connect();
