@@ -158,6 +158,7 @@ def test_private_conversations_follow_renames_and_have_no_actions() -> None:
     played = play("conversations")
     assert items(played["people"]) == [("", "robert1 unread")]
     assert played["stepped"] == "#rust"  # Alt+↓ from #chat
+    assert played["noMembers"] == [True, True]  # no member list for robert's conversation
     assert {"type": "say", "room": "#rust", "text": "hi there"} in played["sent"]
     assert not any(m["type"] == "me" for m in played["sent"])
     cls, text = items({"children": [played["meInPrivate"]]})[0]

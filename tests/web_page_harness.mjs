@@ -199,11 +199,12 @@ const scenarios = {
     const stepped = $("title").textContent;
     type("hi there");
     $("people").children[0].children[0].dispatch("click");  // robert
+    const noMembers = [$("members-panel").hidden, $("members-toggle").hidden];
     type("/me waves");
     const meInPrivate = lines().at(-1);
     ws().receive({ type: "left", room: null, name: "carol", reason: "bye" });
     return { announced, unreadChat, title, chatLines, members, afterClick, withHistory, afterModes, people,
-             membersRenamed, stepped, meInPrivate, sent: sent(), documentTitle };
+             membersRenamed, stepped, meInPrivate, noMembers, sent: sent(), documentTitle };
   },
 
   // The composer: Enter, Shift+Enter, ↑ and ↓, Tab completion.

@@ -167,6 +167,9 @@ function drawMembers() {
   const rank = (name) => (c.operators.has(key(name)) ? 0 : c.voiced.has(key(name)) ? 1 : 2);
   names.sort((a, b) => rank(a) - rank(b) || a.localeCompare(b));
   $("members-count").textContent = c && c.room ? String(names.length) : "";
+  const none = !c || !c.room;  // a private conversation has no member list
+  $("members-panel").hidden = none;
+  $("members-toggle").hidden = none;
   list.replaceChildren(...names.map((name) => {
     const status = rank(name) === 0 ? "operator" : rank(name) === 1 ? "voiced" : "";
     const button = el("button", "", (status === "operator" ? "@" : status === "voiced" ? "+" : "") + name);
