@@ -311,3 +311,50 @@ def test_what_a_line_user_types_stays_text_in_the_browser(chat) -> None:
     with pytest.raises(NoAlertPresentException):
         alice.driver.switch_to.alert.text  # noqa: B018 - raises when there is none
     assert alice.errors() == []
+
+
+def line_port_of(directory: Path) -> int:
+    log = (directory / "server.log").read_text()
+    return int(re.search(r"\] line protocol on \S+:(\d+)$", log, re.M).group(1))
+
+
+def test_the_page_says_when_it_is_offline_and_comes_back_by_itself(tmp_path) -> None:
+    reason = missing()
+    if reason:
+        pytest.skip(reason)
+    first, second = tmp_path / "first", tmp_path / "second"
+    first.mkdir()
+    second.mkdir()
+    (tmp_path / "profile").mkdir()
+    page = None
+    try:
+        with twistd_server(first, "--web-port", "tcp:0:interface=127.0.0.1",
+                           listener="web") as (web_port, _):
+            page = Page(f"http://127.0.0.1:{web_port}/", tmp_path / "profile")
+            page.login("alice")
+            page.say("/join #rust")
+            page.wait("#rust", lambda: page.entries("rooms") == ["#chat", "#rust"])
+        # The server is gone: the badge says so, and when it tries again.
+        page.wait("the page offline", lambda: page.text("state").startswith(
+            "offline: retrying in "))
+        assert page.driver.find_element(By.ID, "state").get_attribute("class") == "state offline"
+        with twistd_server(second, "--web-port", f"tcp:{web_port}:interface=127.0.0.1",
+                           listener="web"):
+            page.wait("the page back", lambda: page.text("state") == "connected")
+            page.wait("alice registered again", lambda: page.text("me") == "you are alice")
+            # The page joins its rooms again, and keeps showing #rust.
+            assert page.text("title") == "#rust"
+            assert page.entries("rooms") == ["#chat", "#rust"]
+            dave = SocketUser(line_port_of(second), "dave")
+            try:
+                dave.send("/join #rust")  # alice sees it only if she is in #rust there
+                page.line("^.{5,8}dave joined$")
+                assert page.text("title") == "#rust"
+            finally:
+                dave.close()
+        # Chromium logs each refused attempt; nothing else went wrong.
+        refused = f"WebSocket connection to 'ws://127.0.0.1:{web_port}/ws' failed"
+        assert [error for error in page.errors() if refused not in error] == []
+    finally:
+        if page is not None:
+            page.quit()

@@ -114,8 +114,9 @@ def test_connection_state_and_reconnect_with_backoff() -> None:
     assert session["stateAfterClose"].startswith("offline: retrying in 1 s")
     assert 1000 <= session["reconnectDelays"][0] <= 1500
     # Back: the name again, then the rooms it was in.
-    assert session["resent"] == [{"type": "register", "name": "alice"},
+    assert session["resent"][:2] == [{"type": "register", "name": "alice"},
                                  {"type": "join", "room": "#chat"}]
+    assert session["shownAfterRejoin"] == "bob"  # rejoining does not change what is shown
 
 
 def test_unread_counts_and_mentions_in_the_sidebar() -> None:

@@ -148,6 +148,7 @@ const scenarios = {
     const chatView = $("messages").snapshot();
     const members = $("members").snapshot();
     const targets = { rooms: $("rooms").snapshot(), people: $("people").snapshot() };
+    const topic = $("topic").textContent;
     const first = ws();
     first.close();
     const stateAfterClose = $("state").textContent;
@@ -156,11 +157,14 @@ const scenarios = {
     second.open();
     second.receive({ type: "welcome", server: "example", password: false, limits: {} });
     second.receive({ type: "registered", name: "alice" });
-    return {
+    $("people").children[0].children[0].dispatch("click");  // bob's conversation
+    second.receive({ type: "joined", room: "#chat", name: null, self: true, count: 2, topic: "" });
+    const shownAfterRejoin = $("title").textContent;
+    return { shownAfterRejoin,
       url: first.url, sent: first.sent, stateOnline, stateAfterClose,
       reconnectDelays: timers.map((x) => x.ms), resent: second.sent.map(({ ref, ...rest }) => rest),
       server: $("server").textContent, me: $("me").textContent, loginHidden: $("login").hidden,
-      chatHidden: $("chat").hidden, topic: $("topic").textContent, chatView, members, targets,
+      chatHidden: $("chat").hidden, topic, chatView, members, targets,
     };
   },
 

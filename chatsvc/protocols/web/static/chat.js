@@ -285,13 +285,14 @@ const handlers = {
   message(m) { said(m, m.room); },
   private(m) { said(m, m.self || (state.name !== null && key(m.from) === key(state.name)) ? m.to : m.from); },
   joined(m) {
+    const fresh = !state.targets.has(key(m.room));
     const c = conversation(m.room);
     if (m.self) {
       c.topic = m.topic || "";
       c.members.add(state.name);
       show(m.room, event("you joined " + m.room));
       send({ type: "who", room: m.room });
-      select(m.room);
+      if (fresh) select(m.room);  // rejoining after a reconnect: what is shown stays
     } else {
       c.members.add(m.name);
       show(m.room, event(m.name + " joined", m.time));
