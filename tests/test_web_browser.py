@@ -358,3 +358,30 @@ def test_the_page_says_when_it_is_offline_and_comes_back_by_itself(tmp_path) -> 
     finally:
         if page is not None:
             page.quit()
+
+
+def test_a_server_password_in_the_browser(tmp_path) -> None:
+    reason = missing()
+    if reason:
+        pytest.skip(reason)
+    (tmp_path / "profile").mkdir()
+    page = None
+    with twistd_server(tmp_path, "--web-port", "tcp:0:interface=127.0.0.1",
+                       "--password", "s3cret", listener="web") as (web_port, _):
+        try:
+            page = Page(f"http://127.0.0.1:{web_port}/", tmp_path / "profile")
+            page.wait("the connection", lambda: page.text("state") == "connected")
+            password = page.driver.find_element(By.ID, "password")
+            page.wait("the password field", password.is_displayed)
+            page.driver.find_element(By.ID, "name").send_keys("alice")
+            password.send_keys("wrong", Keys.ENTER)
+            page.wait("the refusal", lambda: page.text("login-error") == "wrong password")
+            # The wrong password closed the connection; the page is back, and asks.
+            page.wait("the page back", lambda: page.text("state") == "connected")
+            password.clear()
+            password.send_keys("s3cret", Keys.ENTER)
+            page.wait("alice registered", lambda: page.text("me") == "you are alice")
+            assert page.text("title") == "#chat"
+        finally:
+            if page is not None:
+                page.quit()

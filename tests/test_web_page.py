@@ -195,6 +195,19 @@ def test_notifications_only_when_asked_and_hidden() -> None:
     assert texts(played["unreadWhileHidden"]) == "#chat3 unread"
 
 
+def test_a_server_password_is_asked_for_and_sent_first() -> None:
+    played = play("password")
+    assert played["shown"] == [False, True]  # the field shows, and is required
+    assert played["first"] == [{"type": "pass", "password": "wrong"},
+                               {"type": "register", "name": "alice"}]
+    assert played["error"] == "wrong password" and played["loginShown"]
+    assert played["sentUnasked"] == 0
+    assert played["second"] == [{"type": "pass", "password": "s3cret"},
+                                {"type": "register", "name": "alice"}]
+    assert played["third"] == [{"type": "pass", "password": "s3cret"},
+                               {"type": "register", "name": "alice"}]
+
+
 def test_the_pure_modules() -> None:
     units = play("units")
     assert units["mentions"] == [True, True, False, False, True, False]

@@ -278,6 +278,39 @@ const scenarios = {
     })();
   },
 
+  // A server with a password: asked for, sent before the name, asked again
+  // after a wrong one (which closes the connection), kept for reconnecting.
+  password() {
+    ws().open();
+    ws().receive({ type: "welcome", server: "example", password: true, limits: {} });
+    const shown = [$("password").hidden, $("password").required];
+    $("name").value = "alice";
+    $("password").value = "wrong";
+    $("login").dispatch("submit");
+    const first = ws();
+    first.receive({ type: "error", code: "wrong-password", text: "wrong password" });
+    const error = $("login-error").textContent;
+    const loginShown = !$("login").hidden;
+    first.close();
+    timers[timers.length - 1].fn();
+    const second = ws();
+    second.open();
+    second.receive({ type: "welcome", server: "example", password: true, limits: {} });
+    const sentUnasked = second.sent.length;  // no password: nothing sent by itself
+    $("password").value = "s3cret";
+    $("login").dispatch("submit");
+    second.receive({ type: "ok" });
+    second.receive({ type: "registered", name: "alice" });
+    second.close();
+    timers[timers.length - 1].fn();
+    const third = ws();
+    third.open();
+    third.receive({ type: "welcome", server: "example", password: true, limits: {} });
+    const strip = (socket) => socket.sent.map(({ ref, ...rest }) => rest);
+    return { shown, error, loginShown, sentUnasked,
+             first: strip(first), second: strip(second), third: strip(third) };
+  },
+
   // The pure modules, called directly.
   units() {
     return {

@@ -11,6 +11,7 @@ const KEPT = 500;  // messages kept per conversation
 const state = {
   ws: null, name: null, wanted: null, target: null, targets: new Map(), limits: {},
   backoff: 1000, timer: null, nextRef: 1, whoRefs: new Set(), notify: false,
+  needsPassword: false, password: null,
   recall: new Recall(), completion: null, server: "chat",
 };
 
@@ -266,8 +267,12 @@ const handlers = {
     state.limits = m.limits || {};
     $("server").textContent = m.server;
     drawTargets();
-    if (state.wanted) send({ type: "register", name: state.wanted });
+    state.needsPassword = Boolean(m.password);
+    $("password").hidden = $("password-label").hidden = !state.needsPassword;
+    $("password").required = state.needsPassword;
+    if (state.wanted && (!state.needsPassword || state.password)) enter();
   },
+  ok() {},
   registered(m) {
     const first = state.name === null;
     if (!first && m.name !== state.name) show(state.target, event("you are now " + m.name));
@@ -374,6 +379,7 @@ const handlers = {
   motd(m) { for (const line of m.lines) show(state.target, { kind: "notice", text: line, time: m.time }); },
   error(m) {
     if (m.code === "already-in-room") return;  // rejoining after a reconnect
+    if (m.code === "wrong-password" || m.code === "too-many-failures") state.password = null;
     if (state.name === null) {
       $("login").hidden = false;
       $("login-error").textContent = m.text;
@@ -470,11 +476,19 @@ function connect() {
   });
 }
 
+// Registering: the server password first, on a server that has one (the
+// page keeps it in memory, for reconnecting, and nowhere else).
+function enter() {
+  if (state.needsPassword) send({ type: "pass", password: state.password });
+  send({ type: "register", name: state.wanted });
+}
+
 $("login").addEventListener("submit", (e) => {
   e.preventDefault();
   state.wanted = $("name").value.trim();
+  state.password = state.needsPassword ? $("password").value : null;
   $("login-error").textContent = "";
-  if (state.wanted) send({ type: "register", name: state.wanted });
+  if (state.wanted) enter();
 });
 $("composer").addEventListener("submit", (e) => { e.preventDefault(); onKey({ key: "Enter", preventDefault() {} }); });
 $("text").addEventListener("keydown", onKey);
