@@ -237,6 +237,20 @@ def test_two_browsers_and_a_telnet_user_chat(chat, tmp_path) -> None:
     alice.driver.find_element(By.ID, "notify").click()
     alice.wait("notifications on", lambda: alice.text("notify") == "Notifications on")
 
+    # The list follows new messages, unless the user scrolled up to read.
+    alice.resize(1280, 240)
+    scroll = "const m = document.getElementById('messages');"
+    assert alice.js(scroll + "return m.scrollHeight - m.clientHeight") > 100  # lines hidden
+    alice.js(scroll + "m.scrollTop = 0")
+    carol.send("while alice reads back")
+    alice.line("while alice reads back")
+    assert alice.js(scroll + "return m.scrollTop") == 0
+    alice.js(scroll + "m.scrollTop = m.scrollHeight")
+    carol.send("and now she follows")
+    alice.line("and now she follows")
+    assert alice.js(scroll + "return m.scrollHeight - m.scrollTop - m.clientHeight") < 2
+    alice.resize(*DESKTOP)
+
     # Keyboard only: Alt+↓ to the next conversation, Escape back to the box.
     alice.type(Keys.ALT, Keys.ARROW_DOWN, Keys.ALT)
     alice.wait("bob's conversation", lambda: alice.text("title") == "bob")

@@ -149,6 +149,11 @@ def test_members_with_operators_and_voice_marked() -> None:
         ("", "erin")]
     first = played["members"]["children"][0]["children"][0]
     assert first["attributes"]["aria-label"] == "carol, operator"
+    away = {cls: child["children"][0].get("attributes", {})
+            for cls, child in zip([c for c, _ in items(played["away"])],
+                                  played["away"]["children"], strict=True)}
+    assert away["voiced away"]["aria-label"] == "dave, voice, away: lunch"
+    assert away["away"]["title"] == "away: gone fishing"  # frank joined away
     # +o bob -v dave, then bob renamed to robert: the status follows the name.
     assert items(played["afterModes"])[:2] == [("operator", "@bob"), ("operator", "@carol")]
     assert ("", "dave") in items(played["afterModes"])

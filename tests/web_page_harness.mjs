@@ -192,6 +192,10 @@ const scenarios = {
     ws().receive({ type: "message", room: "#chat", from: "carol", text: "from yesterday", id: "5",
                    time: "2026-12-02T09:00:00.000Z", history: true });
     const withHistory = lines();
+    ws().receive({ type: "away", name: "dave", away: "lunch" });
+    ws().receive({ type: "joined", room: "#chat", name: "frank", away: "gone fishing" });
+    const away = $("members").snapshot();
+    ws().receive({ type: "away", name: "dave", away: null });
     ws().receive({ type: "modes", room: "#chat", by: "carol", changes: ["+o bob", "-v dave", "+m"] });
     const afterModes = $("members").snapshot();
     ws().receive({ type: "private", from: "bob", to: "alice", text: "psst", id: "20", time: t });
@@ -207,7 +211,7 @@ const scenarios = {
     type("/me waves");
     const meInPrivate = lines().at(-1);
     ws().receive({ type: "left", room: null, name: "carol", reason: "bye" });
-    return { announced, unreadChat, title, chatLines, members, afterClick, withHistory, afterModes, people,
+    return { away, announced, unreadChat, title, chatLines, members, afterClick, withHistory, afterModes, people,
              membersRenamed, stepped, meInPrivate, noMembers, sent: sent(), documentTitle };
   },
 

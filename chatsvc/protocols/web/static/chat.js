@@ -12,7 +12,7 @@ const state = {
   ws: null, name: null, wanted: null, target: null, targets: new Map(), limits: {},
   backoff: 1000, timer: null, nextRef: 1, whoRefs: new Set(), notify: false,
   needsPassword: false, password: null,
-  recall: new Recall(), completion: null, server: "chat",
+  recall: new Recall(), completion: null, server: "chat", away: new Map(),
 };
 
 function el(tag, className, text) {
@@ -81,7 +81,10 @@ function show(name, line) {
     while (at > 0 && c.messages[at - 1].time && c.messages[at - 1].time > line.time) at--;
   }
   c.messages.splice(at, 0, line);
-  if (c.messages.length > KEPT) c.messages.shift();
+  if (c.messages.length > KEPT) {
+    const gone = c.messages.shift();
+    if (gone.id) c.ids.delete(gone.id);
+  }
   const counts = (line.kind === "said" || line.kind === "action") && !line.mine && !line.history;
   if (isShown(name)) {
     if (at === c.messages.length - 1) appendLine(line); else drawConversation();
@@ -101,8 +104,10 @@ function announce(text) {
 
 function appendLine(line) {
   const list = $("messages");
+  // Follow new messages, unless the user scrolled up to read older ones.
+  const following = !(list.scrollHeight - list.scrollTop - list.clientHeight > 48);
   list.append(lineItem(line));
-  list.scrollTop = list.scrollHeight;
+  if (following) list.scrollTop = list.scrollHeight;
 }
 
 function lineItem(line) {
@@ -173,12 +178,14 @@ function drawMembers() {
   $("members-toggle").hidden = none;
   list.replaceChildren(...names.map((name) => {
     const status = rank(name) === 0 ? "operator" : rank(name) === 1 ? "voiced" : "";
+    const away = state.away.get(key(name));
     const button = el("button", "", (status === "operator" ? "@" : status === "voiced" ? "+" : "") + name);
     button.type = "button";
     button.setAttribute("aria-label", name + (status ? ", " + (status === "voiced" ? "voice" : status) : "")
-      + (name === state.name ? ", you" : ""));
+      + (name === state.name ? ", you" : "") + (away ? ", away: " + away : ""));
+    if (away) button.setAttribute("title", "away: " + away);
     if (name !== state.name) button.addEventListener("click", () => select(name));
-    const item = el("li", [status, name === state.name ? "mine" : ""].filter(Boolean).join(" "));
+    const item = el("li", [status, name === state.name ? "mine" : "", away ? "away" : ""].filter(Boolean).join(" "));
     item.append(button);
     return item;
   }));
@@ -300,6 +307,7 @@ const handlers = {
       if (fresh) select(m.room);  // rejoining after a reconnect: what is shown stays
     } else {
       c.members.add(m.name);
+      if (m.away) state.away.set(key(m.name), m.away); else state.away.delete(key(m.name));
       show(m.room, event(m.name + " joined", m.time));
       if (isShown(m.room)) drawMembers();
     }
@@ -372,7 +380,10 @@ const handlers = {
     show(m.room, event(m.by + " sets " + m.changes.join(" "), m.time));
     if (isShown(m.room)) drawMembers();
   },
-  away(m) {},
+  away(m) {
+    if (m.away) state.away.set(key(m.name), m.away); else state.away.delete(key(m.name));
+    drawMembers();
+  },
   invited(m) { show(state.target, event(m.by + " invites you to " + m.room + " (/join " + m.room + ")", m.time)); },
   notice(m) { show(state.target, { kind: "notice", text: m.text, time: m.time }); },
   wallops(m) { show(state.target, { kind: "notice", text: "server operator " + m.from + ": " + m.text, time: m.time }); },
