@@ -283,6 +283,19 @@ def test_two_browsers_and_a_telnet_user_chat(chat, tmp_path) -> None:
     alice.open("people", "bob")  # a private conversation has no member list
     assert not alice.driver.find_element(By.ID, "members-panel").is_displayed()
     alice.open("rooms", "#chat")
+    # Every control a keyboard or screen reader reaches has a name; the lists
+    # say what they are.
+    controls, unnamed = alice.js("""
+        const shown = [...document.querySelectorAll('button, input, textarea')]
+          .filter((e) => e.offsetParent !== null);
+        return [shown.length, shown.filter((e) => !(e.labels && e.labels.length)
+                && !e.getAttribute('aria-label') && !e.textContent.trim())
+          .map((e) => e.outerHTML)];""")
+    assert controls >= 8 and unnamed == []
+    roles = alice.js("""return ['rooms', 'people', 'members', 'messages', 'announce']
+        .map((id) => [document.getElementById(id).getAttribute('role'),
+                      document.getElementById(id).getAttribute('aria-live')])""")
+    assert roles == [["list", None]] * 3 + [["log", "polite"], [None, "polite"]]
     for page in (alice, bob):
         assert page.errors() == []
 
