@@ -32,6 +32,7 @@ from chatsvc.service.config import ConfigError, ConfigFileMixin
 from chatsvc.service.lifecycle import ChatService
 from chatsvc.service.tls import ServerTLS, TLSConfigError, check_pem_directory
 from chatsvc.store.delivery import MAX_REPLAY, HistoryDelivery
+from chatsvc.store.retention import Retention, parse_age
 from chatsvc.store.service import HistoryService
 from chatsvc.store.sqlite import HistoryStore, StoreError
 
@@ -274,6 +275,12 @@ class Options(ConfigFileMixin, usage.Options):
         ["history-replay", None, "50",
          "Room messages a user is shown on joining a room (0: none; at most 500). "
          "Needs a --data-dir."],
+        ["history-max-age", None, "none",
+         "How long room messages are kept: a number and a unit (30d, 12h, 90min, "
+         "2w); 0 or none: forever. Older ones are deleted in the background."],
+        ["history-max-rows", None, "0",
+         "The most messages kept per room, the newest (0: no limit). Older ones "
+         "are deleted in the background."],
     ]
 
     def __init__(self) -> None:
@@ -370,6 +377,12 @@ class Options(ConfigFileMixin, usage.Options):
         if self["replay"] > MAX_REPLAY:
             raise usage.UsageError(f"--history-replay {self['history-replay']!r}: "
                                    f"at most {MAX_REPLAY}")
+        try:
+            max_age = parse_age(str(self["history-max-age"]))
+        except ValueError as why:
+            raise usage.UsageError(
+                f"--history-max-age {self['history-max-age']!r}: {why}") from None
+        self["retention"] = Retention(max_age, _positive_int(self, "history-max-rows") or None)
 
         self["listeners"] = []
         if not is_off(self["port"]):
@@ -596,7 +609,7 @@ def makeService(options: Options) -> IService:
     check_fd_limit(hub.settings.max_clients)
     root = ChatService(hub, handle_signals=True)
     if history is not None:
-        HistoryService(history.store).setServiceParent(root)
+        HistoryService(history.store, history.retention).setServiceParent(root)
     for option, endpoint in options["listeners"]:
         ListenerService(option, endpoint, hub, _what(option, options)).setServiceParent(root)
     if options["irc_listeners"]:
@@ -637,7 +650,7 @@ def _history(options: Options) -> HistoryDelivery | None:
         store = HistoryStore.open(directory, cast(Any, reactor))
     except StoreError as error:
         raise StartupFailure(f"--data-dir: {error}") from None
-    return HistoryDelivery(store, options["replay"])
+    return HistoryDelivery(store, options["replay"], retention=options["retention"])
 
 
 def makeListeningService(options: Options) -> IService:

@@ -18,6 +18,7 @@ from chatsvc.events import Event, RoomMessage
 from chatsvc.hub.delivery import Delivery, LocalDelivery
 from chatsvc.hub.participant import Participant
 from chatsvc.hub.rooms import Room
+from chatsvc.store.retention import Retention
 from chatsvc.store.sqlite import HistoryStore
 
 #: The default of C{--history-replay}: messages shown on joining a room.
@@ -32,14 +33,16 @@ class HistoryDelivery:
 
     @ivar store: where the messages go (and replays come from).
     @ivar replay: how many messages a user joining a room is shown (0: none).
+    @ivar retention: how long messages are kept (what users are told).
     """
 
-    __slots__ = ("local", "replay", "store")
+    __slots__ = ("local", "replay", "retention", "store")
 
     def __init__(self, store: HistoryStore, replay: int = DEFAULT_REPLAY,
-                 local: Delivery | None = None) -> None:
+                 local: Delivery | None = None, retention: Retention | None = None) -> None:
         self.store = store
         self.replay = replay
+        self.retention = Retention() if retention is None else retention
         self.local: Delivery = LocalDelivery() if local is None else local
 
     def to_room(self, room: Room, event: Event, *, exclude: Participant | None = None) -> None:

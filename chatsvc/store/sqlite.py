@@ -190,6 +190,26 @@ _LATEST = ("SELECT id, room, time, sender, text, action, notice FROM room_messag
            "ORDER BY seq DESC LIMIT ?")
 
 
+# Retention (chatsvc.store.retention): each delete reads at most `limit` rows
+# from the start of the table (seq order, oldest first) or of one room's index
+# range, so a pass costs the rows it deletes, not the size of the file.
+_DELETE_OLDER = ("DELETE FROM room_message WHERE seq IN (SELECT seq FROM "
+                 "(SELECT seq, time FROM room_message ORDER BY seq LIMIT ?) WHERE time < ?)")
+
+# The rooms, one index seek each (a skip-scan by hand: SELECT DISTINCT would
+# read the whole index).
+_ROOM_KEYS = ("WITH RECURSIVE keys(k) AS (SELECT MIN(room_key) FROM room_message "
+              "UNION ALL SELECT (SELECT MIN(room_key) FROM room_message WHERE room_key > k) "
+              "FROM keys WHERE k IS NOT NULL) SELECT k FROM keys WHERE k IS NOT NULL")
+
+# The seq of a room's newest message beyond the last `keep`: it and older go.
+_BEYOND = ("SELECT seq FROM room_message WHERE room_key = ? "
+           "ORDER BY seq DESC LIMIT 1 OFFSET ?")
+
+_DELETE_BEYOND = ("DELETE FROM room_message WHERE seq IN (SELECT seq FROM room_message "
+                  "WHERE room_key = ? AND seq <= ? ORDER BY seq LIMIT ?)")
+
+
 class HistoryStore:
     """Room messages in SQLite, written in batches by one thread.
 
@@ -304,6 +324,53 @@ class HistoryStore:
         # A full disk, say: the chat carries on without those messages' history.
         self.log.error("history: {count} message(s) not stored: {why}",
                        count=count, why=failure.getErrorMessage())
+
+    # -- retention (chatsvc.store.retention.Pruner) -------------------------------
+
+    @property
+    def closed(self) -> bool:
+        """Whether L{stop} has begun: nothing more is written or deleted."""
+        return self._closed
+
+    def delete_older(self, cutoff: float, limit: int) -> Deferred[int]:
+        """Delete up to C{limit} of the oldest messages, those before C{cutoff}
+        (epoch seconds); the number deleted.  One transaction on the worker
+        thread, after the writes recorded before it."""
+        if self._closed:
+            return succeed(0)
+        self._submit()
+        return self._run(self._delete, _DELETE_OLDER, (limit, cutoff))
+
+    def room_keys(self) -> Deferred[list[str]]:
+        """The folded names of the rooms that have messages."""
+        if self._closed:
+            return succeed([])
+        return self._run(lambda: [k for (k,) in self.connection.execute(_ROOM_KEYS)])
+
+    def delete_beyond(self, room_key: str, keep: int, limit: int) -> Deferred[int]:
+        """Delete up to C{limit} of room C{room_key}'s oldest messages beyond its
+        last C{keep}; the number deleted."""
+        if self._closed:
+            return succeed(0)
+        self._submit()
+        return self._run(self._delete_beyond, room_key, keep, limit)
+
+    def _delete_beyond(self, room_key: str, keep: int, limit: int) -> int:
+        row = self.connection.execute(_BEYOND, (room_key, keep)).fetchone()
+        if row is None:
+            return 0
+        return self._delete(_DELETE_BEYOND, (room_key, row[0], limit))
+
+    def _delete(self, statement: str, parameters: tuple[Any, ...]) -> int:
+        connection = self.connection
+        connection.execute("BEGIN IMMEDIATE")
+        try:
+            count = connection.execute(statement, parameters).rowcount
+            connection.execute("COMMIT")
+        except BaseException:
+            connection.execute("ROLLBACK")
+            raise
+        return int(count)
 
     # -- reads --------------------------------------------------------------------
 
