@@ -322,13 +322,16 @@ def test_joining_shows_the_last_messages_between_markers() -> None:
     start = lines.index("* history of #chat (2)")
     assert lines[start:] == ["* history of #chat (2)", "[22:13] <alice> two",
                              "[22:13] * alice waves", "* end of history"]
-    assert lines[start - 1].startswith("* you are in #chat with 1 other")
+    assert lines[start - 1] == "* #chat keeps history"
+    assert lines[start - 2].startswith("* you are in #chat with 1 other")
 
 
 def test_an_empty_room_shows_no_history_block() -> None:
     history = History()
     alice = history.user("alice")
-    assert not any("history" in line for line in alice.read())
+    lines = alice.read()
+    assert not any(line.startswith(("* history of", "* end of history")) for line in lines)
+    assert lines[-1] == "* #chat keeps history"
 
 
 def test_replay_zero_shows_none_on_join_but_history_still_answers() -> None:
@@ -337,7 +340,9 @@ def test_replay_zero_shows_none_on_join_but_history_still_answers() -> None:
     alice.send("kept")
     history.settle()
     bob = history.user("bob")
-    assert not any("history" in line for line in bob.read())
+    lines = bob.read()
+    assert not any(line.startswith(("* history of", "* end of history")) for line in lines)
+    assert lines[-1] == "* #chat keeps history"
     bob.send("/history 5")
     history.settle()
     assert bob.read() == ["* history of #chat (1)", "[22:13] <alice> kept",
@@ -393,8 +398,10 @@ def test_two_joins_in_a_row_keep_each_history_in_its_place() -> None:
     history.settle()
     lines = [line for line in bob.read() if "history" in line or line.startswith(("<", "["))]
     assert lines == [
+        "* #rust keeps history",
         "* history of #rust (1)", "[22:13] <alice> in rust", "* end of history",
-        "* history of #chat (2)", "[22:13] <alice> in chat", "[22:13] <alice> live in chat",
+        "* #chat keeps history", "* history of #chat (2)", "[22:13] <alice> in chat",
+        "[22:13] <alice> live in chat",
         "* end of history", "<alice> live again",
     ]
 

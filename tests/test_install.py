@@ -88,6 +88,8 @@ def test_installed_server_chats(fresh_venv, tmp_path):
                 time.sleep(0.1)
         with connection, connection.makefile("rwb") as stream:
             assert stream.readline().startswith(b"* welcome to chatsvc!")
+            # The default --data-dir keeps history: the server says what it stores.
+            assert stream.readline().startswith(b"* this server keeps room messages")
             stream.write(b"#newcomer\n")
             stream.flush()
             assert stream.readline() == b"* you are newcomer\r\n"

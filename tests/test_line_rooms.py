@@ -335,9 +335,9 @@ def test_mode_errors():
     hub = make_hub()
     alice, bob = registered(hub, "alice", "bob")
     in_room("#rust", alice, bob)
-    alice.send("/mode +x", "/mode +k", "/mode +l lots", "/mode +o", "/mode +b a,b")
+    alice.send("/mode +z", "/mode +k", "/mode +l lots", "/mode +o", "/mode +b a,b")
     assert alice.read() == [
-        "! unknown mode: x (known: b e I i k l m n o s t v)",
+        "! unknown mode: z (known: b e I i k l m n o s t v x)",
         "! mode +k needs a key",
         "! bad argument for +l on #rust: the limit is a number from 1 to 1000000",
         "! mode +o needs a name",

@@ -137,7 +137,7 @@ def test_parser_tracks_who_is_present() -> None:
     ("! ", Error("")),
     ("* you joined rust (3 here)", Notice("you joined rust (3 here)")),
     ("* rooms (2): #a (1)", Notice("rooms (2): #a (1)")),
-    ("* bob sets +x on #rust", Notice("bob sets +x on #rust")),
+    ("* bob sets +z on #rust", Notice("bob sets +z on #rust")),
 ])
 def test_unknown_or_malformed_lines(line: str, event: object) -> None:
     assert parse_line(line) == event

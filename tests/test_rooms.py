@@ -757,8 +757,8 @@ def test_parse_modes():
     assert parse_modes("b") == [ModeChange(True, "b")]
     assert parse_modes("+ov", ["a", "b"]) == [ModeChange(True, "o", "a"),
                                              ModeChange(True, "v", "b")]
-    with pytest.raises(UnknownMode, match="unknown mode: x"):
-        parse_modes("+x")
+    with pytest.raises(UnknownMode, match="unknown mode: z"):
+        parse_modes("+z")
     with pytest.raises(ModeNeedsArgument, match=r"mode \+k needs a key"):
         parse_modes("+k")
     with pytest.raises(ModeNeedsArgument, match=r"mode -o needs a name"):

@@ -265,7 +265,7 @@ class UnknownMode(ChatError):
     line_forms = ("unknown mode: {word} (known: {text})",)
 
     def __init__(self, mode: str) -> None:
-        super().__init__(f"unknown mode: {mode} (known: b e I i k l m n o s t v)")
+        super().__init__(f"unknown mode: {mode} (known: b e I i k l m n o s t v x)")
         self.mode = mode
 
 

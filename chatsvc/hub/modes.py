@@ -9,7 +9,15 @@ letters, and the ISUPPORT tokens they imply, are:
     ``k`` key (password)    ``l`` member limit
     ``i`` invite-only       ``m`` moderated         ``n`` no outside messages
     ``s`` secret            ``t`` topic by operators only
+    ``x`` no history        (the room's messages are not kept: chatsvc.store)
     ``o`` operator status   ``v`` voice
+
+Why C{x} for "no history": no IRC server we know gives C{x} a channel
+meaning (ergo, InspIRCd, UnrealIRCd, solanum, hybrid, ngIRCd; ircdocs'
+table of channel modes), so no client or script reads it as something
+else; C{H}, the obvious letter, is taken with the opposite sense
+(InspIRCd's and UnrealIRCd's C{+H} turns history replay B{on}, with a
+parameter); and C{x} reads as "crossed out", off the record.
 """
 
 from __future__ import annotations
@@ -27,6 +35,7 @@ FLAG_MODES: dict[str, str] = {
     "n": "no_outside",
     "s": "secret",
     "t": "topic_locked",
+    "x": "no_history",
 }
 #: Lists of masks, with the L{chatsvc.hub.rooms.Room} attribute holding each.
 LIST_MODES: dict[str, str] = {"b": "bans", "e": "exceptions", "I": "invite_exceptions"}
@@ -36,7 +45,7 @@ STATUS_MODES: dict[str, str] = {"o": "operators", "v": "voiced"}
 KEY_MODE, LIMIT_MODE = "k", "l"
 
 #: ISUPPORT values for the IRC adapter.
-CHANMODES = "beI,k,l,imnst"
+CHANMODES = "beI,k,l,imnstx"
 PREFIX = "(ov)@+"
 
 #: Most changes that take an argument (a mask, name, key or limit) or show a
@@ -44,7 +53,7 @@ PREFIX = "(ov)@+"
 #: respect when they batch C{+oooo}.  Without it one 4 KB line asked for the
 #: ban list 4,076 times (27 MB of replies) or set a thousand bans at once.
 MAX_MODE_ARGUMENTS = 4
-#: Most mode letters one command may carry, arguments or not.  Twelve
+#: Most mode letters one command may carry, arguments or not.  Thirteen
 #: letters exist, so twenty covers any real command (each letter once, and a
 #: change of sign); without it C{+i-i+i-i...} did 4,000 changes and announced
 #: them all to every member.

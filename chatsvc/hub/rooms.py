@@ -54,7 +54,8 @@ class Room:
 
     Rules (see L{chatsvc.hub.modes}): C{invite_only} (+i), C{moderated} (+m),
     C{no_outside} (+n, default on), C{secret} (+s), C{topic_locked} (+t,
-    default on), C{password} (+k; C{None} when unset), C{limit} (+l; C{None}
+    default on), C{no_history} (+x: a history store neither keeps nor
+    replays the room's messages), C{password} (+k; C{None} when unset), C{limit} (+l; C{None}
     when unset), and the mask lists C{bans} (+b), C{exceptions} (+e) and
     C{invite_exceptions} (+I: masks that may join an invite-only room uninvited).
     Member status: C{operators} (+o) and C{voiced} (+v), sets of members.
@@ -75,6 +76,7 @@ class Room:
         self.no_outside = True
         self.secret = False
         self.topic_locked = True
+        self.no_history = False
         self.password: str | None = None
         self.limit: int | None = None
         self.bans = MaskList()

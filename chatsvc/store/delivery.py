@@ -6,6 +6,10 @@ the store, which only appends it to the next batch, and then delivered
 exactly as before.  Nothing waits for the database, and nothing here can
 raise into the hub.
 
+A room set C{+x} (L{Room.no_history}) keeps no history: its messages are
+not recorded, and L{HistoryDelivery.replay_of} shows none while the mode is
+on (what it kept before C{+x} shows again after C{-x}).
+
 Private messages pass through unrecorded in this first slice: whose they
 are to read back needs accounts (issue 18's next part).
 """
@@ -14,12 +18,14 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
+from twisted.internet.defer import Deferred, succeed
+
 from chatsvc.events import Event, RoomMessage
 from chatsvc.hub.delivery import Delivery, LocalDelivery
 from chatsvc.hub.participant import Participant
 from chatsvc.hub.rooms import Room
 from chatsvc.store.retention import Retention
-from chatsvc.store.sqlite import HistoryStore
+from chatsvc.store.sqlite import HistoryStore, StoredMessage
 
 #: The default of C{--history-replay}: messages shown on joining a room.
 DEFAULT_REPLAY = 50
@@ -48,10 +54,34 @@ class HistoryDelivery:
     def to_room(self, room: Room, event: Event, *, exclude: Participant | None = None) -> None:
         # Hot spot, the fan-out loop (docs/performance.rst, step 17): one
         # type test and an append per message, before the unchanged loop.
-        if type(event) is RoomMessage:
+        if type(event) is RoomMessage and not room.no_history:
             closed = room.secret or room.invite_only or room.password is not None
             self.store.record(event, room.created if closed else None)
         self.local.to_room(room, event, exclude=exclude)
+
+    def replay_of(self, room: Room, count: int) -> Deferred[list[StoredMessage]]:
+        """What a replay of C{room} shows (its last C{count} messages, oldest
+        first): nothing for a room set C{+x}; messages said while it was
+        secret, invite-only or keyed only if it is still that same room.
+
+        Every protocol's replay and C{/history} reads through here, so that
+        the room's mode is honoured everywhere.
+        """
+        if room.no_history or count <= 0:
+            return succeed([])
+        return self.store.latest(room.name, count, room.created)
+
+    def keeps(self, room: Room) -> str:
+        """What a user entering C{room} is told: C{#rust keeps history for 30
+        days}, C{#rust keeps its last 500 messages}, or C{#rust keeps no
+        history} (C{+x})."""
+        if room.no_history:
+            return f"{room.name} keeps no history (mode +x)"
+        return self.retention.describe(room.name)
+
+    def stores(self) -> str:
+        """What a user connecting is told the server keeps (one line)."""
+        return self.retention.server_line()
 
     def to_user(self, participant: Participant, event: Event) -> None:
         self.local.to_user(participant, event)

@@ -88,6 +88,20 @@ class Retention:
             return f"{room} keeps its last {self.max_rows} messages"
         return f"{room} keeps history"
 
+    def server_line(self) -> str:
+        """What the server keeps, for the welcome (one line)."""
+        if self.max_age is not None and self.max_rows is not None:
+            span = (f" for {describe_age(self.max_age)} (at most {self.max_rows} "
+                    "a room)")
+        elif self.max_age is not None:
+            span = f" for {describe_age(self.max_age)}"
+        elif self.max_rows is not None:
+            span = f" (each room's last {self.max_rows})"
+        else:
+            span = ""
+        return (f"this server keeps room messages{span}, not private ones; "
+                "a room set +x keeps none")
+
 
 class Pruner:
     """Enforces a L{Retention} on a L{HistoryStore}, in the background.

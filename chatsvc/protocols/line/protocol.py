@@ -159,6 +159,7 @@ _RULE_WORDS = {
     "n": "no messages from outside",
     "s": "secret",
     "t": "only operators set the topic",
+    "x": "no history kept",
 }
 _STATUS_COMMANDS = {"+o": "op", "-o": "deop", "+v": "voice", "-v": "devoice"}
 _LIST_WORDS = {"b": "bans", "e": "ban exceptions", "I": "invite exceptions"}
@@ -223,6 +224,9 @@ class LineChatProtocol(RecordBacked, BoundedLineReceiver):
         self.deliver(Notice(
             f"welcome to {self.hub.settings.server_name}! {how}; /help lists commands"
         ))
+        history = history_of(self.hub.delivery)
+        if history is not None:  # what is kept, before anything is said
+            self.deliver(Notice(history.stores()))
 
     def connectionLost(self, reason: Failure | None = None) -> None:
         if self._guard is not None:
@@ -677,8 +681,10 @@ class LineChatProtocol(RecordBacked, BoundedLineReceiver):
         """Show the room just entered's last C{--history-replay} messages."""
         history = history_of(self.hub.delivery)
         rooms = self.hub.rooms_of(self)
-        if history is not None and history.replay and rooms:
-            self._replay(rooms[0], history.replay, quiet=True)
+        if history is not None and rooms:
+            self.deliver(Notice(history.keeps(rooms[0])))
+            if history.replay:
+                self._replay(rooms[0], history.replay, quiet=True)
 
     def _cmd_history(self, argument: str) -> None:
         """C{/history [#room] [N]}: the last N (default C{--history-replay}, at
@@ -701,6 +707,9 @@ class LineChatProtocol(RecordBacked, BoundedLineReceiver):
         if count == 0:
             raise Usage("usage: /history [#room] [N] (N at least 1)")
         self._bulk("/history")
+        if room.no_history:
+            self.deliver(Notice(history.keeps(room)))
+            return
         self._replay(room, count, quiet=False)
 
     def _replay(self, current: Room, count: int, quiet: bool) -> None:
@@ -728,7 +737,7 @@ class LineChatProtocol(RecordBacked, BoundedLineReceiver):
             held = self._held = deque()
             self._guard = cast(Guard, _HoldingGuard(guard, self))
         held.append(slot)
-        reading = history.store.latest(room, count, current.created)
+        reading = history.replay_of(current, count)
 
         def read(messages: list[StoredMessage]) -> None:
             now = self.hub.clock.seconds()
