@@ -10,7 +10,7 @@ same rules in the same rooms.
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar, cast
 
 from twisted.words.protocols import irc as rfc
 
@@ -24,6 +24,7 @@ from chatsvc.hub.participant import RecordBacked
 from chatsvc.hub.rooms import MAX_TOPIC_LENGTH, Room
 from chatsvc.hub.text import sanitize_irc
 from chatsvc.protocols.irc import wire
+from chatsvc.protocols.irc.history import replay_on_join
 from chatsvc.protocols.irc.isupport import KICK_LENGTH
 from chatsvc.protocols.irc.render import AWAY_NOTIFY, SERVER_TIME
 
@@ -242,6 +243,7 @@ class ChannelCommands(RecordBacked):
         room = self.hub.room_named(event.room)
         if room is not None:
             self._send_names(room)
+            replay_on_join(cast(Any, self), room)  # the room's history (issue 18)
 
     def _exited(self, event: Exited) -> None:
         if event.by is None:

@@ -1,0 +1,161 @@
+"""Room history for IRC clients (issue 18): the replay after a JOIN.
+
+After the JOIN, topic and NAMES burst, a client is told what the room keeps
+(a server NOTICE: C{#rust keeps history for 30 days}) and shown its last
+C{--history-replay} messages as PRIVMSGs (NOTICEs, ACTIONs) from their
+original senders, as ergo's autoreplay does:
+
+  - with C{server-time} negotiated, each carries C{@time=} with the time it
+    was said;
+  - without it, its text starts with C{[HH:MM] } (UTC; C{[YYYY-MM-DD HH:MM] }
+    for another day).
+
+Order: the store reads after every message recorded before the JOIN, and
+until the read is done the events for this client are held (the
+connection's C{_held} list, which L{IRCChatProtocol.deliver} already
+appends to), then written after the replay: so the replay shows what was
+said before the JOIN, the live lines what was said after, neither twice nor
+missing.  In a room so busy that L{HOLD_LIMIT} events arrive during the
+read, the held events go out and the replay follows when it comes.
+
+Not here: the C{chathistory} batch (it needs the C{batch} capability,
+another part of the IRC work), C{draft/chathistory} requests, and private
+message history (it needs accounts).
+"""
+
+from __future__ import annotations
+
+import re
+import time
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any, Protocol
+
+from twisted.logger import Logger
+from twisted.python.failure import Failure
+
+from chatsvc.events import Event, utc_time
+from chatsvc.protocols.irc import wire
+from chatsvc.protocols.irc.render import ACTION, SERVER_TIME
+from chatsvc.store.delivery import history_of
+from chatsvc.store.sqlite import StoredMessage
+
+if TYPE_CHECKING:
+    from chatsvc.hub.factory import ChatFactory
+    from chatsvc.hub.rooms import Room
+
+#: Events held for a client while a replay is read, at most.
+HOLD_LIMIT = 2000
+
+log = Logger()
+
+# A stored sender used as an IRC prefix: one word, no "!", "@" or leading ":"
+# (chatsvc's names never have them; an edited database might).
+_SENDER = re.compile(r"[^\s!@:\x00-\x1f\x7f][^\s!@\x00-\x1f\x7f]*")
+
+
+class Replaying(Protocol):
+    """What the replay needs of an IRC connection."""
+
+    hub: ChatFactory
+    _held: list[Event] | None
+    _caps: frozenset[str]
+
+    @property
+    def _me(self) -> str: ...
+
+    def _write(self, data: bytes) -> None: ...
+
+    def deliver(self, event: Event) -> None: ...
+
+
+class _Hold(list[Event]):
+    """The held events of one replay; past L{HOLD_LIMIT}, it stops holding."""
+
+    def __init__(self, give_up: Callable[[], None]) -> None:
+        super().__init__()
+        self.give_up = give_up
+        self.late = False
+
+    def append(self, event: Event) -> None:
+        super().append(event)
+        if len(self) > HOLD_LIMIT and not self.late:
+            self.late = True
+            self.give_up()
+
+
+def stamp(when: float, now: float) -> str:
+    """C{12:01} (UTC), or C{2026-12-02 12:01} on another UTC day than C{now}."""
+    moment = time.gmtime(when)
+    if moment[:3] == time.gmtime(now)[:3]:
+        return time.strftime("%H:%M", moment)
+    return time.strftime("%Y-%m-%d %H:%M", moment)
+
+
+def replay_lines(room: str, messages: list[StoredMessage], server_time: bool,
+                 now: float) -> bytes:
+    """The IRC lines of a replay of C{room}: each message from its sender,
+    tagged with C{@time=} for a client with C{server-time}, else with its
+    time at the start of the text.  Long texts are split as live ones are;
+    CR, LF and NUL never reach the wire."""
+    out: list[bytes] = []
+    for message in messages:
+        sender = message.sender if _SENDER.fullmatch(message.sender) else "*"
+        command = "NOTICE" if message.notice else "PRIVMSG"
+        text = message.text if server_time else f"[{stamp(message.time, now)}] {message.text}"
+        wrap = ACTION if message.action else ("", "")
+        tag = f"@time={utc_time(message.time)} " if server_time else ""
+        for line in wire.fit(sender, command, (room,), text, wrap):
+            out.append(tag.encode("ascii") + wire.encode(line))
+    return b"".join(out)
+
+
+def replay_on_join(protocol: Replaying, room: Room) -> None:
+    """Tell C{protocol}'s client what C{room} keeps and replay its last messages."""
+    history = history_of(protocol.hub.delivery)
+    if history is None:
+        return
+    server = protocol.hub.settings.server_name
+    for line in wire.fit(server, "NOTICE", (protocol._me,), history.keeps(room)):
+        protocol._write(wire.encode(line))
+    if not history.replay or room.no_history:
+        return
+    if protocol._held is not None:  # registering, or another replay: not ours to hold
+        return
+    name = room.name
+    server_time = SERVER_TIME in protocol._caps
+    hold = _Hold(lambda: _release(protocol, hold))
+    protocol._held = hold
+    reading = history.replay_of(room, history.replay)
+
+    def read(messages: list[StoredMessage]) -> bytes:
+        return replay_lines(name, messages, server_time, protocol.hub.clock.seconds())
+
+    def failed(failure: Failure) -> bytes:
+        log.error("history of {room} not read: {why}", room=name,
+                  why=failure.getErrorMessage())
+        return b"".join(wire.encode(line) for line in wire.fit(
+            server, "NOTICE", (protocol._me,), f"the history of {name} is unavailable"))
+
+    def show(data: Any) -> None:
+        protocol._write(data)
+        if not hold.late:
+            _release(protocol, hold)
+
+    reading.addCallbacks(read, failed).addCallback(show)
+
+
+def _release(protocol: Replaying, hold: _Hold) -> None:
+    """Stop holding: deliver the held events in order.  One of them may be
+    another JOIN that starts a replay of its own: the rest wait behind it."""
+    if protocol._held is not hold:
+        return
+    protocol._held = None
+    events = list(hold)
+    for index, event in enumerate(events):
+        protocol.deliver(event)
+        if protocol._held is not None:
+            protocol._held.extend(events[index + 1:])
+            return
+
+
+__all__ = ["HOLD_LIMIT", "replay_lines", "replay_on_join", "stamp"]
