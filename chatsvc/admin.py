@@ -1,0 +1,303 @@
+"""``chatsvc-admin``: look after a server's data directory, running or not.
+
+::
+
+    chatsvc-admin [--data-dir DIR] history export '#room'   JSON lines on stdout
+    chatsvc-admin [--data-dir DIR] history stats            messages, rooms, size
+    chatsvc-admin [--data-dir DIR] backup PATH              a consistent copy
+
+It reads the same C{--data-dir} as C{twistd chat} (default
+C{./chatsvc-data}) and is safe while the server runs: the database is in
+WAL mode, so readers and SQLite's online backup never block the server's
+writer and see only committed messages; a busy timeout covers the moment a
+checkpoint holds a lock.  It never writes to the data directory (reads are
+read-only connections), so it never migrates a schema either.
+
+A missing or bad data directory, a database from a newer chatsvc, a backup
+target that exists: one line on stderr and exit status 1, no traceback.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sqlite3
+import sys
+import time
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+from typing import Any, TextIO
+
+from twisted.python import usage
+
+from chatsvc.events import utc_time
+from chatsvc.hub.names import fold
+from chatsvc.store.sqlite import DATABASE, SCHEMA_VERSION
+
+#: The data directory when C{--data-dir} is not given (as C{twistd chat}'s).
+DEFAULT_DATA_DIR = "./chatsvc-data"
+
+#: Milliseconds a read or a backup step waits for a lock the server holds.
+BUSY_TIMEOUT = 5000
+
+#: Pages the backup copies per step (4 KiB each): small steps let the
+#: server's checkpoints through between them.
+BACKUP_PAGES = 1024
+
+
+class AdminError(Exception):
+    """What went wrong, in one line for the operator."""
+
+
+# -- the database, read-only ------------------------------------------------------
+
+
+def database_path(directory: str) -> Path:
+    """The history file in C{directory}; L{AdminError} if there is none."""
+    folder = Path(directory)
+    if not folder.exists():
+        raise AdminError(f"{directory}: no such directory (give the server's --data-dir)")
+    if not folder.is_dir():
+        raise AdminError(f"{directory}: not a directory")
+    path = folder / DATABASE
+    if not path.is_file():
+        raise AdminError(f"{directory}: no {DATABASE} in it (is it the server's --data-dir?)")
+    return path
+
+
+def open_read_only(directory: str) -> sqlite3.Connection:
+    """A read-only connection to C{directory}'s history, its schema checked."""
+    path = database_path(directory)
+    try:
+        connection = sqlite3.connect(f"{path.absolute().as_uri()}?mode=ro", uri=True,
+                                     isolation_level=None)
+        connection.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT}")
+        (version,) = connection.execute("PRAGMA user_version").fetchone()
+    except sqlite3.Error as error:
+        raise AdminError(f"{path}: {error}") from None
+    if version > SCHEMA_VERSION:
+        connection.close()
+        raise AdminError(f"{path}: schema version {version} is newer than this "
+                         f"chatsvc-admin's ({SCHEMA_VERSION}): use a newer chatsvc")
+    if version == 0:
+        connection.close()
+        raise AdminError(f"{path}: not a chatsvc history (no schema): "
+                         "has the server ever started with this --data-dir?")
+    return connection
+
+
+def _rows(connection: sqlite3.Connection, sql: str,
+          parameters: Sequence[Any] = ()) -> Iterator[tuple[Any, ...]]:
+    try:
+        yield from connection.execute(sql, parameters)
+    except sqlite3.Error as error:
+        raise AdminError(f"reading the history: {error}") from None
+
+
+# -- history export ------------------------------------------------------------------
+
+
+def export(connection: sqlite3.Connection, room: str, out: TextIO) -> int:
+    """Write C{room}'s messages (any case), oldest first, one JSON object a
+    line: id, time (RFC 3339, UTC), room, sender, text, action, notice.
+
+    Streams from the room's index: memory stays flat whatever the history.
+    Returns the number written.
+    """
+    count = 0
+    for id, name, when, sender, text, action, notice in _rows(
+            connection,
+            "SELECT id, room, time, sender, text, action, notice FROM room_message "
+            "WHERE room_key = ? ORDER BY seq", (fold(room),)):
+        out.write(json.dumps({"id": id, "time": utc_time(when), "room": name,
+                              "sender": sender, "text": text, "action": bool(action),
+                              "notice": bool(notice)}, ensure_ascii=False) + "\n")
+        count += 1
+    return count
+
+
+# -- history stats -------------------------------------------------------------------
+
+
+def _size(path: Path) -> int:
+    try:
+        return path.stat().st_size
+    except OSError:
+        return 0
+
+
+def _mib(size: int) -> str:
+    return f"{size / (1024 * 1024):.1f} MiB"
+
+
+def stats(connection: sqlite3.Connection, directory: str) -> list[str]:
+    """What the history holds: totals, then one line per room, busiest first."""
+    path = database_path(directory)
+    (version,) = connection.execute("PRAGMA user_version").fetchone()
+    rooms = list(_rows(connection,
+                       "SELECT room_key, COUNT(*), MIN(time), MAX(time), "
+                       "(SELECT room FROM room_message AS last WHERE last.room_key = "
+                       "room_message.room_key ORDER BY seq DESC LIMIT 1) "
+                       "FROM room_message GROUP BY room_key ORDER BY COUNT(*) DESC, room_key"))
+    total = sum(row[1] for row in rooms)
+    wal = _size(path.with_name(path.name + "-wal"))
+    lines = [f"{path}: schema {version}, {_mib(_size(path))}"
+             + (f" (+ {_mib(wal)} write-ahead log)" if wal else ""),
+             f"{total} messages in {len(rooms)} rooms"]
+    if rooms:
+        lines.append(f"oldest {utc_time(min(r[2] for r in rooms))}, "
+                     f"newest {utc_time(max(r[3] for r in rooms))}")
+        width = max(len(r[4]) for r in rooms)
+        lines.extend(f"  {name:<{width}}  {count:>9}  {utc_time(first)} .. {utc_time(last)}"
+                     for _, count, first, last, name in rooms)
+    return lines
+
+
+# -- backup --------------------------------------------------------------------------
+
+
+def backup(directory: str, target: str) -> tuple[int, int]:
+    """Copy the history to C{target} with SQLite's online backup: a
+    consistent snapshot of what was committed, while the server writes on.
+
+    The copy is one self-contained file (its journal mode is set back to
+    DELETE, so no C{-wal} goes with it), checked with C{quick_check}.
+    Returns (messages, bytes).  Refuses to overwrite C{target}.
+    """
+    destination = Path(target)
+    if destination.exists():
+        raise AdminError(f"{target}: exists already (not overwriting it)")
+    if not destination.parent.is_dir():
+        raise AdminError(f"{target}: no such directory {destination.parent}")
+    source = open_read_only(directory)
+    try:
+        try:
+            copy = sqlite3.connect(str(destination), isolation_level=None)
+        except sqlite3.Error as error:
+            raise AdminError(f"{target}: {error}") from None
+        try:
+            source.backup(copy, pages=BACKUP_PAGES)
+            copy.execute("PRAGMA journal_mode=DELETE")
+            (check,) = copy.execute("PRAGMA quick_check").fetchone()
+            if check != "ok":
+                raise AdminError(f"{target}: the copy fails its check: {check}")
+            (count,) = copy.execute("SELECT COUNT(*) FROM room_message").fetchone()
+        except sqlite3.Error as error:
+            copy.close()
+            destination.unlink(missing_ok=True)
+            raise AdminError(f"backing up to {target}: {error}") from None
+        copy.close()
+    finally:
+        source.close()
+    return int(count), _size(destination)
+
+
+# -- the command line ----------------------------------------------------------------
+
+
+class ExportOptions(usage.Options):
+    synopsis = "'#room'"
+    longdesc = ("A room's messages (any case), oldest first, as JSON lines on stdout: "
+                "id, time (RFC 3339, UTC), room, sender, text, action, notice.")
+
+    def parseArgs(self, room: str) -> None:  # type: ignore[override]
+        self["room"] = room
+
+
+class StatsOptions(usage.Options):
+    synopsis = ""
+    longdesc = "Messages, rooms and the file's size; one line per room, busiest first."
+
+
+class HistoryOptions(usage.Options):
+    synopsis = "export '#room' | stats"
+    subCommands = [
+        ["export", None, ExportOptions, "A room's messages as JSON lines."],
+        ["stats", None, StatsOptions, "What the history holds."],
+    ]
+
+    def postOptions(self) -> None:
+        if self.subCommand is None:
+            raise usage.UsageError("history what? export '#room' or stats")
+
+
+class BackupOptions(usage.Options):
+    synopsis = "PATH"
+    longdesc = ("A consistent copy of the history in PATH (SQLite's online backup), "
+                "safe while the server runs. PATH must not exist.")
+
+    def parseArgs(self, path: str) -> None:  # type: ignore[override]
+        self["path"] = path
+
+
+class Options(usage.Options):
+    synopsis = ("chatsvc-admin [--data-dir DIR] "
+                "(history export '#room' | history stats | backup PATH)")
+    longdesc = ("Look after a chatsvc server's data directory; safe while the server runs. "
+                "See docs/operator/admin.rst.")
+    optParameters = [
+        ["data-dir", "d", DEFAULT_DATA_DIR, "The server's --data-dir."],
+    ]
+    subCommands = [
+        ["history", None, HistoryOptions, "Export or count the room history."],
+        ["backup", None, BackupOptions, "Copy the history, consistently, to a file."],
+    ]
+
+    def opt_version(self) -> None:
+        """Show chatsvc's version and Twisted's, and exit."""
+        from chatsvc.service.tap import version_line
+
+        print(version_line())
+        raise SystemExit(0)
+
+    def postOptions(self) -> None:
+        if self.subCommand is None:
+            raise usage.UsageError("what to do? history export '#room', history stats, "
+                                   "or backup PATH")
+
+
+def run(options: Options, out: TextIO) -> None:
+    """Carry out parsed C{options}; L{AdminError} for what went wrong."""
+    directory = options["data-dir"]
+    if options.subCommand == "backup":
+        path = options.subOptions["path"]
+        started = time.monotonic()
+        count, size = backup(directory, path)
+        out.write(f"backed up {count} messages to {path} ({_mib(size)}, "
+                  f"{time.monotonic() - started:.1f} s)\n")
+        return
+    history = options.subOptions
+    connection = open_read_only(directory)
+    try:
+        if history.subCommand == "export":
+            export(connection, history.subOptions["room"], out)
+        else:
+            out.write("\n".join(stats(connection, directory)) + "\n")
+    finally:
+        connection.close()
+
+
+def main(argv: list[str] | None = None) -> None:
+    """The C{chatsvc-admin} console script."""
+    options = Options()
+    try:
+        options.parseOptions(sys.argv[1:] if argv is None else argv)
+    except usage.UsageError as error:
+        sys.stderr.write(f"chatsvc-admin: {error} (chatsvc-admin --help)\n")
+        raise SystemExit(2) from None
+    try:
+        run(options, sys.stdout)
+        sys.stdout.flush()
+    except AdminError as error:
+        sys.stderr.write(f"chatsvc-admin: {error}\n")
+        raise SystemExit(1) from None
+    except BrokenPipeError:  # | head: the reader has what it wanted
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        raise SystemExit(0) from None
+
+
+if __name__ == "__main__":
+    main()
+
+
+__all__ = ["AdminError", "Options", "backup", "export", "main", "open_read_only", "stats"]
