@@ -182,3 +182,23 @@ def test_a_server_without_history_joins_as_before() -> None:
 @pytest.mark.parametrize(("when", "shown"), [(NOW, "22:13"), (NOW - DAY, "2023-11-13 22:13")])
 def test_stamp(when: float, shown: str) -> None:
     assert irc_history.stamp(when, NOW) == shown
+
+
+def test_the_welcome_ends_with_what_the_server_keeps() -> None:
+    history = History()
+    history.delivery.retention = Retention(30 * DAY)
+    user = history.net.irc_user()
+    user.send("NICK carol", "USER carol 0 * :Carol")
+    burst = user.read()
+    motd_end = next(i for i, line in enumerate(burst) if " 422 " in line or " 376 " in line)
+    assert burst[motd_end + 1:] == [
+        ":chatsvc NOTICE carol :this server keeps room messages for 30 days, not private "
+        "ones; a room set +x keeps none"]
+
+
+def test_without_history_the_welcome_is_as_before() -> None:
+    from support import Net
+
+    user = Net().irc_user()
+    user.send("NICK carol", "USER carol 0 * :Carol")
+    assert " 422 " in user.read()[-1]

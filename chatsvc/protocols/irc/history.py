@@ -1,9 +1,10 @@
-"""Room history for IRC clients (issue 18): the replay after a JOIN.
+"""Room history for IRC clients (issue 18): what is kept, and the replay after a JOIN.
 
-After the JOIN, topic and NAMES burst, a client is told what the room keeps
-(a server NOTICE: C{#rust keeps history for 30 days}) and shown its last
-C{--history-replay} messages as PRIVMSGs (NOTICEs, ACTIONs) from their
-original senders, as ergo's autoreplay does:
+After the welcome burst (001 to the MOTD) a client is told, in a server
+NOTICE, what the server keeps.  After the JOIN, topic and NAMES burst, it is
+told what the room keeps (C{#rust keeps history for 30 days}) and shown the
+room's last C{--history-replay} messages as PRIVMSGs (NOTICEs, ACTIONs) from
+their original senders, as ergo's autoreplay does:
 
   - with C{server-time} negotiated, each carries C{@time=} with the time it
     was said;
@@ -109,6 +110,16 @@ def replay_lines(room: str, messages: list[StoredMessage], server_time: bool,
     return b"".join(out)
 
 
+def tell_what_is_kept(protocol: Replaying) -> None:
+    """After the welcome burst: a server NOTICE saying what the server keeps
+    (nothing on a server without history)."""
+    history = history_of(protocol.hub.delivery)
+    if history is not None:
+        for line in wire.fit(protocol.hub.settings.server_name, "NOTICE", (protocol._me,),
+                             history.stores()):
+            protocol._write(wire.encode(line))
+
+
 def replay_on_join(protocol: Replaying, room: Room) -> None:
     """Tell C{protocol}'s client what C{room} keeps and replay its last messages."""
     history = history_of(protocol.hub.delivery)
@@ -158,4 +169,4 @@ def _release(protocol: Replaying, hold: _Hold) -> None:
             return
 
 
-__all__ = ["HOLD_LIMIT", "replay_lines", "replay_on_join", "stamp"]
+__all__ = ["HOLD_LIMIT", "replay_lines", "replay_on_join", "stamp", "tell_what_is_kept"]

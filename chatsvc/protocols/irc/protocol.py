@@ -63,6 +63,7 @@ from chatsvc.protocols.irc.channels import (
     ECHO_MESSAGE,
     ChannelCommands,
 )
+from chatsvc.protocols.irc.history import tell_what_is_kept
 from chatsvc.protocols.irc.isupport import (
     CHANNEL_MODES,
     CHANNEL_MODES_WITH_ARGUMENT,
@@ -533,6 +534,7 @@ class IRCChatProtocol(ChannelCommands, UserCommands, BoundedLineReceiver):
             if isinstance(event, Motd):
                 motd = event.lines
         self._send_motd(motd)
+        tell_what_is_kept(self)  # a NOTICE, when the server keeps history (issue 18)
         for event in held:
             if not isinstance(event, Motd | Registered):
                 self.deliver(event)
