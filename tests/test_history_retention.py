@@ -238,3 +238,26 @@ def test_the_room_list_is_read_by_seeks_not_a_scan(tmp_path) -> None:
                     store.connection.execute("EXPLAIN QUERY PLAN " + _ROOM_KEYS))
     assert "room_message_by_room" in plan and "SCAN room_message" not in plan.replace(
         "SCAN room_message USING COVERING INDEX", "")
+
+
+def test_a_replay_never_shows_what_is_past_the_age_even_before_the_prune() -> None:
+    from test_history import History
+
+    history = History()
+    history.delivery.retention = Retention(DAY)
+    alice = history.user("alice")
+    alice.send("old news")
+    history.settle()
+    history.net.hub.clock.advance(DAY - 60)
+    alice.send("fresh")
+    history.settle()
+    alice.read()
+    alice.send("/history")
+    history.settle()
+    assert alice.read() == ["* history of #chat (2)", "[2023-11-14 22:13] <alice> old news",
+                            "[22:12] <alice> fresh", "* end of history"]
+    history.net.hub.clock.advance(120)  # "old news" is a day and a minute old
+    alice.send("/history")
+    history.settle()
+    assert alice.read() == ["* history of #chat (1)", "[22:12] <alice> fresh",
+                            "* end of history"]

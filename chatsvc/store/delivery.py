@@ -61,15 +61,28 @@ class HistoryDelivery:
 
     def replay_of(self, room: Room, count: int) -> Deferred[list[StoredMessage]]:
         """What a replay of C{room} shows (its last C{count} messages, oldest
-        first): nothing for a room set C{+x}; messages said while it was
-        secret, invite-only or keyed only if it is still that same room.
+        first): nothing for a room set C{+x}; nothing older than
+        C{--history-max-age}; messages said while it was secret, invite-only
+        or keyed only if it is still that same room.
 
         Every protocol's replay and C{/history} reads through here, so that
         the room's mode is honoured everywhere.
         """
         if room.no_history or count <= 0:
             return succeed([])
-        return self.store.latest(room.name, count, room.created)
+        reading = self.store.latest(room.name, count, room.created)
+        max_age = self.retention.max_age
+        if max_age is None:
+            return reading
+        # Past --history-max-age is never shown, even in the minute before
+        # the pruner deletes it: "keeps history for 30 days" is exact.
+        reactor = self.store.reactor
+
+        def recent(messages: list[StoredMessage]) -> list[StoredMessage]:
+            cutoff = reactor.seconds() - max_age
+            return [message for message in messages if message.time >= cutoff]
+
+        return reading.addCallback(recent)
 
     def keeps(self, room: Room) -> str:
         """What a user entering C{room} is told: C{#rust keeps history for 30
