@@ -132,6 +132,15 @@ def _made(f: Field[Any]) -> str:
     return "{}" if f.default_factory is dict else f"_factory_{f.name}()"
 
 
+def _tags() -> Any:
+    # IRCv3 message tags that travel with a message: the client-only ones
+    # its sender attached (``+typing``, ``+draft/reply``...), and ``bot``
+    # when the sender has user mode +B; as (key, value) pairs, values
+    # unescaped.  One shared empty tuple when there are none (most
+    # messages); not part of equality, like the mask.
+    return field(default=(), compare=False, repr=False, kw_only=True)
+
+
 def _mask() -> Any:
     # The actor's nick!user@host, for adapters that show it (IRC prefixes);
     # "" when the server itself acts.  Not part of equality, so tests and
@@ -176,6 +185,9 @@ class RoomMessage(Event):
 
     C{notice} marks IRC's NOTICE, which clients must never answer
     automatically; wire formats without the distinction ignore it.
+    C{tags} are the message's IRCv3 tags (see L{_tags}).  C{status} is
+    C{"@"} or C{"+"} for a message only to the room's operators (and voiced
+    members), IRC's STATUSMSG (C{PRIVMSG @#room}); C{""} for everyone.
     """
 
     room: str
@@ -184,11 +196,16 @@ class RoomMessage(Event):
     action: bool = False
     mask: str = _mask()
     notice: bool = field(default=False, kw_only=True)
+    tags: tuple[tuple[str, str], ...] = _tags()
+    status: str = field(default="", kw_only=True)
 
 
 @event
 class PrivateMessage(Event):
-    """C{sender} said C{text} to C{target} alone; C{action} for ``/me``."""
+    """C{sender} said C{text} to C{target} alone; C{action} for ``/me``.
+
+    C{tags} as for L{RoomMessage}.
+    """
 
     sender: str
     target: str
@@ -196,6 +213,24 @@ class PrivateMessage(Event):
     action: bool = False
     mask: str = _mask()
     notice: bool = field(default=False, kw_only=True)
+    tags: tuple[tuple[str, str], ...] = _tags()
+
+
+@event
+class TagMessage(Event):
+    """C{sender} sent only tags to C{target}, a room or a user (IRCv3 TAGMSG).
+
+    Reactions, typing notices, replies' threading: C{tags} (as for
+    L{RoomMessage}) are the whole message.  The hub delivers it only to
+    connections whose protocol can show tags
+    (L{chatsvc.hub.users.MESSAGE_TAGS}); an IRC client that did not
+    negotiate message-tags sees nothing of it.
+    """
+
+    sender: str
+    target: str
+    tags: tuple[tuple[str, str], ...]
+    mask: str = _mask()
 
 
 @event

@@ -186,8 +186,9 @@ def test_the_client_page_lists_every_event() -> None:
              and value is not events.Event}
     # The line protocol carries the MOTD as notice lines: no Motd reaches a
     # client; nor does Wallops, for protocols without the WALLOPS capability,
-    # nor AwayChanged, which the line protocol does not show.
-    assert listed_names == every - {"Motd", "Wallops", "AwayChanged"}
+    # nor AwayChanged, which the line protocol does not show, nor TagMessage
+    # (IRCv3 TAGMSG), which the hub sends only where tags can be shown.
+    assert listed_names == every - {"Motd", "Wallops", "AwayChanged", "TagMessage"}
 
 
 def test_the_readme_is_short_and_links_to_pages_that_exist() -> None:

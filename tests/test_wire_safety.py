@@ -34,6 +34,7 @@ from chatsvc.events import (
     Renamed,
     RoomList,
     RoomMessage,
+    TagMessage,
     Topic,
     TopicChanged,
     Wallops,
@@ -126,6 +127,7 @@ EVERY_EVENT: dict[type, Event] = {
     AwayChanged: AwayChanged(_H, _H, mask=_H),
     Topic: Topic(_H, _H),
     RoomList: RoomList(((_H, 3, _H), ("#chat", 1, ""))),
+    TagMessage: TagMessage(_H, _H, (("+react", _H),), mask=_H),
 }
 # Events whose fields the line renderers pass through unchanged.
 EVERY_EVENT_VARIANTS = [*EVERY_EVENT.values(), Left(None, _H, _H), Exited(_H, ""),
@@ -143,7 +145,8 @@ def test_every_event_type_is_covered():
 def test_every_event_reaches_irc_users_in_whole_lines(event):
     net = Net()
     alice = net.irc_user("alice", channels="#room")
-    alice.ask("CAP REQ :away-notify server-time")  # what shows only when asked, too
+    # What shows only when asked, too.
+    alice.ask("CAP REQ :away-notify message-tags server-time")
     alice.transport.clear()
     alice.protocol.deliver(event)
     data = alice.transport.value()
@@ -172,7 +175,7 @@ def test_room_state_reaches_irc_users_in_whole_lines(event):
 @pytest.mark.parametrize("event", EVERY_EVENT_VARIANTS, ids=lambda e: type(e).__name__)
 def test_every_event_reaches_line_users_in_whole_lines(event):
     data = line_bytes(event, "#chat")
-    if type(event) is AwayChanged:
+    if type(event) in (AwayChanged, TagMessage):
         assert data == b""  # the line protocol does not show it
     else:
         assert_lines_whole(data)

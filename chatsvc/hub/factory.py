@@ -46,6 +46,7 @@ from chatsvc.events import (
     Renamed,
     RoomMessage,
     Stamp,
+    TagMessage,
     Topic,
     TopicChanged,
     Wallops,
@@ -114,8 +115,20 @@ from chatsvc.hub.rooms import (
     Room,
 )
 from chatsvc.hub.settings import Settings
-from chatsvc.hub.users import MAX_AWAY_LENGTH, SETTABLE_USER_MODES, WALLOPS, HubStats, User
+from chatsvc.hub.users import (
+    BOT_MODE,
+    MAX_AWAY_LENGTH,
+    MESSAGE_TAGS,
+    SETTABLE_USER_MODES,
+    WALLOPS,
+    HubStats,
+    User,
+)
 from chatsvc.hub.whowas import WhoWas
+
+#: The tag the hub puts on every message of a user with user mode +B
+#: (IRCv3 bot mode), before the sender's own tags.
+BOT_TAG = ("bot", "")
 
 
 class ChatFactory(ServerFactory):
@@ -464,7 +477,8 @@ class ChatFactory(ServerFactory):
     # -- messages ------------------------------------------------------------
 
     def say(self, sender: Participant, room_name: str | None, text: str,
-            action: bool = False, *, notice: bool = False, echo: bool = False) -> None:
+            action: bool = False, *, notice: bool = False, echo: bool = False,
+            tags: tuple[tuple[str, str], ...] = (), status: str = "") -> None:
         """Send C{text} to room C{room_name} (the default room when C{None}).
 
         With no room named and no default room, that is L{NoRoom}.
@@ -475,6 +489,11 @@ class ChatFactory(ServerFactory):
         for the sender, never per recipient: +n keeps out non-members, +m
         silences all but operators and voiced members, and a ban silences a
         banned member who is neither.
+
+        C{tags} are IRCv3 client-only tags that travel with the message (the
+        hub adds C{bot} for a sender with user mode +B).  C{status} C{"@"}
+        sends it to the room's operators alone, C{"+"} to its operators and
+        voiced members (IRC's STATUSMSG), under the same rules.
         """
         record = sender.record
         name = record.name  # _require_name, inline: this runs for every message
@@ -503,19 +522,32 @@ class ChatFactory(ServerFactory):
         else:
             self._last_time = now
         record.last_active = now
-        self.delivery.to_room(room, RoomMessage(room.name, name, text, action,
-                                                mask=self.mask_of(sender), notice=notice,
-                                                stamp=(now, next(self.serials))),
-                              exclude=None if echo else sender)
+        if BOT_MODE in record.modes:
+            tags = (BOT_TAG, *tags)
+        message = RoomMessage(room.name, name, text, action, mask=self.mask_of(sender),
+                              notice=notice, tags=tags, status=status,
+                              stamp=(now, next(self.serials)))
+        if status:
+            self.delivery.to_many(self._status_audience(room, status, sender, echo), message)
+            return
+        self.delivery.to_room(room, message, exclude=None if echo else sender)
+
+    def _status_audience(self, room: Room, status: str, sender: Participant,
+                         echo: bool) -> list[Participant]:
+        """Who a STATUSMSG to C{room} reaches: its operators, and its voiced
+        members too for C{"+"}; the sender only with C{echo}."""
+        return [member for member in room.everyone
+                if (member in room.operators or (status == "+" and member in room.voiced))
+                and (echo or member is not sender)]
 
     def whisper(self, sender: Participant, target: str, text: str,
                 action: bool = False, *, notice: bool = False,
-                echo: bool = False) -> Participant:
+                echo: bool = False, tags: tuple[tuple[str, str], ...] = ()) -> Participant:
         """Send C{text} to the user called C{target} alone; return that user.
 
         C{notice} (IRC's NOTICE) tells clients never to answer automatically;
-        C{echo} delivers the message to its sender too (see L{say}).
-        The recipient is returned so that an adapter can show, say, its away
+        C{echo} delivers the message to its sender too, and C{tags} travel
+        with it (see L{say}).  The recipient is returned so that an adapter can show, say, its away
         message without looking the name up again.
         """
         record = sender.record
@@ -536,12 +568,62 @@ class ChatFactory(ServerFactory):
             self._last_time = now
         record.last_active = now
         mask = f"{name}!{record.user or name}@{record.host}"
-        message = PrivateMessage(name, to, text, action, mask=mask, notice=notice,
+        if BOT_MODE in record.modes:
+            tags = (BOT_TAG, *tags)
+        message = PrivateMessage(name, to, text, action, mask=mask, notice=notice, tags=tags,
                                  stamp=(now, next(self.serials)))
         self.delivery.to_user(recipient, message)
-        if echo and recipient is not sender:
+        if echo:
+            # A message to yourself arrives, then is echoed: twice, as
+            # IRCv3 echo-message has it (the echo is the one a labeled
+            # response labels).
             self.delivery.to_user(sender, message)
         return recipient
+
+    def tag_message(self, sender: Participant, target: str,
+                    tags: tuple[tuple[str, str], ...], *, echo: bool = False) -> None:
+        """Send only C{tags} to a room or a user (IRCv3 TAGMSG: reactions, typing).
+
+        The rules of L{say} (for a room, C{target} starting with C{#}) and
+        L{whisper} (for a user) apply; the L{TagMessage} goes only to those
+        whose protocol can show tags (L{MESSAGE_TAGS}: not the line or web
+        protocols), the sender too with C{echo}.  Nothing to send (no tag)
+        is L{EmptyMessage}.
+        """
+        name = self._require_name(sender)
+        record = sender.record
+        if BOT_MODE in record.modes:
+            tags = (BOT_TAG, *tags)
+        if not tags:
+            raise EmptyMessage()
+        mask = self.mask_of(sender)
+        if target.startswith("#"):
+            room = self.find_room(target, sender)
+            self._check_speaker(room, sender)
+            self.delivery.to_many(
+                [p for p in room.everyone
+                 if MESSAGE_TAGS in p.record.capabilities and (echo or p is not sender)],
+                TagMessage(name, room.name, tags, mask=mask, stamp=self._stamp()))
+            return
+        recipient = self.user_named(target)
+        if recipient is None or (to := recipient.record.name) is None:
+            raise NoSuchService(target) if is_service_name(target) else NoSuchUser(target)
+        message = TagMessage(name, to, tags, mask=mask, stamp=self._stamp())
+        # As for whisper: to yourself with echo, it arrives, then is echoed.
+        if MESSAGE_TAGS in recipient.record.capabilities:
+            self.delivery.to_user(recipient, message)
+        if echo and MESSAGE_TAGS in record.capabilities:
+            self.delivery.to_user(sender, message)
+
+    def _check_speaker(self, room: Room, sender: Participant) -> None:
+        """Raise L{CannotSpeak} if C{sender} may not talk in C{room} (see L{say})."""
+        if room.no_outside and sender not in room:
+            raise CannotSpeak(room.name, "not in room")
+        if (room.moderated or room.bans) and not room.can_speak_freely(sender):
+            if room.moderated:
+                raise CannotSpeak(room.name, "moderated")
+            if room.is_banned(fold(self.mask_of(sender))):
+                raise CannotSpeak(room.name, "banned")
 
     # -- joining and leaving rooms -------------------------------------------
 

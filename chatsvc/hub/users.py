@@ -21,11 +21,17 @@ from typing import NamedTuple
 #: record instead of testing which class a connection is.
 CTCP = "ctcp"  # answers CTCP requests (VERSION, PING...) as IRC clients do
 WALLOPS = "wallops"  # can be shown server operators' WALLOPS (with user mode +w)
+MESSAGE_TAGS = "message-tags"  # can show IRCv3 message tags, and TAGMSG (IRC clients)
 
-#: User modes a user may set on themselves (IRC's C{MODE nick +iw}):
+#: User modes a user may set on themselves (IRC's C{MODE nick +iwB}):
 #: C{i} hides them from WHO and NAMES of those who share no room with them,
-#: C{w} asks for WALLOPS.  Server operator status (C{o}) comes with C{/oper}.
-SETTABLE_USER_MODES = frozenset("iw")
+#: C{w} asks for WALLOPS, C{B} says they are a bot (IRCv3 bot mode: WHO,
+#: WHOIS and the C{bot} tag on their messages show it, on every protocol).
+#: Server operator status (C{o}) comes with C{/oper}.
+SETTABLE_USER_MODES = frozenset("iwB")
+
+#: The user mode of a bot.
+BOT_MODE = "B"
 
 #: No user modes: one shared empty set, since an empty frozenset is 216
 #: bytes and most users never set a mode (idle memory, docs/performance.rst
@@ -81,6 +87,11 @@ class User:
     def invisible(self) -> bool:
         """User mode C{+i}: hidden from those who share no room with them."""
         return "i" in self.modes
+
+    @property
+    def bot(self) -> bool:
+        """User mode C{+B}: a program, not a person (IRCv3 bot mode)."""
+        return BOT_MODE in self.modes
 
     def __repr__(self) -> str:
         return f"<User {self.name or '(unregistered)'} {self.protocol} from {self.host}>"

@@ -41,13 +41,24 @@ ERR_TOOMANYCHANNELS = "405"
 #: C{server-time} (C{@time=} on what the hub's events show) and
 #: C{echo-message} (your own PRIVMSG and NOTICE come back once relayed) and
 #: C{away-notify} (C{AWAY} lines when someone you share a room with goes
-#: away or comes back, on any protocol).
+#: away or comes back, on any protocol); C{message-tags} (client tags
+#: relayed, TAGMSG, C{msgid}: L{chatsvc.protocols.irc.render}),
+#: C{labeled-response} and C{batch} (L{chatsvc.protocols.irc.labels}).
 CAP_NOTIFY = "cap-notify"
 MULTI_PREFIX = "multi-prefix"
 USERHOST_IN_NAMES = "userhost-in-names"
 ECHO_MESSAGE = "echo-message"
-CAPABILITIES = (AWAY_NOTIFY, CAP_NOTIFY, ECHO_MESSAGE, MULTI_PREFIX, SERVER_TIME,
-                USERHOST_IN_NAMES)
+CAPABILITIES = (
+    AWAY_NOTIFY,
+    "batch",
+    CAP_NOTIFY,
+    ECHO_MESSAGE,
+    "labeled-response",
+    "message-tags",
+    MULTI_PREFIX,
+    SERVER_TIME,
+    USERHOST_IN_NAMES,
+)
 
 #: What RPL_TRYAGAIN (263) says when a connection's reply budget is spent.
 TRY_AGAIN = "Please wait a while and try again."

@@ -55,8 +55,8 @@ from chatsvc.hub.errors import (
 )
 from chatsvc.hub.names import BadName, check_name
 from chatsvc.hub.text import plain, sanitize_ctcp, sanitize_irc
-from chatsvc.hub.users import CTCP, WALLOPS, User
-from chatsvc.protocols.irc import isupport, wire
+from chatsvc.hub.users import CTCP, MESSAGE_TAGS, WALLOPS, User
+from chatsvc.protocols.irc import isupport, labels, wire
 from chatsvc.protocols.irc.channels import (
     CAP_NOTIFY,
     CAPABILITIES,
@@ -74,7 +74,8 @@ from chatsvc.protocols.irc.isupport import (
     USER_MODES,
     VERSION,
 )
-from chatsvc.protocols.irc.render import WIRE_FORMAT, variant_bytes, wire_format
+from chatsvc.protocols.irc.labels import LABELED_RESPONSE
+from chatsvc.protocols.irc.render import ACTION, WIRE_FORMAT, variant_bytes, wire_format
 from chatsvc.protocols.irc.render import irc_bytes as render
 from chatsvc.protocols.irc.users import UserCommands, clock_time
 
@@ -85,6 +86,13 @@ _USER_BAD = re.compile(r"[^A-Za-z0-9_.\-]")
 
 #: What LINKS says of this server when no --server-info is given.
 DEFAULT_SERVER_INFO = "chatsvc chat server"
+
+#: What a line may hold on top of --max-line: the ``@``, the tag data and
+#: the space after it (IRCv3 message-tags).
+_TAG_ROOM = wire.MAX_CLIENT_TAG_BYTES + 2
+
+#: The tags of a line that had none: one shared empty dict.
+_NO_TAGS: dict[str, str] = {}
 
 # Commands a client may send before it is registered; anything else is 451.
 _BEFORE_REGISTRATION = frozenset({"CAP", "PASS", "NICK", "USER", "QUIT", "PING", "PONG"})
@@ -141,14 +149,19 @@ class IRCChatProtocol(ChannelCommands, UserCommands, BoundedLineReceiver):
     #: The hub's record of this user (name, host, away, modes...): set by the hub.
     record: User
     protocol_name: ClassVar[str] = "IRC"
-    #: IRC clients answer CTCP requests and show WALLOPS.
-    capabilities: ClassVar[frozenset[str]] = frozenset({CTCP, WALLOPS})
+    #: IRC clients answer CTCP requests, show WALLOPS and can show message
+    #: tags (TAGMSG reaches them; those that did not negotiate message-tags
+    #: show nothing of it).
+    capabilities: ClassVar[frozenset[str]] = frozenset({CTCP, WALLOPS, MESSAGE_TAGS})
     #: The format of the cached bytes this client reads: plain IRC until it
     #: negotiates server-time (L{chatsvc.protocols.irc.render.wire_format}).
     _wire_format: str = WIRE_FORMAT
+    #: The tags of the line being handled (IRCv3 message-tags), for the
+    #: commands that relay them; the class's empty dict between lines.
+    _tags: dict[str, str] = _NO_TAGS
 
     def __init__(self, server: IRCServer) -> None:
-        super().__init__(server.hub.settings.max_line)
+        super().__init__(server.hub.settings.max_line + _TAG_ROOM)
         self.server = server
         self.hub = server.hub
         # Registration state.
@@ -168,6 +181,17 @@ class IRCChatProtocol(ChannelCommands, UserCommands, BoundedLineReceiver):
         #: Whether our liveness PING is still unanswered: its one PONG
         #: passes the flood gate free, every other PONG is a line like any.
         self._pong_owed = False
+
+    @property
+    def MAX_LENGTH(self) -> int:  # noqa: N802 (LineReceiver's name)
+        """The longest line accepted, in bytes, not counting its terminator
+        nor its IRCv3 tags: a message-tags client may put up to 4094 bytes
+        of tags before it (L{_received} checks the two limits apart)."""
+        return self._lines.max_length - _TAG_ROOM
+
+    @MAX_LENGTH.setter
+    def MAX_LENGTH(self, value: int) -> None:  # noqa: N802
+        self._lines.max_length = value + _TAG_ROOM
 
     # -- connection lifecycle -----------------------------------------------
 
@@ -320,6 +344,7 @@ class IRCChatProtocol(ChannelCommands, UserCommands, BoundedLineReceiver):
             return
         # Any bytes prove the client alive, even a line the flood gate holds.
         self._heard = self.server.clock.seconds()
+        limit = self._lines.max_length - _TAG_ROOM
         for line in self._lines.feed(data):
             if guard.closing:
                 return
@@ -328,19 +353,47 @@ class IRCChatProtocol(ChannelCommands, UserCommands, BoundedLineReceiver):
                 continue
             # Parsed before the flood gate, so that the gate can let a PONG
             # through and the handler need not parse again.
-            message = wire.parse(wire.decode(line))
-            if self._pong_owed and message is not None and message.command == "PONG":
+            if line[:1] == b"@" or len(line) > limit:
+                item = self._received(line)
+            else:
+                try:
+                    item = wire.parse(line.decode("utf-8"))
+                except UnicodeDecodeError:
+                    item = self._received(line)
+            if self._pong_owed and item is not None and item is not TOO_LONG and (
+                    item[0] if type(item) is wire.Message else item[0][0]) == "PONG":
                 # Answering our PING is never flooding, even with the gate
                 # full; once.  Other PONGs count like any line, or a client
                 # could send a million a second unchecked.
                 self._pong_owed = False
-                guard.received_free(message)
+                guard.received_free(item)
             else:
-                guard.received(message)
+                guard.received(item)
 
     def lineReceived(self, raw: bytes) -> None:
         """Handle one line: every refusal is a numeric, never a silent drop."""
-        self._handle(wire.parse(wire.decode(raw)))
+        self._handle(self._received(raw))
+
+    def _received(self, line: bytes) -> wire.Message | wire.Tagged | _TooLong | None:
+        """One line as L{_handle} takes it: parsed, with its tags if it has any.
+
+        L{TOO_LONG} when its tag data is over 4094 bytes or the rest over
+        C{--max-line} (IRCv3 message-tags: the two are limited apart).  A
+        line that is not UTF-8 is read as latin-1 (L{wire.decode}) and
+        marked, for the UTF8ONLY warning.
+        """
+        tag_bytes = wire.tag_data_length(line)
+        if tag_bytes > wire.MAX_CLIENT_TAG_BYTES or (
+                len(line) - (tag_bytes + 2 if tag_bytes else 0) > self.MAX_LENGTH):
+            return TOO_LONG
+        try:
+            text, latin1 = line.decode("utf-8"), False
+        except UnicodeDecodeError:
+            text, latin1 = line.decode("latin-1"), True
+        message = wire.parse(text)
+        if message is None or not (tag_bytes or latin1):
+            return message
+        return wire.Tagged(message, wire.parse_tags(text), latin1)
 
     def lineLengthExceeded(self, line: bytes) -> None:
         """Refuse one over-long line (417); the connection and the lines after it carry on.
@@ -350,7 +403,7 @@ class IRCChatProtocol(ChannelCommands, UserCommands, BoundedLineReceiver):
         """
         self._reply(wire.ERR_INPUTTOOLONG, "Input line was too long")
 
-    def _handle(self, message: wire.Message | _TooLong | None) -> None:
+    def _handle(self, message: wire.Message | wire.Tagged | _TooLong | None) -> None:
         """Handle what the flood gate let through: a parsed line, or L{TOO_LONG}.
 
         C{None} is a line with no command (blank), which gets no answer.
@@ -360,7 +413,39 @@ class IRCChatProtocol(ChannelCommands, UserCommands, BoundedLineReceiver):
         if message is TOO_LONG:
             self.lineLengthExceeded(b"")
             return
-        command, params = message.command, message.params
+        if type(message) is wire.Tagged:
+            self._handle_tagged(message)
+            return
+        assert type(message) is wire.Message
+        self._run(message.command, message.params)
+
+    def _handle_tagged(self, tagged: wire.Tagged) -> None:
+        """A line with tags, or not in UTF-8: L{_run} with its tags at hand
+        (L{_tags}, for PRIVMSG, NOTICE and TAGMSG) and its replies labeled
+        when it has a C{label} (L{labels.labeled})."""
+        message = tagged.message
+        if tagged.latin1:
+            # UTF8ONLY: say so, and still read the line as latin-1 (what
+            # older clients send), so that nothing relayed is ever not UTF-8.
+            self._standard_reply("WARN", message.command, "INVALID_UTF8",
+                                 "Your line was not UTF-8; it was read as latin-1")
+        self._tags = tagged.tags
+        try:
+            label = tagged.tags.get("label")
+            if label is not None and LABELED_RESPONSE in self._caps \
+                    and message.command not in labels.UNLABELED:
+                labels.labeled(self, label, lambda: self._run(message.command, message.params))
+            else:
+                self._run(message.command, message.params)
+        finally:
+            self._tags = _NO_TAGS
+
+    def _standard_reply(self, kind: str, command: str, code: str, text: str) -> None:
+        """An IRCv3 standard reply: C{FAIL|WARN|NOTE command CODE :text}."""
+        self._write_line(self.server.name, kind, wire.middle(command), code, text, text=True)
+
+    def _run(self, command: str, params: list[str]) -> None:
+        """Run one command: every refusal is a numeric, never a silent drop."""
         entry = self._COMMANDS.get(command)
         if self.name is None and command not in _BEFORE_REGISTRATION:
             self._reply(rfc.ERR_NOTREGISTERED, "You have not registered")
@@ -610,17 +695,37 @@ class IRCChatProtocol(ChannelCommands, UserCommands, BoundedLineReceiver):
                 return
             text, action = request[1], True
         text = sanitize_irc(text)
+        tags = wire.client_tags(self._tags) if self._tags else ()
+        if tags and not self._fits(command, targets, text, action):
+            # Client tags belong to one line: split in two, the message would
+            # carry them twice (a reaction counted twice) under one msgid.
+            self._answer(notice, wire.ERR_INPUTTOOLONG,
+                         "Input line was too long (tagged messages are not split)")
+            return
         for target in targets:
-            self._message_one(target, text, action, notice)
+            self._message_one(target, text, action, notice, tags)
 
-    def _message_one(self, target: str, text: str, action: bool, notice: bool) -> None:
+    def _fits(self, command: str, targets: list[str], text: str, action: bool) -> bool:
+        """Whether the message reaches every target as one line of 512 bytes."""
+        overhead = len(f":{self._source} {command}  :".encode()) + (
+            len(ACTION[0]) + len(ACTION[1]) if action else 0)
+        longest = max(len(target.encode("utf-8")) for target in targets)
+        return overhead + longest + len(text.encode("utf-8")) <= wire.BODY_BYTES
+
+    def _message_one(self, target: str, text: str, action: bool, notice: bool,
+                     tags: tuple[tuple[str, str], ...] = ()) -> None:
         person = None
         try:
             echo = ECHO_MESSAGE in self._caps
+            status = ""
+            if target[:1] in isupport.STATUSMSG and target[1:2] == "#":
+                status, target = target[0], target[1:]
             if target.startswith("#"):
-                self.hub.say(self, target, text, action, notice=notice, echo=echo)
+                self.hub.say(self, target, text, action, notice=notice, echo=echo, tags=tags,
+                             status=status)
             else:
-                person = self.hub.whisper(self, target, text, action, notice=notice, echo=echo)
+                person = self.hub.whisper(self, target, text, action, notice=notice, echo=echo,
+                                          tags=tags)
         except NoSuchRoom:
             self._answer(notice, rfc.ERR_NOSUCHCHANNEL, target, "No such channel")
             return
@@ -666,6 +771,35 @@ class IRCChatProtocol(ChannelCommands, UserCommands, BoundedLineReceiver):
             else:
                 self._answer(notice, rfc.ERR_NOSUCHNICK, target, "No such nick/channel")
 
+    def _cmd_tagmsg(self, params: list[str]) -> None:
+        """IRCv3 TAGMSG: only client tags (a reaction, a typing notice) to a
+        channel or a nick, for those who negotiated message-tags.  Like a
+        NOTICE it is never answered automatically, only its refusals are."""
+        tags = wire.client_tags(self._tags) if self._tags else ()
+        echo = ECHO_MESSAGE in self._caps
+        for target in [target for target in params[0].split(",") if target][:MAX_TARGETS]:
+            try:
+                self.hub.tag_message(self, target, tags, echo=echo)
+            except EmptyMessage:
+                return  # nothing to relay: no client tags
+            except NoSuchRoom:
+                self._reply(rfc.ERR_NOSUCHCHANNEL, target, "No such channel")
+            except CannotSpeak as refusal:
+                self._reply(rfc.ERR_CANNOTSENDTOCHAN, refusal.room,
+                            f"Cannot send to channel ({refusal.why})")
+            except NoSuchUser:
+                self._reply(rfc.ERR_NOSUCHNICK, target, "No such nick/channel")
+            except ChatError as refusal:
+                self._refused(refusal)
+
+    #: Serial of the last batch sent on this connection (L{next_batch_id}).
+    _batches = 0
+
+    def next_batch_id(self) -> str:
+        """A reference for a new batch, unique on this connection (IRCv3 batch)."""
+        self._batches += 1
+        return f"b{self._batches}"
+
     def _answer(self, notice: bool, numeric: str, *params: str) -> None:
         """L{_reply}, unless the message answered is a NOTICE (never answered)."""
         if not notice:
@@ -683,6 +817,7 @@ class IRCChatProtocol(ChannelCommands, UserCommands, BoundedLineReceiver):
         "PING": (1, _cmd_ping),
         "PONG": (0, lambda self, params: None),
         "PRIVMSG": (0, lambda self, params: self._message(params, notice=False)),
+        "TAGMSG": (1, _cmd_tagmsg),
         "NOTICE": (0, lambda self, params: self._message(params, notice=True)),
         "MOTD": (0, lambda self, params: self._send_motd(self.hub.settings.motd)),
         "LUSERS": (0, lambda self, params: self._send_lusers()),

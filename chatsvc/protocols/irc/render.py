@@ -23,6 +23,7 @@ from chatsvc.events import (
     PrivateMessage,
     Renamed,
     RoomMessage,
+    TagMessage,
     TopicChanged,
     Wallops,
     rendered,
@@ -30,7 +31,7 @@ from chatsvc.events import (
 )
 from chatsvc.hub.modes import ModeChange, mode_string
 from chatsvc.hub.text import unbroken
-from chatsvc.protocols.irc.wire import BODY_BYTES, build, encode, fit
+from chatsvc.protocols.irc.wire import BODY_BYTES, build, encode, fit, tag_section
 
 WIRE_FORMAT = "irc"
 
@@ -104,7 +105,7 @@ def _mode_line(prefix: str, room: str, changes: list[ModeChange]) -> str:
 
 
 _RENDERERS: dict[type, Callable[..., bytes]] = {
-    RoomMessage: lambda e: _message(e, e.room),
+    RoomMessage: lambda e: _message(e, e.status + e.room if e.status else e.room),
     PrivateMessage: lambda e: _message(e, e.target),
     Joined: lambda e: encode(build(source(e.name, e.mask), "JOIN", e.room)),
     Left: _left,
@@ -117,8 +118,9 @@ _RENDERERS: dict[type, Callable[..., bytes]] = {
     Invited: lambda e: encode(build(source(e.by, e.mask), "INVITE", e.name, e.room)),
     Wallops: lambda e: b"".join(map(encode, fit(source(e.sender, e.mask), "WALLOPS", (),
                                                 e.text))),
-    # Only for away-notify clients (variant_bytes).
+    # Only for away-notify clients, and message-tags clients (variant_bytes).
     AwayChanged: lambda e: b"",
+    TagMessage: lambda e: b"",
 }
 
 
@@ -138,26 +140,30 @@ def irc_bytes(event: Event) -> bytes | None:
 # A client that negotiated server-time gets ``@time=...`` before each line
 # the hub's events make; one that negotiated away-notify gets ``AWAY`` lines
 # (when someone goes away or comes back, and after the JOIN of someone
-# away).  Each combination is a wire format of its own, so a broadcast
-# still renders its bytes once for all the clients that asked for the same.
-# (msgid needs message-tags, client tags and TAGMSG with it: not yet.)
+# away); one that negotiated message-tags gets each event's id as
+# ``msgid`` (on its first line: a message split over two lines is still
+# one message), the client-only tags its sender attached (``+typing``,
+# ``+draft/reply``...) and ``bot`` on every line, and TAGMSG.  Each
+# combination is a wire format of its own, so a broadcast still renders
+# its bytes once for all the clients that asked for the same.
 
 SERVER_TIME = "server-time"
 AWAY_NOTIFY = "away-notify"
+MESSAGE_TAGS = "message-tags"
 
+#: (server-time, away-notify, message-tags) -> the wire format's name.
 _FORMATS = {
-    (False, False): WIRE_FORMAT,
-    (True, False): f"{WIRE_FORMAT}@time",
-    (False, True): f"{WIRE_FORMAT}+away",
-    (True, True): f"{WIRE_FORMAT}@time+away",
+    (timed, away, tagged): WIRE_FORMAT + ("@time" if timed else "") + ("+away" if away else "")
+    + ("+tags" if tagged else "")
+    for timed in (False, True) for away in (False, True) for tagged in (False, True)
 }
-#: Each format's (server-time, away-notify).
+#: Each format's (server-time, away-notify, message-tags).
 _FLAGS = {fmt: flags for flags, fmt in _FORMATS.items()}
 
 
 def wire_format(caps: frozenset[str]) -> str:
     """The wire format a client with these capabilities reads."""
-    return _FORMATS[SERVER_TIME in caps, AWAY_NOTIFY in caps]
+    return _FORMATS[SERVER_TIME in caps, AWAY_NOTIFY in caps, MESSAGE_TAGS in caps]
 
 
 def _away(name: str, mask: str, away: str | None) -> bytes:
@@ -171,8 +177,8 @@ def variant_bytes(event: Event, wire_format: str) -> bytes | None:
     """The IRC lines for C{event} in one of the capability formats (L{wire_format}).
 
     C{None} where they depend on the recipient, as for L{irc_bytes}.  Only
-    the hub's events carry a time (an event an adapter built for its own
-    reply has none, and goes untagged).
+    the hub's events carry a time and an id (an event an adapter built for
+    its own reply has none, and goes untagged).
     """
     data = event.wire.get(wire_format)
     if data is not None:
@@ -180,14 +186,30 @@ def variant_bytes(event: Event, wire_format: str) -> bytes | None:
     data = irc_bytes(event)
     if data is None:
         return None
-    timed, away = _FLAGS[wire_format]
+    timed, away, tagged = _FLAGS[wire_format]
     if away:
         if isinstance(event, AwayChanged):
             data = _away(event.name, event.mask, event.away)
         elif isinstance(event, Joined) and event.away is not None:
             data += _away(event.name, event.mask, event.away)
-    if timed and event.id is not None and data:
-        tag = b"@time=" + utc_time(event.time).encode("ascii") + b" "
-        data = b"".join(tag + line + b"\r\n" for line in data.split(b"\r\n")[:-1])
+    if tagged and isinstance(event, TagMessage):
+        data = encode(build(source(event.sender, event.mask), "TAGMSG", event.target))
+    if data and event.id is not None and (timed or tagged):
+        data = _tagged(event, data, timed, tagged)
     event.wire[wire_format] = data
     return data
+
+
+def _tagged(event: Event, data: bytes, timed: bool, tagged: bool) -> bytes:
+    """C{data}'s lines with the tags of C{event} this format shows."""
+    every: list[tuple[str, str]] = [("time", utc_time(event.time))] if timed else []
+    first = list(every)
+    if tagged:
+        first.append(("msgid", event.id or ""))
+        carried = getattr(event, "tags", ())
+        every.extend(carried)
+        first.extend(carried)
+    lines = data.split(b"\r\n")[:-1]
+    head, rest = tag_section(first), tag_section(every)
+    return b"".join((head if index == 0 else rest) + line + b"\r\n"
+                    for index, line in enumerate(lines))

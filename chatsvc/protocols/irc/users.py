@@ -77,10 +77,11 @@ class UserCommands(RecordBacked):
 
     def _who_line(self, channel: str, person: Participant, prefix: str = "") -> None:
         """One 352: C{prefix} is the person's status in C{channel} (C{@}, C{+}),
-        shown after C{H}/C{G} (away) and C{*} (server operator)."""
+        shown after C{H}/C{G} (away) and C{*} (server operator); C{B} last
+        for a bot (user mode +B)."""
         record = person.record
         flags = ("G" if record.away is not None else "H") + (
-            "*" if self._is_oper(person) else "") + prefix
+            "*" if self._is_oper(person) else "") + prefix + ("B" if record.bot else "")
         self._bulk_reply(rfc.RPL_WHOREPLY, channel, record.ident,
                          wire.irc_host(record.host), self.server.name, record.name or "*",
                          flags, f"0 {record.real_name or '*'}")
@@ -153,6 +154,8 @@ class UserCommands(RecordBacked):
         self._reply(rfc.RPL_WHOISSERVER, name, self.server.name, VERSION)
         if self._is_oper(person):
             self._reply(rfc.RPL_WHOISOPERATOR, name, "is an IRC operator")
+        if record.bot:
+            self._reply(wire.RPL_WHOISBOT, name, "is a bot")
         if record.secure:
             self._reply(wire.RPL_WHOISSECURE, name, "is using a secure connection")
         if record.away is not None:
@@ -341,7 +344,7 @@ _HELP_TOPICS = {
     "TOPIC": "TOPIC <#channel> [:topic] -- show or set a channel's topic",
     "NAMES": "NAMES <#channel>[,...] -- who is in a channel (@ operator, + voice)",
     "LIST": "LIST [#channel,*mask*,!*mask*,>N,<N] -- the channels you may see (100 at most)",
-    "MODE": "MODE <#channel> [+|-beIiklmnostv [args]] / MODE <nick> [+|-iw]",
+    "MODE": "MODE <#channel> [+|-beIiklmnostv [args]] / MODE <nick> [+|-iwB]",
     "KICK": "KICK <#channel> <nick>[,...] [:reason] -- channel operators remove a member",
     "INVITE": "INVITE <nick> <#channel> -- invite someone (operators, on +i channels)",
     "NICK": "NICK <nick> -- change your nickname",

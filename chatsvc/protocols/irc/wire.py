@@ -9,6 +9,7 @@ cut.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable
 from typing import NamedTuple
 
@@ -33,6 +34,7 @@ RPL_ENDOFHELP = "706"
 ERR_UNKNOWNERROR = "400"
 ERR_INVALIDCAPCMD = "410"
 ERR_INPUTTOOLONG = "417"
+RPL_WHOISBOT = "335"
 ERR_BADCHANNAME = "479"
 ERR_HELPNOTFOUND = "524"
 ERR_INVALIDMODEPARAM = "696"
@@ -63,6 +65,109 @@ def decode(raw: bytes) -> str:
 
 
 _new_message = tuple.__new__
+
+#: The most tag data (between the ``@`` and the space) a client may send, and
+#: a server add (IRCv3 message-tags): over it, the line is refused with 417.
+MAX_CLIENT_TAG_BYTES = 4094
+#: The most tag data of a line we send, server and client tags together.
+MAX_TAG_BYTES = 8191
+
+#: A client-only tag's key, the only tags relayed: C{+}, an optional vendor
+#: (a host name) and C{/}, then letters, digits and hyphens.  Any other key
+#: (with a character that would need escaping in a key, which has none) is
+#: dropped, never relayed.
+_CLIENT_TAG_KEY = re.compile(r"\+(?:[A-Za-z0-9](?:[A-Za-z0-9.-]*[A-Za-z0-9])?/)?[A-Za-z0-9-]+\Z")
+
+_UNESCAPES = {":": ";", "s": " ", "\\": "\\", "r": "\r", "n": "\n"}
+_ESCAPES = str.maketrans({";": "\\:", " ": "\\s", "\\": "\\\\", "\r": "\\r",
+                          "\n": "\\n", "\x00": None})
+
+
+class Tagged(NamedTuple):
+    """A parsed line with more to it: its tags (unescaped), and whether it
+    was not UTF-8 (read as latin-1, L{decode}).
+
+    What the flood gate hands on for a line starting with ``@`` or not in
+    UTF-8; the others stay a bare L{Message}, so that tags cost nothing to
+    the clients that send none.
+    """
+
+    message: Message
+    tags: dict[str, str]
+    latin1: bool = False
+
+
+def tag_data_length(line: bytes) -> int:
+    """How many bytes of tag data (between ``@`` and the first space) C{line} has."""
+    if line[:1] != b"@":
+        return 0
+    space = line.find(b" ")
+    return (len(line) if space < 0 else space) - 1
+
+
+def unescape_tag_value(value: str) -> str:
+    """A tag value as the client meant it (IRCv3 message-tags escaping).
+
+    ``\\:`` is ``;``, ``\\s`` a space, ``\\\\`` a backslash, ``\\r`` and
+    ``\\n`` CR and LF; a backslash before any other character is dropped,
+    and a lone one at the end too.
+    """
+    if "\\" not in value:
+        return value
+    out: list[str] = []
+    chars = iter(value)
+    for char in chars:
+        if char == "\\":
+            escaped = next(chars, "")
+            out.append(_UNESCAPES.get(escaped, escaped))
+        else:
+            out.append(char)
+    return "".join(out)
+
+
+def escape_tag_value(value: str) -> str:
+    """C{value} escaped for a tag: no ``;``, space, CR, LF or NUL left in it."""
+    return value.translate(_ESCAPES)
+
+
+def parse_tags(line: str) -> dict[str, str]:
+    """The tags of a line starting with ``@``, values unescaped (the last of
+    a repeated key wins); C{{}} for a line without any."""
+    if line[:1] != "@":
+        return {}
+    tags: dict[str, str] = {}
+    for item in line[1:].partition(" ")[0].split(";"):
+        key, _, value = item.partition("=")
+        if key:
+            tags[key] = unescape_tag_value(value)
+    return tags
+
+
+def client_tags(tags: dict[str, str]) -> tuple[tuple[str, str], ...]:
+    """The client-only tags (C{+key}) of C{tags} that may be relayed, in order."""
+    return tuple((key, value) for key, value in tags.items()
+                 if key[:1] == "+" and _CLIENT_TAG_KEY.match(key))
+
+
+def tag_section(tags: Iterable[tuple[str, str]]) -> bytes:
+    """``@k=v;k2 `` for C{tags} (a value of C{""} is written bare), with the
+    values escaped; C{b""} for no tags.  Goes before a line L{encode} made:
+    tags do not count in its 512 bytes."""
+    items = [key if not value else f"{key}={escape_tag_value(value)}"
+             for key, value in tags]
+    if not items:
+        return b""
+    return ("@" + ";".join(items) + " ").encode("utf-8")
+
+
+def add_tags(line: bytes, section: bytes) -> bytes:
+    """C{line} (an encoded line, maybe with tags already) with the tags of
+    C{section} (from L{tag_section}) put first."""
+    if not section:
+        return line
+    if line[:1] == b"@":
+        return section[:-1] + b";" + line[1:]
+    return section + line
 
 
 def parse(line: str) -> Message | None:

@@ -465,6 +465,8 @@ class LineChatProtocol(RecordBacked, BoundedLineReceiver):
         facts.append(f"in {', '.join(rooms)}" if rooms else "in no room you can see")
         if self.hub.is_server_operator(person):
             facts.append("a server operator")
+        if record.bot:
+            facts.append("a bot")
         if record.away is not None:
             facts.append(f"away: {plain(record.away)}")
         now = self.hub.clock.seconds()

@@ -44,6 +44,7 @@ from chatsvc.events import (
     Renamed,
     RoomList,
     RoomMessage,
+    TagMessage,
     Topic,
     TopicChanged,
     Wallops,
@@ -72,6 +73,9 @@ def _room_message(event: RoomMessage, home: str | None) -> str:
     # Hot spot, the send path (docs/performance.rst, step 18): plain()'s
     # test inline, as every message is rendered.
     text = event.text if event.text.isprintable() else plain(event.text)
+    if event.status:
+        # IRC's STATUSMSG (PRIVMSG @#room): say it was not to everyone.
+        text = f"(to {event.status}{event.room}) {text}"
     if event.action:
         return f"* {event.sender} {text}"
     return f"<{event.sender}> {text}"
@@ -198,6 +202,9 @@ _RENDERERS: dict[type, Callable[..., str]] = {
     # Shown as a line user meets it, when they whisper (IRC's away-notify
     # would be a line in every room for every away and back).
     AwayChanged: lambda e, home: "",
+    # IRCv3 TAGMSG: only tags, which the line protocol does not show (the
+    # hub does not send it here; nothing, should it ever come).
+    TagMessage: lambda e, home: "",
     Topic: lambda e, home: _topic_line(e.room, e.topic),
     RoomList: _room_list,
 }

@@ -35,6 +35,7 @@ from chatsvc.events import (
     Renamed,
     RoomList,
     RoomMessage,
+    TagMessage,
     Topic,
     TopicChanged,
     Wallops,
@@ -141,6 +142,10 @@ _BODIES: dict[type[Event], Callable[[Any], dict[str, Any]]] = {
     Invited: lambda e: {"type": "invited", "room": e.room, "by": e.by},
     Wallops: lambda e: {"type": "wallops", "from": e.sender, "text": e.text},
     AwayChanged: lambda e: {"type": "away", "name": e.name, "away": e.away},
+    # IRCv3 TAGMSG: the hub sends it only to protocols that show tags (not
+    # this one, today); its body, should that change.
+    TagMessage: lambda e: {"type": "tags", "from": e.sender, "to": e.target,
+                           "tags": dict(e.tags)},
     RoomList: lambda e: {"type": "rooms", "rooms": [
         {"room": name, "count": count, "topic": topic} for name, count, topic in e.rooms]},
 }

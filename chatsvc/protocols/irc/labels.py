@@ -1,0 +1,92 @@
+"""IRCv3 labeled-response and batch: a command's replies, labeled as one.
+
+A client that negotiated ``labeled-response`` may put a ``label`` tag on a
+command; everything the server writes to it while handling that command is
+the response, and carries the label: one line gets the tag itself, several
+go in a ``labeled-response`` batch (``BATCH +id`` with the label, each line
+tagged ``batch=id``, ``BATCH -id``), and none is a labeled ``ACK``.
+
+Every reply path of the adapter (numerics, its own lines, the hub's events
+delivered to it, the hub's refusals) ends in the connection guard's
+C{write}; so L{labeled} swaps that one callable for a list's C{append}
+while the command runs, synchronously, and writes what it gathered once the
+command is done.  Nothing on the path of a line without a label changes,
+and no reply can slip past the label.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import TYPE_CHECKING
+
+from chatsvc.protocols.irc import wire
+
+if TYPE_CHECKING:
+    from chatsvc.protocols.irc.protocol import IRCChatProtocol
+
+LABELED_RESPONSE = "labeled-response"
+BATCH = "batch"
+
+#: Commands never labeled: QUIT's answer is the connection closing (its
+#: ERROR line must leave before the guard closes, not after).
+UNLABELED = frozenset({"QUIT"})
+
+#: The longest label kept (in bytes); a longer one is ignored, so that a
+#: client's label cannot be most of every reply's tag budget.
+MAX_LABEL_BYTES = 64
+
+#: Commands whose response may hold a message to oneself twice (delivered,
+#: then echoed with echo-message): only the echo answers the command.
+_MESSAGES = frozenset({b"PRIVMSG", b"NOTICE", b"TAGMSG"})
+
+
+def labeled(protocol: IRCChatProtocol, label: str, run: Callable[[], None]) -> None:
+    """Run C{run} (one command of C{protocol}'s client) with its replies labeled."""
+    guard = protocol._guard
+    if guard is None or len(label.encode("utf-8")) > MAX_LABEL_BYTES:
+        run()
+        return
+    gathered: list[bytes] = []
+    write = guard.write
+    guard.write = gathered.append
+    try:
+        run()
+    finally:
+        guard.write = write
+    lines = [line + b"\r\n" for line in b"".join(gathered).split(b"\r\n")[:-1]]
+    label_tag = wire.tag_section([("label", label)])
+    server = protocol.server.name
+    if not lines:
+        write(label_tag + wire.encode(wire.build(server, "ACK")))
+        return
+    if len(lines) == 2 and lines[0] == lines[1] and _command(lines[0]) in _MESSAGES:
+        # A message to oneself with echo-message: the first copy is its
+        # delivery, the second the echo that answers the command.
+        write(lines[0])
+        lines = lines[1:]
+    if len(lines) == 1:
+        write(wire.add_tags(lines[0], label_tag))
+        return
+    if BATCH not in protocol._caps:
+        # labeled-response without batch: several lines cannot carry one
+        # label, so they go as they are.
+        write(b"".join(lines))
+        return
+    reference = protocol.next_batch_id()
+    batch_tag = wire.tag_section([("batch", reference)])
+    out = [label_tag + wire.encode(wire.build(server, "BATCH", f"+{reference}",
+                                              LABELED_RESPONSE))]
+    out.extend(wire.add_tags(line, batch_tag) for line in lines)
+    out.append(wire.encode(wire.build(server, "BATCH", f"-{reference}")))
+    write(b"".join(out))
+
+
+def _command(line: bytes) -> bytes:
+    """The command word of an encoded server line (after its tags and source)."""
+    words = line.split(b" ", 3)
+    index = 0
+    if words[index][:1] == b"@":
+        index += 1
+    if index < len(words) and words[index][:1] == b":":
+        index += 1
+    return words[index] if index < len(words) else b""
