@@ -375,3 +375,16 @@ def test_bot_isupport_and_user_modes(net: Net) -> None:
     assert any(line.startswith(":chatsvc 004 someone chatsvc ") and " Biow " in line
                for line in replies)
     assert any(" BOT=B " in line for line in replies)
+
+
+def test_labeled_replies_leave_before_a_refused_registration_closes() -> None:
+    net = Net(password="sesame")
+    user = net.irc_user()
+    user.send("CAP LS 302", "CAP REQ :batch labeled-response", "PASS wrong", "NICK nick",
+              "USER nick 0 * :Nick")
+    user.read()
+    got = user.ask("@label=reg CAP END")
+    assert got[0].startswith("@label=reg :chatsvc BATCH +")
+    assert any(" 464 " in line for line in got) and any("ERROR :Closing link" in line
+                                                         for line in got)
+    assert got[-1].startswith(":chatsvc BATCH -") and user.closed

@@ -41,18 +41,39 @@ _MESSAGES = frozenset({b"PRIVMSG", b"NOTICE", b"TAGMSG"})
 
 
 def labeled(protocol: IRCChatProtocol, label: str, run: Callable[[], None]) -> None:
-    """Run C{run} (one command of C{protocol}'s client) with its replies labeled."""
+    """Run C{run} (one command of C{protocol}'s client) with its replies labeled.
+
+    If the command closes the connection (a wrong server password, a KILL
+    of oneself), the protocol calls L{IRCChatProtocol._finish_label} before
+    the guard closes, so that the labeled replies still leave first.
+    """
     guard = protocol._guard
     if guard is None or len(label.encode("utf-8")) > MAX_LABEL_BYTES:
         run()
         return
     gathered: list[bytes] = []
     write = guard.write
+    finished = False
+
+    def finish() -> None:
+        nonlocal finished
+        if not finished:
+            finished = True
+            guard.write = write
+            protocol._finish_label = None
+            _send(protocol, write, label, gathered)
+
     guard.write = gathered.append
+    protocol._finish_label = finish
     try:
         run()
     finally:
-        guard.write = write
+        finish()
+
+
+def _send(protocol: IRCChatProtocol, write: Callable[[bytes], None], label: str,
+          gathered: list[bytes]) -> None:
+    """Write the replies C{gathered} for one labeled command, labeled."""
     lines = [line + b"\r\n" for line in b"".join(gathered).split(b"\r\n")[:-1]]
     label_tag = wire.tag_section([("label", label)])
     server = protocol.server.name

@@ -159,6 +159,9 @@ class IRCChatProtocol(ChannelCommands, UserCommands, BoundedLineReceiver):
     #: The tags of the line being handled (IRCv3 message-tags), for the
     #: commands that relay them; the class's empty dict between lines.
     _tags: dict[str, str] = _NO_TAGS
+    #: While a labeled command runs, what writes its replies out
+    #: (L{labels.labeled}); C{None} the rest of the time.
+    _finish_label: Callable[[], None] | None = None
 
     def __init__(self, server: IRCServer) -> None:
         super().__init__(server.hub.settings.max_line + _TAG_ROOM)
@@ -226,6 +229,8 @@ class IRCChatProtocol(ChannelCommands, UserCommands, BoundedLineReceiver):
         self._close(reason)
 
     def _close(self, reason: str) -> None:
+        if self._finish_label is not None:
+            self._finish_label()  # the labeled replies leave before the guard closes
         if self._guard is not None:
             self._guard.close(reason)
 
