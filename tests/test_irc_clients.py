@@ -236,8 +236,16 @@ def test_weechat(chat_server: tuple[int, int], tmp_path: Path) -> None:
         # weechat negotiates the capabilities it knows and lists those enabled.
         enabled = next((line for line in weechat.log(server).splitlines()
                         if "client capability, enabled:" in line), "")
-        for cap in ("away-notify", "multi-prefix", "server-time", "userhost-in-names"):
+        for cap in ("away-notify", "message-tags", "multi-prefix", "server-time",
+                    "userhost-in-names"):
             assert cap in enabled, (cap, enabled)
+        # Bot mode: weechat sets it, its WHOIS shows 335, a line user's /whois too.
+        weechat.command(server, "/mode carol +B")
+        weechat.command(server, "/whois carol")
+        wait_for(lambda: "is a bot" in weechat.log(server), "weechat's WHOIS to show the bot")
+        bob.say("/whois carol")
+        wait_for(lambda: any(line.startswith("* carol: ") and "; a bot;" in line
+                             for line in bob.lines()), "bob's /whois to show the bot")
         weechat.command(server, "/join #chat")
         wait_for(lambda: bob.saw("* carol joined"), "bob to see weechat join #chat")
         wait_for(lambda: "carol (~carol@127.0.0.1) has joined #chat" in weechat.log(chat),
