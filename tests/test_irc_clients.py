@@ -154,6 +154,11 @@ def test_irssi(chat_server: tuple[int, int], tmp_path: Path) -> None:
         # irssi negotiates capabilities and lists them (it saw none before CAP).
         wait_for(lambda: irssi.shows("Capabilities supported") and irssi.shows("multi-prefix"),
                  "irssi to list the server's capabilities")
+        # It lists what is offered, the tag capabilities among them.
+        supported = next(line for line in irssi.screen().splitlines()
+                         if "Capabilities supported:" in line)
+        for cap in ("batch", "labeled-response", "message-tags"):
+            assert cap in supported.split(), (cap, supported)
         irssi.keys("/join #chat")
         wait_for(lambda: bob.saw("* alice joined"), "bob to see irssi join #chat")
         wait_for(lambda: irssi.shows("has joined #chat"), "irssi in #chat")
