@@ -616,7 +616,8 @@ class ChatFactory(ServerFactory):
             self.delivery.to_user(sender, message)
 
     def _check_speaker(self, room: Room, sender: Participant) -> None:
-        """Raise L{CannotSpeak} if C{sender} may not talk in C{room} (see L{say})."""
+        """Raise L{CannotSpeak} if C{sender} may not talk in C{room} (see L{say},
+        which has these rules inline: they run for every message)."""
         if room.no_outside and sender not in room:
             raise CannotSpeak(room.name, "not in room")
         if (room.moderated or room.bans) and not room.can_speak_freely(sender):
