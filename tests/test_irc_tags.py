@@ -131,10 +131,13 @@ def test_hostile_tag_values_stay_inside_their_tag(net: Net) -> None:
     alice = _with_caps(net, "alice", "message-tags")
     bob = _with_caps(net, "bob", "message-tags")
     bob.read()
-    alice.send(r"@+x=a\sQUIT\:;+y=\r\nPRIVMSG\sbob\s:forged PRIVMSG #chat :hi")
+    alice.send(r"@+x=a\sQUIT\:;+y=\r\nPRIVMSG\sbob\s:forged;+z=\x1b[2J\u202eok PRIVMSG #chat :hi"
+               .replace(r"\x1b", "\x1b").replace(r"\u202e", "\u202e"))
     (got,) = bob.read()
     assert got.count(" PRIVMSG ") == 1 and " QUIT" not in got
-    assert _tags(got)["+x"] == "a QUIT;" and _tags(got)["+y"] == "\r\nPRIVMSG bob :forged"
+    # Escaped on the way out, and without controls, as any relayed text.
+    assert _tags(got)["+x"] == "a QUIT;" and _tags(got)["+y"] == "PRIVMSG bob :forged"
+    assert _tags(got)["+z"] == "[2Jok" and "\x1b" not in got and "\u202e" not in got
 
 
 def test_private_messages_carry_tags_only_to_who_asked(net: Net) -> None:

@@ -13,7 +13,7 @@ import re
 from collections.abc import Iterable
 from typing import NamedTuple
 
-from chatsvc.hub.text import has_breaks, unbroken
+from chatsvc.hub.text import has_breaks, sanitize, unbroken
 
 MAX_LINE_BYTES = 512
 """The most a server sends in one line, CRLF included (RFC 1459 2.3)."""
@@ -144,8 +144,14 @@ def parse_tags(line: str) -> dict[str, str]:
 
 
 def client_tags(tags: dict[str, str]) -> tuple[tuple[str, str], ...]:
-    """The client-only tags (C{+key}) of C{tags} that may be relayed, in order."""
-    return tuple((key, value) for key, value in tags.items()
+    """The client-only tags (C{+key}) of C{tags} that may be relayed, in order.
+
+    Their values are user text, relayed to clients that may show them (a
+    reaction's emoji): control characters (CR, LF, escape sequences...) and
+    the characters that reorder a line are removed, as from any message
+    (L{chatsvc.hub.text.sanitize}).
+    """
+    return tuple((key, sanitize(value)) for key, value in tags.items()
                  if key[:1] == "+" and _CLIENT_TAG_KEY.match(key))
 
 
