@@ -3,9 +3,10 @@
 One user says a line in a room of N others; the time per recipient is the
 broadcast's time divided by N, best of several runs.  Web recipients go
 through the whole output path: the adapter's deliver, the Guard's send
-queue, the MessageSink, and wsproto's framing (as Twisted's WebSocket
-transport does it) into an in-memory TCP transport; line recipients through
-their own path into the same kind of transport.
+queue and the adapter's sink, under Twisted's own WebSocket wire protocol
+(as WebSocketResource builds it on an upgrade) over an in-memory TCP
+transport; line recipients through their own path into the same kind of
+transport.
 
     .venv/bin/python bench/web_fanout.py [N] [runs]
 """
@@ -19,35 +20,12 @@ import time
 from twisted.internet.address import IPv4Address
 from twisted.internet.task import Clock
 from twisted.internet.testing import StringTransport
+from twisted.web._websocket_impl import _WebSocketWireProtocol, serverBootstrap
 from wsproto.connection import Connection, ConnectionType
-from wsproto.events import TextMessage
 
 from chatsvc.hub.factory import ChatFactory
 from chatsvc.hub.settings import Settings
 from chatsvc.protocols.web.protocol import WebChatProtocol
-
-
-class Framed:
-    """What Twisted's WebSocket transport does per message: wsproto frames it, TCP writes it."""
-
-    def __init__(self, under: StringTransport) -> None:
-        self.under = under
-        self.ws = Connection(ConnectionType.SERVER)
-
-    def sendTextMessage(self, text: str) -> None:
-        self.under.write(self.ws.send(TextMessage(text)))
-
-    def sendBytesMessage(self, data: bytes) -> None:
-        raise NotImplementedError
-
-    def loseConnection(self) -> None:
-        self.under.loseConnection()
-
-    def attachProducer(self, producer: object) -> None:
-        self.under.registerProducer(producer, True)
-
-    def detachProducer(self) -> None:
-        self.under.unregisterProducer()
 
 
 def hub() -> ChatFactory:
@@ -66,8 +44,11 @@ def room(kind: str, n: int) -> tuple[ChatFactory, object, list[StringTransport]]
     for i in range(n + 1):
         under = StringTransport(peerAddress=address(i))
         if kind == "web":
+            # What WebSocketResource does on an upgrade: Twisted's wire
+            # protocol, with wsproto's connection, over the TCP transport.
             protocol = WebChatProtocol(chat, under)
-            protocol.negotiationStarted(Framed(under))
+            _WebSocketWireProtocol(Connection(ConnectionType.SERVER), serverBootstrap,
+                                   protocol).makeConnection(under)
             protocol.negotiationFinished()
             protocol.textMessageReceived(f'{{"type": "register", "name": "u{i}"}}')
         else:

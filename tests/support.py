@@ -23,6 +23,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+from weakref import WeakKeyDictionary
 
 from twisted.internet.address import IPv4Address, IPv6Address
 from twisted.internet.error import ConnectionDone
@@ -243,32 +244,109 @@ class Recorder(RecordBacked):
         self.closed_for = reason
 
 
+_UPGRADE = (b"GET /ws HTTP/1.1\r\nHost: chat.example:8080\r\nUpgrade: websocket\r\n"
+            b"Connection: Upgrade\r\nSec-WebSocket-Version: 13\r\n"
+            b"Sec-WebSocket-Key: MDEyMzQ1Njc4OWFiY2RlZg==\r\n")
+
+
+class _Recording:
+    """The C{/ws} resource's factory, keeping the protocols it builds."""
+
+    def __init__(self, factory: Any) -> None:
+        self.factory = factory
+        self.built: list[WebChatProtocol] = []
+
+    def buildProtocol(self, request: Any) -> WebChatProtocol:
+        protocol = self.factory.buildProtocol(request)
+        self.built.append(protocol)
+        return protocol
+
+
+_sites: WeakKeyDictionary[ChatFactory, tuple[Any, _Recording]] = WeakKeyDictionary()
+
+
+def web_site_of(hub: ChatFactory) -> tuple[Any, _Recording]:
+    """One web site per hub (with the recording factory of its C{/ws})."""
+    if hub not in _sites:
+        from chatsvc.protocols.web.site import web_site
+
+        site = web_site(hub)
+        socket_resource = site.resource.children[b"ws"]
+        recording = _Recording(socket_resource.factory)
+        socket_resource.factory = recording
+        _sites[hub] = (site, recording)
+    return _sites[hub]
+
+
 class WebUser:
     """A WebSocket client of the web adapter, in memory: JSON objects in and out.
 
-    Twisted's WebSocket layer calls C{negotiationStarted} with the
-    WebSocket transport (here a L{MessageTransport}) and then
-    C{negotiationFinished}; the adapter's Guard reads the peer's address from
-    the TCP connection under it (C{under}, a L{StringTransport}).
+    Through the real thing: an HTTP upgrade into the web site's channel on
+    a L{StringTransport} (C{under}), Twisted's WebSocket layer and the
+    adapter's sink; the client frames what it sends and reads what comes
+    back with wsproto, as a browser would.  C{headers} are added to the
+    upgrade request (C{X-Forwarded-For}...).
     """
 
     def __init__(self, hub: ChatFactory, host: str = "203.0.113.9", *,
-                 port: int | None = None) -> None:
+                 port: int | None = None, headers: dict[str, str] | None = None) -> None:
+        from wsproto.connection import Connection, ConnectionType
+
         self.under = StringTransport(peerAddress=peer_address(host, port))
-        self.ws = MessageTransport(self.under)
-        self.protocol = WebChatProtocol(hub, self.under)
-        self.protocol.negotiationStarted(self.ws)
-        self.protocol.negotiationFinished()
+        site, recording = web_site_of(hub)
+        self.channel = site.buildProtocol(self.under.getPeer())
+        self.channel.makeConnection(self.under)
+        extra = "".join(f"{name}: {value}\r\n" for name, value in (headers or {}).items())
+        self.channel.dataReceived(_UPGRADE + extra.encode() + b"\r\n")
+        head, _, rest = self.under.value().partition(b"\r\n\r\n")
+        assert head.startswith(b"HTTP/1.1 101 "), head
+        self.under.clear()
+        self.protocol: WebChatProtocol = recording.built[-1]
+        self.client = Connection(ConnectionType.CLIENT)
+        #: Every text message received, whole; the pings; the close codes.
+        self.messages: list[str] = []
+        self.pings: list[bytes] = []
+        self.close_codes: list[int] = []
+        self._take(rest)
         self._seen = 0
+
+    def _take(self, data: bytes) -> None:
+        from wsproto.events import CloseConnection, Ping, TextMessage
+
+        self.client.receive_data(data)
+        for event in self.client.events():
+            if isinstance(event, TextMessage):
+                assert event.message_finished
+                self.messages.append(event.data)
+            elif isinstance(event, Ping):
+                self.pings.append(event.payload)
+            elif isinstance(event, CloseConnection):
+                self.close_codes.append(event.code)
+            else:
+                raise AssertionError(f"unexpected from the server: {event!r}")
+
+    def receive(self) -> None:
+        """Read what the server wrote since the last time."""
+        data = self.under.value()
+        self.under.clear()
+        if data:
+            self._take(data)
+
+    def send_raw(self, event: Any) -> None:
+        """Send one wsproto event (a message, a pong, a close) as the client would."""
+        self.channel.dataReceived(self.client.send(event))
 
     def send(self, **body: Any) -> None:
         """Send one JSON object as a text message."""
-        self.protocol.textMessageReceived(json.dumps(body))
+        from wsproto.events import TextMessage
+
+        self.send_raw(TextMessage(json.dumps(body)))
 
     def read(self) -> list[dict[str, Any]]:
         """The objects received since the last read."""
-        new = self.ws.messages[self._seen:]
-        self._seen = len(self.ws.messages)
+        self.receive()
+        new = self.messages[self._seen:]
+        self._seen = len(self.messages)
         return [json.loads(message) for message in new]
 
     def ask(self, **body: Any) -> list[dict[str, Any]]:
@@ -278,7 +356,7 @@ class WebUser:
         return self.read()
 
     def drop(self) -> None:
-        self.protocol.connectionLost(Failure(ConnectionDone()))
+        self.channel.connectionLost(Failure(ConnectionDone()))
 
     @property
     def closed(self) -> bool:

@@ -13,12 +13,15 @@ import re
 import pytest
 from support import MessageTransport, Net, peer_address
 from twisted.internet.testing import StringTransport
+from wsproto.connection import Connection, ConnectionType
+from wsproto.events import CloseConnection, Pong, TextMessage
 
 from chatsvc.conn.guard import SLOW_GRACE
 from chatsvc.events import utc_time
 from chatsvc.protocols.web import protocol as web_protocol
 from chatsvc.protocols.web.protocol import PING_INTERVAL, PING_TIMEOUT, WebChatProtocol
-from chatsvc.protocols.web.wire import parse
+from chatsvc.protocols.web.sink import FrameSink, MessageFrames
+from chatsvc.protocols.web.wire import frame, parse, payload_of
 
 RFC3339 = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$")
 
@@ -188,13 +191,55 @@ def test_a_broadcast_is_rendered_once_for_every_web_recipient(net, monkeypatch) 
     users = [net.web_user(name) for name in ("w1", "w2", "w3")]
     line = net.line_user("bob")
     calls = []
-    real = web_protocol.render
-    monkeypatch.setattr(web_protocol, "render", lambda event: calls.append(event) or real(event))
+    real = web_protocol.framed
+    monkeypatch.setattr(web_protocol, "framed", lambda event: calls.append(event) or real(event))
+    for user in users:
+        user.receive()
     line.send("to all of you")
     assert len(calls) == 1
-    received = [user.ws.messages[-1] for user in users]
-    assert received[0] == received[1] == received[2]
+    frames = [user.under.value() for user in users]  # the very bytes on each connection
+    assert frames[0] == frames[1] == frames[2]
+    for user in users:
+        user.receive()
+    received = [user.messages[-1] for user in users]
     assert json.loads(received[0])["text"] == "to all of you"
+
+
+@pytest.mark.parametrize("size", [0, 1, 125, 126, 127, 65535, 65536, 70000])
+def test_a_frame_is_what_wsproto_would_send(size: int) -> None:
+    payload = ("é" * size).encode()[:size]
+    payload = payload[:len(payload.decode("utf-8", "ignore").encode())]
+    server = Connection(ConnectionType.SERVER)
+    assert frame(payload) == server.send(TextMessage(payload.decode()))
+    assert payload_of(frame(payload)) == payload
+
+
+def test_a_frame_from_the_cache_is_written_on_the_tcp_connection(net: Net) -> None:
+    web = net.web_user("alice")
+    line = net.line_user("bob")
+    web.receive()
+    line.send("straight to the socket")
+    data = web.under.value()
+    assert data == frame(payload_of(data))  # one whole frame, unmasked, in one write
+    assert json.loads(payload_of(data))["text"] == "straight to the socket"
+    assert isinstance(web.protocol.sink, FrameSink)
+
+
+def test_without_twisteds_wsproto_connection_messages_still_go_out(net: Net) -> None:
+    # The fallback of sink.frames_of: a WebSocket transport that is not
+    # Twisted's (or negotiated an extension) gets each message through it.
+    under = StringTransport(peerAddress=peer_address("203.0.113.9"))
+    ws = MessageTransport(under)
+    web = WebChatProtocol(net.hub, under)
+    web.negotiationStarted(ws)
+    web.negotiationFinished()
+    assert isinstance(web.sink, MessageFrames)
+    web.textMessageReceived('{"type": "register", "name": "alice"}')
+    net.line_user("bob").send("hello")
+    assert json.loads(ws.messages[0])["type"] == "welcome"
+    assert json.loads(ws.messages[-1])["text"] == "hello"
+    net.hub.user_named("alice").disconnect("bye")
+    assert ws.close_code == 1000 and json.loads(ws.messages[-1])["type"] == "closing"
 
 
 def test_a_web_client_that_stops_reading_is_dropped_and_nobody_waits() -> None:
@@ -253,16 +298,18 @@ def test_per_address_limit_and_registration_deadline() -> None:
 def test_a_silent_client_is_pinged_then_dropped(net: Net) -> None:
     line = net.line_user("bob")
     web = net.web_user("alice")
-    pings = []
-    web.ws.ping = pings.append  # Twisted's transport has ping(); the fake records it
+    pings = web.pings
     net.clock.advance(PING_INTERVAL - 1)
     web.send(type="ping")  # any message counts as alive
     net.clock.advance(PING_INTERVAL - 1)
+    web.receive()
     assert pings == []
     net.clock.advance(1)
-    assert pings == [b"chatsvc"]
-    web.protocol.pongReceived(b"chatsvc")
+    web.receive()
+    assert pings == [b"chatsvc"]  # a WebSocket ping frame, on the wire
+    web.send_raw(Pong(b"chatsvc"))
     net.clock.advance(PING_TIMEOUT)
+    web.receive()
     assert not web.closed and len(pings) == 2
     net.clock.advance(PING_TIMEOUT)
     assert web.under.disconnected
@@ -314,3 +361,27 @@ def test_away_changes_reach_web_users(net: Net) -> None:
     assert len(away["id"]) == 24 and RFC3339.match(away["time"])
     line.send("/back")
     assert [(m["type"], m["away"]) for m in web.read()] == [("away", None)]
+
+
+def test_nothing_is_written_after_the_close_frame(net: Net) -> None:
+    # Twisted answers the peer's close at once and the connection goes on
+    # the next reactor turn: a broadcast in between must not add a frame.
+    line = net.line_user("bob")
+    web = net.web_user("alice")
+    web.receive()
+    web.send_raw(CloseConnection(code=1000))
+    answer = web.under.value()
+    assert answer == Connection(ConnectionType.SERVER).send(CloseConnection(code=1000))
+    line.send("too late for alice")
+    net.hub.user_named("alice").disconnect("server shutting down")
+    assert web.under.value() == answer  # (wsproto, the client, reads nothing after it)
+    web.drop()
+    assert net.hub.user_named("alice") is None
+
+
+def test_a_graceful_close_sends_the_close_frame_after_the_output(net: Net) -> None:
+    web = net.web_user("alice")
+    net.hub.user_named("alice").disconnect("server shutting down")
+    web.receive()
+    assert web.read()[-1] == {"type": "closing", "reason": "server shutting down"}
+    assert web.close_codes == [1000] and web.under.disconnecting

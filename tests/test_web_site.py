@@ -10,11 +10,13 @@ import base64
 import json
 
 import pytest
-from support import Net, peer_address
+from support import Net, WebUser, peer_address
 from twisted.internet.testing import StringTransport
 from wsproto.connection import Connection, ConnectionType
 from wsproto.events import CloseConnection, Message, TextMessage
 
+from chatsvc.protocols.web.protocol import PARTIAL_BUFFERS
+from chatsvc.protocols.web.sink import WSPROTO_CONNECTION, FrameSink
 from chatsvc.protocols.web.site import STATIC, OriginPolicy, canonical_origin, web_site
 from chatsvc.service import tap
 
@@ -241,3 +243,14 @@ def test_the_service_serves_the_site_on_the_web_port() -> None:
     root = tap.makeService(options("--web-port", "tcp:0:interface=127.0.0.1"))
     [web] = [child for child in root if getattr(child, "option", None) == "--web-port"]
     assert web.what == "web" and web.factory.resource.children[b"ws"].origins.allowed == set()
+
+
+def test_twisteds_websocket_internals_the_adapter_relies_on_are_there() -> None:
+    # The frames sink (sink.frames_of) and the bound on a message still
+    # arriving (protocol.PARTIAL_BUFFERS) read Twisted's wire protocol:
+    # a Twisted that moved them makes this fail (the adapter only warns).
+    web = WebUser(Net().hub)
+    wire = web.protocol.websocket
+    assert isinstance(getattr(wire, WSPROTO_CONNECTION), Connection)
+    assert all(hasattr(wire, name) for name in PARTIAL_BUFFERS)
+    assert isinstance(web.protocol.sink, FrameSink)

@@ -190,13 +190,14 @@ class MessageTransport(Protocol):
 class MessageSink:
     """A transport of whole messages: each L{write} is one message, never joined.
 
-    The web adapter (C{chatsvc.protocols.web}) puts its
-    C{twisted.web.websocket} transport under the same backlog policy as the
-    line and IRC adapters through this sink: C{Guard(hub, participant,
+    A message transport gets the same backlog policy as the line and IRC
+    adapters through this sink: C{Guard(hub, participant,
     request.transport, handle, sink=MessageSink(websocket, abort=...,
     unsent=...))}.  A WebSocket sits on a TCP connection, so its producer
     registration reaches that connection's buffer and "too slow" means what
-    it means over TCP.
+    it means over TCP.  (The web adapter writes frames it made itself on
+    the TCP connection instead, and comes here only when Twisted's
+    WebSocket transport is not what it expects: C{chatsvc.protocols.web.sink}.)
 
     Output is written through at once: a turn's messages cannot be joined
     into one, and the WebSocket layer frames each itself.

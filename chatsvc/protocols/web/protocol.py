@@ -1,11 +1,13 @@
 """The WebSocket adapter: one browser connection as a hub participant.
 
 Twisted's C{twisted.web.websocket} (the C{twisted[websocket]} extra) does
-the handshake and the framing; this class is a C{WebSocketProtocol} (the
-methods it calls: C{negotiationStarted}, C{textMessageReceived}, ...) and a
-hub participant, like the line and IRC adapters, over the same plumbing: a
-L{Guard} with a L{MessageSink}, so the flood gate (one message counts as one
-line), the backlog bound, the connection limits and the registration
+the handshake, reads the client's frames and sends the control frames;
+this class is a C{WebSocketProtocol} (the methods it calls:
+C{negotiationStarted}, C{textMessageReceived}, ...) and a hub participant,
+like the line and IRC adapters, over the same plumbing: a L{Guard} whose
+sink writes whole frames, each event's framed once for all its recipients
+(L{chatsvc.protocols.web.sink}), so the flood gate (one message counts as
+one line), the backlog bound, the connection limits and the registration
 deadline mean what they mean for telnet and IRC users.  The JSON format is
 in L{chatsvc.protocols.web.wire} and docs/user/web.rst.
 """
@@ -17,11 +19,10 @@ from typing import TYPE_CHECKING, Any, ClassVar
 from twisted.internet.interfaces import IDelayedCall, ITransport
 from twisted.logger import Logger
 from twisted.python.failure import Failure
-from wsproto.utilities import LocalProtocolError
 
 from chatsvc.conn.guard import Guard
 from chatsvc.conn.limits import ReplyBudget
-from chatsvc.conn.sinks import MessageSink, MessageTransport, StreamSink
+from chatsvc.conn.sinks import MessageTransport
 from chatsvc.events import (
     Entered,
     Error,
@@ -44,7 +45,8 @@ from chatsvc.hub.errors import (
 )
 from chatsvc.hub.participant import RecordBacked
 from chatsvc.hub.users import User
-from chatsvc.protocols.web.wire import WIRE_FORMAT, Request, body_of, encode, parse, render
+from chatsvc.protocols.web.sink import FrameSink, MessageFrames, frames_of
+from chatsvc.protocols.web.wire import WIRE_FORMAT, Request, body_of, encode, frame, framed, parse
 
 if TYPE_CHECKING:
     from chatsvc.hub.factory import ChatFactory
@@ -65,7 +67,6 @@ _BINARY = object()
 _TOO_LONG = object()
 
 #: WebSocket close codes (RFC 6455, 7.4.1).
-NORMAL_CLOSURE = 1000
 MESSAGE_TOO_BIG = 1009
 
 #: The reason the others see when a client is closed for sending a message
@@ -79,48 +80,6 @@ PARTIAL_BUFFERS = ("_textBuffer", "_bytesBuffer")
 
 #: Events that answer a request: they carry its C{ref} back.
 _ANSWERS = frozenset({Registered, Entered, Exited, Who, Error, Topic, TopicChanged})
-
-
-class _Socket:
-    """The WebSocket transport as the Guard's sink sees it: closes with L{code}, never raises.
-
-    Once the peer's close frame is answered, and until the connection is
-    gone (the next reactor turn), wsproto refuses to send anything: a
-    message then is dropped (the hub may be in the middle of a broadcast,
-    and C{deliver} must not raise), and a close just closes the TCP
-    connection.
-    """
-
-    __slots__ = ("websocket", "connection", "code")
-
-    def __init__(self, websocket: Any, connection: ITransport) -> None:
-        self.websocket = websocket
-        self.connection = connection
-        self.code = NORMAL_CLOSURE
-
-    def sendTextMessage(self, text: str) -> None:
-        try:
-            self.websocket.sendTextMessage(text)
-        except LocalProtocolError:
-            pass  # closed by the peer: connectionLost follows
-
-    def sendBytesMessage(self, data: bytes) -> None:
-        try:
-            self.websocket.sendBytesMessage(data)
-        except LocalProtocolError:
-            pass
-
-    def loseConnection(self) -> None:
-        try:
-            self.websocket.loseConnection(self.code)
-        except LocalProtocolError:
-            self.connection.loseConnection()
-
-    def attachProducer(self, producer: Any) -> None:
-        self.websocket.attachProducer(producer)
-
-    def detachProducer(self) -> None:
-        self.websocket.detachProducer()
 
 
 class WebChatProtocol(RecordBacked):
@@ -146,7 +105,9 @@ class WebChatProtocol(RecordBacked):
         self.connection = connection
         self.channel = channel
         self.websocket: Any = None
-        self.socket: _Socket | None = None
+        #: Where output goes (L{chatsvc.protocols.web.sink}); its C{code} is
+        #: the close code a graceful close sends.
+        self.sink: FrameSink | MessageFrames | None = None
         self.guard: Guard | None = None
         self._ref: Any = None
         self._budget: ReplyBudget | None = None
@@ -186,8 +147,8 @@ class WebChatProtocol(RecordBacked):
             if any(len(buffer.data) > limit for buffer in buffers) and guard is not None:
                 self.log.info("{host} ({name}) closed: a message over {limit} bytes",
                               host=self.host, name=self.name, limit=limit)
-                if self.socket is not None:
-                    self.socket.code = MESSAGE_TOO_BIG
+                if self.sink is not None:
+                    self.sink.code = MESSAGE_TOO_BIG
                 guard.close(TOO_BIG)
 
         channel.dataReceived = bounded
@@ -200,19 +161,19 @@ class WebChatProtocol(RecordBacked):
         # and a full socket would pause the HTTP channel instead of it.
         if getattr(connection, "producer", None) is not None:
             connection.unregisterProducer()  # type: ignore[attr-defined]
-        abort = getattr(connection, "abortConnection", connection.loseConnection)
-        self.socket = _Socket(self.websocket, connection)
-        sink = MessageSink(self.socket, abort=abort, unsent=StreamSink(connection).unsent)
+        wsproto = frames_of(self.websocket)
+        sink = self.sink = (MessageFrames(connection, self.websocket) if wsproto is None
+                            else FrameSink(connection, self.websocket, wsproto))
         self.guard = Guard(self.hub, self, connection, self._handle, sink=sink)
         if not self.guard.start():
             return
         settings = self.hub.settings
-        self.guard.write(encode({
+        self._write({
             "type": "welcome", "server": settings.server_name,
             "password": self.hub.password_required,
             "limits": {"max_frame": settings.max_line, "max_rooms": settings.max_rooms,
                        "flood_rate": settings.flood_rate, "flood_burst": settings.flood_burst},
-        }))
+        })
         self._listen()
 
     def textMessageReceived(self, message: str) -> None:
@@ -251,11 +212,14 @@ class WebChatProtocol(RecordBacked):
             # The answer to the request being handled: this recipient's own copy.
             body = body_of(event)
             body["ref"] = self._ref
-            guard.write(encode(body))
+            guard.write(frame(encode(body)))
             return
+        # Hot spot, the send path (docs/performance.rst, step 19): the first
+        # recipient encodes and frames the event once, the others find the
+        # whole frame in its cache, and the sink writes it on the connection.
         data = event.wire.get(WIRE_FORMAT)
         if data is None:
-            data = event.wire[WIRE_FORMAT] = render(event)
+            data = event.wire[WIRE_FORMAT] = framed(event)
         guard.write(data)
 
     def disconnect(self, reason: str) -> None:
@@ -263,7 +227,7 @@ class WebChatProtocol(RecordBacked):
         guard = self.guard
         if guard is None or guard.closing:
             return
-        guard.write(encode({"type": "closing", "reason": reason}))
+        guard.write(frame(encode({"type": "closing", "reason": reason})))
         guard.close(reason)
 
     # -- requests ------------------------------------------------------------
@@ -299,11 +263,15 @@ class WebChatProtocol(RecordBacked):
         finally:
             self._ref = None
 
-    def _answer(self, body: dict[str, Any]) -> None:
+    def _write(self, body: dict[str, Any]) -> None:
+        """Send one JSON object as one frame, within the backlog limit."""
         if self.guard is not None:
-            if self._ref is not None:
-                body["ref"] = self._ref
-            self.guard.write(encode(body))
+            self.guard.write(frame(encode(body)))
+
+    def _answer(self, body: dict[str, Any]) -> None:
+        if self._ref is not None:
+            body["ref"] = self._ref
+        self._write(body)
 
     def _register(self, request: Request) -> None:
         name = request.fields["name"]
@@ -388,8 +356,8 @@ class WebChatProtocol(RecordBacked):
                      tuple(m.name for m in members),
                      tuple(m.name for m in members if m.operator),
                      tuple(m.name for m in members if m.voiced and not m.operator))
-        data = encode({**body_of(answer), **({"ref": self._ref} if self._ref is not None
-                                             else {})})
+        data = frame(encode({**body_of(answer), **({"ref": self._ref} if self._ref is not None
+                                                   else {})}))
         budget.spend(len(data))
         if self.guard is not None:
             self.guard.write(data)

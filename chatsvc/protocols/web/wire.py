@@ -3,8 +3,9 @@
 Server to client, every event the hub emits becomes one object with a
 C{type} (see docs/user/web.rst for the whole reference); the hub's events
 carry their C{id} and C{time} (RFC 3339, UTC, milliseconds).  L{render}
-makes the bytes once per event (L{chatsvc.events.rendered} caches them), so
-a message to a room of a thousand browser users is encoded once.
+makes the bytes once per event and L{framed} the whole WebSocket frame
+around them (the adapter caches it in the event's C{wire}), so a message
+to a room of a thousand browser users is encoded and framed once.
 
 Client to server, L{parse} turns one text message into a L{Request}, or
 raises L{chatsvc.hub.errors.Usage} (or L{UnknownCommand}) with the reason.
@@ -45,8 +46,13 @@ from chatsvc.events import (
 from chatsvc.hub.errors import ChatError, UnknownCommand, Usage
 from chatsvc.hub.text import sanitize
 
-#: The key of this format's bytes in an event's C{wire} cache.
+#: The key of this format's bytes in an event's C{wire} cache: the whole
+#: WebSocket frame (L{framed}), ready for the connection.
 WIRE_FORMAT = "web"
+
+#: The first byte of every frame the server sends: FIN and the text opcode
+#: (RFC 6455, 5.2).  A server's frames are never masked.
+_TEXT_FRAME = 0x81
 
 #: What a client may send: the type and its fields, each C{(name, required)}.
 REQUESTS: dict[str, tuple[tuple[str, bool], ...]] = {
@@ -162,6 +168,32 @@ def body_of(event: Event) -> dict[str, Any]:
 def render(event: Event) -> bytes:
     """C{event} as the bytes of one text message (cache it with L{rendered})."""
     return encode(body_of(event))
+
+
+def frame(payload: bytes) -> bytes:
+    """C{payload} (UTF-8 JSON) as one whole, unmasked WebSocket text frame.
+
+    The header is the opcode byte and the length in 7, 16 or 64 bits (RFC
+    6455, 5.2), exactly what wsproto writes for a server's message with no
+    extension; tests/test_web.py holds the two to the same bytes.
+    """
+    size = len(payload)
+    if size < 126:
+        return bytes((_TEXT_FRAME, size)) + payload
+    if size < 0x10000:
+        return bytes((_TEXT_FRAME, 126)) + size.to_bytes(2, "big") + payload
+    return bytes((_TEXT_FRAME, 127)) + size.to_bytes(8, "big") + payload
+
+
+def payload_of(data: bytes) -> bytes:
+    """The payload of a frame made by L{frame} (its header is 2, 4 or 10 bytes)."""
+    size = data[1]
+    return data[2 if size < 126 else 4 if size == 126 else 10:]
+
+
+def framed(event: Event) -> bytes:
+    """C{event} as one whole WebSocket frame (cache it in the event's C{wire})."""
+    return frame(render(event))
 
 
 def parse(message: str) -> Request:
