@@ -19,7 +19,7 @@ from wsproto.events import CloseConnection, Pong, TextMessage
 from chatsvc.conn.guard import SLOW_GRACE
 from chatsvc.events import utc_time
 from chatsvc.protocols.web import protocol as web_protocol
-from chatsvc.protocols.web.protocol import PING_INTERVAL, PING_TIMEOUT, WebChatProtocol
+from chatsvc.protocols.web.protocol import WebChatProtocol
 from chatsvc.protocols.web.sink import FrameSink, MessageFrames
 from chatsvc.protocols.web.wire import frame, parse, payload_of
 
@@ -295,6 +295,9 @@ def test_per_address_limit_and_registration_deadline() -> None:
     assert first.closed and net.hub.stats().unregistered <= 1
 
 
+PING_INTERVAL, PING_TIMEOUT = 60, 60  # the defaults
+
+
 def test_a_silent_client_is_pinged_then_dropped(net: Net) -> None:
     line = net.line_user("bob")
     web = net.web_user("alice")
@@ -315,6 +318,33 @@ def test_a_silent_client_is_pinged_then_dropped(net: Net) -> None:
     assert web.under.disconnected
     web.drop()
     assert any("ping timeout" in text for text in line.read())
+
+
+def test_the_ping_interval_and_timeout_are_settings() -> None:
+    net = Net(web_ping_interval=5, web_ping_timeout=2)
+    web = net.web_user("alice")
+    net.clock.advance(5)
+    web.receive()
+    assert web.pings == [b"chatsvc"]
+    web.send(type="say", room="#chat", text="any message counts as an answer")
+    net.clock.advance(4.9)
+    assert not web.closed
+    net.clock.advance(0.1)
+    net.clock.advance(2)
+    assert web.under.disconnected
+    never = Net(web_ping_interval=0).web_user("bob")
+    never.protocol.hub.clock.advance(3600)
+    never.receive()
+    assert never.pings == [] and not never.closed
+
+
+def test_a_ping_timer_after_the_peers_close_does_not_raise() -> None:
+    net = Net(web_ping_interval=5)
+    web = net.web_user("alice")
+    web.send_raw(CloseConnection(code=1000))
+    net.clock.advance(5)  # wsproto refuses the ping: nothing raises into the reactor
+    web.drop()
+    assert net.hub.user_named("alice") is None
 
 
 def test_the_server_says_why_it_closes(net: Net) -> None:

@@ -7,12 +7,16 @@ import base64
 import http.client
 import json
 import re
+import socket
+import time
 
 import pytest
 import pytest_twisted
 from support import WAIT, SocketUser, twistd_server
-from twisted.internet import reactor, task
+from twisted.internet import reactor, task, threads
 from twisted.web.websocket import WebSocketClientEndpoint
+from wsproto.connection import Connection, ConnectionType
+from wsproto.events import Ping, TextMessage
 
 pytestmark = pytest.mark.integration
 
@@ -131,3 +135,69 @@ async def test_a_browser_protocol_user_chats_with_a_line_user(tmp_path) -> None:
         assert alice.closed
         bob.expect("* alice left (connection lost)")
         bob.sock.close()
+
+
+class RawSocket:
+    """A WebSocket client on a blocking socket that answers nothing, not even a ping."""
+
+    def __init__(self, port: int) -> None:
+        self.sock = socket.create_connection(("127.0.0.1", port), timeout=WAIT)
+        key = base64.b64encode(b"0123456789abcdef").decode()
+        self.sock.sendall((f"GET /ws HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\n"
+                           "Upgrade: websocket\r\nConnection: Upgrade\r\n"
+                           f"Sec-WebSocket-Version: 13\r\nSec-WebSocket-Key: {key}\r\n\r\n"
+                           ).encode())
+        head = b""
+        while b"\r\n\r\n" not in head:
+            head += self.sock.recv(4096)
+        head, _, rest = head.partition(b"\r\n\r\n")
+        assert head.startswith(b"HTTP/1.1 101 "), head
+        self.ws = Connection(ConnectionType.CLIENT)
+        self.events: list = []
+        self.ws.receive_data(rest)
+        self.events += self.ws.events()
+
+    def send(self, **body) -> None:
+        self.sock.sendall(self.ws.send(TextMessage(json.dumps(body))))
+
+    def read_until_closed(self) -> None:
+        """Everything the server sends, until it closes the connection (bounded)."""
+        deadline = time.monotonic() + WAIT
+        while time.monotonic() < deadline:
+            try:
+                data = self.sock.recv(65536)
+            except ConnectionResetError:
+                data = b""  # the server aborted the connection
+            if not data:
+                return
+            self.ws.receive_data(data)
+            self.events += self.ws.events()
+        raise AssertionError(f"still open after {WAIT} s: {self.events}")
+
+
+@pytest_twisted.ensureDeferred
+async def test_a_client_that_answers_no_ping_is_dropped_and_a_browser_like_one_stays(
+        tmp_path) -> None:
+    with twistd_server(tmp_path, "--web-port", "tcp:0:interface=127.0.0.1",
+                       "--web-ping-interval", "1", "--web-ping-timeout", "1",
+                       "--max-per-ip", "0", listener="web") as (web_port, _):
+        factory = Factory()
+        alice = await WebSocketClientEndpoint.new(
+            reactor, f"ws://127.0.0.1:{web_port}/ws").connect(factory)
+        alice.send(type="register", name="alice")
+        await alice.next(type="registered", name="alice")
+        stuck = RawSocket(web_port)
+        stuck.send(type="register", name="stuck")
+        await alice.next(type="joined", name="stuck")
+        started = time.monotonic()
+        # Read in a thread: the reactor must run for alice to answer her pings.
+        await threads.deferToThread(stuck.read_until_closed)
+        assert 1.5 < time.monotonic() - started < WAIT
+        assert any(isinstance(event, Ping) for event in stuck.events)  # pinged, never answered
+        left = await alice.next(type="left", name="stuck")
+        assert left["reason"] == "ping timeout"
+        assert not alice.closed  # Twisted's client answers pings itself, as browsers do
+        alice.send(type="ping", ref="still")
+        await alice.next(type="pong", ref="still")
+        stuck.sock.close()
+        alice.transport.loseConnection()

@@ -44,3 +44,7 @@ class Settings:
     # drop it if it stays silent for the timeout.
     irc_ping_interval: float = 90.0
     irc_ping_timeout: float = 90.0
+    # WebSocket liveness, the same for the web listener: a WebSocket ping
+    # after this much silence (0: never), then the timeout to answer it.
+    web_ping_interval: float = 60.0
+    web_ping_timeout: float = 60.0

@@ -269,6 +269,12 @@ class Options(ConfigFileMixin, usage.Options):
          "Web listener (off by default): the chat page at /, its WebSocket at /ws, "
          "/healthz; a port number (all interfaces) or an endpoint string "
          "(tcp:8080:interface=127.0.0.1); none: off."],
+        ["web-ping-interval", None, "60",
+         "Seconds of silence before the server sends a web client a WebSocket ping "
+         "(0: never)."],
+        ["web-ping-timeout", None, "60",
+         "Seconds a web client then has to answer (browsers do by themselves) before "
+         "it is dropped."],
         ["data-dir", None, DEFAULT_DATA_DIR,
          "Directory for the room history (an SQLite file, created if need be), "
          "or none to keep nothing on disk (no history)."],
@@ -371,6 +377,8 @@ class Options(ConfigFileMixin, usage.Options):
         settings.password = self["password"] or None
         settings.irc_ping_interval = _positive_int(self, "irc-ping-interval")
         settings.irc_ping_timeout = _positive_int(self, "irc-ping-timeout", minimum=1)
+        settings.web_ping_interval = _positive_int(self, "web-ping-interval")
+        settings.web_ping_timeout = _positive_int(self, "web-ping-timeout", minimum=1)
         self["settings"] = settings
         self["history"] = None if is_off(self["data-dir"]) else self["data-dir"]
         self["replay"] = _positive_int(self, "history-replay")

@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any, ClassVar
 from twisted.internet.interfaces import IDelayedCall, ITransport
 from twisted.logger import Logger
 from twisted.python.failure import Failure
+from wsproto.utilities import LocalProtocolError
 
 from chatsvc.conn.guard import Guard
 from chatsvc.conn.limits import ReplyBudget
@@ -51,15 +52,10 @@ from chatsvc.protocols.web.wire import WIRE_FORMAT, Request, body_of, encode, fr
 if TYPE_CHECKING:
     from chatsvc.hub.factory import ChatFactory
 
-#: Seconds of silence from a client before the server sends a WebSocket
-#: ping, and then how long it has to answer (any message or the pong)
-#: before it is dropped: a browser tab that vanished without a close frame
-#: (a laptop lid, a lost network) stops holding its name.
-PING_INTERVAL = 60.0
-PING_TIMEOUT = 60.0
-
 #: The reason the others see when a silent client is dropped.
 PING_TIMED_OUT = "ping timeout"
+#: The payload of the server's WebSocket pings.
+PING_PAYLOAD = b"chatsvc"
 
 #: Binary messages are not part of the protocol.
 _BINARY = object()
@@ -372,14 +368,23 @@ class WebChatProtocol(RecordBacked):
 
     # -- liveness: WebSocket ping and pong ------------------------------------
 
+    # After --web-ping-interval seconds of silence from a client the server
+    # sends a WebSocket ping; a client that then sends nothing (neither the
+    # pong browsers answer by themselves nor a message) for
+    # --web-ping-timeout seconds is dropped: a tab that vanished without a
+    # close frame (a laptop lid, a lost network) stops holding its name.
+
     def _listen(self) -> None:
-        """The client spoke: wait PING_INTERVAL more seconds of silence before a ping."""
+        """The client spoke: wait the ping interval again before a ping."""
         self._waiting_for_pong = False
+        interval = self.hub.settings.web_ping_interval
+        if interval <= 0:
+            return
         silence = self._silence
         if silence is not None and silence.active():
-            silence.reset(PING_INTERVAL)
+            silence.reset(interval)
         else:
-            self._silence = self.hub.clock.callLater(PING_INTERVAL, self._silent)
+            self._silence = self.hub.clock.callLater(interval, self._silent)
 
     def _stop_listening(self) -> None:
         silence, self._silence = self._silence, None
@@ -391,17 +396,21 @@ class WebChatProtocol(RecordBacked):
         if guard is None or guard.closing:
             self._silence = None
             return
+        timeout = self.hub.settings.web_ping_timeout
         if self._waiting_for_pong:
             self._silence = None
             self.log.info("{host} ({name}) dropped: no pong in {timeout} seconds",
-                          host=self.host, name=self.name, timeout=PING_TIMEOUT)
+                          host=self.host, name=self.name, timeout=timeout)
             guard.close(PING_TIMED_OUT, abort=True)
             return
         self._waiting_for_pong = True
-        self._silence = self.hub.clock.callLater(PING_TIMEOUT, self._silent)
+        self._silence = self.hub.clock.callLater(timeout, self._silent)
         ping = getattr(self.websocket, "ping", None)
         if ping is not None:
-            ping(b"chatsvc")
+            try:
+                ping(PING_PAYLOAD)
+            except LocalProtocolError:
+                pass  # the peer's close was answered: connectionLost follows
 
 
 class WebChatFactory:
