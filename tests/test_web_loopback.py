@@ -8,12 +8,15 @@ import http.client
 import json
 import re
 import socket
+import ssl
 import time
 
 import pytest
 import pytest_twisted
 from support import WAIT, SocketUser, twistd_server
 from twisted.internet import reactor, task, threads
+from twisted.internet.ssl import Certificate
+from twisted.web.client import BrowserLikePolicyForHTTPS
 from twisted.web.websocket import WebSocketClientEndpoint
 from wsproto.connection import Connection, ConnectionType
 from wsproto.events import Ping, TextMessage
@@ -69,8 +72,9 @@ class Factory:
         return self.client
 
 
-def handshake(port: int, origin: str | None) -> int:
-    connection = http.client.HTTPConnection("127.0.0.1", port, timeout=WAIT)
+def handshake(port: int, origin: str | None, tls: ssl.SSLContext | None = None) -> int:
+    connection = (http.client.HTTPConnection("127.0.0.1", port, timeout=WAIT) if tls is None
+                  else http.client.HTTPSConnection("127.0.0.1", port, timeout=WAIT, context=tls))
     headers = {"Upgrade": "websocket", "Connection": "Upgrade", "Sec-WebSocket-Version": "13",
                "Sec-WebSocket-Key": base64.b64encode(b"0123456789abcdef").decode()}
     if origin is not None:
@@ -201,3 +205,38 @@ async def test_a_client_that_answers_no_ping_is_dropped_and_a_browser_like_one_s
         await alice.next(type="pong", ref="still")
         stuck.sock.close()
         alice.transport.loseConnection()
+
+
+@pytest_twisted.ensureDeferred
+async def test_the_site_over_https_and_wss(tmp_path, certs) -> None:
+    with twistd_server(tmp_path, "--web-tls-port", "tcp:0:interface=127.0.0.1",
+                       "--tls-cert", str(certs.cert), "--tls-key", str(certs.key),
+                       "--max-per-ip", "0", listener="web over TLS") as (port, _):
+        trusted = ssl.create_default_context(cafile=str(certs.ca))
+        page = http.client.HTTPSConnection("127.0.0.1", port, timeout=WAIT, context=trusted)
+        page.request("GET", "/")
+        response = page.getresponse()
+        assert response.status == 200 and b"/static/chat.js" in response.read()
+        assert "frame-ancestors 'none'" in response.getheader("Content-Security-Policy")
+        page.close()
+        assert handshake(port, f"https://127.0.0.1:{port}", trusted) == 101
+        assert handshake(port, f"http://127.0.0.1:{port}", trusted) == 403
+
+        policy = BrowserLikePolicyForHTTPS(
+            trustRoot=Certificate.loadPEM(certs.ca.read_bytes()))
+        factory = Factory()
+        alice = await WebSocketClientEndpoint.new(
+            reactor, f"wss://127.0.0.1:{port}/ws", tlsPolicy=policy).connect(factory)
+        await alice.next(type="welcome")
+        alice.send(type="register", name="alice", ref=1)
+        registered = await alice.next(type="registered", ref=1)
+        assert registered["name"] == "alice"
+        alice.send(type="say", room="#chat", text="over wss", ref=2)
+        echo = await alice.next(type="message", ref=2)
+        assert echo["text"] == "over wss"
+        alice.transport.loseConnection()
+        for _ in range(int(WAIT / 0.02)):
+            if alice.closed:
+                break
+            await task.deferLater(reactor, 0.02)
+        assert alice.closed

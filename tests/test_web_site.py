@@ -11,9 +11,11 @@ import json
 
 import pytest
 from support import Net, WebUser, peer_address
+from twisted.internet.interfaces import ISSLTransport
 from twisted.internet.testing import StringTransport
 from wsproto.connection import Connection, ConnectionType
 from wsproto.events import CloseConnection, Message, TextMessage
+from zope.interface import implementer
 
 from chatsvc.protocols.web.protocol import PARTIAL_BUFFERS
 from chatsvc.protocols.web.sink import WSPROTO_CONNECTION, FrameSink
@@ -26,9 +28,19 @@ UPGRADE = {
 }
 
 
-def get(site, path: str, **headers: str) -> tuple[int, dict[str, str], bytes]:
-    """One GET; the status, the headers (lowercased names) and the body."""
-    transport = StringTransport(peerAddress=peer_address("127.0.0.1"))
+@implementer(ISSLTransport)
+class SecureStringTransport(StringTransport):
+    """An in-memory transport that says it is TLS, as Twisted's TLS transport does."""
+
+    def setTcpNoDelay(self, enabled: bool) -> None:
+        pass
+
+
+def get(site, path: str, secure: bool = False,
+        **headers: str) -> tuple[int, dict[str, str], bytes]:
+    """One GET (over TLS if C{secure}); the status, the headers (lowercased names), the body."""
+    kind = SecureStringTransport if secure else StringTransport
+    transport = kind(peerAddress=peer_address("127.0.0.1"))
     channel = site.buildProtocol(transport.getPeer())
     channel.makeConnection(transport)
     lines = [f"GET {path} HTTP/1.1", "Host: chat.example:8080"]
@@ -97,6 +109,11 @@ def test_a_page_from_another_origin_cannot_open_the_websocket(site) -> None:
     assert_secure(headers)
     status, headers, _ = get(site, "/ws", Origin="http://chat.example:8080", **UPGRADE)
     assert status == 101 and headers["upgrade"].lower() == "websocket"
+
+
+def test_over_tls_the_pages_own_origin_is_https(site) -> None:
+    assert get(site, "/ws", True, Origin="https://chat.example:8080", **UPGRADE)[0] == 101
+    assert get(site, "/ws", True, Origin="http://chat.example:8080", **UPGRADE)[0] == 403
 
 
 def test_the_origin_allow_list() -> None:
@@ -254,3 +271,27 @@ def test_twisteds_websocket_internals_the_adapter_relies_on_are_there() -> None:
     assert isinstance(getattr(wire, WSPROTO_CONNECTION), Connection)
     assert all(hasattr(wire, name) for name in PARTIAL_BUFFERS)
     assert isinstance(web.protocol.sink, FrameSink)
+
+
+def test_web_tls_port_uses_the_tls_certificate_options(certs) -> None:
+    parsed = options("--web-tls-port", "tcp:0:interface=127.0.0.1",
+                     "--tls-cert", str(certs.cert), "--tls-key", str(certs.key))
+    assert [option for option, _ in parsed["web_listeners"]] == ["--web-tls-port"]
+    assert parsed["tls"] is not None  # the one ServerTLS every TLS listener shares
+    root = tap.makeService(parsed)
+    [web] = [child for child in root if getattr(child, "option", None) == "--web-tls-port"]
+    assert web.what == "web over TLS"
+    both = options("--web-port", "tcp:0:interface=127.0.0.1", "--web-tls-port", "8443",
+                   "--tls-cert", str(certs.combined))
+    assert [option for option, _ in both["web_listeners"]] == ["--web-port", "--web-tls-port"]
+
+
+@pytest.mark.parametrize("argv, message", [
+    (["--web-tls-port", "8443"], "--web-tls-port needs --tls-cert"),
+    (["--web-tls-port", "8443", "--tls-cert", "/nonexistent/cert.pem"], "/nonexistent/cert.pem"),
+])
+def test_bad_web_tls_options_are_one_line(argv, message) -> None:
+    with pytest.raises(tap.StartupFailure) as caught:
+        options(*argv)
+    text = str(caught.value.code)
+    assert message in text and "\n" not in text

@@ -269,6 +269,10 @@ class Options(ConfigFileMixin, usage.Options):
          "Web listener (off by default): the chat page at /, its WebSocket at /ws, "
          "/healthz; a port number (all interfaces) or an endpoint string "
          "(tcp:8080:interface=127.0.0.1); none: off."],
+        ["web-tls-port", None, None,
+         "Web listener over HTTPS/WSS (off by default): the same site as --web-port; "
+         "a port number (all interfaces) or an endpoint string, with --tls-cert, or "
+         "an ssl:/tls: string; none: off."],
         ["web-ping-interval", None, "60",
          "Seconds of silence before the server sends a web client a WebSocket ping "
          "(0: never)."],
@@ -407,14 +411,17 @@ class Options(ConfigFileMixin, usage.Options):
         if not is_off(self["web-port"]):
             self["web_listeners"].append(
                 ("--web-port", _parse_endpoint("--web-port", self["web-port"])))
+        if not is_off(self["web-tls-port"]):
+            self["web_listeners"].append(("--web-tls-port", self._tls_endpoint("web-tls-port")))
         if self["web-origin"] and not self["web_listeners"]:
-            raise usage.UsageError("--web-origin needs --web-port")
+            raise usage.UsageError("--web-origin needs --web-port or --web-tls-port")
         if not self["listeners"] and not self["irc_listeners"] and not self["web_listeners"]:
             raise usage.UsageError(
                 "--port is none and no other listener is set: give --tls-port, "
-                "--irc-port or --irc-tls-port, or a --port, or --web-port")
+                "--irc-port or --irc-tls-port, or a --port, or --web-port or --web-tls-port")
         if (self["tls-cert"] or self["tls-key"]) and "tls" not in self:
-            raise usage.UsageError("--tls-cert/--tls-key need --tls-port or --irc-tls-port")
+            raise usage.UsageError(
+                "--tls-cert/--tls-key need --tls-port or --irc-tls-port (or --web-tls-port)")
         if self["irc_listeners"] and not usable_server_name(self["name"]):
             raise usage.UsageError(
                 f"--name {self['name']!r}: not usable as an IRC server name (it prefixes "
