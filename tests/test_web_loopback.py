@@ -144,13 +144,13 @@ async def test_a_browser_protocol_user_chats_with_a_line_user(tmp_path) -> None:
 class RawSocket:
     """A WebSocket client on a blocking socket that answers nothing, not even a ping."""
 
-    def __init__(self, port: int) -> None:
+    def __init__(self, port: int, headers: str = "") -> None:
         self.sock = socket.create_connection(("127.0.0.1", port), timeout=WAIT)
         key = base64.b64encode(b"0123456789abcdef").decode()
         self.sock.sendall((f"GET /ws HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\n"
                            "Upgrade: websocket\r\nConnection: Upgrade\r\n"
-                           f"Sec-WebSocket-Version: 13\r\nSec-WebSocket-Key: {key}\r\n\r\n"
-                           ).encode())
+                           f"Sec-WebSocket-Version: 13\r\nSec-WebSocket-Key: {key}\r\n"
+                           f"{headers}\r\n").encode())
         head = b""
         while b"\r\n\r\n" not in head:
             head += self.sock.recv(4096)
@@ -240,3 +240,27 @@ async def test_the_site_over_https_and_wss(tmp_path, certs) -> None:
                 break
             await task.deferLater(reactor, 0.02)
         assert alice.closed
+
+
+def test_behind_a_trusted_proxy_the_forwarded_address_is_the_users(tmp_path) -> None:
+    with twistd_server(tmp_path, "--web-port", "tcp:0:interface=127.0.0.1",
+                       "--web-trusted-proxy", "127.0.0.1/32", "--max-per-ip", "1",
+                       listener="web") as (port, _):
+        log = tmp_path / "server.log"
+        line_port = int(re.search(r"\] line protocol on \S+:(\d+)$", log.read_text(),
+                                  re.M).group(1))
+        bob = SocketUser(line_port, "bob")
+        first = RawSocket(port, "X-Forwarded-For: 192.0.2.99, 203.0.113.77\r\n")
+        # Both from 127.0.0.1 with --max-per-ip 1: admitted as two addresses.
+        second = RawSocket(port, "X-Forwarded-For: 203.0.113.78\r\n")
+        first.send(type="register", name="proxied")
+        second.send(type="register", name="other")
+        bob.expect("* proxied joined")
+        bob.expect("* other joined")
+        text = log.read_text()
+        assert "web connection from 203.0.113.77" in text
+        assert "web connection from 203.0.113.78" in text
+        assert "192.0.2.99" not in text
+        for user in (first, second):
+            user.sock.close()
+        bob.sock.close()

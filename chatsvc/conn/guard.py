@@ -101,17 +101,18 @@ class Guard:
         #: nothing passes once closing.
         self.received: Callable[[Any], None] = self._gate.submit
 
-    def start(self) -> bool:
+    def start(self, host: str | None = None) -> bool:
         """Attach to the hub; on refusal tell the client why and close.
 
         Call it from C{connectionMade}, after the adapter is ready to deliver.
         The hub's record of the user starts with the transport's peer address
-        and whether it is TLS.
+        (or C{host}, the client's address a trusted proxy forwarded) and
+        whether it is TLS.
         """
         transport = self.transport
         enable_keepalive(transport)
         try:
-            self.hub.attach(self.participant, peer_host(transport),
+            self.hub.attach(self.participant, peer_host(transport) if host is None else host,
                             secure=ISSLTransport.providedBy(transport))
         except ChatError as refusal:
             self.participant.deliver(refusal.as_event())

@@ -48,3 +48,6 @@ class Settings:
     # after this much silence (0: never), then the timeout to answer it.
     web_ping_interval: float = 60.0
     web_ping_timeout: float = 60.0
+    #: Networks of the reverse proxies whose X-Forwarded-For the web
+    #: listener believes (chatsvc/protocols/web/proxy.py).
+    web_trusted_proxies: list[str] = field(default_factory=list)

@@ -297,6 +297,7 @@ class Options(ConfigFileMixin, usage.Options):
         super().__init__()
         self["per-ip-exempt"] = []
         self["web-origin"] = []
+        self["web-trusted-proxy"] = []
         # usage.Options takes opt_ methods' docstrings as they are, indentation
         # and all, and --help would show those runs of spaces: flow them.
         self.docs = {name: " ".join(doc.split()) if doc else doc
@@ -327,6 +328,13 @@ class Options(ConfigFileMixin, usage.Options):
                 raise usage.UsageError(f"--web-origin {part.strip()!r}: expected "
                                        "scheme://host[:port], like https://chat.example.org")
             self["web-origin"].append(origin)
+
+    def opt_web_trusted_proxy(self, value: str) -> None:
+        """Address or network of a reverse proxy (127.0.0.1/32, ::1/128) whose
+        X-Forwarded-For the web listeners believe: the address it names is the
+        user's host and counts for --max-per-ip and --connect-rate. From anyone
+        else the header is ignored. Repeat it or separate with commas."""
+        self["web-trusted-proxy"].extend(part for part in value.split(",") if part.strip())
 
     def opt_oper(self, value: str) -> None:
         """Server operator account NAME:PASSWORD for the /oper command
@@ -383,6 +391,10 @@ class Options(ConfigFileMixin, usage.Options):
         settings.irc_ping_timeout = _positive_int(self, "irc-ping-timeout", minimum=1)
         settings.web_ping_interval = _positive_int(self, "web-ping-interval")
         settings.web_ping_timeout = _positive_int(self, "web-ping-timeout", minimum=1)
+        try:
+            settings.web_trusted_proxies = check_networks(self["web-trusted-proxy"])
+        except ValueError as error:
+            raise usage.UsageError(f"--web-trusted-proxy: {error}") from None
         self["settings"] = settings
         self["history"] = None if is_off(self["data-dir"]) else self["data-dir"]
         self["replay"] = _positive_int(self, "history-replay")
@@ -415,6 +427,8 @@ class Options(ConfigFileMixin, usage.Options):
             self["web_listeners"].append(("--web-tls-port", self._tls_endpoint("web-tls-port")))
         if self["web-origin"] and not self["web_listeners"]:
             raise usage.UsageError("--web-origin needs --web-port or --web-tls-port")
+        if self["web-trusted-proxy"] and not self["web_listeners"]:
+            raise usage.UsageError("--web-trusted-proxy needs --web-port or --web-tls-port")
         if not self["listeners"] and not self["irc_listeners"] and not self["web_listeners"]:
             raise usage.UsageError(
                 "--port is none and no other listener is set: give --tls-port, "

@@ -44,8 +44,10 @@ from chatsvc.hub.errors import (
     TryAgain,
     Usage,
 )
+from chatsvc.hub.hosts import peer_host
 from chatsvc.hub.participant import RecordBacked
 from chatsvc.hub.users import User
+from chatsvc.protocols.web.proxy import TrustedProxies
 from chatsvc.protocols.web.sink import FrameSink, MessageFrames, frames_of
 from chatsvc.protocols.web.wire import WIRE_FORMAT, Request, body_of, encode, frame, framed, parse
 
@@ -88,6 +90,8 @@ class WebChatProtocol(RecordBacked):
     @param channel: the HTTP channel that was upgraded, whose C{dataReceived}
         feeds Twisted's WebSocket parser: wrapped to bound a message still
         arriving (see L{_bounded}); C{None} in memory.
+    @param host: the client's address, if not the connection's peer (the
+        one a trusted proxy forwarded: L{chatsvc.protocols.web.proxy}).
     """
 
     log = Logger()
@@ -96,10 +100,12 @@ class WebChatProtocol(RecordBacked):
     #: Browsers answer no CTCP and the page shows no WALLOPS.
     capabilities: ClassVar[frozenset[str]] = frozenset()
 
-    def __init__(self, hub: ChatFactory, connection: ITransport, channel: Any = None) -> None:
+    def __init__(self, hub: ChatFactory, connection: ITransport, channel: Any = None,
+                 host: str | None = None) -> None:
         self.hub = hub
         self.connection = connection
         self.channel = channel
+        self._client_host = host
         self.websocket: Any = None
         #: Where output goes (L{chatsvc.protocols.web.sink}); its C{code} is
         #: the close code a graceful close sends.
@@ -161,7 +167,7 @@ class WebChatProtocol(RecordBacked):
         sink = self.sink = (MessageFrames(connection, self.websocket) if wsproto is None
                             else FrameSink(connection, self.websocket, wsproto))
         self.guard = Guard(self.hub, self, connection, self._handle, sink=sink)
-        if not self.guard.start():
+        if not self.guard.start(self._client_host):
             return
         settings = self.hub.settings
         self._write({
@@ -414,12 +420,21 @@ class WebChatProtocol(RecordBacked):
 
 
 class WebChatFactory:
-    """The C{WebSocketServerFactory} of the C{/ws} resource: one protocol per upgrade."""
+    """The C{WebSocketServerFactory} of the C{/ws} resource: one protocol per upgrade.
+
+    The client's host is the connection's peer, or, from a proxy of
+    C{--web-trusted-proxy}, the address its C{X-Forwarded-For} names.
+    """
 
     def __init__(self, hub: ChatFactory) -> None:
         self.hub = hub
+        self.proxies = TrustedProxies(hub.settings.web_trusted_proxies)
 
     def buildProtocol(self, request: Any) -> WebChatProtocol:
         connection = request.channel.transport
         assert connection is not None
-        return WebChatProtocol(self.hub, connection, request.channel)
+        host = None
+        if self.proxies:
+            forwarded = request.requestHeaders.getRawHeaders(b"x-forwarded-for", [])
+            host = self.proxies.client_host(peer_host(connection), forwarded)
+        return WebChatProtocol(self.hub, connection, request.channel, host)
