@@ -14,7 +14,8 @@ in L{chatsvc.protocols.web.wire} and docs/user/web.rst.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, ClassVar
+import re
+from typing import TYPE_CHECKING, Any, ClassVar, cast
 
 from twisted.internet.interfaces import IDelayedCall, ITransport
 from twisted.logger import Logger
@@ -39,7 +40,10 @@ from chatsvc.hub.errors import (
     AlreadyRegistered,
     BadPassword,
     ChatError,
+    HistoryUnavailable,
     LineTooLong,
+    NoHistory,
+    NotInRoom,
     TooManyFailures,
     TryAgain,
     Usage,
@@ -47,12 +51,19 @@ from chatsvc.hub.errors import (
 from chatsvc.hub.hosts import peer_host
 from chatsvc.hub.participant import RecordBacked
 from chatsvc.hub.users import User
+from chatsvc.protocols.web.history import Holding, Replay, message_body
 from chatsvc.protocols.web.proxy import TrustedProxies
 from chatsvc.protocols.web.sink import FrameSink, MessageFrames, frames_of
 from chatsvc.protocols.web.wire import WIRE_FORMAT, Request, body_of, encode, frame, framed, parse
+from chatsvc.store.delivery import MAX_REPLAY, history_of
+from chatsvc.store.sqlite import StoredMessage
 
 if TYPE_CHECKING:
     from chatsvc.hub.factory import ChatFactory
+    from chatsvc.hub.rooms import Room
+
+#: An event id, as C{"before"} gives one: 24 hex digits (L{chatsvc.events}).
+_EVENT_ID = re.compile(r"[0-9a-f]{24}")
 
 #: The reason the others see when a silent client is dropped.
 PING_TIMED_OUT = "ping timeout"
@@ -286,6 +297,7 @@ class WebChatProtocol(RecordBacked):
             for room in self.hub.rooms_of(self):
                 self._answer({"type": "joined", "room": room.name, "name": None,
                               "self": True, "count": len(room), "topic": room.topic})
+                self._replay_on_entering(room)
 
     def _pass(self, request: Request) -> None:
         """The server password; a wrong one closes the connection, as on IRC."""
@@ -326,6 +338,9 @@ class WebChatProtocol(RecordBacked):
         room = request.fields["room"]
         assert room is not None
         self.hub.join(self, room, request.fields["key"])
+        joined = self.hub.room_named(room, self)
+        if joined is not None and self in joined:
+            self._replay_on_entering(joined)
 
     def _part(self, request: Request) -> None:
         room = request.fields["room"]
@@ -367,9 +382,99 @@ class WebChatProtocol(RecordBacked):
     def _ping(self, request: Request) -> None:
         self._answer({"type": "pong"})
 
+    # -- history (chatsvc/protocols/web/history.py) ----------------------------
+
+    def _replay_on_entering(self, room: Room) -> None:
+        """Send the room just entered's last C{--history-replay} messages, before live ones.
+
+        Until the store has read them, everything written to this user is
+        held (L{Holding} replaces the guard) and goes out after them.
+        """
+        history = history_of(self.hub.delivery)
+        guard = self.guard
+        if history is None or not history.replay or guard is None or guard.closing:
+            return
+        holding = guard if isinstance(guard, Holding) else Holding(guard, self)
+        self.guard = cast(Guard, holding)
+        slot = Replay()
+        holding.held.append(slot)
+        name = room.name
+
+        def read(messages: list[StoredMessage]) -> None:
+            slot.data = b"".join(frame(encode(message_body(m))) for m in messages)
+
+        def failed(failure: Failure) -> None:
+            self.log.error("history of {room} not read: {why}", room=name,
+                           why=failure.getErrorMessage())
+            slot.data = frame(encode(body_of(HistoryUnavailable(name).as_event())))
+
+        reading = history.store.latest(name, history.replay, room.created)
+        reading.addCallbacks(read, failed)
+        reading.addCallback(lambda _: self._replayed(holding, slot))
+
+    def _replayed(self, holding: Holding, slot: Replay) -> None:
+        if slot.late:  # the held output went out without it: it follows now
+            if slot.data and self.guard is not None:
+                self.guard.write(slot.data)
+            return
+        holding.drain()
+
+    def _history(self, request: Request) -> None:
+        """C{history}: a room's messages, the last C{limit} before C{before} (an id).
+
+        The rooms the line protocol's C{/history} reads: yours, or one you
+        could join without an invitation or a key.  Answered later, with one
+        C{history} object (and the C{ref}), when the store has read them.
+        """
+        history = history_of(self.hub.delivery)
+        if history is None:
+            raise NoHistory()
+        target, before = request.fields["target"], request.fields["before"]
+        assert target is not None
+        limit = request.numbers.get("limit")
+        if limit is None:
+            limit = history.replay or 50
+        if not 1 <= limit <= MAX_REPLAY:
+            raise Usage(f'"limit" is from 1 to {MAX_REPLAY}')
+        if before is not None and not _EVENT_ID.fullmatch(before):
+            raise Usage('"before" is a message\'s "id" (24 hex digits)')
+        room = self.hub.find_room(target, viewer=self)  # NoSuchRoom if secret
+        if self not in room and (room.invite_only or room.password is not None):
+            raise NotInRoom(room.name)
+        budget = self._budget
+        if budget is None:
+            budget = self._budget = ReplyBudget(self.hub.clock)
+        if not budget.allows():
+            raise TryAgain("history", budget.wait())
+        ref, name = self._ref, room.name
+
+        def read(messages: list[StoredMessage]) -> None:
+            if before is not None:
+                messages = [m for m in messages if m.id < before]  # ids sort by time
+            body: dict[str, Any] = {
+                "type": "history", "target": name, "before": before, "limit": limit,
+                "messages": [message_body(m) for m in messages[-limit:]]}
+            if ref is not None:
+                body["ref"] = ref
+            data = frame(encode(body))
+            budget.spend(len(data))
+            if self.guard is not None:
+                self.guard.write(data)
+
+        def failed(failure: Failure) -> None:
+            self.log.error("history of {room} not read: {why}", room=name,
+                           why=failure.getErrorMessage())
+            self._refuse(HistoryUnavailable(name), ref)
+
+        # "before" pages back through what one read returns: the room's
+        # last MAX_REPLAY messages (the store reads no older page yet).
+        count = limit if before is None else MAX_REPLAY
+        history.store.latest(name, count, room.created).addCallbacks(read, failed)
+
     _REQUESTS: ClassVar[dict[str, Any]] = {
         "register": _register, "pass": _pass, "say": _say, "me": _me, "whisper": _whisper,
-        "join": _join, "part": _part, "topic": _topic, "who": _who, "ping": _ping,
+        "join": _join, "part": _part, "topic": _topic, "who": _who, "history": _history,
+        "ping": _ping,
     }
 
     # -- liveness: WebSocket ping and pong ------------------------------------

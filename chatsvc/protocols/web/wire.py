@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from chatsvc.events import (
@@ -65,7 +65,13 @@ REQUESTS: dict[str, tuple[tuple[str, bool], ...]] = {
     "part": (("room", True), ("reason", False)),
     "topic": (("room", True), ("text", False)),
     "who": (("room", False),),
+    "history": (("target", True), ("before", False)),
     "ping": (),
+}
+
+#: Fields that are whole numbers (or absent, or C{null}), by request type.
+NUMBERS: dict[str, tuple[str, ...]] = {
+    "history": ("limit",),
 }
 
 
@@ -81,6 +87,8 @@ class Request:
     fields: dict[str, str | None]
     ref: Any = None
     refusal: ChatError | None = None
+    #: The whole-number fields of L{NUMBERS}.
+    numbers: dict[str, int | None] = field(default_factory=dict)
 
 
 def encode(body: dict[str, Any]) -> bytes:
@@ -238,4 +246,10 @@ def _request(body: dict[str, Any], ref: Any) -> Request:
         else:
             raise Usage(f'"{kind}" needs "{name}" as a string'
                         + ("" if required else " (or null)"))
-    return Request(kind, fields, ref)
+    numbers: dict[str, int | None] = {}
+    for name in NUMBERS.get(kind, ()):
+        value = body.get(name)
+        if value is not None and (isinstance(value, bool) or not isinstance(value, int)):
+            raise Usage(f'"{kind}" takes "{name}" as a whole number (or null)')
+        numbers[name] = value
+    return Request(kind, fields, ref, numbers=numbers)
