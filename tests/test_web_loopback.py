@@ -264,3 +264,34 @@ def test_behind_a_trusted_proxy_the_forwarded_address_is_the_users(tmp_path) -> 
         for user in (first, second):
             user.sock.close()
         bob.sock.close()
+
+
+@pytest_twisted.ensureDeferred
+async def test_history_over_the_web_with_the_real_store(tmp_path) -> None:
+    data = tmp_path / "data"
+    with twistd_server(tmp_path, "--web-port", "tcp:0:interface=127.0.0.1",
+                       "--data-dir", str(data), "--history-replay", "2",
+                       "--max-per-ip", "0", listener="web") as (web_port, _):
+        log = (tmp_path / "server.log").read_text()
+        line_port = int(re.search(r"\] line protocol on \S+:(\d+)$", log, re.M).group(1))
+        bob = SocketUser(line_port, "bob")
+        for text in ("first", "second <img src=x>", "third"):
+            bob.send(text)
+        bob.send("/history 1")  # answered after the writes before it: they are stored
+        bob.expect("* end of history")
+        factory = Factory()
+        alice = await WebSocketClientEndpoint.new(
+            reactor, f"ws://127.0.0.1:{web_port}/ws").connect(factory)
+        alice.send(type="register", name="alice")
+        await alice.next(type="joined", self=True)
+        replayed = [await alice.next(type="message", history=True) for _ in range(2)]
+        assert [m["text"] for m in replayed] == ["second <img src=x>", "third"]
+        assert all(m["from"] == "bob" and len(m["id"]) == 24 for m in replayed)
+        alice.send(type="history", target="#chat", limit=5, before=replayed[0]["id"], ref="h")
+        page = await alice.next(type="history", ref="h")
+        assert [m["text"] for m in page["messages"]] == ["first"]
+        bob.send("live")
+        live = await alice.next(type="message", text="live")
+        assert "history" not in live
+        alice.transport.loseConnection()
+        bob.sock.close()
