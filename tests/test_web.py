@@ -19,7 +19,7 @@ from wsproto.events import CloseConnection, Pong, TextMessage
 from chatsvc.conn.guard import SLOW_GRACE
 from chatsvc.events import utc_time
 from chatsvc.protocols.web import protocol as web_protocol
-from chatsvc.protocols.web.protocol import WebChatProtocol
+from chatsvc.protocols.web.protocol import PING_INTERVAL, PING_TIMEOUT, WebChatProtocol
 from chatsvc.protocols.web.sink import FrameSink, MessageFrames
 from chatsvc.protocols.web.wire import frame, parse, payload_of
 
@@ -293,9 +293,6 @@ def test_per_address_limit_and_registration_deadline() -> None:
     assert second.closed
     net.clock.advance(30)
     assert first.closed and net.hub.stats().unregistered <= 1
-
-
-PING_INTERVAL, PING_TIMEOUT = 60, 60  # the defaults
 
 
 def test_a_silent_client_is_pinged_then_dropped(net: Net) -> None:

@@ -50,6 +50,7 @@ from chatsvc.hub.errors import (
 )
 from chatsvc.hub.hosts import peer_host
 from chatsvc.hub.participant import RecordBacked
+from chatsvc.hub.settings import Settings
 from chatsvc.hub.users import User
 from chatsvc.protocols.web.history import Holding, Replay, message_body
 from chatsvc.protocols.web.proxy import TrustedProxies
@@ -64,6 +65,11 @@ if TYPE_CHECKING:
 
 #: An event id, as C{"before"} gives one: 24 hex digits (L{chatsvc.events}).
 _EVENT_ID = re.compile(r"[0-9a-f]{24}")
+
+#: The defaults of C{--web-ping-interval} and C{--web-ping-timeout} (the
+#: hub's settings hold what a server uses).
+PING_INTERVAL: float = Settings.web_ping_interval
+PING_TIMEOUT: float = Settings.web_ping_timeout
 
 #: The reason the others see when a silent client is dropped.
 PING_TIMED_OUT = "ping timeout"
