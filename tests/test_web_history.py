@@ -180,3 +180,23 @@ def test_a_busy_room_stops_holding_and_the_history_follows(monkeypatch) -> None:
     assert said(web.read())[-1] == ("old", True)  # late, but not lost
     bob.send("later")
     assert said(web.read()) == [("later", False)]
+
+
+def test_a_room_set_plus_x_replays_nothing_to_a_web_user() -> None:
+    """The web's replay and history request read through the history's
+    C{replay_of}, so a room's C{+x} (and C{--history-max-age}) hold here as
+    on the line protocol and IRC."""
+    history = History()
+    carol = history.net.line_user("carol")
+    carol.send("/join #quiet", "kept", "/mode +x")
+    history.settle()
+    web = history.net.web_user("alice")
+    history.worker.run()
+    web.read()
+    web.send(type="join", room="#quiet")
+    history.worker.run()
+    assert said(web.read()) == []
+    web.send(type="history", target="#quiet", limit=5, ref=1)
+    history.worker.run()
+    [page] = web.read()
+    assert page["type"] == "history" and page["messages"] == []

@@ -414,7 +414,7 @@ class WebChatProtocol(RecordBacked):
                            why=failure.getErrorMessage())
             slot.data = frame(encode(body_of(HistoryUnavailable(name).as_event())))
 
-        reading = history.store.latest(name, history.replay, room.created)
+        reading = history.replay_of(room, history.replay)
         reading.addCallbacks(read, failed)
         reading.addCallback(lambda _: self._replayed(holding, slot))
 
@@ -475,7 +475,7 @@ class WebChatProtocol(RecordBacked):
         # "before" pages back through what one read returns: the room's
         # last MAX_REPLAY messages (the store reads no older page yet).
         count = limit if before is None else MAX_REPLAY
-        history.store.latest(name, count, room.created).addCallbacks(read, failed)
+        history.replay_of(room, count).addCallbacks(read, failed)
 
     _REQUESTS: ClassVar[dict[str, Any]] = {
         "register": _register, "pass": _pass, "say": _say, "me": _me, "whisper": _whisper,
