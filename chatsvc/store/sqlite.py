@@ -34,7 +34,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
 
-from twisted.internet.defer import Deferred, succeed
+from twisted.internet.defer import Deferred, fail, succeed
 from twisted.internet.interfaces import IDelayedCall, IReactorTime
 from twisted.logger import Logger
 from twisted.python.threadpool import ThreadPool
@@ -72,6 +72,33 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
         )""",
         "CREATE INDEX room_message_by_room ON room_message (room_key, seq)",
         "CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)",
+    ),
+    (
+        # Accounts (chatsvc.accounts.store): name_key is the folded name (one
+        # account per name, whatever its case); password is the whole scrypt
+        # string, parameters included (chatsvc.accounts.kdf).
+        """CREATE TABLE account (
+            name_key TEXT PRIMARY KEY,
+            name TEXT NOT NULL,
+            password TEXT NOT NULL,
+            oper INTEGER NOT NULL DEFAULT 0,
+            created REAL NOT NULL,
+            email TEXT
+        )""",
+        # Private messages kept for an offline account until it logs in; seq
+        # is their order, time and serial the stamp the hub gave them.
+        """CREATE TABLE offline_message (
+            seq INTEGER PRIMARY KEY,
+            recipient_key TEXT NOT NULL,
+            time REAL NOT NULL,
+            serial INTEGER NOT NULL,
+            sender TEXT NOT NULL,
+            mask TEXT NOT NULL,
+            text TEXT NOT NULL,
+            action INTEGER NOT NULL,
+            notice INTEGER NOT NULL
+        )""",
+        "CREATE INDEX offline_message_by_recipient ON offline_message (recipient_key, seq)",
     ),
 )
 
@@ -271,6 +298,18 @@ class HistoryStore:
                 self._pool.stop()  # idle now: its queue ended with the close
 
         return closing.addBoth(stopped)
+
+    def call(self, function: Callable[..., _T], *args: Any) -> Deferred[_T]:
+        """Run C{function(connection, *args)} on the store's one thread.
+
+        For other tables in the same database (accounts: L{chatsvc.accounts.store}):
+        their statements run one at a time with the history's, in the order
+        they were asked for, never on the reactor thread.  Fails with
+        L{StoreError} once the store is closed.
+        """
+        if self._closed:
+            return fail(StoreError("the store is closed"))
+        return self._run(function, self.connection, *args)
 
     # -- writes -----------------------------------------------------------------
 

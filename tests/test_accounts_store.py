@@ -1,0 +1,127 @@
+"""Accounts (issue 18), the storage side: the password KDF and the account
+store's statements on an in-memory SQLite database."""
+
+from __future__ import annotations
+
+import sqlite3
+
+import pytest
+
+from chatsvc.accounts import kdf, store
+from chatsvc.events import PrivateMessage
+from chatsvc.store.sqlite import MIGRATIONS, migrate
+
+NOW = 1_700_000_000.0
+
+
+@pytest.fixture(autouse=True)
+def cheap_hashes(monkeypatch: pytest.MonkeyPatch) -> None:
+    """scrypt at 1/16 of the real memory cost: the same code, faster tests."""
+    monkeypatch.setattr(kdf, "N", 2 ** 10)
+
+
+def memory_connection() -> sqlite3.Connection:
+    connection = sqlite3.connect(":memory:", check_same_thread=False, isolation_level=None)
+    migrate(connection)
+    return connection
+
+
+# -- the KDF -----------------------------------------------------------------------
+
+
+def test_a_hash_carries_its_parameters_and_a_fresh_salt() -> None:
+    one, two = kdf.hash_password("sesame-1"), kdf.hash_password("sesame-1")
+    assert one != two  # salted
+    name, n, r, p, salt, key = one.split("$")
+    assert (name, int(n), int(r), int(p)) == ("scrypt", kdf.N, kdf.R, kdf.P)
+    assert kdf.verify_password("sesame-1", one) and kdf.verify_password("sesame-1", two)
+    assert not kdf.verify_password("sesame-2", one)
+    assert "sesame" not in one
+
+
+def test_a_hash_made_with_other_parameters_still_verifies_and_asks_to_be_renewed() -> None:
+    old = kdf.hash_password("sesame-1", n=2 ** 9, r=4)
+    assert kdf.verify_password("sesame-1", old)
+    assert kdf.needs_rehash(old)
+    assert not kdf.needs_rehash(kdf.hash_password("sesame-1"))
+
+
+@pytest.mark.parametrize("bad", ["", "md5$abc", "scrypt$x$8$1$AAAA$AAAA",
+                                 "scrypt$1024$8$1$!!$AAAA", "scrypt$3$8$1$AAAA$AAAA"])
+def test_a_malformed_hash_never_matches(bad: str) -> None:
+    assert not kdf.verify_password("sesame-1", bad)
+
+
+def test_the_default_cost_is_memory_hard(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.undo()
+    assert kdf.N == 2 ** 14 and 128 * kdf.R * kdf.N == 16 * 1024 * 1024  # 16 MiB a hash
+    assert kdf.verify_password("sesame-1", kdf.hash_password("sesame-1"))
+
+
+@pytest.mark.parametrize(("password", "why"), [
+    ("abc", "password too short: at least 6 characters"),
+    ("x" * 257, "password too long: at most 256 bytes"),
+    ("é" * 129, "password too long: at most 256 bytes"),
+    ("two words", "password must be one word of printable characters"),
+    ("tab\there", "password must be one word of printable characters"),
+])
+def test_unusable_passwords_are_refused_before_hashing(password: str, why: str) -> None:
+    assert kdf.check_password_form(password) == why
+
+
+# -- the store ------------------------------------------------------------------------
+
+
+def test_the_accounts_migration_is_appended_and_its_tables_exist() -> None:
+    connection = memory_connection()
+    (version,) = connection.execute("PRAGMA user_version").fetchone()
+    assert version == len(MIGRATIONS)
+    tables = {row[0] for row in connection.execute(
+        "SELECT name FROM sqlite_master WHERE type = 'table'")}
+    assert {"account", "offline_message", "room_message"} <= tables
+
+
+def test_one_account_per_name_whatever_its_case() -> None:
+    connection = memory_connection()
+    assert store.create(connection, "Alice", "h1", NOW)
+    assert not store.create(connection, "alice", "h2", NOW)
+    account = store.get(connection, "ALICE")
+    assert account is not None and (account.name, account.password) == ("Alice", "h1")
+    assert store.get(connection, "bob") is None
+
+
+def test_sql_metacharacters_are_data() -> None:
+    connection = memory_connection()
+    nasty = "x'); DROP TABLE account; --"
+    assert store.create(connection, "bob", nasty, NOW)
+    message = PrivateMessage("alice", "bob", nasty + " \" ; DELETE FROM offline_message",
+                             stamp=(NOW, 7))
+    store.hold(connection, "bob", message)
+    assert store.get(connection, "bob").password == nasty  # type: ignore[union-attr]
+    assert store.get(connection, "x' OR '1'='1") is None
+    [held] = store.take(connection, "bob")
+    assert held.text == message.text
+
+
+def test_messages_are_taken_in_order_and_once() -> None:
+    connection = memory_connection()
+    store.create(connection, "bob", "h", NOW)
+    for serial in range(1, 4):
+        store.hold(connection, "Bob", PrivateMessage("alice", "bob", f"m{serial}",
+                                                     stamp=(NOW + serial, serial)))
+    assert store.load(connection)["bob"].waiting == 3
+    taken = store.take(connection, "bob")
+    assert [(m.text, m.time, m.serial) for m in taken] == [
+        ("m1", NOW + 1, 1), ("m2", NOW + 2, 2), ("m3", NOW + 3, 3)]
+    assert store.take(connection, "bob") == []
+    assert store.load(connection)["bob"].waiting == 0
+
+
+def test_deleting_an_account_deletes_its_waiting_messages() -> None:
+    connection = memory_connection()
+    store.create(connection, "bob", "h", NOW)
+    store.hold(connection, "bob", PrivateMessage("alice", "bob", "hi", stamp=(NOW, 1)))
+    assert store.delete(connection, "BOB")
+    assert store.get(connection, "bob") is None
+    assert connection.execute("SELECT COUNT(*) FROM offline_message").fetchone() == (0,)
+    assert not store.delete(connection, "bob")
