@@ -205,6 +205,10 @@ class PrivateMessage(Event):
     """C{sender} said C{text} to C{target} alone; C{action} for ``/me``.
 
     C{tags} as for L{RoomMessage}.
+
+    C{delayed}: kept while the recipient was offline and delivered when they
+    logged in (L{chatsvc.accounts}); its stamp is when it was sent, which
+    protocols show (the line protocol as C{[12:01] *alice* text}).
     """
 
     sender: str
@@ -214,6 +218,7 @@ class PrivateMessage(Event):
     mask: str = _mask()
     notice: bool = field(default=False, kw_only=True)
     tags: tuple[tuple[str, str], ...] = _tags()
+    delayed: bool = field(default=False, kw_only=True)
 
 
 @event

@@ -4,6 +4,7 @@ store's statements on an in-memory SQLite database."""
 from __future__ import annotations
 
 import sqlite3
+from typing import Any
 
 import pytest
 
@@ -125,3 +126,34 @@ def test_deleting_an_account_deletes_its_waiting_messages() -> None:
     assert store.get(connection, "bob") is None
     assert connection.execute("SELECT COUNT(*) FROM offline_message").fetchone() == (0,)
     assert not store.delete(connection, "bob")
+
+
+# -- the admin command ---------------------------------------------------------------
+
+
+def test_the_admin_command_flags_lists_and_deletes(tmp_path: Any,
+                                                   capsys: pytest.CaptureFixture[str]) -> None:
+    from chatsvc.accounts.admin import main
+    from chatsvc.store.sqlite import open_database, prepare_directory
+
+    connection = open_database(prepare_directory(str(tmp_path)))
+    store.create(connection, "alice", "h", NOW)
+    connection.close()
+    assert main(["--data-dir", str(tmp_path), "oper", "ALICE", "on"]) == 0
+    assert main(["--data-dir", str(tmp_path), "list"]) == 0
+    assert capsys.readouterr().out.splitlines()[-1] == "alice\toper\t2023-11-14 22:13 UTC"
+    assert main(["--data-dir", str(tmp_path), "delete", "bob"]) == 1
+    assert capsys.readouterr().err == "no such account: bob\n"
+    assert main(["--data-dir", str(tmp_path), "delete", "alice"]) == 0
+    assert capsys.readouterr().out == "delete alice: done\n"
+    main(["--data-dir", str(tmp_path), "list"])
+    assert capsys.readouterr().out == ""
+
+
+def test_the_admin_command_refuses_a_bad_data_dir_in_one_line(
+        tmp_path: Any, capsys: pytest.CaptureFixture[str]) -> None:
+    from chatsvc.accounts.admin import main
+
+    (tmp_path / "file").write_text("not a directory")
+    assert main(["--data-dir", str(tmp_path / "file"), "list"]) == 1
+    assert capsys.readouterr().err.count("\n") == 1

@@ -102,6 +102,17 @@ SAMPLES: list[ChatError] = [
     errors.NoSuchPage(3, 120, 2, 100),
     errors.InDefaultRoom("#chat"),
     errors.NotYourRoom("#chat", ROOM),
+    errors.NoAccounts(),
+    errors.NoSuchAccount("bob"),
+    errors.NameRegistered("alice", 60),
+    errors.AccountExists("alice"),
+    errors.NotLoggedIn(),
+    errors.AlreadyLoggedIn("alice"),
+    errors.UnusablePassword("password too long: at most 256 bytes"),
+    errors.HashingBusy(),
+    errors.TooManyRegistrations(1200),
+    errors.InboxFull("bob", 100),
+    errors.AccountsUnavailable(),
 ]
 
 

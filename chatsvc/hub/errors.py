@@ -604,3 +604,134 @@ class NotYourRoom(RoomError):
     def __init__(self, room: str, named: str) -> None:
         super().__init__(room, f"/mode acts on your room, {room}: /join {named} first")
         self.named = named
+
+
+# -- accounts (chatsvc.accounts; docs/user/accounts.rst) ---------------------------
+#
+# A wrong account password is L{BadPassword}, whether or not the account
+# exists: the same answer, after the same work.
+
+
+class NoAccounts(ChatError):
+    """An account command on a server that keeps no accounts (C{--data-dir none})."""
+
+    code = "no-accounts"
+    line_forms = ("this server keeps no accounts",)
+
+    def __init__(self) -> None:
+        super().__init__("this server keeps no accounts")
+
+
+class NoSuchAccount(ChatError):
+    """No account of that name, where saying so tells nothing a guest could not
+    learn by taking the name (C{/account bob}, IRC's NickServ INFO)."""
+
+    code = "no-such-account"
+    line_forms = ("no such account: {name}",)
+
+    def __init__(self, name: str) -> None:
+        super().__init__(f"no such account: {name}")
+        self.name = name
+
+
+class NameRegistered(ChatError):
+    """The name just taken is an account's: log in within the grace period or
+    be renamed (C{--account-grace})."""
+
+    code = "name-registered"
+    line_forms = ("{name} is registered: /login {name} PASSWORD within {n} seconds "
+                  "or you will be renamed",)
+
+    def __init__(self, name: str, grace: float) -> None:
+        self.name = name
+        self.grace = max(1, math.ceil(grace))
+        super().__init__(f"{name} is registered: /login {name} PASSWORD within "
+                         f"{self.grace} seconds or you will be renamed")
+
+
+class AccountExists(ChatError):
+    """C{/register} of a name that is an account already."""
+
+    code = "account-exists"
+    line_forms = ("{name} is registered already: /login {name} PASSWORD",)
+
+    def __init__(self, name: str) -> None:
+        super().__init__(f"{name} is registered already: /login {name} PASSWORD")
+        self.name = name
+
+
+class NotLoggedIn(ChatError):
+    """C{/logout}, C{/password}, C{/drop} without being logged in."""
+
+    code = "not-logged-in"
+    line_forms = ("you are not logged in",)
+
+    def __init__(self) -> None:
+        super().__init__("you are not logged in")
+
+
+class AlreadyLoggedIn(ChatError):
+    """C{/login} or C{/register} while logged in (C{/logout} first)."""
+
+    code = "already-logged-in"
+    line_forms = ("you are logged in as {name} already: /logout first",)
+
+    def __init__(self, name: str) -> None:
+        super().__init__(f"you are logged in as {name} already: /logout first")
+        self.name = name
+
+
+class UnusablePassword(ChatError):
+    """A new password that is too short, too long or not one printable word;
+    refused before any hashing."""
+
+    code = "unusable-password"
+    line_forms = ("unusable password: {text}",)
+
+    def __init__(self, why: str) -> None:
+        super().__init__(f"unusable password: {why}")
+        self.why = why
+
+
+class HashingBusy(ChatError):
+    """A password is being checked for this connection already, or the server
+    checks as many as it will at once (L{chatsvc.accounts.throttle.HashGate})."""
+
+    code = "hashing-busy"
+    line_forms = ("busy checking a password: send it again in a moment",)
+
+    def __init__(self) -> None:
+        super().__init__("busy checking a password: send it again in a moment")
+
+
+class TooManyRegistrations(ChatError):
+    """Past the new accounts one address may register (L{chatsvc.accounts.throttle})."""
+
+    code = "registering-too-fast"
+    line_forms = ("too many new accounts from your address: try again in {n} s",)
+
+    def __init__(self, wait: float) -> None:
+        self.wait = max(1, math.ceil(wait))
+        super().__init__(f"too many new accounts from your address: try again in {self.wait} s")
+
+
+class InboxFull(ChatError):
+    """A private message to an offline account that holds the most waiting messages."""
+
+    code = "inbox-full"
+    line_forms = ("{name} has {n} messages waiting already: try again once they log in",)
+
+    def __init__(self, name: str, limit: int) -> None:
+        super().__init__(f"{name} has {limit} messages waiting already: "
+                         "try again once they log in")
+        self.name = name
+
+
+class AccountsUnavailable(ChatError):
+    """The account store failed (the error is in the server's log)."""
+
+    code = "accounts-unavailable"
+    line_forms = ("accounts are unavailable: try again later",)
+
+    def __init__(self) -> None:
+        super().__init__("accounts are unavailable: try again later")

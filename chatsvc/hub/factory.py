@@ -11,7 +11,7 @@ from __future__ import annotations
 import hmac
 from collections import Counter
 from collections.abc import Callable, Iterable
-from typing import cast
+from typing import TYPE_CHECKING, cast
 
 from twisted.internet.defer import Deferred
 from twisted.internet.interfaces import IAddress, IDelayedCall, IReactorTime
@@ -130,6 +130,9 @@ from chatsvc.hub.whowas import WhoWas
 #: (IRCv3 bot mode), before the sender's own tags.
 BOT_TAG = ("bot", "")
 
+if TYPE_CHECKING:
+    from chatsvc.accounts.rules import AccountRules
+
 
 class ChatFactory(ServerFactory):
     """The hub, and the factory for line-protocol connections.
@@ -221,6 +224,9 @@ class ChatFactory(ServerFactory):
         #: per address that set them (L{MaskEntry.owner}): see L{_check_mode}.
         self.list_entries = 0
         self._list_entries_by: Counter[str] = Counter()
+        #: The account rules (L{chatsvc.accounts.rules.AccountRules}, which set
+        #: it), or C{None} on a server that keeps no accounts.
+        self.accounts: AccountRules | None = None
 
     # -- connections ---------------------------------------------------------
 
@@ -296,6 +302,8 @@ class ChatFactory(ServerFactory):
         self._cancel_deadline(participant)
         self._authenticated.discard(participant)
         self._attempts.pop(participant, None)
+        if self.accounts is not None:
+            self.accounts.forget(participant)
         self.opers.discard(participant)
         for room in self._invites.pop(participant, ()):
             room.invited.discard(participant)
@@ -385,6 +393,17 @@ class ChatFactory(ServerFactory):
         if wait > 0:
             raise self._count_attempt(participant, TooManyFailures(wait))
 
+    def check_attempt(self, participant: Participant, account: str) -> None:
+        """Raise L{TooManyFailures} while the address or C{account} backs off
+        (the guessing throttle, for account logins as for C{/oper})."""
+        self._check_attempt(participant, account)
+
+    def failed_attempt(self, participant: Participant, account: str,
+                       refusal: ChatError) -> ChatError:
+        """Count a wrong account password against the address and the account;
+        return C{refusal} to raise (the fifth of a connection closes it)."""
+        return self._failed_attempt(participant, account, refusal)
+
     def _failed_attempt(self, participant: Participant, account: str | None,
                         refusal: ChatError) -> ChatError:
         """Count a wrong password against its address and account; return C{refusal}."""
@@ -431,6 +450,8 @@ class ChatFactory(ServerFactory):
             self._first_registration(participant, name, autojoin)
         else:
             self._rename(participant, name)
+        if self.accounts is not None:  # a registered name: log in or be renamed
+            self.accounts.named(participant)
 
     def _first_registration(self, participant: Participant, name: str, autojoin: bool) -> None:
         self._cancel_deadline(participant)
@@ -559,6 +580,8 @@ class ChatFactory(ServerFactory):
         # Hot spot, event construction: fold, _stamp and mask_of, inline,
         # for every private message (docs/performance.rst, "Event identity").
         recipient = self.users.get(target.lower() if target.isascii() else fold(target))
+        if recipient is None and self.accounts is not None:  # kept for an offline account
+            recipient = self.accounts.inbox(sender, target)
         if recipient is None or (to := recipient.record.name) is None:
             raise NoSuchService(target) if is_service_name(target) else NoSuchUser(target)
         now = self.clock.seconds()
@@ -918,6 +941,23 @@ class ChatFactory(ServerFactory):
         self.opers.add(participant)
         self.log.info("{name} from {host} is a server operator (account {account})",
                       name=name, host=participant.host, account=account)
+
+    # -- accounts (the checks are chatsvc.accounts.rules's) -----------------------
+
+    def log_in(self, participant: Participant, account: str, *, oper: bool = False) -> None:
+        """Record that C{participant} is logged in to C{account} (its password
+        checked by the account rules); an C{oper} account is a server operator."""
+        participant.record.account = account
+        self.log.info("{name} from {host} logged in as {account}", name=participant.name,
+                      host=participant.host, account=account)
+        if oper:
+            self.opers.add(participant)
+
+    def log_out(self, participant: Participant) -> str | None:
+        """Forget C{participant}'s account; return it (C{None}: none was logged in)."""
+        record = participant.record
+        account, record.account = record.account, None
+        return account
 
     def deoper(self, participant: Participant) -> bool:
         """Give server operator status up (IRC's C{MODE nick -o}); whether it was held."""

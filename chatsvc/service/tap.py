@@ -22,6 +22,8 @@ from twisted.internet.protocol import ServerFactory
 from twisted.python import usage
 from twisted.python.failure import Failure
 
+from chatsvc.accounts.rules import AccountRules
+from chatsvc.accounts.store import AccountStore
 from chatsvc.conn.limits import check_fd_limit, check_networks, with_listen_backlog
 from chatsvc.hub.factory import ChatFactory
 from chatsvc.hub.names import BadName, check_room_name
@@ -291,6 +293,9 @@ class Options(ConfigFileMixin, usage.Options):
         ["history-max-rows", None, "0",
          "The most messages kept per room, the newest (0: no limit). Older ones "
          "are deleted in the background."],
+        ["account-grace", None, "60",
+         "Seconds a user who takes a registered name has to log in to it before "
+         "being renamed to a guest name. Accounts need a --data-dir."],
     ]
 
     def __init__(self) -> None:
@@ -398,6 +403,7 @@ class Options(ConfigFileMixin, usage.Options):
         self["settings"] = settings
         self["history"] = None if is_off(self["data-dir"]) else self["data-dir"]
         self["replay"] = _positive_int(self, "history-replay")
+        self["grace"] = _positive_number(self, "account-grace")
         if self["replay"] > MAX_REPLAY:
             raise usage.UsageError(f"--history-replay {self['history-replay']!r}: "
                                    f"at most {MAX_REPLAY}")
@@ -632,6 +638,8 @@ def makeService(options: Options) -> IService:
     """
     history = _history(options)
     hub = ChatFactory(options["settings"], delivery=history)
+    if history is not None:  # accounts live in the same database
+        AccountRules(hub, AccountStore(history.store), grace=options["grace"])
     # Twisted's "Starting factory <chatsvc.hub.factory.ChatFactory object at
     # 0x...>" names a class, not a listener: ChatService logs each listener.
     hub.noisy = False

@@ -8,6 +8,8 @@ Client to server, one UTF-8 line each (``\\n`` or ``\\r\\n``)::
     /join #room [key] /part [reason] /rooms /topic [text] /invite name
     /kick name [reason] /op /deop /voice /devoice name /ban /unban mask
     /mode [changes] /oper name password /history [#room] [N]
+    /register password /login name password /logout /password old new
+    /drop password /account [name]
     /say text       room message, whatever it starts with
     //text          room message starting with '/'
     anything else   room message
@@ -38,8 +40,10 @@ from chatsvc.hub.errors import (
     HistoryUnavailable,
     InDefaultRoom,
     LineTooLong,
+    NoAccounts,
     NoHistory,
     NoRoom,
+    NoSuchAccount,
     NoSuchPage,
     NoSuchUser,
     NotInRoom,
@@ -61,6 +65,9 @@ from chatsvc.store.delivery import MAX_REPLAY, history_of
 from chatsvc.store.sqlite import StoredMessage
 
 if TYPE_CHECKING:
+    from twisted.internet.defer import Deferred
+
+    from chatsvc.accounts.rules import AccountRules
     from chatsvc.hub.factory import ChatFactory
     from chatsvc.hub.rooms import Room
     from chatsvc.hub.users import User
@@ -88,6 +95,12 @@ HELP = (
     "  /voice name  /devoice name  /ban mask  /unban mask  /ban (list)",
     "  /mode              show the rules; /mode +i-m, +k key, +l 10, +b mask ...",
     "  /oper name password  become a server operator",
+    "accounts:",
+    "  /register password    make your name an account (and log in to it)",
+    "  /login name password  log in; you take the account's name (also before registering)",
+    "  /logout  /password old new  /drop password (deletes your account)",
+    "  (a password is one word; never type it where others can see it)",
+    "  /account [name]       whom you are logged in as, or whether name is an account",
 )
 
 #: L{HELP} on a server with no default room (C{--room none}).
@@ -463,6 +476,8 @@ class LineChatProtocol(RecordBacked, BoundedLineReceiver):
         if record.realname and record.realname != record.name:
             facts.append(f"real name {plain(record.realname)}")
         facts.append(f"in {', '.join(rooms)}" if rooms else "in no room you can see")
+        if record.account is not None:
+            facts.append(f"logged in as {record.account}")
         if self.hub.is_server_operator(person):
             facts.append("a server operator")
         if record.bot:
@@ -797,6 +812,85 @@ class LineChatProtocol(RecordBacked, BoundedLineReceiver):
         self._held = None
         self._guard = guard
 
+    # -- accounts (chatsvc.accounts; docs/user/accounts.rst) -------------------
+    #
+    # Passwords are never logged nor echoed: the answers name the account only.
+
+    def _accounts(self) -> AccountRules:
+        accounts = self.hub.accounts
+        if accounts is None:
+            raise NoAccounts()
+        return accounts
+
+    def _answer_later(self, pending: Deferred[Any], say: Callable[[Any], str]) -> None:
+        """Show C{say(result)} when an account operation is done, or its refusal."""
+
+        def done(result: object) -> None:
+            self.deliver(Notice(say(result)))
+
+        def refused(failure: Failure) -> None:
+            if isinstance(failure.value, ChatError):
+                self.deliver(failure.value.as_event())
+            else:
+                self.log.failure("account operation failed", failure)
+
+        pending.addCallbacks(done, refused)
+
+    def _cmd_register(self, argument: str) -> None:
+        """C{/register PASSWORD}: your current name becomes an account."""
+        if argument.startswith("#"):
+            raise Usage("registered rooms are not supported yet: /register password")
+        words = argument.split()
+        if len(words) != 1:
+            raise Usage("usage: /register password (one word)")
+        accounts = self._accounts()
+        self._answer_later(accounts.register(self, words[0]),
+                           lambda name: f"registered {name}")
+
+    def _cmd_login(self, argument: str) -> None:
+        """C{/login NAME PASSWORD}: also before C{#name}, which it then does."""
+        words = argument.split()
+        if len(words) != 2:
+            raise Usage("usage: /login name password")
+        accounts = self._accounts()
+        self._answer_later(accounts.log_in(self, words[0], words[1]),
+                           lambda name: f"logged in as {name}")
+
+    def _cmd_logout(self, argument: str) -> None:
+        name = self._accounts().log_out(self)
+        self.deliver(Notice(f"logged out of {name}"))
+
+    def _cmd_password(self, argument: str) -> None:
+        words = argument.split()
+        if len(words) != 2:
+            raise Usage("usage: /password old new")
+        accounts = self._accounts()
+        self._answer_later(accounts.change_password(self, words[0], words[1]),
+                           lambda _: "password changed")
+
+    def _cmd_drop(self, argument: str) -> None:
+        words = argument.split()
+        if len(words) != 1:
+            raise Usage("usage: /drop password")
+        accounts = self._accounts()
+        self._answer_later(accounts.drop(self, words[0]),
+                           lambda name: f"dropped the account {name}")
+
+    def _cmd_account(self, argument: str) -> None:
+        """C{/account [name]}: whom you are logged in as; whether C{name} is an
+        account (public: taking the name would say so too)."""
+        accounts = self._accounts()
+        words = argument.split()
+        if not words:
+            account = self.record.account
+            self.deliver(Notice(f"you are logged in as {account}" if account is not None
+                                else "you are not logged in"))
+            return
+        name = accounts.account_named(words[0])
+        if name is None:
+            raise NoSuchAccount(words[0])
+        self.deliver(Notice(f"{name} is a registered account"))
+
     def _cmd_quit(self, argument: str) -> None:
         self.deliver(Notice("bye"))
         if self._guard is not None:
@@ -836,6 +930,12 @@ class LineChatProtocol(RecordBacked, BoundedLineReceiver):
         "oper": _cmd_oper,
         "pass": _cmd_pass,
         "history": _cmd_history,
+        "register": _cmd_register,
+        "login": _cmd_login,
+        "logout": _cmd_logout,
+        "password": _cmd_password,
+        "drop": _cmd_drop,
+        "account": _cmd_account,
     }
 
     #: The commands answered before the server password (see L{_before_password}).

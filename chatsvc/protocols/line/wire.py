@@ -10,6 +10,9 @@ telnet and a script can both read it::
     <alice> text      room message            *alice* text   private message
     * text            server notice           ! text         error reply
 
+A private message kept while you were offline comes after
+``* 3 messages while you were away``, with its time: ``[12:01] *alice* text``.
+
 Room history (issue 18) comes as a block between two notices, each message
 with its time in UTC (with the date when it is not today's)::
 
@@ -83,9 +86,12 @@ def _room_message(event: RoomMessage, home: str | None) -> str:
 
 def _private_message(event: PrivateMessage, home: str | None) -> str:
     text = event.text if event.text.isprintable() else plain(event.text)
+    # Kept while the recipient was offline: with its time, as history is
+    # shown ("[12:01] *alice* text"; the date too when it is not today's).
+    when = f"[{history_time(event.time, _time.time())}] " if event.delayed else ""
     if event.action:  # a private /me: "*erin hugs you*", as chat emotes are written
-        return f"*{event.sender} {text}*"
-    return f"*{event.sender}* {text}"
+        return f"{when}*{event.sender} {text}*"
+    return f"{when}*{event.sender}* {text}"
 
 
 def _in(room: str | None, home: str | None) -> str:
@@ -584,6 +590,14 @@ class LineParser:
                 return RoomMessage(self.room, match["sender"], match["text"])
         elif line.startswith("*") and not line.startswith("* "):
             return self._private(line)
+        elif line.startswith("["):
+            match = _HISTORY_LINE.fullmatch(line)
+            if match and match["rest"].startswith("*") and not match["rest"].startswith("* "):
+                event = self._private(match["rest"])
+                if isinstance(event, PrivateMessage):  # kept while we were offline
+                    when = parse_history_time(match["date"], match["hm"], self._now())
+                    return PrivateMessage(event.sender, event.target, event.text,
+                                          event.action, delayed=True, stamp=(when, 0))
         elif line.startswith("* "):
             return self._star(line[2:])
         return Notice(line)

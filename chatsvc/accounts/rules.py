@@ -1,0 +1,428 @@
+"""The hub's side of accounts: who may hold a registered name, logging in and out,
+and the messages kept for an account while it is offline.
+
+Every protocol's adapter calls the same operations here (the line protocol's
+C{/login}, IRC's SASL and NickServ later), so the rules are the same
+everywhere:
+
+  - a registered name is reserved: a user who takes it without being logged
+    in to it is told (L{NameRegistered}) and renamed to a guest name after
+    C{--account-grace} seconds of the hub's clock, unless they log in;
+  - logging in to an account takes its name (with C{take_name}): a guest
+    holding it is renamed at once, a connection logged in to the same
+    account (a stale one) is closed ("ghosted");
+  - a wrong password, for an account that exists or not, is the same
+    L{BadPassword} after the same work (a hash checked against a dummy),
+    counted by the hub's guessing throttle per address and per account;
+  - an account flagged C{oper} (by the admin command) is a server operator
+    on logging in, without C{/oper};
+  - a private message to an offline account is kept (at most L{INBOX_LIMIT}
+    per account) and delivered, in order and once, when it next logs in.
+
+Passwords are hashed on the reactor's thread pool (L{chatsvc.accounts.kdf}),
+the database is the history store's thread (L{chatsvc.accounts.store}):
+operations that need either return a L{Deferred} that fails with a
+L{ChatError} for the adapter to show; the checks that need neither raise at
+once.  The hub's record's C{account} is set and cleared only by the hub's
+C{log_in} and C{log_out}, which these operations call.
+"""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any, ClassVar, TypeVar
+
+from twisted.internet.defer import Deferred, ensureDeferred
+from twisted.internet.interfaces import IDelayedCall
+from twisted.logger import Logger
+
+from chatsvc.accounts import kdf
+from chatsvc.accounts.store import Account, AccountStore, HeldMessage, Summary
+from chatsvc.accounts.throttle import HashGate, registration_throttle
+from chatsvc.events import Event, Notice, PrivateMessage
+from chatsvc.hub.errors import (
+    AccountExists,
+    AccountsUnavailable,
+    AlreadyLoggedIn,
+    BadPassword,
+    ChatError,
+    HashingBusy,
+    InboxFull,
+    NameRegistered,
+    NotLoggedIn,
+    NotRegistered,
+    TooManyRegistrations,
+    UnusablePassword,
+)
+from chatsvc.hub.names import fold
+from chatsvc.hub.participant import Participant, RecordBacked
+from chatsvc.hub.users import User
+
+if TYPE_CHECKING:
+    from chatsvc.hub.factory import ChatFactory
+
+_T = TypeVar("_T")
+
+#: The default of C{--account-grace}: seconds a guest may hold a registered name.
+DEFAULT_GRACE = 60.0
+
+#: Private messages kept for one offline account, at most; past it the
+#: sender is refused (L{InboxFull}) until the account logs in.
+INBOX_LIMIT = 100
+
+#: Guest names are this followed by digits.
+GUEST_PREFIX = "Guest"
+
+
+def _default_hasher(function: Callable[..., _T], *args: Any) -> Deferred[_T]:
+    from twisted.internet.threads import deferToThread
+
+    return deferToThread(function, *args)
+
+
+class _Inbox(RecordBacked):
+    """Where a private message to an offline account goes: the whisper's
+    recipient, a participant with a record and no connection (as a user on
+    another node of a cluster would be).  Delivering keeps the message and
+    tells the sender."""
+
+    protocol_name: ClassVar[str] = "offline"
+    capabilities: ClassVar[frozenset[str]] = frozenset()
+
+    def __init__(self, rules: AccountRules, account: str, sender: Participant) -> None:
+        self.record = User("", self.protocol_name)
+        self.record.name = account
+        self.record.account = account
+        self.rules = rules
+        self.sender = sender
+
+    def deliver(self, event: Event) -> None:
+        if type(event) is PrivateMessage:
+            self.rules._hold(self, event)
+
+    def disconnect(self, reason: str) -> None:
+        pass
+
+
+class AccountRules:
+    """Accounts for one hub (C{hub.accounts}), over an L{AccountStore}.
+
+    @param grace: seconds a user may hold a registered name without being
+        logged in to it (C{--account-grace}).
+    @param hasher: runs a password hash off the reactor and returns a
+        L{Deferred} of its result: the reactor's thread pool by default;
+        tests pass a synchronous one.
+    """
+
+    log = Logger()
+
+    def __init__(self, hub: ChatFactory, store: AccountStore, *, grace: float = DEFAULT_GRACE,
+                 inbox_limit: int = INBOX_LIMIT,
+                 hasher: Callable[..., Deferred[Any]] | None = None) -> None:
+        self.hub = hub
+        self.store = store
+        self.grace = grace
+        self.inbox_limit = inbox_limit
+        self._hash = hasher or _default_hasher
+        #: Every account by folded name (its name, oper flag, messages
+        #: waiting): read at start, kept up to date by these operations, so
+        #: that taking a name or whispering never waits for the database.
+        self.known: dict[str, Summary] = store.load_now()
+        self.gate = HashGate()
+        self.registrations = registration_throttle(hub.clock)
+        self._renames: dict[Participant, IDelayedCall] = {}
+        #: Who is a server operator by logging in to an C{oper} account.
+        self._opers: set[Participant] = set()
+        hub.accounts = self
+
+    # -- queries ---------------------------------------------------------------
+
+    def account_named(self, name: str) -> str | None:
+        """The account C{name} is (as registered), or C{None}."""
+        summary = self.known.get(fold(name))
+        return None if summary is None else summary.name
+
+    # -- names: called by the hub after every registration and rename ---------
+
+    def named(self, participant: Participant) -> None:
+        """C{participant} has a new name: warn and start the grace period if it
+        is an account they are not logged in to; else forget any grace period."""
+        self._cancel_rename(participant)
+        name = participant.name
+        if name is None or participant not in self.hub.connections:
+            return
+        key = fold(name)
+        if key not in self.known or fold(participant.record.account or "") == key:
+            return
+        self.hub.delivery.to_user(participant,
+                                  NameRegistered(name, self.grace).as_event())
+        self._renames[participant] = self.hub.clock.callLater(
+            self.grace, self._grace_over, participant, key)
+
+    def forget(self, participant: Participant) -> None:
+        """A connection is gone (the hub's C{detach})."""
+        self._cancel_rename(participant)
+        self.gate.leave(participant)
+        self._opers.discard(participant)
+
+    def _cancel_rename(self, participant: Participant) -> None:
+        pending = self._renames.pop(participant, None)
+        if pending is not None and pending.active():
+            pending.cancel()
+
+    def _grace_over(self, participant: Participant, key: str) -> None:
+        self._renames.pop(participant, None)
+        name = participant.name
+        if (name is None or fold(name) != key or participant not in self.hub.connections
+                or fold(participant.record.account or "") == key):
+            return
+        self._to_guest(participant, f"you did not log in as {name}")
+
+    def _to_guest(self, participant: Participant, why: str) -> None:
+        guest = self.guest_name()
+        old = participant.name
+        self.hub.delivery.to_user(participant, Notice(f"{why}: you are now {guest}"))
+        self.hub.register(participant, guest)
+        self.log.info("{old} renamed to {guest}: {why}", old=old, guest=guest, why=why)
+
+    def guest_name(self) -> str:
+        """A free name for someone moved off a registered one: C{Guest12345}."""
+        while True:
+            name = f"{GUEST_PREFIX}{random.randrange(10_000, 100_000)}"
+            key = fold(name)
+            if key not in self.known and self.hub.user_named(name) is None:
+                return name
+
+    # -- registering -------------------------------------------------------------
+
+    def register(self, participant: Participant, password: str) -> Deferred[str]:
+        """Make C{participant}'s current name an account with C{password}, and log
+        them in to it; the Deferred fires with the name.
+
+        Refused at once: with no name, when logged in, for a name that is an
+        account, an unusable password, past L{chatsvc.accounts.throttle.REGISTRATIONS}
+        from the address, or while a hash is being made for this connection.
+        """
+        name = participant.name
+        if name is None:
+            raise NotRegistered()
+        if participant.record.account is not None:
+            raise AlreadyLoggedIn(participant.record.account)
+        if fold(name) in self.known:
+            raise AccountExists(self.known[fold(name)].name)
+        why = kdf.check_password_form(password)
+        if why is not None:
+            raise UnusablePassword(why)
+        wait = self.registrations.take(participant.host)
+        if wait:
+            raise TooManyRegistrations(wait)
+        self._enter(participant)
+        return ensureDeferred(self._register(participant, name, password))
+
+    async def _register(self, participant: Participant, name: str, password: str) -> str:
+        try:
+            hashed = await self._hash(kdf.hash_password, password)
+        finally:
+            self.gate.leave(participant)
+        created = await self._stored(self.store.create(name, hashed, self.hub.clock.seconds()))
+        if not created:
+            raise AccountExists(name)
+        self.known[fold(name)] = Summary(name, False, 0)
+        self.log.info("{name} registered from {host}", name=name, host=participant.host)
+        if participant in self.hub.connections:
+            self.hub.log_in(participant, name)
+            self.named(participant)
+        return name
+
+    # -- logging in and out --------------------------------------------------------
+
+    def log_in(self, participant: Participant, name: str, password: str, *,
+               take_name: bool = True) -> Deferred[str]:
+        """Log C{participant} in to account C{name}; the Deferred fires with the
+        account's name, or fails with L{BadPassword} (whether or not it exists).
+
+        With C{take_name} (the line protocol), they take the account's name,
+        registering with it if they had none: a guest holding it is renamed,
+        a connection logged in to it is closed.  Then the messages kept for
+        the account are delivered.
+        """
+        if participant.record.account is not None:
+            raise AlreadyLoggedIn(participant.record.account)
+        if len(password.encode("utf-8", "surrogatepass")) > kdf.MAX_PASSWORD_BYTES:
+            raise UnusablePassword(f"password too long: at most {kdf.MAX_PASSWORD_BYTES} bytes")
+        self.hub.check_attempt(participant, name)
+        self._enter(participant)
+        return ensureDeferred(self._log_in(participant, name, password, take_name))
+
+    async def _log_in(self, participant: Participant, name: str, password: str,
+                      take_name: bool) -> str:
+        try:
+            account = await self._verified(participant, name, password)
+        finally:
+            self.gate.leave(participant)
+        if participant not in self.hub.connections:
+            return account.name
+        if participant.record.account is not None:  # logged in meanwhile, elsewhere
+            raise AlreadyLoggedIn(participant.record.account)
+        self.hub.log_in(participant, account.name, oper=account.oper)
+        if account.oper:
+            self._opers.add(participant)
+        if take_name:
+            self._take_name(participant, account.name)
+        self._cancel_rename(participant)
+        self.hub.clock.callLater(0, self._deliver_waiting, participant, account.name)
+        return account.name
+
+    async def _verified(self, participant: Participant, name: str, password: str) -> Account:
+        """The account, if C{password} is its password; else the throttle counts a
+        failure and L{BadPassword} is raised, after the same work either way."""
+        account = await self._stored(self.store.get(name))
+        encoded = account.password if account is not None else kdf.dummy_hash()
+        matches = await self._hash(kdf.verify_password, password, encoded)
+        if account is None or not matches:
+            self.hub.auth_lines.warn(self.log, "failed login as {account} from {host}",
+                                     account=name[:64], host=participant.host)
+            raise self.hub.failed_attempt(participant, name, BadPassword())
+        return account
+
+    def _take_name(self, participant: Participant, name: str) -> None:
+        holder = self.hub.user_named(name)
+        if holder is not None and holder is not participant:
+            if fold(holder.record.account or "") == fold(name):
+                self.log.info("{name} ghosted from {host}", name=name, host=participant.host)
+                holder.disconnect(f"ghosted: {name} logged in from elsewhere")
+                self.hub.detach(holder, f"ghosted by {name}")
+            else:
+                self._to_guest(holder, f"{name} logged in")
+        if participant.name != name:
+            self.hub.register(participant, name)
+
+    def log_out(self, participant: Participant) -> str:
+        """Log out; a user keeping the account's name gets its grace period."""
+        account = self.hub.log_out(participant)
+        if account is None:
+            raise NotLoggedIn()
+        if participant in self._opers:  # what the account gave, it takes back
+            self._opers.discard(participant)
+            self.hub.deoper(participant)
+        self.named(participant)
+        return account
+
+    # -- changing and dropping --------------------------------------------------------
+
+    def change_password(self, participant: Participant, old: str, new: str) -> Deferred[None]:
+        """Replace the logged-in account's password, given the current one."""
+        account = participant.record.account
+        if account is None:
+            raise NotLoggedIn()
+        why = kdf.check_password_form(new)
+        if why is not None:
+            raise UnusablePassword(why)
+        self.hub.check_attempt(participant, account)
+        self._enter(participant)
+        return ensureDeferred(self._change_password(participant, account, old, new))
+
+    async def _change_password(self, participant: Participant, name: str, old: str,
+                               new: str) -> None:
+        try:
+            await self._verified(participant, name, old)
+            hashed = await self._hash(kdf.hash_password, new)
+        finally:
+            self.gate.leave(participant)
+        await self._stored(self.store.set_password(name, hashed))
+        self.log.info("{name} changed their password", name=name)
+
+    def drop(self, participant: Participant, password: str) -> Deferred[str]:
+        """Delete the logged-in account (and the messages kept for it), given its password."""
+        account = participant.record.account
+        if account is None:
+            raise NotLoggedIn()
+        self.hub.check_attempt(participant, account)
+        self._enter(participant)
+        return ensureDeferred(self._drop(participant, account, password))
+
+    async def _drop(self, participant: Participant, name: str, password: str) -> str:
+        try:
+            await self._verified(participant, name, password)
+        finally:
+            self.gate.leave(participant)
+        await self._stored(self.store.delete(name))
+        self.known.pop(fold(name), None)
+        for user in self.hub.registered_users():
+            if fold(user.record.account or "") == fold(name):
+                self.hub.log_out(user)
+        self.log.info("{name} dropped their account", name=name)
+        return name
+
+    # -- offline messages -------------------------------------------------------------
+
+    def inbox(self, sender: Participant, target: str) -> Participant | None:
+        """The recipient that keeps a private message to C{target} for later, if
+        C{target} is an account nobody is using; C{None} if it is no account.
+
+        Raises L{InboxFull} past L{INBOX_LIMIT} waiting messages.
+        """
+        summary = self.known.get(fold(target))
+        if summary is None:
+            return None
+        if summary.waiting >= self.inbox_limit:
+            raise InboxFull(summary.name, self.inbox_limit)
+        return _Inbox(self, summary.name, sender)
+
+    def _hold(self, inbox: _Inbox, message: PrivateMessage) -> None:
+        account = inbox.record.account
+        assert account is not None
+        key = fold(account)
+        summary = self.known.get(key)
+        if summary is None:
+            return
+        self.known[key] = Summary(summary.name, summary.oper, summary.waiting + 1)
+        self.store.hold(account, message).addErrback(
+            lambda failure: self.log.error("message for {name} not kept: {why}", name=account,
+                                           why=failure.getErrorMessage()))
+        self.hub.delivery.to_user(inbox.sender, Notice(
+            f"{account} is offline: your message will be delivered when they log in"))
+
+    def _deliver_waiting(self, participant: Participant, account: str) -> None:
+        key = fold(account)
+        summary = self.known.get(key)
+        if summary is None or not summary.waiting:
+            return
+        self.known[key] = Summary(summary.name, summary.oper, 0)
+        taking = self.store.take(account)
+
+        def deliver(messages: list[HeldMessage]) -> None:
+            if not messages or participant not in self.hub.connections:
+                return
+            count = len(messages)
+            self.hub.delivery.to_user(participant, Notice(
+                f"{count} message{'s' if count > 1 else ''} while you were away"))
+            to = participant.name or account
+            for held in messages:
+                self.hub.delivery.to_user(participant, PrivateMessage(
+                    held.sender, to, held.text, held.action, mask=held.mask,
+                    notice=held.notice, delayed=True, stamp=(held.time, held.serial)))
+
+        taking.addCallbacks(deliver, lambda failure: self.log.error(
+            "messages for {name} not read: {why}", name=account,
+            why=failure.getErrorMessage()))
+
+    # -- helpers ------------------------------------------------------------------------
+
+    def _enter(self, participant: Participant) -> None:
+        if not self.gate.enter(participant):
+            raise HashingBusy()
+
+    async def _stored(self, result: Deferred[_T]) -> _T:
+        """A store call's result; its failure logged and shown as L{AccountsUnavailable}."""
+        try:
+            return await result
+        except ChatError:
+            raise
+        except Exception as error:
+            self.log.error("account store: {why}", why=error)
+            raise AccountsUnavailable() from None
+
+
+__all__ = ["DEFAULT_GRACE", "GUEST_PREFIX", "INBOX_LIMIT", "AccountRules"]
