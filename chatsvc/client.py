@@ -124,7 +124,9 @@ class ServerFull(RegistrationRefused):
 
 
 class WrongPassword(RegistrationRefused):
-    """The server has a password and ours was missing or wrong."""
+    """The server has a password and ours was missing or wrong; or the account
+    password was wrong (the server says the same for an account that does not
+    exist: code C{wrong-password})."""
 
 
 class ConnectionClosed(ClientError):
@@ -351,11 +353,14 @@ class Session:
     log = Logger()
 
     def __init__(self, reactor: IReactorTime, name: str, hostname: str | None = None,
-                 password: str | None = None) -> None:
+                 password: str | None = None, account_password: str | None = None) -> None:
         self.reactor = reactor
         self.name = name
         self.hostname = hostname
         self._password = password
+        self._account_password = account_password
+        #: The account we are logged in to, once the server said so.
+        self.account: str | None = None
         self.parser = LineParser()
         self.greeting: list[Event] = []
         self.inbox: deque[Event] = deque(maxlen=INBOX_SIZE)
@@ -518,9 +523,19 @@ class Session:
         self._protocol = protocol
         if self._password is not None:
             self.send_line(f"/pass {_one_line('a password', self._password)}")
+        if self._account_password is not None:
+            # Logging in before a name registers us under the account's name;
+            # the password is one word (docs/user/accounts.rst).
+            self.parser.expect_name()  # "* you are alice" answers the /login
+            protocol.send_line(f"/login {self.name} {self._account_password}")
+            return
         self.send_line(f"#{_one_line('a name', self.name)}")
 
     def _received(self, event: Event) -> None:
+        if isinstance(event, Notice) and event.text.startswith("logged in as "):
+            self.account = event.text.removeprefix("logged in as ")
+        elif isinstance(event, Notice) and event.text.startswith("logged out of "):
+            self.account = None
         if not self.registered:
             self._while_registering(event)
             return
@@ -675,6 +690,7 @@ def connect(
     cafile: str | None = None,
     hostname: str | None = None,
     password: str | None = None,
+    account_password: str | None = None,
     timeout: float = 30.0,
 ) -> Deferred[Session]:
     """Connect to a chatsvc server and register as C{name}.
@@ -687,6 +703,12 @@ def connect(
     answers is an IRC server), and L{TLSVerificationFailed} when its
     certificate is untrusted or for another host.  See
     L{client_endpoint} for C{endpoint}, C{tls}, C{cafile} and C{hostname}.
+
+    With C{account_password}, C{name} is an account to log in to (the
+    session takes its name, and L{Session.account} says it); a wrong
+    password, or no such account, is L{WrongPassword}.  Never take it from
+    a command line, where other local users see it: a prompt, an
+    environment variable or a file (as C{chat} does).
     """
     try:
         _one_line("a name", name)
@@ -696,7 +718,10 @@ def connect(
     if hostname is None and isinstance(endpoint, str) and "=" not in endpoint:
         kind, _, rest = endpoint.partition(":")
         hostname = _split_host_port(rest if kind.lower() in ("tcp", "tls", "ssl") else endpoint)[0]
-    session = Session(reactor, name, hostname, password)
+    if account_password is not None and (not account_password.strip()
+                                         or any(c.isspace() for c in account_password)):
+        return defer.fail(ClientError("an account password is one word"))
+    session = Session(reactor, name, hostname, password, account_password)
     return defer.ensureDeferred(_connect(reactor, target, session, timeout))
 
 

@@ -27,7 +27,7 @@ import re
 import sys
 import time
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -866,9 +866,19 @@ def parse_arguments(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--password", default=os.environ.get("CHAT_PASSWORD"),
                         help="the server's password, if it has one (default: $CHAT_PASSWORD, "
                         "which other local users cannot see in the process list)")
+    parser.add_argument("--account", metavar="NAME",
+                        help="log in to this account while connecting (your name becomes "
+                        "it); the password is read from the file --account-password-file, "
+                        "else $CHAT_ACCOUNT_PASSWORD, else asked for without echo; never "
+                        "given on the command line")
+    parser.add_argument("--account-password-file", metavar="PATH",
+                        help="a file whose first line is the account's password (keep it "
+                        "mode 600)")
     parser.add_argument("--timeout", type=float, default=30.0,
                         help="seconds to connect and register (default 30)")
     args = parser.parse_args(argv)
+    if args.account is not None:
+        args.name = args.account
     if not args.name:
         parser.error("give a name with --name")
     host = args.host
@@ -891,6 +901,9 @@ def failure_message(error: Exception, args: argparse.Namespace) -> str:
     C{/pass}, which is for telnet users).
     """
     if isinstance(error, WrongPassword):
+        if getattr(args, "account", None) is not None and error.code == errors.BadPassword.code \
+                and args.password is None:
+            return f"chat: {error} for the account {args.account}"
         if error.code == errors.PasswordRequired.code:
             return ("chat: this server needs a password: give it with --password, or in "
                     "$CHAT_PASSWORD (which other local users cannot see)")
@@ -903,11 +916,38 @@ def failure_message(error: Exception, args: argparse.Namespace) -> str:
     return line
 
 
+def account_password(args: argparse.Namespace,
+                     environ: Mapping[str, str] = os.environ,
+                     ask: Callable[[str], str] = getpass.getpass) -> str | None:
+    """The password for C{--account}, from where C{chat} takes it; C{None} without one.
+
+    In order: the first line of C{--account-password-file}, then
+    C{$CHAT_ACCOUNT_PASSWORD}, then a prompt that does not echo.  Never an
+    option's value: the process list shows those to every local user.
+    Raises C{SystemExit} with one line when the file cannot be read.
+    """
+    if args.account is None:
+        return None
+    path = args.account_password_file
+    if path is not None:
+        try:
+            with open(path, encoding="utf-8") as secret:
+                return secret.readline().rstrip("\r\n")
+        except OSError as error:
+            raise SystemExit(f"chat: --account-password-file {path}: "
+                             f"{error.strerror or error}") from None
+    from_environment = environ.get("CHAT_ACCOUNT_PASSWORD")
+    if from_environment:
+        return from_environment
+    return ask(f"password for {args.account}: ")
+
+
 async def run(reactor: Any, args: argparse.Namespace) -> None:
     try:
         session = await connect(reactor, args.target, args.name, tls=args.tls,
                                 cafile=args.cafile, hostname=args.servername,
-                                password=args.password, timeout=args.timeout)
+                                password=args.password, timeout=args.timeout,
+                                account_password=args.account_password)
     except ClientError as error:
         raise SystemExit(failure_message(error, args)) from None
     except ValueError as error:
@@ -937,6 +977,7 @@ async def run(reactor: Any, args: argparse.Namespace) -> None:
 def main(argv: list[str] | None = None) -> None:
     """The ``chat`` console script."""
     args = parse_arguments(sys.argv[1:] if argv is None else argv)
+    args.account_password = account_password(args)
 
     def start(reactor: Any) -> Deferred[None]:
         return defer.ensureDeferred(run(reactor, args))
