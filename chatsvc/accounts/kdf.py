@@ -40,7 +40,7 @@ MAX_MEMORY = 256 * 1024 * 1024
 #: (UTF-8): a longer one is refused before any hashing, so 100 KiB of
 #: "password" costs nothing.
 MIN_PASSWORD = 6
-MAX_PASSWORD_BYTES = 256
+MAX_PASSWORD_BYTES = 400
 
 _PREFIX = "scrypt"
 

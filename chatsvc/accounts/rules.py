@@ -134,6 +134,8 @@ class AccountRules:
         self._renames: dict[Participant, IDelayedCall] = {}
         #: Who is a server operator by logging in to an C{oper} account.
         self._opers: set[Participant] = set()
+        #: Logged in with messages waiting, before having a name to show them to.
+        self._unnamed: set[Participant] = set()
         hub.accounts = self
 
     # -- queries ---------------------------------------------------------------
@@ -152,6 +154,11 @@ class AccountRules:
         name = participant.name
         if name is None or participant not in self.hub.connections:
             return
+        if participant in self._unnamed:  # logged in (SASL) before registering
+            self._unnamed.discard(participant)
+            account = participant.record.account
+            if account is not None:
+                self.hub.clock.callLater(0, self._deliver_waiting, participant, account)
         key = fold(name)
         if key not in self.known or fold(participant.record.account or "") == key:
             return
@@ -165,6 +172,7 @@ class AccountRules:
         self._cancel_rename(participant)
         self.gate.leave(participant)
         self._opers.discard(participant)
+        self._unnamed.discard(participant)
 
     def _cancel_rename(self, participant: Participant) -> None:
         pending = self._renames.pop(participant, None)
@@ -270,7 +278,7 @@ class AccountRules:
             self._opers.add(participant)
         if take_name:
             self._take_name(participant, account.name)
-        self._cancel_rename(participant)
+        self.named(participant)  # logged in to another account than the nick's: still warned
         self.hub.clock.callLater(0, self._deliver_waiting, participant, account.name)
         return account.name
 
@@ -387,7 +395,10 @@ class AccountRules:
     def _deliver_waiting(self, participant: Participant, account: str) -> None:
         key = fold(account)
         summary = self.known.get(key)
-        if summary is None or not summary.waiting:
+        if summary is None or not summary.waiting or participant not in self.hub.connections:
+            return
+        if participant.name is None:  # IRC's SASL: shown once registered (named)
+            self._unnamed.add(participant)
             return
         self.known[key] = Summary(summary.name, summary.oper, 0)
         taking = self.store.take(account)

@@ -56,7 +56,7 @@ from chatsvc.hub.errors import (
 from chatsvc.hub.names import BadName, check_name
 from chatsvc.hub.text import plain, sanitize_ctcp, sanitize_irc
 from chatsvc.hub.users import CTCP, MESSAGE_TAGS, WALLOPS, User
-from chatsvc.protocols.irc import isupport, labels, wire
+from chatsvc.protocols.irc import isupport, labels, nickserv, sasl, wire
 from chatsvc.protocols.irc.channels import (
     CAP_NOTIFY,
     CAPABILITIES,
@@ -95,7 +95,8 @@ _TAG_ROOM = wire.MAX_CLIENT_TAG_BYTES + 2
 _NO_TAGS: dict[str, str] = {}
 
 # Commands a client may send before it is registered; anything else is 451.
-_BEFORE_REGISTRATION = frozenset({"CAP", "PASS", "NICK", "USER", "QUIT", "PING", "PONG"})
+_BEFORE_REGISTRATION = frozenset({"CAP", "PASS", "NICK", "USER", "QUIT", "PING", "PONG",
+                                  "AUTHENTICATE"})
 
 
 class IRCServer:
@@ -489,13 +490,16 @@ class IRCChatProtocol(ChannelCommands, UserCommands, BoundedLineReceiver):
         if sub == "LS":
             if self.name is None:
                 self._cap_hold = True
-            if len(params) > 1 and params[1].isdigit() and int(params[1]) >= 302:
+            version = int(params[1]) if len(params) > 1 and params[1].isdigit() else 0
+            if version >= 302:
                 self._caps = self._caps | {CAP_NOTIFY}
-            self._write_line(self.server.name, "CAP", self._me, "LS", " ".join(CAPABILITIES),
+            self._write_line(self.server.name, "CAP", self._me, "LS",
+                             " ".join(sasl.advertised(self.hub, CAPABILITIES, version)),
                              text=True)
         elif sub == "LIST":
             self._write_line(self.server.name, "CAP", self._me, "LIST",
-                             " ".join(cap for cap in CAPABILITIES if cap in self._caps),
+                             " ".join(cap for cap in (*CAPABILITIES, sasl.SASL)
+                                      if cap in self._caps),
                              text=True)
         elif sub == "REQ":
             if self.name is None:
@@ -504,7 +508,8 @@ class IRCChatProtocol(ChannelCommands, UserCommands, BoundedLineReceiver):
             wanted = set(self._caps)
             for token in request.split():
                 cap = token[1:] if token.startswith("-") else token
-                if cap not in CAPABILITIES:
+                if cap not in CAPABILITIES and not (cap == sasl.SASL
+                                                    and sasl.offered(self.hub)):
                     self._write_line(self.server.name, "CAP", self._me, "NAK", request,
                                      text=True)
                     return
@@ -728,6 +733,10 @@ class IRCChatProtocol(ChannelCommands, UserCommands, BoundedLineReceiver):
             if target.startswith("#"):
                 self.hub.say(self, target, text, action, notice=notice, echo=echo, tags=tags,
                              status=status)
+            elif nickserv.handles(self, target):  # accounts (chatsvc.accounts)
+                if not notice:
+                    nickserv.message(self, text)
+                return
             else:
                 person = self.hub.whisper(self, target, text, action, notice=notice, echo=echo,
                                           tags=tags)
@@ -826,6 +835,7 @@ class IRCChatProtocol(ChannelCommands, UserCommands, BoundedLineReceiver):
         "NOTICE": (0, lambda self, params: self._message(params, notice=True)),
         "MOTD": (0, lambda self, params: self._send_motd(self.hub.settings.motd)),
         "LUSERS": (0, lambda self, params: self._send_lusers()),
+        "AUTHENTICATE": (1, sasl.authenticate),
         **ChannelCommands.CHANNEL_COMMANDS,
         **UserCommands.USER_COMMANDS,
     }
