@@ -879,6 +879,7 @@ def parse_arguments(argv: list[str] | None = None) -> argparse.Namespace:
     args = parser.parse_args(argv)
     if args.account is not None:
         args.name = args.account
+    args.account_password = None  # main() reads it (account_password): never an option
     if not args.name:
         parser.error("give a name with --name")
     host = args.host

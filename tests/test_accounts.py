@@ -409,3 +409,13 @@ def test_the_client_parses_a_kept_message_with_its_time() -> None:
     assert isinstance(acted, PrivateMessage) and acted.action and acted.delayed
 
 
+
+
+def test_help_accounts_lists_the_account_commands(server: Server) -> None:
+    user = server.user("alice")
+    lines = server.ask(user, "/help")
+    assert "* accounts:" not in lines
+    assert any(line.startswith("*   /help accounts ") for line in lines)
+    lines = server.ask(user, "/help accounts")
+    assert lines[0] == "* accounts:"
+    assert any(line.startswith("*   /login name password ") for line in lines)

@@ -138,3 +138,19 @@ def test_nickserv_is_still_no_such_nick_without_accounts() -> None:
 def test_a_notice_to_nickserv_is_not_answered(server: Server) -> None:
     irc = server.net.irc_user("foo")
     assert irc.ask("NOTICE NickServ :REGISTER sesame-2") == []
+
+
+# -- the web protocol ------------------------------------------------------------------
+
+
+def test_web_login(server: Server) -> None:
+    web = server.net.web_user("webby")
+    *renamed, answer = web.ask(type="login", name="jilles", password="sesame-1", ref=7)
+    assert [m["type"] for m in renamed] == ["registered"]  # it takes the account's name
+    assert answer == {"type": "logged-in", "account": "jilles", "name": "jilles", "ref": 7}
+    assert web.protocol.record.account == "jilles"
+    other = server.net.web_user("other")
+    [refused] = other.ask(type="login", name="jilles", password="wrong-one", ref=8)
+    assert (refused["type"], refused["code"], refused["ref"]) == ("error", "wrong-password", 8)
+    [none] = Net().web_user("x").ask(type="login", name="a", password="b")
+    assert none["code"] == "no-accounts"

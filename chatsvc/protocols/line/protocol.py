@@ -85,6 +85,7 @@ HELP = (
     "  /topic [text]      show or set the topic (/topic - clears it)",
     "  /me action         an action line: * you action",
     "  /history [#room] [N]  the last N messages of your room (or another)",
+    "  /help accounts     registering your name, logging in (/register, /login...)",
     "  /quit [reason]     leave",
     "  /pass password     give the server password, if it has one, before #name",
     "  /say text          say text, even if it starts with # @ or /",
@@ -95,12 +96,16 @@ HELP = (
     "  /voice name  /devoice name  /ban mask  /unban mask  /ban (list)",
     "  /mode              show the rules; /mode +i-m, +k key, +l 10, +b mask ...",
     "  /oper name password  become a server operator",
+)
+
+#: C{/help accounts}: the account commands (docs/user/accounts.rst).
+ACCOUNT_HELP = (
     "accounts:",
     "  /register password    make your name an account (and log in to it)",
     "  /login name password  log in; you take the account's name (also before registering)",
     "  /logout  /password old new  /drop password (deletes your account)",
-    "  (a password is one word; never type it where others can see it)",
     "  /account [name]       whom you are logged in as, or whether name is an account",
+    "  (a password is one word; never type it where others can see it)",
 )
 
 #: L{HELP} on a server with no default room (C{--room none}).
@@ -490,6 +495,10 @@ class LineChatProtocol(RecordBacked, BoundedLineReceiver):
         self.deliver(Notice(f"{record.name}: {'; '.join(facts)}"))
 
     def _cmd_help(self, argument: str) -> None:
+        if argument.strip().lower() == "accounts":
+            for line in ACCOUNT_HELP:
+                self.deliver(Notice(line))
+            return
         for line in HELP if self._home else HELP_NO_DEFAULT_ROOM:
             self.deliver(Notice(line))
 

@@ -42,6 +42,7 @@ from chatsvc.hub.errors import (
     ChatError,
     HistoryUnavailable,
     LineTooLong,
+    NoAccounts,
     NoHistory,
     NotInRoom,
     TooManyFailures,
@@ -477,10 +478,33 @@ class WebChatProtocol(RecordBacked):
         count = limit if before is None else MAX_REPLAY
         history.replay_of(room, count).addCallbacks(read, failed)
 
+    def _login(self, request: Request) -> None:
+        """Log in to an account (docs/user/accounts.rst): answered later, with
+        the request's C{ref}, by C{logged-in} or the refusal."""
+        accounts = self.hub.accounts
+        if accounts is None:
+            raise NoAccounts()
+        name, password = request.fields["name"], request.fields["password"]
+        assert name is not None and password is not None
+        ref = request.ref
+
+        def done(account: str) -> None:
+            self._ref = ref
+            try:
+                self._answer({"type": "logged-in", "account": account, "name": self.name})
+            finally:
+                self._ref = None
+
+        def refused(failure: Failure) -> None:
+            if isinstance(failure.value, ChatError):
+                self._refuse(failure.value, ref)
+
+        accounts.log_in(self, name.strip(), password).addCallbacks(done, refused)
+
     _REQUESTS: ClassVar[dict[str, Any]] = {
         "register": _register, "pass": _pass, "say": _say, "me": _me, "whisper": _whisper,
         "join": _join, "part": _part, "topic": _topic, "who": _who, "history": _history,
-        "ping": _ping,
+        "ping": _ping, "login": _login,
     }
 
     # -- liveness: WebSocket ping and pong ------------------------------------

@@ -67,6 +67,8 @@ REQUESTS: dict[str, tuple[tuple[str, bool], ...]] = {
     "who": (("room", False),),
     "history": (("target", True), ("before", False)),
     "ping": (),
+    # Accounts (chatsvc.accounts): log in to account "name" (taking its name).
+    "login": (("name", True), ("password", True)),
 }
 
 #: Fields that are whole numbers (or absent, or C{null}), by request type.
