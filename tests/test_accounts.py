@@ -419,3 +419,15 @@ def test_help_accounts_lists_the_account_commands(server: Server) -> None:
     lines = server.ask(user, "/help accounts")
     assert lines[0] == "* accounts:"
     assert any(line.startswith("*   /login name password ") for line in lines)
+
+
+def test_a_hash_with_older_parameters_is_renewed_at_login(server: Server) -> None:
+    old = kdf.hash_password("sesame-1", n=2 ** 9)
+    store.create(server.connection, "legacy", old, NOW)
+    again = Server(server.connection)
+    user = again.user()
+    assert again.ask(user, "/login legacy sesame-1")[-1] == "* logged in as legacy"
+    renewed = store.get(server.connection, "legacy")
+    assert renewed is not None and renewed.password != old
+    assert not kdf.needs_rehash(renewed.password)
+    assert kdf.verify_password("sesame-1", renewed.password)

@@ -273,6 +273,8 @@ class AccountRules:
             return account.name
         if participant.record.account is not None:  # logged in meanwhile, elsewhere
             raise AlreadyLoggedIn(participant.record.account)
+        if kdf.needs_rehash(account.password):
+            self._renew(account.name, password)
         self.hub.log_in(participant, account.name, oper=account.oper)
         if account.oper:
             self._opers.add(participant)
@@ -281,6 +283,15 @@ class AccountRules:
         self.named(participant)  # logged in to another account than the nick's: still warned
         self.hub.clock.callLater(0, self._deliver_waiting, participant, account.name)
         return account.name
+
+    def _renew(self, name: str, password: str) -> None:
+        """Hash a password made with older (cheaper) parameters again, with
+        today's, now that it is known to be right; the login does not wait."""
+        renewing = self._hash(kdf.hash_password, password)
+        renewing.addCallback(lambda hashed: self.store.set_password(name, hashed))
+        renewing.addErrback(lambda failure: self.log.error(
+            "password of {name} not renewed: {why}", name=name,
+            why=failure.getErrorMessage()))
 
     async def _verified(self, participant: Participant, name: str, password: str) -> Account:
         """The account, if C{password} is its password; else the throttle counts a
