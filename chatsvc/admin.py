@@ -4,14 +4,17 @@
 
     chatsvc-admin [--data-dir DIR] history export '#room'   JSON lines on stdout
     chatsvc-admin [--data-dir DIR] history stats            messages, rooms, size
+    chatsvc-admin [--data-dir DIR] account list             every account
+    chatsvc-admin [--data-dir DIR] account oper NAME on|off a server operator, or not
+    chatsvc-admin [--data-dir DIR] account delete NAME      an account and its messages
     chatsvc-admin [--data-dir DIR] backup PATH              a consistent copy
 
 It reads the same C{--data-dir} as C{twistd chat} (default
 C{./chatsvc-data}) and is safe while the server runs: the database is in
 WAL mode, so readers and SQLite's online backup never block the server's
 writer and see only committed messages; a busy timeout covers the moment a
-checkpoint holds a lock.  It never writes to the data directory (reads are
-read-only connections), so it never migrates a schema either.
+checkpoint holds a lock.  Only the account commands write (one statement
+or transaction each); nothing here migrates a schema.
 
 A missing or bad data directory, a database from a newer chatsvc, a backup
 target that exists: one line on stderr and exit status 1, no traceback.
@@ -65,11 +68,18 @@ def database_path(directory: str) -> Path:
     return path
 
 
-def open_read_only(directory: str) -> sqlite3.Connection:
-    """A read-only connection to C{directory}'s history, its schema checked."""
+def open_checked(directory: str, *, writable: bool = False) -> sqlite3.Connection:
+    """A connection to C{directory}'s database, its schema checked: read-only
+    unless C{writable} (the account commands).
+
+    A writable connection needs the schema this chatsvc-admin knows exactly:
+    it never migrates (the server does, at its start), so it never changes a
+    schema under a running server of another version.
+    """
     path = database_path(directory)
+    mode = "rw" if writable else "ro"
     try:
-        connection = sqlite3.connect(f"{path.absolute().as_uri()}?mode=ro", uri=True,
+        connection = sqlite3.connect(f"{path.absolute().as_uri()}?mode={mode}", uri=True,
                                      isolation_level=None)
         connection.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT}")
         (version,) = connection.execute("PRAGMA user_version").fetchone()
@@ -83,6 +93,11 @@ def open_read_only(directory: str) -> sqlite3.Connection:
         connection.close()
         raise AdminError(f"{path}: not a chatsvc history (no schema): "
                          "has the server ever started with this --data-dir?")
+    if writable and version < SCHEMA_VERSION:
+        connection.close()
+        raise AdminError(f"{path}: schema version {version} is older than this "
+                         f"chatsvc-admin's ({SCHEMA_VERSION}): start the server of this "
+                         "chatsvc once, which upgrades it")
     return connection
 
 
@@ -169,7 +184,7 @@ def backup(directory: str, target: str) -> tuple[int, int]:
         raise AdminError(f"{target}: exists already (not overwriting it)")
     if not destination.parent.is_dir():
         raise AdminError(f"{target}: no such directory {destination.parent}")
-    source = open_read_only(directory)
+    source = open_checked(directory)
     try:
         try:
             copy = sqlite3.connect(str(destination), isolation_level=None)
@@ -230,9 +245,46 @@ class BackupOptions(usage.Options):
         self["path"] = path
 
 
+class AccountListOptions(usage.Options):
+    synopsis = ""
+    longdesc = "Every account, by name: name, oper flag, when it was registered (UTC)."
+
+
+class AccountOperOptions(usage.Options):
+    synopsis = "NAME on|off"
+    longdesc = ("Make an account a server operator (from its next login), or not: the "
+                "alternative to --oper NAME:PASSWORD in the configuration.")
+
+    def parseArgs(self, name: str, state: str) -> None:  # type: ignore[override]
+        if state not in ("on", "off"):
+            raise usage.UsageError(f"oper {name} {state!r}: on or off")
+        self["name"], self["on"] = name, state == "on"
+
+
+class AccountDeleteOptions(usage.Options):
+    synopsis = "NAME"
+    longdesc = "Delete an account and the messages waiting for it."
+
+    def parseArgs(self, name: str) -> None:  # type: ignore[override]
+        self["name"] = name
+
+
+class AccountOptions(usage.Options):
+    synopsis = "list | oper NAME on|off | delete NAME"
+    subCommands = [
+        ["list", None, AccountListOptions, "Every account."],
+        ["oper", None, AccountOperOptions, "Flag an account a server operator, or not."],
+        ["delete", None, AccountDeleteOptions, "Delete an account."],
+    ]
+
+    def postOptions(self) -> None:
+        if self.subCommand is None:
+            raise usage.UsageError("account what? list, oper NAME on|off or delete NAME")
+
+
 class Options(usage.Options):
-    synopsis = ("chatsvc-admin [--data-dir DIR] "
-                "(history export '#room' | history stats | backup PATH)")
+    synopsis = ("chatsvc-admin [--data-dir DIR] (history export '#room' | history stats | "
+                "account list | account oper NAME on|off | account delete NAME | backup PATH)")
     longdesc = ("Look after a chatsvc server's data directory; safe while the server runs. "
                 "See docs/operator/admin.rst.")
     optParameters = [
@@ -240,7 +292,8 @@ class Options(usage.Options):
     ]
     subCommands = [
         ["history", None, HistoryOptions, "Export or count the room history."],
-        ["backup", None, BackupOptions, "Copy the history, consistently, to a file."],
+        ["account", None, AccountOptions, "List accounts, flag operators, delete."],
+        ["backup", None, BackupOptions, "Copy the data directory's database, consistently."],
     ]
 
     def opt_version(self) -> None:
@@ -253,7 +306,7 @@ class Options(usage.Options):
     def postOptions(self) -> None:
         if self.subCommand is None:
             raise usage.UsageError("what to do? history export '#room', history stats, "
-                                   "or backup PATH")
+                                   "account list, or backup PATH")
 
 
 def run(options: Options, out: TextIO) -> None:
@@ -266,13 +319,47 @@ def run(options: Options, out: TextIO) -> None:
         out.write(f"backed up {count} messages to {path} ({_mib(size)}, "
                   f"{time.monotonic() - started:.1f} s)\n")
         return
+    if options.subCommand == "account":
+        _account(options.subOptions, directory, out)
+        return
     history = options.subOptions
-    connection = open_read_only(directory)
+    connection = open_checked(directory)
     try:
         if history.subCommand == "export":
             export(connection, history.subOptions["room"], out)
         else:
             out.write("\n".join(stats(connection, directory)) + "\n")
+    finally:
+        connection.close()
+
+
+def _account(options: AccountOptions, directory: str, out: TextIO) -> None:
+    """C{account list|oper|delete}: the statements of L{chatsvc.accounts.store}.
+
+    The server keeps registered names in memory: an C{oper} flag counts from
+    the account's next login, and a deleted name stays reserved on a running
+    server until it restarts (docs/operator/accounts.rst).
+    """
+    from chatsvc.accounts import store
+
+    command, arguments = options.subCommand, options.subOptions
+    connection = open_checked(directory, writable=command != "list")
+    try:
+        if command == "list":
+            for name, oper, created in store.names(connection):
+                when = time.strftime("%Y-%m-%d %H:%M", time.gmtime(created))
+                out.write(f"{name}\t{'oper' if oper else '-'}\t{when} UTC\n")
+            return
+        name = arguments["name"]
+        if command == "oper":
+            done = store.set_oper(connection, name, arguments["on"])
+        else:
+            done = store.delete(connection, name)
+        if not done:
+            raise AdminError(f"no such account: {name}")
+        out.write(f"{command} {name}: done\n")
+    except sqlite3.Error as error:
+        raise AdminError(f"the accounts: {error}") from None
     finally:
         connection.close()
 
@@ -300,4 +387,4 @@ if __name__ == "__main__":
     main()
 
 
-__all__ = ["AdminError", "Options", "backup", "export", "main", "open_read_only", "stats"]
+__all__ = ["AdminError", "Options", "backup", "export", "main", "open_checked", "stats"]

@@ -131,29 +131,56 @@ def test_deleting_an_account_deletes_its_waiting_messages() -> None:
 # -- the admin command ---------------------------------------------------------------
 
 
+def admin(tmp_path: Any, *arguments: str) -> int:
+    """Run C{chatsvc-admin --data-dir tmp_path ARGUMENTS}: its exit status."""
+    from chatsvc.admin import main
+
+    try:
+        main(["--data-dir", str(tmp_path), *arguments])
+    except SystemExit as exit:
+        return int(exit.code or 0)
+    return 0
+
+
 def test_the_admin_command_flags_lists_and_deletes(tmp_path: Any,
                                                    capsys: pytest.CaptureFixture[str]) -> None:
-    from chatsvc.accounts.admin import main
     from chatsvc.store.sqlite import open_database, prepare_directory
 
     connection = open_database(prepare_directory(str(tmp_path)))
     store.create(connection, "alice", "h", NOW)
     connection.close()
-    assert main(["--data-dir", str(tmp_path), "oper", "ALICE", "on"]) == 0
-    assert main(["--data-dir", str(tmp_path), "list"]) == 0
+    assert admin(tmp_path, "account", "oper", "ALICE", "on") == 0
+    assert admin(tmp_path, "account", "list") == 0
     assert capsys.readouterr().out.splitlines()[-1] == "alice\toper\t2023-11-14 22:13 UTC"
-    assert main(["--data-dir", str(tmp_path), "delete", "bob"]) == 1
-    assert capsys.readouterr().err == "no such account: bob\n"
-    assert main(["--data-dir", str(tmp_path), "delete", "alice"]) == 0
+    assert admin(tmp_path, "account", "delete", "bob") == 1
+    assert capsys.readouterr().err == "chatsvc-admin: no such account: bob\n"
+    assert admin(tmp_path, "account", "delete", "alice") == 0
     assert capsys.readouterr().out == "delete alice: done\n"
-    main(["--data-dir", str(tmp_path), "list"])
+    admin(tmp_path, "account", "list")
     assert capsys.readouterr().out == ""
+    assert admin(tmp_path, "account", "oper", "alice", "maybe") == 2
 
 
 def test_the_admin_command_refuses_a_bad_data_dir_in_one_line(
         tmp_path: Any, capsys: pytest.CaptureFixture[str]) -> None:
-    from chatsvc.accounts.admin import main
-
     (tmp_path / "file").write_text("not a directory")
-    assert main(["--data-dir", str(tmp_path / "file"), "list"]) == 1
+    assert admin(tmp_path / "file", "account", "list") == 1
     assert capsys.readouterr().err.count("\n") == 1
+
+
+def test_the_admin_command_never_writes_to_a_schema_it_would_have_to_migrate(
+        tmp_path: Any, capsys: pytest.CaptureFixture[str]) -> None:
+    """Only the server migrates: an account command on an older schema is
+    refused in one line, and the file keeps its version."""
+    import sqlite3
+
+    from chatsvc.store.sqlite import DATABASE, SCHEMA_VERSION, open_database, prepare_directory
+
+    open_database(prepare_directory(str(tmp_path))).close()
+    path = str(tmp_path / DATABASE)
+    with sqlite3.connect(path) as connection:
+        connection.execute(f"PRAGMA user_version={SCHEMA_VERSION - 1}")
+    assert admin(tmp_path, "account", "delete", "alice") == 1
+    assert "start the server of this chatsvc once" in capsys.readouterr().err
+    with sqlite3.connect(path) as connection:
+        assert connection.execute("PRAGMA user_version").fetchone() == (SCHEMA_VERSION - 1,)
