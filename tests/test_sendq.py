@@ -433,3 +433,45 @@ def test_the_socket_path_costs_no_call_beyond_write_and_one_send_per_turn():
     assert chatsvc_calls(lambda: other.write(b"one\r\n")) == ["write"]
     assert chatsvc_calls(lambda: clock.advance(0)) == ["_flush", "send_turn", "send_turn"]
     assert transport.sends == [b"one\r\ntwo\r\n"]
+
+
+# -- what the queues count for metrics (chatsvc.hub.counts, chatsvc.metrics) ----------
+
+
+def test_counts_what_a_gathered_turn_sends_once_per_turn():
+    clock = MemoryReactorClock()
+    transport = SocketLike(clock)
+    counts = sendq.OutputCounts()
+    queue = SendQueue(StreamSink(transport), 0, lambda: None, counts=counts)
+    queue.write(b"one\r\n")
+    queue.write(b"two\r\n")
+    assert counts.sent == 0  # gathered, not sent yet
+    clock.advance(0)
+    queue.write(b"x" * sendq.TURN_LIMIT)  # a full turn goes at once
+    assert counts.sent == len(transport.received()) == 10 + sendq.TURN_LIMIT
+
+
+def test_counts_held_bytes_until_sent_or_dropped(sink):
+    counts = sendq.OutputCounts()
+    transport = StringTransport()
+    if sink == "stream":
+        out = StreamSink(transport)
+    else:
+        out = MessageSink(MessageTransport(transport), abort=transport.abortConnection)
+    queue = SendQueue(out, 10, lambda: None, counts=counts)
+    queue.write(b"sent")
+    queue.pauseProducing()
+    queue.write(b"held")
+    assert (counts.sent, counts.held) == (4, 4)
+    queue.resumeProducing()
+    assert (counts.sent, counts.held) == (8, 0)
+    queue.pauseProducing()
+    queue.write(b"at close")
+    queue.close()  # a graceful close sends what is held
+    assert (counts.sent, counts.held) == (16, 0)
+
+    stuck = SendQueue(out, 10, lambda: None, counts=counts)
+    stuck.pauseProducing()
+    stuck.write(b"x" * 50)  # past four times the limit: dropped, and so is what it held
+    assert (counts.sent, counts.held) == (16, 0)
+    assert len(transport.value()) == counts.sent

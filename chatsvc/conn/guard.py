@@ -20,6 +20,7 @@ from twisted.logger import Logger
 from chatsvc.conn.limits import FloodGate, enable_keepalive
 from chatsvc.conn.sendq import SendQueue
 from chatsvc.conn.sinks import Sink, StreamSink
+from chatsvc.hub.counts import BACKLOG, FLOOD
 from chatsvc.hub.errors import ChatError, Flooding
 from chatsvc.hub.hosts import peer_host
 from chatsvc.hub.participant import Participant
@@ -84,7 +85,7 @@ class Guard:
         self._linger: IDelayedCall | None = None
         self._sendq = SendQueue(StreamSink(transport) if sink is None else sink,
                                 settings.max_backlog, self._too_slow,
-                                hub.clock, SLOW_GRACE)
+                                hub.clock, SLOW_GRACE, hub.counts.output)
         #: Send bytes to the client, within the backlog limit.  Hot spot, the
         #: send path (docs/performance.rst, step 3): the send queue's own
         #: method rather than a wrapper, as it runs once per recipient of
@@ -192,10 +193,12 @@ class Guard:
                                  "{limit} bytes", host=self.participant.host,
                                  name=self.participant.name,
                                  limit=self.hub.settings.max_backlog)
+        self.hub.counts.drops[BACKLOG] += 1
         self.close(TOO_SLOW, abort=True)
 
     def _flooding(self) -> None:
         self.hub.drop_lines.warn(self.log, "{host} ({name}) dropped: flooding",
                                  host=self.participant.host, name=self.participant.name)
+        self.hub.counts.drops[FLOOD] += 1
         self.participant.deliver(Flooding().as_event())
         self.close(FLOODING)

@@ -50,6 +50,33 @@ HARD_FACTOR = 4
 TURN_LIMIT = FileDescriptor.bufferSize
 
 
+class OutputCounts:
+    """Bytes a group of send queues handed to their transports, and bytes they hold.
+
+    The hub keeps one (L{chatsvc.hub.counts.Counts.output}) for the queues
+    of its connections, so metrics can read bytes out and the backlog at
+    scrape time without a call per write.  The counts are plain integer
+    additions at the places the queue already measures a length: once per
+    connection per reactor turn where output is gathered (a plain socket),
+    once per write where it is written through (TLS, WebSocket), and on the
+    slow paths (held while paused, resumed, dropped).
+
+    @ivar sent: bytes handed to transports since the start.
+    @ivar held: bytes held now by queues whose transport is full (beyond
+        Twisted's own buffer): what C{--max-backlog} bounds, per connection.
+    """
+
+    __slots__ = ("sent", "held")
+
+    def __init__(self) -> None:
+        self.sent = 0
+        self.held = 0
+
+
+#: Where the queues nobody counts for add up (tests, the benchmark's floor).
+UNCOUNTED = OutputCounts()
+
+
 @implementer(IPushProducer)
 class SendQueue:
     """Write to C{sink}, holding a bounded backlog while its transport is full.
@@ -61,6 +88,7 @@ class SendQueue:
     @param clock: runs the grace period; needed when C{grace} is not 0.
     @param grace: seconds a backlog may stay over C{limit}; 0 drops the
         client as soon as it passes C{limit}.
+    @param counts: where this queue adds the bytes it sends and holds.
     """
 
     # Slots keep one connection's queue in one small block: smaller (every
@@ -69,6 +97,7 @@ class SendQueue:
         "_sink", "_limit", "_on_overflow", "_clock", "_grace", "_timer",
         "_held", "held_bytes", "_paused", "_closed", "_registered",
         "_overflowed", "_close_requested", "_turn", "_pending", "_pending_bytes",
+        "_counts",
     )
 
     def __init__(
@@ -78,6 +107,7 @@ class SendQueue:
         on_overflow: Callable[[], None],
         clock: IReactorTime | None = None,
         grace: float = 0.0,
+        counts: OutputCounts = UNCOUNTED,
     ) -> None:
         if grace and clock is None:
             raise ValueError("a grace period needs a clock")
@@ -100,6 +130,7 @@ class SendQueue:
         self._turn = _TurnFlush.of(sink)
         self._pending: list[bytes] = []
         self._pending_bytes = 0
+        self._counts = counts
         sink.register(self)
 
     def write(self, data: bytes) -> None:
@@ -120,6 +151,7 @@ class SendQueue:
         elif self._paused:
             self._hold(data)
         elif self._turn is None:
+            self._counts.sent += len(data)
             self._sink.write(data)
         else:
             # The first output this turn: join the turn's batch here rather
@@ -149,6 +181,7 @@ class SendQueue:
         if self._paused:
             self._hold(data)
         else:
+            self._counts.sent += len(data)
             self._sink.send_turn(data)
 
     @property
@@ -161,6 +194,7 @@ class SendQueue:
             self._held = []
         self._held.append(data)
         self.held_bytes += len(data)
+        self._counts.held += len(data)
         limit = self._limit
         if not limit or self.held_bytes <= limit:
             return
@@ -196,14 +230,18 @@ class SendQueue:
     def resumeProducing(self) -> None:
         self._paused = False
         held = self._held or []
-        sent = 0
+        sent = sent_bytes = 0
         for data in held:
             if self._paused:
                 break
             sent += 1
+            sent_bytes += len(data)
             self.held_bytes -= len(data)
             self._sink.write(data)
         del held[:sent]
+        counts = self._counts
+        counts.held -= sent_bytes
+        counts.sent += sent_bytes
         if self.held_bytes <= self._limit:
             self._cancel_timer()  # it caught up within its grace period
 
@@ -227,6 +265,7 @@ class SendQueue:
             # At most one of the two has data: output is held only while
             # paused, and a turn's output is only gathered while not.
             for data in (*self._pending, *(self._held or ())):
+                self._counts.sent += len(data)
                 sink.write(data)
         self._closed = True
         self._drop_held()
@@ -241,6 +280,7 @@ class SendQueue:
         self._close_requested = True
 
     def _drop_held(self) -> None:
+        self._counts.held -= self.held_bytes
         self._held = None
         self.held_bytes = 0
         self._pending.clear()
@@ -292,6 +332,7 @@ class _TurnFlush:
                 if queue._paused:
                     queue._hold(data)
                 else:
+                    queue._counts.sent += len(data)
                     queue._sink.send_turn(data)
             except Exception:
                 # One connection's failure must not hold up everyone else's

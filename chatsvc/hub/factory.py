@@ -51,6 +51,7 @@ from chatsvc.events import (
     TopicChanged,
     Wallops,
 )
+from chatsvc.hub.counts import FAILED_ATTEMPTS, KILLED, REGISTER_TIMEOUT, Counts
 from chatsvc.hub.delivery import Delivery, LocalDelivery
 from chatsvc.hub.errors import (
     AlreadyInRoom,
@@ -77,6 +78,7 @@ from chatsvc.hub.errors import (
     NotRegistered,
     NotServerOperator,
     PasswordRequired,
+    Refused,
     RoomError,
     RoomFull,
     ServerFull,
@@ -227,6 +229,9 @@ class ChatFactory(ServerFactory):
         #: The account rules (L{chatsvc.accounts.rules.AccountRules}, which set
         #: it), or C{None} on a server that keeps no accounts.
         self.accounts: AccountRules | None = None
+        #: Running totals for metrics (L{chatsvc.hub.counts}); the send
+        #: queues of every connection add their bytes to C{counts.output}.
+        self.counts = Counts()
 
     # -- connections ---------------------------------------------------------
 
@@ -254,24 +259,25 @@ class ChatFactory(ServerFactory):
             host, participant.protocol_name, secure=secure,
             capabilities=participant.capabilities, signon=self.clock.seconds())
         if self.closing:
-            raise ShuttingDown()
+            raise self._refused(ShuttingDown())
         settings = self.settings
         limit = settings.max_clients
         if limit and len(self.connections) >= limit:
             self.refusal_lines.warn(self.log, "refused {host}: server full ({limit} connections)",
                                     host=host, limit=limit)
-            raise ServerFull()
+            raise self._refused(ServerFull())
         if not self.hosts.add(host):
             self.refusal_lines.warn(self.log, "refused {host}: {limit} connections from that "
                                     "address", host=host, limit=settings.max_per_ip)
-            raise TooManyConnections(settings.max_per_ip)
+            raise self._refused(TooManyConnections(settings.max_per_ip))
         wait = self.connect_throttle.take(host)
         if wait:
             self.hosts.remove(host)
             self.refusal_lines.warn(
                 self.log, "refused {host}: over {rate} new connections in {window:g} s",
                 host=host, rate=settings.connect_rate, window=settings.connect_window)
-            raise ConnectingTooFast(wait)
+            raise self._refused(ConnectingTooFast(wait))
+        self.counts.accepted[record.protocol] += 1
         self.connections.add(participant)
         self.connection_lines.info(self.log, "{protocol} connection from {host}",
                                    protocol=record.protocol, host=host)
@@ -279,6 +285,11 @@ class ChatFactory(ServerFactory):
             self._deadlines[participant] = self.clock.callLater(
                 settings.register_timeout, self._registration_expired, participant)
         return record
+
+    def _refused(self, refusal: Refused) -> Refused:
+        """Count a connection refused on arrival; return C{refusal}, for the caller to raise."""
+        self.counts.refused[refusal.code] += 1
+        return refusal
 
     def detach(self, participant: Participant, reason: str, *,
                logged_reason: str | None = None) -> None:
@@ -349,6 +360,7 @@ class ChatFactory(ServerFactory):
         self._deadlines.pop(participant, None)
         if participant.name is None and participant in self.connections:
             timeout = self.settings.register_timeout
+            self.counts.drops[REGISTER_TIMEOUT] += 1
             participant.disconnect(f"registration timeout ({timeout:g} s)")
 
     def _cancel_deadline(self, participant: Participant) -> None:
@@ -424,6 +436,7 @@ class ChatFactory(ServerFactory):
                 self.auth_lines.warn(self.log, "{host} disconnected: {count} failed password "
                                      "attempts", host=participant.host, count=count)
                 self.delivery.to_user(participant, refusal.as_event(stamp=self._stamp()))
+                self.counts.drops[FAILED_ATTEMPTS] += 1
                 participant.disconnect("too many failed attempts")
         return refusal
 
@@ -458,6 +471,7 @@ class ChatFactory(ServerFactory):
         participant.record.name = name
         self.users[fold(name)] = participant
         self.peak_users = max(self.peak_users, len(self.users))
+        self.counts.registrations += 1
         self.delivery.to_user(participant, Registered(name, stamp=self._stamp()))
         if self.settings.motd:
             self.delivery.to_user(participant, Motd(tuple(self.settings.motd),
@@ -528,8 +542,12 @@ class ChatFactory(ServerFactory):
             room = self.default_room
         else:
             raise NoRoom()
-        if room.no_outside and sender not in room:
-            raise CannotSpeak(room.name, "not in room")
+        if room.no_outside:
+            if sender not in room:
+                raise CannotSpeak(room.name, "not in room")
+            inside = True
+        else:
+            inside = sender in room
         if (room.moderated or room.bans) and not room.can_speak_freely(sender):
             if room.moderated:
                 raise CannotSpeak(room.name, "moderated")
@@ -548,9 +566,16 @@ class ChatFactory(ServerFactory):
         message = RoomMessage(room.name, name, text, action, mask=self.mask_of(sender),
                               notice=notice, tags=tags, status=status,
                               stamp=(now, next(self.serials)))
+        # Counted once per message, by the audience's size: nothing per
+        # recipient is added to the fan-out loop (chatsvc.hub.counts).
+        counts = self.counts
+        counts.room_messages += 1
         if status:
-            self.delivery.to_many(self._status_audience(room, status, sender, echo), message)
+            audience = self._status_audience(room, status, sender, echo)
+            counts.deliveries += len(audience)
+            self.delivery.to_many(audience, message)
             return
+        counts.deliveries += len(room.everyone) - (inside and not echo)
         self.delivery.to_room(room, message, exclude=None if echo else sender)
 
     def _status_audience(self, room: Room, status: str, sender: Participant,
@@ -595,12 +620,17 @@ class ChatFactory(ServerFactory):
             tags = (BOT_TAG, *tags)
         message = PrivateMessage(name, to, text, action, mask=mask, notice=notice, tags=tags,
                                  stamp=(now, next(self.serials)))
+        counts = self.counts
+        counts.private_messages += 1
         self.delivery.to_user(recipient, message)
         if echo:
             # A message to yourself arrives, then is echoed: twice, as
             # IRCv3 echo-message has it (the echo is the one a labeled
             # response labels).
+            counts.deliveries += 2
             self.delivery.to_user(sender, message)
+        else:
+            counts.deliveries += 1
         return recipient
 
     def tag_message(self, sender: Participant, target: str,
@@ -995,6 +1025,7 @@ class ChatFactory(ServerFactory):
             raise NoSuchUser(target)
         self.log.info("{oper} killed {name} ({reason})", oper=name, name=victim.name,
                       reason=reason)
+        self.counts.drops[KILLED] += 1
         victim.disconnect(f"Killed ({name} ({reason}))")
         return victim.name
 

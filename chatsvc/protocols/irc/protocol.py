@@ -40,6 +40,7 @@ from chatsvc.events import (
     Registered,
     Topic,
 )
+from chatsvc.hub.counts import PING_TIMEOUT
 from chatsvc.hub.errors import (
     BadNameError,
     BadPassword,
@@ -253,6 +254,7 @@ class IRCChatProtocol(ChannelCommands, UserCommands, BoundedLineReceiver):
         if self._pinged_at is not None:
             if self._heard < self._pinged_at:
                 silent = round(now - self._heard)
+                self.hub.counts.drops[PING_TIMEOUT] += 1
                 self.disconnect(f"Ping timeout: {silent} seconds")
                 return
             self._pinged_at = None

@@ -36,6 +36,7 @@ from chatsvc.events import (
     Who,
     utc_time,
 )
+from chatsvc.hub.counts import PING_TIMEOUT as PING_TIMEOUT_DROP
 from chatsvc.hub.errors import (
     AlreadyRegistered,
     BadPassword,
@@ -542,6 +543,7 @@ class WebChatProtocol(RecordBacked):
             self._silence = None
             self.log.info("{host} ({name}) dropped: no pong in {timeout} seconds",
                           host=self.host, name=self.name, timeout=timeout)
+            self.hub.counts.drops[PING_TIMEOUT_DROP] += 1
             guard.close(PING_TIMED_OUT, abort=True)
             return
         self._waiting_for_pong = True
