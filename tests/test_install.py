@@ -99,8 +99,30 @@ def test_installed_server_chats(fresh_venv, tmp_path):
         stop_process(server, timeout=20)
 
 
+def test_metrics_without_their_extra_are_one_clear_line(fresh_venv, tmp_path):
+    result = subprocess.run(
+        [str(fresh_venv / "bin" / "twistd"), "-n", "--pidfile=", "chat",
+         "--port", "tcp:0:interface=127.0.0.1", "--metrics-port", "tcp:0:interface=127.0.0.1"],
+        capture_output=True, text=True, timeout=60, cwd=tmp_path,
+    )
+    assert result.returncode != 0
+    assert result.stderr.strip().splitlines() == [
+        "twistd chat: --metrics-port needs the prometheus-client package: "
+        "pip install 'chatsvc[metrics]' "
+        "(see: twistd chat --help)"]
+
+
 def test_every_module_of_the_checkout_imports_from_the_installed_wheel(fresh_venv, tmp_path):
-    """Package discovery picks up every subpackage: nothing in chatsvc/ is left behind."""
+    """Package discovery picks up every subpackage: nothing in chatsvc/ is left behind.
+
+    chatsvc.metrics needs its extra (prometheus-client): installed here,
+    after the tests of the plain install, so that every module can import.
+    """
+    subprocess.run(
+        [str(fresh_venv / "bin" / "pip"), "install", "--quiet", "--disable-pip-version-check",
+         f"{fresh_venv.parent / 'src'}[metrics]"],
+        check=True, timeout=300,
+    )
     source = ROOT / "chatsvc"
     modules = sorted(
         ".".join(("chatsvc", *path.relative_to(source).with_suffix("").parts))

@@ -281,6 +281,10 @@ class Options(ConfigFileMixin, usage.Options):
         ["web-ping-timeout", None, "60",
          "Seconds a web client then has to answer (browsers do by themselves) before "
          "it is dropped."],
+        ["metrics-port", None, None,
+         "Prometheus metrics at /metrics (off by default; needs the metrics extra): a "
+         "port number (all interfaces) or an endpoint string; keep it on loopback or a "
+         "private network (tcp:9715:interface=127.0.0.1); none: off."],
         ["data-dir", None, DEFAULT_DATA_DIR,
          "Directory for the room history (an SQLite file, created if need be), "
          "or none to keep nothing on disk (no history)."],
@@ -431,6 +435,14 @@ class Options(ConfigFileMixin, usage.Options):
                 ("--web-port", _parse_endpoint("--web-port", self["web-port"])))
         if not is_off(self["web-tls-port"]):
             self["web_listeners"].append(("--web-tls-port", self._tls_endpoint("web-tls-port")))
+        self["metrics_listeners"] = []
+        if not is_off(self["metrics-port"]):
+            from chatsvc import metrics
+
+            if not metrics.available():
+                raise usage.UsageError(metrics.MISSING)
+            self["metrics_listeners"].append(
+                ("--metrics-port", _parse_endpoint("--metrics-port", self["metrics-port"])))
         if self["web-origin"] and not self["web_listeners"]:
             raise usage.UsageError("--web-origin needs --web-port or --web-tls-port")
         if self["web-trusted-proxy"] and not self["web_listeners"]:
@@ -624,7 +636,8 @@ def _what(option: str, options: Options) -> str:
     """The protocol a listener option serves, as the log names it."""
     key = option.lstrip("-")
     protocol = ("IRC" if key.startswith("irc-") else
-                "web" if key.startswith("web-") else "line protocol")
+                "web" if key.startswith("web-") else
+                "metrics" if key.startswith("metrics-") else "line protocol")
     tls = key.endswith("tls-port") or _endpoint_type(
         endpoint_string(options[key])) in _TLS_ENDPOINT_TYPES
     return f"{protocol} over TLS" if tls else protocol
@@ -659,6 +672,12 @@ def makeService(options: Options) -> IService:
     for option, endpoint in options["web_listeners"]:
         ListenerService(option, endpoint, web_site(hub, options["web-origin"]),
                         _what(option, options)).setServiceParent(root)
+    for option, endpoint in options["metrics_listeners"]:
+        from chatsvc.metrics.service import metrics_for
+
+        site, lag = metrics_for(hub)
+        lag.setServiceParent(root)
+        ListenerService(option, endpoint, site, _what(option, options)).setServiceParent(root)
     if options["motd"]:
         path = options["motd"]
 
