@@ -438,17 +438,23 @@ def test_the_socket_path_costs_no_call_beyond_write_and_one_send_per_turn():
 # -- what the queues count for metrics (chatsvc.hub.counts, chatsvc.metrics) ----------
 
 
-def test_counts_what_a_gathered_turn_sends_once_per_turn():
+def test_a_reactor_counts_what_its_gathered_turns_send():
     clock = MemoryReactorClock()
     transport = SocketLike(clock)
     counts = sendq.OutputCounts()
     queue = SendQueue(StreamSink(transport), 0, lambda: None, counts=counts)
+    other = SendQueue(StreamSink(SocketLike(clock)), 0, lambda: None, counts=counts)
     queue.write(b"one\r\n")
     queue.write(b"two\r\n")
-    assert counts.sent == 0  # gathered, not sent yet
+    other.write(b"three\r\n")
+    assert sendq.gathered_bytes(clock) == 0  # gathered, not sent yet
     clock.advance(0)
+    assert sendq.gathered_bytes(clock) == 10 + 7
     queue.write(b"x" * sendq.TURN_LIMIT)  # a full turn goes at once
-    assert counts.sent == len(transport.received()) == 10 + sendq.TURN_LIMIT
+    assert sendq.gathered_bytes(clock) == 17 + sendq.TURN_LIMIT
+    assert len(transport.received()) == 10 + sendq.TURN_LIMIT
+    assert counts.sent == 0  # counted per reactor, not per queue
+    assert sendq.gathered_bytes(MemoryReactorClock()) == 0
 
 
 def test_counts_held_bytes_until_sent_or_dropped(sink):

@@ -56,12 +56,13 @@ class OutputCounts:
     The hub keeps one (L{chatsvc.hub.counts.Counts.output}) for the queues
     of its connections, so metrics can read bytes out and the backlog at
     scrape time without a call per write.  The counts are plain integer
-    additions at the places the queue already measures a length: once per
-    connection per reactor turn where output is gathered (a plain socket),
-    once per write where it is written through (TLS, WebSocket), and on the
-    slow paths (held while paused, resumed, dropped).
+    additions: once per write where output is written through (TLS,
+    WebSocket), and on the slow paths (held while paused, resumed, sent at
+    close, dropped).  Output gathered per reactor turn (plain sockets, the
+    fan-out's path) is counted per turn instead, by the reactor's batch
+    (L{gathered_bytes}).
 
-    @ivar sent: bytes handed to transports since the start.
+    @ivar sent: bytes handed to transports since the start, but gathered turns.
     @ivar held: bytes held now by queues whose transport is full (beyond
         Twisted's own buffer): what C{--max-backlog} bounds, per connection.
     """
@@ -128,6 +129,9 @@ class SendQueue:
         self._overflowed = False
         self._close_requested = False
         self._turn = _TurnFlush.of(sink)
+        #: This turn's gathered output, and its size: the size means
+        #: something only while the list holds output (a turn's first write
+        #: sets it; the end of the turn leaves it, see _TurnFlush._flush).
         self._pending: list[bytes] = []
         self._pending_bytes = 0
         self._counts = counts
@@ -177,17 +181,23 @@ class SendQueue:
             return
         data = pending[0] if len(pending) == 1 else b"".join(pending)
         pending.clear()
-        self._pending_bytes = 0
         if self._paused:
+            self._pending_bytes = 0
             self._hold(data)
         else:
-            self._counts.sent += len(data)
+            # Only gathered output is ever pending: counted per reactor, as
+            # _TurnFlush._flush counts it.
+            turn = self._turn
+            if turn is not None:
+                turn.sent += self._pending_bytes
+            self._pending_bytes = 0
             self._sink.send_turn(data)
 
     @property
     def backlog(self) -> int:
         """Bytes written and not yet sent: held here, gathered, or in the transport."""
-        return self.held_bytes + self._pending_bytes + self._sink.unsent()
+        gathered = self._pending_bytes if self._pending else 0
+        return self.held_bytes + gathered + self._sink.unsent()
 
     def _hold(self, data: bytes) -> None:
         if self._held is None:
@@ -300,6 +310,8 @@ class _TurnFlush:
     def __init__(self, reactor: IReactorTime) -> None:
         self._reactor = reactor
         self._queues: list[SendQueue] = []
+        #: Bytes of gathered output handed to sinks (see L{gathered_bytes}).
+        self.sent = 0
 
     @classmethod
     def of(cls, sink: Sink) -> _TurnFlush | None:
@@ -318,6 +330,10 @@ class _TurnFlush:
 
     def _flush(self) -> None:
         queues, self._queues = self._queues, []
+        # What the turn sent, added up here and counted once per turn: each
+        # queue already knows its bytes (_pending_bytes), so counting costs
+        # a local addition per connection (in place of resetting it), no call.
+        sent = 0
         for queue in queues:
             try:
                 # SendQueue.flush, inline: one call fewer per recipient per
@@ -328,14 +344,30 @@ class _TurnFlush:
                     continue
                 data = pending[0] if len(pending) == 1 else b"".join(pending)
                 pending.clear()
-                queue._pending_bytes = 0
+                # _pending_bytes is left as it is: it counts only while
+                # _pending holds something, and the turn's first write sets it.
                 if queue._paused:
                     queue._hold(data)
                 else:
-                    queue._counts.sent += len(data)
+                    sent += queue._pending_bytes
                     queue._sink.send_turn(data)
             except Exception:
                 # One connection's failure must not hold up everyone else's
                 # output (nor leave it stranded: its queue was taken off the
                 # batch, and only a write to an empty queue puts it back).
                 _log.failure("sending a turn's output")
+        self.sent += sent
+
+
+def gathered_bytes(reactor: IReactorTime) -> int:
+    """Bytes sent through C{reactor}'s gathered turns (plain sockets) so far.
+
+    The gathered path, one C{send} per connection per reactor turn, is the
+    fan-out's (docs/performance.rst, step 10), so its bytes are added up
+    per turn and per reactor rather than per connection into each queue's
+    L{OutputCounts}: every hub of a process runs on the one reactor, so
+    the process's bytes out are this plus what its hubs' counts hold
+    (L{chatsvc.metrics.collector}).
+    """
+    batch = _TurnFlush._of_reactor.get(reactor)
+    return 0 if batch is None else batch.sent

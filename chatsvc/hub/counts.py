@@ -50,7 +50,9 @@ class Counts:
     @ivar refused: connections refused on arrival, by the refusal's error
         code (C{server-full}, C{too-many-connections}...).
     @ivar drops: connections the server dropped, by reason (L{DROP_REASONS}).
-    @ivar output: bytes the connections' send queues sent and hold.
+    @ivar output: bytes the connections' send queues hold, and sent but for
+        the gathered turns of plain sockets, which the reactor's batch
+        counts (L{chatsvc.conn.sendq.gathered_bytes}).
     """
 
     __slots__ = ("room_messages", "private_messages", "deliveries", "registrations",

@@ -8,6 +8,10 @@ happen once per connection or per message, and its present state
 path nothing.  A C{Counter.inc()} per delivery would be a Python call in
 the fan-out loop, the server's hottest code (docs/performance.rst).
 
+Bytes out are the hub's send queues' count plus what its reactor's
+gathered turns sent (L{chatsvc.conn.sendq.gathered_bytes}): the fan-out's
+path counts once per turn for the whole reactor, not per connection.
+
 Every label value comes from the code (protocol names, error codes, drop
 reasons), never from what a user sent, so the series stay few and bounded.
 It runs in the reactor thread, where the hub lives (see L{chatsvc.metrics.site}).
@@ -22,6 +26,7 @@ from typing import TYPE_CHECKING
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 
+from chatsvc.conn.sendq import gathered_bytes
 from chatsvc.hub.counts import PROTOCOLS
 
 if TYPE_CHECKING:
@@ -67,7 +72,7 @@ class HubCollector(Collector):
             value=counts.deliveries)
         yield CounterMetricFamily(
             "chatsvc_sent_bytes", "Bytes handed to the connections' transports, everything sent.",
-            value=counts.output.sent)
+            value=counts.output.sent + gathered_bytes(hub.clock))
         yield _labelled(CounterMetricFamily(
             "chatsvc_drops", "Connections the server dropped, by reason.",
             labels=["reason"]), counts.drops)
