@@ -131,6 +131,7 @@ def test_connections_by_protocol_now_and_since_the_start():
     irc.drop()
     web.drop()
     assert [scrape("chatsvc_connections", protocol=p) for p in PROTOCOLS] == [1, 0, 0]
+    assert len(net.hub.connections) == 1
     assert [scrape("chatsvc_connections_accepted_total", protocol=p)
             for p in PROTOCOLS] == [2, 1, 1]
     line[1].send("#bobby")  # a rename is not a registration
@@ -145,6 +146,9 @@ def test_refused_connections_are_counted_by_code_and_not_accepted():
     assert refused.closed
     assert scrape("chatsvc_connections_refused_total", reason="server-full") == 1
     assert scrape("chatsvc_connections_accepted_total", protocol="line") == 1
+    assert scrape("chatsvc_connections", protocol="line") == 1 == len(hub.connections)
+    refused.drop()
+    assert scrape("chatsvc_connections", protocol="line") == 1
     for code in REFUSALS:
         scrape("chatsvc_connections_refused_total", reason=code)  # present from the start
 

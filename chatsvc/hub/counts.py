@@ -47,6 +47,8 @@ class Counts:
         message one (two when echoed to its sender).
     @ivar registrations: first registrations (a rename is not one).
     @ivar accepted: connections admitted, by protocol.
+    @ivar connected: connections open now, by protocol (so that a scrape
+        need not walk them).
     @ivar refused: connections refused on arrival, by the refusal's error
         code (C{server-full}, C{too-many-connections}...).
     @ivar drops: connections the server dropped, by reason (L{DROP_REASONS}).
@@ -56,7 +58,7 @@ class Counts:
     """
 
     __slots__ = ("room_messages", "private_messages", "deliveries", "registrations",
-                 "accepted", "refused", "drops", "output")
+                 "accepted", "connected", "refused", "drops", "output")
 
     def __init__(self) -> None:
         self.room_messages = 0
@@ -64,6 +66,7 @@ class Counts:
         self.deliveries = 0
         self.registrations = 0
         self.accepted: Counter[str] = Counter(dict.fromkeys(PROTOCOLS, 0))
+        self.connected: Counter[str] = Counter(dict.fromkeys(PROTOCOLS, 0))
         self.refused: Counter[str] = Counter(dict.fromkeys(REFUSALS, 0))
         self.drops: Counter[str] = Counter(dict.fromkeys(DROP_REASONS, 0))
         self.output = OutputCounts()

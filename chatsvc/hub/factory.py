@@ -278,6 +278,7 @@ class ChatFactory(ServerFactory):
                 host=host, rate=settings.connect_rate, window=settings.connect_window)
             raise self._refused(ConnectingTooFast(wait))
         self.counts.accepted[record.protocol] += 1
+        self.counts.connected[record.protocol] += 1
         self.connections.add(participant)
         self.connection_lines.info(self.log, "{protocol} connection from {host}",
                                    protocol=record.protocol, host=host)
@@ -301,6 +302,7 @@ class ChatFactory(ServerFactory):
         name = participant.name
         if participant in self.connections:
             self.connections.remove(participant)
+            self.counts.connected[participant.record.protocol] -= 1
             self.hosts.remove(participant.host)  # counted by attach()
             # One line per session, at its end: who, why, how long.
             record = participant.record

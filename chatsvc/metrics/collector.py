@@ -3,10 +3,11 @@
 A custom collector (prometheus-client's C{Collector}) rather than
 C{Counter} and C{Gauge} objects that the server would update: the hub
 already keeps plain integers (L{chatsvc.hub.counts.Counts}) where things
-happen once per connection or per message, and its present state
-(L{ChatFactory.stats}); turning them into samples here costs the message
-path nothing.  A C{Counter.inc()} per delivery would be a Python call in
-the fan-out loop, the server's hottest code (docs/performance.rst).
+happen once per connection or per message, and the sizes of its users,
+rooms and operators; turning them into samples here costs the message
+path nothing, and a scrape costs the same however many are connected.
+A C{Counter.inc()} per delivery would be a Python call in the fan-out
+loop, the server's hottest code (docs/performance.rst).
 
 Bytes out are the hub's send queues' count plus what its reactor's
 gathered turns sent (L{chatsvc.conn.sendq.gathered_bytes}): the fan-out's
@@ -27,7 +28,6 @@ from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metri
 from prometheus_client.registry import Collector
 
 from chatsvc.conn.sendq import gathered_bytes
-from chatsvc.hub.counts import PROTOCOLS
 
 if TYPE_CHECKING:
     from chatsvc.hub.factory import ChatFactory
@@ -42,14 +42,9 @@ class HubCollector(Collector):
     def collect(self) -> Iterator[Metric]:
         hub = self.hub
         counts = hub.counts
-        stats = hub.stats()
-
-        open_now: Counter[str] = Counter(dict.fromkeys(PROTOCOLS, 0))
-        for participant in hub.connections:
-            open_now[participant.record.protocol] += 1
         yield _labelled(GaugeMetricFamily(
             "chatsvc_connections", "Open connections, registered or not, by protocol.",
-            labels=["protocol"]), open_now)
+            labels=["protocol"]), counts.connected)
         yield _labelled(CounterMetricFamily(
             "chatsvc_connections_accepted", "Connections admitted since the start, by protocol.",
             labels=["protocol"]), counts.accepted)
@@ -80,13 +75,16 @@ class HubCollector(Collector):
             "chatsvc_backlog_bytes",
             "Output held for clients whose transport buffer is full (what --max-backlog "
             "bounds per connection).", value=counts.output.held)
-        yield GaugeMetricFamily("chatsvc_users", "Registered users.", value=stats.users)
+        # The sizes behind ChatFactory.stats, read directly: stats() also
+        # counts invisible users, a walk over every user, and a scrape
+        # should cost the same with ten users or ten thousand.
+        yield GaugeMetricFamily("chatsvc_users", "Registered users.", value=len(hub.users))
         yield GaugeMetricFamily(
             "chatsvc_users_peak", "The most users registered at once since the start.",
-            value=stats.peak)
+            value=hub.peak_users)
         yield GaugeMetricFamily("chatsvc_operators", "Server operators logged in.",
-                                value=stats.operators)
-        yield GaugeMetricFamily("chatsvc_rooms", "Rooms that exist.", value=stats.rooms)
+                                value=len(hub.opers))
+        yield GaugeMetricFamily("chatsvc_rooms", "Rooms that exist.", value=len(hub.rooms))
 
 
 def _labelled(family: GaugeMetricFamily | CounterMetricFamily,
