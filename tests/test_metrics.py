@@ -93,10 +93,11 @@ def test_private_messages_count_one_delivery_two_when_echoed():
 
     alice.send("@bob:psst")
     hub.whisper(bob.protocol, "alice", "echoed", echo=True)
-    hub.whisper(bob.protocol, "bob", "to myself", echo=True)  # to oneself: once
+    # To oneself with echo: delivered, then echoed (IRCv3 echo-message): two.
+    hub.whisper(bob.protocol, "bob", "to myself", echo=True)
 
     assert scrape("chatsvc_messages_total", kind="private") == 3
-    assert scrape("chatsvc_deliveries_total") == 1 + 2 + 1
+    assert scrape("chatsvc_deliveries_total") == 1 + 2 + 2
 
 
 def test_bytes_sent_are_every_byte_the_transports_received():
