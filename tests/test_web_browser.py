@@ -340,6 +340,34 @@ def test_what_a_line_user_types_stays_text_in_the_browser(chat) -> None:
     assert alice.errors() == []
 
 
+def test_a_newcomer_sees_the_rooms_history_marked_and_still_as_text(chat, tmp_path) -> None:
+    """The server keeps history (twistd's default --data-dir): a browser user
+    arriving after the conversation gets #chat's last messages before live
+    ones, shown as history, and a hostile line replayed stays text."""
+    carol, alice = chat["carol"], chat["alice"]
+    carol.send("said before anyone new came")
+    carol.send("<img src=x onerror=alert(1)> kept")
+    alice.line(re.escape("<img src=x onerror=alert(1)> kept"))  # both said and stored
+    (tmp_path / "dave").mkdir()
+    dave = Page(chat["url"], tmp_path / "dave")
+    try:
+        dave.login("dave")
+        old = dave.line("said before anyone new came")
+        assert old[0].split() == ["said", "history"]
+        assert dave.line(re.escape("<img src=x onerror=alert(1)> kept"))[0].split() == [
+            "said", "history"]
+        carol.send("live after that")
+        assert dave.line("live after that")[0] == "said"
+        texts = [text for _, text in dave.lines()]
+        assert texts.index(next(t for t in texts if "before anyone new came" in t)) < texts.index(
+            next(t for t in texts if "live after that" in t))
+        assert dave.js("return document.querySelectorAll('#messages img, #messages svg')"
+                       ".length") == 0
+        assert dave.errors() == []
+    finally:
+        dave.quit()
+
+
 def line_port_of(directory: Path) -> int:
     log = (directory / "server.log").read_text()
     return int(re.search(r"\] line protocol on \S+:(\d+)$", log, re.M).group(1))
