@@ -36,14 +36,15 @@ class SecureStringTransport(StringTransport):
         pass
 
 
-def get(site, path: str, secure: bool = False,
+def get(site, path: str, secure: bool = False, method: str = "GET",
         **headers: str) -> tuple[int, dict[str, str], bytes]:
-    """One GET (over TLS if C{secure}); the status, the headers (lowercased names), the body."""
+    """One GET (or C{method}; over TLS if C{secure}); the status, the headers
+    (lowercased names), the body."""
     kind = SecureStringTransport if secure else StringTransport
     transport = kind(peerAddress=peer_address("127.0.0.1"))
     channel = site.buildProtocol(transport.getPeer())
     channel.makeConnection(transport)
-    lines = [f"GET {path} HTTP/1.1", "Host: chat.example:8080"]
+    lines = [f"{method} {path} HTTP/1.1", "Host: chat.example:8080"]
     lines += [f"{name}: {value}" for name, value in headers.items()]
     channel.dataReceived(("\r\n".join(lines) + "\r\n\r\n").encode())
     head, _, body = transport.value().partition(b"\r\n\r\n")
@@ -67,6 +68,24 @@ def assert_secure(headers: dict[str, str]) -> None:
     assert "frame-ancestors 'none'" in csp and "unsafe-inline" not in csp
     assert "http" not in csp  # no third-party host
     assert headers["x-content-type-options"] == "nosniff"
+
+
+def test_head_is_get_without_the_body_and_logs_no_warning(site) -> None:
+    from twisted.logger import globalLogPublisher
+
+    seen: list[dict] = []
+    globalLogPublisher.addObserver(seen.append)
+    try:
+        for path in ("/", "/healthz", "/static/chat.js"):
+            status, headers, body = get(site, path)
+            head_status, head_headers, head_body = get(site, path, method="HEAD")
+            assert (head_status, head_body) == (status, b"")
+            assert head_headers["content-length"] == str(len(body))
+            assert head_headers["content-type"] == headers["content-type"]
+            assert_secure(head_headers)
+    finally:
+        globalLogPublisher.removeObserver(seen.append)
+    assert not [event for event in seen if "eat it" in event.get("log_format", "")]
 
 
 def test_the_page_is_served_with_the_security_headers(site) -> None:

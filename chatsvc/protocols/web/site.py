@@ -113,7 +113,21 @@ class Root(Resource):
         return pages.notFound()
 
 
-class Blob(Resource):
+class HeadLikeGet:
+    """C{HEAD} answered as C{GET} without the body, its C{Content-Length} kept.
+
+    Twisted answers a C{HEAD} with C{render_GET} and logs a warning for the
+    body it then discards; load balancers and monitors send C{HEAD
+    /healthz} every few seconds, which would fill the log.
+    """
+
+    def render_HEAD(self, request: Request) -> bytes:
+        body: bytes = self.render_GET(request)  # type: ignore[attr-defined]
+        request.setHeader(b"content-length", b"%d" % len(body))
+        return b""
+
+
+class Blob(HeadLikeGet, Resource):
     """One file held in memory: the page or one of its assets."""
 
     isLeaf = True
@@ -157,7 +171,7 @@ def assets(static: Path) -> Resource:
     return directory
 
 
-class Health(Resource):
+class Health(HeadLikeGet, Resource):
     """C{/healthz}: C{ok} while the server runs, for load balancers and monitors."""
 
     isLeaf = True
