@@ -420,6 +420,48 @@ class AwayChanged(Event):
 
 
 @event
+class Presence(Event):
+    """C{name} came online (C{online}) or went offline: to those who watch it.
+
+    The hub emits it to the watchers of the name (L{chatsvc.hub.watch},
+    IRC's MONITOR) when a user of any protocol takes the name (registers or
+    renames to it) or gives it up (quits or renames away); C{mask} is the
+    user's C{nick!user@host} when online.
+    """
+
+    name: str
+    online: bool
+    mask: str = _mask()
+
+
+@event
+class RealNameChanged(Event):
+    """C{name} now has the real name C{realname} (IRCv3 setname).
+
+    To the user and those who share a room with them, on protocols that
+    declare L{chatsvc.hub.users.NOTIFY}: others read it in C{/whois}.
+    """
+
+    name: str
+    realname: str
+    mask: str = _mask()
+
+
+@event
+class InviteNotified(Event):
+    """C{by} invited C{name} to C{room}: to the room's members (IRCv3 invite-notify).
+
+    The invitee gets L{Invited}; this goes to the other members, on
+    protocols that declare L{chatsvc.hub.users.NOTIFY}.
+    """
+
+    room: str
+    by: str
+    name: str
+    mask: str = _mask()
+
+
+@event
 class Wallops(Event):
     """A server operator's message, C{sender}'s, to every user who asked for them (+w)."""
 

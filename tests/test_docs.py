@@ -187,8 +187,11 @@ def test_the_client_page_lists_every_event() -> None:
     # The line protocol carries the MOTD as notice lines: no Motd reaches a
     # client; nor does Wallops, for protocols without the WALLOPS capability,
     # nor AwayChanged, which the line protocol does not show, nor TagMessage
-    # (IRCv3 TAGMSG), which the hub sends only where tags can be shown.
-    assert listed_names == every - {"Motd", "Wallops", "AwayChanged", "TagMessage"}
+    # (IRCv3 TAGMSG), which the hub sends only where tags can be shown; nor
+    # Presence (MONITOR's), RealNameChanged and InviteNotified, which go only
+    # to watchers and to protocols with the NOTIFY capability (IRC's).
+    assert listed_names == every - {"Motd", "Wallops", "AwayChanged", "TagMessage", "Presence",
+                                    "RealNameChanged", "InviteNotified"}
 
 
 def test_the_readme_is_short_and_links_to_pages_that_exist() -> None:

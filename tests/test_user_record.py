@@ -20,7 +20,7 @@ from zope.interface import directlyProvides
 
 from chatsvc.events import Wallops
 from chatsvc.hub import errors
-from chatsvc.hub.users import CTCP, MAX_AWAY_LENGTH, MESSAGE_TAGS, WALLOPS, HubStats
+from chatsvc.hub.users import CTCP, MAX_AWAY_LENGTH, MESSAGE_TAGS, NOTIFY, WALLOPS, HubStats
 
 
 @pytest.fixture
@@ -35,7 +35,7 @@ def test_each_protocol_gets_a_record_from_the_hub(net: Net) -> None:
     assert (bob.name, bob.host, bob.protocol, bob.capabilities) == (
         "bob", "198.51.100.7", "line", frozenset())
     assert (alice.name, alice.host, alice.protocol) == ("alice", "192.0.2.1", "IRC")
-    assert alice.capabilities == {CTCP, WALLOPS, MESSAGE_TAGS}
+    assert alice.capabilities == {CTCP, MESSAGE_TAGS, NOTIFY, WALLOPS}
     # IRC's USER went to the hub: its username and real name are the record's.
     assert (alice.user, alice.realname) == ("~alice", "Alice Example")
     assert (bob.ident, bob.real_name) == ("bob", "bob")

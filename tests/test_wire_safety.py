@@ -23,13 +23,16 @@ from chatsvc.events import (
     Event,
     Exited,
     Invited,
+    InviteNotified,
     Joined,
     Kicked,
     Left,
     ModesChanged,
     Motd,
     Notice,
+    Presence,
     PrivateMessage,
+    RealNameChanged,
     Registered,
     Renamed,
     RoomList,
@@ -125,6 +128,9 @@ EVERY_EVENT: dict[type, Event] = {
     Invited: Invited(_H, _H, _H, mask=_H),
     Wallops: Wallops(_H, _H, mask=_H),
     AwayChanged: AwayChanged(_H, _H, mask=_H),
+    Presence: Presence(_H, True, mask=_H),
+    RealNameChanged: RealNameChanged(_H, _H, mask=_H),
+    InviteNotified: InviteNotified(_H, _H, _H, mask=_H),
     Topic: Topic(_H, _H),
     RoomList: RoomList(((_H, 3, _H), ("#chat", 1, ""))),
     TagMessage: TagMessage(_H, _H, (("+react", _H),), mask=_H),
@@ -132,7 +138,7 @@ EVERY_EVENT: dict[type, Event] = {
 # Events whose fields the line renderers pass through unchanged.
 EVERY_EVENT_VARIANTS = [*EVERY_EVENT.values(), Left(None, _H, _H), Exited(_H, ""),
                         RoomMessage(_H, _H, _H, True), Entered(_H, 1, ""),
-                        PrivateMessage(_H, _H, _H * 20, mask=_H)]
+                        PrivateMessage(_H, _H, _H * 20, mask=_H), Presence(_H, False)]
 
 
 def test_every_event_type_is_covered():
@@ -146,7 +152,7 @@ def test_every_event_reaches_irc_users_in_whole_lines(event):
     net = Net()
     alice = net.irc_user("alice", channels="#room")
     # What shows only when asked, too.
-    alice.ask("CAP REQ :away-notify message-tags server-time")
+    alice.ask("CAP REQ :away-notify message-tags server-time setname invite-notify")
     alice.transport.clear()
     alice.protocol.deliver(event)
     data = alice.transport.value()
@@ -175,7 +181,7 @@ def test_room_state_reaches_irc_users_in_whole_lines(event):
 @pytest.mark.parametrize("event", EVERY_EVENT_VARIANTS, ids=lambda e: type(e).__name__)
 def test_every_event_reaches_line_users_in_whole_lines(event):
     data = line_bytes(event, "#chat")
-    if type(event) in (AwayChanged, TagMessage):
+    if type(event) in (AwayChanged, TagMessage, Presence, RealNameChanged, InviteNotified):
         assert data == b""  # the line protocol does not show it
     else:
         assert_lines_whole(data)

@@ -36,12 +36,15 @@ from chatsvc.events import (
     Entered,
     Exited,
     Invited,
+    InviteNotified,
     Joined,
     Kicked,
     Left,
     ModesChanged,
     Motd,
+    Presence,
     PrivateMessage,
+    RealNameChanged,
     Registered,
     Renamed,
     RoomMessage,
@@ -121,11 +124,13 @@ from chatsvc.hub.users import (
     BOT_MODE,
     MAX_AWAY_LENGTH,
     MESSAGE_TAGS,
+    NOTIFY,
     SETTABLE_USER_MODES,
     WALLOPS,
     HubStats,
     User,
 )
+from chatsvc.hub.watch import Watches
 from chatsvc.hub.whowas import WhoWas
 
 #: The tag the hub puts on every message of a user with user mode +B
@@ -218,6 +223,8 @@ class ChatFactory(ServerFactory):
         self.opers: set[Participant] = set()
         #: Names recently given up (renames, departures): IRC's WHOWAS.
         self.whowas = WhoWas(now=self.clock.seconds)
+        #: Who watches which names (IRC's MONITOR): told by L{_presence}.
+        self.watches = Watches()
         self._joined: dict[Participant, dict[str, Room]] = {}
         self._invites: dict[Participant, set[Room]] = {}
         #: Connections that gave the server password (only kept when one is set).
@@ -318,6 +325,7 @@ class ChatFactory(ServerFactory):
         if self.accounts is not None:
             self.accounts.forget(participant)
         self.opers.discard(participant)
+        self.watches.clear(participant)
         for room in self._invites.pop(participant, ()):
             room.invited.discard(participant)
         if name is not None and self.users.get(fold(name)) is participant:
@@ -330,6 +338,7 @@ class ChatFactory(ServerFactory):
             if not self.closing:  # everyone is leaving: nobody to tell
                 self.delivery.to_many(audience, Left(None, name, reason, mask=mask,
                                                      stamp=self._stamp()))
+                self._presence(name, None)
         if not self.connections and self._drained:
             drained, self._drained = self._drained, []
             for waiting in drained:
@@ -475,6 +484,7 @@ class ChatFactory(ServerFactory):
         self.peak_users = max(self.peak_users, len(self.users))
         self.counts.registrations += 1
         self.delivery.to_user(participant, Registered(name, stamp=self._stamp()))
+        self._presence(name, participant)
         if self.settings.motd:
             self.delivery.to_user(participant, Motd(tuple(self.settings.motd),
                                                     stamp=self._stamp()))
@@ -510,6 +520,21 @@ class ChatFactory(ServerFactory):
         self.delivery.to_user(participant, Registered(new, stamp=stamp))
         self.delivery.to_many(self._audience(participant),
                               Renamed(old, new, mask=mask, stamp=stamp))
+        if fold(old) != fold(new):  # a change of case is the same name to a watcher
+            self._presence(old, None)
+            self._presence(new, participant)
+
+    def _presence(self, name: str, holder: Participant | None) -> None:
+        """Tell the watchers of C{name} (L{watches}) that C{holder} took it, or,
+        with C{None}, that it is free: on registration, rename and departure.
+
+        One dict lookup when nobody watches the name, which is almost always.
+        """
+        watchers = self.watches.watchers(name)
+        if watchers:
+            mask = self.mask_of(holder) if holder is not None else ""
+            self.delivery.to_many(list(watchers), Presence(name, holder is not None, mask=mask,
+                                                           stamp=self._stamp()))
 
     # -- messages ------------------------------------------------------------
 
@@ -779,8 +804,14 @@ class ChatFactory(ServerFactory):
             raise UserAlreadyInRoom(room.name, invitee.name)
         room.invited.add(invitee)
         self._invites.setdefault(invitee, set()).add(room)
-        self.delivery.to_user(invitee, Invited(room.name, name, invitee.name,
-                                               mask=self.mask_of(inviter), stamp=self._stamp()))
+        mask, stamp = self.mask_of(inviter), self._stamp()
+        self.delivery.to_user(invitee, Invited(room.name, name, invitee.name, mask=mask,
+                                               stamp=stamp))
+        told = [member for member in room.everyone
+                if member is not inviter and NOTIFY in member.record.capabilities]
+        if told:
+            self.delivery.to_many(told, InviteNotified(room.name, name, invitee.name, mask=mask,
+                                                       stamp=stamp))
         return invitee.name
 
     # -- topics and rules ----------------------------------------------------
@@ -1043,6 +1074,24 @@ class ChatFactory(ServerFactory):
         record = participant.record
         record.user = user or None
         record.realname = realname
+
+    def set_realname(self, participant: Participant, realname: str) -> str:
+        """Change a registered user's real name (IRCv3 SETNAME); returns it as held.
+
+        The adapter cleans and bounds it, as for L{describe}.  The user and
+        those who share a room with them get L{RealNameChanged} on protocols
+        that can show it (L{NOTIFY}); everyone sees it in WHOIS and C{/whois}.
+        """
+        name = self._require_name(participant)
+        record = participant.record
+        record.realname = realname
+        audience = [p for p in self._audience(participant) if NOTIFY in p.record.capabilities]
+        if NOTIFY in record.capabilities:
+            audience.append(participant)
+        self.delivery.to_many(audience, RealNameChanged(name, record.real_name,
+                                                        mask=self.mask_of(participant),
+                                                        stamp=self._stamp()))
+        return record.real_name
 
     def set_away(self, participant: Participant, text: str | None) -> str | None:
         """Mark C{participant} away with C{text}, or back with C{None} or blank.

@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any, ClassVar, cast
 from twisted.words.protocols import irc as rfc
 
 from chatsvc.conn.limits import MAX_LIST_REPLIES, ReplyBudget
-from chatsvc.events import Entered, Event, Exited
+from chatsvc.events import Entered, Event, Exited, InviteNotified, rendered
 from chatsvc.hub import errors
 from chatsvc.hub.masks import Wildcard
 from chatsvc.hub.modes import LIST_MODES, parse_modes
@@ -26,7 +26,7 @@ from chatsvc.hub.text import sanitize_irc
 from chatsvc.protocols.irc import wire
 from chatsvc.protocols.irc.history import replay_on_join
 from chatsvc.protocols.irc.isupport import KICK_LENGTH
-from chatsvc.protocols.irc.render import AWAY_NOTIFY, SERVER_TIME
+from chatsvc.protocols.irc.render import AWAY_NOTIFY, SERVER_TIME, source
 
 if TYPE_CHECKING:
     from chatsvc.hub.factory import ChatFactory
@@ -43,20 +43,27 @@ ERR_TOOMANYCHANNELS = "405"
 #: C{away-notify} (C{AWAY} lines when someone you share a room with goes
 #: away or comes back, on any protocol); C{message-tags} (client tags
 #: relayed, TAGMSG, C{msgid}: L{chatsvc.protocols.irc.render}),
-#: C{labeled-response} and C{batch} (L{chatsvc.protocols.irc.labels}).
+#: C{labeled-response} and C{batch} (L{chatsvc.protocols.irc.labels});
+#: C{invite-notify} (INVITE lines when a member of your channel invites
+#: someone to it) and C{setname} (the SETNAME command, and SETNAME lines
+#: when you or someone you share a room with changes real name).
 CAP_NOTIFY = "cap-notify"
 MULTI_PREFIX = "multi-prefix"
 USERHOST_IN_NAMES = "userhost-in-names"
 ECHO_MESSAGE = "echo-message"
+INVITE_NOTIFY = "invite-notify"
+SETNAME = "setname"
 CAPABILITIES = (
     AWAY_NOTIFY,
     "batch",
     CAP_NOTIFY,
     ECHO_MESSAGE,
+    INVITE_NOTIFY,
     "labeled-response",
     "message-tags",
     MULTI_PREFIX,
     SERVER_TIME,
+    SETNAME,
     USERHOST_IN_NAMES,
 )
 
@@ -298,6 +305,15 @@ class ChannelCommands(RecordBacked):
         if invitee is not None and invitee.record.away is not None:
             self._reply(rfc.RPL_AWAY, name, invitee.record.away)
 
+    def _invite_notified(self, event: InviteNotified) -> None:
+        """invite-notify: another member invited someone to a channel we are in.
+
+        Rendered once per event for every client that asked (cached in the
+        event), nothing for the others.
+        """
+        if INVITE_NOTIFY in self._caps:
+            self._write(rendered(event, "irc!invite-notify", _invite_line))
+
     # -- topic, names, list ------------------------------------------------
 
     def _cmd_topic(self, params: list[str]) -> None:
@@ -519,3 +535,13 @@ class ChannelCommands(RecordBacked):
         "KICK": (2, _cmd_kick),
         "INVITE": (2, _cmd_invite),
     }
+    #: Event type -> handler(self, event), for the protocol's C{deliver}.
+    CHANNEL_EVENTS: ClassVar[dict[type, Callable[[Any, Any], None]]] = {
+        InviteNotified: _invite_notified,
+    }
+
+
+def _invite_line(event: Event) -> bytes:
+    assert isinstance(event, InviteNotified)
+    return wire.encode(wire.build(source(event.by, event.mask), "INVITE", event.name,
+                                  event.room))

@@ -14,6 +14,7 @@ from chatsvc.hub.names import MAX_NAME_LENGTH, MAX_ROOM_NAME_LENGTH
 from chatsvc.hub.rooms import MAX_KEY_LENGTH, MAX_LIST_ENTRIES, MAX_TOPIC_LENGTH
 from chatsvc.hub.settings import Settings
 from chatsvc.hub.users import BOT_MODE, MAX_AWAY_LENGTH
+from chatsvc.hub.watch import MAX_WATCHED
 
 VERSION = f"chatsvc-{chatsvc.__version__}"
 USER_MODES = "Biow"
@@ -53,6 +54,7 @@ def tokens(settings: Settings) -> list[str]:
         f"MAXLIST=beI:{MAX_LIST_ENTRIES}",
         f"MAXTARGETS={MAX_TARGETS}",
         f"MODES={MAX_MODE_ARGUMENTS}",
+        f"MONITOR={MAX_WATCHED}",
         f"NETWORK={settings.server_name}",
         f"NICKLEN={MAX_NAME_LENGTH}",
         f"PREFIX={PREFIX}",
@@ -64,4 +66,5 @@ def tokens(settings: Settings) -> list[str]:
         # Every line we send is UTF-8; one a client sends that is not is
         # read as latin-1, with a WARN INVALID_UTF8.
         "UTF8ONLY",
+        "WHOX",
     ]

@@ -56,7 +56,7 @@ from chatsvc.hub.errors import (
 )
 from chatsvc.hub.names import BadName, check_name
 from chatsvc.hub.text import plain, sanitize_ctcp, sanitize_irc
-from chatsvc.hub.users import CTCP, MESSAGE_TAGS, WALLOPS, User
+from chatsvc.hub.users import CTCP, MESSAGE_TAGS, NOTIFY, WALLOPS, User
 from chatsvc.protocols.irc import isupport, labels, nickserv, sasl, wire
 from chatsvc.protocols.irc.channels import (
     CAP_NOTIFY,
@@ -76,6 +76,7 @@ from chatsvc.protocols.irc.isupport import (
     VERSION,
 )
 from chatsvc.protocols.irc.labels import LABELED_RESPONSE
+from chatsvc.protocols.irc.monitor import MonitorCommands
 from chatsvc.protocols.irc.render import ACTION, WIRE_FORMAT, variant_bytes, wire_format
 from chatsvc.protocols.irc.render import irc_bytes as render
 from chatsvc.protocols.irc.users import UserCommands, clock_time
@@ -135,7 +136,7 @@ def _user(name: str) -> str:
     return "~" + (_USER_BAD.sub("", name)[: USER_LENGTH - 1] or "user")
 
 
-class IRCChatProtocol(ChannelCommands, UserCommands, BoundedLineReceiver):
+class IRCChatProtocol(ChannelCommands, UserCommands, MonitorCommands, BoundedLineReceiver):
     """One IRC client connection: a participant of the hub.
 
     A C{LineReceiver} through L{BoundedLineReceiver} (which says what it
@@ -151,10 +152,11 @@ class IRCChatProtocol(ChannelCommands, UserCommands, BoundedLineReceiver):
     #: The hub's record of this user (name, host, away, modes...): set by the hub.
     record: User
     protocol_name: ClassVar[str] = "IRC"
-    #: IRC clients answer CTCP requests, show WALLOPS and can show message
+    #: IRC clients answer CTCP requests, show WALLOPS, can show message
     #: tags (TAGMSG reaches them; those that did not negotiate message-tags
-    #: show nothing of it).
-    capabilities: ClassVar[frozenset[str]] = frozenset({CTCP, WALLOPS, MESSAGE_TAGS})
+    #: show nothing of it) and the IRCv3 notifications their clients ask
+    #: for (setname, invite-notify).
+    capabilities: ClassVar[frozenset[str]] = frozenset({CTCP, MESSAGE_TAGS, NOTIFY, WALLOPS})
     #: The format of the cached bytes this client reads: plain IRC until it
     #: negotiates server-time (L{chatsvc.protocols.irc.render.wire_format}).
     _wire_format: str = WIRE_FORMAT
@@ -341,7 +343,11 @@ class IRCChatProtocol(ChannelCommands, UserCommands, BoundedLineReceiver):
         elif isinstance(event, Motd):
             self._send_motd(event.lines)
         else:
-            self.log.debug("IRC: nothing to show for {event!r}", event=event)
+            show = self._EVENTS.get(type(event))
+            if show is not None:
+                show(self, event)
+            else:
+                self.log.debug("IRC: nothing to show for {event!r}", event=event)
 
     # -- input ---------------------------------------------------------------
 
@@ -840,4 +846,13 @@ class IRCChatProtocol(ChannelCommands, UserCommands, BoundedLineReceiver):
         "AUTHENTICATE": (1, sasl.authenticate),
         **ChannelCommands.CHANNEL_COMMANDS,
         **UserCommands.USER_COMMANDS,
+        **MonitorCommands.MONITOR_COMMANDS,
+    }
+
+    #: Events shown per recipient by the mixins (MONITOR's, setname's...):
+    #: type -> handler(self, event).
+    _EVENTS: ClassVar[dict[type, Callable[[IRCChatProtocol, Event], None]]] = {
+        **ChannelCommands.CHANNEL_EVENTS,
+        **UserCommands.USER_EVENTS,
+        **MonitorCommands.MONITOR_EVENTS,
     }

@@ -8,14 +8,15 @@ WHOIS with their current room, as C{name!name@host}.
 
 from __future__ import annotations
 
+import ipaddress
 import time
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar, NamedTuple
 
 from twisted.words.protocols import irc as rfc
 
 from chatsvc.conn.limits import MAX_WHO_REPLIES
-from chatsvc.events import Event
+from chatsvc.events import Event, RealNameChanged, rendered
 from chatsvc.hub.errors import (
     BadOperLogin,
     EmptyMessage,
@@ -26,15 +27,56 @@ from chatsvc.hub.errors import (
 from chatsvc.hub.masks import Wildcard
 from chatsvc.hub.names import fold
 from chatsvc.hub.participant import Participant, RecordBacked
-from chatsvc.hub.text import sanitize_irc
+from chatsvc.hub.text import plain, sanitize_irc
 from chatsvc.hub.users import SETTABLE_USER_MODES, User
 from chatsvc.protocols.irc import wire
-from chatsvc.protocols.irc.isupport import KICK_LENGTH, VERSION
+from chatsvc.protocols.irc.channels import SETNAME
+from chatsvc.protocols.irc.isupport import KICK_LENGTH, REALNAME_LENGTH, VERSION
+from chatsvc.protocols.irc.render import source
 
 if TYPE_CHECKING:
     from chatsvc.hub.factory import ChatFactory
 
 ERR_TOOMANYMATCHES = "416"
+RPL_WHOSPCRPL = "354"
+
+#: WHOX's fields, in the order a 354 reply gives them whatever the order
+#: asked: token, channel, user, IP, host, server, nick, flags, hop count,
+#: idle seconds, account, op level, real name.
+WHOX_FIELDS = "tcuihsnfdlaor"
+
+
+class Whox(NamedTuple):
+    """A WHOX request: the fields wanted, in reply order, and the query token."""
+
+    fields: str
+    token: str
+
+
+def whox_request(spec: str) -> tuple[str, Whox | None]:
+    """WHO's second parameter, C{[o][%<fields>[,<token>]]}: (options, WHOX or C{None}).
+
+    Unknown field letters are ignored.  The token is echoed in every reply,
+    so only what WHOX allows, one to three digits, is: anything else (the
+    client's text, which could hold a space) is C{0}.
+    """
+    options, percent, rest = spec.partition("%")
+    if not percent:
+        return options, None
+    letters, _, token = rest.partition(",")
+    fields = "".join(field for field in WHOX_FIELDS if field in letters)
+    if not (token.isascii() and token.isdigit() and len(token) <= 3):
+        token = "0"
+    return options, Whox(fields or "n", token)
+
+
+def _ip(host: str) -> str:
+    """WHOX's IP field: the address, or C{255.255.255.255} for a host that is none."""
+    try:
+        ipaddress.ip_address(host.partition("%")[0])
+    except ValueError:
+        return "255.255.255.255"
+    return wire.irc_host(host)
 
 
 def clock_time(seconds: float) -> str:
@@ -66,6 +108,7 @@ class UserCommands(RecordBacked):
     _bulk_allowed: Callable[[str], bool]
     _bulk_reply: Callable[..., None]
     _status_prefixes: Callable[[Any, Participant], str]
+    _caps: frozenset[str]
 
     def _person(self, nick: str) -> Participant | None:
         return self.hub.user_named(nick)
@@ -75,22 +118,37 @@ class UserCommands(RecordBacked):
 
     # -- WHO, WHOIS, WHOWAS ------------------------------------------------
 
-    def _who_line(self, channel: str, person: Participant, prefix: str = "") -> None:
-        """One 352: C{prefix} is the person's status in C{channel} (C{@}, C{+}),
-        shown after C{H}/C{G} (away) and C{*} (server operator); C{B} last
-        for a bot (user mode +B)."""
+    def _who_line(self, channel: str, person: Participant, prefix: str = "",
+                  whox: Whox | None = None) -> None:
+        """One 352, or 354 for a WHOX request: C{prefix} is the person's status
+        in C{channel} (C{@}, C{+}), shown after C{H}/C{G} (away) and C{*}
+        (server operator); C{B} last for a bot (user mode +B)."""
         record = person.record
         flags = ("G" if record.away is not None else "H") + (
             "*" if self._is_oper(person) else "") + prefix + ("B" if record.bot else "")
+        if whox is not None:
+            values = {"t": whox.token, "c": channel, "u": record.ident,
+                      "i": _ip(record.host), "h": wire.irc_host(record.host),
+                      "s": self.server.name, "n": record.name or "*", "f": flags, "d": "0",
+                      "l": str(max(0, int(self.server.clock.seconds() - record.last_active))),
+                      "a": record.account or "0", "o": "n/a", "r": record.real_name or "*"}
+            self._bulk_reply(RPL_WHOSPCRPL, *(values[field] for field in whox.fields),
+                             text="r" in whox.fields)
+            return
         self._bulk_reply(rfc.RPL_WHOREPLY, channel, record.ident,
                          wire.irc_host(record.host), self.server.name, record.name or "*",
                          flags, f"0 {record.real_name or '*'}")
 
     def _cmd_who(self, params: list[str]) -> None:
         """WHO on the reply budget; by mask, at most L{MAX_WHO_REPLIES} users
-        for anyone but a server operator (then 416)."""
+        for anyone but a server operator (then 416).
+
+        C{WHO <mask> o} is server operators only; C{WHO <mask> [o]%<fields>[,<token>]}
+        is WHOX (L{whox_request}): 354 replies with those fields.
+        """
         mask = params[0] if params and params[0] else "*"
-        opers_only = len(params) > 1 and params[1] == "o"
+        options, whox = whox_request(params[1] if len(params) > 1 else "")
+        opers_only = "o" in options
         if not self._bulk_allowed("WHO"):
             self._reply(rfc.RPL_ENDOFWHO, mask, "End of /WHO list")
             return
@@ -103,7 +161,8 @@ class UserCommands(RecordBacked):
                         continue
                     if hide_invisible and person.record.invisible:
                         continue
-                    self._who_line(room.name, person, self._status_prefixes(room, person))
+                    self._who_line(room.name, person, self._status_prefixes(room, person),
+                                   whox)
         else:
             shared = {p for room in self.hub.rooms_of(self) for p in room.everyone}
             pattern = Wildcard(fold(mask))
@@ -129,9 +188,9 @@ class UserCommands(RecordBacked):
                     rooms = [r for r in self.hub.rooms_of(person) if self.hub.can_see(self, r)]
                     if rooms:
                         self._who_line(rooms[0].name, person,
-                                       self._status_prefixes(rooms[0], person))
+                                       self._status_prefixes(rooms[0], person), whox)
                     else:
-                        self._who_line("*", person)
+                        self._who_line("*", person, whox=whox)
         self._reply(rfc.RPL_ENDOFWHO, mask, "End of /WHO list")
 
     def _cmd_whois(self, params: list[str]) -> None:
@@ -206,6 +265,27 @@ class UserCommands(RecordBacked):
             self._reply(rfc.RPL_NOWAWAY, "You have been marked as being away")
         else:
             self._reply(rfc.RPL_UNAWAY, "You are no longer marked as being away")
+
+    # -- SETNAME (IRCv3 setname) --------------------------------------------
+
+    def _cmd_setname(self, params: list[str]) -> None:
+        """SETNAME :real name: a new real name, cleaned and bounded as USER's.
+
+        The hub records it (WHOIS, WHO and the line protocol's C{/whois}
+        show it) and tells whoever shares a room, and us: with the setname
+        capability, as a C{SETNAME} line.  A blank one is C{FAIL}ed.
+        """
+        realname = plain(params[0]).strip()[:REALNAME_LENGTH]
+        if not realname:
+            self._write_line(self.server.name, "FAIL", "SETNAME", "INVALID_REALNAME",
+                             "Realname is not valid", text=True)
+            return
+        self.hub.set_realname(self, realname)
+
+    def _realname_changed(self, event: RealNameChanged) -> None:
+        """setname: someone (or we) changed real name; rendered once per event."""
+        if SETNAME in self._caps:
+            self._write(rendered(event, "irc!setname", _setname_line))
 
     # -- user modes and server operators ----------------------------------
 
@@ -329,10 +409,15 @@ class UserCommands(RecordBacked):
         "ADMIN": (0, _cmd_admin),
         "LINKS": (0, _cmd_links),
         "HELP": (0, _cmd_help),
+        "SETNAME": (1, _cmd_setname),
         "USERS": (0, lambda self, params: self._reply(rfc.ERR_USERSDISABLED,
                                                       "USERS has been disabled")),
         "SUMMON": (0, lambda self, params: self._reply(rfc.ERR_SUMMONDISABLED,
                                                        "SUMMON has been disabled")),
+    }
+    #: Event type -> handler(self, event), for the protocol's C{deliver}.
+    USER_EVENTS: ClassVar[dict[type, Callable[[Any, Any], None]]] = {
+        RealNameChanged: _realname_changed,
     }
 
 
@@ -348,7 +433,8 @@ _HELP_TOPICS = {
     "KICK": "KICK <#channel> <nick>[,...] [:reason] -- channel operators remove a member",
     "INVITE": "INVITE <nick> <#channel> -- invite someone (operators, on +i channels)",
     "NICK": "NICK <nick> -- change your nickname",
-    "WHO": "WHO <mask|#channel> [o] -- users matching a mask, or in a channel",
+    "WHO": "WHO <mask|#channel> [o][%fields[,token]] -- users matching a mask, "
+           "or in a channel (WHOX fields: tcuihsnfdlaor)",
     "WHOIS": "WHOIS <nick> -- about a user",
     "WHOWAS": "WHOWAS <nick> [count] -- who used a nickname recently",
     "ISON": "ISON <nick> ... -- which of these nicks are online",
@@ -367,7 +453,15 @@ _HELP_TOPICS = {
     "PING": "PING <token> -- the server answers PONG",
     "QUIT": "QUIT [:reason] -- leave",
     "HELP": "HELP [command] -- this help",
+    "MONITOR": "MONITOR +|- nick,... / C / L / S -- be told when nicks come and go",
+    "SETNAME": "SETNAME :<real name> -- change your real name",
 }
+
+def _setname_line(event: Event) -> bytes:
+    assert isinstance(event, RealNameChanged)
+    return wire.encode(wire.build(source(event.name, event.mask), "SETNAME", event.realname,
+                                  text=True))
+
 
 HELP: dict[str, list[str]] = {
     "INDEX": ["** Help System **", "Commands (HELP <command> for more):",

@@ -36,13 +36,16 @@ from chatsvc.events import (
     Event,
     Exited,
     Invited,
+    InviteNotified,
     Joined,
     Kicked,
     Left,
     ModesChanged,
     Motd,
     Notice,
+    Presence,
     PrivateMessage,
+    RealNameChanged,
     Registered,
     Renamed,
     RoomList,
@@ -211,6 +214,11 @@ _RENDERERS: dict[type, Callable[..., str]] = {
     # IRCv3 TAGMSG: only tags, which the line protocol does not show (the
     # hub does not send it here; nothing, should it ever come).
     TagMessage: lambda e, home: "",
+    # Only to watchers and NOTIFY protocols (IRC's MONITOR, setname,
+    # invite-notify); a line user reads real names in /whois.
+    Presence: lambda e, home: "",
+    RealNameChanged: lambda e, home: "",
+    InviteNotified: lambda e, home: "",
     Topic: lambda e, home: _topic_line(e.room, e.topic),
     RoomList: _room_list,
 }

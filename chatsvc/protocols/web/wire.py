@@ -25,13 +25,16 @@ from chatsvc.events import (
     Event,
     Exited,
     Invited,
+    InviteNotified,
     Joined,
     Kicked,
     Left,
     ModesChanged,
     Motd,
     Notice,
+    Presence,
     PrivateMessage,
+    RealNameChanged,
     Registered,
     Renamed,
     RoomList,
@@ -162,6 +165,12 @@ _BODIES: dict[type[Event], Callable[[Any], dict[str, Any]]] = {
     # this one, today); its body, should that change.
     TagMessage: lambda e: {"type": "tags", "from": e.sender, "to": e.target,
                            "tags": dict(e.tags)},
+    # Only to watchers and NOTIFY protocols (IRC's MONITOR, setname,
+    # invite-notify): no web user receives them today.
+    Presence: lambda e: {"type": "presence", "name": e.name, "online": e.online},
+    RealNameChanged: lambda e: {"type": "realname", "name": e.name, "realname": e.realname},
+    InviteNotified: lambda e: {"type": "invite_notified", "room": e.room, "by": e.by,
+                               "name": e.name},
     RoomList: lambda e: {"type": "rooms", "rooms": [
         {"room": name, "count": count, "topic": topic} for name, count, topic in e.rooms]},
 }
