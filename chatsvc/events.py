@@ -244,7 +244,9 @@ class Joined(Event):
 
     C{came_from} is the room they left for this one, when they moved (the
     line protocol's one current room) and that room is not secret.  C{away}
-    is their away message if they have one (IRC's away-notify shows it).
+    is their away message if they have one (IRC's away-notify shows it);
+    C{realname} and C{account} (C{None}: not logged in) are the record's,
+    for IRC's extended-join (not part of equality, like C{mask}).
     """
 
     room: str
@@ -252,6 +254,8 @@ class Joined(Event):
     mask: str = _mask()
     came_from: str | None = None
     away: str | None = None
+    realname: str = field(default="", compare=False, kw_only=True)
+    account: str | None = field(default=None, compare=False, kw_only=True)
 
 
 @event
@@ -459,6 +463,35 @@ class InviteNotified(Event):
     by: str
     name: str
     mask: str = _mask()
+
+
+@event
+class HostChanged(Event):
+    """C{name}'s shown username or host is now C{user}@C{host} (IRCv3 chghost).
+
+    A line or web user has no username of their own: their mask's is their
+    name, so a rename changes it.  To those who share a room with them, on
+    protocols that declare L{chatsvc.hub.users.NOTIFY}; C{mask} is the
+    old username and host with the new name, as IRC's CHGHOST source.
+    """
+
+    name: str
+    user: str
+    host: str
+    mask: str = _mask()
+
+
+@event
+class Watched(Event):
+    """C{change}, about a user the recipient watches (IRCv3 extended-monitor).
+
+    The hub sends it to watchers of the name (L{chatsvc.hub.watch}) who do
+    not share a room with the user, on protocols that declare
+    L{chatsvc.hub.users.NOTIFY}: an adapter shows C{change} as it would
+    show it from a room mate, if its client asked for that.
+    """
+
+    change: Event
 
 
 @event

@@ -8,7 +8,7 @@ rename and departure, and the IRC adapter shows it as 730/731.
 from __future__ import annotations
 
 import pytest
-from support import Net, Recorder, numerics
+from support import IRCUser, Net, Recorder, numerics
 
 from chatsvc.events import Presence
 from chatsvc.hub.watch import MAX_WATCHED, Watches
@@ -156,3 +156,62 @@ def test_the_registry_alone() -> None:
     assert watches.watched_by(a) == ["carol"]  # type: ignore[arg-type]
     watches.clear(b)  # type: ignore[arg-type]
     assert not watches.watchers("bob") and len(watches) == 1
+
+
+# -- extended-monitor -------------------------------------------------------------
+
+def _watcher(net: Net, caps: str) -> IRCUser:
+    watcher = net.irc_user("foo", channels="")
+    if caps:
+        watcher.ask(f"CAP REQ :{caps}")
+    watcher.ask("MONITOR + bar")
+    return watcher
+
+
+@pytest.mark.parametrize("protocol", ["irc", "line"])
+def test_extended_monitor_shows_the_away_of_those_watched(net: Net, protocol: str) -> None:
+    watcher = _watcher(net, "extended-monitor away-notify")
+    if protocol == "irc":
+        bar = net.irc_user("bar", channels="")
+        away, back = "AWAY :afk", "AWAY"
+        mask = "bar!~bar@192.0.2.1"
+    else:
+        bar = net.line_user("bar")
+        away, back = "/away afk", "/back"
+        mask = "bar!bar@198.51.100.7"
+    assert watcher.read() == [f":chatsvc 730 foo :{mask}"]
+    bar.send(away)
+    assert watcher.read() == [f":{mask} AWAY :afk"]
+    bar.send(back)
+    assert watcher.read() == [f":{mask} AWAY"]
+
+
+@pytest.mark.parametrize("caps", ["", "away-notify", "extended-monitor"])
+def test_without_both_caps_a_watcher_sees_no_away(net: Net, caps: str) -> None:
+    watcher = _watcher(net, caps)
+    bar = net.irc_user("bar", channels="")
+    watcher.read()
+    bar.send("AWAY :afk")
+    assert watcher.read() == []
+
+
+def test_extended_monitor_shows_setname_and_never_twice(net: Net) -> None:
+    watcher = _watcher(net, "extended-monitor setname")
+    bar = net.irc_user("bar", channels="")
+    watcher.read()
+    bar.send("SETNAME :new name")
+    assert watcher.read() == [":bar!~bar@192.0.2.1 SETNAME :new name"]
+    # Sharing a room: seen once, as a room mate.
+    watcher.send("JOIN #r")
+    bar.send("JOIN #r")
+    watcher.read()
+    bar.send("SETNAME :newer")
+    assert watcher.read() == [":bar!~bar@192.0.2.1 SETNAME :newer"]
+
+
+def test_setname_of_someone_watched_needs_extended_monitor(net: Net) -> None:
+    watcher = _watcher(net, "setname")
+    bar = net.irc_user("bar", channels="")
+    watcher.read()
+    bar.send("SETNAME :new name")
+    assert watcher.read() == []

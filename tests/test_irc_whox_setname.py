@@ -185,3 +185,64 @@ def test_invite_notify_renders_once_for_every_member(net: Net) -> None:
     assert list(event.wire) == ["irc!invite-notify"]
     lines = {tuple(member.read()) for member in members}
     assert lines == {(":op!~op@192.0.2.1 INVITE dave #chan",)}
+
+
+# -- chghost -----------------------------------------------------------------------
+
+def test_a_line_users_rename_changes_their_username_and_chghost_says_so(net: Net) -> None:
+    alice = net.irc_user("alice", channels="#chat")
+    plain = net.irc_user("plain", channels="#chat")
+    assert "chghost" in alice.ask("CAP LS")[0]
+    alice.ask("CAP REQ chghost")
+    line = net.line_user("bob")
+    alice.read()
+    plain.read()
+    line.send("#robert")
+    assert alice.read() == [":bob!bob@198.51.100.7 NICK robert",
+                            ":robert!bob@198.51.100.7 CHGHOST robert 198.51.100.7"]
+    assert plain.read() == [":bob!bob@198.51.100.7 NICK robert"]
+    assert net.hub.mask_of(line.protocol) == "robert!robert@198.51.100.7"
+
+
+def test_an_irc_users_rename_keeps_their_username_so_no_chghost(net: Net) -> None:
+    alice = net.irc_user("alice", channels="#chat")
+    alice.ask("CAP REQ chghost")
+    bob = net.irc_user("bob", channels="#chat")
+    alice.read()
+    bob.send("NICK robert")
+    assert alice.read() == [":bob!~bob@192.0.2.1 NICK robert"]
+
+
+# -- extended-join -----------------------------------------------------------------
+
+def test_extended_join_names_the_account_and_the_real_name(net: Net) -> None:
+    foo = net.irc_user("foo", channels="#chan")
+    plain = net.irc_user("plain", channels="#chan")
+    assert "extended-join" in foo.ask("CAP LS")[0]
+    foo.ask("CAP REQ extended-join")
+    net.irc_user("bar", channels="#chan")
+    assert foo.read() == [":bar!~bar@192.0.2.1 JOIN #chan * :Bar Example"]
+    assert plain.read() == [":bar!~bar@192.0.2.1 JOIN #chan"]
+    line = net.line_user("lina")  # a line user's real name is their name
+    line.send("/join #chan")
+    assert foo.read() == [":lina!lina@198.51.100.7 JOIN #chan * :lina"]
+    # The record's account, once someone is logged in to one (the accounts
+    # work sets it), is what the JOIN names.
+    carol = net.irc_user("carol", channels="")
+    carol.protocol.record.account = "carol_acct"
+    carol.send("SETNAME :Carol C")
+    carol.send("JOIN #chan")
+    assert foo.read() == [":carol!~carol@192.0.2.1 JOIN #chan carol_acct :Carol C"]
+
+
+def test_extended_join_with_the_other_formats_renders_once_per_format(net: Net) -> None:
+    users = [net.irc_user(f"u{i}", channels="#chan") for i in range(4)]
+    for user in users[:2]:
+        user.ask("CAP REQ :extended-join server-time away-notify")
+    joiner = net.irc_user("joiner", channels="")
+    joiner.send("AWAY :busy")
+    joiner.send("JOIN #chan")
+    first, second = users[0].read(), users[1].read()
+    assert first == second and len(first) == 2
+    assert first[0].endswith(":joiner!~joiner@192.0.2.1 JOIN #chan * :Joiner Example")
+    assert first[0].startswith("@time=") and first[1].endswith(" AWAY :busy")

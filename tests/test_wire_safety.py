@@ -22,6 +22,7 @@ from chatsvc.events import (
     Error,
     Event,
     Exited,
+    HostChanged,
     Invited,
     InviteNotified,
     Joined,
@@ -41,6 +42,7 @@ from chatsvc.events import (
     Topic,
     TopicChanged,
     Wallops,
+    Watched,
     Who,
 )
 from chatsvc.hub.modes import ModeChange
@@ -131,6 +133,8 @@ EVERY_EVENT: dict[type, Event] = {
     Presence: Presence(_H, True, mask=_H),
     RealNameChanged: RealNameChanged(_H, _H, mask=_H),
     InviteNotified: InviteNotified(_H, _H, _H, mask=_H),
+    HostChanged: HostChanged(_H, _H, _H, mask=_H),
+    Watched: Watched(AwayChanged(_H, _H, mask=_H)),
     Topic: Topic(_H, _H),
     RoomList: RoomList(((_H, 3, _H), ("#chat", 1, ""))),
     TagMessage: TagMessage(_H, _H, (("+react", _H),), mask=_H),
@@ -152,7 +156,8 @@ def test_every_event_reaches_irc_users_in_whole_lines(event):
     net = Net()
     alice = net.irc_user("alice", channels="#room")
     # What shows only when asked, too.
-    alice.ask("CAP REQ :away-notify message-tags server-time setname invite-notify")
+    alice.ask("CAP REQ :away-notify message-tags server-time setname invite-notify chghost "
+              "extended-monitor")
     alice.transport.clear()
     alice.protocol.deliver(event)
     data = alice.transport.value()
@@ -181,7 +186,8 @@ def test_room_state_reaches_irc_users_in_whole_lines(event):
 @pytest.mark.parametrize("event", EVERY_EVENT_VARIANTS, ids=lambda e: type(e).__name__)
 def test_every_event_reaches_line_users_in_whole_lines(event):
     data = line_bytes(event, "#chat")
-    if type(event) in (AwayChanged, TagMessage, Presence, RealNameChanged, InviteNotified):
+    if type(event) in (AwayChanged, TagMessage, Presence, RealNameChanged, InviteNotified,
+                       HostChanged, Watched):
         assert data == b""  # the line protocol does not show it
     else:
         assert_lines_whole(data)

@@ -35,6 +35,7 @@ from chatsvc.events import (
     AwayChanged,
     Entered,
     Exited,
+    HostChanged,
     Invited,
     InviteNotified,
     Joined,
@@ -53,6 +54,7 @@ from chatsvc.events import (
     Topic,
     TopicChanged,
     Wallops,
+    Watched,
 )
 from chatsvc.hub.counts import FAILED_ATTEMPTS, KILLED, REGISTER_TIMEOUT, Counts
 from chatsvc.hub.delivery import Delivery, LocalDelivery
@@ -518,11 +520,33 @@ class ChatFactory(ServerFactory):
         self.name_lines.info(self.log, "{old} is now {new}", old=old, new=new)
         stamp = self._stamp()
         self.delivery.to_user(participant, Registered(new, stamp=stamp))
-        self.delivery.to_many(self._audience(participant),
-                              Renamed(old, new, mask=mask, stamp=stamp))
+        audience = self._audience(participant)
+        self.delivery.to_many(audience, Renamed(old, new, mask=mask, stamp=stamp))
+        record = participant.record
+        if record.user is None:
+            # The mask's username is the name (a line or web user): it changed too.
+            told = [p for p in audience if NOTIFY in p.record.capabilities]
+            change = HostChanged(new, record.ident, record.host,
+                                 mask=user_mask(new, old, record.host), stamp=stamp)
+            if told:
+                self.delivery.to_many(told, change)
+            self._tell_watchers(participant, audience, change)
         if fold(old) != fold(new):  # a change of case is the same name to a watcher
             self._presence(old, None)
             self._presence(new, participant)
+
+    def _tell_watchers(self, participant: Participant, audience: Iterable[Participant],
+                       change: AwayChanged | RealNameChanged | HostChanged) -> None:
+        """Show C{change} (about C{participant}) to its watchers who did not
+        see it in a room (IRCv3 extended-monitor), as a L{Watched}."""
+        assert participant.name is not None
+        watchers = self.watches.watchers(participant.name)
+        if watchers:
+            seen = set(audience)
+            others = [w for w in watchers if w is not participant and w not in seen
+                      and NOTIFY in w.record.capabilities]
+            if others:
+                self.delivery.to_many(others, Watched(change, stamp=change.stamp))
 
     def _presence(self, name: str, holder: Participant | None) -> None:
         """Tell the watchers of C{name} (L{watches}) that C{holder} took it, or,
@@ -1085,12 +1109,14 @@ class ChatFactory(ServerFactory):
         name = self._require_name(participant)
         record = participant.record
         record.realname = realname
-        audience = [p for p in self._audience(participant) if NOTIFY in p.record.capabilities]
+        room_mates = self._audience(participant)
+        audience = [p for p in room_mates if NOTIFY in p.record.capabilities]
         if NOTIFY in record.capabilities:
             audience.append(participant)
-        self.delivery.to_many(audience, RealNameChanged(name, record.real_name,
-                                                        mask=self.mask_of(participant),
-                                                        stamp=self._stamp()))
+        change = RealNameChanged(name, record.real_name, mask=self.mask_of(participant),
+                                 stamp=self._stamp())
+        self.delivery.to_many(audience, change)
+        self._tell_watchers(participant, room_mates, change)
         return record.real_name
 
     def set_away(self, participant: Participant, text: str | None) -> str | None:
@@ -1106,9 +1132,11 @@ class ChatFactory(ServerFactory):
         record = participant.record
         if record.away != text:
             record.away = text
-            self.delivery.to_many(self._audience(participant),
-                                  AwayChanged(name, text, mask=self.mask_of(participant),
-                                              stamp=self._stamp()))
+            audience = self._audience(participant)
+            change = AwayChanged(name, text, mask=self.mask_of(participant),
+                                 stamp=self._stamp())
+            self.delivery.to_many(audience, change)
+            self._tell_watchers(participant, audience, change)
         return text
 
     def set_user_mode(self, participant: Participant, mode: str, on: bool) -> bool:
@@ -1271,8 +1299,10 @@ class ChatFactory(ServerFactory):
         """Add a member, telling the others there, and use up any invitation."""
         assert participant.name is not None
         # Announced before the joiner is added: the audience is who was there.
+        record = participant.record
         self.delivery.to_room(room, Joined(room.name, participant.name, came_from=came_from,
-                                           away=participant.record.away,
+                                           away=record.away, realname=record.real_name,
+                                           account=record.account,
                                            mask=self.mask_of(participant), stamp=stamp))
         room.add(participant)
         self._joined.setdefault(participant, {})[room.key] = room

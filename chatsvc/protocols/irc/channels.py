@@ -26,7 +26,7 @@ from chatsvc.hub.text import sanitize_irc
 from chatsvc.protocols.irc import wire
 from chatsvc.protocols.irc.history import replay_on_join
 from chatsvc.protocols.irc.isupport import KICK_LENGTH
-from chatsvc.protocols.irc.render import AWAY_NOTIFY, SERVER_TIME, source
+from chatsvc.protocols.irc.render import AWAY_NOTIFY, EXTENDED_JOIN, SERVER_TIME, source
 
 if TYPE_CHECKING:
     from chatsvc.hub.factory import ChatFactory
@@ -46,18 +46,29 @@ ERR_TOOMANYCHANNELS = "405"
 #: C{labeled-response} and C{batch} (L{chatsvc.protocols.irc.labels});
 #: C{invite-notify} (INVITE lines when a member of your channel invites
 #: someone to it) and C{setname} (the SETNAME command, and SETNAME lines
-#: when you or someone you share a room with changes real name).
+#: when you or someone you share a room with changes real name), C{chghost}
+#: (CHGHOST lines when the username a room mate shows changes: a line or
+#: web user's is their name, so their rename changes it) and
+#: C{extended-monitor} (what away-notify, setname and chghost show of a
+#: user you share a room with, also of those you MONITOR) and
+#: C{extended-join} (a JOIN names the account, C{*} for none, and the real
+#: name).
 CAP_NOTIFY = "cap-notify"
 MULTI_PREFIX = "multi-prefix"
 USERHOST_IN_NAMES = "userhost-in-names"
 ECHO_MESSAGE = "echo-message"
 INVITE_NOTIFY = "invite-notify"
 SETNAME = "setname"
+CHGHOST = "chghost"
+EXTENDED_MONITOR = "extended-monitor"
 CAPABILITIES = (
     AWAY_NOTIFY,
     "batch",
     CAP_NOTIFY,
+    CHGHOST,
     ECHO_MESSAGE,
+    EXTENDED_JOIN,
+    EXTENDED_MONITOR,
     INVITE_NOTIFY,
     "labeled-response",
     "message-tags",

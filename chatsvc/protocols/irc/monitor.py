@@ -22,9 +22,10 @@ from typing import TYPE_CHECKING, Any, ClassVar
 
 from twisted.words.protocols import irc as rfc
 
-from chatsvc.events import Event, Presence
+from chatsvc.events import Event, Presence, Watched
 from chatsvc.hub.participant import RecordBacked
 from chatsvc.protocols.irc import wire
+from chatsvc.protocols.irc.channels import EXTENDED_MONITOR
 
 if TYPE_CHECKING:
     from chatsvc.hub.factory import ChatFactory
@@ -50,6 +51,7 @@ class MonitorCommands(RecordBacked):
     server: Any
     _reply: Callable[..., None]
     _bulk_allowed: Callable[[str], bool]
+    _caps: frozenset[str]
     if TYPE_CHECKING:  # provided by the protocol, as a read-only property
         @property
         def _me(self) -> str: ...
@@ -109,6 +111,16 @@ class MonitorCommands(RecordBacked):
         else:
             self._reply(RPL_MONOFFLINE, event.name)
 
+    def _watched(self, event: Watched) -> None:
+        """extended-monitor: a change of someone we watch, shown as from a room mate.
+
+        Shown only to a client that asked for extended-monitor, and then
+        only what its other capabilities show (an C{AWAY} with away-notify,
+        a C{SETNAME} with setname...): the change's own rendering.
+        """
+        if EXTENDED_MONITOR in self._caps:
+            self.deliver(event.change)
+
     #: COMMAND -> (fewest parameters, handler(self, params)), for
     #: L{chatsvc.protocols.irc.protocol.IRCChatProtocol._COMMANDS}.
     MONITOR_COMMANDS: ClassVar[dict[str, tuple[int, Callable[[Any, list[str]], None]]]] = {
@@ -117,4 +129,5 @@ class MonitorCommands(RecordBacked):
     #: Event type -> handler(self, event), for the protocol's C{deliver}.
     MONITOR_EVENTS: ClassVar[dict[type, Callable[[Any, Any], None]]] = {
         Presence: _presence,
+        Watched: _watched,
     }

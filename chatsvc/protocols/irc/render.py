@@ -143,27 +143,32 @@ def irc_bytes(event: Event) -> bytes | None:
 # away); one that negotiated message-tags gets each event's id as
 # ``msgid`` (on its first line: a message split over two lines is still
 # one message), the client-only tags its sender attached (``+typing``,
-# ``+draft/reply``...) and ``bot`` on every line, and TAGMSG.  Each
+# ``+draft/reply``...) and ``bot`` on every line, and TAGMSG; one that
+# negotiated extended-join gets JOINs with the account and real name.  Each
 # combination is a wire format of its own, so a broadcast still renders
 # its bytes once for all the clients that asked for the same.
 
 SERVER_TIME = "server-time"
 AWAY_NOTIFY = "away-notify"
 MESSAGE_TAGS = "message-tags"
+#: JOIN with the account (C{*}: none) and the real name.
+EXTENDED_JOIN = "extended-join"
 
-#: (server-time, away-notify, message-tags) -> the wire format's name.
+#: (server-time, away-notify, message-tags, extended-join) -> the wire format's name.
 _FORMATS = {
-    (timed, away, tagged): WIRE_FORMAT + ("@time" if timed else "") + ("+away" if away else "")
-    + ("+tags" if tagged else "")
+    (timed, away, tagged, extended): WIRE_FORMAT + ("@time" if timed else "") + (
+        "+away" if away else "") + ("+tags" if tagged else "") + ("+xjoin" if extended else "")
     for timed in (False, True) for away in (False, True) for tagged in (False, True)
+    for extended in (False, True)
 }
-#: Each format's (server-time, away-notify, message-tags).
+#: Each format's (server-time, away-notify, message-tags, extended-join).
 _FLAGS = {fmt: flags for flags, fmt in _FORMATS.items()}
 
 
 def wire_format(caps: frozenset[str]) -> str:
     """The wire format a client with these capabilities reads."""
-    return _FORMATS[SERVER_TIME in caps, AWAY_NOTIFY in caps, MESSAGE_TAGS in caps]
+    return _FORMATS[SERVER_TIME in caps, AWAY_NOTIFY in caps, MESSAGE_TAGS in caps,
+                    EXTENDED_JOIN in caps]
 
 
 def _away(name: str, mask: str, away: str | None) -> bytes:
@@ -186,7 +191,10 @@ def variant_bytes(event: Event, wire_format: str) -> bytes | None:
     data = irc_bytes(event)
     if data is None:
         return None
-    timed, away, tagged = _FLAGS[wire_format]
+    timed, away, tagged, extended = _FLAGS[wire_format]
+    if extended and isinstance(event, Joined):
+        data = encode(build(source(event.name, event.mask), "JOIN", event.room,
+                            event.account or "*", event.realname or event.name, text=True))
     if away:
         if isinstance(event, AwayChanged):
             data = _away(event.name, event.mask, event.away)

@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any, ClassVar, NamedTuple
 from twisted.words.protocols import irc as rfc
 
 from chatsvc.conn.limits import MAX_WHO_REPLIES
-from chatsvc.events import Event, RealNameChanged, rendered
+from chatsvc.events import Event, HostChanged, RealNameChanged, rendered
 from chatsvc.hub.errors import (
     BadOperLogin,
     EmptyMessage,
@@ -30,7 +30,7 @@ from chatsvc.hub.participant import Participant, RecordBacked
 from chatsvc.hub.text import plain, sanitize_irc
 from chatsvc.hub.users import SETTABLE_USER_MODES, User
 from chatsvc.protocols.irc import wire
-from chatsvc.protocols.irc.channels import SETNAME
+from chatsvc.protocols.irc.channels import CHGHOST, SETNAME
 from chatsvc.protocols.irc.isupport import KICK_LENGTH, REALNAME_LENGTH, VERSION
 from chatsvc.protocols.irc.render import source
 
@@ -287,6 +287,11 @@ class UserCommands(RecordBacked):
         if SETNAME in self._caps:
             self._write(rendered(event, "irc!setname", _setname_line))
 
+    def _host_changed(self, event: HostChanged) -> None:
+        """chghost: a room mate's shown username (or host) changed; rendered once."""
+        if CHGHOST in self._caps:
+            self._write(rendered(event, "irc!chghost", _chghost_line))
+
     # -- user modes and server operators ----------------------------------
 
     def _user_mode(self, target: str, changes: list[str]) -> None:
@@ -418,6 +423,7 @@ class UserCommands(RecordBacked):
     #: Event type -> handler(self, event), for the protocol's C{deliver}.
     USER_EVENTS: ClassVar[dict[type, Callable[[Any, Any], None]]] = {
         RealNameChanged: _realname_changed,
+        HostChanged: _host_changed,
     }
 
 
@@ -461,6 +467,12 @@ def _setname_line(event: Event) -> bytes:
     assert isinstance(event, RealNameChanged)
     return wire.encode(wire.build(source(event.name, event.mask), "SETNAME", event.realname,
                                   text=True))
+
+
+def _chghost_line(event: Event) -> bytes:
+    assert isinstance(event, HostChanged)
+    return wire.encode(wire.build(source(event.name, event.mask), "CHGHOST",
+                                  wire.middle(event.user), wire.irc_host(event.host)))
 
 
 HELP: dict[str, list[str]] = {

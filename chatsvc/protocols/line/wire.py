@@ -35,6 +35,7 @@ from chatsvc.events import (
     Error,
     Event,
     Exited,
+    HostChanged,
     Invited,
     InviteNotified,
     Joined,
@@ -54,6 +55,7 @@ from chatsvc.events import (
     Topic,
     TopicChanged,
     Wallops,
+    Watched,
     Who,
     scrubbed,
 )
@@ -219,6 +221,8 @@ _RENDERERS: dict[type, Callable[..., str]] = {
     Presence: lambda e, home: "",
     RealNameChanged: lambda e, home: "",
     InviteNotified: lambda e, home: "",
+    HostChanged: lambda e, home: "",
+    Watched: lambda e, home: "",
     Topic: lambda e, home: _topic_line(e.room, e.topic),
     RoomList: _room_list,
 }

@@ -24,6 +24,7 @@ from chatsvc.events import (
     Error,
     Event,
     Exited,
+    HostChanged,
     Invited,
     InviteNotified,
     Joined,
@@ -43,6 +44,7 @@ from chatsvc.events import (
     Topic,
     TopicChanged,
     Wallops,
+    Watched,
     Who,
     utc_time,
 )
@@ -171,6 +173,8 @@ _BODIES: dict[type[Event], Callable[[Any], dict[str, Any]]] = {
     RealNameChanged: lambda e: {"type": "realname", "name": e.name, "realname": e.realname},
     InviteNotified: lambda e: {"type": "invite_notified", "room": e.room, "by": e.by,
                                "name": e.name},
+    HostChanged: lambda e: {"type": "host", "name": e.name, "user": e.user, "host": e.host},
+    Watched: lambda e: {"type": "watched", "change": body_of(e.change)},
     RoomList: lambda e: {"type": "rooms", "rooms": [
         {"room": name, "count": count, "topic": topic} for name, count, topic in e.rooms]},
 }
