@@ -197,6 +197,69 @@ def test_irssi(chat_server: tuple[int, int], tmp_path: Path) -> None:
         bob.close()
 
 
+def _irssi(tmp_path: Path, irc_port: int, nick: str) -> Tmux:
+    home = tmp_path / "irssi"
+    home.mkdir()
+    (home / "config").write_text(
+        'settings = { "irc/core" = { cmd_queue_speed = "10msec"; '
+        'cmds_max_at_once = "20"; }; };\n')
+    env = {**os.environ, "TERM": "screen", "HOME": str(tmp_path)}
+    return Tmux(["irssi", f"--home={home}", "-n", nick, "-c", "127.0.0.1", "-p",
+                 str(irc_port)], env)
+
+
+@pytest.mark.skipif(shutil.which("irssi") is None or shutil.which("tmux") is None,
+                    reason="irssi and tmux are not installed (.ci/run installs them)")
+def test_irssi_monitor_setname_and_the_caps_it_enables(chat_server: tuple[int, int],
+                                                       tmp_path: Path) -> None:
+    """irssi asks for chghost, extended-join, invite-notify and setname and
+    gets them; MONITOR, SETNAME and a line user's rename show as they should."""
+    line_port, irc_port = chat_server
+    irssi = _irssi(tmp_path, irc_port, "ursula")
+    dave = carol = None
+    try:
+        wait_for(lambda: irssi.shows("Welcome to the testnet IRC network"), "irssi to register")
+        acknowledged = next(line for line in irssi.screen().splitlines()
+                            if "Capabilities acknowledged:" in line)
+        for cap in ("chghost", "extended-join", "invite-notify", "setname"):
+            assert cap in acknowledged.split(), (cap, acknowledged)
+        # MONITOR: 731 at once, then 730 when a line user takes the name.
+        irssi.keys("/quote MONITOR + dave")
+        wait_for(lambda: any(line.endswith("-!- dave") for line in irssi.screen().splitlines()),
+                 "irssi to show dave offline")
+        dave = LineUser(line_port, "dave")
+        wait_for(lambda: irssi.shows("-!- dave!dave@127.0.0.1"), "irssi to show dave online")
+        irssi.keys("/join #chat")
+        wait_for(lambda: irssi.shows("ursula [~root@127.0.0.1] has joined #chat"), "irssi in #chat")
+        # A line user's rename changes their mask's username: CHGHOST keeps
+        # irssi's idea of it right, as the part that follows shows.
+        dave.say("#david")
+        wait_for(lambda: irssi.shows("david [david@127.0.0.1] has changed host"),
+                 "irssi to show the CHGHOST")
+        dave.say("/join #x")
+        wait_for(lambda: irssi.shows("david [david@127.0.0.1] has left #chat [left for #x]"),
+                 "david's part with his new mask")
+        # invite-notify: a member invites someone to the channel.
+        carol = LineUser(line_port, "carol")
+        wait_for(lambda: irssi.shows("carol [carol@127.0.0.1] has joined #chat"), "carol's join")
+        carol.say("/invite david")
+        wait_for(lambda: irssi.shows("david has been invited to #chat by carol"),
+                 "irssi to show the invitation")
+        # SETNAME: the new real name in WHOIS (irssi shows it in its status window).
+        irssi.keys("/window 1")
+        irssi.keys("/quote SETNAME :Ursula Example")
+        irssi.keys("/whois ursula")
+        wait_for(lambda: irssi.shows("ircname  : Ursula Example"), "the new real name in WHOIS")
+    except (AssertionError, StopIteration):
+        print(irssi.screen())
+        raise
+    finally:
+        irssi.kill()
+        for user in (dave, carol):
+            if user is not None:
+                user.close()
+
+
 class WeeChat:
     """weechat-headless, commanded through its FIFO and read through its logs."""
 
