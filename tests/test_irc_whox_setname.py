@@ -246,3 +246,24 @@ def test_extended_join_with_the_other_formats_renders_once_per_format(net: Net) 
     assert first == second and len(first) == 2
     assert first[0].endswith(":joiner!~joiner@192.0.2.1 JOIN #chan * :Joiner Example")
     assert first[0].startswith("@time=") and first[1].endswith(" AWAY :busy")
+
+
+# -- INVITE alone, HELPOP ----------------------------------------------------------
+
+def test_invite_alone_lists_ones_invitations(net: Net) -> None:
+    alice = net.irc_user("alice", channels="#b,#a")
+    bob = net.irc_user("bob", channels="")
+    assert bob.ask("INVITE") == [":chatsvc 337 bob :End of /INVITE list"]
+    alice.send("INVITE bob #b", "INVITE bob #a")
+    assert bob.ask("INVITE") == [":chatsvc 336 bob #a", ":chatsvc 336 bob #b",
+                                 ":chatsvc 337 bob :End of /INVITE list"]
+    bob.send("JOIN #a")  # an invitation used is gone
+    assert numerics(bob.ask("INVITE")) == ["336", "337"]
+    assert numerics(bob.ask("INVITE alice")) == ["461"]
+
+
+def test_helpop_is_help(net: Net) -> None:
+    bob = net.irc_user("bob", channels="")
+    assert bob.ask("HELPOP") == bob.ask("HELP")
+    assert bob.ask("HELPOP monitor") == bob.ask("HELP MONITOR")
+    assert numerics(bob.ask("HELP MONITOR")) == ["704", "705", "706"]

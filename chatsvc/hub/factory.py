@@ -1170,6 +1170,11 @@ class ChatFactory(ServerFactory):
         except NoSuchRoom:
             return None
 
+    def invitations(self, participant: Participant) -> list[str]:
+        """The rooms C{participant} is invited to and has not joined, sorted (IRC's
+        C{INVITE} with no arguments)."""
+        return sorted((room.name for room in self._invites.get(participant, ())), key=fold)
+
     def is_server_operator(self, participant: Participant) -> bool:
         """Whether C{participant} logged in with C{/oper}."""
         return participant in self.opers

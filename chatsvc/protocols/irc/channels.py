@@ -33,6 +33,8 @@ if TYPE_CHECKING:
     from chatsvc.hub.users import User
 
 ERR_TOOMANYCHANNELS = "405"
+RPL_INVITELIST = "336"
+RPL_ENDOFINVITELIST = "337"
 
 #: IRCv3 capabilities this adapter implements (CAP LS): C{cap-notify} (we
 #: would announce CAP NEW/DEL; the set never changes while we run),
@@ -305,6 +307,16 @@ class ChannelCommands(RecordBacked):
                     self._refused(refusal)
 
     def _cmd_invite(self, params: list[str]) -> None:
+        """INVITE nick #channel; with no arguments, the channels we are invited
+        to (336s, then 337: at most one per room there is, so bounded)."""
+        if not params:
+            for name in self.hub.invitations(self):
+                self._reply(RPL_INVITELIST, name, text=False)
+            self._reply(RPL_ENDOFINVITELIST, "End of /INVITE list")
+            return
+        if len(params) < 2:
+            self._reply(rfc.ERR_NEEDMOREPARAMS, "INVITE", "Not enough parameters")
+            return
         nick, room = params[0], params[1]
         try:
             name = self.hub.invite(self, room, nick)
@@ -544,7 +556,7 @@ class ChannelCommands(RecordBacked):
         "LIST": (0, _cmd_list),
         "MODE": (1, _cmd_mode),
         "KICK": (2, _cmd_kick),
-        "INVITE": (2, _cmd_invite),
+        "INVITE": (0, _cmd_invite),
     }
     #: Event type -> handler(self, event), for the protocol's C{deliver}.
     CHANNEL_EVENTS: ClassVar[dict[type, Callable[[Any, Any], None]]] = {

@@ -414,6 +414,7 @@ class UserCommands(RecordBacked):
         "ADMIN": (0, _cmd_admin),
         "LINKS": (0, _cmd_links),
         "HELP": (0, _cmd_help),
+        "HELPOP": (0, _cmd_help),  # what some servers call HELP
         "SETNAME": (1, _cmd_setname),
         "USERS": (0, lambda self, params: self._reply(rfc.ERR_USERSDISABLED,
                                                       "USERS has been disabled")),
@@ -437,7 +438,8 @@ _HELP_TOPICS = {
     "LIST": "LIST [#channel,*mask*,!*mask*,>N,<N] -- the channels you may see (100 at most)",
     "MODE": "MODE <#channel> [+|-beIiklmnostv [args]] / MODE <nick> [+|-iwB]",
     "KICK": "KICK <#channel> <nick>[,...] [:reason] -- channel operators remove a member",
-    "INVITE": "INVITE <nick> <#channel> -- invite someone (operators, on +i channels)",
+    "INVITE": "INVITE <nick> <#channel> -- invite someone (operators, on +i channels); "
+              "INVITE alone lists your invitations",
     "NICK": "NICK <nick> -- change your nickname",
     "WHO": "WHO <mask|#channel> [o][%fields[,token]] -- users matching a mask, "
            "or in a channel (WHOX fields: tcuihsnfdlaor)",
