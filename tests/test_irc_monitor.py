@@ -143,6 +143,19 @@ def test_presence_leaves_the_hub_through_the_delivery_seam(net: Net) -> None:
     assert [e.online for e in watcher.events if isinstance(e, Presence)] == [True, False]
 
 
+def test_the_server_holds_a_bounded_number_of_entries_in_all(net: Net) -> None:
+    net.hub.watches.total_limit = 150  # MAX_TOTAL_WATCHED, scaled down
+    first, second = net.irc_user("first", channels=""), net.irc_user("second", channels="")
+    first.ask("MONITOR + " + ",".join(f"a{i}" for i in range(100)))
+    replies = second.ask("MONITOR + " + ",".join(f"b{i}" for i in range(60)))
+    assert f":chatsvc 734 second {MAX_WATCHED} b50,b51,b52,b53,b54,b55,b56,b57,b58,b59 " \
+        ":Monitor list is full." in replies
+    assert len(net.hub.watches) == 150
+    first.drop()  # room again once a list goes
+    assert numerics(second.ask("MONITOR + b59")) == ["731"]
+    assert len(net.hub.watches) == 51
+
+
 def test_the_registry_alone() -> None:
     watches = Watches(limit=2)
     a, b = object(), object()
@@ -150,9 +163,14 @@ def test_the_registry_alone() -> None:
     assert (added.added, added.invalid, added.over_limit) == (
         ["Bob", "bob", "carol"], ["c!d@e"], ["dave"])
     watches.add(b, ["BOB"])  # type: ignore[arg-type]
-    assert watches.watchers("bob") == {a, b}
+    assert watches.watchers("bob") == {a, b} and len(watches) == 3
     watches.remove(a, ["BOB", "nobody"])  # type: ignore[arg-type]
     assert watches.watchers("bob") == {b}
+    watches.add(a, ["bob"])  # type: ignore[arg-type]
+    watches.clear(b)  # type: ignore[arg-type]
+    assert watches.watchers("bob") == {a}
+    watches.remove(a, ["bob"])  # type: ignore[arg-type]
+    watches.add(b, ["BOB"])  # type: ignore[arg-type]
     assert watches.watched_by(a) == ["carol"]  # type: ignore[arg-type]
     watches.clear(b)  # type: ignore[arg-type]
     assert not watches.watchers("bob") and len(watches) == 1
