@@ -267,3 +267,26 @@ def test_helpop_is_help(net: Net) -> None:
     assert bob.ask("HELPOP") == bob.ask("HELP")
     assert bob.ask("HELPOP monitor") == bob.ask("HELP MONITOR")
     assert numerics(bob.ask("HELP MONITOR")) == ["704", "705", "706"]
+
+
+def test_notifications_carry_server_time_for_those_who_asked_it(net: Net) -> None:
+    timed = net.irc_user("timed", channels="#chan")
+    plain = net.irc_user("plain", channels="#chan")
+    timed.ask("CAP REQ :setname server-time invite-notify chghost")
+    plain.ask("CAP REQ :setname invite-notify chghost")
+    net.irc_user("dave", channels="")
+    line = net.line_user("lina")
+    line.send("/join #chan")
+    for user in (timed, plain):
+        user.read()
+    net.clock.advance(0.25)
+    stamp = "@time=2023-11-14T22:13:20.250Z "
+    plain.send("SETNAME :Plain Person")
+    assert timed.read() == [stamp + ":plain!~plain@192.0.2.1 SETNAME :Plain Person"]
+    assert plain.read() == [":plain!~plain@192.0.2.1 SETNAME :Plain Person"]
+    line.send("/invite dave")
+    assert timed.read() == [stamp + ":lina!lina@198.51.100.7 INVITE dave #chan"]
+    assert plain.read() == [":lina!lina@198.51.100.7 INVITE dave #chan"]
+    line.send("#linda")
+    assert timed.read()[1] == stamp + ":linda!lina@198.51.100.7 CHGHOST linda 198.51.100.7"
+    assert plain.read()[1] == ":linda!lina@198.51.100.7 CHGHOST linda 198.51.100.7"

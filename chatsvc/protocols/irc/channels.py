@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any, ClassVar, cast
 from twisted.words.protocols import irc as rfc
 
 from chatsvc.conn.limits import MAX_LIST_REPLIES, ReplyBudget
-from chatsvc.events import Entered, Event, Exited, InviteNotified, rendered
+from chatsvc.events import Entered, Event, Exited, InviteNotified, rendered, utc_time
 from chatsvc.hub import errors
 from chatsvc.hub.masks import Wildcard
 from chatsvc.hub.modes import LIST_MODES, parse_modes
@@ -142,6 +142,20 @@ _REFUSALS: dict[str, Callable[[Any], tuple[str, ...]]] = {
     errors.NoSuchService.code: lambda e: (rfc.ERR_NOSUCHNICK, e.name,
                                           "No such nick/channel"),
 }
+
+
+def notification_bytes(event: Event, cap: str, caps: frozenset[str],
+                       line: Callable[[Event], bytes]) -> bytes:
+    """The bytes of a notification only clients with C{cap} get (invite-notify,
+    setname, chghost): C{line(event)}, with C{@time=} for server-time clients.
+
+    Rendered once per event for each of the two variants (cached in the
+    event under C{irc!<cap>} and C{irc!<cap>@time}), not per recipient.
+    """
+    if SERVER_TIME not in caps or event.id is None:
+        return rendered(event, f"irc!{cap}", line)
+    return rendered(event, f"irc!{cap}@time", lambda e: b"@time=" + utc_time(
+        e.time).encode("ascii") + b" " + line(e))
 
 
 def refusal_numeric(refusal: errors.ChatError) -> tuple[str, ...] | None:
@@ -335,7 +349,7 @@ class ChannelCommands(RecordBacked):
         event), nothing for the others.
         """
         if INVITE_NOTIFY in self._caps:
-            self._write(rendered(event, "irc!invite-notify", _invite_line))
+            self._write(notification_bytes(event, INVITE_NOTIFY, self._caps, _invite_line))
 
     # -- topic, names, list ------------------------------------------------
 

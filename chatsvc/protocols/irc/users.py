@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any, ClassVar, NamedTuple
 from twisted.words.protocols import irc as rfc
 
 from chatsvc.conn.limits import MAX_WHO_REPLIES
-from chatsvc.events import Event, HostChanged, RealNameChanged, rendered
+from chatsvc.events import Event, HostChanged, RealNameChanged
 from chatsvc.hub.errors import (
     BadOperLogin,
     EmptyMessage,
@@ -30,7 +30,7 @@ from chatsvc.hub.participant import Participant, RecordBacked
 from chatsvc.hub.text import plain, sanitize_irc
 from chatsvc.hub.users import SETTABLE_USER_MODES, User
 from chatsvc.protocols.irc import wire
-from chatsvc.protocols.irc.channels import CHGHOST, SETNAME
+from chatsvc.protocols.irc.channels import CHGHOST, SETNAME, notification_bytes
 from chatsvc.protocols.irc.isupport import KICK_LENGTH, REALNAME_LENGTH, VERSION
 from chatsvc.protocols.irc.render import source
 
@@ -285,12 +285,12 @@ class UserCommands(RecordBacked):
     def _realname_changed(self, event: RealNameChanged) -> None:
         """setname: someone (or we) changed real name; rendered once per event."""
         if SETNAME in self._caps:
-            self._write(rendered(event, "irc!setname", _setname_line))
+            self._write(notification_bytes(event, SETNAME, self._caps, _setname_line))
 
     def _host_changed(self, event: HostChanged) -> None:
         """chghost: a room mate's shown username (or host) changed; rendered once."""
         if CHGHOST in self._caps:
-            self._write(rendered(event, "irc!chghost", _chghost_line))
+            self._write(notification_bytes(event, CHGHOST, self._caps, _chghost_line))
 
     # -- user modes and server operators ----------------------------------
 
