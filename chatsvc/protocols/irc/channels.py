@@ -26,7 +26,13 @@ from chatsvc.hub.text import sanitize_irc
 from chatsvc.protocols.irc import wire
 from chatsvc.protocols.irc.history import replay_on_join
 from chatsvc.protocols.irc.isupport import KICK_LENGTH
-from chatsvc.protocols.irc.render import AWAY_NOTIFY, EXTENDED_JOIN, SERVER_TIME, source
+from chatsvc.protocols.irc.render import (
+    AWAY_NOTIFY,
+    EXTENDED_JOIN,
+    MESSAGE_TAGS,
+    SERVER_TIME,
+    source,
+)
 
 if TYPE_CHECKING:
     from chatsvc.hub.factory import ChatFactory
@@ -147,15 +153,21 @@ _REFUSALS: dict[str, Callable[[Any], tuple[str, ...]]] = {
 def notification_bytes(event: Event, cap: str, caps: frozenset[str],
                        line: Callable[[Event], bytes]) -> bytes:
     """The bytes of a notification only clients with C{cap} get (invite-notify,
-    setname, chghost): C{line(event)}, with C{@time=} for server-time clients.
+    setname, chghost): C{line(event)}, with C{@time=} for server-time clients
+    and the event's C{msgid} for message-tags clients.
 
-    Rendered once per event for each of the two variants (cached in the
-    event under C{irc!<cap>} and C{irc!<cap>@time}), not per recipient.
+    Rendered once per event for each of the four variants (cached in the
+    event under C{irc!<cap>}, C{irc!<cap>@time}, C{irc!<cap>+tags} and
+    C{irc!<cap>@time+tags}), not per recipient.
     """
-    if SERVER_TIME not in caps or event.id is None:
+    timed = SERVER_TIME in caps and event.id is not None
+    tagged = MESSAGE_TAGS in caps and event.id is not None
+    if not (timed or tagged):
         return rendered(event, f"irc!{cap}", line)
-    return rendered(event, f"irc!{cap}@time", lambda e: b"@time=" + utc_time(
-        e.time).encode("ascii") + b" " + line(e))
+    tags = ([("time", utc_time(event.time))] if timed else []) + (
+        [("msgid", event.id or "")] if tagged else [])
+    return rendered(event, f"irc!{cap}" + ("@time" if timed else "") + (
+        "+tags" if tagged else ""), lambda e: wire.tag_section(tags) + line(e))
 
 
 def refusal_numeric(refusal: errors.ChatError) -> tuple[str, ...] | None:
