@@ -98,25 +98,33 @@ def test_an_unregistered_clients_empty_nick_in_a_reply_is_a_star(net: Net) -> No
 
 # -- relayed lines fit the recipient's 512 bytes -------------------------------
 
-def test_a_longest_privmsg_to_a_nick_reaches_the_recipient_whole_in_512_byte_lines(
+def test_a_privmsg_too_long_once_the_prefix_is_added_is_refused_and_one_that_fits_is_whole(
         net: Net) -> None:
-    """The sender's line is 512 bytes; the recipient's carries the sender's
-    prefix as well, so it is split, measured on the line as received."""
+    """The sender's line is 512 bytes; the recipient's would carry the
+    sender's prefix as well, so it is refused (417), never split or cut;
+    the longest that fits, measured on the line as received, arrives whole."""
     sender = IRCUser(net)
     sender.send("NICK nick1", "USER longusername 0 * :Realname")
     nick2 = net.irc_user("nick2", channels="")
     sender.read()
     line = "PRIVMSG nick2 :"
+    prefix = ":nick1!~longusern@192.0.2.1 PRIVMSG nick2 :"
     for payload in ("a" * (512 - len(line) - 2),
                     "a" * (512 - len(line) - 2 - 4) + "\N{SMILING FACE WITH OPEN MOUTH}"):
         assert len((line + payload).encode()) + 2 == 512
         sender.send(line + payload)
-        received = nick2.read()
-        assert len(received) == 2
-        assert all(len(got.encode()) + 2 <= 512 for got in received)
-        prefix = ":nick1!~longusern@192.0.2.1 PRIVMSG nick2 :"
-        assert all(got.startswith(prefix) for got in received)
-        assert "".join(got[len(prefix):] for got in received) == payload
+        assert sender.read() == [
+            ":chatsvc 417 nick1 :Input line was too long (512 bytes once your prefix is added)"]
+        assert nick2.read() == []
+    room = 512 - 2 - len(prefix.encode())
+    for payload in ("a" * room, "a" * (room - 4) + "\N{SMILING FACE WITH OPEN MOUTH}"):
+        sender.send(line + payload)
+        assert sender.read() == []
+        assert nick2.read() == [prefix + payload]
+        assert len((prefix + payload).encode()) + 2 == 512
+    sender.send(line + "a" * (room + 1))
+    assert [reply.split()[1] for reply in sender.read()] == ["417"]
+    assert nick2.read() == []
 
 
 # -- NOTICE ------------------------------------------------------------------------
@@ -333,9 +341,9 @@ def test_server_time_is_utc_to_the_millisecond() -> None:
 def test_a_split_message_tags_every_line(net: Net) -> None:
     timed = net.irc_user("timed")
     timed.ask("CAP REQ server-time")
-    sender = net.irc_user("sender")
+    sender = net.line_user("sender")  # an IRC user's would be refused (417)
     timed.read()
-    sender.send("PRIVMSG #chat :" + "x" * 480)
+    sender.send("x" * 480)
     got = timed.read()
     assert len(got) == 2 and all(line.startswith("@time=") for line in got)
 

@@ -154,9 +154,9 @@ def test_private_messages_carry_tags_only_to_who_asked(net: Net) -> None:
 
 def test_a_split_message_has_its_msgid_on_the_first_line_only(net: Net) -> None:
     tagged = _with_caps(net, "tagged", "message-tags")
-    sender = net.irc_user("sender")
+    sender = net.line_user("sender")  # an IRC user's would be refused (417)
     tagged.read()
-    sender.send("PRIVMSG #chat :" + "x" * 480)
+    sender.send("x" * 480)
     first, second = tagged.read()
     assert "msgid" in _tags(first) and not second.startswith("@")
 
@@ -223,11 +223,14 @@ def test_a_tagged_message_too_long_for_one_line_is_refused_not_split(net: Net) -
     bob = _with_caps(net, "bob", "message-tags")
     bob.read()
     assert alice.ask("@+baz=1 PRIVMSG #chat :" + "b" * 480) == [
-        ":chatsvc 417 alice :Input line was too long (tagged messages are not split)"]
+        ":chatsvc 417 alice :Input line was too long (512 bytes once your prefix is added)"]
     assert bob.read() == []
     assert alice.ask("@+baz=1 NOTICE #chat :" + "b" * 480) == []  # a NOTICE is not answered
-    # Untagged, it is split as ever.
-    alice.send("PRIVMSG #chat :" + "b" * 480)
+    assert bob.read() == []
+    # Untagged, a PRIVMSG is refused too, and a NOTICE (never answered) is split.
+    assert [line.split()[1] for line in alice.ask("PRIVMSG #chat :" + "b" * 480)] == ["417"]
+    assert bob.read() == []
+    alice.send("NOTICE #chat :" + "b" * 480)
     assert len(bob.read()) == 2
 
 

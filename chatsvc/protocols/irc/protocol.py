@@ -714,11 +714,17 @@ class IRCChatProtocol(ChannelCommands, UserCommands, MonitorCommands, BoundedLin
             text, action = request[1], True
         text = sanitize_irc(text)
         tags = wire.client_tags(self._tags) if self._tags else ()
-        if tags and not self._fits(command, targets, text, action):
-            # Client tags belong to one line: split in two, the message would
-            # carry them twice (a reaction counted twice) under one msgid.
+        if (tags or not notice) and not self._fits(command, targets, text, action):
+            # One message, one line as its recipients get it (512 bytes with
+            # the sender's prefix): a PRIVMSG too long for that is refused,
+            # so the sender knows (IRC clients split long input themselves),
+            # where a split would arrive as two messages and a cut would lose
+            # the end unnoticed; client tags (a reaction) and the msgid belong
+            # to one line too.  A NOTICE is never answered: an untagged one is
+            # split, as line and web users' messages are (their protocols
+            # have no such limit to tell them of).
             self._answer(notice, wire.ERR_INPUTTOOLONG,
-                         "Input line was too long (tagged messages are not split)")
+                         "Input line was too long (512 bytes once your prefix is added)")
             return
         for target in targets:
             self._message_one(target, text, action, notice, tags)
