@@ -7,7 +7,7 @@ from __future__ import annotations
 import base64
 
 import pytest
-from support import IRCUser, Net, numerics
+from support import IRCUser, Net, WebUser, numerics
 from test_accounts import Server
 
 from chatsvc.accounts import kdf
@@ -154,3 +154,40 @@ def test_web_login(server: Server) -> None:
     assert (refused["type"], refused["code"], refused["ref"]) == ("error", "wrong-password", 8)
     [none] = Net().web_user("x").ask(type="login", name="a", password="b")
     assert none["code"] == "no-accounts"
+
+
+def test_the_web_welcome_says_whether_the_server_keeps_accounts(server: Server) -> None:
+    [welcome] = WebUser(server.hub).read()
+    assert welcome["type"] == "welcome" and welcome["accounts"] is True
+    [welcome] = WebUser(Net().hub).read()
+    assert welcome["accounts"] is False
+
+
+def test_web_logout_starts_the_grace_period(server: Server) -> None:
+    web = server.net.web_user("webby")
+    web.ask(type="login", name="jilles", password="sesame-1")
+    answers = web.ask(type="logout", ref=3)
+    *warned, answer = answers
+    assert answer == {"type": "logged-out", "account": "jilles", "name": "jilles", "ref": 3}
+    assert [m.get("code") for m in warned] == ["name-registered"]
+    assert web.protocol.record.account is None
+    [again] = web.ask(type="logout", ref=4)
+    assert (again["code"], again["ref"]) == ("not-logged-in", 4)
+    server.clock.advance(server.rules.grace + 1)
+    assert web.protocol.name != "jilles"  # renamed: it did not log in again
+    [none] = Net().web_user("x").ask(type="logout")
+    assert none["code"] == "no-accounts"
+
+
+def test_a_kept_message_reaches_the_web_page_marked_delayed(server: Server) -> None:
+    alice = server.user("alice")
+    server.ask(alice, "@jilles:while you were out")
+    web = server.net.web_user("webby")
+    web.send(type="login", name="jilles", password="sesame-1")
+    server.clock.advance(0)
+    [kept] = [m for m in web.read() if m["type"] == "private"]
+    assert (kept["from"], kept["text"], kept["delayed"]) == ("alice", "while you were out", True)
+    assert kept["time"] and kept["id"]
+    server.ask(alice, "@jilles:live")
+    [live] = [m for m in web.read() if m["type"] == "private"]
+    assert "delayed" not in live

@@ -192,6 +192,8 @@ class WebChatProtocol(RecordBacked):
         self._write({
             "type": "welcome", "server": settings.server_name,
             "password": self.hub.password_required,
+            # Whether the page offers logging in (docs/user/web.rst).
+            "accounts": self.hub.accounts is not None,
             "limits": {"max_frame": settings.max_line, "max_rooms": settings.max_rooms,
                        "flood_rate": settings.flood_rate, "flood_burst": settings.flood_burst},
         })
@@ -502,10 +504,19 @@ class WebChatProtocol(RecordBacked):
 
         accounts.log_in(self, name.strip(), password).addCallbacks(done, refused)
 
+    def _logout(self, request: Request) -> None:
+        """Log out of the account, as the line protocol's C{/logout}: keeping
+        its name starts the grace period (the C{name-registered} error)."""
+        accounts = self.hub.accounts
+        if accounts is None:
+            raise NoAccounts()
+        account = accounts.log_out(self)
+        self._answer({"type": "logged-out", "account": account, "name": self.name})
+
     _REQUESTS: ClassVar[dict[str, Any]] = {
         "register": _register, "pass": _pass, "say": _say, "me": _me, "whisper": _whisper,
         "join": _join, "part": _part, "topic": _topic, "who": _who, "history": _history,
-        "ping": _ping, "login": _login,
+        "ping": _ping, "login": _login, "logout": _logout,
     }
 
     # -- liveness: WebSocket ping and pong ------------------------------------

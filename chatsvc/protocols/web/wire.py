@@ -74,6 +74,7 @@ REQUESTS: dict[str, tuple[tuple[str, bool], ...]] = {
     "ping": (),
     # Accounts (chatsvc.accounts): log in to account "name" (taking its name).
     "login": (("name", True), ("password", True)),
+    "logout": (),
 }
 
 #: Fields that are whole numbers (or absent, or C{null}), by request type.
@@ -121,8 +122,11 @@ def _message(event: RoomMessage) -> dict[str, Any]:
 
 
 def _private(event: PrivateMessage) -> dict[str, Any]:
-    return {"type": "private", "from": event.sender, "to": event.target, "text": event.text,
+    body = {"type": "private", "from": event.sender, "to": event.target, "text": event.text,
             "action": event.action, "notice": event.notice}
+    if event.delayed:  # kept while the recipient was away: "time" is when it was sent
+        body["delayed"] = True
+    return body
 
 
 def _left(event: Left) -> dict[str, Any]:
