@@ -229,6 +229,12 @@ def test_the_pure_modules() -> None:
     assert interpret[16] == {"send": {"type": "whisper", "to": "bob", "text": "hello"}}
     assert interpret[17] == {"send": {"type": "say", "room": "#chat", "text": "/x"}}
     assert "/join #room" in interpret[18]["help"]
+    assert interpret[19] == {"send": {"type": "login", "name": "alice", "password": "pw"},
+                             "login": True}
+    assert interpret[20] == {"error": "usage: /login name password"}
+    assert interpret[21] == {"send": {"type": "logout"}}
+    assert "/login name password" in interpret[18]["help"]
+    assert units["secret"] == [True, True, False, False, False]
     assert units["clockOld"].startswith("Nov 30") and "Nov" not in units["clockToday"]
 
 
@@ -240,3 +246,59 @@ def test_no_script_of_the_page_turns_text_into_html() -> None:
         for risky in ("innerHTML", "outerHTML", "insertAdjacentHTML", "document.write", "eval(",
                       "new Function", "javascript:"):
             assert risky not in script, (path.name, risky)
+
+
+def test_logging_in_to_an_account_from_the_name_form() -> None:
+    played = play("accounts")
+    assert played["hiddenBefore"] and played["shown"] == [False, False]  # offered: accounts
+    first = played["first"]
+    # The server password first, then the login (which registers the name).
+    assert first[:2] == [{"type": "pass", "password": "server-pw"},
+                         {"type": "login", "name": "alice", "password": "wrong-one"}]
+    assert {"type": "register", "name": "alice"} not in first
+    wrong = played["wrong"]
+    assert wrong["error"] == "wrong password" and wrong["loginShown"]
+    assert wrong["cleared"] == "" and wrong["focused"] == 1  # asked for again
+    assert played["sentAfterWrong"] == 0  # forgotten: not tried again on reconnecting
+    assert played["retry"][:2] == [{"type": "pass", "password": "server-pw"},
+                                   {"type": "login", "name": "alice", "password": "sesame-1"}]
+    assert played["throttled"] == "too many failed attempts: try again in 30 s"
+    assert played["me"] == "you are alice (logged in)"
+    assert "server-pw" not in played["chatView"] and "sesame-1" not in played["chatView"]
+
+
+def test_the_account_password_is_kept_in_memory_for_reconnecting_then_forgotten() -> None:
+    played = play("accounts")
+    assert played["second"][:2] == [{"type": "pass", "password": "server-pw"},
+                                    {"type": "login", "name": "alice", "password": "sesame-1"}]
+    # Logged out: the next reconnect registers the name it had, as a guest.
+    assert played["third"] == [{"type": "pass", "password": "server-pw"},
+                               {"type": "register", "name": "alice2"}]
+    source = "".join((STATIC / name).read_text() for name in ("chat.js", "compose.js"))
+    assert "localStorage" not in source and "sessionStorage" not in source
+
+
+def test_login_and_logout_typed_in_the_composer_never_show_the_password() -> None:
+    played = play("accounts")
+    assert {"type": "login", "name": "alice", "password": "other-pw"} in played["second"]
+    assert played["second"][-1] == {"type": "logout"}
+    assert "other-pw" not in played["chatView"]
+    assert played["recalled"] == ["/logout", "/logout"]  # ↑ skips the /login line
+
+
+def test_the_grace_warning_is_shown_plainly_and_a_rename_updates_who_you_are() -> None:
+    played = play("accounts")
+    warned = played["warned"]
+    assert warned["noteShown"] and warned["note"].startswith("alice is registered: /login alice")
+    assert warned["me"] == "you are alice"  # logged out
+    assert "logged out of alice" in played["chatView"]
+    assert played["guest"] == {"me": "you are Guest48213", "noteShown": False}
+    assert played["renamedMe"] == "you are alice2"
+
+
+def test_a_message_kept_while_away_is_marked_with_when_it_was_sent() -> None:
+    kept = play("accounts")["kept"]
+    assert "delayed" in kept["cls"].split()
+    assert kept["attributes"]["title"] == "kept while you were away"
+    assert "kept while you were away" in texts(kept) and "see you" in texts(kept)
+    assert kept["children"][0]["attributes"]["datetime"] == "2026-12-02T09:00:00.000Z"

@@ -52,6 +52,7 @@ for (const match of readFileSync(html, "utf8").matchAll(/<(\w+)[^>]*\bid="([^"]+
 }
 byId.get("chat").hidden = true;
 byId.get("people-title").hidden = true;
+for (const id of ["account-note", "account-password", "account-password-label", "account-hint"]) byId.get(id).hidden = true;
 const created = new Set();
 const documentListeners = {};
 globalThis.document = {
@@ -109,6 +110,7 @@ const sent = () => ws().sent.map(({ ref, ...rest }) => rest);
 const xss = "<img src=x onerror=alert(1)> javascript:alert(1)";
 const t = "2026-12-03T14:27:05.123Z";
 const lines = () => $("messages").snapshot().children;
+const texts = (nodes) => nodes.map(function all(n) { return n.text + n.children.map(all).join(""); }).join("\n");
 
 function login(name, rooms = ["#chat"]) {
   ws().open();
@@ -315,6 +317,77 @@ const scenarios = {
              first: strip(first), second: strip(second), third: strip(third) };
   },
 
+  // Accounts: the optional account password logs in (after the server
+  // password), errors in the form, kept in memory for reconnecting,
+  // forgotten after a wrong one; /login and /logout; the grace warning.
+  accounts() {
+    ws().open();
+    const strip = (socket) => socket.sent.map(({ ref, ...rest }) => rest);
+    const hiddenBefore = $("account-password").hidden;
+    ws().receive({ type: "welcome", server: "example", password: true, accounts: true, limits: {} });
+    const shown = [$("account-password").hidden, $("account-password-label").hidden];
+    const first = ws();
+    const refOf = (type) => ws().sent.filter((m) => m.type === type).at(-1).ref;
+    $("name").value = "alice";
+    $("password").value = "server-pw";
+    $("account-password").value = "wrong-one";
+    $("login").dispatch("submit");
+    first.receive({ type: "ok" });
+    first.receive({ type: "error", code: "wrong-password", text: "wrong password", ref: refOf("login") });
+    const wrong = { error: $("login-error").textContent, loginShown: !$("login").hidden,
+                    cleared: $("account-password").value, focused: $("account-password").focused };
+    first.close();  // a wrong account password: nothing sent by itself after a reconnect
+    timers[timers.length - 1].fn();
+    ws().open();
+    ws().receive({ type: "welcome", server: "example", password: true, accounts: true, limits: {} });
+    const sentAfterWrong = ws().sent.length;
+    const retry = ws();
+    $("account-password").value = "sesame-1";
+    $("login").dispatch("submit");
+    retry.receive({ type: "error", code: "too-many-failures", ref: refOf("login"),
+                    text: "too many failed attempts: try again in 30 s" });
+    const throttled = $("login-error").textContent;
+    $("login").dispatch("submit");
+    retry.receive({ type: "registered", name: "alice" });
+    retry.receive({ type: "joined", room: "#chat", name: null, self: true, count: 1, topic: "" });
+    retry.receive({ type: "logged-in", account: "alice", name: "alice", ref: refOf("login") });
+    const me = $("me").textContent;
+    retry.receive({ type: "notice", text: "1 message while you were away" });
+    retry.receive({ type: "private", from: "bob", to: "alice", text: "see you", id: "30",
+                    time: "2026-12-02T09:00:00.000Z", delayed: true });
+    $("people").children[0].children[0].dispatch("click");  // bob
+    const kept = lines().at(-1);
+    $("rooms").children[0].children[0].dispatch("click");  // #chat
+    retry.close();
+    timers[timers.length - 1].fn();
+    const second = ws();
+    second.open();
+    second.receive({ type: "welcome", server: "example", password: true, accounts: true, limits: {} });
+    const loginRef = second.sent.at(-1).ref;
+    second.receive({ type: "registered", name: "alice" });
+    second.receive({ type: "logged-in", account: "alice", name: "alice", ref: loginRef });
+    type("/login alice other-pw");
+    type("/logout");
+    const recalled = [key("ArrowUp") && input.value, key("ArrowUp") && input.value];
+    second.receive({ type: "error", code: "name-registered", ref: second.sent.at(-1).ref,
+                    text: "alice is registered: /login alice PASSWORD within 60 seconds or you will be renamed" });
+    second.receive({ type: "logged-out", account: "alice", name: "alice", ref: second.sent.at(-1).ref });
+    const warned = { note: $("account-note").textContent, noteShown: !$("account-note").hidden,
+                     me: $("me").textContent };
+    second.receive({ type: "notice", text: "you did not log in as alice: you are now Guest48213" });
+    second.receive({ type: "registered", name: "Guest48213" });
+    const guest = { me: $("me").textContent, noteShown: !$("account-note").hidden };
+    second.receive({ type: "renamed", from: "Guest48213", to: "alice2" });
+    const renamedMe = $("me").textContent;
+    second.close();
+    timers[timers.length - 1].fn();
+    const third = ws();
+    third.open();
+    third.receive({ type: "welcome", server: "example", password: true, accounts: true, limits: {} });
+    return { hiddenBefore, shown, wrong, sentAfterWrong, retry: strip(retry), throttled, me, kept, warned, guest, renamedMe, recalled,
+             chatView: texts(lines()), first: strip(first), second: strip(second), third: strip(third) };
+  },
+
   // The pure modules, called directly.
   units() {
     return {
@@ -326,7 +399,9 @@ const scenarios = {
                   ["/part", "bob"], ["/msg bob hi there", "#chat"], ["/msg bob", "#chat"], ["/me", "#chat"],
                   ["/me x", "bob"], ["/topic", "#chat"], ["/topic new one", "#chat"], ["/nick", null],
                   ["/who", null], ["/who #x", null], ["/bogus", "#chat"], ["hello", null], ["hello", "bob"],
-                  ["//x", "#chat"], ["/help", null]].map(([s, h]) => compose.interpret(s, h)),
+                  ["//x", "#chat"], ["/help", null], ["/login alice pw", "#chat"], ["/login alice", null],
+                  ["/logout", null]].map(([s, h]) => compose.interpret(s, h)),
+      secret: ["/login a b", "  /LOGIN a", "/logout", "/loginx", "hello /login"].map(compose.secret),
       clockToday: text.clock("2026-12-03T14:27:05.123Z", new Date("2026-12-03T15:00:00Z")),
       clockOld: text.clock("2026-11-30T14:27:05.123Z", new Date("2026-12-03T15:00:00Z")),
     };

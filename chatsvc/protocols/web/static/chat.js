@@ -2,7 +2,7 @@
 // Everything anyone typed is put on the page with textContent (links: an
 // http(s) href, checked by text.js), never as HTML.
 
-import { Recall, complete, interpret, splitLines } from "./compose.js";
+import { Recall, complete, interpret, secret, splitLines } from "./compose.js";
 import { clock, mentions, segments } from "./text.js";
 
 const $ = (id) => document.getElementById(id);
@@ -12,6 +12,10 @@ const state = {
   ws: null, name: null, wanted: null, target: null, targets: new Map(), limits: {},
   backoff: 1000, timer: null, nextRef: 1, whoRefs: new Set(), notify: false,
   needsPassword: false, password: null,
+  // Accounts: whether the server keeps them; the account logged in to; the
+  // account and password to log in again after a reconnect (memory only);
+  // the login request waiting for its answer ({ref, name, password}).
+  accounts: false, account: null, accountName: null, accountPassword: null, login: null,
   recall: new Recall(), completion: null, server: "chat", away: new Map(),
 };
 
@@ -115,11 +119,16 @@ function lineItem(line) {
   if (line.mine) classes.push("mine");
   if (line.mention) classes.push("mention");
   if (line.history) classes.push("history");
+  if (line.delayed) classes.push("delayed");
   const item = el("li", classes.join(" "));
   const stamp = el("time", "", clock(line.time));
   if (line.time) stamp.setAttribute("datetime", line.time);
   item.append(stamp);
   if (line.history) item.setAttribute("title", "from the room's history");
+  if (line.delayed) {
+    item.setAttribute("title", "kept while you were away");
+    item.append(el("span", "kept", "kept while you were away"));
+  }
   if (line.kind === "action") item.append(el("span", "from", "* " + line.from));
   else if (line.from) item.append(el("span", "from", line.from));
   const body = el("span", "text");
@@ -257,9 +266,28 @@ function said(m, where) {
   const mine = Boolean(m.self) || (state.name !== null && m.from === state.name && Boolean(m.history));
   show(where, {
     kind: m.action ? "action" : m.notice ? "notice" : "said", from: m.from, text: m.text,
-    time: m.time, id: m.id, mine, history: Boolean(m.history),
+    time: m.time, id: m.id, mine, history: Boolean(m.history), delayed: Boolean(m.delayed),
     mention: !mine && mentions(m.text, state.name),
   });
+}
+
+// "you are alice (logged in)": the name, and the account when logged in.
+function drawMe() {
+  let text = state.name === null ? "" : "you are " + state.name;
+  if (state.name !== null && state.account) {
+    text += key(state.account) === key(state.name) ? " (logged in)" : " (logged in as " + state.account + ")";
+  }
+  $("me").textContent = text;
+}
+
+function note(text) {
+  $("account-note").textContent = text || "";
+  $("account-note").hidden = !text;
+}
+
+function logIn(name, password) {
+  const ref = send({ type: "login", name, password });
+  if (ref !== null) state.login = { ref, name, password };
 }
 
 function forget(c, name) {
@@ -277,6 +305,8 @@ const handlers = {
     state.needsPassword = Boolean(m.password);
     $("password").hidden = $("password-label").hidden = !state.needsPassword;
     $("password").required = state.needsPassword;
+    state.accounts = Boolean(m.accounts);
+    for (const id of ["account-password", "account-password-label", "account-hint"]) $(id).hidden = !state.accounts;
     if (state.wanted && (!state.needsPassword || state.password)) enter();
   },
   ok() {},
@@ -285,7 +315,8 @@ const handlers = {
     if (!first && m.name !== state.name) show(state.target, event("you are now " + m.name));
     state.name = m.name;
     state.wanted = m.name;
-    $("me").textContent = "you are " + m.name;
+    note("");  // a name-registered warning was for the name before
+    drawMe();
     $("login").hidden = true;
     $("chat").hidden = false;
     if (first) {
@@ -293,6 +324,20 @@ const handlers = {
     }
     drawMembers();
     $("text").focus();
+  },
+  "logged-in"(m) {
+    const login = state.login;
+    state.login = null;
+    state.account = m.account;
+    if (login) { state.accountName = m.account; state.accountPassword = login.password; }
+    note("");
+    drawMe();
+    show(state.target, event("logged in as " + m.account));
+  },
+  "logged-out"(m) {
+    state.account = state.accountName = state.accountPassword = null;
+    drawMe();
+    show(state.target, event("logged out of " + m.account));
   },
   message(m) { said(m, m.room); },
   private(m) { said(m, m.self || (state.name !== null && key(m.from) === key(state.name)) ? m.to : m.from); },
@@ -333,6 +378,7 @@ const handlers = {
     drawMembers();
   },
   renamed(m) {
+    if (state.name !== null && key(m.from) === key(state.name)) { state.name = state.wanted = m.to; drawMe(); }
     for (const c of state.targets.values()) {
       if (c.members.delete(m.from)) {
         c.members.add(m.to);
@@ -390,6 +436,27 @@ const handlers = {
   motd(m) { for (const line of m.lines) show(state.target, { kind: "notice", text: line, time: m.time }); },
   error(m) {
     if (m.code === "already-in-room") return;  // rejoining after a reconnect
+    if (state.login && m.ref === state.login.ref) {  // the account's password, not the server's
+      state.login = null;
+      if (m.code === "wrong-password") {
+        state.accountName = state.accountPassword = null;  // asked for again
+        $("account-password").value = "";
+      }
+      if (state.name === null) {  // still at the form: a reconnect waits for it
+        state.wanted = null;
+        $("login").hidden = false;
+        $("login-error").textContent = m.text;
+        $("account-password").focus();
+      } else {
+        show(state.target, { kind: "error", text: m.text + " (" + m.code + ")" });
+      }
+      return;
+    }
+    if (m.code === "name-registered") {  // log in soon, or be renamed: said where it is seen
+      note(m.text);
+      show(state.target, { kind: "notice", text: m.text });
+      return;
+    }
     if (m.code === "wrong-password" || m.code === "too-many-failures") state.password = null;
     if (state.name === null) {
       $("login").hidden = false;
@@ -414,6 +481,7 @@ function submit(text) {
     else if (what.help) show(state.target, { kind: "notice", text: what.help });
     else if (what.open) select(what.open);
     else {
+      if (what.login) { logIn(what.send.name, what.send.password); continue; }
       const ref = send(what.send);
       if (ref !== null && what.who) state.whoRefs.add(ref);
     }
@@ -435,7 +503,7 @@ function onKey(e) {
     e.preventDefault();
     const text = input.value;
     if (!text.trim()) return;
-    state.recall.push(text);
+    if (!secret(text)) state.recall.push(text);
     submit(text);
     input.value = "";
     grow();
@@ -479,6 +547,8 @@ function connect() {
     if (state.ws !== ws) return;
     state.ws = null;
     state.name = null;  // registered again on the next welcome
+    state.account = null;  // and logged in again, with the password kept
+    state.login = null;
     const wait = state.backoff;
     state.backoff = Math.min(state.backoff * 2, 30000);
     setState("offline: retrying in " + Math.round(wait / 1000) + " s", "offline");
@@ -489,15 +559,19 @@ function connect() {
 
 // Registering: the server password first, on a server that has one (the
 // page keeps it in memory, for reconnecting, and nowhere else).
+// With an account's password, logging in registers under the account's name.
 function enter() {
   if (state.needsPassword) send({ type: "pass", password: state.password });
-  send({ type: "register", name: state.wanted });
+  if (state.accounts && state.accountPassword) logIn(state.accountName, state.accountPassword);
+  else send({ type: "register", name: state.wanted });
 }
 
 $("login").addEventListener("submit", (e) => {
   e.preventDefault();
   state.wanted = $("name").value.trim();
   state.password = state.needsPassword ? $("password").value : null;
+  state.accountPassword = state.accounts && $("account-password").value ? $("account-password").value : null;
+  state.accountName = state.accountPassword ? state.wanted : null;
   $("login-error").textContent = "";
   if (state.wanted) enter();
 });

@@ -3,7 +3,7 @@
 // no DOM, no socket (tests/test_web_page.py runs it in Node).
 
 export const HELP = "commands: /join #room [key], /part [#room] [reason], /msg name text, " +
-  "/me text, /topic [text], /nick name, /who [#room]; //text sends a line starting with /";
+  "/me text, /topic [text], /nick name, /who [#room], /login name password, /logout; //text sends a line starting with /";
 
 function isRoom(name) {
   return name.startsWith("#") || name.startsWith("&");
@@ -52,11 +52,22 @@ function command(line, here) {
     case "who":
       if (!first && !room) return { error: "usage: /who #room" };
       return { send: { type: "who", room: first || room }, who: true };
+    case "login":
+      // The password goes to the server alone: never shown, never recalled.
+      if (!first || more.length !== 1) return { error: "usage: /login name password" };
+      return { send: { type: "login", name: first, password: more[0] }, login: true };
+    case "logout":
+      return { send: { type: "logout" } };
     case "help":
       return { help: HELP };
     default:
       return { error: "unknown command: /" + word + " (/help lists them)" };
   }
+}
+
+// Whether a line typed holds a password (/login): kept out of the ↑ recall.
+export function secret(line) {
+  return /^\/login(\s|$)/i.test(line.trimStart());
 }
 
 // The lines of what was typed (Shift+Enter makes several): each is sent as
