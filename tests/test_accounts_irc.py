@@ -191,3 +191,13 @@ def test_a_kept_message_reaches_the_web_page_marked_delayed(server: Server) -> N
     server.ask(alice, "@jilles:live")
     [live] = [m for m in web.read() if m["type"] == "private"]
     assert "delayed" not in live
+
+
+def test_a_web_login_before_registering_says_which_rooms_it_entered(server: Server) -> None:
+    web = WebUser(server.hub)
+    web.read()  # the welcome
+    answers = web.ask(type="login", name="jilles", password="sesame-1", ref=9)
+    assert [m["type"] for m in answers] == ["registered", "joined", "logged-in"]
+    joined = answers[1]
+    assert (joined["room"], joined["self"], joined["ref"]) == (server.hub.default_room.name,
+                                                              True, 9)

@@ -301,13 +301,21 @@ class WebChatProtocol(RecordBacked):
         assert name is not None
         first = self.name is None
         self.hub.register(self, name.strip())
-        if first and self.name is not None:
-            # The hub puts a newcomer in the default room without an Entered
-            # event (each protocol greets its own way): the page needs one.
-            for room in self.hub.rooms_of(self):
-                self._answer({"type": "joined", "room": room.name, "name": None,
-                              "self": True, "count": len(room), "topic": room.topic})
-                self._replay_on_entering(room)
+        if first:
+            self._greet()
+
+    def _greet(self) -> None:
+        """Just registered (by C{register}, or C{login} first): the rooms it is in.
+
+        The hub puts a newcomer in the default room without an Entered
+        event (each protocol greets its own way): the page needs one.
+        """
+        if self.name is None:
+            return
+        for room in self.hub.rooms_of(self):
+            self._answer({"type": "joined", "room": room.name, "name": None,
+                          "self": True, "count": len(room), "topic": room.topic})
+            self._replay_on_entering(room)
 
     def _pass(self, request: Request) -> None:
         """The server password; a wrong one closes the connection, as on IRC."""
@@ -490,10 +498,13 @@ class WebChatProtocol(RecordBacked):
         name, password = request.fields["name"], request.fields["password"]
         assert name is not None and password is not None
         ref = request.ref
+        first = self.name is None
 
         def done(account: str) -> None:
             self._ref = ref
             try:
+                if first:  # logging in registered it, under the account's name
+                    self._greet()
                 self._answer({"type": "logged-in", "account": account, "name": self.name})
             finally:
                 self._ref = None
