@@ -209,6 +209,7 @@ class PrivateMessage(Event):
     C{delayed}: kept while the recipient was offline and delivered when they
     logged in (L{chatsvc.accounts}); its stamp is when it was sent, which
     protocols show (the line protocol as C{[12:01] *alice* text}).
+    C{account}: the sender's account, if they were logged in.
     """
 
     sender: str
@@ -219,6 +220,10 @@ class PrivateMessage(Event):
     notice: bool = field(default=False, kw_only=True)
     tags: tuple[tuple[str, str], ...] = _tags()
     delayed: bool = field(default=False, kw_only=True)
+    #: The sender's account at send time (C{None}: a guest), which the
+    #: history keys private conversations by (L{chatsvc.store.delivery});
+    #: not part of equality, like the mask.
+    account: str | None = field(default=None, compare=False, repr=False, kw_only=True)
 
 
 @event

@@ -670,7 +670,7 @@ class ChatFactory(ServerFactory):
         if BOT_MODE in record.modes:
             tags = (BOT_TAG, *tags)
         message = PrivateMessage(name, to, text, action, mask=mask, notice=notice, tags=tags,
-                                 stamp=(now, next(self.serials)))
+                                 account=record.account, stamp=(now, next(self.serials)))
         counts = self.counts
         counts.private_messages += 1
         self.delivery.to_user(recipient, message)

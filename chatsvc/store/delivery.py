@@ -10,8 +10,16 @@ A room set C{+x} (L{Room.no_history}) keeps no history: its messages are
 not recorded, and L{HistoryDelivery.replay_of} shows none while the mode is
 on (what it kept before C{+x} shows again after C{-x}).
 
-Private messages pass through unrecorded in this first slice: whose they
-are to read back needs accounts (issue 18's next part).
+Private messages are recorded only between two accounts: the sender
+logged in when sending (L{PrivateMessage.account}) and the recipient's
+record carrying an account (logged in, or the offline inbox of one,
+L{chatsvc.accounts.rules}).  A guest on either side: nothing is kept, and
+the message lasts as long as the two sessions.  Each message is recorded
+once, when it is delivered to its recipient: not again when echoed to its
+sender (the hub delivers to the recipient first, then echoes), and not when
+an offline message is handed over at login (C{delayed}: it was recorded
+when it was sent, with its time).  Only the two accounts read it back
+(L{HistoryDelivery.private_replay_of}).
 """
 
 from __future__ import annotations
@@ -20,12 +28,12 @@ from collections.abc import Iterable
 
 from twisted.internet.defer import Deferred, succeed
 
-from chatsvc.events import Event, RoomMessage
+from chatsvc.events import Event, PrivateMessage, RoomMessage
 from chatsvc.hub.delivery import Delivery, LocalDelivery
 from chatsvc.hub.participant import Participant
 from chatsvc.hub.rooms import Room
 from chatsvc.store.retention import Retention
-from chatsvc.store.sqlite import HistoryStore, StoredMessage
+from chatsvc.store.sqlite import HistoryStore, StoredMessage, StoredPrivate
 
 #: The default of C{--history-replay}: messages shown on joining a room.
 DEFAULT_REPLAY = 50
@@ -42,7 +50,7 @@ class HistoryDelivery:
     @ivar retention: how long messages are kept (what users are told).
     """
 
-    __slots__ = ("local", "replay", "retention", "store")
+    __slots__ = ("_recorded", "local", "replay", "retention", "store")
 
     def __init__(self, store: HistoryStore, replay: int = DEFAULT_REPLAY,
                  local: Delivery | None = None, retention: Retention | None = None) -> None:
@@ -50,6 +58,9 @@ class HistoryDelivery:
         self.replay = replay
         self.retention = Retention() if retention is None else retention
         self.local: Delivery = LocalDelivery() if local is None else local
+        #: The last private message recorded: its echo to the sender (or a
+        #: second delivery of a message to oneself) is the same event object.
+        self._recorded: PrivateMessage | None = None
 
     def to_room(self, room: Room, event: Event, *, exclude: Participant | None = None) -> None:
         # Hot spot, the fan-out loop (docs/performance.rst, step 17): one
@@ -84,6 +95,26 @@ class HistoryDelivery:
 
         return reading.addCallback(recent)
 
+    def private_replay_of(self, account: str, other: str,
+                          count: int) -> Deferred[list[StoredPrivate]]:
+        """The last C{count} private messages between account C{account} (the
+        reader's own: the caller passes C{record.account}, never a name the
+        user typed) and account C{other}, oldest first; nothing older than
+        C{--history-max-age}."""
+        if count <= 0:
+            return succeed([])
+        reading = self.store.latest_private(account, other, count)
+        max_age = self.retention.max_age
+        if max_age is None:
+            return reading
+        reactor = self.store.reactor
+
+        def recent(messages: list[StoredPrivate]) -> list[StoredPrivate]:
+            cutoff = reactor.seconds() - max_age
+            return [message for message in messages if message.time >= cutoff]
+
+        return reading.addCallback(recent)
+
     def keeps(self, room: Room) -> str:
         """What a user entering C{room} is told: C{#rust keeps history for 30
         days}, C{#rust keeps its last 500 messages}, or C{#rust keeps no
@@ -97,7 +128,23 @@ class HistoryDelivery:
         return self.retention.server_line()
 
     def to_user(self, participant: Participant, event: Event) -> None:
+        if type(event) is PrivateMessage and event is not self._recorded:
+            self._record_private(participant, event)
         self.local.to_user(participant, event)
+
+    def _record_private(self, recipient: Participant, event: PrivateMessage) -> None:
+        # Only the hub's whisper stamps .account; an offline message handed
+        # over at login (delayed) was recorded when it was sent.  The echo to
+        # its sender is not the recipient's delivery (the hub names the
+        # recipient as the event's target, exactly): never recorded, even
+        # when the recipient's was not (a guest recipient).
+        record = recipient.record
+        sender = event.account
+        account = record.account
+        if sender is None or account is None or event.delayed or record.name != event.target:
+            return
+        self._recorded = event
+        self.store.record_private(event, sender, account)
 
     def to_many(self, participants: Iterable[Participant], event: Event) -> None:
         self.local.to_many(participants, event)

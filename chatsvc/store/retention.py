@@ -2,7 +2,10 @@
 
 Two limits, either or both (``--history-max-age 30d``, ``--history-max-rows
 10000``): messages older than the age go, and each room keeps only its last
-so many.  L{Pruner} enforces them every L{PRUNE_INTERVAL} seconds with a
+so many.  Private messages between accounts go past the age as well; the
+row limit is per room only (docs/operator/history.rst says why: it bounds
+replays and busy rooms, and a conversation of two is neither).
+L{Pruner} enforces them every L{PRUNE_INTERVAL} seconds with a
 C{LoopingCall} on the reactor that hands deletes to the store's one worker
 thread, in bounded batches (L{PRUNE_BATCH} rows, one transaction each): the
 batches of live messages queue between them, so a huge delete (the first
@@ -157,6 +160,11 @@ class Pruner:
                 count = await store.delete_older(cutoff, batch)
                 self.deleted += count
                 if count < batch or store.closed:
+                    break
+            while not store.closed:  # private conversations between accounts too
+                count = await store.delete_older_private(cutoff, batch)
+                self.deleted += count
+                if count < batch:
                     break
         if retention.max_rows is not None:
             rooms = await store.room_keys()

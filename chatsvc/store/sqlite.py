@@ -1,4 +1,5 @@
-"""The history store: room messages in an SQLite file, off the reactor thread.
+"""The history store: room messages (and private messages between accounts)
+in an SQLite file, off the reactor thread.
 
 One database file, C{history.sqlite3} in the data directory, in WAL mode (a
 reader never waits for the writer, and a committed transaction survives the
@@ -39,7 +40,7 @@ from twisted.internet.interfaces import IDelayedCall, IReactorTime
 from twisted.logger import Logger
 from twisted.python.threadpool import ThreadPool
 
-from chatsvc.events import RoomMessage
+from chatsvc.events import PrivateMessage, RoomMessage
 from chatsvc.hub.names import fold
 
 _T = TypeVar("_T")
@@ -100,6 +101,27 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
         )""",
         "CREATE INDEX offline_message_by_recipient ON offline_message (recipient_key, seq)",
     ),
+    (
+        # Private messages between two accounts (both logged in, or the
+        # recipient an account kept offline messages for): the conversation
+        # is the unordered pair of folded account names, low_key <= high_key,
+        # and only those two accounts read it.  sender_key says which of the
+        # two wrote it (the sender's name may differ from their account's).
+        """CREATE TABLE private_message (
+            seq INTEGER PRIMARY KEY,
+            id TEXT NOT NULL,
+            low_key TEXT NOT NULL,
+            high_key TEXT NOT NULL,
+            sender_key TEXT NOT NULL,
+            time REAL NOT NULL,
+            sender TEXT NOT NULL,
+            target TEXT NOT NULL,
+            text TEXT NOT NULL,
+            action INTEGER NOT NULL,
+            notice INTEGER NOT NULL
+        )""",
+        "CREATE INDEX private_message_by_pair ON private_message (low_key, high_key, seq)",
+    ),
 )
 
 #: Seconds a recorded message waits for others to share its transaction: the
@@ -129,6 +151,31 @@ class StoredMessage:
     text: str
     action: bool = False
     notice: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class StoredPrivate:
+    """One private message between two accounts, as the store keeps it.
+
+    C{sender_key}: the folded account of whoever wrote it (one of the two),
+    so that a reader can tell the messages it sent from those it received.
+    """
+
+    id: str
+    time: float
+    sender_key: str
+    sender: str
+    target: str
+    text: str
+    action: bool = False
+    notice: bool = False
+
+
+def conversation(first: str, second: str) -> tuple[str, str]:
+    """The key of the conversation between two accounts: their folded names,
+    in order, so that it is the same whoever of the two asks."""
+    a, b = fold(first), fold(second)
+    return (a, b) if a <= b else (b, a)
 
 
 def _connect(path: str) -> sqlite3.Connection:
@@ -212,6 +259,14 @@ _INSERT = ("INSERT INTO room_message "
            "(id, room_key, room, time, sender, text, action, notice, private_to) "
            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)")
 
+_INSERT_PRIVATE = ("INSERT INTO private_message "
+                   "(id, low_key, high_key, sender_key, time, sender, target, text, action, "
+                   "notice) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)")
+
+_LATEST_PRIVATE = ("SELECT id, time, sender_key, sender, target, text, action, notice "
+                   "FROM private_message WHERE low_key = ? AND high_key = ? "
+                   "ORDER BY seq DESC LIMIT ?")
+
 _LATEST = ("SELECT id, room, time, sender, text, action, notice FROM room_message "
            "WHERE room_key = ? AND (private_to IS NULL OR private_to = ?) "
            "ORDER BY seq DESC LIMIT ?")
@@ -222,6 +277,10 @@ _LATEST = ("SELECT id, room, time, sender, text, action, notice FROM room_messag
 # range, so a pass costs the rows it deletes, not the size of the file.
 _DELETE_OLDER = ("DELETE FROM room_message WHERE seq IN (SELECT seq FROM "
                  "(SELECT seq, time FROM room_message ORDER BY seq LIMIT ?) WHERE time < ?)")
+
+_DELETE_OLDER_PRIVATE = ("DELETE FROM private_message WHERE seq IN (SELECT seq FROM "
+                         "(SELECT seq, time FROM private_message ORDER BY seq LIMIT ?) "
+                         "WHERE time < ?)")
 
 # The rooms, one index seek each (a skip-scan by hand: SELECT DISTINCT would
 # read the whole index).
@@ -261,6 +320,7 @@ class HistoryStore:
             run = self._in_pool
         self._run = run
         self._pending: list[tuple[RoomMessage, float | None]] = []
+        self._pending_private: list[tuple[PrivateMessage, str, str]] = []
         self._scheduled: IDelayedCall | None = None
         self._closed = False
         #: Batches written, and messages in them (for tests and the log).
@@ -331,33 +391,54 @@ class HistoryStore:
         elif self._scheduled is None:
             self._scheduled = self.reactor.callLater(WRITE_DELAY, self._submit)
 
+    def record_private(self, event: PrivateMessage, sender: str, recipient: str) -> None:
+        """Keep C{event}, a private message from account C{sender} to account
+        C{recipient}: in the next batch, with the room messages (the same
+        single transaction, the same delay)."""
+        if self._closed:
+            return
+        self._pending_private.append((event, sender, recipient))
+        if len(self._pending) + len(self._pending_private) >= BATCH_LIMIT:
+            self._submit()
+        elif self._scheduled is None:
+            self._scheduled = self.reactor.callLater(WRITE_DELAY, self._submit)
+
     def _submit(self) -> None:
         """Hand the pending messages to the worker thread, as one transaction."""
         scheduled, self._scheduled = self._scheduled, None
         if scheduled is not None and scheduled.active():
             scheduled.cancel()
         batch, self._pending = self._pending, []
-        if batch:
-            written = self._run(self._write, batch)
-            written.addErrback(self._write_failed, len(batch))
+        private, self._pending_private = self._pending_private, []
+        if batch or private:
+            written = self._run(self._write, batch, private)
+            written.addErrback(self._write_failed, len(batch) + len(private))
 
-    def _write(self, batch: Sequence[tuple[RoomMessage, float | None]]) -> int:
+    def _write(self, batch: Sequence[tuple[RoomMessage, float | None]],
+               private: Sequence[tuple[PrivateMessage, str, str]] = ()) -> int:
         # On the worker thread.  Events are immutable, so reading them here
         # is safe; their ids are made here, off the reactor.
         rows = [(event.id, fold(event.room), event.room, event.time, event.sender,
                  event.text, int(event.action), int(event.notice), private_to)
                 for event, private_to in batch]
+        private_rows = [(event.id, *conversation(sender, recipient), fold(sender), event.time,
+                         event.sender, event.target, event.text, int(event.action),
+                         int(event.notice))
+                        for event, sender, recipient in private]
         connection = self.connection
         connection.execute("BEGIN")
         try:
-            connection.executemany(_INSERT, rows)
+            if rows:
+                connection.executemany(_INSERT, rows)
+            if private_rows:
+                connection.executemany(_INSERT_PRIVATE, private_rows)
             connection.execute("COMMIT")
         except BaseException:
             connection.execute("ROLLBACK")
             raise
         self.batches += 1
-        self.written += len(rows)
-        return len(rows)
+        self.written += len(rows) + len(private_rows)
+        return len(rows) + len(private_rows)
 
     def _write_failed(self, failure: Any, count: int) -> None:
         # A full disk, say: the chat carries on without those messages' history.
@@ -379,6 +460,13 @@ class HistoryStore:
             return succeed(0)
         self._submit()
         return self._run(self._delete, _DELETE_OLDER, (limit, cutoff))
+
+    def delete_older_private(self, cutoff: float, limit: int) -> Deferred[int]:
+        """As L{delete_older}, for the private messages between accounts."""
+        if self._closed:
+            return succeed(0)
+        self._submit()
+        return self._run(self._delete, _DELETE_OLDER_PRIVATE, (limit, cutoff))
 
     def room_keys(self) -> Deferred[list[str]]:
         """The folded names of the rooms that have messages."""
@@ -436,6 +524,29 @@ class HistoryStore:
                 for id, room, time, sender, text, action, notice in reversed(rows)]
 
 
+    def latest_private(self, first: str, second: str,
+                       count: int) -> Deferred[list[StoredPrivate]]:
+        """The last C{count} private messages between accounts C{first} and
+        C{second} (either order), oldest first; after every message recorded
+        before this call, as L{latest}.
+
+        Whoever calls this decides who may read: the only caller,
+        L{chatsvc.store.delivery.HistoryDelivery.private_replay_of}, passes
+        the reader's own account as one of the two.
+        """
+        if self._closed:
+            return succeed([])
+        self._submit()
+        return self._run(self._latest_private, *conversation(first, second), count)
+
+    def _latest_private(self, low: str, high: str, count: int) -> list[StoredPrivate]:
+        rows = self.connection.execute(_LATEST_PRIVATE, (low, high, count)).fetchall()
+        return [StoredPrivate(id, time, sender_key, sender, target, text, bool(action),
+                              bool(notice))
+                for id, time, sender_key, sender, target, text, action, notice
+                in reversed(rows)]
+
+
 __all__ = ["BATCH_LIMIT", "DATABASE", "MIGRATIONS", "SCHEMA_VERSION", "WRITE_DELAY",
-           "HistoryStore", "StoreError", "StoredMessage", "migrate", "open_database",
-           "prepare_directory"]
+           "HistoryStore", "StoreError", "StoredMessage", "StoredPrivate", "conversation",
+           "migrate", "open_database", "prepare_directory"]

@@ -1,0 +1,228 @@
+"""Private-message history (issue 18): kept only between two accounts, read
+only by those two, never for guests, recorded once, pruned by age.
+
+The history store runs on the hand-run L{Worker} (as in test_history.py);
+the accounts' statements run synchronously on the same in-memory database,
+with a cheap scrypt cost.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from typing import Any
+
+import pytest
+from support import LineUser, Net
+from test_history import NOW, Worker, result_of
+
+from chatsvc.accounts import kdf
+from chatsvc.accounts.rules import AccountRules
+from chatsvc.accounts.store import AccountStore
+from chatsvc.store.delivery import HistoryDelivery
+from chatsvc.store.retention import Pruner, Retention
+from chatsvc.store.sqlite import WRITE_DELAY, HistoryStore, StoredPrivate, migrate
+
+
+@pytest.fixture(autouse=True)
+def cheap_hashes(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(kdf, "N", 2 ** 10)
+
+
+def synchronous(function: Any, *args: Any) -> Any:
+    from twisted.internet.defer import maybeDeferred
+
+    return maybeDeferred(function, *args)
+
+
+class Private:
+    """A hub with accounts and history on one in-memory database."""
+
+    def __init__(self, retention: Retention | None = None, **settings: Any) -> None:
+        self.net = Net(**settings)
+        self.hub = self.net.hub
+        self.clock = self.net.clock
+        self.connection = sqlite3.connect(":memory:", check_same_thread=False,
+                                          isolation_level=None)
+        migrate(self.connection)
+        self.worker = Worker()
+        self.store = HistoryStore(self.connection, self.clock, run=self.worker)
+        self.delivery = HistoryDelivery(self.store, 50, self.hub.delivery, retention=retention)
+        self.hub.delivery = self.delivery
+        accounts = HistoryStore(self.connection, self.clock, run=synchronous)
+        self.rules = AccountRules(self.hub, AccountStore(accounts), hasher=synchronous)
+
+    def settle(self) -> None:
+        """The write delay passes, the thread catches up, offline messages follow."""
+        self.clock.advance(WRITE_DELAY)
+        self.worker.run()
+        self.clock.advance(0)
+        self.worker.run()
+
+    def user(self, name: str | None = None) -> LineUser:
+        user = self.net.line_user(name)
+        self.settle()
+        return user
+
+    def account(self, name: str, password: str = "sesame-1") -> LineUser:
+        user = self.user(name)
+        user.read()
+        user.send(f"/register {password}")
+        self.settle()
+        assert user.read() == [f"* registered {name}"]
+        return user
+
+    def ask(self, user: LineUser, *lines: str) -> list[str]:
+        user.read()
+        user.send(*lines)
+        self.settle()
+        return user.read()
+
+    def between(self, first: str, second: str, count: int = 50) -> list[StoredPrivate]:
+        reading = self.store.latest_private(first, second, count)
+        self.worker.run()
+        return result_of(reading)
+
+    def rows(self) -> int:
+        self.settle()
+        return self.connection.execute("SELECT COUNT(*) FROM private_message").fetchone()[0]
+
+
+def texts(messages: list[StoredPrivate]) -> list[tuple[str, str, str]]:
+    return [(m.sender_key, m.sender, m.text) for m in messages]
+
+
+# -- recording ----------------------------------------------------------------------
+
+
+def test_a_message_between_two_accounts_is_kept_with_its_identity() -> None:
+    server = Private()
+    alice, bob = server.account("alice"), server.account("bob")
+    alice.send("@bob:hi bob", "@bob:/me waves")
+    bob.send("@alice:hi alice")
+    server.settle()
+    stored = server.between("bob", "ALICE")
+    assert texts(stored) == [("alice", "alice", "hi bob"), ("alice", "alice", "/me waves"),
+                             ("bob", "bob", "hi alice")]
+    assert NOW <= stored[0].time < NOW + 1 and stored[0].target == "bob"
+    assert len({m.id for m in stored}) == 3 and all(m.id for m in stored)
+    assert server.between("alice", "bob") == stored  # one conversation, either order
+
+
+def test_guests_dms_are_not_kept() -> None:
+    server = Private()
+    alice = server.account("alice")
+    carol, dave = server.user("carol"), server.user("dave")
+    alice.send("@carol:to a guest")
+    carol.send("@alice:from a guest", "@dave:guest to guest")
+    server.settle()
+    assert "*carol* from a guest" in alice.read()
+    assert "*carol* guest to guest" in dave.read()
+    assert server.rows() == 0
+
+
+def test_a_guest_recipient_with_echo_is_not_kept_as_a_message_to_oneself() -> None:
+    server = Private()
+    alice = server.account("alice")
+    server.user("carol")
+    server.hub.whisper(alice.protocol, "carol", "echoed", echo=True)
+    assert server.rows() == 0
+    assert server.between("alice", "alice") == []
+
+
+def test_an_echoed_message_is_kept_once() -> None:
+    server = Private()
+    alice, bob = server.account("alice"), server.account("bob")
+    server.hub.whisper(alice.protocol, "bob", "echoed", echo=True)
+    assert "*alice* echoed" in bob.read() and "*alice* echoed" in alice.read()
+    server.hub.whisper(alice.protocol, "alice", "note to self", echo=True)
+    assert alice.read() == ["*alice* note to self", "*alice* note to self"]
+    assert texts(server.between("alice", "bob")) == [("alice", "alice", "echoed")]
+    assert texts(server.between("alice", "alice")) == [("alice", "alice", "note to self")]
+
+
+def test_an_offline_message_is_kept_once_when_sent_not_again_when_delivered() -> None:
+    server = Private()
+    alice, bob = server.account("alice"), server.account("bob")
+    bob.drop()
+    server.settle()
+    assert server.ask(alice, "@bob:while you were out") == [
+        "* bob is offline: your message will be delivered when they log in"]
+    assert server.rows() == 1
+    again = server.user()
+    lines = server.ask(again, "/login bob sesame-1")
+    assert lines[-1].endswith("*alice* while you were out")
+    assert server.rows() == 1
+    assert texts(server.between("alice", "bob")) == [("alice", "alice", "while you were out")]
+
+
+def test_a_guest_that_logs_in_later_keeps_only_what_it_said_logged_in() -> None:
+    server = Private()
+    bob = server.account("bob")
+    server.ask(bob, "/logout")
+    server.account("alice")
+    assert server.ask(bob, "@alice:as a guest") == []
+    server.ask(bob, "/login bob sesame-1")
+    server.ask(bob, "@alice:as bob")
+    assert texts(server.between("alice", "bob")) == [("bob", "bob", "as bob")]
+
+
+def test_recording_does_not_make_the_send_wait() -> None:
+    server = Private()
+    alice, bob = server.account("alice"), server.account("bob")
+    alice.send("@bob:now")
+    assert bob.read() == ["*alice* now"]  # delivered before anything is written
+    assert server.worker.queue == [] and server.store.written == 0
+    server.clock.advance(WRITE_DELAY)
+    assert len(server.worker.queue) == 1  # one batch, with the room messages
+    server.worker.run()
+    assert server.store.written == 1
+
+
+def test_hostile_text_is_kept_verbatim() -> None:
+    server = Private()
+    alice, _ = server.account("alice"), server.account("bob")
+    hostile = "'); DROP TABLE private_message; -- \x1b[31m <b>x</b> " + "é" * 100_000
+    server.hub.whisper(alice.protocol, "bob", hostile)
+    assert [m.text for m in server.between("alice", "bob")] == [hostile]
+
+
+# -- retention -----------------------------------------------------------------------
+
+
+def test_max_age_prunes_private_messages_too_and_hides_them_at_once() -> None:
+    retention = Retention(max_age=3600.0, max_rows=1)
+    server = Private(retention=retention)
+    alice, _ = server.account("alice"), server.account("bob")
+    alice.send("@bob:old")
+    server.clock.advance(1800)
+    alice.send("@bob:newer", "@bob:newest")
+    server.settle()
+    server.clock.advance(1801)  # "old" is past the age: hidden before it is pruned
+    reading = server.delivery.private_replay_of("bob", "alice", 10)
+    server.worker.run()
+    assert [m.text for m in result_of(reading)] == ["newer", "newest"]
+    assert _drive(server, Pruner(server.store, retention, server.clock))
+    # max-rows is per room: a conversation keeps what the age allows.
+    assert [m.text for m in server.between("alice", "bob")] == ["newer", "newest"]
+
+
+def _drive(server: Private, pruner: Pruner) -> bool:
+    from twisted.internet.defer import ensureDeferred
+
+    finished: list[object] = []
+    ensureDeferred(pruner.prune()).addBoth(finished.append)
+    for _ in range(20):
+        if finished:
+            break
+        server.worker.run()
+    return finished == [None]
+
+
+def test_nothing_is_pruned_without_an_age() -> None:
+    server = Private(retention=Retention(max_rows=1))
+    alice, _ = server.account("alice"), server.account("bob")
+    alice.send("@bob:one", "@bob:two")
+    server.settle()
+    assert _drive(server, Pruner(server.store, server.delivery.retention, server.clock))
+    assert server.rows() == 2
+
