@@ -107,6 +107,7 @@ SAMPLES: list[ChatError] = [
     errors.NameRegistered("alice", 60),
     errors.AccountExists("alice"),
     errors.NotLoggedIn(),
+    errors.PrivateHistoryNeedsAccount(),
     errors.AlreadyLoggedIn("alice"),
     errors.UnusablePassword("password too long: at most 256 bytes"),
     errors.HashingBusy(),

@@ -446,7 +446,7 @@ def test_history_command_counts_and_other_rooms() -> None:
     bob.send("/history #closed", "/history #hidden", "/history #nowhere", "/history x y")
     history.settle()
     assert bob.read() == ["! you are not in #closed", "! no such room: #hidden",
-                          "! no such room: #nowhere", "! usage: /history [#room] [N]"]
+                          "! no such room: #nowhere", "! usage: /history [#room|@name] [N]"]
 
 
 def test_a_new_room_of_the_same_name_never_shows_a_closed_rooms_talk() -> None:

@@ -226,3 +226,58 @@ def test_nothing_is_pruned_without_an_age() -> None:
     assert _drive(server, Pruner(server.store, server.delivery.retention, server.clock))
     assert server.rows() == 2
 
+
+
+# -- reading: the line protocol's /history @name -------------------------------------
+
+
+def _at(offset: float = 0.0) -> str:
+    from chatsvc.protocols.line.wire import history_time
+
+    return history_time(NOW + offset, NOW)
+
+
+def test_history_with_a_name_shows_the_conversation_from_each_side() -> None:
+    server = Private()
+    alice, bob = server.account("alice"), server.account("bob")
+    server.ask(alice, "@bob:hi bob")
+    server.ask(bob, "@alice:hi alice")
+    server.hub.whisper(alice.protocol, "bob", "waves", action=True)
+    server.settle()
+    at = _at()
+    assert server.ask(alice, "/history @bob") == [
+        "* history with bob (3)", f"[{at}] -> *bob* hi bob", f"[{at}] *bob* hi alice",
+        f"[{at}] -> *bob* *alice waves*", "* end of history"]
+    assert server.ask(bob, "/history ALICE 2") == [
+        "* history with ALICE (2)", f"[{at}] -> *ALICE* hi alice", f"[{at}] *alice waves*",
+        "* end of history"]
+
+
+def test_nobody_else_sees_a_conversation() -> None:
+    server = Private()
+    alice, _, carol = server.account("alice"), server.account("bob"), server.account("carol")
+    server.ask(alice, "@bob:only for bob")
+    assert server.ask(carol, "/history @bob") == ["* no private history with bob"]
+    assert server.ask(carol, "/history @alice") == ["* no private history with alice"]
+    assert server.ask(carol, "/logout")[-1] == "* logged out of carol"
+    assert server.ask(carol, "/history @alice") == ["! log in to see private history"]
+
+
+def test_a_guest_is_refused_clearly() -> None:
+    server = Private()
+    guest = server.user("guest")
+    assert server.ask(guest, "/history @bob", "/history bob 3") == [
+        "! log in to see private history", "! log in to see private history"]
+    assert server.ask(guest, "/history @", "/history @bob x") == [
+        "! usage: /history [#room|@name] [N]", "! usage: /history [#room|@name] [N]"]
+
+
+def test_private_history_text_is_shown_as_text() -> None:
+    server = Private()
+    alice, bob = server.account("alice"), server.account("bob")
+    server.hub.whisper(alice.protocol, "bob", "evil\r\n* bob is an operator\x1b[2J\x07")
+    server.settle()
+    lines = server.ask(bob, "/history @alice")
+    assert lines[0] == "* history with alice (1)" and len(lines) == 3
+    assert lines[1].startswith(f"[{_at()}] *alice* evil") and "\x1b" not in lines[1]
+    assert "\r" not in lines[1] and "\x07" not in lines[1]

@@ -670,6 +670,17 @@ class NotLoggedIn(ChatError):
         super().__init__("you are not logged in")
 
 
+class PrivateHistoryNeedsAccount(ChatError):
+    """C{/history @bob} (or the web's C{history} of a name) without being
+    logged in: private history is read by account, and a guest has none."""
+
+    code = "history-needs-login"
+    line_forms = ("log in to see private history",)
+
+    def __init__(self) -> None:
+        super().__init__("log in to see private history")
+
+
 class AlreadyLoggedIn(ChatError):
     """C{/login} or C{/register} while logged in (C{/logout} first)."""
 

@@ -7,7 +7,7 @@ Client to server, one UTF-8 line each (``\\n`` or ``\\r\\n``)::
     /who [#room] /help /me action /quit [reason]
     /join #room [key] /part [reason] /rooms /topic [text] /invite name
     /kick name [reason] /op /deop /voice /devoice name /ban /unban mask
-    /mode [changes] /oper name password /history [#room] [N]
+    /mode [changes] /oper name password /history [#room|@name] [N]
     /register password /login name password /logout /password old new
     /drop password /account [name]
     /say text       room message, whatever it starts with
@@ -50,6 +50,7 @@ from chatsvc.hub.errors import (
     NotRegistered,
     NotYourRoom,
     PasswordRequired,
+    PrivateHistoryNeedsAccount,
     RoomError,
     TooManyFailures,
     TryAgain,
@@ -60,9 +61,15 @@ from chatsvc.hub.modes import FLAG_MODES, LIST_MODES, ModeChange, parse_modes
 from chatsvc.hub.names import fold
 from chatsvc.hub.participant import RecordBacked
 from chatsvc.hub.text import clean_line, plain, telnet_refusals
-from chatsvc.protocols.line.wire import NO_ROOM, WIRE_FORMAT, history_block, line_bytes
+from chatsvc.protocols.line.wire import (
+    NO_ROOM,
+    WIRE_FORMAT,
+    history_block,
+    line_bytes,
+    private_history_block,
+)
 from chatsvc.store.delivery import MAX_REPLAY, history_of
-from chatsvc.store.sqlite import StoredMessage
+from chatsvc.store.sqlite import StoredMessage, StoredPrivate
 
 if TYPE_CHECKING:
     from twisted.internet.defer import Deferred
@@ -85,6 +92,7 @@ HELP = (
     "  /topic [text]      show or set the topic (/topic - clears it)",
     "  /me action         an action line: * you action",
     "  /history [#room] [N]  the last N messages of your room (or another)",
+    "  /history @name [N] your last N private messages with name (logged in)",
     "  /help accounts     registering your name, logging in (/register, /login...)",
     "  /quit [reason]     leave",
     "  /pass password     give the server password, if it has one, before #name",
@@ -715,15 +723,28 @@ class LineChatProtocol(RecordBacked, BoundedLineReceiver):
     def _cmd_history(self, argument: str) -> None:
         """C{/history [#room] [N]}: the last N (default C{--history-replay}, at
         most L{MAX_REPLAY}) messages of your room, or of a room you could join
-        without an invitation or a key."""
+        without an invitation or a key.  C{/history @bob [N]} (or C{bob}):
+        your last N private messages with account bob, when logged in."""
         history = history_of(self.hub.delivery)
         if history is None:
             raise NoHistory()
         words = argument.split()
         room_name = words.pop(0) if words and words[0].startswith("#") else None
-        if len(words) > 1 or (words and not words[0].isdigit()):
-            raise Usage("usage: /history [#room] [N]")
+        other = None
+        if room_name is None and words and not words[0].isdigit():
+            other = words.pop(0).removeprefix("@")
+        if len(words) > 1 or (words and not words[0].isdigit()) or other == "":
+            raise Usage("usage: /history [#room|@name] [N]")
         count = min(int(words[0]), MAX_REPLAY) if words else (history.replay or 50)
+        if other is not None:
+            account = self.record.account
+            if account is None:  # private history is read by account: a guest has none
+                raise PrivateHistoryNeedsAccount()
+            if count == 0:
+                raise Usage("usage: /history @name [N] (N at least 1)")
+            self._bulk("/history")
+            self._replay_private(account, other, count)
+            return
         if room_name is None:
             room = self._room()
         else:
@@ -752,17 +773,9 @@ class LineChatProtocol(RecordBacked, BoundedLineReceiver):
         if history is None:
             return
         room = current.name
-        slot = _Replay(room)
-        held = self._held
-        if held is None:
-            guard = self._guard
-            if guard is None:
-                return
-            # Everything written from now on is held, by the guard's stand-in:
-            # L{deliver}, the hot path, tests nothing for it.
-            held = self._held = deque()
-            self._guard = cast(Guard, _HoldingGuard(guard, self))
-        held.append(slot)
+        slot = self._hold_for(room)
+        if slot is None:
+            return
         reading = history.replay_of(current, count)
 
         def read(messages: list[StoredMessage]) -> None:
@@ -778,6 +791,53 @@ class LineChatProtocol(RecordBacked, BoundedLineReceiver):
             self.log.error("history of {room} not read: {why}", room=room,
                            why=failure.getErrorMessage())
             slot.data = line_bytes(HistoryUnavailable(room).as_event())
+
+        reading.addCallbacks(read, failed)
+        reading.addCallback(lambda _: self._replayed(slot))
+
+    def _hold_for(self, room: str) -> _Replay | None:
+        """A place among this user's output for a history being read: from
+        now until it is filled, everything written to them is held after it."""
+        held = self._held
+        if held is None:
+            guard = self._guard
+            if guard is None:
+                return None
+            # Everything written from now on is held, by the guard's stand-in:
+            # L{deliver}, the hot path, tests nothing for it.
+            held = self._held = deque()
+            self._guard = cast(Guard, _HoldingGuard(guard, self))
+        slot = _Replay(room)
+        held.append(slot)
+        return slot
+
+    def _replay_private(self, account: str, other: str, count: int) -> None:
+        """Show the last C{count} private messages between this user's account
+        and account C{other}, in their place (as L{_replay}).
+
+        C{account} is the hub's record of who is logged in here, never a
+        name this user typed: nobody reads a conversation they are not in.
+        """
+        history = history_of(self.hub.delivery)
+        if history is None:
+            return
+        slot = self._hold_for(other)
+        if slot is None:
+            return
+        reading = history.private_replay_of(account, other, count)
+        me = fold(account)
+
+        def read(messages: list[StoredPrivate]) -> None:
+            if not messages:
+                slot.data = line_bytes(Notice(f"no private history with {plain(other)}"))
+                return
+            slot.data = private_history_block(
+                other, [(m.time, m.sender_key == me, m.sender, m.text, m.action)
+                                 for m in messages], self.hub.clock.seconds())
+
+        def failed(failure: Failure) -> None:
+            self.log.error("private history not read: {why}", why=failure.getErrorMessage())
+            slot.data = line_bytes(HistoryUnavailable(other).as_event())
 
         reading.addCallbacks(read, failed)
         reading.addCallback(lambda _: self._replayed(slot))

@@ -300,6 +300,29 @@ def history_block(room: str, messages: Sequence[tuple[float, str, str, bool]],
     return ("\r\n".join(lines) + "\r\n").encode("utf-8")
 
 
+def private_history_block(other: str,
+                          messages: Sequence[tuple[float, bool, str, str, bool]],
+                          now: float) -> bytes:
+    """The bytes of a private conversation's history with C{other}, for its
+    reader: C{* history with bob (N)}, then per (time, sent by the reader,
+    sender, text, action) C{[12:01] *bob* text} as a private message is shown
+    live, or C{[12:01] -> *bob* text} for one the reader sent, then C{* end
+    of history}.
+
+    Stored text is shown through L{plain}, as in L{history_line}.
+    """
+    to = plain(other)
+    lines = [f"* history with {to} ({len(messages)})"]
+    for when, mine, sender, text, action in messages:
+        stamp, who, said = history_time(when, now), plain(sender), plain(text)
+        if mine:  # "-> *bob* text", as a sent message reads; "-> *bob* *alice waves*"
+            lines.append(f"[{stamp}] -> *{to}* " + (f"*{who} {said}*" if action else said))
+        else:
+            lines.append(f"[{stamp}] *{who} {said}*" if action else f"[{stamp}] *{who}* {said}")
+    lines.append(HISTORY_END)
+    return ("\r\n".join(lines) + "\r\n").encode("utf-8")
+
+
 _HISTORY_HEADER = re.compile(r"\* history of (?P<room>\S+) \((?P<count>\d+)\)")
 _HISTORY_LINE = re.compile(
     r"\[(?:(?P<date>\d{4}-\d{2}-\d{2}) )?(?P<hm>\d{2}:\d{2})\] (?P<rest>.*)", re.DOTALL)
