@@ -281,3 +281,34 @@ def test_private_history_text_is_shown_as_text() -> None:
     assert lines[0] == "* history with alice (1)" and len(lines) == 3
     assert lines[1].startswith(f"[{_at()}] *alice* evil") and "\x1b" not in lines[1]
     assert "\r" not in lines[1] and "\x07" not in lines[1]
+
+
+# -- reading: the web protocol's history of a name ---------------------------------
+
+
+def test_the_web_history_of_a_name_is_the_private_conversation() -> None:
+    server = Private()
+    alice, _ = server.account("alice"), server.account("bob")
+    server.ask(alice, "@bob:for bob's eyes", "/logout")
+    web = server.net.web_user("guest")
+    server.settle()
+    web.read()
+    web.send(type="history", target="alice", ref=1)
+    server.settle()
+    [refused] = web.read()
+    assert (refused["type"], refused["code"], refused["ref"]) == ("error",
+                                                                    "history-needs-login", 1)
+    web.send(type="login", name="bob", password="sesame-1")
+    server.settle()
+    web.read()
+    web.send(type="history", target="alice", limit=5, ref=2)
+    server.settle()
+    [answer] = web.read()
+    assert (answer["type"], answer["target"], answer["ref"]) == ("history", "alice", 2)
+    [kept] = answer["messages"]
+    assert (kept["type"], kept["from"], kept["to"], kept["text"], kept["history"]) == (
+        "private", "alice", "bob", "for bob's eyes", True)
+    assert "self" not in kept and len(kept["id"]) == 24
+    web.send(type="history", target="carol", ref=3)
+    server.settle()
+    assert web.read()[0]["messages"] == []

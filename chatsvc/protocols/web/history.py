@@ -21,7 +21,7 @@ from collections import deque
 from typing import TYPE_CHECKING, Any
 
 from chatsvc.events import utc_time
-from chatsvc.store.sqlite import StoredMessage
+from chatsvc.store.sqlite import StoredMessage, StoredPrivate
 
 if TYPE_CHECKING:
     from chatsvc.conn.guard import Guard
@@ -38,6 +38,18 @@ def message_body(message: StoredMessage) -> dict[str, Any]:
     return {"type": "message", "room": message.room, "from": message.sender,
             "text": message.text, "action": message.action, "notice": message.notice,
             "id": message.id, "time": utc_time(message.time), "history": True}
+
+
+def private_body(message: StoredPrivate, mine: bool) -> dict[str, Any]:
+    """A stored private message as the page gets it: a C{private} event,
+    marked C{history}, with C{self} when the reader sent it (as the answer
+    to its own C{whisper} is marked)."""
+    body = {"type": "private", "from": message.sender, "to": message.target,
+            "text": message.text, "action": message.action, "notice": message.notice,
+            "id": message.id, "time": utc_time(message.time), "history": True}
+    if mine:
+        body["self"] = True
+    return body
 
 
 class Replay:

@@ -46,20 +46,22 @@ from chatsvc.hub.errors import (
     NoAccounts,
     NoHistory,
     NotInRoom,
+    PrivateHistoryNeedsAccount,
     TooManyFailures,
     TryAgain,
     Usage,
 )
 from chatsvc.hub.hosts import peer_host
+from chatsvc.hub.names import fold
 from chatsvc.hub.participant import RecordBacked
 from chatsvc.hub.settings import Settings
 from chatsvc.hub.users import User
-from chatsvc.protocols.web.history import Holding, Replay, message_body
+from chatsvc.protocols.web.history import Holding, Replay, message_body, private_body
 from chatsvc.protocols.web.proxy import TrustedProxies
 from chatsvc.protocols.web.sink import FrameSink, MessageFrames, frames_of
 from chatsvc.protocols.web.wire import WIRE_FORMAT, Request, body_of, encode, frame, framed, parse
 from chatsvc.store.delivery import MAX_REPLAY, history_of
-from chatsvc.store.sqlite import StoredMessage
+from chatsvc.store.sqlite import StoredMessage, StoredPrivate
 
 if TYPE_CHECKING:
     from chatsvc.hub.factory import ChatFactory
@@ -456,6 +458,9 @@ class WebChatProtocol(RecordBacked):
             raise Usage(f'"limit" is from 1 to {MAX_REPLAY}')
         if before is not None and not _EVENT_ID.fullmatch(before):
             raise Usage('"before" is a message\'s "id" (24 hex digits)')
+        if not target.startswith("#"):  # a name: your private messages with that account
+            self._private_history(target, before, limit)
+            return
         room = self.hub.find_room(target, viewer=self)  # NoSuchRoom if secret
         if self not in room and (room.invite_only or room.password is not None):
             raise NotInRoom(room.name)
@@ -488,6 +493,42 @@ class WebChatProtocol(RecordBacked):
         # last MAX_REPLAY messages (the store reads no older page yet).
         count = limit if before is None else MAX_REPLAY
         history.replay_of(room, count).addCallbacks(read, failed)
+
+    def _private_history(self, other: str, before: str | None, limit: int) -> None:
+        """C{history} of a name: the private messages between the account
+        logged in here (the hub's record, never a name the page sent) and
+        account C{other}, answered as a room's are, C{private} events in it."""
+        history = history_of(self.hub.delivery)
+        assert history is not None
+        account = self.record.account
+        if account is None:
+            raise PrivateHistoryNeedsAccount()
+        budget = self._budget
+        if budget is None:
+            budget = self._budget = ReplyBudget(self.hub.clock)
+        if not budget.allows():
+            raise TryAgain("history", budget.wait())
+        ref, me = self._ref, fold(account)
+
+        def read(messages: list[StoredPrivate]) -> None:
+            if before is not None:
+                messages = [m for m in messages if m.id < before]  # ids sort by time
+            body: dict[str, Any] = {
+                "type": "history", "target": other, "before": before, "limit": limit,
+                "messages": [private_body(m, m.sender_key == me) for m in messages[-limit:]]}
+            if ref is not None:
+                body["ref"] = ref
+            data = frame(encode(body))
+            budget.spend(len(data))
+            if self.guard is not None:
+                self.guard.write(data)
+
+        def failed(failure: Failure) -> None:
+            self.log.error("private history not read: {why}", why=failure.getErrorMessage())
+            self._refuse(HistoryUnavailable(other), ref)
+
+        count = limit if before is None else MAX_REPLAY
+        history.private_replay_of(account, other, count).addCallbacks(read, failed)
 
     def _login(self, request: Request) -> None:
         """Log in to an account (docs/user/accounts.rst): answered later, with
