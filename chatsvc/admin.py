@@ -4,6 +4,7 @@
 
     chatsvc-admin [--data-dir DIR] history export '#room'   JSON lines on stdout
     chatsvc-admin [--data-dir DIR] history stats            messages, rooms, size
+                                                            (private ones counted only)
     chatsvc-admin [--data-dir DIR] account list             every account
     chatsvc-admin [--data-dir DIR] account oper NAME on|off a server operator, or not
     chatsvc-admin [--data-dir DIR] account delete NAME      an account and its messages
@@ -165,6 +166,12 @@ def stats(connection: sqlite3.Connection, directory: str) -> list[str]:
         width = max(len(r[4]) for r in rooms)
         lines.extend(f"  {name:<{width}}  {count:>9}  {utc_time(first)} .. {utc_time(last)}"
                      for _, count, first, last, name in rooms)
+    if version >= 3:  # private messages between accounts: counted, never listed or exported
+        [(messages, conversations)] = _rows(
+            connection, "SELECT COUNT(*), (SELECT COUNT(*) FROM (SELECT 1 FROM private_message "
+            "GROUP BY low_key, high_key)) FROM private_message")
+        lines.append(f"{messages} private messages in {conversations} conversations "
+                     "between accounts")
     return lines
 
 

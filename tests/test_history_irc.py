@@ -192,8 +192,8 @@ def test_the_welcome_ends_with_what_the_server_keeps() -> None:
     burst = user.read()
     motd_end = next(i for i, line in enumerate(burst) if " 422 " in line or " 376 " in line)
     assert burst[motd_end + 1:] == [
-        ":chatsvc NOTICE carol :this server keeps room messages for 30 days, not private "
-        "ones; a room set +x keeps none"]
+        ":chatsvc NOTICE carol :this server keeps room messages for 30 days and private "
+        "messages between logged-in accounts (not guests'); a room set +x keeps none"]
 
 
 def test_without_history_the_welcome_is_as_before() -> None:

@@ -125,8 +125,9 @@ def test_irc_replay_privacy_and_admin_on_a_running_server(tmp_path) -> None:
         log = (tmp_path / "server.log").read_text()
         irc_port = int(re.search(r"\] IRC on \S+:(\d+)$", log, re.MULTILINE).group(1))
         alice = SocketUser(port)
-        welcome = lines_until(alice, "* this server keeps room messages for 30 days, not "
-                                     "private ones; a room set +x keeps none")
+        welcome = lines_until(alice, "* this server keeps room messages for 30 days and "
+                                     "private messages between logged-in accounts (not "
+                                     "guests'); a room set +x keeps none")
         assert welcome[0].startswith("* welcome to chatsvc!")
         alice.send("#alice")
         lines_until(alice, "* #chat keeps history for 30 days")

@@ -122,16 +122,18 @@ def test_connecting_says_what_the_server_keeps() -> None:
     user = history.net.line_user()
     welcome, keeps = user.read()
     assert welcome.startswith("* welcome to ")
-    assert keeps == ("* this server keeps room messages for 30 days, not private ones; "
-                     "a room set +x keeps none")
+    assert keeps == ("* this server keeps room messages for 30 days and private messages "
+                     "between logged-in accounts (not guests'); a room set +x keeps none")
     history.delivery.retention = Retention(None, 200)
     user = history.net.line_user()
-    assert user.read()[1] == ("* this server keeps room messages (each room's last 200), "
-                              "not private ones; a room set +x keeps none")
+    assert user.read()[1] == ("* this server keeps room messages (each room's last 200) "
+                              "and private messages between logged-in accounts (not "
+                              "guests'); a room set +x keeps none")
     history.delivery.retention = Retention()
     user = history.net.line_user()
-    assert user.read()[1] == ("* this server keeps room messages, not private ones; "
-                              "a room set +x keeps none")
+    assert user.read()[1] == ("* this server keeps room messages and private messages "
+                              "between logged-in accounts (not guests'); a room set +x "
+                              "keeps none")
 
 
 def test_a_server_without_history_says_nothing_of_it() -> None:

@@ -48,18 +48,21 @@ class Private:
         self.store = HistoryStore(self.connection, self.clock, run=self.worker)
         self.delivery = HistoryDelivery(self.store, 50, self.hub.delivery, retention=retention)
         self.hub.delivery = self.delivery
-        accounts = HistoryStore(self.connection, self.clock, run=synchronous)
-        self.rules = AccountRules(self.hub, AccountStore(accounts), hasher=synchronous)
+        # The accounts in the same store, as the server has them (tap.py).
+        self.rules = AccountRules(self.hub, AccountStore(self.store), hasher=synchronous)
+        self.hosts = 0
 
     def settle(self) -> None:
         """The write delay passes, the thread catches up, offline messages follow."""
         self.clock.advance(WRITE_DELAY)
-        self.worker.run()
-        self.clock.advance(0)
-        self.worker.run()
+        for _ in range(5):
+            self.worker.run()
+            self.clock.advance(0)
 
     def user(self, name: str | None = None) -> LineUser:
-        user = self.net.line_user(name)
+        # each from its own address: registrations are throttled per address
+        self.hosts += 1
+        user = self.net.line_user(name, f"198.51.100.{self.hosts}")
         self.settle()
         return user
 
@@ -312,3 +315,45 @@ def test_the_web_history_of_a_name_is_the_private_conversation() -> None:
     web.send(type="history", target="carol", ref=3)
     server.settle()
     assert web.read()[0]["messages"] == []
+
+
+# -- privacy: dropping an account, the admin's view ------------------------------------
+
+
+def test_dropping_an_account_deletes_its_conversations() -> None:
+    server = Private()
+    alice, bob = server.account("alice"), server.account("bob")
+    server.account("carol")
+    server.ask(alice, "@bob:to bob")
+    server.ask(bob, "@carol:to carol")
+    assert server.rows() == 2
+    alice.send("@bob:just before the drop", "/drop sesame-1")
+    for _ in range(5):  # the drop is done before the write delay has passed
+        server.worker.run()
+        server.clock.advance(0)
+    assert "* dropped the account alice" in alice.read()
+    assert server.rows() == 1  # what was pending went first, then with the account
+    # whoever registers the name next reads nothing of the old conversations
+    assert server.ask(alice, "/register another-1") == ["* registered alice"]
+    assert server.ask(alice, "/history @bob") == ["* no private history with bob"]
+    assert texts(server.between("bob", "carol")) == [("bob", "bob", "to carol")]
+
+
+def test_admin_stats_counts_private_messages_and_lists_none(tmp_path: Any) -> None:
+    from chatsvc import admin
+    from chatsvc.store.sqlite import open_database, prepare_directory
+
+    connection = open_database(prepare_directory(str(tmp_path)))
+    store = HistoryStore(connection, Net().clock, run=synchronous)
+    for sender, recipient, text in (("alice", "bob", "secret one"), ("bob", "Alice", "two"),
+                                    ("carol", "bob", "three")):
+        from chatsvc.events import PrivateMessage
+
+        store.record_private(PrivateMessage(sender, recipient, text, stamp=(NOW, 1)),
+                             sender, recipient)
+    store.stop()
+    reading = admin.open_checked(str(tmp_path))
+    lines = admin.stats(reading, str(tmp_path))
+    assert lines[1] == "0 messages in 0 rooms"
+    assert lines[-1] == "3 private messages in 2 conversations between accounts"
+    assert not any("secret" in line or "alice" in line for line in lines)

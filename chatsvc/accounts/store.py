@@ -96,12 +96,16 @@ def set_oper(connection: sqlite3.Connection, name: str, oper: bool) -> bool:
 
 
 def delete(connection: sqlite3.Connection, name: str) -> bool:
-    """Remove an account and the messages waiting for it, in one transaction."""
+    """Remove an account, the messages waiting for it and its private
+    history (chatsvc.store: whoever registers the name next must not read
+    its conversations), in one transaction."""
     key = fold(name)
     connection.execute("BEGIN IMMEDIATE")
     try:
         cursor = connection.execute("DELETE FROM account WHERE name_key = ?", (key,))
         connection.execute("DELETE FROM offline_message WHERE recipient_key = ?", (key,))
+        connection.execute("DELETE FROM private_message WHERE low_key = ? OR high_key = ?",
+                           (key, key))
         connection.execute("COMMIT")
     except BaseException:
         connection.execute("ROLLBACK")

@@ -102,8 +102,8 @@ class Retention:
             span = f" (each room's last {self.max_rows})"
         else:
             span = ""
-        return (f"this server keeps room messages{span}, not private ones; "
-                "a room set +x keeps none")
+        return (f"this server keeps room messages{span} and private messages between "
+                "logged-in accounts (not guests'); a room set +x keeps none")
 
 
 class Pruner:

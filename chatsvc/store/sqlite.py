@@ -369,6 +369,7 @@ class HistoryStore:
         """
         if self._closed:
             return fail(StoreError("the store is closed"))
+        self._submit()  # the messages recorded before it go first (an account's drop)
         return self._run(function, self.connection, *args)
 
     # -- writes -----------------------------------------------------------------
