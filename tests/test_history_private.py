@@ -357,3 +357,48 @@ def test_admin_stats_counts_private_messages_and_lists_none(tmp_path: Any) -> No
     assert lines[1] == "0 messages in 0 rooms"
     assert lines[-1] == "3 private messages in 2 conversations between accounts"
     assert not any("secret" in line or "alice" in line for line in lines)
+
+
+# -- through a real twistd -------------------------------------------------------------
+
+
+@pytest.mark.integration
+def test_a_whisper_between_accounts_survives_a_restart(tmp_path: Any) -> None:
+    from support import SocketUser, twistd_server
+    from test_history_loopback import lines_until
+
+    data = tmp_path / "data"
+    first, second = tmp_path / "first", tmp_path / "second"
+    first.mkdir()
+    second.mkdir()
+    with twistd_server(first, "--data-dir", str(data)) as (port, _):
+        alice, bob = SocketUser(port, "alice"), SocketUser(port, "bob")
+        alice.send("/register sesame-alice")
+        alice.expect("* registered alice")
+        bob.send("/register sesame-bob")
+        bob.expect("* registered bob")
+        guest = SocketUser(port, "carol")
+        alice.send("@bob:kept'); DROP TABLE private_message; --")
+        bob.expect("*alice* kept'); DROP TABLE private_message; --")
+        bob.send("@alice:kept too")
+        alice.expect("*bob* kept too")
+        guest.send("@alice:a guest's, not kept")
+        alice.expect("*carol* a guest's, not kept")
+        for user in (alice, bob, guest):
+            user.close()
+    with twistd_server(second, "--data-dir", str(data)) as (port, _):
+        alice = SocketUser(port)
+        alice.send("/login alice sesame-alice")
+        lines_until(alice, "* logged in as alice")
+        alice.send("/history @bob")
+        lines = lines_until(alice, "* end of history")
+        block = lines[lines.index("* history with bob (2)"):]
+        assert [line.split("] ", 1)[1] for line in block[1:-1]] == [
+            "-> *bob* kept'); DROP TABLE private_message; --", "*bob* kept too"]
+        alice.send("/history @carol")
+        alice.expect("* no private history with carol")
+        stranger = SocketUser(port, "dave")
+        stranger.send("/history @alice")
+        stranger.expect("! log in to see private history")
+        alice.close()
+        stranger.close()
