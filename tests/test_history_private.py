@@ -402,3 +402,19 @@ def test_a_whisper_between_accounts_survives_a_restart(tmp_path: Any) -> None:
         stranger.expect("! log in to see private history")
         alice.close()
         stranger.close()
+
+
+def test_the_client_parses_a_private_history_block_both_ways() -> None:
+    from chatsvc.events import Notice, PrivateMessage
+    from chatsvc.protocols.line.wire import LineParser, private_history_block
+
+    block = private_history_block("bob", [(NOW, True, "alice", "yes", False),
+                                          (NOW, True, "alice", "waves", True),
+                                          (NOW, False, "bob", "hi", False)], NOW)
+    parser = LineParser(me="alice", now=lambda: NOW + 60)
+    events = [parser.parse(line) for line in block.decode().splitlines()]
+    assert events[0] == Notice("history with bob (3)") and events[-1] == Notice("end of history")
+    assert events[1:-1] == [PrivateMessage("alice", "bob", "yes", delayed=True),
+                            PrivateMessage("alice", "bob", "waves", True, delayed=True),
+                            PrivateMessage("bob", "alice", "hi", delayed=True)]
+    assert all(event.time == NOW - 20 for event in events[1:-1])  # to the minute (22:13)

@@ -557,6 +557,8 @@ _ROOM_MESSAGE = re.compile(rf"<(?P<sender>{NAME_PATTERN})> (?P<text>.*)", re.DOT
 _PRIVATE_MESSAGE = re.compile(rf"\*(?P<sender>{NAME_PATTERN})\* (?P<text>.*)", re.DOTALL)
 _PRIVATE_ACTION = re.compile(rf"\*(?P<sender>{NAME_PATTERN}) (?P<text>.+)\*", re.DOTALL)
 _ACTION = re.compile(rf"(?P<sender>{NAME_PATTERN}) (?P<text>.*)", re.DOTALL)
+# One we sent, in a private history block: "-> *bob* text", "-> *bob* *alice waves*".
+_SENT = re.compile(rf"-> \*(?P<target>{NAME_PATTERN})\* (?P<text>.*)", re.DOTALL)
 
 
 _NAME_REFUSALS = (errors.NameTaken.code, errors.BadNameError.code)
@@ -627,6 +629,14 @@ class LineParser:
             return self._private(line)
         elif line.startswith("["):
             match = _HISTORY_LINE.fullmatch(line)
+            sent = _SENT.fullmatch(match["rest"]) if match else None
+            if match and sent:  # private history: one we sent
+                when = parse_history_time(match["date"], match["hm"], self._now())
+                text, me = sent["text"], self.me or ""
+                acted = _PRIVATE_ACTION.fullmatch(text)
+                action = acted is not None and fold(acted["sender"]) == fold(me)
+                return PrivateMessage(me, sent["target"], acted["text"] if acted and action
+                                      else text, action, delayed=True, stamp=(when, 0))
             if match and match["rest"].startswith("*") and not match["rest"].startswith("* "):
                 event = self._private(match["rest"])
                 if isinstance(event, PrivateMessage):  # kept while we were offline
