@@ -418,3 +418,21 @@ def test_the_client_parses_a_private_history_block_both_ways() -> None:
                             PrivateMessage("alice", "bob", "waves", True, delayed=True),
                             PrivateMessage("bob", "alice", "hi", delayed=True)]
     assert all(event.time == NOW - 20 for event in events[1:-1])  # to the minute (22:13)
+
+
+def test_a_schema_2_database_gains_the_table_and_keeps_its_rows(tmp_path: Any) -> None:
+    from chatsvc.store.sqlite import MIGRATIONS, SCHEMA_VERSION, open_database
+
+    path = str(tmp_path / "old.sqlite3")
+    old = sqlite3.connect(path, isolation_level=None)
+    for step in MIGRATIONS[:2]:  # what the previous release ran
+        for statement in step:
+            old.execute(statement)
+    old.execute("PRAGMA user_version=2")
+    old.execute("INSERT INTO room_message (id, room_key, room, time, sender, text, action, "
+                "notice) VALUES ('x', '#rust', '#rust', 1, 'alice', 'kept', 0, 0)")
+    old.close()
+    connection = open_database(path)
+    assert connection.execute("PRAGMA user_version").fetchone() == (SCHEMA_VERSION,) == (3,)
+    assert connection.execute("SELECT text FROM room_message").fetchall() == [("kept",)]
+    assert connection.execute("SELECT COUNT(*) FROM private_message").fetchone() == (0,)
