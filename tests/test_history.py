@@ -516,9 +516,9 @@ def test_a_time_without_a_date_is_never_in_the_future() -> None:
 def test_a_busy_room_stops_holding_and_the_history_follows(monkeypatch) -> None:
     """Past HOLD_LIMIT held events the live lines go out; the history comes
     when it is read, still between its markers."""
-    from chatsvc.protocols.line import protocol
+    from chatsvc.conn import holding
 
-    monkeypatch.setattr(protocol, "HOLD_LIMIT", 4)  # the replay and three events
+    monkeypatch.setattr(holding, "HOLD_LIMIT", 4)  # the replay and three events
     history = History()
     alice = history.user("alice")
     alice.send("old")

@@ -14,7 +14,7 @@ from typing import Any
 from support import Net
 from twisted.internet.defer import Deferred, maybeDeferred
 
-from chatsvc.protocols.web import history as web_history
+from chatsvc.conn import holding
 from chatsvc.store.delivery import MAX_REPLAY, HistoryDelivery
 from chatsvc.store.sqlite import WRITE_DELAY, HistoryStore, migrate
 
@@ -166,7 +166,7 @@ def test_a_failed_read_is_an_error_and_the_output_is_not_held_forever() -> None:
 
 
 def test_a_busy_room_stops_holding_and_the_history_follows(monkeypatch) -> None:
-    monkeypatch.setattr(web_history, "HOLD_LIMIT", 3)
+    monkeypatch.setattr(holding, "HOLD_LIMIT", 3)
     history = History()
     bob = history.net.line_user("bob")
     bob.send("old")

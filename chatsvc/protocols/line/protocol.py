@@ -21,15 +21,15 @@ and the room commands act on it.  Server to client: see L{chatsvc.protocols.line
 from __future__ import annotations
 
 import itertools
-from collections import deque
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any, ClassVar, cast
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from twisted.logger import Logger
 from twisted.python.failure import Failure
 
 from chatsvc.conn.framing import TOO_LONG, BoundedLineReceiver
 from chatsvc.conn.guard import Guard
+from chatsvc.conn.holding import Holding, Replay
 from chatsvc.conn.limits import ROOMS_PER_PAGE, ReplyBudget
 from chatsvc.events import Event, Notice, RoomList, Topic, Who
 from chatsvc.hub.errors import (
@@ -121,41 +121,6 @@ HELP_NO_DEFAULT_ROOM = tuple(
     "  /part [reason]     leave your room (for no room: /join another)"
     if line.startswith("  /part ") else line for line in HELP)
 
-#: Events held for a line user while a history replay is read, at most:
-#: past this many the held events go out and the replay follows when it comes.
-HOLD_LIMIT = 2000
-
-
-class _Replay:
-    """A history replay being read, in its place among a user's held events."""
-
-    __slots__ = ("data", "late", "room")
-
-    def __init__(self, room: str) -> None:
-        self.room = room
-        #: The bytes to write, once read (C{b""}: nothing to show).
-        self.data: bytes | None = None
-        #: Given up waiting for (L{HOLD_LIMIT}): written when it comes.
-        self.late = False
-
-
-class _HoldingGuard:
-    """A connection's guard while a history replay is read: what is written
-    is held (L{LineChatProtocol._hold}); everything else is the guard's."""
-
-    __slots__ = ("guard", "protocol")
-
-    def __init__(self, guard: Guard, protocol: LineChatProtocol) -> None:
-        self.guard = guard
-        self.protocol = protocol
-
-    def write(self, data: bytes) -> None:
-        self.protocol._hold(data)
-
-    def __getattr__(self, name: str) -> Any:
-        return getattr(self.guard, name)
-
-
 #: How many names the welcome lists before "and N more".
 _WELCOME_NAMES = 10
 
@@ -225,7 +190,6 @@ class LineChatProtocol(RecordBacked, BoundedLineReceiver):
         self._guard: Guard | None = None
         self._telnet_tail = b""
         #: Output and replays waiting for a history replay to be read (L{_replay}).
-        self._held: deque[bytes | _Replay] | None = None
         default = hub.default_room
         #: The default room's name, or C{""} on a server without one (a
         #: name no room has, so every notice names its room, as
@@ -763,7 +727,7 @@ class LineChatProtocol(RecordBacked, BoundedLineReceiver):
         """Read C{current}'s last C{count} messages and show them in their place.
 
         Reads are asynchronous, so from now until the read is done all
-        output to this user is held (L{_hold}) and written after the history
+        output to this user is held (L{_hold_for}) and written after the history
         block, in order: the history shows what was said before this call
         (the store reads after every message recorded before it) and the
         live lines what was said after, with neither gap nor repeat.
@@ -773,9 +737,10 @@ class LineChatProtocol(RecordBacked, BoundedLineReceiver):
         if history is None:
             return
         room = current.name
-        slot = self._hold_for(room)
-        if slot is None:
+        holding = self._hold_for()
+        if holding is None:
             return
+        place, slot = holding
         reading = history.replay_of(current, count)
 
         def read(messages: list[StoredMessage]) -> None:
@@ -793,23 +758,13 @@ class LineChatProtocol(RecordBacked, BoundedLineReceiver):
             slot.data = line_bytes(HistoryUnavailable(room).as_event())
 
         reading.addCallbacks(read, failed)
-        reading.addCallback(lambda _: self._replayed(slot))
+        reading.addCallback(lambda _: place.filled(slot))
 
-    def _hold_for(self, room: str) -> _Replay | None:
+    def _hold_for(self) -> tuple[Holding, Replay] | None:
         """A place among this user's output for a history being read: from
-        now until it is filled, everything written to them is held after it."""
-        held = self._held
-        if held is None:
-            guard = self._guard
-            if guard is None:
-                return None
-            # Everything written from now on is held, by the guard's stand-in:
-            # L{deliver}, the hot path, tests nothing for it.
-            held = self._held = deque()
-            self._guard = cast(Guard, _HoldingGuard(guard, self))
-        slot = _Replay(room)
-        held.append(slot)
-        return slot
+        now until it is filled, everything written to them is held after it
+        (L{chatsvc.conn.holding})."""
+        return Holding.hold(self, "_guard")
 
     def _replay_private(self, account: str, other: str, count: int) -> None:
         """Show the last C{count} private messages between this user's account
@@ -821,9 +776,10 @@ class LineChatProtocol(RecordBacked, BoundedLineReceiver):
         history = history_of(self.hub.delivery)
         if history is None:
             return
-        slot = self._hold_for(other)
-        if slot is None:
+        holding = self._hold_for()
+        if holding is None:
             return
+        place, slot = holding
         reading = history.private_replay_of(account, other, count)
         me = fold(account)
 
@@ -840,46 +796,7 @@ class LineChatProtocol(RecordBacked, BoundedLineReceiver):
             slot.data = line_bytes(HistoryUnavailable(other).as_event())
 
         reading.addCallbacks(read, failed)
-        reading.addCallback(lambda _: self._replayed(slot))
-
-    def _hold(self, data: bytes) -> None:
-        """Output while a replay is read: keep it for afterwards."""
-        held = self._held
-        assert held is not None
-        held.append(data)
-        if len(held) > HOLD_LIMIT:  # a very busy room: stop waiting
-            for item in held:
-                if isinstance(item, _Replay) and item.data is None:
-                    item.late = True
-            self._drain(give_up=True)
-
-    def _replayed(self, slot: _Replay) -> None:
-        if slot.late:
-            if slot.data and self._guard is not None:
-                self._guard.write(slot.data)  # held again if another replay is read
-            return
-        self._drain()
-
-    def _drain(self, give_up: bool = False) -> None:
-        """Write the held output and read replays, in order, up to the first
-        replay still being read (all of them when C{give_up})."""
-        held = self._held
-        holding = self._guard
-        if held is None or not isinstance(holding, _HoldingGuard):
-            return
-        guard = holding.guard
-        while held:
-            item = held[0]
-            if isinstance(item, _Replay):
-                if item.data is None and not give_up:
-                    return
-                if item.data:
-                    guard.write(item.data)
-            else:
-                guard.write(item)
-            held.popleft()
-        self._held = None
-        self._guard = guard
+        reading.addCallback(lambda _: place.filled(slot))
 
     # -- accounts (chatsvc.accounts; docs/user/accounts.rst) -------------------
     #

@@ -15,7 +15,7 @@ in L{chatsvc.protocols.web.wire} and docs/user/web.rst.
 from __future__ import annotations
 
 import re
-from typing import TYPE_CHECKING, Any, ClassVar, cast
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from twisted.internet.interfaces import IDelayedCall, ITransport
 from twisted.logger import Logger
@@ -23,6 +23,7 @@ from twisted.python.failure import Failure
 from wsproto.utilities import LocalProtocolError
 
 from chatsvc.conn.guard import Guard
+from chatsvc.conn.holding import Holding
 from chatsvc.conn.limits import ReplyBudget
 from chatsvc.conn.sinks import MessageTransport
 from chatsvc.events import (
@@ -56,7 +57,7 @@ from chatsvc.hub.names import fold
 from chatsvc.hub.participant import RecordBacked
 from chatsvc.hub.settings import Settings
 from chatsvc.hub.users import User
-from chatsvc.protocols.web.history import Holding, Replay, message_body, private_body
+from chatsvc.protocols.web.history import message_body, private_body
 from chatsvc.protocols.web.proxy import TrustedProxies
 from chatsvc.protocols.web.sink import FrameSink, MessageFrames, frames_of
 from chatsvc.protocols.web.wire import WIRE_FORMAT, Request, body_of, encode, frame, framed, parse
@@ -411,13 +412,12 @@ class WebChatProtocol(RecordBacked):
         held (L{Holding} replaces the guard) and goes out after them.
         """
         history = history_of(self.hub.delivery)
-        guard = self.guard
-        if history is None or not history.replay or guard is None or guard.closing:
+        if history is None or not history.replay:
             return
-        holding = guard if isinstance(guard, Holding) else Holding(guard, self)
-        self.guard = cast(Guard, holding)
-        slot = Replay()
-        holding.held.append(slot)
+        holding = Holding.hold(self, "guard")
+        if holding is None:
+            return
+        place, slot = holding
         name = room.name
 
         def read(messages: list[StoredMessage]) -> None:
@@ -430,14 +430,7 @@ class WebChatProtocol(RecordBacked):
 
         reading = history.replay_of(room, history.replay)
         reading.addCallbacks(read, failed)
-        reading.addCallback(lambda _: self._replayed(holding, slot))
-
-    def _replayed(self, holding: Holding, slot: Replay) -> None:
-        if slot.late:  # the held output went out without it: it follows now
-            if slot.data and self.guard is not None:
-                self.guard.write(slot.data)
-            return
-        holding.drain()
+        reading.addCallback(lambda _: place.filled(slot))
 
     def _history(self, request: Request) -> None:
         """C{history}: a room's messages, the last C{limit} before C{before} (an id).
