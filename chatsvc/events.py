@@ -188,6 +188,9 @@ class RoomMessage(Event):
     C{tags} are the message's IRCv3 tags (see L{_tags}).  C{status} is
     C{"@"} or C{"+"} for a message only to the room's operators (and voiced
     members), IRC's STATUSMSG (C{PRIVMSG @#room}); C{""} for everyone.
+    C{account} is the sender's account when logged in (IRCv3 account-tag;
+    not part of equality, like C{mask}); so in L{PrivateMessage} and
+    L{TagMessage}.
     """
 
     room: str
@@ -198,6 +201,7 @@ class RoomMessage(Event):
     notice: bool = field(default=False, kw_only=True)
     tags: tuple[tuple[str, str], ...] = _tags()
     status: str = field(default="", kw_only=True)
+    account: str | None = field(default=None, compare=False, kw_only=True)
 
 
 @event
@@ -220,9 +224,9 @@ class PrivateMessage(Event):
     notice: bool = field(default=False, kw_only=True)
     tags: tuple[tuple[str, str], ...] = _tags()
     delayed: bool = field(default=False, kw_only=True)
-    #: The sender's account at send time (C{None}: a guest), which the
-    #: history keys private conversations by (L{chatsvc.store.delivery});
-    #: not part of equality, like the mask.
+    #: The sender's account at send time (C{None}: a guest): IRC's
+    #: account-tag shows it, and the history keys private conversations by
+    #: it (L{chatsvc.store.delivery}); not part of equality, like the mask.
     account: str | None = field(default=None, compare=False, repr=False, kw_only=True)
 
 
@@ -241,6 +245,7 @@ class TagMessage(Event):
     target: str
     tags: tuple[tuple[str, str], ...]
     mask: str = _mask()
+    account: str | None = field(default=None, compare=False, kw_only=True)
 
 
 @event
@@ -483,6 +488,20 @@ class HostChanged(Event):
     name: str
     user: str
     host: str
+    mask: str = _mask()
+
+
+@event
+class AccountChanged(Event):
+    """C{name} logged in to C{account}, or out with C{None} (IRCv3 account-notify).
+
+    On any protocol (a line user's C{/login} counts): to the user and those
+    who share a room with them, on protocols that declare
+    L{chatsvc.hub.users.NOTIFY}; others read it in WHOIS and C{/whois}.
+    """
+
+    name: str
+    account: str | None
     mask: str = _mask()
 
 

@@ -188,12 +188,12 @@ def test_the_client_page_lists_every_event() -> None:
     # client; nor does Wallops, for protocols without the WALLOPS capability,
     # nor AwayChanged, which the line protocol does not show, nor TagMessage
     # (IRCv3 TAGMSG), which the hub sends only where tags can be shown; nor
-    # Presence (MONITOR's), RealNameChanged, InviteNotified, HostChanged and
-    # Watched, which go only to watchers and to protocols with the NOTIFY
+    # Presence (MONITOR's), RealNameChanged, InviteNotified, HostChanged,
+    # AccountChanged and Watched, which go only to watchers and to protocols with the NOTIFY
     # capability (IRC's).
     assert listed_names == every - {"Motd", "Wallops", "AwayChanged", "TagMessage", "Presence",
                                     "RealNameChanged", "InviteNotified", "HostChanged",
-                                    "Watched"}
+                                    "AccountChanged", "Watched"}
 
 
 def test_the_readme_is_short_and_links_to_pages_that_exist() -> None:

@@ -98,6 +98,19 @@ def chat_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[int,
         stop_process(process)
 
 
+def _irssi_listed(screen: str, label: str) -> list[str]:
+    """The words irssi lists after C{label} (\"Capabilities supported:\"...):
+    on its line and the indented lines irssi wraps a long list onto."""
+    lines = screen.splitlines()
+    start = next(index for index, line in enumerate(lines) if label in line)
+    words = lines[start].split(label, 1)[1].split()
+    for line in lines[start + 1:]:
+        if not line.startswith(" ") or not line.strip():
+            break
+        words.extend(line.split())
+    return words
+
+
 class Tmux:
     """A command on a fixed-size screen, in a private tmux server of its own.
 
@@ -155,10 +168,9 @@ def test_irssi(chat_server: tuple[int, int], tmp_path: Path) -> None:
         wait_for(lambda: irssi.shows("Capabilities supported") and irssi.shows("multi-prefix"),
                  "irssi to list the server's capabilities")
         # It lists what is offered, the tag capabilities among them.
-        supported = next(line for line in irssi.screen().splitlines()
-                         if "Capabilities supported:" in line)
+        supported = _irssi_listed(irssi.screen(), "Capabilities supported:")
         for cap in ("batch", "labeled-response", "message-tags"):
-            assert cap in supported.split(), (cap, supported)
+            assert cap in supported, (cap, supported)
         irssi.keys("/join #chat")
         wait_for(lambda: bob.saw("* alice joined"), "bob to see irssi join #chat")
         wait_for(lambda: irssi.shows("has joined #chat"), "irssi in #chat")
@@ -212,17 +224,16 @@ def _irssi(tmp_path: Path, irc_port: int, nick: str) -> Tmux:
                     reason="irssi and tmux are not installed (.ci/run installs them)")
 def test_irssi_monitor_setname_and_the_caps_it_enables(chat_server: tuple[int, int],
                                                        tmp_path: Path) -> None:
-    """irssi asks for chghost, extended-join, invite-notify and setname and
-    gets them; MONITOR, SETNAME and a line user's rename show as they should."""
+    """irssi asks for account-notify, chghost, extended-join, invite-notify and
+    setname and gets them; MONITOR, SETNAME and a line user's rename show as they should."""
     line_port, irc_port = chat_server
     irssi = _irssi(tmp_path, irc_port, "ursula")
     dave = carol = None
     try:
         wait_for(lambda: irssi.shows("Welcome to the testnet IRC network"), "irssi to register")
-        acknowledged = next(line for line in irssi.screen().splitlines()
-                            if "Capabilities acknowledged:" in line)
-        for cap in ("chghost", "extended-join", "invite-notify", "setname"):
-            assert cap in acknowledged.split(), (cap, acknowledged)
+        acknowledged = _irssi_listed(irssi.screen(), "Capabilities acknowledged:")
+        for cap in ("account-notify", "chghost", "extended-join", "invite-notify", "setname"):
+            assert cap in acknowledged, (cap, acknowledged)
         # MONITOR: 731 at once, then 730 when a line user takes the name.
         irssi.keys("/quote MONITOR + dave")
         wait_for(lambda: any(line.endswith("-!- dave") for line in irssi.screen().splitlines()),
@@ -304,8 +315,8 @@ def test_weechat(chat_server: tuple[int, int], tmp_path: Path) -> None:
         # weechat negotiates the capabilities it knows and lists those enabled.
         enabled = next((line for line in weechat.log(server).splitlines()
                         if "client capability, enabled:" in line), "")
-        for cap in ("away-notify", "message-tags", "multi-prefix", "server-time",
-                    "userhost-in-names"):
+        for cap in ("account-notify", "away-notify", "message-tags", "multi-prefix",
+                    "server-time", "userhost-in-names"):
             assert cap in enabled, (cap, enabled)
         # Bot mode: weechat sets it, its WHOIS shows 335, a line user's /whois too.
         weechat.command(server, "/mode carol +B")

@@ -17,6 +17,7 @@ from support import Net
 
 from chatsvc import events
 from chatsvc.events import (
+    AccountChanged,
     AwayChanged,
     Entered,
     Error,
@@ -134,6 +135,7 @@ EVERY_EVENT: dict[type, Event] = {
     RealNameChanged: RealNameChanged(_H, _H, mask=_H),
     InviteNotified: InviteNotified(_H, _H, _H, mask=_H),
     HostChanged: HostChanged(_H, _H, _H, mask=_H),
+    AccountChanged: AccountChanged(_H, _H, mask=_H),
     Watched: Watched(AwayChanged(_H, _H, mask=_H)),
     Topic: Topic(_H, _H),
     RoomList: RoomList(((_H, 3, _H), ("#chat", 1, ""))),
@@ -157,7 +159,7 @@ def test_every_event_reaches_irc_users_in_whole_lines(event):
     alice = net.irc_user("alice", channels="#room")
     # What shows only when asked, too.
     alice.ask("CAP REQ :away-notify message-tags server-time setname invite-notify chghost "
-              "extended-monitor")
+              "extended-monitor account-notify account-tag")
     alice.transport.clear()
     alice.protocol.deliver(event)
     data = alice.transport.value()
@@ -187,7 +189,7 @@ def test_room_state_reaches_irc_users_in_whole_lines(event):
 def test_every_event_reaches_line_users_in_whole_lines(event):
     data = line_bytes(event, "#chat")
     if type(event) in (AwayChanged, TagMessage, Presence, RealNameChanged, InviteNotified,
-                       HostChanged, Watched):
+                       HostChanged, AccountChanged, Watched):
         assert data == b""  # the line protocol does not show it
     else:
         assert_lines_whole(data)

@@ -32,6 +32,7 @@ from chatsvc.conn.limits import (
 )
 from chatsvc.events import (
     PROCESS_SERIALS,
+    AccountChanged,
     AwayChanged,
     Entered,
     Exited,
@@ -536,7 +537,8 @@ class ChatFactory(ServerFactory):
             self._presence(new, participant)
 
     def _tell_watchers(self, participant: Participant, audience: Iterable[Participant],
-                       change: AwayChanged | RealNameChanged | HostChanged) -> None:
+                       change: AwayChanged | RealNameChanged | HostChanged
+                       | AccountChanged) -> None:
         """Show C{change} (about C{participant}) to its watchers who did not
         see it in a room (IRCv3 extended-monitor), as a L{Watched}."""
         assert participant.name is not None
@@ -616,7 +618,7 @@ class ChatFactory(ServerFactory):
             tags = (BOT_TAG, *tags)
         message = RoomMessage(room.name, name, text, action, mask=self.mask_of(sender),
                               notice=notice, tags=tags, status=status,
-                              stamp=(now, next(self.serials)))
+                              account=record.account, stamp=(now, next(self.serials)))
         # Counted once per message, by the audience's size: nothing per
         # recipient is added to the fan-out loop (chatsvc.hub.counts).
         counts = self.counts
@@ -707,12 +709,14 @@ class ChatFactory(ServerFactory):
             self.delivery.to_many(
                 [p for p in room.everyone
                  if MESSAGE_TAGS in p.record.capabilities and (echo or p is not sender)],
-                TagMessage(name, room.name, tags, mask=mask, stamp=self._stamp()))
+                TagMessage(name, room.name, tags, mask=mask, account=record.account,
+                           stamp=self._stamp()))
             return
         recipient = self.user_named(target)
         if recipient is None or (to := recipient.record.name) is None:
             raise NoSuchService(target) if is_service_name(target) else NoSuchUser(target)
-        message = TagMessage(name, to, tags, mask=mask, stamp=self._stamp())
+        message = TagMessage(name, to, tags, mask=mask, account=record.account,
+                             stamp=self._stamp())
         # As for whisper: to yourself with echo, it arrives, then is echoed.
         if MESSAGE_TAGS in recipient.record.capabilities:
             self.delivery.to_user(recipient, message)
@@ -1039,12 +1043,35 @@ class ChatFactory(ServerFactory):
                       host=participant.host, account=account)
         if oper:
             self.opers.add(participant)
+        self._account_changed(participant)
 
     def log_out(self, participant: Participant) -> str | None:
         """Forget C{participant}'s account; return it (C{None}: none was logged in)."""
         record = participant.record
         account, record.account = record.account, None
+        if account is not None:
+            self._account_changed(participant)
         return account
+
+    def _account_changed(self, participant: Participant) -> None:
+        """Tell the user and their room mates, on protocols that can show it
+        (L{NOTIFY}), that C{participant} logged in or out (IRCv3
+        account-notify); watchers too (extended-monitor).  Nothing before
+        registration (SASL): nobody can see the user yet, and JOIN and WHO
+        show the account from then on."""
+        record = participant.record
+        name = record.name
+        if name is None or self.users.get(fold(name)) is not participant:
+            return
+        room_mates = self._audience(participant)
+        audience = [p for p in room_mates if NOTIFY in p.record.capabilities]
+        if NOTIFY in record.capabilities:
+            audience.append(participant)
+        change = AccountChanged(name, record.account, mask=self.mask_of(participant),
+                                stamp=self._stamp())
+        if audience:
+            self.delivery.to_many(audience, change)
+        self._tell_watchers(participant, room_mates, change)
 
     def deoper(self, participant: Participant) -> bool:
         """Give server operator status up (IRC's C{MODE nick -o}); whether it was held."""

@@ -27,6 +27,7 @@ from chatsvc.protocols.irc import wire
 from chatsvc.protocols.irc.history import replay_on_join
 from chatsvc.protocols.irc.isupport import KICK_LENGTH
 from chatsvc.protocols.irc.render import (
+    ACCOUNT_TAG,
     AWAY_NOTIFY,
     EXTENDED_JOIN,
     MESSAGE_TAGS,
@@ -60,7 +61,10 @@ RPL_ENDOFINVITELIST = "337"
 #: C{extended-monitor} (what away-notify, setname and chghost show of a
 #: user you share a room with, also of those you MONITOR) and
 #: C{extended-join} (a JOIN names the account, C{*} for none, and the real
-#: name).
+#: name); C{account-notify} (ACCOUNT lines when you or someone you share a
+#: room with logs in or out, on any protocol) and C{account-tag} (the
+#: sender's account on their messages: L{chatsvc.protocols.irc.render}).
+ACCOUNT_NOTIFY = "account-notify"
 CAP_NOTIFY = "cap-notify"
 MULTI_PREFIX = "multi-prefix"
 USERHOST_IN_NAMES = "userhost-in-names"
@@ -70,6 +74,8 @@ SETNAME = "setname"
 CHGHOST = "chghost"
 EXTENDED_MONITOR = "extended-monitor"
 CAPABILITIES = (
+    ACCOUNT_NOTIFY,
+    ACCOUNT_TAG,
     AWAY_NOTIFY,
     "batch",
     CAP_NOTIFY,
@@ -153,7 +159,7 @@ _REFUSALS: dict[str, Callable[[Any], tuple[str, ...]]] = {
 def notification_bytes(event: Event, cap: str, caps: frozenset[str],
                        line: Callable[[Event], bytes]) -> bytes:
     """The bytes of a notification only clients with C{cap} get (invite-notify,
-    setname, chghost): C{line(event)}, with C{@time=} for server-time clients
+    setname, chghost, account-notify): C{line(event)}, with C{@time=} for server-time clients
     and the event's C{msgid} for message-tags clients.
 
     Rendered once per event for each of the four variants (cached in the

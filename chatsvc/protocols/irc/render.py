@@ -144,7 +144,9 @@ def irc_bytes(event: Event) -> bytes | None:
 # ``msgid`` (on its first line: a message split over two lines is still
 # one message), the client-only tags its sender attached (``+typing``,
 # ``+draft/reply``...) and ``bot`` on every line, and TAGMSG; one that
-# negotiated extended-join gets JOINs with the account and real name.  Each
+# negotiated extended-join gets JOINs with the account and real name; one
+# that negotiated account-tag gets ``account=`` on the messages (and JOINs)
+# of a user logged in.  Each
 # combination is a wire format of its own, so a broadcast still renders
 # its bytes once for all the clients that asked for the same.
 
@@ -153,22 +155,32 @@ AWAY_NOTIFY = "away-notify"
 MESSAGE_TAGS = "message-tags"
 #: JOIN with the account (C{*}: none) and the real name.
 EXTENDED_JOIN = "extended-join"
+#: The sender's account as an C{account} tag on their messages.
+ACCOUNT_TAG = "account-tag"
 
-#: (server-time, away-notify, message-tags, extended-join) -> the wire format's name.
+#: (server-time, away-notify, message-tags, extended-join, account-tag) ->
+#: the wire format's name.
 _FORMATS = {
-    (timed, away, tagged, extended): WIRE_FORMAT + ("@time" if timed else "") + (
-        "+away" if away else "") + ("+tags" if tagged else "") + ("+xjoin" if extended else "")
+    (timed, away, tagged, extended, account): WIRE_FORMAT + ("@time" if timed else "") + (
+        "+away" if away else "") + ("+tags" if tagged else "") + (
+        "+xjoin" if extended else "") + ("+acct" if account else "")
     for timed in (False, True) for away in (False, True) for tagged in (False, True)
-    for extended in (False, True)
+    for extended in (False, True) for account in (False, True)
 }
-#: Each format's (server-time, away-notify, message-tags, extended-join).
+#: Each format's (server-time, away-notify, message-tags, extended-join, account-tag).
 _FLAGS = {fmt: flags for flags, fmt in _FORMATS.items()}
+#: Each account-tag format -> the same format without account-tag, whose
+#: bytes it shares for every event that carries no account.
+_WITHOUT_ACCOUNT = {fmt: _FORMATS[(*flags[:4], False)]
+                    for fmt, flags in _FLAGS.items() if flags[4]}
+#: The events account-tag marks with their sender's account (C{account}).
+_ACCOUNT_TAGGED = (RoomMessage, PrivateMessage, TagMessage, Joined)
 
 
 def wire_format(caps: frozenset[str]) -> str:
     """The wire format a client with these capabilities reads."""
     return _FORMATS[SERVER_TIME in caps, AWAY_NOTIFY in caps, MESSAGE_TAGS in caps,
-                    EXTENDED_JOIN in caps]
+                    EXTENDED_JOIN in caps, ACCOUNT_TAG in caps]
 
 
 def _away(name: str, mask: str, away: str | None) -> bytes:
@@ -191,7 +203,19 @@ def variant_bytes(event: Event, wire_format: str) -> bytes | None:
     data = irc_bytes(event)
     if data is None:
         return None
-    timed, away, tagged, extended = _FLAGS[wire_format]
+    timed, away, tagged, extended, account_tag = _FLAGS[wire_format]
+    account = None
+    if account_tag:
+        if isinstance(event, _ACCOUNT_TAGGED):
+            account = event.account
+        if account is None:
+            # Most events (and every message from a user not logged in) look
+            # the same with account-tag as without: the bytes are rendered
+            # once and the cache holds them under both formats.
+            data = variant_bytes(event, _WITHOUT_ACCOUNT[wire_format])
+            if data is not None:
+                event.wire[wire_format] = data
+            return data
     if extended and isinstance(event, Joined):
         data = encode(build(source(event.name, event.mask), "JOIN", event.room,
                             event.account or "*", event.realname or event.name, text=True))
@@ -202,15 +226,20 @@ def variant_bytes(event: Event, wire_format: str) -> bytes | None:
             data += _away(event.name, event.mask, event.away)
     if tagged and isinstance(event, TagMessage):
         data = encode(build(source(event.sender, event.mask), "TAGMSG", event.target))
-    if data and event.id is not None and (timed or tagged):
-        data = _tagged(event, data, timed, tagged)
+    stamped = event.id is not None
+    if data and ((stamped and (timed or tagged)) or account is not None):
+        data = _tagged(event, data, timed and stamped, tagged and stamped, account)
     event.wire[wire_format] = data
     return data
 
 
-def _tagged(event: Event, data: bytes, timed: bool, tagged: bool) -> bytes:
-    """C{data}'s lines with the tags of C{event} this format shows."""
+def _tagged(event: Event, data: bytes, timed: bool, tagged: bool,
+            account: str | None = None) -> bytes:
+    """C{data}'s lines with the tags of C{event} this format shows: C{account}
+    (account-tag) on every line, as the time is: each line is the sender's."""
     every: list[tuple[str, str]] = [("time", utc_time(event.time))] if timed else []
+    if account is not None:
+        every.append(("account", account))
     first = list(every)
     if tagged:
         first.append(("msgid", event.id or ""))

@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any, ClassVar, NamedTuple
 from twisted.words.protocols import irc as rfc
 
 from chatsvc.conn.limits import MAX_WHO_REPLIES
-from chatsvc.events import Event, HostChanged, RealNameChanged
+from chatsvc.events import AccountChanged, Event, HostChanged, RealNameChanged
 from chatsvc.hub.errors import (
     BadOperLogin,
     EmptyMessage,
@@ -30,7 +30,12 @@ from chatsvc.hub.participant import Participant, RecordBacked
 from chatsvc.hub.text import plain, sanitize_irc
 from chatsvc.hub.users import SETTABLE_USER_MODES, User
 from chatsvc.protocols.irc import wire
-from chatsvc.protocols.irc.channels import CHGHOST, SETNAME, notification_bytes
+from chatsvc.protocols.irc.channels import (
+    ACCOUNT_NOTIFY,
+    CHGHOST,
+    SETNAME,
+    notification_bytes,
+)
 from chatsvc.protocols.irc.isupport import KICK_LENGTH, REALNAME_LENGTH, VERSION
 from chatsvc.protocols.irc.render import source
 
@@ -292,6 +297,11 @@ class UserCommands(RecordBacked):
         if CHGHOST in self._caps:
             self._write(notification_bytes(event, CHGHOST, self._caps, _chghost_line))
 
+    def _account_changed(self, event: AccountChanged) -> None:
+        """account-notify: we or a room mate logged in or out; rendered once per variant."""
+        if ACCOUNT_NOTIFY in self._caps:
+            self._write(notification_bytes(event, ACCOUNT_NOTIFY, self._caps, _account_line))
+
     # -- user modes and server operators ----------------------------------
 
     def _user_mode(self, target: str, changes: list[str]) -> None:
@@ -425,6 +435,7 @@ class UserCommands(RecordBacked):
     USER_EVENTS: ClassVar[dict[type, Callable[[Any, Any], None]]] = {
         RealNameChanged: _realname_changed,
         HostChanged: _host_changed,
+        AccountChanged: _account_changed,
     }
 
 
@@ -475,6 +486,12 @@ def _chghost_line(event: Event) -> bytes:
     assert isinstance(event, HostChanged)
     return wire.encode(wire.build(source(event.name, event.mask), "CHGHOST",
                                   wire.middle(event.user), wire.irc_host(event.host)))
+
+
+def _account_line(event: Event) -> bytes:
+    assert isinstance(event, AccountChanged)
+    return wire.encode(wire.build(source(event.name, event.mask), "ACCOUNT",
+                                  wire.middle(event.account or "*")))
 
 
 HELP: dict[str, list[str]] = {

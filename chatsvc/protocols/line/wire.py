@@ -30,6 +30,7 @@ import time as _time
 from collections.abc import Callable, Sequence
 
 from chatsvc.events import (
+    AccountChanged,
     AwayChanged,
     Entered,
     Error,
@@ -222,6 +223,7 @@ _RENDERERS: dict[type, Callable[..., str]] = {
     RealNameChanged: lambda e, home: "",
     InviteNotified: lambda e, home: "",
     HostChanged: lambda e, home: "",
+    AccountChanged: lambda e, home: "",
     Watched: lambda e, home: "",
     Topic: lambda e, home: _topic_line(e.room, e.topic),
     RoomList: _room_list,

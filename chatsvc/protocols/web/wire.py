@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from chatsvc.events import (
+    AccountChanged,
     AwayChanged,
     Entered,
     Error,
@@ -178,6 +179,7 @@ _BODIES: dict[type[Event], Callable[[Any], dict[str, Any]]] = {
     InviteNotified: lambda e: {"type": "invite_notified", "room": e.room, "by": e.by,
                                "name": e.name},
     HostChanged: lambda e: {"type": "host", "name": e.name, "user": e.user, "host": e.host},
+    AccountChanged: lambda e: {"type": "account", "name": e.name, "account": e.account},
     Watched: lambda e: {"type": "watched", "change": body_of(e.change)},
     RoomList: lambda e: {"type": "rooms", "rooms": [
         {"room": name, "count": count, "topic": topic} for name, count, topic in e.rooms]},
