@@ -22,10 +22,11 @@ from typing import NamedTuple
 CTCP = "ctcp"  # answers CTCP requests (VERSION, PING...) as IRC clients do
 WALLOPS = "wallops"  # can be shown server operators' WALLOPS (with user mode +w)
 MESSAGE_TAGS = "message-tags"  # can show IRCv3 message tags, and TAGMSG (IRC clients)
-#: Can show notifications only some clients ask for (IRCv3 setname and
-#: invite-notify: L{chatsvc.events.RealNameChanged},
-#: L{chatsvc.events.InviteNotified}); the hub sends those events only to
-#: such protocols, whose adapter shows them to the clients that asked.
+#: Can show notifications only some clients ask for (IRCv3 setname,
+#: invite-notify and account-notify: L{chatsvc.events.RealNameChanged},
+#: L{chatsvc.events.InviteNotified}, L{chatsvc.events.AccountChanged});
+#: the hub sends those events only to such protocols, whose adapter shows
+#: them to the clients that asked.
 NOTIFY = "notify"
 
 #: User modes a user may set on themselves (IRC's C{MODE nick +iwB}):
