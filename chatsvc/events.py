@@ -189,8 +189,9 @@ class RoomMessage(Event):
     C{"@"} or C{"+"} for a message only to the room's operators (and voiced
     members), IRC's STATUSMSG (C{PRIVMSG @#room}); C{""} for everyone.
     C{account} is the sender's account when logged in (IRCv3 account-tag;
-    not part of equality, like C{mask}); so in L{PrivateMessage} and
-    L{TagMessage}.
+    not part of equality, like C{mask}); so in L{PrivateMessage},
+    L{TagMessage} and the other events a user causes (L{Joined}, L{Left},
+    L{Renamed}, L{Kicked}: the kicker's, L{TopicChanged}, L{AwayChanged}).
     """
 
     room: str
@@ -284,6 +285,7 @@ class Left(Event):
     reason: str
     mask: str = _mask()
     to: str | None = None
+    account: str | None = field(default=None, compare=False, kw_only=True)
 
 
 @event
@@ -293,6 +295,7 @@ class Renamed(Event):
     old: str
     new: str
     mask: str = _mask()
+    account: str | None = field(default=None, compare=False, kw_only=True)
 
 
 @event
@@ -385,6 +388,7 @@ class Kicked(Event):
     by: str
     reason: str
     mask: str = _mask()
+    account: str | None = field(default=None, compare=False, kw_only=True)
 
 
 @event
@@ -395,6 +399,7 @@ class TopicChanged(Event):
     by: str
     topic: str
     mask: str = _mask()
+    account: str | None = field(default=None, compare=False, kw_only=True)
 
 
 @event
@@ -431,6 +436,7 @@ class AwayChanged(Event):
     name: str
     away: str | None
     mask: str = _mask()
+    account: str | None = field(default=None, compare=False, kw_only=True)
 
 
 @event

@@ -6,7 +6,7 @@ from __future__ import annotations
 import base64
 
 import pytest
-from support import IRCUser
+from support import IRCUser, LineUser
 from test_accounts import Server
 
 from chatsvc.accounts import kdf
@@ -23,7 +23,7 @@ def server() -> Server:
     return Server()
 
 
-def _lina(server: Server) -> object:
+def _lina(server: Server) -> LineUser:
     """lina, a line user with an account, logged out, in #chan."""
     lina = server.account("lina")
     assert server.ask(lina, "/logout")[-1] == "* logged out of lina"
@@ -155,3 +155,21 @@ def test_no_account_no_second_rendering(server: Server) -> None:
     formats = {render.wire_format(frozenset(caps.split())) for caps in (
         "account-tag server-time", "server-time")}
     assert len(formats) == 2
+
+
+def test_the_other_lines_of_a_logged_in_user_carry_the_account(server: Server) -> None:
+    lina = _lina(server)
+    tagged = _irc(server, "tagged", "account-tag away-notify")
+    _irc(server, "other", "")  # whom lina kicks
+    server.ask(lina, "/login lina sesame-1")
+    tagged.read()
+    server.ask(lina, "/topic news", "/away lunch", "/kick other", "#lena", "/part #chan")
+    lines = tagged.read()
+    commands = [line.split(" ")[2] for line in lines]
+    assert commands == ["TOPIC", "AWAY", "KICK", "NICK", "PART"], lines
+    assert all(line.startswith("@account=lina :l") for line in lines), lines
+    server.ask(lina, "/join #chan")
+    tagged.read()
+    lina.drop()
+    [quit_line] = tagged.read()
+    assert quit_line.startswith("@account=lina :lena!lena@198.51.100.7 QUIT "), quit_line

@@ -340,6 +340,7 @@ class ChatFactory(ServerFactory):
                 self._drop_member(participant, room)
             if not self.closing:  # everyone is leaving: nobody to tell
                 self.delivery.to_many(audience, Left(None, name, reason, mask=mask,
+                                                     account=participant.record.account,
                                                      stamp=self._stamp()))
                 self._presence(name, None)
         if not self.connections and self._drained:
@@ -522,7 +523,9 @@ class ChatFactory(ServerFactory):
         stamp = self._stamp()
         self.delivery.to_user(participant, Registered(new, stamp=stamp))
         audience = self._audience(participant)
-        self.delivery.to_many(audience, Renamed(old, new, mask=mask, stamp=stamp))
+        self.delivery.to_many(audience, Renamed(old, new, mask=mask,
+                                                account=participant.record.account,
+                                                stamp=stamp))
         record = participant.record
         if record.user is None:
             # The mask's username is the name (a line or web user): it changed too.
@@ -769,6 +772,7 @@ class ChatFactory(ServerFactory):
             self.delivery.to_room(old, Left(old.name, name, reason,
                                             to=None if room.secret else room.name,
                                             mask=self.mask_of(participant),
+                                            account=participant.record.account,
                                             stamp=self._stamp()))
         if created:
             self.rooms[room.key] = room
@@ -790,7 +794,8 @@ class ChatFactory(ServerFactory):
         self._drop_member(participant, room)
         stamp = self._stamp()
         self.delivery.to_room(room, Left(room.name, name, reason,
-                                         mask=self.mask_of(participant), stamp=stamp))
+                                         mask=self.mask_of(participant),
+                                         account=participant.record.account, stamp=stamp))
         self.delivery.to_user(participant, Exited(room.name, reason, stamp=stamp))
 
     def kick(self, kicker: Participant, room_name: str, target: str, reason: str = "") -> None:
@@ -809,7 +814,7 @@ class ChatFactory(ServerFactory):
         self._drop_member(victim, room)
         stamp = self._stamp()
         self.delivery.to_room(room, Kicked(room.name, victim.name, name, reason, mask=mask,
-                                           stamp=stamp))
+                                           account=kicker.record.account, stamp=stamp))
         self.log.info("{by} kicked {name} from {room}", by=name, name=victim.name,
                       room=room.name)
         self.delivery.to_user(victim, Exited(room.name, reason, name, mask=mask, stamp=stamp))
@@ -852,7 +857,9 @@ class ChatFactory(ServerFactory):
             raise TopicTooLong(room.name, MAX_TOPIC_LENGTH)
         room.topic, room.topic_by, room.topic_at = topic, name, self.clock.seconds()
         self.delivery.to_room(room, TopicChanged(room.name, name, topic,
-                                                 mask=self.mask_of(setter), stamp=self._stamp()))
+                                                 mask=self.mask_of(setter),
+                                                 account=setter.record.account,
+                                                 stamp=self._stamp()))
 
     def set_modes(self, setter: Participant, room_name: str,
                   changes: Iterable[ModeChange]) -> tuple[ModeChange, ...]:
@@ -1161,7 +1168,7 @@ class ChatFactory(ServerFactory):
             record.away = text
             audience = self._audience(participant)
             change = AwayChanged(name, text, mask=self.mask_of(participant),
-                                 stamp=self._stamp())
+                                 account=participant.record.account, stamp=self._stamp())
             self.delivery.to_many(audience, change)
             self._tell_watchers(participant, audience, change)
         return text

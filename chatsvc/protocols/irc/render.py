@@ -145,8 +145,8 @@ def irc_bytes(event: Event) -> bytes | None:
 # one message), the client-only tags its sender attached (``+typing``,
 # ``+draft/reply``...) and ``bot`` on every line, and TAGMSG; one that
 # negotiated extended-join gets JOINs with the account and real name; one
-# that negotiated account-tag gets ``account=`` on the messages (and JOINs)
-# of a user logged in.  Each
+# that negotiated account-tag gets ``account=`` on the lines of a user
+# logged in (messages, JOIN, PART, QUIT, NICK, KICK, TOPIC, AWAY).  Each
 # combination is a wire format of its own, so a broadcast still renders
 # its bytes once for all the clients that asked for the same.
 
@@ -173,8 +173,10 @@ _FLAGS = {fmt: flags for flags, fmt in _FORMATS.items()}
 #: bytes it shares for every event that carries no account.
 _WITHOUT_ACCOUNT = {fmt: _FORMATS[(*flags[:4], False)]
                     for fmt, flags in _FLAGS.items() if flags[4]}
-#: The events account-tag marks with their sender's account (C{account}).
-_ACCOUNT_TAGGED = (RoomMessage, PrivateMessage, TagMessage, Joined)
+#: The events account-tag marks with their sender's account (C{account}):
+#: what a user says or does that others see as a line from them.
+_ACCOUNT_TAGGED = (RoomMessage, PrivateMessage, TagMessage, Joined, Left, Renamed, Kicked,
+                   TopicChanged, AwayChanged)
 
 
 def wire_format(caps: frozenset[str]) -> str:
