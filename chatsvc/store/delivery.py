@@ -25,6 +25,7 @@ when it was sent, with its time).  Only the two accounts read it back
 from __future__ import annotations
 
 from collections.abc import Iterable
+from typing import TypeVar
 
 from twisted.internet.defer import Deferred, succeed
 
@@ -34,6 +35,9 @@ from chatsvc.hub.participant import Participant
 from chatsvc.hub.rooms import Room
 from chatsvc.store.retention import Retention
 from chatsvc.store.sqlite import HistoryStore, StoredMessage, StoredPrivate
+
+#: A room's or a private conversation's stored message (both have a C{time}).
+_Stored = TypeVar("_Stored", StoredMessage, StoredPrivate)
 
 #: The default of C{--history-replay}: messages shown on joining a room.
 DEFAULT_REPLAY = 50
@@ -81,19 +85,7 @@ class HistoryDelivery:
         """
         if room.no_history or count <= 0:
             return succeed([])
-        reading = self.store.latest(room.name, count, room.created)
-        max_age = self.retention.max_age
-        if max_age is None:
-            return reading
-        # Past --history-max-age is never shown, even in the minute before
-        # the pruner deletes it: "keeps history for 30 days" is exact.
-        reactor = self.store.reactor
-
-        def recent(messages: list[StoredMessage]) -> list[StoredMessage]:
-            cutoff = reactor.seconds() - max_age
-            return [message for message in messages if message.time >= cutoff]
-
-        return reading.addCallback(recent)
+        return self._within_max_age(self.store.latest(room.name, count, room.created))
 
     def private_replay_of(self, account: str, other: str,
                           count: int) -> Deferred[list[StoredPrivate]]:
@@ -103,13 +95,18 @@ class HistoryDelivery:
         C{--history-max-age}."""
         if count <= 0:
             return succeed([])
-        reading = self.store.latest_private(account, other, count)
+        return self._within_max_age(self.store.latest_private(account, other, count))
+
+    def _within_max_age(self, reading: Deferred[list[_Stored]]) -> Deferred[list[_Stored]]:
+        """What C{reading} reads, less what is past C{--history-max-age}: never
+        shown, even in the minute before the pruner deletes it ("keeps
+        history for 30 days" is exact)."""
         max_age = self.retention.max_age
         if max_age is None:
             return reading
         reactor = self.store.reactor
 
-        def recent(messages: list[StoredPrivate]) -> list[StoredPrivate]:
+        def recent(messages: list[_Stored]) -> list[_Stored]:
             cutoff = reactor.seconds() - max_age
             return [message for message in messages if message.time >= cutoff]
 
