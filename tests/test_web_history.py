@@ -8,32 +8,14 @@ for the line protocol).
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Callable
 from typing import Any
 
 from support import Net
-from twisted.internet.defer import Deferred, maybeDeferred
+from test_history import Worker
 
 from chatsvc.conn import holding
 from chatsvc.store.delivery import MAX_REPLAY, HistoryDelivery
 from chatsvc.store.sqlite import WRITE_DELAY, HistoryStore, migrate
-
-
-class Worker:
-    """The store's one thread, run by hand: calls queue until L{run}."""
-
-    def __init__(self) -> None:
-        self.queue: list[tuple[Callable[..., Any], tuple[Any, ...], Deferred[Any]]] = []
-
-    def __call__(self, function: Callable[..., Any], *args: Any) -> Deferred[Any]:
-        done: Deferred[Any] = Deferred()
-        self.queue.append((function, args, done))
-        return done
-
-    def run(self) -> None:
-        while self.queue:
-            function, args, done = self.queue.pop(0)
-            maybeDeferred(function, *args).chainDeferred(done)
 
 
 class History:
