@@ -20,12 +20,12 @@ from chatsvc.hub import errors
 from chatsvc.hub.masks import Wildcard
 from chatsvc.hub.modes import LIST_MODES, parse_modes
 from chatsvc.hub.names import fold
-from chatsvc.hub.participant import RecordBacked
 from chatsvc.hub.rooms import MAX_TOPIC_LENGTH, Room
 from chatsvc.hub.text import sanitize_irc
 from chatsvc.protocols.irc import wire
 from chatsvc.protocols.irc.history import replay_on_join
 from chatsvc.protocols.irc.isupport import KICK_LENGTH
+from chatsvc.protocols.irc.part import ProtocolPart
 from chatsvc.protocols.irc.render import (
     ACCOUNT_TAG,
     AWAY_NOTIFY,
@@ -36,8 +36,7 @@ from chatsvc.protocols.irc.render import (
 )
 
 if TYPE_CHECKING:
-    from chatsvc.hub.factory import ChatFactory
-    from chatsvc.hub.users import User
+    pass
 
 ERR_TOOMANYCHANNELS = "405"
 RPL_INVITELIST = "336"
@@ -243,20 +242,9 @@ def list_filter(spec: str) -> ListFilter:
     return ListFilter(names, masks, negated, more, fewer)
 
 
-class ChannelCommands(RecordBacked):
+class ChannelCommands(ProtocolPart):
     """Channel commands for an IRC connection (mixed into the protocol)."""
 
-    hub: ChatFactory
-    # The connection this is mixed into is a hub participant (Participant).
-    record: User
-    protocol_name: ClassVar[str]
-    capabilities: ClassVar[frozenset[str]]
-    deliver: Callable[[Event], None]
-    disconnect: Callable[[str], None]
-    _reply: Callable[..., None]
-    _notice: Callable[[str], None]
-    _write: Callable[[bytes], None]
-    _write_line: Callable[..., None]
     #: The IRCv3 capabilities this client enabled (CAP REQ): a class-wide
     #: empty set until it asks, so idle connections carry none of their own.
     _caps: frozenset[str] = frozenset()
@@ -569,13 +557,6 @@ class ChannelCommands(RecordBacked):
         self._reply(end, room.name, text)
 
     # Provided by the other parts of the protocol.
-    server: Any
-    if TYPE_CHECKING:  # provided by the protocol, as read-only properties
-        @property
-        def _me(self) -> str: ...
-
-        @property
-        def _source(self) -> str: ...
     _user_mode: Callable[[str, list[str]], None]
 
     #: COMMAND -> (fewest parameters, handler(self, params)), for

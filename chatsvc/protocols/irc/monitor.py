@@ -22,14 +22,13 @@ from typing import TYPE_CHECKING, Any, ClassVar
 
 from twisted.words.protocols import irc as rfc
 
-from chatsvc.events import Event, Presence, Watched
-from chatsvc.hub.participant import RecordBacked
+from chatsvc.events import Presence, Watched
 from chatsvc.protocols.irc import wire
 from chatsvc.protocols.irc.channels import EXTENDED_MONITOR
+from chatsvc.protocols.irc.part import ProtocolPart
 
 if TYPE_CHECKING:
-    from chatsvc.hub.factory import ChatFactory
-    from chatsvc.hub.users import User
+    pass
 
 RPL_MONONLINE = "730"
 RPL_MONOFFLINE = "731"
@@ -38,23 +37,8 @@ RPL_ENDOFMONLIST = "733"
 ERR_MONLISTFULL = "734"
 
 
-class MonitorCommands(RecordBacked):
+class MonitorCommands(ProtocolPart):
     """MONITOR for an IRC connection (mixed into the protocol)."""
-
-    hub: ChatFactory
-    # The connection this is mixed into is a hub participant (Participant).
-    record: User
-    protocol_name: ClassVar[str]
-    capabilities: ClassVar[frozenset[str]]
-    deliver: Callable[[Event], None]
-    disconnect: Callable[[str], None]
-    server: Any
-    _reply: Callable[..., None]
-    _bulk_allowed: Callable[[str], bool]
-    _caps: frozenset[str]
-    if TYPE_CHECKING:  # provided by the protocol, as a read-only property
-        @property
-        def _me(self) -> str: ...
 
     def _cmd_monitor(self, params: list[str]) -> None:
         sub = params[0][:1].upper()

@@ -26,9 +26,9 @@ from chatsvc.hub.errors import (
 )
 from chatsvc.hub.masks import Wildcard
 from chatsvc.hub.names import fold
-from chatsvc.hub.participant import Participant, RecordBacked
+from chatsvc.hub.participant import Participant
 from chatsvc.hub.text import plain, sanitize_irc
-from chatsvc.hub.users import SETTABLE_USER_MODES, User
+from chatsvc.hub.users import SETTABLE_USER_MODES
 from chatsvc.protocols.irc import wire
 from chatsvc.protocols.irc.channels import (
     ACCOUNT_NOTIFY,
@@ -37,10 +37,11 @@ from chatsvc.protocols.irc.channels import (
     notification_bytes,
 )
 from chatsvc.protocols.irc.isupport import KICK_LENGTH, REALNAME_LENGTH, VERSION
+from chatsvc.protocols.irc.part import ProtocolPart
 from chatsvc.protocols.irc.render import source
 
 if TYPE_CHECKING:
-    from chatsvc.hub.factory import ChatFactory
+    pass
 
 ERR_TOOMANYMATCHES = "416"
 RPL_WHOSPCRPL = "354"
@@ -88,32 +89,13 @@ def clock_time(seconds: float) -> str:
     return time.strftime("%a %b %d %Y %H:%M:%S UTC", time.gmtime(seconds))
 
 
-class UserCommands(RecordBacked):
+class UserCommands(ProtocolPart):
     """User and server queries for an IRC connection (mixed into the protocol)."""
 
-    hub: ChatFactory
-    # The connection this is mixed into is a hub participant (Participant).
-    record: User
-    protocol_name: ClassVar[str]
-    capabilities: ClassVar[frozenset[str]]
-    deliver: Callable[[Event], None]
-    disconnect: Callable[[str], None]
-    server: Any
-    if TYPE_CHECKING:  # provided by the protocol, as read-only properties
-        @property
-        def _me(self) -> str: ...
-
-        @property
-        def _source(self) -> str: ...
-    _reply: Callable[..., None]
-    _write: Callable[[bytes], None]
-    _write_line: Callable[..., None]
-    _notice: Callable[[str], None]
+    # Provided by the other parts of the protocol.
     _send_isupport: Callable[[], None]
-    _bulk_allowed: Callable[[str], bool]
     _bulk_reply: Callable[..., None]
     _status_prefixes: Callable[[Any, Participant], str]
-    _caps: frozenset[str]
 
     def _person(self, nick: str) -> Participant | None:
         return self.hub.user_named(nick)
