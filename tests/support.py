@@ -195,6 +195,13 @@ class Net(ChatHarness):
         return line_user(self.hub, name, host, **kwargs)
 
 
+def params_of(line: str) -> list[str]:
+    """A server line's parameters, the trailing one included (as irctest parses)."""
+    head, colon, trailing = line.partition(" :")
+    words = head.split(" ")[2:]
+    return [*words, trailing] if colon else words
+
+
 def numerics(lines: list[str]) -> list[str]:
     """The numeric (or command) of each server line."""
     return [line.split(" ")[1] if line.startswith(":") else line.split(" ")[0] for line in lines]

@@ -9,7 +9,7 @@ not only under the suite.
 from __future__ import annotations
 
 import pytest
-from support import IRCUser, Net, numerics
+from support import IRCUser, Net, numerics, params_of
 from twisted.internet.address import IPv4Address
 
 from chatsvc.events import utc_time
@@ -20,13 +20,6 @@ from chatsvc.service.tap import Options, StartupFailure, makeService
 @pytest.fixture
 def net() -> Net:
     return Net()
-
-
-def _params(line: str) -> list[str]:
-    """A server line's parameters, the trailing one included (as irctest parses)."""
-    head, colon, trailing = line.partition(" :")
-    words = head.split(" ")[2:]
-    return [*words, trailing] if colon else words
 
 
 # -- WHO ----------------------------------------------------------------------
@@ -66,11 +59,11 @@ def test_a_refused_mode_argument_is_a_star_not_a_shifting_middle_parameter(net: 
     bar = net.irc_user("bar", channels="#chan")
     for argument in (":passphrase with spaces", ":", ": ", "l" * 200):
         [line] = bar.ask(f"MODE #chan +k {argument}")
-        assert _params(line)[:4] == ["bar", "#chan", "k", "*"], line
+        assert params_of(line)[:4] == ["bar", "#chan", "k", "*"], line
         assert numerics([line]) == ["696"]
     [line] = bar.ask("MODE #chan +l :")
-    assert _params(line)[:4] == ["bar", "#chan", "l", "*"]
-    assert len(_params(line)) == 5
+    assert params_of(line)[:4] == ["bar", "#chan", "l", "*"]
+    assert len(params_of(line)) == 5
 
 
 @pytest.mark.parametrize("command, numeric", [
@@ -87,13 +80,13 @@ def test_client_text_with_spaces_is_never_a_middle_parameter(
     alice = net.irc_user("alice")
     [line, *_] = alice.ask(command)
     assert numerics([line]) == [numeric], line
-    assert _params(line)[:2] == ["alice", "*"], line
+    assert params_of(line)[:2] == ["alice", "*"], line
 
 
 def test_an_unregistered_clients_empty_nick_in_a_reply_is_a_star(net: Net) -> None:
     user = net.irc_user()
     [line] = user.ask("NICK :#bad nick")
-    assert _params(line)[:2] == ["*", "*"]
+    assert params_of(line)[:2] == ["*", "*"]
 
 
 # -- relayed lines fit the recipient's 512 bytes -------------------------------
@@ -205,12 +198,12 @@ def test_lusers_max_is_the_most_users_at_once(net: Net) -> None:
     bar = net.irc_user("bar", channels="")
     qux = net.irc_user("qux", channels="")
     lines = {numerics([line])[0]: line for line in qux.ask("LUSERS")}
-    assert _params(lines["265"])[1:3] == ["2", "2"]
+    assert params_of(lines["265"])[1:3] == ["2", "2"]
     qux.send("QUIT")
     qux.drop()
     lines = {numerics([line])[0]: line for line in bar.ask("LUSERS")}
-    assert _params(lines["265"])[1:3] == ["1", "2"]
-    assert _params(lines["266"])[1:3] == ["1", "2"]
+    assert params_of(lines["265"])[1:3] == ["1", "2"]
+    assert params_of(lines["266"])[1:3] == ["1", "2"]
     assert lines["265"].endswith(":Current local users 1, max 2")
 
 
@@ -222,7 +215,7 @@ def test_lusers_max_counts_line_users_too(net: Net) -> None:
         user.send("/quit")
         user.drop()
     lines = {numerics([line])[0]: line for line in irc.ask("LUSERS")}
-    assert _params(lines["265"])[1:3] == ["1", "4"]
+    assert params_of(lines["265"])[1:3] == ["1", "4"]
 
 
 def test_links_shows_the_server_description(net: Net) -> None:

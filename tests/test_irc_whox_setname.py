@@ -8,7 +8,7 @@ members the invitations made to it.
 from __future__ import annotations
 
 import pytest
-from support import Net, numerics
+from support import Net, numerics, params_of
 
 from chatsvc.events import Event
 from chatsvc.protocols.irc.isupport import tokens
@@ -18,12 +18,6 @@ from chatsvc.protocols.irc.users import whox_request
 @pytest.fixture
 def net() -> Net:
     return Net()
-
-
-def _params(line: str) -> list[str]:
-    head, colon, trailing = line.partition(" :")
-    words = head.split(" ")[2:]
-    return [*words, trailing] if colon else words
 
 
 # -- WHOX -------------------------------------------------------------------------
@@ -38,12 +32,12 @@ def test_whox_gives_every_field_in_its_order_whatever_the_order_asked(net: Net) 
     net.clock.advance(7)
     for spec in ("%tcuihsnfdlaor,123", "%roaldfnshiuct,123"):
         reply, end = bob.ask(f"WHO alice {spec}")
-        assert _params(reply) == ["bob", "123", "#chan", "~alice", "192.0.2.1", "192.0.2.1",
+        assert params_of(reply) == ["bob", "123", "#chan", "~alice", "192.0.2.1", "192.0.2.1",
                                   "chatsvc", "alice", "H@", "0", "7", "0", "n/a",
                                   "Alice Example"]
         assert numerics([reply, end]) == ["354", "315"]
     alice.send("AWAY :out")
-    assert _params(bob.ask("WHO #chan %nf")[0]) == ["bob", "alice", "G@"]
+    assert params_of(bob.ask("WHO #chan %nf")[0]) == ["bob", "alice", "G@"]
 
 
 def test_whox_one_field_and_a_token(net: Net) -> None:
@@ -52,10 +46,10 @@ def test_whox_one_field_and_a_token(net: Net) -> None:
     for char in "cuihsnfdlaor":
         reply, end = bob.ask(f"WHO alice %{char}")
         assert numerics([reply, end]) == ["354", "315"]
-        assert len(_params(reply)) == 2 and _params(reply)[1]
-    assert _params(bob.ask("WHO alice %tn,321")[0]) == ["bob", "321", "alice"]
+        assert len(params_of(reply)) == 2 and params_of(reply)[1]
+    assert params_of(bob.ask("WHO alice %tn,321")[0]) == ["bob", "321", "alice"]
     # No account yet: 0.
-    assert _params(bob.ask("WHO alice %na")[0]) == ["bob", "alice", "0"]
+    assert params_of(bob.ask("WHO alice %na")[0]) == ["bob", "alice", "0"]
 
 
 def test_whox_never_echoes_a_token_that_is_not_digits(net: Net) -> None:
@@ -63,7 +57,7 @@ def test_whox_never_echoes_a_token_that_is_not_digits(net: Net) -> None:
     bob = net.irc_user("bob", channels="#chan")
     for token in ("1234", "a b", ":x", "x\rPRIVMSG"):
         reply = bob.ask(f"WHO alice :%tn,{token}")[0]
-        assert _params(reply) == ["bob", "0", "alice"], reply
+        assert params_of(reply) == ["bob", "0", "alice"], reply
     assert whox_request("o%nt,12") == ("o", ("tn", "12"))
     assert whox_request("o") == ("o", None)
     assert whox_request("%zz")[1] == ("n", "0")  # nothing known asked: the nick
@@ -80,7 +74,7 @@ def test_whox_with_o_shows_only_operators(net: Net) -> None:
 def test_whox_answers_for_line_users_and_keeps_the_mask_limit(net: Net) -> None:
     net.line_user("lina")
     bob = net.irc_user("bob", channels="")
-    assert _params(bob.ask("WHO lina %cuhnr")[0]) == ["bob", "#chat", "lina", "198.51.100.7",
+    assert params_of(bob.ask("WHO lina %cuhnr")[0]) == ["bob", "#chat", "lina", "198.51.100.7",
                                                        "lina", "lina"]
     for index in range(105):
         net.irc_user(f"u{index}", channels="")
