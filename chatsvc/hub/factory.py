@@ -1070,12 +1070,18 @@ class ChatFactory(ServerFactory):
         name = record.name
         if name is None or self.users.get(fold(name)) is not participant:
             return
+        self._notify_change(participant, AccountChanged(
+            name, record.account, mask=self.mask_of(participant), stamp=self._stamp()))
+
+    def _notify_change(self, participant: Participant,
+                       change: RealNameChanged | AccountChanged) -> None:
+        """C{change} to C{participant}'s record, to them and their room mates
+        on protocols that can show it (L{NOTIFY}), and to their watchers
+        (extended-monitor)."""
         room_mates = self._audience(participant)
         audience = [p for p in room_mates if NOTIFY in p.record.capabilities]
-        if NOTIFY in record.capabilities:
+        if NOTIFY in participant.record.capabilities:
             audience.append(participant)
-        change = AccountChanged(name, record.account, mask=self.mask_of(participant),
-                                stamp=self._stamp())
         if audience:
             self.delivery.to_many(audience, change)
         self._tell_watchers(participant, room_mates, change)
@@ -1143,14 +1149,8 @@ class ChatFactory(ServerFactory):
         name = self._require_name(participant)
         record = participant.record
         record.realname = realname
-        room_mates = self._audience(participant)
-        audience = [p for p in room_mates if NOTIFY in p.record.capabilities]
-        if NOTIFY in record.capabilities:
-            audience.append(participant)
-        change = RealNameChanged(name, record.real_name, mask=self.mask_of(participant),
-                                 stamp=self._stamp())
-        self.delivery.to_many(audience, change)
-        self._tell_watchers(participant, room_mates, change)
+        self._notify_change(participant, RealNameChanged(
+            name, record.real_name, mask=self.mask_of(participant), stamp=self._stamp()))
         return record.real_name
 
     def set_away(self, participant: Participant, text: str | None) -> str | None:
