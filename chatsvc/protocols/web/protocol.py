@@ -15,7 +15,7 @@ in L{chatsvc.protocols.web.wire} and docs/user/web.rst.
 from __future__ import annotations
 
 import re
-from typing import TYPE_CHECKING, Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar, TypeVar
 
 from twisted.internet.interfaces import IDelayedCall, ITransport
 from twisted.logger import Logger
@@ -100,6 +100,17 @@ PARTIAL_BUFFERS = ("_textBuffer", "_bytesBuffer")
 
 #: Events that answer a request: they carry its C{ref} back.
 _ANSWERS = frozenset({Registered, Entered, Exited, Who, Error, Topic, TopicChanged})
+
+
+_Stored = TypeVar("_Stored", StoredMessage, StoredPrivate)
+
+
+def _page(messages: list[_Stored], before: str | None, limit: int) -> list[_Stored]:
+    """The last C{limit} of C{messages} said before the message C{before}
+    (an id: ids sort by time), or the last C{limit} when C{None}."""
+    if before is not None:
+        messages = [m for m in messages if m.id < before]
+    return messages[-limit:]
 
 
 class WebChatProtocol(RecordBacked):
@@ -465,17 +476,9 @@ class WebChatProtocol(RecordBacked):
         ref, name = self._ref, room.name
 
         def read(messages: list[StoredMessage]) -> None:
-            if before is not None:
-                messages = [m for m in messages if m.id < before]  # ids sort by time
-            body: dict[str, Any] = {
-                "type": "history", "target": name, "before": before, "limit": limit,
-                "messages": [message_body(m) for m in messages[-limit:]]}
-            if ref is not None:
-                body["ref"] = ref
-            data = frame(encode(body))
-            budget.spend(len(data))
-            if self.guard is not None:
-                self.guard.write(data)
+            page = _page(messages, before, limit)
+            self._history_page(name, before, limit, [message_body(m) for m in page], ref,
+                               budget)
 
         def failed(failure: Failure) -> None:
             self.log.error("history of {room} not read: {why}", room=name,
@@ -486,6 +489,19 @@ class WebChatProtocol(RecordBacked):
         # last MAX_REPLAY messages (the store reads no older page yet).
         count = limit if before is None else MAX_REPLAY
         history.replay_of(room, count).addCallbacks(read, failed)
+
+    def _history_page(self, target: str, before: str | None, limit: int,
+                      messages: list[dict[str, Any]], ref: Any, budget: ReplyBudget) -> None:
+        """Answer a C{history} request with one C{history} object (and its
+        C{ref}), charged to the reply budget."""
+        body: dict[str, Any] = {"type": "history", "target": target, "before": before,
+                                "limit": limit, "messages": messages}
+        if ref is not None:
+            body["ref"] = ref
+        data = frame(encode(body))
+        budget.spend(len(data))
+        if self.guard is not None:
+            self.guard.write(data)
 
     def _private_history(self, other: str, before: str | None, limit: int) -> None:
         """C{history} of a name: the private messages between the account
@@ -504,17 +520,9 @@ class WebChatProtocol(RecordBacked):
         ref, me = self._ref, fold(account)
 
         def read(messages: list[StoredPrivate]) -> None:
-            if before is not None:
-                messages = [m for m in messages if m.id < before]  # ids sort by time
-            body: dict[str, Any] = {
-                "type": "history", "target": other, "before": before, "limit": limit,
-                "messages": [private_body(m, m.sender_key == me) for m in messages[-limit:]]}
-            if ref is not None:
-                body["ref"] = ref
-            data = frame(encode(body))
-            budget.spend(len(data))
-            if self.guard is not None:
-                self.guard.write(data)
+            page = _page(messages, before, limit)
+            self._history_page(other, before, limit,
+                               [private_body(m, m.sender_key == me) for m in page], ref, budget)
 
         def failed(failure: Failure) -> None:
             self.log.error("private history not read: {why}", why=failure.getErrorMessage())
