@@ -114,6 +114,14 @@ SAMPLES: list[ChatError] = [
     errors.TooManyRegistrations(1200),
     errors.InboxFull("bob", 100),
     errors.AccountsUnavailable(),
+    errors.NoCertificate(),
+    errors.BadFingerprint(),
+    errors.CertificateTaken(),
+    errors.TooManyCertificates(5),
+    errors.NoSuchCertificate(),
+    errors.UnknownCertificate("alice"),
+    errors.UnknownCertificate(),
+    errors.NotYourName("alice"),
 ]
 
 

@@ -17,7 +17,13 @@ everywhere:
   - an account flagged C{oper} (by the admin command) is a server operator
     on logging in, without C{/oper};
   - a private message to an offline account is kept (at most L{INBOX_LIMIT}
-    per account) and delivered, in order and once, when it next logs in.
+    per account) and delivered, in order and once, when it next logs in;
+  - an account may hold TLS client certificates (L{chatsvc.accounts.certfp}),
+    each of them a way to log in without the password (SASL EXTERNAL,
+    C{/login NAME} over TLS with it);
+  - the holder of a name may be ghosted (disconnected) by whoever is logged
+    in to its account, or gives that account's password (NickServ's GHOST
+    and RECOVER).
 
 Passwords are hashed on the reactor's thread pool (L{chatsvc.accounts.kdf}),
 the database is the history store's thread (L{chatsvc.accounts.store}):
@@ -33,27 +39,37 @@ import random
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, ClassVar, TypeVar
 
-from twisted.internet.defer import Deferred, ensureDeferred
+from twisted.internet.defer import Deferred, ensureDeferred, succeed
 from twisted.internet.interfaces import IDelayedCall
 from twisted.logger import Logger
 
-from chatsvc.accounts import kdf
+from chatsvc.accounts import certfp, kdf
 from chatsvc.accounts.store import Account, AccountStore, HeldMessage, Summary
 from chatsvc.accounts.throttle import HashGate, registration_throttle
+from chatsvc.conn.certificates import normalize
 from chatsvc.events import Event, Notice, PrivateMessage
 from chatsvc.hub.errors import (
     AccountExists,
     AccountsUnavailable,
     AlreadyLoggedIn,
+    BadFingerprint,
     BadPassword,
+    CertificateTaken,
     ChatError,
     HashingBusy,
     InboxFull,
     NameRegistered,
+    NoCertificate,
+    NoSuchCertificate,
+    NoSuchUser,
     NotLoggedIn,
     NotRegistered,
+    NotYourName,
+    TooManyCertificates,
     TooManyRegistrations,
+    UnknownCertificate,
     UnusablePassword,
+    Usage,
 )
 from chatsvc.hub.names import fold
 from chatsvc.hub.participant import Participant, RecordBacked
@@ -124,6 +140,8 @@ class AccountRules:
         self.store = store
         self.grace = grace
         self.inbox_limit = inbox_limit
+        #: Certificates one account may hold.
+        self.certificate_limit = certfp.LIMIT
         self._hash = hasher or _default_hasher
         #: Every account by folded name (its name, oper flag, messages
         #: waiting): read at start, kept up to date by these operations, so
@@ -246,35 +264,81 @@ class AccountRules:
     # -- logging in and out --------------------------------------------------------
 
     def log_in(self, participant: Participant, name: str, password: str, *,
-               take_name: bool = True) -> Deferred[str]:
+               take_name: bool = True, again: bool = False) -> Deferred[str]:
         """Log C{participant} in to account C{name}; the Deferred fires with the
         account's name, or fails with L{BadPassword} (whether or not it exists).
 
         With C{take_name} (the line protocol), they take the account's name,
         registering with it if they had none: a guest holding it is renamed,
         a connection logged in to it is closed.  Then the messages kept for
-        the account are delivered.
+        the account are delivered.  With C{again} (IRC's SASL, whose 3.2
+        version allows re-authenticating), a logged-in user may log in
+        again, to this or another account: a wrong password leaves them
+        logged in as they were.
         """
-        if participant.record.account is not None:
-            raise AlreadyLoggedIn(participant.record.account)
+        self._check_not_logged_in(participant, again)
         if len(password.encode("utf-8", "surrogatepass")) > kdf.MAX_PASSWORD_BYTES:
             raise UnusablePassword(f"password too long: at most {kdf.MAX_PASSWORD_BYTES} bytes")
         self.hub.check_attempt(participant, name)
         self._enter(participant)
-        return ensureDeferred(self._log_in(participant, name, password, take_name))
+        return ensureDeferred(self._log_in(participant, name, password, take_name, again))
+
+    def _check_not_logged_in(self, participant: Participant, again: bool) -> None:
+        if participant.record.account is not None and not again:
+            raise AlreadyLoggedIn(participant.record.account)
 
     async def _log_in(self, participant: Participant, name: str, password: str,
-                      take_name: bool) -> str:
+                      take_name: bool, again: bool) -> str:
         try:
             account = await self._verified(participant, name, password)
         finally:
             self.gate.leave(participant)
+        if kdf.needs_rehash(account.password) and participant in self.hub.connections:
+            self._renew(account.name, password)
+        return self._logged_in(participant, account, take_name, again)
+
+    def log_in_by_certificate(self, participant: Participant, name: str | None = None, *,
+                              take_name: bool = True, again: bool = False) -> Deferred[str]:
+        """Log C{participant} in to the account holding the TLS client
+        certificate they showed (to C{name} only, if given): IRC's SASL
+        EXTERNAL, the line protocol's C{/login NAME} without a password.
+
+        Refused at once without a certificate (L{NoCertificate}); fails with
+        L{UnknownCertificate} when it is no account's (or not C{name}'s).  A
+        certificate cannot be guessed, so the guessing throttle is not asked.
+        Otherwise as L{log_in}.
+        """
+        self._check_not_logged_in(participant, again)
+        fingerprint = participant.record.certfp
+        if fingerprint is None:
+            raise NoCertificate()
+        return ensureDeferred(self._log_in_by_certificate(
+            participant, fingerprint, name, take_name, again))
+
+    async def _log_in_by_certificate(self, participant: Participant, fingerprint: str,
+                                     name: str | None, take_name: bool, again: bool) -> str:
+        account = await self._stored(self.store.certificate_owner(fingerprint))
+        if account is None or (name is not None and fold(name) != fold(account.name)):
+            self.log.info("refused certificate {fingerprint} from {host}",
+                          fingerprint=fingerprint, host=participant.host)
+            raise UnknownCertificate(name)
+        return self._logged_in(participant, account, take_name, again)
+
+    def _logged_in(self, participant: Participant, account: Account, take_name: bool,
+                   again: bool) -> str:
+        """The end of every login: its credentials checked, C{participant} is
+        logged in to C{account} (if still connected)."""
         if participant not in self.hub.connections:
             return account.name
-        if participant.record.account is not None:  # logged in meanwhile, elsewhere
-            raise AlreadyLoggedIn(participant.record.account)
-        if kdf.needs_rehash(account.password):
-            self._renew(account.name, password)
+        current = participant.record.account
+        if current is not None:
+            if not again:  # logged in meanwhile, elsewhere
+                raise AlreadyLoggedIn(current)
+            if fold(current) == fold(account.name):
+                return account.name  # the same account again: nothing changes
+            if participant in self._opers:  # what the old account gave, it takes back
+                self._opers.discard(participant)
+                self.hub.deoper(participant)
         self.hub.log_in(participant, account.name, oper=account.oper)
         if account.oper:
             self._opers.add(participant)
@@ -308,14 +372,84 @@ class AccountRules:
     def _take_name(self, participant: Participant, name: str) -> None:
         holder = self.hub.user_named(name)
         if holder is not None and holder is not participant:
-            if fold(holder.record.account or "") == fold(name):
-                self.log.info("{name} ghosted from {host}", name=name, host=participant.host)
-                holder.disconnect(f"ghosted: {name} logged in from elsewhere")
-                self.hub.detach(holder, f"ghosted by {name}")
-            else:
-                self._to_guest(holder, f"{name} logged in")
+            self._ghost(holder, name, name, name, participant.host, login=True)
         if participant.name != name:
             self.hub.register(participant, name)
+
+    def _ghost(self, holder: Participant, name: str, owner: str, by: str, host: str, *,
+               login: bool) -> None:
+        """Free C{name} from C{holder}: closed if logged in to C{owner}, the
+        account on whose behalf (a stale connection), else renamed to a
+        guest.  C{by}: who did it, from C{host}; C{login}: by logging in elsewhere (rather
+        than with GHOST)."""
+        if fold(holder.record.account or "") == fold(owner):
+            self.log.info("{name} ghosted by {by} from {host}", name=name, by=by, host=host)
+            holder.disconnect(f"ghosted: {by} logged in from elsewhere" if login
+                              else f"ghosted by {by}")
+            self.hub.detach(holder, f"ghosted by {by}")
+        else:
+            self._to_guest(holder, f"{by} logged in" if login else f"ghosted by {by}")
+
+    def account_of(self, holder: Participant) -> str | None:
+        """The account a user's name belongs to: the one they are logged in
+        to, else the account of that name, if any."""
+        return holder.record.account or self.account_named(holder.name or "")
+
+    # -- GHOST and RECOVER ---------------------------------------------------------
+
+    def ghost(self, participant: Participant, name: str, password: str | None = None, *,
+              take: bool = False) -> Deferred[str]:
+        """Free the name C{name} from whoever holds it (NickServ's GHOST), and
+        with C{take} take it (RECOVER); the Deferred fires with the name.
+
+        Allowed to whoever is logged in to the account the name belongs to
+        (the holder's, or the account of that name: L{account_of}), or gives
+        that account's password (checked like a login's, throttled; RECOVER
+        then logs them in to it, if they were not logged in).  A holder
+        logged in to it is disconnected, one who is not (a guest) is renamed.
+        """
+        if participant.name is None:
+            raise NotRegistered()
+        holder = self.hub.user_named(name)
+        if holder is None or holder.name is None:
+            raise NoSuchUser(name)
+        if holder is participant:
+            raise Usage(f"{holder.name} is you already")
+        owner = self.account_of(holder)
+        if owner is None:
+            raise NotYourName(holder.name)
+        if fold(participant.record.account or "") == fold(owner):
+            return succeed(self._ghosted(participant, holder, owner, take))
+        if password is None:
+            raise NotYourName(holder.name)
+        self.hub.check_attempt(participant, owner)
+        self._enter(participant)
+        return ensureDeferred(self._ghost_by_password(participant, holder, owner, password,
+                                                      take))
+
+    async def _ghost_by_password(self, participant: Participant, holder: Participant,
+                                 owner: str, password: str, take: bool) -> str:
+        try:
+            account = await self._verified(participant, owner, password)
+        finally:
+            self.gate.leave(participant)
+        if participant not in self.hub.connections:
+            raise NotRegistered()
+        if holder not in self.hub.connections or fold(self.account_of(holder) or "") != fold(
+                owner):
+            raise NoSuchUser(holder.name or owner)  # gone, or renamed, meanwhile
+        if take and participant.record.account is None:
+            self._logged_in(participant, account, take_name=False, again=False)
+        return self._ghosted(participant, holder, owner, take)
+
+    def _ghosted(self, participant: Participant, holder: Participant, owner: str,
+                 take: bool) -> str:
+        name = holder.name
+        assert name is not None and participant.name is not None
+        self._ghost(holder, name, owner, participant.name, participant.host, login=False)
+        if take and self.hub.user_named(name) is None:
+            self.hub.register(participant, name)
+        return name
 
     def log_out(self, participant: Participant) -> str:
         """Log out; a user keeping the account's name gets its grace period."""
@@ -373,6 +507,70 @@ class AccountRules:
                 self.hub.log_out(user)
         self.log.info("{name} dropped their account", name=name)
         return name
+
+    # -- client certificates ----------------------------------------------------------
+
+    def add_certificate(self, participant: Participant,
+                        fingerprint: str | None = None) -> Deferred[tuple[str, bool]]:
+        """Give the logged-in account the certificate C{fingerprint} (as typed),
+        or, without one, the certificate this connection showed; the Deferred
+        fires with (the fingerprint, whether it is new to the account), or
+        fails with L{CertificateTaken} or L{TooManyCertificates}."""
+        account = self._logged_in_account(participant)
+        if fingerprint is None:
+            chosen = participant.record.certfp
+            if chosen is None:
+                raise NoCertificate()
+        else:
+            chosen = self._fingerprint(fingerprint)
+        return ensureDeferred(self._add_certificate(participant, account, chosen))
+
+    async def _add_certificate(self, participant: Participant, account: str,
+                               fingerprint: str) -> tuple[str, bool]:
+        outcome = await self._stored(self.store.add_certificate(
+            account, fingerprint, self.hub.clock.seconds(), self.certificate_limit))
+        if outcome == certfp.TAKEN:
+            raise CertificateTaken()
+        if outcome == certfp.FULL:
+            raise TooManyCertificates(self.certificate_limit)
+        if outcome == certfp.ADDED:
+            self.log.info("{name} added certificate {fingerprint} from {host}", name=account,
+                          fingerprint=fingerprint, host=participant.host)
+        return fingerprint, outcome == certfp.ADDED
+
+    def remove_certificate(self, participant: Participant, fingerprint: str) -> Deferred[str]:
+        """Take a certificate from the logged-in account; fails with
+        L{NoSuchCertificate} if it had not it."""
+        account = self._logged_in_account(participant)
+        chosen = self._fingerprint(fingerprint)
+        return ensureDeferred(self._remove_certificate(participant, account, chosen))
+
+    async def _remove_certificate(self, participant: Participant, account: str,
+                                  fingerprint: str) -> str:
+        if not await self._stored(self.store.remove_certificate(account, fingerprint)):
+            raise NoSuchCertificate()
+        self.log.info("{name} removed certificate {fingerprint}", name=account,
+                      fingerprint=fingerprint)
+        return fingerprint
+
+    def certificates(self, participant: Participant) -> Deferred[list[str]]:
+        """The fingerprints of the logged-in account's certificates, oldest first."""
+        account = self._logged_in_account(participant)
+        return ensureDeferred(self._stored(self.store.certificates(account)))
+
+    @staticmethod
+    def _logged_in_account(participant: Participant) -> str:
+        account = participant.record.account
+        if account is None:
+            raise NotLoggedIn()
+        return account
+
+    @staticmethod
+    def _fingerprint(text: str) -> str:
+        fingerprint = normalize(text)
+        if fingerprint is None:
+            raise BadFingerprint()
+        return fingerprint
 
     # -- offline messages -------------------------------------------------------------
 

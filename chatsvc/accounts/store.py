@@ -16,6 +16,7 @@ from typing import Any, TypeVar
 
 from twisted.internet.defer import Deferred
 
+from chatsvc.accounts import certfp
 from chatsvc.events import PrivateMessage
 from chatsvc.hub.names import fold
 from chatsvc.store.sqlite import HistoryStore
@@ -104,6 +105,7 @@ def delete(connection: sqlite3.Connection, name: str) -> bool:
     try:
         cursor = connection.execute("DELETE FROM account WHERE name_key = ?", (key,))
         connection.execute("DELETE FROM offline_message WHERE recipient_key = ?", (key,))
+        connection.execute("DELETE FROM account_certificate WHERE account_key = ?", (key,))
         connection.execute("DELETE FROM private_message WHERE low_key = ? OR high_key = ?",
                            (key, key))
         connection.execute("COMMIT")
@@ -174,6 +176,19 @@ class AccountStore:
 
     def delete(self, name: str) -> Deferred[bool]:
         return self._call(delete, name)
+
+    def certificate_owner(self, fingerprint: str) -> Deferred[Account | None]:
+        return self._call(certfp.owner, fingerprint)
+
+    def certificates(self, name: str) -> Deferred[list[str]]:
+        return self._call(certfp.listed, name)
+
+    def add_certificate(self, name: str, fingerprint: str, added: float,
+                        limit: int) -> Deferred[str]:
+        return self._call(certfp.add, name, fingerprint, added, limit)
+
+    def remove_certificate(self, name: str, fingerprint: str) -> Deferred[bool]:
+        return self._call(certfp.remove, name, fingerprint)
 
     def hold(self, recipient: str, message: PrivateMessage) -> Deferred[None]:
         return self._call(hold, recipient, message)

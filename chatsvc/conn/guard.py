@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any
 from twisted.internet.interfaces import IDelayedCall, ISSLTransport, ITransport
 from twisted.logger import Logger
 
+from chatsvc.conn import certificates
 from chatsvc.conn.limits import FloodGate, enable_keepalive
 from chatsvc.conn.sendq import SendQueue
 from chatsvc.conn.sinks import Sink, StreamSink
@@ -112,15 +113,29 @@ class Guard:
         """
         transport = self.transport
         enable_keepalive(transport)
+        secure = ISSLTransport.providedBy(transport)
+        if secure:
+            certificates.ask_for_certificate(transport)
         try:
             self.hub.attach(self.participant, peer_host(transport) if host is None else host,
-                            secure=ISSLTransport.providedBy(transport))
+                            secure=secure)
         except ChatError as refusal:
             self.participant.deliver(refusal.as_event())
             self.close(str(refusal))
             return False
         self.attached = True
+        if secure:
+            self.handshake_completed()  # a WebSocket's was, before its upgrade
         return True
+
+    def handshake_completed(self) -> None:
+        """The TLS handshake is done (Twisted's C{IHandshakeListener}, through
+        the adapter): the client's certificate, if it showed one, is known."""
+        if not self.attached or self.participant.record.certfp is not None:
+            return
+        fingerprint = certificates.fingerprint_of(self.transport)
+        if fingerprint is not None:
+            self.hub.certified(self.participant, fingerprint)
 
     # -- the two directions --------------------------------------------------
 

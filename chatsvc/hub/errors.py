@@ -746,3 +746,85 @@ class AccountsUnavailable(ChatError):
 
     def __init__(self) -> None:
         super().__init__("accounts are unavailable: try again later")
+
+
+# -- client certificates and ghosting (chatsvc.accounts.rules; docs/user/accounts.rst) --
+
+
+class NoCertificate(ChatError):
+    """A certificate command, or a login by certificate, from a connection
+    that showed no TLS client certificate."""
+
+    code = "no-certificate"
+    line_forms = ("you showed no TLS client certificate: connect over TLS with one",)
+
+    def __init__(self) -> None:
+        super().__init__("you showed no TLS client certificate: connect over TLS with one")
+
+
+class BadFingerprint(ChatError):
+    """What was given as a certificate's fingerprint is not one."""
+
+    code = "bad-fingerprint"
+    line_forms = ("not a certificate fingerprint: give the 64 hex digits of its SHA-256",)
+
+    def __init__(self) -> None:
+        super().__init__("not a certificate fingerprint: give the 64 hex digits of its SHA-256")
+
+
+class CertificateTaken(ChatError):
+    """A certificate is another account's already (which one is not said)."""
+
+    code = "certificate-taken"
+    line_forms = ("that certificate belongs to another account",)
+
+    def __init__(self) -> None:
+        super().__init__("that certificate belongs to another account")
+
+
+class TooManyCertificates(ChatError):
+    """An account holds the most certificates already."""
+
+    code = "too-many-certificates"
+    line_forms = ("your account has {n} certificates already: remove one first",)
+
+    def __init__(self, limit: int) -> None:
+        super().__init__(f"your account has {limit} certificates already: remove one first")
+        self.limit = limit
+
+
+class NoSuchCertificate(ChatError):
+    """Removing a certificate the account does not have."""
+
+    code = "no-such-certificate"
+    line_forms = ("your account has no such certificate",)
+
+    def __init__(self) -> None:
+        super().__init__("your account has no such certificate")
+
+
+class UnknownCertificate(ChatError):
+    """A login by certificate (SASL EXTERNAL, C{/login NAME}) whose certificate
+    is no account's, or not that account's."""
+
+    code = "unknown-certificate"
+    line_forms = ("your certificate is not registered to {name}",
+                  "your certificate is not registered to an account")
+
+    def __init__(self, name: str | None = None) -> None:
+        super().__init__(f"your certificate is not registered to {name}" if name
+                         else "your certificate is not registered to an account")
+        self.name = name
+
+
+class NotYourName(ChatError):
+    """GHOST or RECOVER of a name whose holder is not logged in to the
+    caller's account (and no right password for it was given)."""
+
+    code = "not-your-name"
+    line_forms = ("{name} is not yours: log in to its account first, or give its password",)
+
+    def __init__(self, name: str) -> None:
+        super().__init__(f"{name} is not yours: log in to its account first, "
+                         "or give its password")
+        self.name = name

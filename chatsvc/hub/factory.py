@@ -1042,6 +1042,11 @@ class ChatFactory(ServerFactory):
 
     # -- accounts (the checks are chatsvc.accounts.rules's) -----------------------
 
+    def certified(self, participant: Participant, fingerprint: str) -> None:
+        """Record the fingerprint of the TLS client certificate C{participant}
+        showed (L{chatsvc.conn.certificates}), once its handshake is done."""
+        participant.record.certfp = fingerprint
+
     def log_in(self, participant: Participant, account: str, *, oper: bool = False) -> None:
         """Record that C{participant} is logged in to C{account} (its password
         checked by the account rules); an C{oper} account is a server operator."""

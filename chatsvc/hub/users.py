@@ -56,13 +56,15 @@ class User:
     C{realname} its "real name" (the name when none was given): read them
     through L{ident} and L{real_name}.  C{account} is the account logged in
     to, if any.  C{away} is the away message, C{None} when present.
-    C{secure} says the connection is encrypted (TLS); C{signon} and
+    C{secure} says the connection is encrypted (TLS); C{certfp} is the
+    SHA-256 fingerprint (hex) of the client certificate it showed, if any
+    (L{chatsvc.conn.certificates}), set once its handshake is done; C{signon} and
     C{last_active} are hub clock times (connected; last sent a message), for
     IRC's idle time.
     """
 
-    __slots__ = ("name", "host", "protocol", "secure", "capabilities", "user", "realname",
-                 "account", "away", "modes", "signon", "last_active")
+    __slots__ = ("name", "host", "protocol", "secure", "certfp", "capabilities", "user",
+                 "realname", "account", "away", "modes", "signon", "last_active")
 
     def __init__(self, host: str, protocol: str, *, secure: bool = False,
                  capabilities: Set[str] = frozenset(), signon: float = 0.0) -> None:
@@ -70,6 +72,7 @@ class User:
         self.host = host
         self.protocol = protocol
         self.secure = secure
+        self.certfp: str | None = None
         self.capabilities = frozenset(capabilities)
         self.user: str | None = None
         self.realname = ""

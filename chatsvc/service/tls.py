@@ -4,7 +4,10 @@ We build the OpenSSL context from the files directly rather than through
 C{ssl:} endpoint strings so that (a) a certificate chain in one PEM file just
 works, (b) errors name the file and the problem in one line, and (c) the
 context can be swapped at run time for certificate rotation: every new
-connection asks L{ServerTLS} for the current context.
+connection asks L{ServerTLS} for the current context.  Every context asks
+the client for a certificate, requires none and verifies none
+(L{chatsvc.conn.certificates}): its fingerprint is how accounts recognise
+it (SASL EXTERNAL, C{CERT ADD}, C{/certfp}).
 """
 
 from __future__ import annotations
@@ -17,6 +20,8 @@ from cryptography.hazmat.primitives import serialization
 from OpenSSL import SSL
 from twisted.internet.interfaces import IOpenSSLServerConnectionCreator
 from zope.interface import implementer
+
+from chatsvc.conn.certificates import ask_on_context
 
 
 class TLSConfigError(Exception):
@@ -64,6 +69,7 @@ class ServerTLS:
         context = SSL.Context(SSL.TLS_SERVER_METHOD)
         context.set_min_proto_version(SSL.TLS1_2_VERSION)
         context.set_options(SSL.OP_NO_COMPRESSION | SSL.OP_CIPHER_SERVER_PREFERENCE)
+        ask_on_context(context)
         try:
             context.use_certificate_chain_file(self.cert_path)
         except SSL.Error as error:
@@ -96,8 +102,6 @@ class ServerTLS:
 
     def serverConnectionForTLS(self, tlsProtocol: object) -> SSL.Connection:
         return SSL.Connection(self._context, None)
-
-
 
 
 def _public(key: object) -> bytes:

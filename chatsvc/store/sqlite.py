@@ -122,6 +122,17 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
         )""",
         "CREATE INDEX private_message_by_pair ON private_message (low_key, high_key, seq)",
     ),
+    (
+        # TLS client certificates that log in to an account (chatsvc.accounts.certfp):
+        # fingerprint is the SHA-256 of the DER certificate in lowercase hex,
+        # and belongs to one account at most; account_key is the folded name.
+        """CREATE TABLE account_certificate (
+            fingerprint TEXT PRIMARY KEY,
+            account_key TEXT NOT NULL,
+            added REAL NOT NULL
+        )""",
+        "CREATE INDEX account_certificate_by_account ON account_certificate (account_key)",
+    ),
 )
 
 #: Seconds a recorded message waits for others to share its transaction: the

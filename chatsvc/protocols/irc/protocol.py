@@ -22,11 +22,12 @@ import re
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, ClassVar
 
-from twisted.internet.interfaces import IDelayedCall, IReactorTime
+from twisted.internet.interfaces import IDelayedCall, IHandshakeListener, IReactorTime
 from twisted.internet.protocol import ServerFactory
 from twisted.logger import Logger
 from twisted.python.failure import Failure
 from twisted.words.protocols import irc as rfc
+from zope.interface import implementer
 
 from chatsvc.conn.framing import TOO_LONG, BoundedLineReceiver, _TooLong
 from chatsvc.conn.guard import Guard
@@ -136,6 +137,7 @@ def _user(name: str) -> str:
     return "~" + (_USER_BAD.sub("", name)[: USER_LENGTH - 1] or "user")
 
 
+@implementer(IHandshakeListener)
 class IRCChatProtocol(ChannelCommands, UserCommands, MonitorCommands, BoundedLineReceiver):
     """One IRC client connection: a participant of the hub.
 
@@ -213,6 +215,11 @@ class IRCChatProtocol(ChannelCommands, UserCommands, MonitorCommands, BoundedLin
         if not started:
             return
         self._schedule(self.hub.settings.irc_ping_interval)
+
+    def handshakeCompleted(self) -> None:  # noqa: N802 (Twisted's IHandshakeListener)
+        """TLS is up: the client's certificate, if any, goes on the hub's record."""
+        if self._guard is not None:
+            self._guard.handshake_completed()
 
     def connectionLost(self, reason: Failure | None = None) -> None:
         if self._timer is not None and self._timer.active():

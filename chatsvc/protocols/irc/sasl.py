@@ -1,20 +1,30 @@
-"""IRCv3 SASL (sasl-3.1/3.2), mechanism PLAIN, over the hub's account rules.
+"""IRCv3 SASL (sasl-3.1/3.2), mechanisms PLAIN and EXTERNAL, over the hub's account rules.
 
 The capability is offered only on a server that keeps accounts (C{sasl}, or
-C{sasl=PLAIN} to a C{CAP LS 302} client).  The exchange::
+C{sasl=PLAIN,EXTERNAL} to a C{CAP LS 302} client).  The exchange::
 
     C: AUTHENTICATE PLAIN          S: AUTHENTICATE +
     C: AUTHENTICATE <base64>       (400-byte chunks; "+" ends one of exactly 400)
     S: 900 nick nick!user@host account :You are now logged in as account
     S: 903 nick :SASL authentication successful
 
+EXTERNAL (RFC 4422, appendix A) logs in with the TLS client certificate
+the connection showed (L{chatsvc.conn.certificates}), added to the account
+beforehand (NickServ's C{CERT ADD}, the line protocol's C{/certfp add}):
+its payload is C{+} (empty) or the account's name (the authzid), and
+without a certificate, or with one that is no account's, it is 904.
+
 A wrong password, an unknown account, a bad payload or another mechanism is
-904 (908 lists the mechanisms first); C{AUTHENTICATE *} is 906; logged in
-already is 907; over L{MAX_PAYLOAD} bytes is 905.  The password is checked
-by L{chatsvc.accounts.rules.AccountRules.log_in} (off the reactor, the
-guessing throttle, the same answer for an unknown account) and SASL does not
-rename: the nick may differ from the account (the registered-name rules then
-apply to the nick).  State per connection lives here, not on the protocol.
+904 (908 lists the mechanisms first); C{AUTHENTICATE *} is 906; over
+L{MAX_PAYLOAD} bytes, or a chunk over 400, is 905.  A logged-in client may
+authenticate again, before or after registering (sasl-3.2: "Servers SHOULD
+allow a client, authenticated or otherwise, to reauthenticate"): success
+moves it to the new account, failure leaves it logged in as it was.  The
+password is checked by L{chatsvc.accounts.rules.AccountRules.log_in} (off
+the reactor, the guessing throttle, the same answer for an unknown account)
+and SASL does not rename: the nick may differ from the account (the
+registered-name rules then apply to the nick).  State per connection lives
+here, not on the protocol.
 """
 
 from __future__ import annotations
@@ -33,7 +43,11 @@ if TYPE_CHECKING:
     from chatsvc.protocols.irc.protocol import IRCChatProtocol
 
 SASL = "sasl"
-MECHANISMS = ("PLAIN",)
+PLAIN = "PLAIN"
+EXTERNAL = "EXTERNAL"
+#: Listed to every client (as ergo does): EXTERNAL fails (904) without a
+#: certificate, which a client learns only by trying on this connection.
+MECHANISMS = (PLAIN, EXTERNAL)
 
 RPL_LOGGEDIN = "900"
 RPL_LOGGEDOUT = "901"
@@ -49,8 +63,8 @@ RPL_SASLMECHS = "908"
 MAX_PAYLOAD = 4000
 _CHUNK = 400
 
-#: connection -> the base64 received so far (C{None}: PLAIN chosen, nothing yet).
-_exchanges: WeakKeyDictionary[IRCChatProtocol, str] = WeakKeyDictionary()
+#: connection -> (the mechanism chosen, the base64 received so far).
+_exchanges: WeakKeyDictionary[IRCChatProtocol, tuple[str, str]] = WeakKeyDictionary()
 
 
 def offered(hub: ChatFactory) -> bool:
@@ -78,38 +92,45 @@ def authenticate(protocol: IRCChatProtocol, params: list[str]) -> None:
         protocol._reply(ERR_SASLFAIL, "SASL authentication failed: no accounts here")
         return
     data = params[0]
-    if protocol.record.account is not None:
-        protocol._reply(ERR_SASLALREADY, "You have already authenticated using SASL")
-        return
     if protocol not in _exchanges:
-        if data.upper() not in MECHANISMS:
+        mechanism = data.upper()
+        if mechanism not in MECHANISMS:
             protocol._reply(RPL_SASLMECHS, ",".join(MECHANISMS),
                             "are available SASL mechanisms")
             protocol._reply(ERR_SASLFAIL, "SASL authentication failed")
             return
-        _exchanges[protocol] = ""
+        _exchanges[protocol] = (mechanism, "")
         protocol._write_line(None, "AUTHENTICATE", "+")
         return
     if data == "*":
         del _exchanges[protocol]
         protocol._reply(ERR_SASLABORTED, "SASL authentication aborted")
         return
-    so_far = _exchanges[protocol] + ("" if data == "+" else data)
+    mechanism, so_far = _exchanges[protocol]
+    so_far += "" if data == "+" else data
     if len(so_far) > MAX_PAYLOAD or len(data) > _CHUNK:
         del _exchanges[protocol]
         protocol._reply(ERR_SASLTOOLONG, "SASL message too long")
         return
     if len(data) == _CHUNK:
-        _exchanges[protocol] = so_far  # more follows
+        _exchanges[protocol] = (mechanism, so_far)  # more follows
         return
     del _exchanges[protocol]
-    credentials = _plain(so_far)
-    if credentials is None:
-        protocol._reply(ERR_SASLFAIL, "SASL authentication failed")
-        return
-    account, password = credentials
     try:
-        pending = accounts.log_in(protocol, account, password, take_name=False)
+        if mechanism == EXTERNAL:
+            authzid = _external(so_far)
+            if authzid is None:
+                protocol._reply(ERR_SASLFAIL, "SASL authentication failed")
+                return
+            pending = accounts.log_in_by_certificate(protocol, authzid or None,
+                                                     take_name=False, again=True)
+        else:
+            credentials = _plain(so_far)
+            if credentials is None:
+                protocol._reply(ERR_SASLFAIL, "SASL authentication failed")
+                return
+            account, password = credentials
+            pending = accounts.log_in(protocol, account, password, take_name=False, again=True)
     except AlreadyLoggedIn:
         protocol._reply(ERR_SASLALREADY, "You have already authenticated using SASL")
         return
@@ -128,6 +149,16 @@ def authenticate(protocol: IRCChatProtocol, params: list[str]) -> None:
     pending.addCallbacks(succeeded, failed)
 
 
+def _external(payload: str) -> str | None:
+    """The authzid of an EXTERNAL payload: C{""} for none (C{AUTHENTICATE +}),
+    C{None} if it is not valid base64 / UTF-8 or holds a NUL."""
+    try:
+        authzid = base64.b64decode(payload, validate=True).decode("utf-8")
+    except (binascii.Error, UnicodeDecodeError):
+        return None
+    return None if "\x00" in authzid else authzid
+
+
 def _plain(payload: str) -> tuple[str, str] | None:
     """(account, password) of a PLAIN payload (RFC 4616), or C{None} if it is
     not valid base64 / UTF-8, has an empty name or password, or asks to act as
@@ -142,4 +173,5 @@ def _plain(payload: str) -> tuple[str, str] | None:
     return authcid, password
 
 
-__all__ = ["MECHANISMS", "SASL", "advertised", "authenticate", "logged_in", "offered"]
+__all__ = ["EXTERNAL", "MECHANISMS", "PLAIN", "SASL", "advertised", "authenticate", "logged_in",
+           "offered"]

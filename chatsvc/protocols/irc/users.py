@@ -204,6 +204,9 @@ class UserCommands(ProtocolPart):
             self._reply(wire.RPL_WHOISBOT, name, "is a bot")
         if record.secure:
             self._reply(wire.RPL_WHOISSECURE, name, "is using a secure connection")
+        if record.certfp is not None and (person is self or self._is_oper(self)):
+            self._reply(wire.RPL_WHOISCERTFP, name,  # to themselves and opers only
+                        f"has client certificate fingerprint {record.certfp}")
         if record.away is not None:
             self._reply(rfc.RPL_AWAY, name, record.away)
         idle = int(self.server.clock.seconds() - record.last_active)

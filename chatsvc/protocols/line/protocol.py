@@ -9,7 +9,7 @@ Client to server, one UTF-8 line each (``\\n`` or ``\\r\\n``)::
     /kick name [reason] /op /deop /voice /devoice name /ban /unban mask
     /mode [changes] /oper name password /history [#room|@name] [N]
     /register password /login name password /logout /password old new
-    /drop password /account [name]
+    /drop password /account [name] /certfp add|del|list /ghost name [password]
     /say text       room message, whatever it starts with
     //text          room message starting with '/'
     anything else   room message
@@ -24,8 +24,10 @@ import itertools
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, ClassVar
 
+from twisted.internet.interfaces import IHandshakeListener
 from twisted.logger import Logger
 from twisted.python.failure import Failure
+from zope.interface import implementer
 
 from chatsvc.conn.framing import TOO_LONG, BoundedLineReceiver
 from chatsvc.conn.guard import Guard
@@ -113,6 +115,10 @@ ACCOUNT_HELP = (
     "  /login name password  log in; you take the account's name (also before registering)",
     "  /logout  /password old new  /drop password (deletes your account)",
     "  /account [name]       whom you are logged in as, or whether name is an account",
+    "  /certfp add [fp]      let your TLS client certificate (or fingerprint fp) log you in",
+    "  /certfp del fp  /certfp list   remove one, list them",
+    "  /login name           over TLS with a certificate of that account: no password",
+    "  /ghost name [password]  disconnect a stale connection holding your account's name",
     "  (a password is one word; never type it where others can see it)",
 )
 
@@ -156,6 +162,7 @@ _STATUS_COMMANDS = {"+o": "op", "-o": "deop", "+v": "voice", "-v": "devoice"}
 _LIST_WORDS = {"b": "bans", "e": "ban exceptions", "I": "invite exceptions"}
 
 
+@implementer(IHandshakeListener)
 class LineChatProtocol(RecordBacked, BoundedLineReceiver):
     """One line-protocol connection: parse lines into hub calls, render events.
 
@@ -217,6 +224,11 @@ class LineChatProtocol(RecordBacked, BoundedLineReceiver):
         history = history_of(self.hub.delivery)
         if history is not None:  # what is kept, before anything is said
             self.deliver(Notice(history.stores()))
+
+    def handshakeCompleted(self) -> None:  # noqa: N802 (Twisted's IHandshakeListener)
+        """TLS is up: the client's certificate, if any, goes on the hub's record."""
+        if self._guard is not None:
+            self._guard.handshake_completed()
 
     def connectionLost(self, reason: Failure | None = None) -> None:
         if self._guard is not None:
@@ -455,6 +467,8 @@ class LineChatProtocol(RecordBacked, BoundedLineReceiver):
         facts.append(f"in {', '.join(rooms)}" if rooms else "in no room you can see")
         if record.account is not None:
             facts.append(f"logged in as {record.account}")
+        if record.certfp is not None and (person is self or self.hub.is_server_operator(self)):
+            facts.append(f"certificate {record.certfp}")  # to themselves and opers only
         if self.hub.is_server_operator(person):
             facts.append("a server operator")
         if record.bot:
@@ -834,13 +848,62 @@ class LineChatProtocol(RecordBacked, BoundedLineReceiver):
                            lambda name: f"registered {name}")
 
     def _cmd_login(self, argument: str) -> None:
-        """C{/login NAME PASSWORD}: also before C{#name}, which it then does."""
+        """C{/login NAME PASSWORD}: also before C{#name}, which it then does.
+        C{/login NAME}, over TLS with a certificate added to that account
+        (C{/certfp add}): the same without the password."""
         words = argument.split()
-        if len(words) != 2:
+        if len(words) not in (1, 2):
             raise Usage("usage: /login name password")
         accounts = self._accounts()
-        self._answer_later(accounts.log_in(self, words[0], words[1]),
-                           lambda name: f"logged in as {name}")
+        if len(words) == 1:
+            if self.record.certfp is None:
+                raise Usage("usage: /login name password")
+            pending = accounts.log_in_by_certificate(self, words[0])
+        else:
+            pending = accounts.log_in(self, words[0], words[1])
+        self._answer_later(pending, lambda name: f"logged in as {name}")
+
+    def _cmd_certfp(self, argument: str) -> None:
+        """C{/certfp add [fp]}, C{/certfp del fp}, C{/certfp list}: the TLS client
+        certificates that log in to your account (C{/certfp}: this connection's)."""
+        words = argument.split()
+        if not words:  # what this connection showed: also on a server without accounts
+            fingerprint = self.record.certfp
+            self.deliver(Notice(f"your certificate: {fingerprint}" if fingerprint is not None
+                                else "you showed no TLS client certificate"))
+            return
+        verb = words[0].lower()
+        accounts = self._accounts()
+        if verb == "add" and len(words) in (1, 2):
+            def added(result: tuple[str, bool]) -> str:
+                fingerprint, new = result
+                return (f"certificate {fingerprint} added: /login "
+                        f"{self.record.account} needs no password with it" if new
+                        else f"certificate {fingerprint} is on your account already")
+
+            self._answer_later(accounts.add_certificate(
+                self, words[1] if len(words) == 2 else None), added)
+        elif verb in ("del", "delete") and len(words) == 2:
+            self._answer_later(accounts.remove_certificate(self, words[1]),
+                               lambda fingerprint: f"certificate {fingerprint} removed")
+        elif verb == "list" and len(words) == 1:
+            self._answer_later(accounts.certificates(self), lambda fingerprints: (
+                f"certificates: {', '.join(fingerprints)}" if fingerprints
+                else "your account has no certificates"))
+        else:
+            raise Usage("usage: /certfp add [fingerprint], /certfp del fingerprint, "
+                        "/certfp list")
+
+    def _cmd_ghost(self, argument: str) -> None:
+        """C{/ghost NAME [PASSWORD]}: close a stale connection holding a name of
+        your account (NickServ's GHOST)."""
+        words = argument.split()
+        if len(words) not in (1, 2):
+            raise Usage("usage: /ghost name [password]")
+        accounts = self._accounts()
+        self._answer_later(accounts.ghost(self, words[0], words[1] if len(words) == 2
+                                          else None),
+                           lambda name: f"{name} has been ghosted")
 
     def _cmd_logout(self, argument: str) -> None:
         name = self._accounts().log_out(self)
@@ -918,6 +981,8 @@ class LineChatProtocol(RecordBacked, BoundedLineReceiver):
         "history": _cmd_history,
         "register": _cmd_register,
         "login": _cmd_login,
+        "certfp": _cmd_certfp,
+        "ghost": _cmd_ghost,
         "logout": _cmd_logout,
         "password": _cmd_password,
         "drop": _cmd_drop,
