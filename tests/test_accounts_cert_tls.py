@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import datetime
 import hashlib
+import json
 import socket
 import ssl
 from pathlib import Path
@@ -182,4 +183,65 @@ async def test_an_ssl_endpoint_string_asks_too(certs, tmp_path) -> None:
             shown = await deferToThread(line_session, port, certs.ca, (cert, key))
             assert shown == f"* your certificate: {fingerprint}"
     finally:
+        await root.stopService()
+
+
+def web_session(port: int, ca: Path, cert: tuple[Path, Path], name: str) -> None:
+    """A WebSocket client over TLS showing C{cert}: registers C{name}, stays."""
+    from wsproto import ConnectionType, WSConnection
+    from wsproto.events import AcceptConnection, Request, TextMessage
+
+    context = ssl.create_default_context(cafile=str(ca))
+    context.load_cert_chain(str(cert[0]), str(cert[1]))
+    raw = socket.create_connection(("127.0.0.1", port), timeout=TIMEOUT)
+    sock = context.wrap_socket(raw, server_hostname="localhost")
+    ws = WSConnection(ConnectionType.CLIENT)
+    sock.sendall(ws.send(Request(host=f"127.0.0.1:{port}", target="/ws", extra_headers=[
+        (b"origin", f"https://127.0.0.1:{port}".encode())])))
+    for _ in range(50):
+        ws.receive_data(sock.recv(65536))
+        for event in ws.events():
+            if isinstance(event, AcceptConnection):
+                sock.sendall(ws.send(TextMessage(
+                    json.dumps({"type": "register", "name": name}))))
+            elif isinstance(event, TextMessage) and json.loads(event.data)["type"] == \
+                    "registered":
+                WEB_SOCKETS.append(sock)  # closed by the test
+                return
+    raise AssertionError("never registered over the WebSocket")
+
+
+WEB_SOCKETS: list[ssl.SSLSocket] = []
+
+
+def oper_whois(port: int, ca: Path, name: str) -> str:
+    client = Client(port, ca, None)
+    client.until("welcome")
+    client.send("#operator", "/oper boss boss-password", f"/whois {name}")
+    answer = client.until(f"* {name}: ")[-1]
+    client.close()
+    return answer
+
+
+@pytest_twisted.ensureDeferred
+async def test_the_web_listener_records_the_certificate_too(certs, tmp_path) -> None:
+    options = Options()
+    options.parseOptions([
+        "--port", "none", "--data-dir", "none", "--oper", "boss:boss-password",
+        "--tls-port", "tcp:0:interface=127.0.0.1",
+        "--web-tls-port", "tcp:0:interface=127.0.0.1",
+        "--tls-cert", str(certs.cert), "--tls-key", str(certs.key),
+    ])
+    root = makeService(options)
+    root.startService()
+    try:
+        line, web = [(await s.whenListening()).getHost().port
+                     for s in root if hasattr(s, "whenListening")]
+        cert, key, fingerprint = client_certificate(tmp_path)
+        await deferToThread(web_session, web, certs.ca, (cert, key), "webby")
+        shown = await deferToThread(oper_whois, line, certs.ca, "webby")
+        assert f"certificate {fingerprint}" in shown and "web over TLS" in shown
+    finally:
+        for sock in WEB_SOCKETS:
+            sock.close()
         await root.stopService()
