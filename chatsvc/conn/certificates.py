@@ -32,9 +32,6 @@ VERIFY_MODE = SSL.VERIFY_PEER | SSL.VERIFY_CLIENT_ONCE
 #: reconnecting client's handshake.
 SESSION_ID_CONTEXT = b"chatsvc"
 
-#: Hex digits of a SHA-256 fingerprint.
-FINGERPRINT_LENGTH = 64
-
 _FINGERPRINT = re.compile(r"[0-9a-f]{64}")
 
 
@@ -91,5 +88,5 @@ def normalize(text: str) -> str | None:
     return candidate if _FINGERPRINT.fullmatch(candidate) else None
 
 
-__all__ = ["FINGERPRINT_LENGTH", "accept_any", "ask_for_certificate", "ask_on_context",
+__all__ = ["accept_any", "ask_for_certificate", "ask_on_context",
            "fingerprint_of", "normalize"]
