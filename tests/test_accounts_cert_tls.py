@@ -186,8 +186,9 @@ async def test_an_ssl_endpoint_string_asks_too(certs, tmp_path) -> None:
         await root.stopService()
 
 
-def web_session(port: int, ca: Path, cert: tuple[Path, Path], name: str) -> None:
-    """A WebSocket client over TLS showing C{cert}: registers C{name}, stays."""
+def web_session(port: int, ca: Path, cert: tuple[Path, Path], name: str) -> ssl.SSLSocket:
+    """A WebSocket client over TLS showing C{cert}: registers C{name}, and its
+    socket is returned open (the caller closes it)."""
     from wsproto import ConnectionType, WSConnection
     from wsproto.events import AcceptConnection, Request, TextMessage
 
@@ -206,12 +207,9 @@ def web_session(port: int, ca: Path, cert: tuple[Path, Path], name: str) -> None
                     json.dumps({"type": "register", "name": name}))))
             elif isinstance(event, TextMessage) and json.loads(event.data)["type"] == \
                     "registered":
-                WEB_SOCKETS.append(sock)  # closed by the test
-                return
+                return sock
+    sock.close()
     raise AssertionError("never registered over the WebSocket")
-
-
-WEB_SOCKETS: list[ssl.SSLSocket] = []
 
 
 def oper_whois(port: int, ca: Path, name: str) -> str:
@@ -238,10 +236,11 @@ async def test_the_web_listener_records_the_certificate_too(certs, tmp_path) -> 
         line, web = [(await s.whenListening()).getHost().port
                      for s in root if hasattr(s, "whenListening")]
         cert, key, fingerprint = client_certificate(tmp_path)
-        await deferToThread(web_session, web, certs.ca, (cert, key), "webby")
-        shown = await deferToThread(oper_whois, line, certs.ca, "webby")
+        sock = await deferToThread(web_session, web, certs.ca, (cert, key), "webby")
+        try:
+            shown = await deferToThread(oper_whois, line, certs.ca, "webby")
+        finally:
+            sock.close()
         assert f"certificate {fingerprint}" in shown and "web over TLS" in shown
     finally:
-        for sock in WEB_SOCKETS:
-            sock.close()
         await root.stopService()
