@@ -5,6 +5,8 @@
     chatsvc-admin [--data-dir DIR] history export '#room'   JSON lines on stdout
     chatsvc-admin [--data-dir DIR] history stats            messages, rooms, size
                                                             (private ones counted only)
+    chatsvc-admin [--data-dir DIR] account create [--oper] [--password-file FILE|-] NAME
+                                                            a new account (password asked)
     chatsvc-admin [--data-dir DIR] account list             every account
     chatsvc-admin [--data-dir DIR] account oper NAME on|off a server operator, or not
     chatsvc-admin [--data-dir DIR] account delete NAME      an account and its messages
@@ -23,19 +25,20 @@ target that exists: one line on stderr and exit status 1, no traceback.
 
 from __future__ import annotations
 
+import getpass
 import json
 import os
 import sqlite3
 import sys
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Any, TextIO
 
 from twisted.python import usage
 
 from chatsvc.events import utc_time
-from chatsvc.hub.names import fold
+from chatsvc.hub.names import BadName, check_name, fold
 from chatsvc.store.sqlite import DATABASE, SCHEMA_VERSION
 
 #: The data directory when C{--data-dir} is not given (as C{twistd chat}'s).
@@ -252,6 +255,31 @@ class BackupOptions(usage.Options):
         self["path"] = path
 
 
+class AccountCreateOptions(usage.Options):
+    synopsis = "[--oper] [--password-file FILE|-] NAME"
+    longdesc = ("Create an account, as /register would: the name by the server's rules, the "
+                "password hashed as the server hashes it. The password is asked for twice on "
+                "the terminal, or read from the first line of --password-file FILE (- for "
+                "standard input); never given as an argument, where ps and the shell's "
+                "history would show it.")
+    optFlags = [["oper", None, "Make the account a server operator too."]]
+    optParameters = [
+        ["password-file", None, None,
+         "Read the password from the first line of FILE (- for standard input)."],
+    ]
+
+    def opt_password(self, value: str) -> None:
+        """Refused: see --password-file."""
+        # An exact match, so that getopt does not take "--password SECRET" for
+        # an abbreviation of --password-file (and SECRET for a file name to
+        # show in an error): the password is not repeated in the refusal.
+        raise usage.UsageError("no --password: a command line is visible to every user "
+                               "(ps); use the prompt or --password-file")
+
+    def parseArgs(self, name: str) -> None:  # type: ignore[override]
+        self["name"] = name
+
+
 class AccountListOptions(usage.Options):
     synopsis = ""
     longdesc = "Every account, by name: name, oper flag, when it was registered (UTC)."
@@ -277,8 +305,9 @@ class AccountDeleteOptions(usage.Options):
 
 
 class AccountOptions(usage.Options):
-    synopsis = "list | oper NAME on|off | delete NAME"
+    synopsis = "create NAME | list | oper NAME on|off | delete NAME"
     subCommands = [
+        ["create", None, AccountCreateOptions, "Create an account."],
         ["list", None, AccountListOptions, "Every account."],
         ["oper", None, AccountOperOptions, "Flag an account a server operator, or not."],
         ["delete", None, AccountDeleteOptions, "Delete an account."],
@@ -286,12 +315,14 @@ class AccountOptions(usage.Options):
 
     def postOptions(self) -> None:
         if self.subCommand is None:
-            raise usage.UsageError("account what? list, oper NAME on|off or delete NAME")
+            raise usage.UsageError("account what? create NAME, list, oper NAME on|off "
+                                   "or delete NAME")
 
 
 class Options(usage.Options):
     synopsis = ("chatsvc-admin [--data-dir DIR] (history export '#room' | history stats | "
-                "account list | account oper NAME on|off | account delete NAME | backup PATH)")
+                "account create NAME | account list | account oper NAME on|off | "
+                "account delete NAME | backup PATH)")
     longdesc = ("Look after a chatsvc server's data directory; safe while the server runs. "
                 "See docs/operator/admin.rst.")
     optParameters = [
@@ -299,7 +330,7 @@ class Options(usage.Options):
     ]
     subCommands = [
         ["history", None, HistoryOptions, "Export or count the room history."],
-        ["account", None, AccountOptions, "List accounts, flag operators, delete."],
+        ["account", None, AccountOptions, "Create, list, flag operators, delete."],
         ["backup", None, BackupOptions, "Copy the data directory's database, consistently."],
     ]
 
@@ -314,6 +345,76 @@ class Options(usage.Options):
         if self.subCommand is None:
             raise usage.UsageError("what to do? history export '#room', history stats, "
                                    "account list, or backup PATH")
+
+
+# -- account create ------------------------------------------------------------------
+
+
+def read_password(source: str | None, *, stdin: TextIO | None = None,
+                  ask: Callable[[str], str] | None = None) -> str:
+    """The new account's password: the first line of file C{source} (C{"-"}:
+    standard input), or, with no C{source}, asked twice on the terminal
+    (C{getpass}: not echoed) and the two must match.
+
+    Never an argument: the command line of a running process is readable by
+    every user of the machine (C{ps}, C{/proc/PID/cmdline}), and shells keep
+    it in their history file.
+    """
+    stdin = sys.stdin if stdin is None else stdin
+    ask = getpass.getpass if ask is None else ask
+    if source == "-":
+        return stdin.readline().rstrip("\r\n")
+    if source is not None:
+        try:
+            with open(source, encoding="utf-8") as file:
+                return file.readline().rstrip("\r\n")
+        except (OSError, UnicodeDecodeError) as error:
+            raise AdminError(f"--password-file: {source}: "
+                             f"{getattr(error, 'strerror', None) or error}") from None
+    if not stdin.isatty():
+        raise AdminError("no terminal to ask for the password on: give --password-file FILE, "
+                         "or --password-file - to read it from standard input")
+    try:
+        password = ask("Password: ")
+        again = ask("Again: ")
+    except (EOFError, KeyboardInterrupt):
+        raise AdminError("no password given") from None
+    if password != again:
+        raise AdminError("the two passwords differ")
+    return password
+
+
+def check_new_account(connection: sqlite3.Connection, name: str) -> None:
+    """L{AdminError} unless C{name} can be a new account: a name a user may
+    take (the hub's L{check_name}: grammar, length, service names) that no
+    account has, in any case."""
+    from chatsvc.accounts import store
+
+    try:
+        check_name(name)
+    except BadName as error:
+        raise AdminError(f"{name!r} cannot be an account: {error}") from None
+    existing = store.get(connection, name)
+    if existing is not None:
+        raise AdminError(f"account {existing.name} exists already")
+
+
+def create_account(connection: sqlite3.Connection, name: str, password: str, *,
+                   oper: bool = False, now: float | None = None) -> None:
+    """Add account C{name} with C{password} by the rules the server's
+    C{/register} follows: L{check_new_account}, a usable password
+    (L{kdf.check_password_form}), hashed with the server's KDF.
+    L{AdminError} says why not."""
+    from chatsvc.accounts import kdf, store
+
+    check_new_account(connection, name)
+    why = kdf.check_password_form(password)
+    if why is not None:
+        raise AdminError(why)
+    hashed = kdf.hash_password(password)
+    # The server may have registered the name during the hashing: refused here.
+    if not store.create(connection, name, hashed, time.time() if now is None else now, oper):
+        raise AdminError(f"account {name} exists already")
 
 
 def run(options: Options, out: TextIO) -> None:
@@ -341,17 +442,26 @@ def run(options: Options, out: TextIO) -> None:
 
 
 def _account(options: AccountOptions, directory: str, out: TextIO) -> None:
-    """C{account list|oper|delete}: the statements of L{chatsvc.accounts.store}.
+    """C{account create|list|oper|delete}: the statements of L{chatsvc.accounts.store}.
 
     The server keeps registered names in memory: an C{oper} flag counts from
-    the account's next login, and a deleted name stays reserved on a running
-    server until it restarts (docs/operator/accounts.rst).
+    the account's next login, a deleted name stays reserved on a running
+    server until it restarts, and a created one can log in at once but is
+    reserved (and keeps offline messages) from the next restart
+    (docs/operator/accounts.rst).
     """
     from chatsvc.accounts import store
 
     command, arguments = options.subCommand, options.subOptions
     connection = open_checked(directory, writable=command != "list")
     try:
+        if command == "create":
+            name = arguments["name"]
+            check_new_account(connection, name)  # before the operator types a password
+            password = read_password(arguments["password-file"])
+            create_account(connection, name, password, oper=arguments["oper"])
+            out.write(f"create {name}: done\n")
+            return
         if command == "list":
             for name, oper, created in store.names(connection):
                 when = time.strftime("%Y-%m-%d %H:%M", time.gmtime(created))
@@ -394,4 +504,5 @@ if __name__ == "__main__":
     main()
 
 
-__all__ = ["AdminError", "Options", "backup", "export", "main", "open_checked", "stats"]
+__all__ = ["AdminError", "Options", "backup", "check_new_account", "create_account", "export",
+           "main", "open_checked", "read_password", "stats"]
