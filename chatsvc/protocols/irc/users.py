@@ -200,6 +200,8 @@ class UserCommands(ProtocolPart):
         self._reply(rfc.RPL_WHOISSERVER, name, self.server.name, VERSION)
         if self._is_oper(person):
             self._reply(rfc.RPL_WHOISOPERATOR, name, "is an IRC operator")
+        if record.account is not None:  # what irssi and weechat show as "account"
+            self._reply(wire.RPL_WHOISACCOUNT, name, record.account, "is logged in as")
         if record.bot:
             self._reply(wire.RPL_WHOISBOT, name, "is a bot")
         if record.secure:
