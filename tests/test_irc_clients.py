@@ -209,15 +209,20 @@ def test_irssi(chat_server: tuple[int, int], tmp_path: Path) -> None:
         bob.close()
 
 
-def _irssi(tmp_path: Path, irc_port: int, nick: str) -> Tmux:
+def _irssi(tmp_path: Path, irc_port: int, nick: str, *, connect: bool = True,
+           settings: str = "") -> Tmux:
+    """irssi as C{nick} on a screen of its own, connected to the server unless
+    not C{connect} (to add a network first); C{settings}, more of its config's
+    C{settings} block (C{"fe-text" = { show_server_time = "yes"; };}).
+    Times show in UTC."""
     home = tmp_path / "irssi"
     home.mkdir()
     (home / "config").write_text(
         'settings = { "irc/core" = { cmd_queue_speed = "10msec"; '
-        'cmds_max_at_once = "20"; }; };\n')
-    env = {**os.environ, "TERM": "screen", "HOME": str(tmp_path)}
-    return Tmux(["irssi", f"--home={home}", "-n", nick, "-c", "127.0.0.1", "-p",
-                 str(irc_port)], env)
+        f'cmds_max_at_once = "20"; }}; {settings} }};\n')
+    env = {**os.environ, "TERM": "screen", "HOME": str(tmp_path), "TZ": "UTC"}
+    server = ["-c", "127.0.0.1", "-p", str(irc_port)] if connect else []
+    return Tmux(["irssi", f"--home={home}", "-n", nick, *server], env)
 
 
 @pytest.mark.skipif(shutil.which("irssi") is None or shutil.which("tmux") is None,
@@ -272,19 +277,37 @@ def test_irssi_monitor_setname_and_the_caps_it_enables(chat_server: tuple[int, i
 
 
 class WeeChat:
-    """weechat-headless, commanded through its FIFO and read through its logs."""
+    """weechat-headless, commanded through its FIFO and read through its logs.
 
-    def __init__(self, home: Path, irc_port: int, nick: str) -> None:
+    C{sasl}: (account, password) to log in with SASL PLAIN; the password goes
+    through the FIFO, not the command line.  Not C{paced}: without weechat's
+    anti-flood delay (2 s a line, a courtesy to real networks), so that a
+    test's commands reach the server at once, and its flood gate paces them
+    instead: lines it still holds when the client hangs up are lost, a QUIT
+    among them (docs/operator/limits.rst).  Its logs' times are UTC.
+    """
+
+    def __init__(self, home: Path, irc_port: int, nick: str, *,
+                 sasl: tuple[str, str] | None = None, paced: bool = True) -> None:
         self.home = home
         self.logs = home / "logs"
+        server = f"/server add chatsvc 127.0.0.1/{irc_port} -notls -nicks={nick} -username={nick}"
+        if sasl:
+            server += f" -sasl_mechanism=plain -sasl_username={sasl[0]}"
+        commands = ["/set logger.file.flush_delay 0", "/set logger.level.irc 9", server]
+        if not paced:
+            commands.insert(0, "/set irc.server_default.anti_flood_prio_high 0")
+        if not sasl:
+            commands.append("/connect chatsvc")
         self.process = subprocess.Popen(
-            ["weechat-headless", "--dir", str(home), "-r",
-             "/set logger.file.flush_delay 0;/set logger.level.irc 9;"
-             f"/server add chatsvc 127.0.0.1/{irc_port} -notls -nicks={nick} -username={nick};"
-             "/connect chatsvc"],
+            ["weechat-headless", "--dir", str(home), "-r", ";".join(commands)],
             stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+            env={**os.environ, "TZ": "UTC"},
         )
         self.fifo = Path(wait_for(self._find_fifo, "weechat's FIFO"))
+        if sasl:
+            self.command("core.weechat", f"/set irc.server.chatsvc.sasl_password {sasl[1]}")
+            self.command("core.weechat", "/connect chatsvc")
 
     def _find_fifo(self) -> str | None:
         found = sorted(self.home.glob("weechat_fifo_*"))
