@@ -1,7 +1,8 @@
 """irssi and weechat with IRCv3 (issues 15 and 18): the capabilities they
 negotiate, SASL PLAIN with an account made by ``chatsvc-admin account
-create``, and history played back with server-time, read from their screen
-and logs as a person would.
+create``, history played back with server-time, and (weechat) a line
+user's account shown through extended-join and account-notify, read from
+their screen and logs as a person would.
 
 The server's data directory is prepared before it starts: the accounts by
 the installed ``chatsvc-admin`` (the password on its standard input), a
@@ -152,6 +153,7 @@ def test_weechat_negotiates_logs_in_with_sasl_gets_its_messages_and_history(
     weechat = WeeChat(tmp_path / "weechat", irc_port, "erin",
                       sasl=("erin", PASSWORDS["erin"]), paced=False)
     server_buffer, archive = "irc.server.chatsvc", f"irc.chatsvc.{ROOM}"
+    mona = LineUser(line_port, "mona")
     try:
         wait_for(lambda: "Welcome to the testnet IRC network" in weechat.log(server_buffer),
                  "weechat to register")
@@ -185,6 +187,16 @@ def test_weechat_negotiates_logs_in_with_sasl_gets_its_messages_and_history(
         replay = weechat.log(archive).splitlines()
         assert "2021-02-03 04:05:06\toldtimer\tsaid on 3 February 2021" in replay, replay
         assert "2021-02-03 04:05:30\t *\toldtimer waves from 2021" in replay, replay
+        # account-notify, cross-protocol: a line user in the room makes an
+        # account (logged in to it) and logs out; weechat says both.
+        mona.say(f"/join {ROOM}")
+        wait_for(lambda: "mona (mona) (mona@127.0.0.1) has joined" in weechat.log(archive),
+                 "mona's join, with her real name (extended-join)")
+        mona.say("/register mona-pass-1")
+        wait_for(lambda: "mona has identified as mona" in weechat.log(archive), "ACCOUNT mona")
+        mona.say("/logout")
+        wait_for(lambda: "mona has unidentified" in weechat.log(archive), "ACCOUNT *")
     finally:
         weechat.stop()
         liam.close()
+        mona.close()
