@@ -96,9 +96,15 @@ def test_irssi_negotiates_logs_in_with_sasl_and_shows_history_at_its_time(
     liam = None
     try:
         wait_for(lambda: irssi.shows("Irssi v"), "irssi to start")
+        # A wrong password first: irssi says why and hangs up (its default).
         irssi.keys("/network add -sasl_mechanism PLAIN -sasl_username dana "
-                   f"-sasl_password {PASSWORDS['dana']} testnet")
+                   "-sasl_password not-her-password testnet")
         irssi.keys(f"/server add -network testnet -notls 127.0.0.1 {irc_port}")
+        irssi.keys("/connect testnet")
+        wait_for(lambda: irssi.shows("Cannot authenticate via SASL (SASL authentication "
+                                     "failed: wrong password)"), "irssi to be refused")
+        wait_for(lambda: irssi.shows("Connection lost to 127.0.0.1"), "irssi to hang up")
+        irssi.keys(f"/network modify -sasl_password {PASSWORDS['dana']} testnet")
         irssi.keys("/connect testnet")
         wait_for(lambda: irssi.shows("Welcome to the testnet IRC network"), "irssi to register")
         # SASL: the 900 line, then irssi's own word for 903.
