@@ -193,3 +193,17 @@ def test_a_newer_schema_or_no_data_dir_is_refused(
     assert run(data, "account", "create", "--password-file", str(tmp_path / "secret"),
                "gina") == 1
     assert "is newer than this chatsvc-admin's" in capsys.readouterr().err
+
+
+def test_an_account_created_beside_a_running_server_logs_in_at_once() -> None:
+    """The server reads accounts from the database at each login: the new
+    one logs in without a restart (its name is reserved from the next one,
+    the server keeping the registered names in memory: docs/operator/accounts.rst)."""
+    from test_accounts import Server
+
+    server = Server()
+    admin.create_account(server.connection, "nina", PASSWORD)
+    user = server.user()
+    assert server.ask(user, "/account nina") == ["! no such account: nina"]  # not yet
+    assert "* logged in as nina" in server.ask(user, f"/login nina {PASSWORD}")
+    assert user.protocol.record.account == "nina"
