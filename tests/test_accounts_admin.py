@@ -5,7 +5,10 @@ command line."""
 from __future__ import annotations
 
 import io
+import os
+import shutil
 import sqlite3
+import sys
 from pathlib import Path
 
 import pytest
@@ -207,3 +210,29 @@ def test_an_account_created_beside_a_running_server_logs_in_at_once() -> None:
     assert server.ask(user, "/account nina") == ["! no such account: nina"]  # not yet
     assert "* logged in as nina" in server.ask(user, f"/login nina {PASSWORD}")
     assert user.protocol.record.account == "nina"
+
+
+@pytest.mark.integration
+@pytest.mark.skipif(shutil.which("tmux") is None,
+                    reason="tmux is not installed (.ci/run installs it)")
+def test_on_a_real_terminal_the_password_is_asked_twice_and_never_shown(data: Path) -> None:
+    """The installed command in tmux, typed into as an operator would: both
+    prompts, nothing of the password on the screen, the account made."""
+    from test_irc_clients import Tmux, wait_for
+
+    command = Path(sys.executable).with_name("chatsvc-admin")
+    terminal = Tmux(["sh", "-c", f"{command} --data-dir {data} account create oscar; "
+                     "echo exit status $?; sleep 60"], {**os.environ, "TERM": "screen"})
+    try:
+        wait_for(lambda: terminal.shows("Password:"), "the first prompt")
+        terminal.keys(PASSWORD)
+        wait_for(lambda: terminal.shows("Again:"), "the second prompt")
+        terminal.keys(PASSWORD)
+        wait_for(lambda: terminal.shows("exit status"), "chatsvc-admin to finish", timeout=60)
+        screen = terminal.screen()
+        assert "create oscar: done" in screen and "exit status 0" in screen, screen
+        assert PASSWORD not in screen, screen
+    finally:
+        terminal.kill()
+    account = stored(data, "oscar")
+    assert account is not None and kdf.verify_password(PASSWORD, account.password)
