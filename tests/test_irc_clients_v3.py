@@ -104,6 +104,7 @@ def test_irssi_negotiates_logs_in_with_sasl_and_shows_history_at_its_time(
         wait_for(lambda: irssi.shows("Cannot authenticate via SASL (SASL authentication "
                                      "failed: wrong password)"), "irssi to be refused")
         wait_for(lambda: irssi.shows("Connection lost to 127.0.0.1"), "irssi to hang up")
+        irssi.keys("/clear")  # the next connection's lines all fit on the screen
         irssi.keys(f"/network modify -sasl_password {PASSWORDS['dana']} testnet")
         irssi.keys("/connect testnet")
         wait_for(lambda: irssi.shows("Welcome to the testnet IRC network"), "irssi to register")
