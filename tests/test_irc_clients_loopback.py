@@ -61,8 +61,8 @@ class IRC(SocketUser):
         irc_until(self, lambda line: line == "AUTHENTICATE +")
         self.send(f"AUTHENTICATE {payload}")
         login = irc_until(self, lambda line: " 903 " in line or " 904 " in line)
-        assert f" 900 * *!~{nick}@127.0.0.1 {account} :You are now logged in as {account}" in (
-            login[-2]), login
+        assert re.search(rf" 900 \S+ \S+@127\.0\.0\.1 {account} :You are now logged in as "
+                         rf"{account}$", login[-2]), login
         self.send("CAP END")
         self.burst = irc_until(self, lambda line: " NOTICE " in line
                                and "this server keeps" in line)
