@@ -122,6 +122,8 @@ class Tmux:
         self.socket = f"chatsvc-irc-{os.getpid()}-{time.monotonic_ns()}"
         self._tmux("new-session", "-d", "-s", "irc", "-x", "160", "-y", "50",
                    shlex.join(command), env=env)
+        #: The server's socket file: tmux leaves it behind, L{kill} removes it.
+        self.path = Path(self._tmux("display-message", "-p", "#{socket_path}").strip())
 
     def _tmux(self, *args: str, env: dict[str, str] | None = None) -> str:
         return subprocess.run(["tmux", "-L", self.socket, "-f", os.devnull, *args],
@@ -145,6 +147,8 @@ class Tmux:
     def kill(self) -> None:
         subprocess.run(["tmux", "-L", self.socket, "kill-server"], capture_output=True,
                        timeout=TIMEOUT)
+        if self.path.name == self.socket:  # ours, whatever directory tmux chose
+            self.path.unlink(missing_ok=True)
 
 
 @pytest.mark.skipif(shutil.which("irssi") is None or shutil.which("tmux") is None,
