@@ -127,7 +127,7 @@ def export(connection: sqlite3.Connection, room: str, out: TextIO) -> int:
     for id, name, when, sender, text, action, notice in _rows(
             connection,
             "SELECT id, room, time, sender, text, action, notice FROM room_message "
-            "WHERE room_key = ? ORDER BY seq", (fold(room),)):
+            "WHERE room_key = ? AND kind = 'message' ORDER BY seq", (fold(room),)):
         out.write(json.dumps({"id": id, "time": utc_time(when), "room": name,
                               "sender": sender, "text": text, "action": bool(action),
                               "notice": bool(notice)}, ensure_ascii=False) + "\n")

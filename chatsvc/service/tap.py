@@ -300,6 +300,10 @@ class Options(ConfigFileMixin, usage.Options):
         ["account-grace", None, "60",
          "Seconds a user who takes a registered name has to log in to it before "
          "being renamed to a guest name. Accounts need a --data-dir."],
+        ["history-joins", None, "off",
+         "on: keep joins and parts in the room history too, and replay them (off by "
+         "default: they crowd out the messages, and they record who was where when). "
+         "Topic changes are always kept."],
     ]
 
     def __init__(self) -> None:
@@ -407,6 +411,10 @@ class Options(ConfigFileMixin, usage.Options):
         self["settings"] = settings
         self["history"] = None if is_off(self["data-dir"]) else self["data-dir"]
         self["replay"] = _positive_int(self, "history-replay")
+        joins = str(self["history-joins"]).strip().lower()
+        if joins not in ("on", "off"):
+            raise usage.UsageError(f"--history-joins {self['history-joins']!r}: on or off")
+        self["joins"] = joins == "on"
         self["grace"] = _positive_number(self, "account-grace")
         if self["replay"] > MAX_REPLAY:
             raise usage.UsageError(f"--history-replay {self['history-replay']!r}: "
@@ -706,7 +714,8 @@ def _history(options: Options) -> HistoryDelivery | None:
         store = HistoryStore.open(directory, cast(Any, reactor))
     except StoreError as error:
         raise StartupFailure(f"--data-dir: {error}") from None
-    return HistoryDelivery(store, options["replay"], retention=options["retention"])
+    return HistoryDelivery(store, options["replay"], retention=options["retention"],
+                           joins=options["joins"])
 
 
 def makeListeningService(options: Options) -> IService:

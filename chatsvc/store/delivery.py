@@ -6,6 +6,16 @@ the store, which only appends it to the next batch, and then delivered
 exactly as before.  Nothing waits for the database, and nothing here can
 raise into the hub.
 
+Topic changes (L{TopicChanged}) are recorded as well, and joins and parts
+(L{Joined}, L{Left} from a room) when C{joins} is on (C{--history-joins};
+off by default: in a busy room they are most of the rows and crowd the
+messages out of a replay, and they keep who came and went when, which not
+every room wants kept).  Each is a row of its kind
+(L{chatsvc.store.sqlite.KINDS}) with the same rules as a message: kept
+only for the room as it is when closed, not at all under C{+x}.  A quit is
+one event to everyone who shared a room with the user (L{Left} with no
+room), not one per room, so it is not recorded; nor are kicks.
+
 A room set C{+x} (L{Room.no_history}) keeps no history: its messages are
 not recorded, and L{HistoryDelivery.replay_of} shows none while the mode is
 on (what it kept before C{+x} shows again after C{-x}).
@@ -24,17 +34,23 @@ when it was sent, with its time).  Only the two accounts read it back
 
 from __future__ import annotations
 
-from collections.abc import Iterable
-from typing import TypeVar
+from collections.abc import Iterable, Sequence
+from typing import TypeVar, cast
 
 from twisted.internet.defer import Deferred, succeed
 
-from chatsvc.events import Event, PrivateMessage, RoomMessage
+from chatsvc.events import Event, Joined, Left, PrivateMessage, RoomMessage, TopicChanged
 from chatsvc.hub.delivery import Delivery, LocalDelivery
 from chatsvc.hub.participant import Participant
 from chatsvc.hub.rooms import Room
 from chatsvc.store.retention import Retention
-from chatsvc.store.sqlite import HistoryStore, StoredMessage, StoredPrivate
+from chatsvc.store.sqlite import (
+    MESSAGE_KINDS,
+    HistoryStore,
+    RoomEvent,
+    StoredMessage,
+    StoredPrivate,
+)
 
 #: A room's or a private conversation's stored message (both have a C{time}).
 _Stored = TypeVar("_Stored", StoredMessage, StoredPrivate)
@@ -52,16 +68,22 @@ class HistoryDelivery:
     @ivar store: where the messages go (and replays come from).
     @ivar replay: how many messages a user joining a room is shown (0: none).
     @ivar retention: how long messages are kept (what users are told).
+    @ivar joins: whether joins and parts are recorded (C{--history-joins}).
     """
 
-    __slots__ = ("_recorded", "local", "replay", "retention", "store")
+    __slots__ = ("_kept", "_recorded", "joins", "local", "replay", "retention", "store")
 
     def __init__(self, store: HistoryStore, replay: int = DEFAULT_REPLAY,
-                 local: Delivery | None = None, retention: Retention | None = None) -> None:
+                 local: Delivery | None = None, retention: Retention | None = None,
+                 joins: bool = False) -> None:
         self.store = store
         self.replay = replay
         self.retention = Retention() if retention is None else retention
         self.local: Delivery = LocalDelivery() if local is None else local
+        self.joins = joins
+        #: The types of the room events recorded (L{to_room}'s one test).
+        self._kept: frozenset[type] = frozenset(
+            {RoomMessage, TopicChanged, *((Joined, Left) if joins else ())})
         #: The last private message recorded: its echo to the sender (or a
         #: second delivery of a message to oneself) is the same event object.
         self._recorded: PrivateMessage | None = None
@@ -69,23 +91,26 @@ class HistoryDelivery:
     def to_room(self, room: Room, event: Event, *, exclude: Participant | None = None) -> None:
         # Hot spot, the fan-out loop (docs/performance.rst, step 17): one
         # type test and an append per message, before the unchanged loop.
-        if type(event) is RoomMessage and not room.no_history:
+        if type(event) in self._kept and not room.no_history:
             closed = room.secret or room.invite_only or room.password is not None
-            self.store.record(event, room.created if closed else None)
+            self.store.record(cast(RoomEvent, event), room.created if closed else None)
         self.local.to_room(room, event, exclude=exclude)
 
-    def replay_of(self, room: Room, count: int) -> Deferred[list[StoredMessage]]:
-        """What a replay of C{room} shows (its last C{count} messages, oldest
-        first): nothing for a room set C{+x}; nothing older than
-        C{--history-max-age}; messages said while it was secret, invite-only
-        or keyed only if it is still that same room.
+    def replay_of(self, room: Room, count: int,
+                  kinds: Sequence[str] = MESSAGE_KINDS) -> Deferred[list[StoredMessage]]:
+        """What a replay of C{room} shows (its last C{count} rows of C{kinds},
+        oldest first: by default what was said, L{MESSAGE_KINDS}; C{KINDS}
+        for the topic changes, joins and parts too): nothing for a room set
+        C{+x}; nothing older than C{--history-max-age}; what was said while
+        it was secret, invite-only or keyed only if it is still that same room.
 
         Every protocol's replay and C{/history} reads through here, so that
         the room's mode is honoured everywhere.
         """
         if room.no_history or count <= 0:
             return succeed([])
-        return self._within_max_age(self.store.latest(room.name, count, room.created))
+        return self._within_max_age(
+            self.store.latest(room.name, count, room.created, kinds))
 
     def private_replay_of(self, account: str, other: str,
                           count: int) -> Deferred[list[StoredPrivate]]:

@@ -40,7 +40,7 @@ from twisted.internet.interfaces import IDelayedCall, IReactorTime
 from twisted.logger import Logger
 from twisted.python.threadpool import ThreadPool
 
-from chatsvc.events import PrivateMessage, RoomMessage
+from chatsvc.events import Joined, Left, PrivateMessage, RoomMessage, TopicChanged
 from chatsvc.hub.names import fold
 
 _T = TypeVar("_T")
@@ -133,7 +133,26 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
         )""",
         "CREATE INDEX account_certificate_by_account ON account_certificate (account_key)",
     ),
+    (
+        # What a room_message row records (issue 18): "message" (a message,
+        # an action or a notice, as the action and notice columns say: every
+        # row before this step), "topic" (sender set the topic to text; ""
+        # cleared it), "join" and "part" (sender joined, or left with the
+        # reason in text; kept with --history-joins).  The other columns
+        # keep their meaning; action and notice are 0 for the new kinds.
+        "ALTER TABLE room_message ADD COLUMN kind TEXT NOT NULL DEFAULT 'message'",
+    ),
 )
+
+#: The kinds of a stored room row (C{room_message.kind}, L{StoredMessage.kind}).
+MESSAGE, TOPIC, JOIN, PART = "message", "topic", "join", "part"
+
+#: Every kind, and the kinds that are said (messages, actions, notices).
+KINDS = (MESSAGE, TOPIC, JOIN, PART)
+MESSAGE_KINDS = (MESSAGE,)
+
+#: What L{HistoryStore.record} keeps: a room message, or a change in the room.
+RoomEvent = RoomMessage | TopicChanged | Joined | Left
 
 #: Seconds a recorded message waits for others to share its transaction: the
 #: most a message stays off the disk after it was delivered (plus the
@@ -153,7 +172,12 @@ class StoreError(Exception):
 
 @dataclass(frozen=True, slots=True)
 class StoredMessage:
-    """One room message as the store keeps it (what a replay shows)."""
+    """One room message as the store keeps it (what a replay shows).
+
+    C{kind}: L{MESSAGE} (C{action} and C{notice} say which sort), L{TOPIC}
+    (C{sender} set the topic to C{text}, C{""}: cleared), L{JOIN} (C{sender}
+    joined) or L{PART} (C{sender} left, C{text} the reason).
+    """
 
     id: str
     room: str
@@ -162,6 +186,7 @@ class StoredMessage:
     text: str
     action: bool = False
     notice: bool = False
+    kind: str = MESSAGE
 
 
 @dataclass(frozen=True, slots=True)
@@ -266,9 +291,14 @@ def prepare_directory(directory: str) -> str:
     return str(Path(directory) / DATABASE)
 
 
+# A message's row (the kind's default: 'message'), and a row of any kind.
 _INSERT = ("INSERT INTO room_message "
            "(id, room_key, room, time, sender, text, action, notice, private_to) "
            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)")
+
+_INSERT_ROW = ("INSERT INTO room_message "
+               "(id, room_key, room, time, sender, text, action, notice, private_to, kind) "
+               "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)")
 
 _INSERT_PRIVATE = ("INSERT INTO private_message "
                    "(id, low_key, high_key, sender_key, time, sender, target, text, action, "
@@ -278,9 +308,14 @@ _LATEST_PRIVATE = ("SELECT id, time, sender_key, sender, target, text, action, n
                    "FROM private_message WHERE low_key = ? AND high_key = ? "
                    "ORDER BY seq DESC LIMIT ?")
 
-_LATEST = ("SELECT id, room, time, sender, text, action, notice FROM room_message "
+_LATEST = ("SELECT id, room, time, sender, text, action, notice, kind FROM room_message "
            "WHERE room_key = ? AND (private_to IS NULL OR private_to = ?) "
            "ORDER BY seq DESC LIMIT ?")
+
+# The same, of some kinds only (a placeholder per kind: see _latest_of).
+_LATEST_OF = ("SELECT id, room, time, sender, text, action, notice, kind FROM room_message "
+              "WHERE room_key = ? AND (private_to IS NULL OR private_to = ?) "
+              "AND kind IN ({kinds}) ORDER BY seq DESC LIMIT ?")
 
 
 # Retention (chatsvc.store.retention): each delete reads at most `limit` rows
@@ -307,6 +342,22 @@ _DELETE_BEYOND = ("DELETE FROM room_message WHERE seq IN (SELECT seq FROM room_m
                   "WHERE room_key = ? AND seq <= ? ORDER BY seq LIMIT ?)")
 
 
+def _row(event: RoomEvent, private_to: float | None) -> tuple[Any, ...]:
+    """The room_message row of C{event} (its columns in L{_INSERT_ROW}'s order)."""
+    if type(event) is RoomMessage:
+        return (event.id, fold(event.room), event.room, event.time, event.sender, event.text,
+                int(event.action), int(event.notice), private_to, MESSAGE)
+    if isinstance(event, TopicChanged):
+        room, kind, who, text = event.room, TOPIC, event.by, event.topic
+    elif isinstance(event, Joined):
+        room, kind, who, text = event.room, JOIN, event.name, ""
+    elif isinstance(event, Left) and event.room is not None:
+        room, kind, who, text = event.room, PART, event.name, event.reason
+    else:  # a quit (a Left with no room) is no room's row
+        raise TypeError(f"not a room event to keep: {event!r}")
+    return (event.id, fold(room), room, event.time, who, text, 0, 0, private_to, kind)
+
+
 class HistoryStore:
     """Room messages in SQLite, written in batches by one thread.
 
@@ -330,7 +381,7 @@ class HistoryStore:
             self._pool = ThreadPool(minthreads=1, maxthreads=1, name="chatsvc-history")
             run = self._in_pool
         self._run = run
-        self._pending: list[tuple[RoomMessage, float | None]] = []
+        self._pending: list[tuple[RoomEvent, float | None]] = []
         self._pending_private: list[tuple[PrivateMessage, str, str]] = []
         self._scheduled: IDelayedCall | None = None
         self._closed = False
@@ -385,8 +436,9 @@ class HistoryStore:
 
     # -- writes -----------------------------------------------------------------
 
-    def record(self, event: RoomMessage, private_to: float | None = None) -> None:
-        """Keep C{event} (a room message the hub emitted): in the next batch.
+    def record(self, event: RoomEvent, private_to: float | None = None) -> None:
+        """Keep C{event} (a room message the hub emitted, or a topic change,
+        join or part: L{RoomEvent}): in the next batch.
 
         C{private_to}: the creation time of the room it was said in, if that
         room is secret, invite-only or keyed (see L{latest}).
@@ -426,13 +478,11 @@ class HistoryStore:
             written = self._run(self._write, batch, private)
             written.addErrback(self._write_failed, len(batch) + len(private))
 
-    def _write(self, batch: Sequence[tuple[RoomMessage, float | None]],
+    def _write(self, batch: Sequence[tuple[RoomEvent, float | None]],
                private: Sequence[tuple[PrivateMessage, str, str]] = ()) -> int:
         # On the worker thread.  Events are immutable, so reading them here
         # is safe; their ids are made here, off the reactor.
-        rows = [(event.id, fold(event.room), event.room, event.time, event.sender,
-                 event.text, int(event.action), int(event.notice), private_to)
-                for event, private_to in batch]
+        rows = [_row(event, private_to) for event, private_to in batch]
         private_rows = [(event.id, *conversation(sender, recipient), fold(sender), event.time,
                          event.sender, event.target, event.text, int(event.action),
                          int(event.notice))
@@ -441,7 +491,7 @@ class HistoryStore:
         connection.execute("BEGIN")
         try:
             if rows:
-                connection.executemany(_INSERT, rows)
+                connection.executemany(_INSERT_ROW, rows)
             if private_rows:
                 connection.executemany(_INSERT_PRIVATE, private_rows)
             connection.execute("COMMIT")
@@ -513,9 +563,10 @@ class HistoryStore:
 
     # -- reads --------------------------------------------------------------------
 
-    def latest(self, room: str, count: int,
-               created: float | None = None) -> Deferred[list[StoredMessage]]:
-        """The last C{count} messages of C{room}, oldest first.
+    def latest(self, room: str, count: int, created: float | None = None,
+               kinds: Sequence[str] = MESSAGE_KINDS) -> Deferred[list[StoredMessage]]:
+        """The last C{count} rows of C{room} of C{kinds} (by default what was
+        said, L{MESSAGE_KINDS}; L{KINDS}: every row), oldest first.
 
         Messages said while the room was secret, invite-only or keyed are
         among them only if C{created} is the creation time of the room they
@@ -528,12 +579,18 @@ class HistoryStore:
         if self._closed:
             return succeed([])
         self._submit()
-        return self._run(self._latest, fold(room), count, created)
+        return self._run(self._latest, fold(room), count, created, tuple(kinds))
 
-    def _latest(self, room_key: str, count: int, created: float | None) -> list[StoredMessage]:
-        rows = self.connection.execute(_LATEST, (room_key, created, count)).fetchall()
-        return [StoredMessage(id, room, time, sender, text, bool(action), bool(notice))
-                for id, room, time, sender, text, action, notice in reversed(rows)]
+    def _latest(self, room_key: str, count: int, created: float | None,
+                kinds: tuple[str, ...] = MESSAGE_KINDS) -> list[StoredMessage]:
+        if set(kinds) >= set(KINDS):  # every row: no test per row
+            rows = self.connection.execute(_LATEST, (room_key, created, count)).fetchall()
+        else:
+            statement = _LATEST_OF.format(kinds=", ".join("?" * len(kinds)))
+            rows = self.connection.execute(
+                statement, (room_key, created, *kinds, count)).fetchall()
+        return [StoredMessage(id, room, time, sender, text, bool(action), bool(notice), kind)
+                for id, room, time, sender, text, action, notice, kind in reversed(rows)]
 
 
     def latest_private(self, first: str, second: str,
@@ -559,6 +616,7 @@ class HistoryStore:
                 in reversed(rows)]
 
 
-__all__ = ["BATCH_LIMIT", "DATABASE", "MIGRATIONS", "SCHEMA_VERSION", "WRITE_DELAY",
-           "HistoryStore", "StoreError", "StoredMessage", "StoredPrivate", "conversation",
-           "migrate", "open_database", "prepare_directory"]
+__all__ = ["BATCH_LIMIT", "DATABASE", "JOIN", "KINDS", "MESSAGE", "MESSAGE_KINDS", "MIGRATIONS",
+           "PART", "SCHEMA_VERSION", "TOPIC", "WRITE_DELAY", "HistoryStore", "RoomEvent",
+           "StoreError", "StoredMessage", "StoredPrivate", "conversation", "migrate",
+           "open_database", "prepare_directory"]
