@@ -14,7 +14,8 @@ import pytest
 from test_history import NOW, History, Worker, memory_store, message, parse, result_of
 from twisted.internet.task import Clock
 
-from chatsvc.events import Joined, Left, RoomMessage, TopicChanged
+from chatsvc.events import Joined, Left, Notice, RoomMessage, TopicChanged, utc_time
+from chatsvc.protocols.line.wire import HISTORY_END, LineParser, history_block
 from chatsvc.service import tap
 from chatsvc.store.sqlite import (
     JOIN,
@@ -229,3 +230,201 @@ def test_the_admin_export_is_still_only_what_was_said(tmp_path: Any) -> None:
     out = io.StringIO()
     assert export(connection, "#rust", out) == 1
     assert '"text": "hello"' in out.getvalue()
+
+
+# -- replays: the line protocol ---------------------------------------------------
+
+
+def busy_rust(history: History) -> Any:
+    """#rust as alice (its operator) and bob leave it: a topic, talk, joins
+    and parts (kept with --history-joins); returns alice."""
+    alice = history.user("alice")
+    alice.send("/join #rust", "/topic release day", "ship it")
+    bob = history.user("bob")
+    bob.send("/join #rust", "/me waves")
+    history.net.hub.part(bob.protocol, "#rust", "dinner (back at 8)")
+    alice.send("/topic -")
+    history.settle()
+    return alice
+
+
+def test_joining_replays_topics_joins_and_parts_in_the_live_words() -> None:
+    history = joins_history()
+    busy_rust(history)
+    carol = history.user("carol")
+    carol.send("/join #rust")
+    history.settle()
+    lines = carol.read()
+    start = lines.index("* history of #rust (8)")
+    assert lines[start:] == [
+        "* history of #rust (8)",
+        "[22:13] * alice joined",
+        "[22:13] * alice sets the topic of #rust: release day",
+        "[22:13] <alice> ship it",
+        "[22:13] * bob joined",
+        "[22:13] * bob waves",
+        "[22:13] * bob left (dinner (back at 8))",
+        "[22:13] * alice clears the topic of #rust",
+        "[22:13] * carol joined",  # her own join: the last thing before she came
+        "* end of history",
+    ]
+
+
+def test_history_counts_every_row_it_shows() -> None:
+    history = joins_history()
+    alice = busy_rust(history)
+    alice.read()
+    alice.send("/history 2")
+    history.settle()
+    assert alice.read() == ["* history of #rust (2)", "[22:13] * bob left (dinner (back at 8))",
+                            "[22:13] * alice clears the topic of #rust", "* end of history"]
+
+
+def test_the_client_parser_reads_events_back_and_learns_no_presence_from_them() -> None:
+    block = history_block("#rust", [(NOW, "alice", "release day", False, TOPIC),
+                                    (NOW, "alice", "", False, TOPIC),
+                                    (NOW, "bob", "", False, JOIN),
+                                    (NOW, "bob", "dinner", False, PART),
+                                    (NOW, "bob", "waves", True)], NOW)
+    parser = LineParser(now=lambda: NOW + 30)
+    parser.parse("* you joined #rust (1 here)")
+    events = [parser.parse(line) for line in block.decode().split("\r\n")[:-1]]
+    assert events[1:-1] == [TopicChanged("#rust", "alice", "release day"),
+                            TopicChanged("#rust", "alice", ""), Joined("#rust", "bob"),
+                            Left("#rust", "bob", "dinner"),
+                            RoomMessage("#rust", "bob", "waves", True)]
+    assert {event.time for event in events[1:-1]} == {NOW - NOW % 60}
+    assert events[-1] == Notice(HISTORY_END[2:])
+    assert "bob" not in parser.present  # he joined and left long ago
+
+
+# -- /history --ids: exact lines, for programs ------------------------------------
+
+
+def stored(history: History, room: str) -> list[Any]:
+    reading = history.store.latest(room, 100, kinds=KINDS)
+    history.worker.run()
+    return result_of(reading)  # type: ignore[no-any-return]
+
+
+def test_an_exact_block_carries_each_rows_id_time_and_kind() -> None:
+    history = joins_history()
+    alice = busy_rust(history)
+    alice.send("/say ] <mallory> forged", "/me joined", "/say [x] * bob joined")
+    history.settle()
+    alice.read()
+    alice.send("/history --ids #rust 100")
+    history.settle()
+    lines = alice.read()
+    rows_ = stored(history, "#rust")
+    assert lines[0] == f"* history of #rust ({len(rows_)}) with ids"
+    kinds = ["join", "topic", "message", "join", "action", "part", "topic", "message",
+             "action", "message"]
+    assert lines[1:-1] == [
+        f"[{utc_time(int(row.id[:11], 16) / 1000)} {row.id} {kind}] {said}"
+        for row, kind, said in zip(rows_, kinds, [
+            "* alice joined", "* alice sets the topic of #rust: release day",
+            "<alice> ship it", "* bob joined", "* bob waves",
+            "* bob left (dinner (back at 8))", "* alice clears the topic of #rust",
+            "<alice> ] <mallory> forged", "* alice joined", "<alice> [x] * bob joined"],
+            strict=True)]
+    assert lines[-1] == HISTORY_END
+    parser = LineParser()
+    events = [parser.parse(line) for line in lines]
+    assert [event.id for event in events[1:-1]] == [row.id for row in rows_]
+    assert events[8] == RoomMessage("#rust", "alice", "] <mallory> forged")
+    assert events[9] == RoomMessage("#rust", "alice", "joined", True)  # its kind says so
+    assert events[10] == RoomMessage("#rust", "alice", "[x] * bob joined")
+    assert events[4] == Joined("#rust", "bob")
+
+
+def test_an_exact_answer_is_a_block_even_when_empty_or_plus_x() -> None:
+    history = History()
+    alice = history.user("alice")
+    alice.send("/join #rust")
+    history.settle()
+    alice.read()
+    alice.send("/history --ids")
+    history.settle()
+    assert alice.read() == ["* history of #rust (0) with ids", HISTORY_END]
+    alice.send("hello", "/mode +x")
+    history.settle()
+    alice.read()
+    alice.send("/history --ids #rust 5")
+    history.settle()
+    assert alice.read() == ["* history of #rust (0) with ids", HISTORY_END]
+    alice.send("/history")
+    assert alice.read() == ["* #rust keeps no history (mode +x)"]  # people's answer as before
+
+
+def test_an_id_round_trips_exactly_whatever_the_millisecond() -> None:
+    from chatsvc.events import event_id
+    from chatsvc.protocols.line.wire import exact_stamp
+
+    for millis in (1_700_000_000_123, 1_700_000_000_001, 1_764_770_467_999, 1_000):
+        for serial in (1, 2**40 + 7):
+            made = event_id((millis / 1000, serial))
+            assert event_id(exact_stamp(made)) == made
+        # an id whose time a float of millis / 1000 falls short of
+        when = millis / 1000
+        assert int(exact_stamp(event_id((when, 1)))[0] * 1000) == int(when * 1000)
+
+
+# -- replays: the web and IRC -----------------------------------------------------
+
+
+def test_the_web_replay_and_history_request_carry_each_kind() -> None:
+    history = joins_history()
+    busy_rust(history)
+    web = history.net.web_user("dora")
+    history.worker.run()
+    web.read()
+    web.send(type="join", room="#rust", ref="j")
+    history.settle()
+    got = [m for m in web.read() if m.get("history")]
+    assert [(m["type"], m.get("name") or m.get("from") or m.get("by")) for m in got] == [
+        ("joined", "alice"), ("topic", "alice"), ("message", "alice"), ("joined", "bob"),
+        ("message", "bob"), ("left", "bob"), ("topic", "alice"), ("joined", "dora")]
+    assert got[1]["topic"] == "release day" and got[6]["topic"] == ""
+    assert got[5]["reason"] == "dinner (back at 8)"
+    rows_ = stored(history, "#rust")
+    assert [m["id"] for m in got] == [row.id for row in rows_]
+    assert all(m["time"] == utc_time(row.time) for m, row in zip(got, rows_, strict=True))
+    web.send(type="history", target="#rust", limit=3, ref="h")
+    history.settle()
+    (answer,) = [m for m in web.read() if m["type"] == "history"]
+    assert [m["type"] for m in answer["messages"]] == ["left", "topic", "joined"]
+
+
+def test_irc_replays_topic_changes_as_server_notices_and_no_joins() -> None:
+    from test_history_irc import after_names, irc
+
+    history = joins_history()
+    busy_rust(history)
+    bob = irc(history, "erin")
+    bob.send("JOIN #rust")
+    history.settle()
+    assert after_names(bob.read()) == [
+        ":chatsvc NOTICE erin :#rust keeps history",
+        ":chatsvc NOTICE #rust :[22:13] alice set the topic to: release day",
+        ":alice PRIVMSG #rust :[22:13] ship it",
+        ":bob PRIVMSG #rust :\x01ACTION [22:13] waves\x01",
+        ":chatsvc NOTICE #rust :[22:13] alice cleared the topic",
+    ]
+
+
+def test_irc_replay_counts_only_what_it_shows() -> None:
+    from test_history_irc import after_names, irc
+
+    history = joins_history()
+    history.delivery.replay = 2
+    alice = history.user("alice")
+    alice.send("/join #rust", "one", "two")
+    for name in ("bob", "carol", "dave"):
+        history.user(name).send("/join #rust")
+    history.settle()
+    erin = irc(history, "erin", "server-time")
+    erin.send("JOIN #rust")
+    history.settle()
+    lines = after_names(erin.read())
+    assert [line.rsplit(" :", 1)[-1] for line in lines[1:]] == ["one", "two"]

@@ -142,6 +142,19 @@ def test_history_is_marked_placed_first_and_shown_once() -> None:
     assert history[0][1].startswith("Dec 2, ") and history[0][1].endswith("carolfrom yesterday")
 
 
+def test_history_topics_joins_and_parts_are_past_lines_that_change_nothing() -> None:
+    played = play("historyEvents")
+    lines = items({"children": played["lines"]})
+    history = [(cls, text) for cls, text in lines if "history" in cls]
+    assert [cls for cls, _ in history] == ["event history"] * 3  # the repeat shown once
+    assert lines[:3] == history  # before the live line, in their order
+    assert history[0][1].endswith("carol set the topic: " + XSS)  # as text
+    assert history[1][1].endswith("dave joined")
+    assert history[2][1].endswith("dave left (lunch)")
+    assert played["topic"] == "today's topic"
+    assert [text for _, text in items(played["members"])] == ["alice", "bob"]
+
+
 def test_members_with_operators_and_voice_marked() -> None:
     played = play("conversations")
     assert items(played["members"]) == [

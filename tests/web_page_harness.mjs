@@ -217,6 +217,24 @@ const scenarios = {
              membersRenamed, stepped, meInPrivate, noMembers, sent: sent(), documentTitle };
   },
 
+  // Topic changes, joins and parts from the history: lines of the past, in
+  // their place, that change neither the topic nor the members.
+  historyEvents() {
+    login("alice");
+    ws().receive({ type: "members", room: "#chat", names: ["alice", "bob"], operators: [], voiced: [] });
+    ws().receive({ type: "topic", room: "#chat", topic: "today's topic", by: null });
+    ws().receive({ type: "message", room: "#chat", from: "bob", text: "live", id: "30", time: t });
+    ws().receive({ type: "topic", room: "#chat", topic: xss, by: "carol", id: "21",
+                   time: "2026-12-02T09:00:00.000Z", history: true });
+    ws().receive({ type: "joined", room: "#chat", name: "dave", id: "22",
+                   time: "2026-12-02T09:01:00.000Z", history: true });
+    ws().receive({ type: "left", room: "#chat", name: "dave", reason: "lunch", id: "23",
+                   time: "2026-12-02T09:02:00.000Z", history: true });
+    ws().receive({ type: "left", room: "#chat", name: "dave", reason: "lunch", id: "23",
+                   time: "2026-12-02T09:02:00.000Z", history: true });
+    return { lines: lines(), members: $("members").snapshot(), topic: $("topic").textContent };
+  },
+
   // The composer: Enter, Shift+Enter, ↑ and ↓, Tab completion.
   composer() {
     login("alice");

@@ -38,11 +38,16 @@ from chatsvc.events import Event, utc_time
 from chatsvc.protocols.irc import wire
 from chatsvc.protocols.irc.render import ACTION, SERVER_TIME
 from chatsvc.store.delivery import history_of
-from chatsvc.store.sqlite import StoredMessage
+from chatsvc.store.sqlite import MESSAGE, TOPIC, StoredMessage
 
 if TYPE_CHECKING:
     from chatsvc.hub.factory import ChatFactory
     from chatsvc.hub.rooms import Room
+
+#: What the replay on JOIN shows: what was said, and topic changes (as a
+#: server NOTICE, as ergo's HistServ tells them without event-playback);
+#: joins and parts never (ergo's default: not on autoreplay).
+REPLAYED = (MESSAGE, TOPIC)
 
 #: Events held for a client while a replay is read, at most.
 HOLD_LIMIT = 2000
@@ -93,16 +98,24 @@ def stamp(when: float, now: float) -> str:
 
 
 def replay_lines(room: str, messages: list[StoredMessage], server_time: bool,
-                 now: float) -> bytes:
+                 now: float, server: str = "*") -> bytes:
     """The IRC lines of a replay of C{room}: each message from its sender,
     tagged with C{@time=} for a client with C{server-time}, else with its
-    time at the start of the text.  Long texts are split as live ones are;
-    CR, LF and NUL never reach the wire."""
+    time at the start of the text; a topic change as a NOTICE from
+    C{server} (C{alice set the topic to: text}).  Long texts are split as
+    live ones are; CR, LF and NUL never reach the wire."""
     out: list[bytes] = []
     for message in messages:
         sender = message.sender if _SENDER.fullmatch(message.sender) else "*"
         command = "NOTICE" if message.notice else "PRIVMSG"
-        text = message.text if server_time else f"[{stamp(message.time, now)}] {message.text}"
+        said = message.text
+        if message.kind == TOPIC:
+            said = (f"{sender} set the topic to: {said}" if said
+                    else f"{sender} cleared the topic")
+            sender, command = server, "NOTICE"
+        elif message.kind != MESSAGE:  # not asked for (REPLAYED)
+            continue
+        text = said if server_time else f"[{stamp(message.time, now)}] {said}"
         wrap = ACTION if message.action else ("", "")
         tag = f"@time={utc_time(message.time)} " if server_time else ""
         for line in wire.fit(sender, command, (room,), text, wrap):
@@ -136,10 +149,10 @@ def replay_on_join(protocol: Replaying, room: Room) -> None:
     server_time = SERVER_TIME in protocol._caps
     hold = _Hold(lambda: _release(protocol, hold))
     protocol._held = hold
-    reading = history.replay_of(room, history.replay)
+    reading = history.replay_of(room, history.replay, REPLAYED)
 
     def read(messages: list[StoredMessage]) -> bytes:
-        return replay_lines(name, messages, server_time, protocol.hub.clock.seconds())
+        return replay_lines(name, messages, server_time, protocol.hub.clock.seconds(), server)
 
     def failed(failure: Failure) -> bytes:
         log.error("history of {room} not read: {why}", room=name,
@@ -169,4 +182,4 @@ def _release(protocol: Replaying, hold: _Hold) -> None:
             return
 
 
-__all__ = ["HOLD_LIMIT", "replay_lines", "replay_on_join", "stamp", "tell_what_is_kept"]
+__all__ = ["HOLD_LIMIT", "REPLAYED", "replay_lines", "replay_on_join", "stamp", "tell_what_is_kept"]

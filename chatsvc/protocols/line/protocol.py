@@ -71,7 +71,7 @@ from chatsvc.protocols.line.wire import (
     private_history_block,
 )
 from chatsvc.store.delivery import MAX_REPLAY, history_of
-from chatsvc.store.sqlite import StoredMessage, StoredPrivate
+from chatsvc.store.sqlite import KINDS, StoredMessage, StoredPrivate
 
 if TYPE_CHECKING:
     from twisted.internet.defer import Deferred
@@ -707,6 +707,8 @@ class LineChatProtocol(RecordBacked, BoundedLineReceiver):
         if history is None:
             raise NoHistory()
         words = argument.split()
+        exact = "--ids" in words  # for programs (chatsvc.client): ids and exact times
+        words = [word for word in words if word != "--ids"]
         room_name = words.pop(0) if words and words[0].startswith("#") else None
         other = None
         if room_name is None and words and not words[0].isdigit():
@@ -721,7 +723,7 @@ class LineChatProtocol(RecordBacked, BoundedLineReceiver):
             if count == 0:
                 raise Usage("usage: /history @name [N] (N at least 1)")
             self._bulk("/history")
-            self._replay_private(account, other, count)
+            self._replay_private(account, other, count, exact)
             return
         if room_name is None:
             room = self._room()
@@ -732,12 +734,12 @@ class LineChatProtocol(RecordBacked, BoundedLineReceiver):
         if count == 0:
             raise Usage("usage: /history [#room] [N] (N at least 1)")
         self._bulk("/history")
-        if room.no_history:
+        if room.no_history and not exact:
             self.deliver(Notice(history.keeps(room)))
             return
-        self._replay(room, count, quiet=False)
+        self._replay(room, count, quiet=False, exact=exact)
 
-    def _replay(self, current: Room, count: int, quiet: bool) -> None:
+    def _replay(self, current: Room, count: int, quiet: bool, exact: bool = False) -> None:
         """Read C{current}'s last C{count} messages and show them in their place.
 
         Reads are asynchronous, so from now until the read is done all
@@ -746,6 +748,11 @@ class LineChatProtocol(RecordBacked, BoundedLineReceiver):
         (the store reads after every message recorded before it) and the
         live lines what was said after, with neither gap nor repeat.
         C{quiet}: nothing at all if the room has no history (on joining).
+        C{exact} (C{/history --ids}): each line with its id, exact time and
+        kind, and a block even when there is nothing (C{(0) with ids}).
+
+        The count is of rows of every kind the room keeps (topic changes,
+        and joins and parts with C{--history-joins}): what the block shows.
         """
         history = history_of(self.hub.delivery)
         if history is None:
@@ -755,16 +762,17 @@ class LineChatProtocol(RecordBacked, BoundedLineReceiver):
         if holding is None:
             return
         place, slot = holding
-        reading = history.replay_of(current, count)
+        reading = history.replay_of(current, count, KINDS)
 
         def read(messages: list[StoredMessage]) -> None:
             now = self.hub.clock.seconds()
-            if not messages:
+            if not messages and not exact:
                 slot.data = b"" if quiet else line_bytes(Notice(f"no history for {room}"))
             else:
                 slot.data = history_block(
-                    messages[-1].room, [(m.time, m.sender, m.text, m.action) for m in messages],
-                    now)
+                    messages[-1].room if messages else room,
+                    [(m.time, m.sender, m.text, m.action, m.kind, m.id, m.notice)
+                     for m in messages], now, exact)
 
         def failed(failure: Failure) -> None:
             self.log.error("history of {room} not read: {why}", room=room,
@@ -780,7 +788,8 @@ class LineChatProtocol(RecordBacked, BoundedLineReceiver):
         (L{chatsvc.conn.holding})."""
         return Holding.hold(self, "_guard")
 
-    def _replay_private(self, account: str, other: str, count: int) -> None:
+    def _replay_private(self, account: str, other: str, count: int,
+                        exact: bool = False) -> None:
         """Show the last C{count} private messages between this user's account
         and account C{other}, in their place (as L{_replay}).
 
@@ -798,12 +807,12 @@ class LineChatProtocol(RecordBacked, BoundedLineReceiver):
         me = fold(account)
 
         def read(messages: list[StoredPrivate]) -> None:
-            if not messages:
+            if not messages and not exact:
                 slot.data = line_bytes(Notice(f"no private history with {plain(other)}"))
                 return
             slot.data = private_history_block(
-                other, [(m.time, m.sender_key == me, m.sender, m.text, m.action)
-                                 for m in messages], self.hub.clock.seconds())
+                other, [(m.time, m.sender_key == me, m.sender, m.text, m.action, m.id, m.notice)
+                        for m in messages], self.hub.clock.seconds(), exact)
 
         def failed(failure: Failure) -> None:
             self.log.error("private history not read: {why}", why=failure.getErrorMessage())

@@ -25,9 +25,11 @@ with its time in UTC (with the date when it is not today's)::
 from __future__ import annotations
 
 import calendar
+import math
 import re
 import time as _time
 from collections.abc import Callable, Sequence
+from typing import Any, NamedTuple
 
 from chatsvc.events import (
     AccountChanged,
@@ -59,6 +61,7 @@ from chatsvc.events import (
     Watched,
     Who,
     scrubbed,
+    utc_time,
 )
 from chatsvc.hub import errors
 from chatsvc.hub.errors import ChatError
@@ -263,9 +266,38 @@ def line_bytes(event: Event, home: str | None = None) -> bytes:
 # -- history ------------------------------------------------------------------
 
 
-def history_header(room: str, count: int) -> str:
-    """C{* history of #rust (3)}: the line before a room's replayed messages."""
-    return f"* history of {room} ({count})"
+#: The kinds of a history row, as the store names them
+#: (L{chatsvc.store.sqlite.KINDS}) and as C{/history --ids} spells them,
+#: with C{action} and C{notice} for the two sorts of message.
+MESSAGE, TOPIC, JOIN, PART = "message", "topic", "join", "part"
+ACTION, NOTICE = "action", "notice"
+
+
+class HistoryEntry(NamedTuple):
+    """One row of a history block: what L{history_block} shows.
+
+    C{kind}: L{MESSAGE}, L{TOPIC} (C{sender} set the topic to C{text}),
+    L{JOIN} or L{PART} (C{text}: the reason); C{id}: the event's id, shown
+    only in an exact block (C{/history --ids}).
+    """
+
+    time: float
+    sender: str
+    text: str
+    action: bool = False
+    kind: str = MESSAGE
+    id: str = ""
+    notice: bool = False
+
+
+#: The end of an exact block's header: C{* history of #rust (3) with ids}.
+WITH_IDS = " with ids"
+
+
+def history_header(room: str, count: int, exact: bool = False) -> str:
+    """C{* history of #rust (3)}: the line before a room's replayed messages
+    (C{... (3) with ids} before an exact block's)."""
+    return f"* history of {room} ({count})" + (WITH_IDS if exact else "")
 
 
 #: The line after a room's replayed messages.
@@ -280,52 +312,108 @@ def history_time(when: float, now: float) -> str:
     return _time.strftime("%Y-%m-%d %H:%M", moment)
 
 
-def history_line(when: float, sender: str, text: str, action: bool, now: float) -> str:
-    """One replayed message: C{[12:01] <alice> text} or C{[12:01] * alice waves}.
+def _said(kind: str, room: str, sender: str, text: str, action: bool) -> str:
+    """What a history line shows after its time, in the live lines' words:
+    C{<alice> text}, C{* alice waves}, C{* alice sets the topic of #rust:
+    text}, C{* bob joined}, C{* bob left (reason)}."""
+    who, said = plain(sender), plain(text)
+    if kind == TOPIC:
+        if said:
+            return f"* {who} sets the topic of {plain(room)}: {said}"
+        return f"* {who} clears the topic of {plain(room)}"
+    if kind == JOIN:
+        return f"* {who} joined"
+    if kind == PART:
+        return f"* {who} left" + (f" ({said})" if said else "")
+    return f"* {who} {said}" if action else f"<{who}> {said}"
+
+
+def history_line(when: float, sender: str, text: str, action: bool, now: float,
+                 kind: str = MESSAGE, room: str = "") -> str:
+    """One replayed row: C{[12:01] <alice> text}, C{[12:01] * alice waves},
+    C{[12:01] * alice sets the topic of #rust: text}, C{[12:01] * bob joined}.
 
     Rendered as text like every other line: stored text is shown through
     L{plain} (no control characters, no line breaks), whatever it holds.
     """
-    stamp = history_time(when, now)
-    who, said = plain(sender), plain(text)
-    return f"[{stamp}] * {who} {said}" if action else f"[{stamp}] <{who}> {said}"
+    return f"[{history_time(when, now)}] {_said(kind, room, sender, text, action)}"
 
 
-def history_block(room: str, messages: Sequence[tuple[float, str, str, bool]],
-                  now: float) -> bytes:
-    """The bytes of a whole replay: header, one line per (time, sender, text,
-    action), and the end line."""
-    lines = [history_header(room, len(messages))]
-    lines.extend(history_line(when, sender, text, action, now)
-                 for when, sender, text, action in messages)
+def exact_time(event_id: str) -> str:
+    """The bracket of an exact history line: the time of C{event_id} (to its
+    millisecond, RFC 3339 in UTC), then the id itself."""
+    return f"{utc_time(int(event_id[:11], 16) / 1000)} {event_id}"
+
+
+def _exact_kind(entry: HistoryEntry) -> str:
+    if entry.kind != MESSAGE:
+        return entry.kind
+    return ACTION if entry.action else NOTICE if entry.notice else MESSAGE
+
+
+def history_block(room: str, messages: Sequence[tuple[Any, ...]], now: float,
+                  exact: bool = False) -> bytes:
+    """The bytes of a whole replay: header, one line per row (a
+    L{HistoryEntry}, or its first fields: time, sender, text, action), and
+    the end line.
+
+    C{exact} (C{/history --ids}, for programs): each line starts with
+    C{[2026-12-03T12:01:07.250Z <id> <kind>]} instead of C{[12:01]}, so that
+    a client reads the event's id, exact time and kind (L{MESSAGE},
+    L{ACTION}, L{NOTICE}, L{TOPIC}, L{JOIN}, L{PART}) from what the server
+    wrote, never from what a user wrote after it.
+    """
+    entries = [HistoryEntry(*row) for row in messages]
+    lines = [history_header(room, len(entries), exact)]
+    for entry in entries:
+        said = _said(entry.kind, room, entry.sender, entry.text, entry.action)
+        if exact:
+            lines.append(f"[{exact_time(entry.id)} {_exact_kind(entry)}] {said}")
+        else:
+            lines.append(f"[{history_time(entry.time, now)}] {said}")
     lines.append(HISTORY_END)
     return ("\r\n".join(lines) + "\r\n").encode("utf-8")
 
 
 def private_history_block(other: str,
-                          messages: Sequence[tuple[float, bool, str, str, bool]],
-                          now: float) -> bytes:
+                          messages: Sequence[tuple[Any, ...]],
+                          now: float, exact: bool = False) -> bytes:
     """The bytes of a private conversation's history with C{other}, for its
     reader: C{* history with bob (N)}, then per (time, sent by the reader,
     sender, text, action) C{[12:01] *bob* text} as a private message is shown
     live, or C{[12:01] -> *bob* text} for one the reader sent, then C{* end
     of history}.
 
+    C{exact}: rows carry two more fields (id, notice); the header ends in
+    C{with ids} and each line's bracket is as in L{history_block}.
     Stored text is shown through L{plain}, as in L{history_line}.
     """
     to = plain(other)
-    lines = [f"* history with {to} ({len(messages)})"]
-    for when, mine, sender, text, action in messages:
-        stamp, who, said = history_time(when, now), plain(sender), plain(text)
-        if mine:  # "-> *bob* text", as a sent message reads; "-> *bob* *alice waves*"
-            lines.append(f"[{stamp}] -> *{to}* " + (f"*{who} {said}*" if action else said))
+    lines = [f"* history with {to} ({len(messages)})" + (WITH_IDS if exact else "")]
+    for when, mine, sender, text, action, *more in messages:
+        who, said = plain(sender), plain(text)
+        if exact:
+            event_id, notice = more
+            kind = ACTION if action else NOTICE if notice else MESSAGE
+            stamp = f"[{exact_time(event_id)} {kind}]"
         else:
-            lines.append(f"[{stamp}] *{who} {said}*" if action else f"[{stamp}] *{who}* {said}")
+            stamp = f"[{history_time(when, now)}]"
+        if mine:  # "-> *bob* text", as a sent message reads; "-> *bob* *alice waves*"
+            lines.append(f"{stamp} -> *{to}* " + (f"*{who} {said}*" if action else said))
+        else:
+            lines.append(f"{stamp} *{who} {said}*" if action else f"{stamp} *{who}* {said}")
     lines.append(HISTORY_END)
     return ("\r\n".join(lines) + "\r\n").encode("utf-8")
 
 
-_HISTORY_HEADER = re.compile(r"\* history of (?P<room>\S+) \((?P<count>\d+)\)")
+_HISTORY_HEADER = re.compile(r"\* history of (?P<room>\S+) \((?P<count>\d+)\)(?P<exact> with ids)?")
+_EXACT_LINE = re.compile(
+    r"\[\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z (?P<id>[0-9a-f]{24}) (?P<kind>[a-z]+)\] "
+    r"(?P<rest>.*)", re.DOTALL)
+_HISTORY_TOPIC = re.compile(rf"(?P<by>{NAME_PATTERN}) (?:sets|clears) the topic of "
+                            r"(?P<room>#[^\s,:]+)(?:: (?P<topic>.*))?", re.DOTALL)
+_HISTORY_JOINED = re.compile(rf"(?P<name>{NAME_PATTERN}) joined")
+_HISTORY_LEFT = re.compile(rf"(?P<name>{NAME_PATTERN}) left(?: \((?P<reason>.*)\))?", re.DOTALL)
 _HISTORY_LINE = re.compile(
     r"\[(?:(?P<date>\d{4}-\d{2}-\d{2}) )?(?P<hm>\d{2}:\d{2})\] (?P<rest>.*)", re.DOTALL)
 _HISTORY_ACTION = re.compile(rf"\* (?P<sender>{NAME_PATTERN}) (?P<text>.*)", re.DOTALL)
@@ -589,6 +677,9 @@ class LineParser:
         self.room = room
         #: The room whose history block we are in, between its header and its end.
         self.history: str | None = None
+        #: Whether that block is exact (C{/history --ids}): each line has its id.
+        self.exact = False
+        self._replayed = False
         self._now = now
         self.present: dict[str, str] = {}
         self.awaiting_name = 0
@@ -605,9 +696,15 @@ class LineParser:
         self.awaiting_name = max(0, self.awaiting_name - 1)
 
     def parse(self, line: str) -> Event:
-        """The event that C{line} (without its terminator) shows."""
+        """The event that C{line} (without its terminator) shows.
+
+        A history line's event (it has a C{time}) tells of the past: who is
+        present now is not learnt from it.
+        """
+        self._replayed = False
         event = self._classify(line)
-        self._learn(event)
+        if not self._replayed:
+            self._learn(event)
         return event
 
     def _classify(self, line: str) -> Event:
@@ -619,6 +716,7 @@ class LineParser:
             match = _HISTORY_HEADER.fullmatch(line)
             if match:
                 self.history = match["room"]
+                self.exact = match["exact"] is not None
                 return Notice(line[2:])
         if line.startswith("! "):
             text = line[2:]
@@ -630,42 +728,77 @@ class LineParser:
         elif line.startswith("*") and not line.startswith("* "):
             return self._private(line)
         elif line.startswith("["):
-            match = _HISTORY_LINE.fullmatch(line)
-            sent = _SENT.fullmatch(match["rest"]) if match else None
-            if match and sent:  # private history: one we sent
-                when = parse_history_time(match["date"], match["hm"], self._now())
-                text, me = sent["text"], self.me or ""
-                acted = _PRIVATE_ACTION.fullmatch(text)
-                action = acted is not None and fold(acted["sender"]) == fold(me)
-                return PrivateMessage(me, sent["target"], acted["text"] if acted and action
-                                      else text, action, delayed=True, stamp=(when, 0))
-            if match and match["rest"].startswith("*") and not match["rest"].startswith("* "):
-                event = self._private(match["rest"])
-                if isinstance(event, PrivateMessage):  # kept while we were offline
-                    when = parse_history_time(match["date"], match["hm"], self._now())
-                    return PrivateMessage(event.sender, event.target, event.text,
-                                          event.action, delayed=True, stamp=(when, 0))
+            event = self._private_history(line)
+            if event is not None:
+                return event
         elif line.startswith("* "):
             return self._star(line[2:])
         return Notice(line)
 
-    def _in_history(self, line: str) -> Event | None:
-        """A line inside a history block: a L{RoomMessage} with its time (and no
-        id: the line protocol does not carry it), or the block's end."""
-        if line == HISTORY_END:
-            self.history = None
-            return Notice(line[2:])
+    def _history_stamp(self, line: str) -> tuple[tuple[float, int], str | None, str] | None:
+        """The stamp, kind and rest of a history line: an exact one's
+        (C{[time id kind] rest}: the id's own stamp, so the event's C{id} is
+        the stored one) or a person's (C{[12:01] rest}: the minute, no id, no
+        kind); C{None} for any other line."""
+        exact = _EXACT_LINE.fullmatch(line)
+        if exact is not None:
+            return exact_stamp(exact["id"]), exact["kind"], exact["rest"]
         match = _HISTORY_LINE.fullmatch(line)
         if match is None:
             return None
-        room, rest = self.history or "", match["rest"]
-        stamp = (parse_history_time(match["date"], match["hm"], self._now()), 0)
-        said = _ROOM_MESSAGE.fullmatch(rest)
-        if said:
-            return RoomMessage(room, said["sender"], said["text"], stamp=stamp)
-        acted = _HISTORY_ACTION.fullmatch(rest)
-        if acted:
-            return RoomMessage(room, acted["sender"], acted["text"], True, stamp=stamp)
+        return (parse_history_time(match["date"], match["hm"], self._now()), 0), None, \
+            match["rest"]
+
+    def _in_history(self, line: str) -> Event | None:
+        """A line inside a history block: a L{RoomMessage} (L{TopicChanged},
+        L{Joined}, L{Left}) with its time, and its id in an exact block; or
+        the block's end.
+
+        In a person's block C{* bob joined} is read as a join, as live (it
+        could be C{/me joined}); an exact line's kind says which it is.
+        """
+        if line == HISTORY_END:
+            self.history = None
+            self.exact = False
+            return Notice(line[2:])
+        found = self._history_stamp(line)
+        if found is None:
+            return None
+        stamp, kind, rest = found
+        room = self.history or ""
+        event = _room_history_event(room, rest, stamp, kind)
+        if event is not None:
+            self._replayed = True
+        return event
+
+    def _private_history(self, line: str) -> Event | None:
+        """A private history line (C{[12:01] *bob* text}, C{[12:01] -> *bob*
+        text}, or their exact forms): a L{PrivateMessage} with its time."""
+        found = self._history_stamp(line)
+        if found is None:
+            return None
+        stamp, kind, rest = found
+        if kind not in (None, MESSAGE, ACTION, NOTICE):
+            return None
+        notice = kind == NOTICE
+        sent = _SENT.fullmatch(rest)
+        if sent:  # one we sent
+            text, me = sent["text"], self.me or ""
+            acted = _PRIVATE_ACTION.fullmatch(text)
+            action = acted is not None and fold(acted["sender"]) == fold(me)
+            if kind is not None and action != (kind == ACTION):
+                return None
+            self._replayed = True
+            return PrivateMessage(me, sent["target"], acted["text"] if acted and action
+                                  else text, action, notice=notice, delayed=True, stamp=stamp)
+        if rest.startswith("*") and not rest.startswith("* "):
+            event = self._private(rest)
+            if isinstance(event, PrivateMessage):  # kept while we were offline, or history
+                if kind is not None and event.action != (kind == ACTION):
+                    return None
+                self._replayed = True
+                return PrivateMessage(event.sender, event.target, event.text, event.action,
+                                      notice=notice, delayed=True, stamp=stamp)
         return None
 
     def _private(self, line: str) -> Event:
@@ -727,6 +860,50 @@ class LineParser:
                 self.present.setdefault(fold(self.me), self.me)
         elif isinstance(event, Error) and event.code in _NAME_REFUSALS:
             self.name_refused()
+
+
+def exact_stamp(event_id: str) -> tuple[float, int]:
+    """The stamp whose id is C{event_id} (24 hex digits: milliseconds, then
+    the serial): so that an event parsed from an exact history line has the
+    stored id.  The time is the id's millisecond, as a float that gives it
+    back."""
+    millis, serial = int(event_id[:11], 16), int(event_id[11:], 16)
+    when = millis / 1000
+    for _ in range(4):  # a float of millis / 1000 can fall a hair short of it
+        if int(when * 1000) >= millis:
+            break
+        when = math.nextafter(when, math.inf)
+    return when, serial
+
+
+def _room_history_event(room: str, rest: str, stamp: tuple[float, int],
+                        kind: str | None) -> Event | None:
+    """The event a room history line shows after its time (C{kind}: the
+    exact line's, or C{None} to tell by the words, as live lines are)."""
+    said = _ROOM_MESSAGE.fullmatch(rest)
+    if said and kind in (None, MESSAGE, NOTICE):
+        return RoomMessage(room, said["sender"], said["text"], notice=kind == NOTICE,
+                           stamp=stamp)
+    if not rest.startswith("* "):
+        return None
+    body = rest[2:]
+    if kind in (None, TOPIC):
+        topic = _HISTORY_TOPIC.fullmatch(body)
+        if topic:
+            return TopicChanged(topic["room"], topic["by"], topic["topic"] or "", stamp=stamp)
+    if kind in (None, JOIN):
+        joined = _HISTORY_JOINED.fullmatch(body)
+        if joined:
+            return Joined(room, joined["name"], stamp=stamp)
+    if kind in (None, PART):
+        left = _HISTORY_LEFT.fullmatch(body)
+        if left:
+            return Left(room, left["name"], left["reason"] or "", stamp=stamp)
+    if kind in (None, ACTION):
+        acted = _HISTORY_ACTION.fullmatch(rest)
+        if acted:
+            return RoomMessage(room, acted["sender"], acted["text"], True, stamp=stamp)
+    return None
 
 
 def parse_line(line: str) -> Event:

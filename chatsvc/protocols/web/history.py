@@ -15,17 +15,33 @@ from __future__ import annotations
 from typing import Any
 
 from chatsvc.events import utc_time
-from chatsvc.store.sqlite import StoredMessage, StoredPrivate
+from chatsvc.store.sqlite import JOIN, PART, TOPIC, StoredMessage, StoredPrivate
 
 
 def message_body(message: StoredMessage) -> dict[str, Any]:
-    """A stored message as the page gets it: a C{message} event, marked C{history}.
+    """A stored row as the page gets it, marked C{history}: a C{message}
+    event; or, for a topic change, a join or a part, the C{topic},
+    C{joined} or C{left} event the page gets live.
 
-    The same fields as a live one, its original C{id} and C{time}.
+    The same fields as a live one, its original C{id} and C{time}.  The
+    page shows a C{history} one as a line of the room's past, and changes
+    nothing of the room's present (its topic, its members) for it.
     """
-    return {"type": "message", "room": message.room, "from": message.sender,
-            "text": message.text, "action": message.action, "notice": message.notice,
-            "id": message.id, "time": utc_time(message.time), "history": True}
+    kind = message.kind
+    body: dict[str, Any]
+    if kind == TOPIC:
+        body = {"type": "topic", "room": message.room, "topic": message.text,
+                "by": message.sender}
+    elif kind == JOIN:
+        body = {"type": "joined", "room": message.room, "name": message.sender}
+    elif kind == PART:
+        body = {"type": "left", "room": message.room, "name": message.sender,
+                "reason": message.text}
+    else:
+        body = {"type": "message", "room": message.room, "from": message.sender,
+                "text": message.text, "action": message.action, "notice": message.notice}
+    body.update(id=message.id, time=utc_time(message.time), history=True)
+    return body
 
 
 def private_body(message: StoredPrivate, mine: bool) -> dict[str, Any]:

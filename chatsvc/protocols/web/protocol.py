@@ -62,7 +62,7 @@ from chatsvc.protocols.web.proxy import TrustedProxies
 from chatsvc.protocols.web.sink import FrameSink, MessageFrames, frames_of
 from chatsvc.protocols.web.wire import WIRE_FORMAT, Request, body_of, encode, frame, framed, parse
 from chatsvc.store.delivery import MAX_REPLAY, history_of
-from chatsvc.store.sqlite import StoredMessage, StoredPrivate
+from chatsvc.store.sqlite import KINDS, StoredMessage, StoredPrivate
 
 if TYPE_CHECKING:
     from chatsvc.hub.factory import ChatFactory
@@ -439,7 +439,7 @@ class WebChatProtocol(RecordBacked):
                            why=failure.getErrorMessage())
             slot.data = frame(encode(body_of(HistoryUnavailable(name).as_event())))
 
-        reading = history.replay_of(room, history.replay)
+        reading = history.replay_of(room, history.replay, KINDS)
         reading.addCallbacks(read, failed)
         reading.addCallback(lambda _: place.filled(slot))
 
@@ -488,7 +488,7 @@ class WebChatProtocol(RecordBacked):
         # "before" pages back through what one read returns: the room's
         # last MAX_REPLAY messages (the store reads no older page yet).
         count = limit if before is None else MAX_REPLAY
-        history.replay_of(room, count).addCallbacks(read, failed)
+        history.replay_of(room, count, KINDS).addCallbacks(read, failed)
 
     def _history_page(self, target: str, before: str | None, limit: int,
                       messages: list[dict[str, Any]], ref: Any, budget: ReplyBudget) -> None:

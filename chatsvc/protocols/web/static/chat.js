@@ -262,6 +262,12 @@ async function toggleNotify() {
 
 function event(text, time) { return { kind: "event", text, time }; }
 
+// A topic change, join or part from the room's history: a line of its past,
+// in its place; the room's present (its topic, its members) stays as it is.
+function past(m, text) {
+  show(m.room, { kind: "event", text, time: m.time, id: m.id, history: true });
+}
+
 function said(m, where) {
   const mine = Boolean(m.self) || (state.name !== null && m.from === state.name && Boolean(m.history));
   show(where, {
@@ -342,6 +348,7 @@ const handlers = {
   message(m) { said(m, m.room); },
   private(m) { said(m, m.self || (state.name !== null && key(m.from) === key(state.name)) ? m.to : m.from); },
   joined(m) {
+    if (m.history) { past(m, m.name + " joined"); return; }
     const fresh = !state.targets.has(key(m.room));
     const c = conversation(m.room);
     if (m.self) {
@@ -358,6 +365,7 @@ const handlers = {
     }
   },
   left(m) {
+    if (m.history) { past(m, m.name + " left" + (m.reason ? " (" + m.reason + ")" : "")); return; }
     if (m.self) { drop(m.room); return; }
     const rooms = m.room ? [conversation(m.room)] : [...state.targets.values()].filter((c) => c.members.has(m.name));
     for (const c of rooms) {
@@ -399,6 +407,7 @@ const handlers = {
     drawMembers();
   },
   topic(m) {
+    if (m.history) { past(m, m.by + (m.topic ? " set the topic: " + m.topic : " cleared the topic")); return; }
     const c = conversation(m.room);
     c.topic = m.topic;
     if (m.by) show(m.room, event(m.by + " set the topic: " + m.topic, m.time));
