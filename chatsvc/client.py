@@ -47,7 +47,7 @@ from chatsvc.events import Entered, Error, Event, Notice, Registered, Renamed, T
 from chatsvc.hub import errors
 from chatsvc.hub.names import fold
 from chatsvc.hub.text import decode, sanitize
-from chatsvc.protocols.line.wire import LineParser
+from chatsvc.protocols.line.wire import HISTORY_END, WITH_IDS, LineParser
 
 __all__ = [
     "BadName",
@@ -282,6 +282,16 @@ _NOT_TLS = ("wrong version number", "packet length too long", "record layer fail
 """What OpenSSL says when the answer to our TLS hello is not TLS at all (a
 plain-text server's greeting): the versions differ in wording."""
 
+_EXACT_HEADER = re.compile(r"history (?:of|with) \S+ \(\d+\)" + re.escape(WITH_IDS))
+"""The notice before the answer to L{Session.history} (C{/history --ids})."""
+
+_HISTORY_REFUSALS = frozenset({
+    errors.NoSuchRoom.code, errors.NotInRoom.code, errors.NoRoom.code, errors.NoHistory.code,
+    errors.HistoryUnavailable.code, errors.PrivateHistoryNeedsAccount.code,
+    errors.TryAgain.code, errors.Usage.code,
+})
+"""The refusals that answer a C{/history} (instead of its block)."""
+
 _IRC_LINE = re.compile(r"(?::\S+ (?:\d{3}|NOTICE|PRIVMSG|PING) |(?:ERROR|PING) :|NOTICE \S+ :)")
 """The start of a line only an IRC server sends (a numeric reply, a NOTICE,
 C{ERROR :Closing link}); a chatsvc line-protocol server never starts one so."""
@@ -373,6 +383,9 @@ class Session:
         self._listeners: list[Callable[[Event], Any]] = []
         self._renames: deque[Deferred[str]] = deque()
         self._whos: deque[Deferred[list[str]]] = deque()
+        self._histories: deque[Deferred[list[Event]]] = deque()
+        #: The events of the history block being read, between its two lines.
+        self._history_block: list[Event] | None = None
         self._close_waiters: list[Deferred[str]] = []
         self._quitting = False
         self._greeting_open = True
@@ -422,6 +435,39 @@ class Session:
         d: Deferred[list[str]] = Deferred()
         self.send_line("/who")
         self._whos.append(d)
+        return d
+
+    def history(self, target: str | None = None, limit: int = 50) -> Deferred[list[Event]]:
+        """The last C{limit} (at most 500) things the server keeps of
+        C{target}, oldest first: your room's (C{None}), another room's
+        (C{"#rust"}), or your private messages with the account C{"bob"}
+        (logged in only).
+
+        Fires with events of L{chatsvc.events}, each with its stored C{id}
+        and C{time} (to the millisecond): L{RoomMessage} (actions and
+        notices too), L{TopicChanged}, L{Joined} and L{Left} (when the
+        server keeps joins) for a room; L{PrivateMessage} for a conversation
+        (C{sender} is you for what you sent).  They are the answer, not live
+        events: they go to no L{on_event} callback and no waiter.  Fails
+        with L{ClientError} when the server refuses (no such room, not
+        logged in, no history kept, asked too often: the text says which).
+
+        It asks with C{/history --ids}, whose lines carry each event's id,
+        time and kind ahead of the text, so nothing a user wrote is mistaken
+        for them.  Ask one at a time: the line protocol answers in order but
+        does not say which request an error answers.
+        """
+        if not 1 <= limit:
+            raise ValueError(f"limit must be at least 1, not {limit}")
+        words = ["/history", "--ids"]
+        if target is not None:
+            if not target or any(c.isspace() for c in target) or target in ("#", "@"):
+                raise ValueError(f"not a room or a name: {target!r}")
+            words.append(target if target[0] in "#@" else f"@{target}")
+        words.append(str(limit))
+        d: Deferred[list[Event]] = Deferred()
+        self.send_line(" ".join(words))
+        self._histories.append(d)
         return d
 
     def quit(self, reason: str = "") -> Deferred[str]:
@@ -539,6 +585,8 @@ class Session:
         if not self.registered:
             self._while_registering(event)
             return
+        if self._history_answer(event):
+            return
         if isinstance(event, Registered):
             self.name = event.name
             if self._renames:
@@ -570,6 +618,30 @@ class Session:
             self.greeting.append(event)
             return
         self._dispatch(event)
+
+    def _history_answer(self, event: Event) -> bool:
+        """Take C{event} if it is part of the answer to L{history}: its
+        block's lines are the answer, not events for the callbacks."""
+        block = self._history_block
+        if block is not None:
+            if isinstance(event, Notice) and event.text == HISTORY_END[2:]:
+                self._history_block = None
+                if self._histories:
+                    self._histories.popleft().callback(block)
+            elif event.id is not None:  # each exact line's event has its id
+                block.append(event)
+            else:
+                self.log.warn("skipped a history line the client cannot read: {event!r}",
+                              event=event)
+            return True
+        if not self._histories:
+            return False
+        if isinstance(event, Notice) and _EXACT_HEADER.fullmatch(event.text):
+            self._history_block = []
+            return True
+        if isinstance(event, Error) and event.code in _HISTORY_REFUSALS:
+            self._histories.popleft().errback(ClientError(event.text))
+        return False
 
     def _while_registering(self, event: Event) -> None:
         if isinstance(event, Registered):
@@ -632,11 +704,14 @@ class Session:
                 self.close_reason = f"connection lost: {reason.getErrorMessage()}"
         closed = ConnectionClosed(f"connection closed: {self.close_reason}")
         pending: Sequence[Deferred[Any]] = [
-            *(w.deferred for w in self._waiters), *self._renames, *self._whos
+            *(w.deferred for w in self._waiters), *self._renames, *self._whos,
+            *self._histories,
         ]
         self._waiters.clear()
         self._renames.clear()
         self._whos.clear()
+        self._histories.clear()
+        self._history_block = None
         for d in pending:
             d.errback(closed)
         waiters, self._close_waiters = self._close_waiters, []

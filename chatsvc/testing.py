@@ -76,6 +76,8 @@ from chatsvc.client import (
 from chatsvc.hub.factory import ChatFactory
 from chatsvc.hub.settings import Settings
 from chatsvc.protocols.irc.protocol import IRCServer
+from chatsvc.store.delivery import HistoryDelivery
+from chatsvc.store.sqlite import HistoryStore, migrate
 
 __all__ = [
     "ChatHarness",
@@ -88,6 +90,17 @@ __all__ = [
 
 T = TypeVar("T")
 P = TypeVar("P", bound=Protocol)
+
+def _memory_store(clock: Clock) -> HistoryStore:
+    """A history store in memory whose "thread" runs each call at once, on the
+    reactor: what a test wants (the real one's order, none of its timing)."""
+    import sqlite3
+
+    connection = sqlite3.connect(":memory:", check_same_thread=False, isolation_level=None)
+    migrate(connection)
+    return HistoryStore(connection, cast(IReactorTime, clock),
+                        run=lambda function, *args: defer.maybeDeferred(function, *args))
+
 
 #: Client ports for connections given a C{host}: distinct, like real ones.
 _ports = itertools.count(40000)
@@ -134,12 +147,23 @@ class ChatHarness:
         the line protocol.
     @ivar irc_endpoint: the same over IRC, for a bot that connects itself
         (C{endpoint.connect(factory)}).
+    @ivar history: the hub's room history, with C{history=True} (else
+        C{None}): a real L{chatsvc.store.delivery.HistoryDelivery} over an
+        SQLite database in memory, read and written on the harness's clock
+        (so L{wait} sees what was said, and a C{Session.history()} answer);
+        C{history_joins=True} keeps joins and parts too (C{--history-joins}).
     """
 
     def __init__(self, settings: Settings | None = None, clock: Clock | None = None,
-                 hub: ChatFactory | None = None) -> None:
+                 hub: ChatFactory | None = None, *, history: bool = False,
+                 history_joins: bool = False) -> None:
         self.clock = clock or Clock()
         self.hub = hub or ChatFactory(settings, clock=cast(IReactorTime, self.clock))
+        self.history: HistoryDelivery | None = None
+        if history:
+            self.history = HistoryDelivery(_memory_store(self.clock), local=self.hub.delivery,
+                                           joins=history_joins)
+            self.hub.delivery = self.history
         self.pumps: list[iosim.IOPump] = []
         self.irc = IRCServer(self.hub)
         self.listeners: dict[str, ServerFactory] = {
