@@ -28,6 +28,11 @@ room:
         bob.privmsg("#chat", "hi")
         assert chat.wait(alice.next_event(kind=RoomMessage)).text == "hi"
 
+C{ChatHarness(history=True)} keeps the room history in memory (SQLite, on
+the harness's clock), so that replays on joining and
+L{chatsvc.client.Session.history} answer as on a server with a data
+directory.
+
 Code that takes an endpoint (a bot's C{main(reactor, endpoint)}) can be
 given L{ChatHarness.endpoint} (or C{irc_endpoint}) and L{ChatHarness.clock}
 and run with L{ChatHarness.run}.
