@@ -446,8 +446,9 @@ class Session:
         Fires with events of L{chatsvc.events}, each with its stored C{id}
         and C{time} (to the millisecond): L{RoomMessage} (actions and
         notices too), L{TopicChanged}, L{Joined} and L{Left} (when the
-        server keeps joins) for a room; L{PrivateMessage} for a conversation
-        (C{sender} is you for what you sent).  They are the answer, not live
+        server keeps joins; a quit's C{room} is C{None}) for a room;
+        L{PrivateMessage} for a conversation (C{sender} is you for what you
+        sent).  They are the answer, not live
         events: they go to no L{on_event} callback and no waiter.  Fails
         with L{ClientError} when the server refuses (no such room, not
         logged in, no history kept, asked too often: the text says which).

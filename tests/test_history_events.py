@@ -23,6 +23,7 @@ from chatsvc.store.sqlite import (
     MESSAGE,
     MIGRATIONS,
     PART,
+    QUIT,
     SCHEMA_VERSION,
     TOPIC,
     WRITE_DELAY,
@@ -91,10 +92,15 @@ def test_each_kind_round_trips_through_the_store() -> None:
         TOPIC, TOPIC]
 
 
-def test_a_quit_is_not_a_room_row() -> None:
-    store = memory_store(Clock(), Worker())
-    with pytest.raises(TypeError):
-        store._write([(Left(None, "bob", "bye", stamp=(NOW, 1)), None)])
+def test_a_quit_is_a_row_of_the_room_it_is_recorded_in() -> None:
+    store = memory_store(Clock())
+    quit = Left(None, "bob", "bye (for now)", stamp=(NOW, 1))
+    store.record_quit(quit, "#Rust")
+    stored = result_of(store.latest("#rust", 10, kinds=KINDS))
+    assert [(m.kind, m.room, m.sender, m.text, m.id) for m in stored] == [
+        (QUIT, "#Rust", "bob", "bye (for now)", quit.id)]
+    with pytest.raises(TypeError):  # a quit is no room's row unless told which
+        store._write([(quit, None, None)])
 
 
 # -- what the delivery records ------------------------------------------------------
@@ -134,6 +140,31 @@ def test_with_history_joins_joins_and_parts_are_kept() -> None:
                                       (PART, "bob", "dinner")]
     assert rows(history, "#go") == [(JOIN, "bob", ""), (PART, "bob", "")]
     assert rows(history, "#rust", kinds=(MESSAGE,)) == []  # what is said is read apart
+
+
+def test_a_quit_is_kept_in_each_room_its_user_was_in_with_history_joins() -> None:
+    history = joins_history()
+    alice = history.user("alice")
+    alice.send("/join #rust")
+    erin = history.net.irc_user("erin", channels="#rust,#go,#quiet")
+    erin.send("MODE #quiet +x")
+    erin.send("QUIT :off to bed")
+    erin.drop()
+    history.settle()
+    assert rows(history, "#rust")[-1] == (QUIT, "erin", "Quit: off to bed")
+    assert rows(history, "#go") == [(JOIN, "erin", ""), (QUIT, "erin", "Quit: off to bed")]
+    assert rows(history, "#quiet") == [(JOIN, "erin", "")]  # +x: nothing after it
+    assert [sender for _, sender, _ in rows(history, "#chat")] == ["alice", "alice"]  # not erin
+
+
+def test_without_history_joins_a_quit_is_not_kept() -> None:
+    history = History()
+    alice = history.user("alice")
+    alice.send("/join #rust", "hi")
+    history.user("bob").send("/join #rust")
+    alice.send("/quit bye")
+    alice.drop()
+    assert rows(history, "#rust") == [(MESSAGE, "alice", "hi")]
 
 
 def test_a_no_history_room_keeps_no_topic_and_no_joins() -> None:
@@ -428,3 +459,29 @@ def test_irc_replay_counts_only_what_it_shows() -> None:
     history.settle()
     lines = after_names(erin.read())
     assert [line.rsplit(" :", 1)[-1] for line in lines[1:]] == ["one", "two"]
+
+
+def test_a_quit_replays_as_live_on_the_line_and_as_a_quit_for_programs_and_the_web() -> None:
+    from chatsvc.protocols.web.history import message_body
+
+    history = joins_history()
+    alice = history.user("alice")
+    erin = history.net.irc_user("erin", channels="#chat")
+    erin.send("QUIT :night")
+    erin.drop()
+    history.settle()
+    alice.read()
+    alice.send("/history 1")
+    history.settle()
+    assert alice.read()[1] == "[22:13] * erin left (Quit: night)"
+    alice.send("/history --ids 1")
+    history.settle()
+    lines = alice.read()
+    assert lines[1].endswith(" quit] * erin left (Quit: night)")
+    parser = LineParser()
+    events = [parser.parse(line) for line in lines]
+    assert events[1] == Left(None, "erin", "Quit: night")  # left the server, as live
+    (row,) = [m for m in stored(history, "#chat") if m.kind == QUIT]
+    body = message_body(row)
+    assert (body["type"], body["room"], body["name"], body["quit"]) == (
+        "left", "#chat", "erin", True)

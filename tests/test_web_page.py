@@ -146,11 +146,12 @@ def test_history_topics_joins_and_parts_are_past_lines_that_change_nothing() -> 
     played = play("historyEvents")
     lines = items({"children": played["lines"]})
     history = [(cls, text) for cls, text in lines if "history" in cls]
-    assert [cls for cls, _ in history] == ["event history"] * 3  # the repeat shown once
-    assert lines[:3] == history  # before the live line, in their order
+    assert [cls for cls, _ in history] == ["event history"] * 4  # the repeat shown once
+    assert lines[:4] == history  # before the live line, in their order
     assert history[0][1].endswith("carol set the topic: " + XSS)  # as text
     assert history[1][1].endswith("dave joined")
     assert history[2][1].endswith("dave left (lunch)")
+    assert history[3][1].endswith("bob quit")
     assert played["topic"] == "today's topic"
     assert [text for _, text in items(played["members"])] == ["alice", "bob"]
 

@@ -232,6 +232,8 @@ const scenarios = {
                    time: "2026-12-02T09:02:00.000Z", history: true });
     ws().receive({ type: "left", room: "#chat", name: "dave", reason: "lunch", id: "23",
                    time: "2026-12-02T09:02:00.000Z", history: true });
+    ws().receive({ type: "left", room: "#chat", name: "bob", reason: "", quit: true, id: "24",
+                   time: "2026-12-02T09:03:00.000Z", history: true });
     return { lines: lines(), members: $("members").snapshot(), topic: $("topic").textContent };
   },
 

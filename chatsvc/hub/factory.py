@@ -336,12 +336,19 @@ class ChatFactory(ServerFactory):
             self.whowas.record(name, mask, participant.record.real_name)
             del self.users[fold(name)]
             audience = self._audience(participant)
-            for room in self.rooms_of(participant):
+            rooms = self.rooms_of(participant)
+            for room in rooms:
                 self._drop_member(participant, room)
             if not self.closing:  # everyone is leaving: nobody to tell
-                self.delivery.to_many(audience, Left(None, name, reason, mask=mask,
-                                                     account=participant.record.account,
-                                                     stamp=self._stamp()))
+                left = Left(None, name, reason, mask=mask, account=participant.record.account,
+                            stamp=self._stamp())
+                self.delivery.to_many(audience, left)
+                # A history that keeps joins records the quit in each room
+                # (chatsvc.store.delivery.HistoryDelivery.quit_from); an
+                # optional method, so that any Delivery still will do.
+                quit_from = getattr(self.delivery, "quit_from", None)
+                if quit_from is not None:
+                    quit_from(rooms, left)
                 self._presence(name, None)
         if not self.connections and self._drained:
             drained, self._drained = self._drained, []

@@ -301,7 +301,7 @@ class Options(ConfigFileMixin, usage.Options):
          "Seconds a user who takes a registered name has to log in to it before "
          "being renamed to a guest name. Accounts need a --data-dir."],
         ["history-joins", None, "off",
-         "on: keep joins and parts in the room history too, and replay them (off by "
+         "on: keep joins, parts and quits in the room history too, and replay them (off by "
          "default: they crowd out the messages, and they record who was where when). "
          "Topic changes are always kept."],
     ]

@@ -14,7 +14,9 @@ every room wants kept).  Each is a row of its kind
 (L{chatsvc.store.sqlite.KINDS}) with the same rules as a message: kept
 only for the room as it is when closed, not at all under C{+x}.  A quit is
 one event to everyone who shared a room with the user (L{Left} with no
-room), not one per room, so it is not recorded; nor are kicks.
+room), not one per room: the hub hands it, with the rooms the user was in,
+to L{HistoryDelivery.quit_from}, which records it in each (with
+C{--history-joins}).  Kicks are not recorded.
 
 A room set C{+x} (L{Room.no_history}) keeps no history: its messages are
 not recorded, and L{HistoryDelivery.replay_of} shows none while the mode is
@@ -170,6 +172,19 @@ class HistoryDelivery:
 
     def to_many(self, participants: Iterable[Participant], event: Event) -> None:
         self.local.to_many(participants, event)
+
+    def quit_from(self, rooms: Iterable[Room], event: Left) -> None:
+        """Record C{event}, a quit, in each of C{rooms} (those its user was
+        in), as L{to_room} records a part: with C{--history-joins}, not in a
+        room set C{+x}, only for the same closed room.  The hub calls it
+        after delivering the quit (L{chatsvc.hub.factory}): nothing is
+        delivered here."""
+        if not self.joins:
+            return
+        for room in rooms:
+            if not room.no_history:
+                closed = room.secret or room.invite_only or room.password is not None
+                self.store.record_quit(event, room.name, room.created if closed else None)
 
 
 def history_of(delivery: object) -> HistoryDelivery | None:

@@ -138,17 +138,19 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
         # an action or a notice, as the action and notice columns say: every
         # row before this step), "topic" (sender set the topic to text; ""
         # cleared it), "join" and "part" (sender joined, or left with the
-        # reason in text; kept with --history-joins).  The other columns
-        # keep their meaning; action and notice are 0 for the new kinds.
+        # reason in text; kept with --history-joins), "quit" (sender left the
+        # server from this room, text the reason; --history-joins too).  The
+        # other columns keep their meaning; action and notice are 0 for the
+        # new kinds.
         "ALTER TABLE room_message ADD COLUMN kind TEXT NOT NULL DEFAULT 'message'",
     ),
 )
 
 #: The kinds of a stored room row (C{room_message.kind}, L{StoredMessage.kind}).
-MESSAGE, TOPIC, JOIN, PART = "message", "topic", "join", "part"
+MESSAGE, TOPIC, JOIN, PART, QUIT = "message", "topic", "join", "part", "quit"
 
 #: Every kind, and the kinds that are said (messages, actions, notices).
-KINDS = (MESSAGE, TOPIC, JOIN, PART)
+KINDS = (MESSAGE, TOPIC, JOIN, PART, QUIT)
 MESSAGE_KINDS = (MESSAGE,)
 
 #: What L{HistoryStore.record} keeps: a room message, or a change in the room.
@@ -176,7 +178,8 @@ class StoredMessage:
 
     C{kind}: L{MESSAGE} (C{action} and C{notice} say which sort), L{TOPIC}
     (C{sender} set the topic to C{text}, C{""}: cleared), L{JOIN} (C{sender}
-    joined) or L{PART} (C{sender} left, C{text} the reason).
+    joined), L{PART} (C{sender} left, C{text} the reason) or L{QUIT}
+    (C{sender} left the server while in the room, C{text} the reason).
     """
 
     id: str
@@ -342,8 +345,9 @@ _DELETE_BEYOND = ("DELETE FROM room_message WHERE seq IN (SELECT seq FROM room_m
                   "WHERE room_key = ? AND seq <= ? ORDER BY seq LIMIT ?)")
 
 
-def _row(event: RoomEvent, private_to: float | None) -> tuple[Any, ...]:
-    """The room_message row of C{event} (its columns in L{_INSERT_ROW}'s order)."""
+def _row(event: RoomEvent, private_to: float | None, quit_from: str | None) -> tuple[Any, ...]:
+    """The room_message row of C{event} (its columns in L{_INSERT_ROW}'s
+    order); C{quit_from}: the room of a quit (a L{Left} with no room)."""
     if type(event) is RoomMessage:
         return (event.id, fold(event.room), event.room, event.time, event.sender, event.text,
                 int(event.action), int(event.notice), private_to, MESSAGE)
@@ -353,7 +357,9 @@ def _row(event: RoomEvent, private_to: float | None) -> tuple[Any, ...]:
         room, kind, who, text = event.room, JOIN, event.name, ""
     elif isinstance(event, Left) and event.room is not None:
         room, kind, who, text = event.room, PART, event.name, event.reason
-    else:  # a quit (a Left with no room) is no room's row
+    elif isinstance(event, Left) and quit_from is not None:
+        room, kind, who, text = quit_from, QUIT, event.name, event.reason
+    else:  # a quit says which of its rooms it is recorded in
         raise TypeError(f"not a room event to keep: {event!r}")
     return (event.id, fold(room), room, event.time, who, text, 0, 0, private_to, kind)
 
@@ -381,7 +387,8 @@ class HistoryStore:
             self._pool = ThreadPool(minthreads=1, maxthreads=1, name="chatsvc-history")
             run = self._in_pool
         self._run = run
-        self._pending: list[tuple[RoomEvent, float | None]] = []
+        # (event, private_to, the room of a quit): see _row.
+        self._pending: list[tuple[RoomEvent, float | None, str | None]] = []
         self._pending_private: list[tuple[PrivateMessage, str, str]] = []
         self._scheduled: IDelayedCall | None = None
         self._closed = False
@@ -449,8 +456,19 @@ class HistoryStore:
         if self._closed:
             return
         pending = self._pending
-        pending.append((event, private_to))
+        pending.append((event, private_to, None))
         if len(pending) >= BATCH_LIMIT:
+            self._submit()
+        elif self._scheduled is None:
+            self._scheduled = self.reactor.callLater(WRITE_DELAY, self._submit)
+
+    def record_quit(self, event: Left, room: str, private_to: float | None = None) -> None:
+        """Keep C{event}, a quit (a L{Left} with no room), as a row of C{room},
+        one of the rooms its user was in (as L{record}, in the next batch)."""
+        if self._closed:
+            return
+        self._pending.append((event, private_to, room))
+        if len(self._pending) >= BATCH_LIMIT:
             self._submit()
         elif self._scheduled is None:
             self._scheduled = self.reactor.callLater(WRITE_DELAY, self._submit)
@@ -478,11 +496,11 @@ class HistoryStore:
             written = self._run(self._write, batch, private)
             written.addErrback(self._write_failed, len(batch) + len(private))
 
-    def _write(self, batch: Sequence[tuple[RoomEvent, float | None]],
+    def _write(self, batch: Sequence[tuple[RoomEvent, float | None, str | None]],
                private: Sequence[tuple[PrivateMessage, str, str]] = ()) -> int:
         # On the worker thread.  Events are immutable, so reading them here
         # is safe; their ids are made here, off the reactor.
-        rows = [_row(event, private_to) for event, private_to in batch]
+        rows = [_row(event, private_to, quit_from) for event, private_to, quit_from in batch]
         private_rows = [(event.id, *conversation(sender, recipient), fold(sender), event.time,
                          event.sender, event.target, event.text, int(event.action),
                          int(event.notice))
@@ -617,6 +635,6 @@ class HistoryStore:
 
 
 __all__ = ["BATCH_LIMIT", "DATABASE", "JOIN", "KINDS", "MESSAGE", "MESSAGE_KINDS", "MIGRATIONS",
-           "PART", "SCHEMA_VERSION", "TOPIC", "WRITE_DELAY", "HistoryStore", "RoomEvent",
+           "PART", "QUIT", "SCHEMA_VERSION", "TOPIC", "WRITE_DELAY", "HistoryStore", "RoomEvent",
            "StoreError", "StoredMessage", "StoredPrivate", "conversation", "migrate",
            "open_database", "prepare_directory"]

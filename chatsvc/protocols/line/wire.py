@@ -269,7 +269,7 @@ def line_bytes(event: Event, home: str | None = None) -> bytes:
 #: The kinds of a history row, as the store names them
 #: (L{chatsvc.store.sqlite.KINDS}) and as C{/history --ids} spells them,
 #: with C{action} and C{notice} for the two sorts of message.
-MESSAGE, TOPIC, JOIN, PART = "message", "topic", "join", "part"
+MESSAGE, TOPIC, JOIN, PART, QUIT = "message", "topic", "join", "part", "quit"
 ACTION, NOTICE = "action", "notice"
 
 
@@ -277,7 +277,7 @@ class HistoryEntry(NamedTuple):
     """One row of a history block: what L{history_block} shows.
 
     C{kind}: L{MESSAGE}, L{TOPIC} (C{sender} set the topic to C{text}),
-    L{JOIN} or L{PART} (C{text}: the reason); C{id}: the event's id, shown
+    L{JOIN}, L{PART} or L{QUIT} (C{text}: the reason); C{id}: the event's id, shown
     only in an exact block (C{/history --ids}).
     """
 
@@ -323,7 +323,7 @@ def _said(kind: str, room: str, sender: str, text: str, action: bool) -> str:
         return f"* {who} clears the topic of {plain(room)}"
     if kind == JOIN:
         return f"* {who} joined"
-    if kind == PART:
+    if kind in (PART, QUIT):  # as live: "* bob left (reason)" is how both read
         return f"* {who} left" + (f" ({said})" if said else "")
     return f"* {who} {said}" if action else f"<{who}> {said}"
 
@@ -360,7 +360,7 @@ def history_block(room: str, messages: Sequence[tuple[Any, ...]], now: float,
     C{exact} (C{/history --ids}, for programs): each line starts with
     C{[2026-12-03T12:01:07.250Z <id> <kind>]} instead of C{[12:01]}, so that
     a client reads the event's id, exact time and kind (L{MESSAGE},
-    L{ACTION}, L{NOTICE}, L{TOPIC}, L{JOIN}, L{PART}) from what the server
+    L{ACTION}, L{NOTICE}, L{TOPIC}, L{JOIN}, L{PART}, L{QUIT}) from what the server
     wrote, never from what a user wrote after it.
     """
     entries = [HistoryEntry(*row) for row in messages]
@@ -895,10 +895,11 @@ def _room_history_event(room: str, rest: str, stamp: tuple[float, int],
         joined = _HISTORY_JOINED.fullmatch(body)
         if joined:
             return Joined(room, joined["name"], stamp=stamp)
-    if kind in (None, PART):
+    if kind in (None, PART, QUIT):  # a quit left the server: no room, as live
         left = _HISTORY_LEFT.fullmatch(body)
         if left:
-            return Left(room, left["name"], left["reason"] or "", stamp=stamp)
+            return Left(None if kind == QUIT else room, left["name"], left["reason"] or "",
+                        stamp=stamp)
     if kind in (None, ACTION):
         acted = _HISTORY_ACTION.fullmatch(rest)
         if acted:

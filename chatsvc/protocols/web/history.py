@@ -15,13 +15,14 @@ from __future__ import annotations
 from typing import Any
 
 from chatsvc.events import utc_time
-from chatsvc.store.sqlite import JOIN, PART, TOPIC, StoredMessage, StoredPrivate
+from chatsvc.store.sqlite import JOIN, PART, QUIT, TOPIC, StoredMessage, StoredPrivate
 
 
 def message_body(message: StoredMessage) -> dict[str, Any]:
     """A stored row as the page gets it, marked C{history}: a C{message}
     event; or, for a topic change, a join or a part, the C{topic},
-    C{joined} or C{left} event the page gets live.
+    C{joined} or C{left} event the page gets live (a quit: C{left} with
+    C{quit}, in the room it was recorded in).
 
     The same fields as a live one, its original C{id} and C{time}.  The
     page shows a C{history} one as a line of the room's past, and changes
@@ -34,9 +35,11 @@ def message_body(message: StoredMessage) -> dict[str, Any]:
                 "by": message.sender}
     elif kind == JOIN:
         body = {"type": "joined", "room": message.room, "name": message.sender}
-    elif kind == PART:
+    elif kind in (PART, QUIT):  # a quit: "quit" marks it (live, its "room" is null)
         body = {"type": "left", "room": message.room, "name": message.sender,
                 "reason": message.text}
+        if kind == QUIT:
+            body["quit"] = True
     else:
         body = {"type": "message", "room": message.room, "from": message.sender,
                 "text": message.text, "action": message.action, "notice": message.notice}

@@ -365,7 +365,7 @@ const handlers = {
     }
   },
   left(m) {
-    if (m.history) { past(m, m.name + " left" + (m.reason ? " (" + m.reason + ")" : "")); return; }
+    if (m.history) { past(m, m.name + (m.quit ? " quit" : " left") + (m.reason ? " (" + m.reason + ")" : "")); return; }
     if (m.self) { drop(m.room); return; }
     const rooms = m.room ? [conversation(m.room)] : [...state.targets.values()].filter((c) => c.members.has(m.name));
     for (const c of rooms) {
