@@ -17,6 +17,7 @@ from twisted.internet.task import Clock
 from chatsvc.events import Joined, Left, Notice, RoomMessage, TopicChanged, utc_time
 from chatsvc.protocols.line.wire import HISTORY_END, LineParser, history_block
 from chatsvc.service import tap
+from chatsvc.store.delivery import HistoryDelivery
 from chatsvc.store.sqlite import (
     JOIN,
     KINDS,
@@ -485,3 +486,74 @@ def test_a_quit_replays_as_live_on_the_line_and_as_a_quit_for_programs_and_the_w
     body = message_body(row)
     assert (body["type"], body["room"], body["name"], body["quit"]) == (
         "left", "#chat", "erin", True)
+
+
+# -- /forget -------------------------------------------------------------------
+
+
+def forgetting() -> Any:
+    """A hub with accounts and history (synchronous store), as test_history_private's."""
+    from test_history_private import Private
+
+    return Private()
+
+
+def test_forget_deletes_every_room_row_of_the_callers_account_only(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    from chatsvc.accounts import kdf
+    from chatsvc.store import forget as forget_module
+
+    monkeypatch.setattr(kdf, "N", 2 ** 10)
+    monkeypatch.setattr(forget_module, "SPAN", 2)  # several spans, even here
+    private = forgetting()
+    private.delivery = HistoryDelivery(private.store, 50, private.delivery.local, joins=True)
+    private.hub.delivery = private.delivery
+    alice = private.account("alice")
+    bob = private.account("bob")
+    guest = private.user("carol")
+    alice.send("/join #rust", "/topic mine", "one", "/me waves")
+    bob.send("/join #rust", "bob's")
+    guest.send("/join #rust", "a guest's")
+    alice.send("/join #chat", "two")
+    private.settle()
+    # logged in: the move out of #chat and back, #rust's join, topic, two
+    # messages and part, and "two"
+    assert private.ask(alice, "/forget messages") == [
+        "* forgot 8 of your room messages and events"]
+    left = {room: [(m.kind, m.sender, m.text) for m in _all(private, room)]
+            for room in ("#rust", "#chat")}
+    # what alice did before she was logged in is a guest's, and stays
+    assert [row for rows_ in left.values() for row in rows_ if row[1] == "alice"] == [
+        (JOIN, "alice", "")]
+    assert (MESSAGE, "bob", "bob's") in left["#rust"]
+    assert (MESSAGE, "carol", "a guest's") in left["#rust"]
+    assert private.ask(alice, "/forget messages") == [
+        "* forgot 0 of your room messages and events"]
+    alice.send("three")
+    private.settle()
+    assert [(m.kind, m.text) for m in _all(private, "#chat") if m.sender == "alice"] == [
+        (JOIN, ""), (MESSAGE, "three")]  # her guest join, and what she said after
+
+
+def _all(private: Any, room: str) -> list[Any]:
+    reading = private.store.latest(room, 100, kinds=KINDS)
+    private.settle()
+    return result_of(reading)  # type: ignore[no-any-return]
+
+
+def test_forget_needs_an_account_and_the_word(monkeypatch: pytest.MonkeyPatch) -> None:
+    from chatsvc.accounts import kdf
+
+    monkeypatch.setattr(kdf, "N", 2 ** 10)
+    private = forgetting()
+    guest = private.user("carol")
+    assert private.ask(guest, "/forget messages") == ["! you are not logged in"]
+    assert private.ask(guest, "/forget") == [
+        "! usage: /forget messages (deletes what the room history keeps of your account, "
+        "in every room)"]
+    history = History()
+    alice = history.user("alice")
+    alice.read()
+    history.net.hub.delivery = history.delivery.local  # a server without history
+    alice.send("/forget messages")
+    assert alice.read() == ["! this server keeps no history"]

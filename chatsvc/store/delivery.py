@@ -39,12 +39,13 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from typing import TypeVar, cast
 
-from twisted.internet.defer import Deferred, succeed
+from twisted.internet.defer import Deferred, ensureDeferred, succeed
 
 from chatsvc.events import Event, Joined, Left, PrivateMessage, RoomMessage, TopicChanged
 from chatsvc.hub.delivery import Delivery, LocalDelivery
 from chatsvc.hub.participant import Participant
 from chatsvc.hub.rooms import Room
+from chatsvc.store.forget import forget
 from chatsvc.store.retention import Retention
 from chatsvc.store.sqlite import (
     MESSAGE_KINDS,
@@ -150,6 +151,12 @@ class HistoryDelivery:
     def stores(self) -> str:
         """What a user connecting is told the server keeps (one line)."""
         return self.retention.server_line()
+
+    def forget(self, account: str) -> Deferred[int]:
+        """Delete everything the room history keeps of account C{account}
+        (the caller passes C{record.account}, never a name the user typed):
+        the number of rows deleted (L{chatsvc.store.forget})."""
+        return ensureDeferred(forget(self.store, account))
 
     def to_user(self, participant: Participant, event: Event) -> None:
         if type(event) is PrivateMessage and event is not self._recorded:

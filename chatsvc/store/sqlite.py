@@ -144,6 +144,11 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
         # new kinds.
         "ALTER TABLE room_message ADD COLUMN kind TEXT NOT NULL DEFAULT 'message'",
     ),
+    (
+        # Whose account a room row is (its folded name; NULL: a guest, or a
+        # row from before this step): what /forget deletes (issue 18).
+        "ALTER TABLE room_message ADD COLUMN account_key TEXT",
+    ),
 )
 
 #: The kinds of a stored room row (C{room_message.kind}, L{StoredMessage.kind}).
@@ -300,8 +305,8 @@ _INSERT = ("INSERT INTO room_message "
            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)")
 
 _INSERT_ROW = ("INSERT INTO room_message "
-               "(id, room_key, room, time, sender, text, action, notice, private_to, kind) "
-               "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)")
+               "(id, room_key, room, time, sender, text, action, notice, private_to, kind, "
+               "account_key) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)")
 
 _INSERT_PRIVATE = ("INSERT INTO private_message "
                    "(id, low_key, high_key, sender_key, time, sender, target, text, action, "
@@ -348,9 +353,10 @@ _DELETE_BEYOND = ("DELETE FROM room_message WHERE seq IN (SELECT seq FROM room_m
 def _row(event: RoomEvent, private_to: float | None, quit_from: str | None) -> tuple[Any, ...]:
     """The room_message row of C{event} (its columns in L{_INSERT_ROW}'s
     order); C{quit_from}: the room of a quit (a L{Left} with no room)."""
+    account = None if event.account is None else fold(event.account)
     if type(event) is RoomMessage:
         return (event.id, fold(event.room), event.room, event.time, event.sender, event.text,
-                int(event.action), int(event.notice), private_to, MESSAGE)
+                int(event.action), int(event.notice), private_to, MESSAGE, account)
     if isinstance(event, TopicChanged):
         room, kind, who, text = event.room, TOPIC, event.by, event.topic
     elif isinstance(event, Joined):
@@ -361,7 +367,7 @@ def _row(event: RoomEvent, private_to: float | None, quit_from: str | None) -> t
         room, kind, who, text = quit_from, QUIT, event.name, event.reason
     else:  # a quit says which of its rooms it is recorded in
         raise TypeError(f"not a room event to keep: {event!r}")
-    return (event.id, fold(room), room, event.time, who, text, 0, 0, private_to, kind)
+    return (event.id, fold(room), room, event.time, who, text, 0, 0, private_to, kind, account)
 
 
 class HistoryStore:

@@ -49,6 +49,7 @@ from chatsvc.hub.errors import (
     NoSuchPage,
     NoSuchUser,
     NotInRoom,
+    NotLoggedIn,
     NotRegistered,
     NotYourRoom,
     PasswordRequired,
@@ -119,6 +120,7 @@ ACCOUNT_HELP = (
     "  /certfp del fp  /certfp list   remove one, list them",
     "  /login name           over TLS with a certificate of that account: no password",
     "  /ghost name [password]  disconnect a stale connection holding your account's name",
+    "  /forget messages      delete what the room history keeps of your account",
     "  (a password is one word; never type it where others can see it)",
 )
 
@@ -739,6 +741,31 @@ class LineChatProtocol(RecordBacked, BoundedLineReceiver):
             return
         self._replay(room, count, quiet=False, exact=exact)
 
+    def _cmd_forget(self, argument: str) -> None:
+        """C{/forget messages}: delete every room row of your account (what
+        you said, your topic changes, joins and parts), in every room; the
+        answer says how many.  Logged in only: rows are found by account."""
+        history = history_of(self.hub.delivery)
+        if history is None:
+            raise NoHistory()
+        if argument.strip().lower() != "messages":
+            raise Usage("usage: /forget messages (deletes what the room history keeps of "
+                        "your account, in every room)")
+        account = self.record.account
+        if account is None:  # rows are found by account: a guest's are nobody's
+            raise NotLoggedIn()
+        self._bulk("/forget")
+
+        def done(count: int) -> None:
+            self.deliver(Notice(f"forgot {count} of your room messages and events"))
+
+        def failed(failure: Failure) -> None:
+            self.log.error("history of {account} not forgotten: {why}", account=account,
+                           why=failure.getErrorMessage())
+            self.deliver(HistoryUnavailable("your account").as_event())
+
+        history.forget(account).addCallbacks(done, failed)
+
     def _replay(self, current: Room, count: int, quiet: bool, exact: bool = False) -> None:
         """Read C{current}'s last C{count} messages and show them in their place.
 
@@ -988,6 +1015,7 @@ class LineChatProtocol(RecordBacked, BoundedLineReceiver):
         "oper": _cmd_oper,
         "pass": _cmd_pass,
         "history": _cmd_history,
+        "forget": _cmd_forget,
         "register": _cmd_register,
         "login": _cmd_login,
         "certfp": _cmd_certfp,
