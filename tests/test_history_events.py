@@ -557,3 +557,38 @@ def test_forget_needs_an_account_and_the_word(monkeypatch: pytest.MonkeyPatch) -
     history.net.hub.delivery = history.delivery.local  # a server without history
     alice.send("/forget messages")
     assert alice.read() == ["! this server keeps no history"]
+
+
+def test_an_exact_block_leaves_out_a_row_without_an_events_id() -> None:
+    from chatsvc.protocols.line.wire import private_history_block
+
+    block = history_block("#rust", [(NOW, "alice", "edited", False, MESSAGE, "not-an-id"),
+                                    (NOW, "bob", "fine", False, MESSAGE, "0" * 23 + "1")],
+                          NOW, exact=True).decode().split("\r\n")
+    assert block[0] == "* history of #rust (1) with ids"
+    assert block[1].endswith("message] <bob> fine") and len(block) == 4
+    private = private_history_block("bob", [(NOW, True, "alice", "x", False, "zz", False)],
+                                    NOW, exact=True).decode().split("\r\n")
+    assert private[:2] == ["* history with bob (0) with ids", HISTORY_END]
+
+
+def test_a_block_that_cannot_be_rendered_is_unavailable_and_holds_nothing(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    from chatsvc.protocols.line import protocol as line_protocol
+
+    def broken(*args: Any, **kwargs: Any) -> bytes:
+        raise ValueError("cannot render")
+
+    history = History()
+    alice = history.user("alice")
+    alice.send("hello")
+    history.settle()
+    alice.read()
+    monkeypatch.setattr(line_protocol, "history_block", broken)
+    alice.send("/history")
+    history.settle()
+    bob = history.user("bob")
+    bob.send("still live")
+    lines = alice.read()
+    assert lines[-3:] == ["! the history of #chat is unavailable", "* bob joined",
+                          "<bob> still live"]

@@ -806,7 +806,7 @@ class LineChatProtocol(RecordBacked, BoundedLineReceiver):
                            why=failure.getErrorMessage())
             slot.data = line_bytes(HistoryUnavailable(room).as_event())
 
-        reading.addCallbacks(read, failed)
+        reading.addCallback(read).addErrback(failed)  # a failed rendering too: never held
         reading.addCallback(lambda _: place.filled(slot))
 
     def _hold_for(self) -> tuple[Holding, Replay] | None:
@@ -845,7 +845,7 @@ class LineChatProtocol(RecordBacked, BoundedLineReceiver):
             self.log.error("private history not read: {why}", why=failure.getErrorMessage())
             slot.data = line_bytes(HistoryUnavailable(other).as_event())
 
-        reading.addCallbacks(read, failed)
+        reading.addCallback(read).addErrback(failed)  # a failed rendering too: never held
         reading.addCallback(lambda _: place.filled(slot))
 
     # -- accounts (chatsvc.accounts; docs/user/accounts.rst) -------------------

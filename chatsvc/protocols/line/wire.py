@@ -293,6 +293,9 @@ class HistoryEntry(NamedTuple):
 #: The end of an exact block's header: C{* history of #rust (3) with ids}.
 WITH_IDS = " with ids"
 
+#: An event's id (L{chatsvc.events.event_id}): what an exact line carries.
+_EVENT_ID = re.compile(r"[0-9a-f]{24}")
+
 
 def history_header(room: str, count: int, exact: bool = False) -> str:
     """C{* history of #rust (3)}: the line before a room's replayed messages
@@ -361,9 +364,12 @@ def history_block(room: str, messages: Sequence[tuple[Any, ...]], now: float,
     C{[2026-12-03T12:01:07.250Z <id> <kind>]} instead of C{[12:01]}, so that
     a client reads the event's id, exact time and kind (L{MESSAGE},
     L{ACTION}, L{NOTICE}, L{TOPIC}, L{JOIN}, L{PART}, L{QUIT}) from what the server
-    wrote, never from what a user wrote after it.
+    wrote, never from what a user wrote after it.  A row whose id is not an
+    event's (an edited database) is left out of an exact block.
     """
     entries = [HistoryEntry(*row) for row in messages]
+    if exact:
+        entries = [entry for entry in entries if _EVENT_ID.fullmatch(entry.id)]
     lines = [history_header(room, len(entries), exact)]
     for entry in entries:
         said = _said(entry.kind, room, entry.sender, entry.text, entry.action)
@@ -389,6 +395,8 @@ def private_history_block(other: str,
     Stored text is shown through L{plain}, as in L{history_line}.
     """
     to = plain(other)
+    if exact:  # as in history_block: only rows with an event's id
+        messages = [row for row in messages if _EVENT_ID.fullmatch(row[5])]
     lines = [f"* history with {to} ({len(messages)})" + (WITH_IDS if exact else "")]
     for when, mine, sender, text, action, *more in messages:
         who, said = plain(sender), plain(text)
