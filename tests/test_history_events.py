@@ -592,3 +592,27 @@ def test_a_block_that_cannot_be_rendered_is_unavailable_and_holds_nothing(
     lines = alice.read()
     assert lines[-3:] == ["! the history of #chat is unavailable", "* bob joined",
                           "<bob> still live"]
+
+
+def test_the_web_forget_request(monkeypatch: pytest.MonkeyPatch) -> None:
+    from chatsvc.accounts import kdf
+
+    monkeypatch.setattr(kdf, "N", 2 ** 10)
+    private = forgetting()
+    private.account("alice")  # registered, then gone
+    web = private.net.web_user()
+    web.read()
+    web.send(type="forget", ref="f0")
+    assert [(m["type"], m.get("code"), m.get("ref")) for m in web.read()] == [
+        ("error", "not-logged-in", "f0")]
+    web.send(type="login", name="alice", password="sesame-1", ref="l")
+    private.settle()
+    web.read()
+    web.send(type="say", room="#chat", text="from the web")
+    private.settle()
+    web.read()
+    web.send(type="forget", ref="f1")
+    private.settle()
+    assert [m for m in web.read() if m["type"] == "forgot"] == [
+        {"type": "forgot", "count": 1, "ref": "f1"}]
+    assert [m.text for m in _all(private, "#chat") if m.sender == "alice"] == []

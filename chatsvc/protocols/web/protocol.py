@@ -47,6 +47,7 @@ from chatsvc.hub.errors import (
     NoAccounts,
     NoHistory,
     NotInRoom,
+    NotLoggedIn,
     PrivateHistoryNeedsAccount,
     TooManyFailures,
     TryAgain,
@@ -566,10 +567,41 @@ class WebChatProtocol(RecordBacked):
         account = accounts.log_out(self)
         self._answer({"type": "logged-out", "account": account, "name": self.name})
 
+    def _forget(self, request: Request) -> None:
+        """C{forget}: delete every room row of your account, in every room, as
+        the line protocol's C{/forget messages}; answered by C{forgot} (with
+        the C{count}) when the store is done."""
+        history = history_of(self.hub.delivery)
+        if history is None:
+            raise NoHistory()
+        account = self.record.account
+        if account is None:  # rows are found by account: a guest's are nobody's
+            raise NotLoggedIn()
+        budget = self._budget
+        if budget is None:
+            budget = self._budget = ReplyBudget(self.hub.clock)
+        if not budget.allows():
+            raise TryAgain("forget", budget.wait())
+        ref = request.ref
+
+        def done(count: int) -> None:
+            self._ref = ref
+            try:
+                self._answer({"type": "forgot", "count": count})
+            finally:
+                self._ref = None
+
+        def failed(failure: Failure) -> None:
+            self.log.error("history of {account} not forgotten: {why}", account=account,
+                           why=failure.getErrorMessage())
+            self._refuse(HistoryUnavailable("your account"), ref)
+
+        history.forget(account).addCallbacks(done, failed)
+
     _REQUESTS: ClassVar[dict[str, Any]] = {
         "register": _register, "pass": _pass, "say": _say, "me": _me, "whisper": _whisper,
         "join": _join, "part": _part, "topic": _topic, "who": _who, "history": _history,
-        "ping": _ping, "login": _login, "logout": _logout,
+        "ping": _ping, "login": _login, "logout": _logout, "forget": _forget,
     }
 
     # -- liveness: WebSocket ping and pong ------------------------------------

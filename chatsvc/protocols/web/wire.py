@@ -76,6 +76,8 @@ REQUESTS: dict[str, tuple[tuple[str, bool], ...]] = {
     # Accounts (chatsvc.accounts): log in to account "name" (taking its name).
     "login": (("name", True), ("password", True)),
     "logout": (),
+    # History (issue 18): delete what the room history keeps of your account.
+    "forget": (),
 }
 
 #: Fields that are whole numbers (or absent, or C{null}), by request type.
