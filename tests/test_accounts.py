@@ -26,7 +26,9 @@ from chatsvc.accounts.store import AccountStore
 from chatsvc.accounts.throttle import MAX_HASHING, REGISTRATIONS
 from chatsvc.events import PrivateMessage
 from chatsvc.hub.errors import UnusablePassword
+from chatsvc.hub.registered import RoomRegistry
 from chatsvc.protocols.line.wire import LineParser, history_time
+from chatsvc.store.rooms import RoomStore
 from chatsvc.store.sqlite import HistoryStore, migrate
 
 NOW = 1_700_000_000.0  # Net's clock: 2023-11-14 22:13:20 UTC
@@ -57,8 +59,10 @@ class Server:
         self.hub = self.net.hub
         self.clock = self.net.clock
         self.connection = connection or memory_connection()
-        history = HistoryStore(self.connection, self.clock, run=synchronous)
-        self.rules = AccountRules(self.hub, AccountStore(history), hasher=hasher, **kwargs)
+        self.history = HistoryStore(self.connection, self.clock, run=synchronous)
+        self.rules = AccountRules(self.hub, AccountStore(self.history), hasher=hasher,
+                                  **kwargs)
+        self.registry = RoomRegistry(self.hub, RoomStore(self.history))
 
     def user(self, name: str | None = None, host: str = "198.51.100.7") -> LineUser:
         return self.net.line_user(name, host)
@@ -102,8 +106,8 @@ def test_register_refusals(server: Server) -> None:
     assert server.ask(alice, "/register sesame-2") == [
         "! you are logged in as alice already: /logout first"]
     assert server.ask(alice, "/register") == ["! usage: /register password (one word)"]
-    assert server.ask(alice, "/register #rust") == [
-        "! registered rooms are not supported yet: /register password"]
+    # A room, not a password (chatsvc.hub.registered; tests/test_registered_rooms.py).
+    assert server.ask(alice, "/register #rust") == ["! no such room: #rust"]
     bob = server.user("bob")
     assert server.ask(bob, "/register abc") == [
         "! unusable password: password too short: at least 6 characters"]

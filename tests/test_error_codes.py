@@ -122,6 +122,14 @@ SAMPLES: list[ChatError] = [
     errors.UnknownCertificate("alice"),
     errors.UnknownCertificate(),
     errors.NotYourName("alice"),
+    errors.RoomNeedsLogin(),
+    errors.RoomRegistered(ROOM),
+    errors.RoomNotRegistered(ROOM),
+    errors.NotFounder(ROOM),
+    errors.TooManyRegisteredRooms(ROOM, 10, "account"),
+    errors.TooManyRegisteredRooms(ROOM, 1000, "server"),
+    errors.TooManyRoomOperators(ROOM, 50),
+    errors.RoomsUnavailable(),
 ]
 
 

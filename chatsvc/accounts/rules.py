@@ -502,6 +502,8 @@ class AccountRules:
             self.gate.leave(participant)
         await self._stored(self.store.delete(name))
         self.known.pop(fold(name), None)
+        if self.hub.registry is not None:  # its rooms must not pass to a new holder
+            self.hub.registry.account_dropped(name)
         for user in self.hub.registered_users():
             if fold(user.record.account or "") == fold(name):
                 self.hub.log_out(user)

@@ -828,3 +828,83 @@ class NotYourName(ChatError):
         super().__init__(f"{name} is not yours: log in to its account first, "
                          "or give its password")
         self.name = name
+# -- registered rooms (chatsvc.hub.registered; docs/user/rooms.rst) -------------------
+
+
+class RoomNeedsLogin(ChatError):
+    """Registering a room, or being put on its operator list, needs an account:
+    a registered room's operators are accounts, never names anyone may take."""
+
+    code = "room-needs-login"
+    line_forms = ("you must be logged in to register a room",)
+
+    def __init__(self) -> None:
+        super().__init__("you must be logged in to register a room")
+
+
+class RoomRegistered(RoomError):
+    """C{/register #room} of a room that is registered already."""
+
+    code = "room-registered"
+    line_forms = ("{room} is registered already",)
+
+    def __init__(self, room: str) -> None:
+        super().__init__(room, f"{room} is registered already")
+
+
+class RoomNotRegistered(RoomError):
+    """C{/unregister}, C{/roominfo} or an operator-list change of an unregistered room."""
+
+    code = "room-not-registered"
+    line_forms = ("{room} is not registered",)
+
+    def __init__(self, room: str) -> None:
+        super().__init__(room, f"{room} is not registered")
+
+
+class NotFounder(RoomError):
+    """What only the founder of a registered room (or a server operator) may do:
+    drop the registration, change the operator list."""
+
+    code = "not-founder"
+    line_forms = ("only the founder of {room} or a server operator may do that",)
+
+    def __init__(self, room: str) -> None:
+        super().__init__(room, f"only the founder of {room} or a server operator may do that")
+
+
+class TooManyRegisteredRooms(RoomError):
+    """Past the registered rooms an account, or the server, may hold
+    (L{chatsvc.hub.registered.MAX_ROOMS_PER_ACCOUNT}, C{MAX_REGISTERED_ROOMS})."""
+
+    code = "registration-limit"
+    line_forms = ("cannot register {room}: you have registered {n} rooms already",
+                  "cannot register {room}: the server has {n} registered rooms already")
+
+    def __init__(self, room: str, limit: int, whose: str) -> None:
+        have = (f"you have registered {limit}" if whose == "account"
+                else f"the server has {limit} registered")
+        super().__init__(room, f"cannot register {room}: {have} rooms already")
+        self.limit = limit
+
+
+class TooManyRoomOperators(RoomError):
+    """Past the operator accounts one registered room may list
+    (L{chatsvc.hub.registered.MAX_ROOM_OPERATORS})."""
+
+    code = "room-operators-full"
+    line_forms = ("{room} has {n} operator accounts already",)
+
+    def __init__(self, room: str, limit: int) -> None:
+        super().__init__(room, f"{room} has {limit} operator accounts already")
+        self.limit = limit
+
+
+class RoomsUnavailable(ChatError):
+    """The store failed to keep a registration (the error is in the server's log)."""
+
+    code = "rooms-unavailable"
+    line_forms = ("registered rooms are unavailable: try again later",)
+
+    def __init__(self) -> None:
+        super().__init__("registered rooms are unavailable: try again later")

@@ -142,6 +142,7 @@ BOT_TAG = ("bot", "")
 
 if TYPE_CHECKING:
     from chatsvc.accounts.rules import AccountRules
+    from chatsvc.hub.registered import RoomRegistry
 
 
 class ChatFactory(ServerFactory):
@@ -239,6 +240,9 @@ class ChatFactory(ServerFactory):
         #: The account rules (L{chatsvc.accounts.rules.AccountRules}, which set
         #: it), or C{None} on a server that keeps no accounts.
         self.accounts: AccountRules | None = None
+        #: The registered rooms (L{chatsvc.hub.registered.RoomRegistry}, which
+        #: sets it), or C{None} on a server that keeps none.
+        self.registry: RoomRegistry | None = None
         #: Running totals for metrics (L{chatsvc.hub.counts}); the send
         #: queues of every connection add their bytes to C{counts.output}.
         self.counts = Counts()
@@ -792,6 +796,8 @@ class ChatFactory(ServerFactory):
         self.delivery.to_user(participant, Entered(room.name, len(room), room.topic,
                                                    old.name if old is not None else None,
                                                    stamp=stamp))
+        if room.registered and self.registry is not None:  # operators by account
+            self.registry.joined(participant, room)
         return room
 
     def part(self, participant: Participant, room_name: str, reason: str = "") -> None:
@@ -867,6 +873,8 @@ class ChatFactory(ServerFactory):
                                                  mask=self.mask_of(setter),
                                                  account=setter.record.account,
                                                  stamp=self._stamp()))
+        if room.registered and self.registry is not None:  # kept: written through
+            self.registry.changed(room)
 
     def set_modes(self, setter: Participant, room_name: str,
                   changes: Iterable[ModeChange]) -> tuple[ModeChange, ...]:
@@ -899,6 +907,8 @@ class ChatFactory(ServerFactory):
                                                      mask=self.mask_of(setter),
                                                      stamp=self._stamp()))
             self.log.info("{by} set modes on {room}", by=name, room=room.name)
+            if room.registered and self.registry is not None:  # kept: written through
+                self.registry.changed(room, applied)
         return applied
 
     def _check_mode(self, room: Room, change: ModeChange, owner: str | None) -> ModeChange:
@@ -1330,7 +1340,15 @@ class ChatFactory(ServerFactory):
         return room
 
     def _check_entry(self, participant: Participant, room: Room, key: str | None) -> None:
-        """Raise the refusal, if any, for C{participant} joining C{room}."""
+        """Raise the refusal, if any, for C{participant} joining C{room}.
+
+        An operator of a registered room by account (L{chatsvc.hub.registered})
+        passes them all, as an invitation would and more: an empty +i room
+        has nobody left to invite its founder.
+        """
+        if (room.registered and self.registry is not None
+                and self.registry.is_account_operator(participant, room)):
+            return
         invited = participant in room.invited
         if room.bans or room.invite_only:
             mask = fold(self.mask_of(participant))
@@ -1369,15 +1387,32 @@ class ChatFactory(ServerFactory):
             joined.pop(room.key, None)
             if not joined:
                 del self._joined[participant]
-        if not len(room) and room is not self.default_room:
-            del self.rooms[room.key]
-            for entries in room.mask_lists:
-                for entry in entries:
-                    self._forget_list_entry(entry)
-            for invitee in room.invited:
-                self._invites[invitee].discard(room)
-            room.invited.clear()
-            self.log.info("{room} is empty and gone", room=room.name)
+        if not len(room) and room is not self.default_room and not room.registered:
+            self.discard_room(room)
+
+    def discard_room(self, room: Room) -> None:
+        """Forget an empty room: its list entries and the invitations to it go.
+
+        Called when its last member leaves, or when an empty room's
+        registration is dropped (L{chatsvc.hub.registered}).
+        """
+        if self.rooms.get(room.key) is not room:
+            return
+        del self.rooms[room.key]
+        for entries in room.mask_lists:
+            for entry in entries:
+                self._forget_list_entry(entry)
+        for invitee in room.invited:
+            self._invites[invitee].discard(room)
+        room.invited.clear()
+        self.log.info("{room} is empty and gone", room=room.name)
+
+    def restore_room(self, room: Room) -> None:
+        """Add a room built from the store at start (a registered room, empty),
+        its list entries counted in the server's total (against no address)."""
+        self.rooms[room.key] = room
+        for entries in room.mask_lists:
+            self.list_entries += len(entries)
 
     def _audience(self, participant: Participant) -> set[Participant]:
         """Everyone who shares at least one room with C{participant}, once."""

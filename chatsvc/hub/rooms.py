@@ -60,6 +60,8 @@ class Room:
     C{invite_exceptions} (+I: masks that may join an invite-only room uninvited).
     Member status: C{operators} (+o) and C{voiced} (+v), sets of members.
     C{invited} holds the members-to-be invited by name with ``/invite``.
+    C{registered}: the room is registered (L{chatsvc.hub.registered}): it
+    stays when it empties, and its state is kept across restarts.
     """
 
     def __init__(self, name: str, created: float = 0.0) -> None:
@@ -85,6 +87,7 @@ class Room:
         self.operators: set[Participant] = set()
         self.voiced: set[Participant] = set()
         self.invited: set[Participant] = set()
+        self.registered = False
 
     def __len__(self) -> int:
         return len(self._members)

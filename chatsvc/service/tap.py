@@ -27,6 +27,7 @@ from chatsvc.accounts.store import AccountStore
 from chatsvc.conn.limits import check_fd_limit, check_networks, with_listen_backlog
 from chatsvc.hub.factory import ChatFactory
 from chatsvc.hub.names import BadName, check_room_name
+from chatsvc.hub.registered import RoomRegistry
 from chatsvc.hub.settings import Settings
 from chatsvc.protocols.irc.protocol import DEFAULT_SERVER_INFO, IRCServer, usable_server_name
 from chatsvc.protocols.web.site import canonical_origin, web_site
@@ -35,6 +36,7 @@ from chatsvc.service.lifecycle import ChatService
 from chatsvc.service.tls import ServerTLS, TLSConfigError, check_pem_directory
 from chatsvc.store.delivery import MAX_REPLAY, HistoryDelivery
 from chatsvc.store.retention import Retention, parse_age
+from chatsvc.store.rooms import RoomStore
 from chatsvc.store.service import HistoryService
 from chatsvc.store.sqlite import HistoryStore, StoreError
 
@@ -661,6 +663,7 @@ def makeService(options: Options) -> IService:
     hub = ChatFactory(options["settings"], delivery=history)
     if history is not None:  # accounts live in the same database
         AccountRules(hub, AccountStore(history.store), grace=options["grace"])
+        RoomRegistry(hub, RoomStore(history.store))  # registered rooms, loaded now
     # Twisted's "Starting factory <chatsvc.hub.factory.ChatFactory object at
     # 0x...>" names a class, not a listener: ChatService logs each listener.
     hub.noisy = False

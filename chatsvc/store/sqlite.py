@@ -149,6 +149,47 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
         # row from before this step): what /forget deletes (issue 18).
         "ALTER TABLE room_message ADD COLUMN account_key TEXT",
     ),
+    (
+        # Registered rooms (chatsvc.store.rooms, chatsvc.hub.registered): one
+        # row per room by its folded name, with its founder account, the
+        # room's creation time (its secret history's key, above), its topic,
+        # its flag modes (letters), key and member limit (NULL when unset).
+        """CREATE TABLE registered_room (
+            name_key TEXT PRIMARY KEY,
+            name TEXT NOT NULL,
+            founder TEXT NOT NULL,
+            founder_key TEXT NOT NULL,
+            registered REAL NOT NULL,
+            created REAL NOT NULL,
+            topic TEXT NOT NULL,
+            topic_by TEXT NOT NULL,
+            topic_at REAL NOT NULL,
+            modes TEXT NOT NULL,
+            join_key TEXT,
+            member_limit INTEGER
+        )""",
+        # Its ban (b), ban exception (e) and invitation (I) lists, in order.
+        """CREATE TABLE registered_room_mask (
+            seq INTEGER PRIMARY KEY,
+            room_key TEXT NOT NULL,
+            kind TEXT NOT NULL,
+            mask TEXT NOT NULL,
+            set_by TEXT NOT NULL,
+            set_at REAL NOT NULL
+        )""",
+        "CREATE INDEX registered_room_mask_by_room ON registered_room_mask (room_key, seq)",
+        # Its operator accounts (the founder is one without a row here).
+        """CREATE TABLE registered_room_operator (
+            seq INTEGER PRIMARY KEY,
+            room_key TEXT NOT NULL,
+            account_key TEXT NOT NULL,
+            account TEXT NOT NULL,
+            added_by TEXT NOT NULL,
+            added_at REAL NOT NULL
+        )""",
+        "CREATE INDEX registered_room_operator_by_room ON registered_room_operator "
+        "(room_key, seq)",
+    ),
 )
 
 #: The kinds of a stored room row (C{room_message.kind}, L{StoredMessage.kind}).

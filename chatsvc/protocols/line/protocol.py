@@ -10,6 +10,7 @@ Client to server, one UTF-8 line each (``\\n`` or ``\\r\\n``)::
     /mode [changes] /oper name password /history [#room|@name] [N]
     /register password /login name password /logout /password old new
     /drop password /account [name] /certfp add|del|list /ghost name [password]
+    /register #room /unregister #room /roominfo [#room] /amode #room +o|-o account
     /say text       room message, whatever it starts with
     //text          room message starting with '/'
     anything else   room message
@@ -79,6 +80,7 @@ if TYPE_CHECKING:
 
     from chatsvc.accounts.rules import AccountRules
     from chatsvc.hub.factory import ChatFactory
+    from chatsvc.hub.registered import RoomRegistry
     from chatsvc.hub.rooms import Room
     from chatsvc.hub.users import User
 
@@ -122,6 +124,11 @@ ACCOUNT_HELP = (
     "  /ghost name [password]  disconnect a stale connection holding your account's name",
     "  /forget messages      delete what the room history keeps of your account",
     "  (a password is one word; never type it where others can see it)",
+    "registered rooms (kept when empty and across restarts; logged in):",
+    "  /register #room       register a room you are an operator of (you are its founder)",
+    "  /unregister #room     drop its registration (also /drop #room; the founder)",
+    "  /roominfo [#room]     who founded it, and its operator accounts",
+    "  /amode #room +o name  the account name is an operator of it on joining (-o: no more)",
 )
 
 #: L{HELP} on a server with no default room (C{--room none}).
@@ -873,9 +880,11 @@ class LineChatProtocol(RecordBacked, BoundedLineReceiver):
         pending.addCallbacks(done, refused)
 
     def _cmd_register(self, argument: str) -> None:
-        """C{/register PASSWORD}: your current name becomes an account."""
+        """C{/register PASSWORD}: your current name becomes an account;
+        C{/register #room}: register a room (a password never starts with C{#})."""
         if argument.startswith("#"):
-            raise Usage("registered rooms are not supported yet: /register password")
+            self._register_room(argument)
+            return
         words = argument.split()
         if len(words) != 1:
             raise Usage("usage: /register password (one word)")
@@ -954,6 +963,9 @@ class LineChatProtocol(RecordBacked, BoundedLineReceiver):
                            lambda _: "password changed")
 
     def _cmd_drop(self, argument: str) -> None:
+        if argument.startswith("#"):
+            self._cmd_unregister(argument)
+            return
         words = argument.split()
         if len(words) != 1:
             raise Usage("usage: /drop password")
@@ -975,6 +987,59 @@ class LineChatProtocol(RecordBacked, BoundedLineReceiver):
         if name is None:
             raise NoSuchAccount(words[0])
         self.deliver(Notice(f"{name} is a registered account"))
+
+    # -- registered rooms (chatsvc.hub.registered; docs/user/rooms.rst) -------------
+
+    def _registry(self) -> RoomRegistry:
+        registry = self.hub.registry
+        if registry is None:
+            raise NoAccounts()
+        return registry
+
+    def _register_room(self, argument: str) -> None:
+        words = argument.split()
+        if len(words) != 1:
+            raise Usage("usage: /register #room")
+        self._answer_later(self._registry().register(self, words[0]),
+                           lambda room: f"registered {room}")
+
+    def _cmd_unregister(self, argument: str) -> None:
+        words = argument.split()
+        if len(words) != 1 or not words[0].startswith("#"):
+            raise Usage("usage: /unregister #room")
+        self._answer_later(self._registry().drop(self, words[0]),
+                           lambda room: f"{room} is no longer registered")
+
+    def _cmd_roominfo(self, argument: str) -> None:
+        words = argument.split()
+        if len(words) > 1 or (words and not words[0].startswith("#")):
+            raise Usage("usage: /roominfo [#room]")
+        room, registration = self._registry().info(
+            self, words[0] if words else self._room().name)
+        ago = _duration(self.hub.clock.seconds() - registration.registered)
+        operators = sorted((op.account for op in registration.operators.values()), key=fold)
+        listed = ", ".join(operators) if operators else "none"
+        self.deliver(Notice(f"{room.name} is registered to {registration.founder} "
+                            f"(for {ago}); operator accounts: {listed}"))
+
+    def _cmd_amode(self, argument: str) -> None:
+        """C{/amode #room +o account} (or C{-o}): ergo's C{ChanServ AMODE}."""
+        words = argument.split()
+        if len(words) == 1 and words[0].startswith("#"):
+            self._cmd_roominfo(argument)
+            return
+        if (len(words) != 3 or not words[0].startswith("#")
+                or words[1] not in ("+o", "-o")):
+            raise Usage("usage: /amode #room +o account (or -o)")
+        adding = words[1] == "+o"
+        name, changed = self._registry().set_operator(self, words[0], words[2], adding)
+        room = self.hub.find_room(words[0]).name
+        if not changed:
+            self.deliver(Notice(f"nothing changed on {room}: it was already so"))
+        elif adding:
+            self.deliver(Notice(f"{name} is an operator of {room} by account"))
+        else:
+            self.deliver(Notice(f"{name} is no longer an operator of {room} by account"))
 
     def _cmd_quit(self, argument: str) -> None:
         self.deliver(Notice("bye"))
@@ -1024,6 +1089,9 @@ class LineChatProtocol(RecordBacked, BoundedLineReceiver):
         "password": _cmd_password,
         "drop": _cmd_drop,
         "account": _cmd_account,
+        "unregister": _cmd_unregister,
+        "roominfo": _cmd_roominfo,
+        "amode": _cmd_amode,
     }
 
     #: The commands answered before the server password (see L{_before_password}).
