@@ -40,6 +40,7 @@ from chatsvc.hub.errors import (
     NoSuchAccount,
     NoSuchRoom,
     NotFounder,
+    NotInRoom,
     NotOperator,
     NotRegistered,
     RoomNeedsLogin,
@@ -324,6 +325,20 @@ class RoomRegistry:
                    if fold(member.record.account or "") == key]
         self._give_status(room, members, adding)
         return name, True
+
+    def claim(self, participant: Participant, room_name: str) -> bool:
+        """Operator status now, for a member who is an account operator of the
+        room (logged in after joining: IRC's C{ChanServ OP #rust}); whether it
+        was given (C{False}: held already)."""
+        room, _ = self._registered(participant, room_name)
+        if participant not in room:
+            raise NotInRoom(room.name)
+        if not self.is_account_operator(participant, room):
+            raise NotOperator(room.name)
+        if participant in room.operators:
+            return False
+        self._give_status(room, [participant], True)
+        return True
 
     def account_dropped(self, account: str) -> None:
         """An account is gone: whoever registers the name next must not run its

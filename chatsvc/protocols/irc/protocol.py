@@ -58,7 +58,7 @@ from chatsvc.hub.errors import (
 from chatsvc.hub.names import BadName, check_name
 from chatsvc.hub.text import plain, sanitize_ctcp, sanitize_irc
 from chatsvc.hub.users import CTCP, MESSAGE_TAGS, NOTIFY, WALLOPS, User
-from chatsvc.protocols.irc import isupport, labels, nickserv, sasl, wire
+from chatsvc.protocols.irc import chanserv, isupport, labels, nickserv, sasl, wire
 from chatsvc.protocols.irc.channels import (
     CAP_NOTIFY,
     CAPABILITIES,
@@ -757,6 +757,10 @@ class IRCChatProtocol(ChannelCommands, UserCommands, MonitorCommands, BoundedLin
             elif nickserv.handles(self, target):  # accounts (chatsvc.accounts)
                 if not notice:
                     nickserv.message(self, text)
+                return
+            elif chanserv.handles(self, target):  # registered rooms (chatsvc.hub.registered)
+                if not notice:
+                    chanserv.message(self, text)
                 return
             else:
                 person = self.hub.whisper(self, target, text, action, notice=notice, echo=echo,

@@ -29,7 +29,7 @@ from chatsvc.hub.names import fold
 from chatsvc.hub.participant import Participant
 from chatsvc.hub.text import plain, sanitize_irc
 from chatsvc.hub.users import SETTABLE_USER_MODES
-from chatsvc.protocols.irc import wire
+from chatsvc.protocols.irc import chanserv, wire
 from chatsvc.protocols.irc.channels import (
     ACCOUNT_NOTIFY,
     CHGHOST,
@@ -184,6 +184,9 @@ class UserCommands(ProtocolPart):
         nicks = params[-1]
         nick = nicks.split(",")[0]
         person = self._person(nick)
+        if person is None and chanserv.handles(self, nick):  # a service, not a user
+            chanserv.whois(self, nicks)
+            return
         if person is None:
             self._reply(rfc.ERR_NOSUCHNICK, nick, "No such nick/channel")
             self._reply(rfc.RPL_ENDOFWHOIS, nicks, "End of /WHOIS list")
