@@ -361,13 +361,23 @@ def test_at_most_so_many_operator_accounts(server: Server) -> None:
 
 
 def test_loading_is_bounded() -> None:
+    from support import Net
+    from test_accounts import synchronous
+
+    from chatsvc.accounts import store as account_statements
+    from chatsvc.accounts.rules import AccountRules
+    from chatsvc.accounts.store import AccountStore
+
     connection = memory_connection()
+    account_statements.create(connection, "alice", "hash", 0.0)
     for index in range(5):
         statements.add(connection, RoomState(f"#r{index}", "alice", float(index), 0.0))
     server = Server(connection)
-    assert server.registry is not None
-    limited = RoomRegistry(Server(connection).hub, RoomStore(server.history), limit=3)
-    assert sorted(limited.registrations) == ["#r0", "#r1", "#r2"]
+    assert len(server.registry.registrations) == 5
+    net = Net()
+    AccountRules(net.hub, AccountStore(server.history), hasher=synchronous)
+    limited = RoomRegistry(net.hub, RoomStore(server.history), limit=3)
+    assert sorted(limited.registrations) == ["#r0", "#r1", "#r2"]  # the oldest
 
 
 def test_a_store_failure_leaves_the_room_unregistered(server: Server) -> None:
@@ -410,3 +420,21 @@ class Failing:
 
     def add(self, state: RoomState) -> Deferred[bool]:
         return fail(sqlite3.OperationalError("database or disk is full"))
+
+
+def test_accounts_deleted_while_the_server_was_down_take_their_rooms(server: Server) -> None:
+    alice = registered(server)
+    registered(server, "#go", "carol")
+    server.account("bob").drop()
+    server.ask(alice, "/amode #rust +o bob")
+    dave = server.user("dave", host="203.0.113.8")  # past the registration throttle
+    server.ask(dave, "/register sesame-1", "/join #go")
+    from chatsvc.accounts import store as account_statements
+
+    account_statements.delete(server.connection, "alice")  # chatsvc-admin account delete
+    account_statements.delete(server.connection, "bob")
+    after = restarted(server)
+    assert after.hub.room_named("#rust") is None
+    assert [name for name, _, _ in statements.names(after.connection)] == ["#go"]
+    # A new alice does not inherit #rust, nor a new bob a place on a list.
+    assert sorted(after.registry.registrations) == ["#go"]

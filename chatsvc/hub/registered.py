@@ -172,6 +172,7 @@ class RoomRegistry:
         self.registrations: dict[str, Registration] = {}
         for state in store.load_now(limit):
             self._restore(state)
+        self._forget_orphans()
         if self.registrations:
             self.log.info("{count} registered room(s) loaded", count=len(self.registrations))
         hub.registry = self
@@ -198,6 +199,26 @@ class RoomRegistry:
         operators = {fold(op.account): op for op in state.operators[:self.max_operators]}
         self.registrations[room.key] = Registration(state.founder, state.registered, operators)
         hub.restore_room(room)
+
+    def _forget_orphans(self) -> None:
+        """Accounts deleted while the server was down (C{chatsvc-admin account
+        delete}) take their rooms and places on operator lists with them, as
+        L{account_dropped} does while it runs."""
+        accounts = self.hub.accounts
+        if accounts is None:
+            return
+        for room in list(self.hub.rooms.values()):
+            registration = self.registration(room)
+            if registration is None:
+                continue
+            if fold(registration.founder) not in accounts.known:
+                self.account_dropped(registration.founder)
+                continue
+            gone = [key for key in registration.operators if key not in accounts.known]
+            for key in gone:
+                del registration.operators[key]
+            if gone:
+                self.changed(room, lists=True)
 
     # -- queries ----------------------------------------------------------------
 
