@@ -438,3 +438,24 @@ def test_accounts_deleted_while_the_server_was_down_take_their_rooms(server: Ser
     assert [name for name, _, _ in statements.names(after.connection)] == ["#go"]
     # A new alice does not inherit #rust, nor a new bob a place on a list.
     assert sorted(after.registry.registrations) == ["#go"]
+
+
+# -- the web protocol -------------------------------------------------------------------
+
+
+def test_the_web_page_registers_and_drops_rooms(server: Server) -> None:
+    server.account("alice").drop()
+    web = server.net.web_user()
+    web.ask(type="login", name="alice", password="sesame-1")
+    web.ask(type="join", room="#rust")
+    assert web.ask(type="register-room", room="#rust", ref=7) == [
+        {"type": "room-registered", "room": "#rust", "ref": 7}]
+    [refused] = web.ask(type="register-room", room="#rust")
+    assert (refused["type"], refused["code"]) == ("error", "room-registered")
+    bob = server.net.web_user("bob")
+    [refused] = bob.ask(type="unregister-room", room="#rust", ref="x")
+    assert (refused["code"], refused["ref"]) == ("not-founder", "x")
+    assert web.ask(type="unregister-room", room="#rust") == [
+        {"type": "room-unregistered", "room": "#rust"}]
+    [refused] = server.net.web_user("carol").ask(type="register-room", room="#rust")
+    assert refused["code"] == "room-needs-login"

@@ -247,6 +247,11 @@ def test_the_pure_modules() -> None:
                              "login": True}
     assert interpret[20] == {"error": "usage: /login name password"}
     assert interpret[21] == {"send": {"type": "logout"}}
+    assert interpret[22] == {"send": {"type": "register-room", "room": "#rust"}}
+    assert interpret[23] == {"error": "usage: /register #room"}
+    assert interpret[24] == {"send": {"type": "unregister-room", "room": "#rust"}}
+    assert interpret[25] == {"error": "usage: /unregister #room"}
+    assert "/register #room" in interpret[18]["help"]
     assert "/login name password" in interpret[18]["help"]
     assert units["secret"] == [True, True, False, False, False]
     assert units["clockOld"].startswith("Nov 30") and "Nov" not in units["clockToday"]

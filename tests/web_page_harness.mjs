@@ -420,7 +420,9 @@ const scenarios = {
                   ["/me x", "bob"], ["/topic", "#chat"], ["/topic new one", "#chat"], ["/nick", null],
                   ["/who", null], ["/who #x", null], ["/bogus", "#chat"], ["hello", null], ["hello", "bob"],
                   ["//x", "#chat"], ["/help", null], ["/login alice pw", "#chat"], ["/login alice", null],
-                  ["/logout", null]].map(([s, h]) => compose.interpret(s, h)),
+                  ["/logout", null], ["/register #rust", "#chat"], ["/register pw", null],
+                  ["/unregister #rust", null], ["/unregister", null]]
+        .map(([s, h]) => compose.interpret(s, h)),
       secret: ["/login a b", "  /LOGIN a", "/logout", "/loginx", "hello /login"].map(compose.secret),
       clockToday: text.clock("2026-12-03T14:27:05.123Z", new Date("2026-12-03T15:00:00Z")),
       clockOld: text.clock("2026-11-30T14:27:05.123Z", new Date("2026-12-03T15:00:00Z")),

@@ -66,7 +66,10 @@ from chatsvc.store.delivery import MAX_REPLAY, history_of
 from chatsvc.store.sqlite import KINDS, StoredMessage, StoredPrivate
 
 if TYPE_CHECKING:
+    from twisted.internet.defer import Deferred
+
     from chatsvc.hub.factory import ChatFactory
+    from chatsvc.hub.registered import RoomRegistry
     from chatsvc.hub.rooms import Room
 
 #: An event id, as C{"before"} gives one: 24 hex digits (L{chatsvc.events}).
@@ -598,10 +601,46 @@ class WebChatProtocol(RecordBacked):
 
         history.forget(account).addCallbacks(done, failed)
 
+    def _register_room(self, request: Request) -> None:
+        """Register a room (docs/user/rooms.rst), as the line protocol's
+        C{/register #room}: answered later by C{room-registered}, or the refusal."""
+        room = request.fields["room"]
+        assert room is not None
+        self._room_registration(self._registry().register(self, room.strip()),
+                                "room-registered", request.ref)
+
+    def _unregister_room(self, request: Request) -> None:
+        """Drop a room's registration (its founder): C{room-unregistered}."""
+        room = request.fields["room"]
+        assert room is not None
+        self._room_registration(self._registry().drop(self, room.strip()),
+                                "room-unregistered", request.ref)
+
+    def _registry(self) -> RoomRegistry:
+        registry = self.hub.registry
+        if registry is None:
+            raise NoAccounts()
+        return registry
+
+    def _room_registration(self, pending: Deferred[str], answer: str, ref: Any) -> None:
+        def done(room: str) -> None:
+            self._ref = ref
+            try:
+                self._answer({"type": answer, "room": room})
+            finally:
+                self._ref = None
+
+        def refused(failure: Failure) -> None:
+            if isinstance(failure.value, ChatError):
+                self._refuse(failure.value, ref)
+
+        pending.addCallbacks(done, refused)
+
     _REQUESTS: ClassVar[dict[str, Any]] = {
         "register": _register, "pass": _pass, "say": _say, "me": _me, "whisper": _whisper,
         "join": _join, "part": _part, "topic": _topic, "who": _who, "history": _history,
         "ping": _ping, "login": _login, "logout": _logout, "forget": _forget,
+        "register-room": _register_room, "unregister-room": _unregister_room,
     }
 
     # -- liveness: WebSocket ping and pong ------------------------------------

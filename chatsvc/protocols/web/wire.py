@@ -78,6 +78,9 @@ REQUESTS: dict[str, tuple[tuple[str, bool], ...]] = {
     "logout": (),
     # History (issue 18): delete what the room history keeps of your account.
     "forget": (),
+    # Registered rooms (chatsvc.hub.registered): register "room", or drop it.
+    "register-room": (("room", True),),
+    "unregister-room": (("room", True),),
 }
 
 #: Fields that are whole numbers (or absent, or C{null}), by request type.

@@ -345,6 +345,8 @@ const handlers = {
     drawMe();
     show(state.target, event("logged out of " + m.account));
   },
+  "room-registered"(m) { show(state.target, event("registered " + m.room)); },
+  "room-unregistered"(m) { show(state.target, event(m.room + " is no longer registered")); },
   message(m) { said(m, m.room); },
   private(m) { said(m, m.self || (state.name !== null && key(m.from) === key(state.name)) ? m.to : m.from); },
   joined(m) {

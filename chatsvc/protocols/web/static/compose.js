@@ -3,7 +3,8 @@
 // no DOM, no socket (tests/test_web_page.py runs it in Node).
 
 export const HELP = "commands: /join #room [key], /part [#room] [reason], /msg name text, " +
-  "/me text, /topic [text], /nick name, /who [#room], /login name password, /logout; //text sends a line starting with /";
+  "/me text, /topic [text], /nick name, /who [#room], /login name password, /logout, " +
+  "/register #room, /unregister #room; //text sends a line starting with /";
 
 function isRoom(name) {
   return name.startsWith("#") || name.startsWith("&");
@@ -58,6 +59,12 @@ function command(line, here) {
       return { send: { type: "login", name: first, password: more[0] }, login: true };
     case "logout":
       return { send: { type: "logout" } };
+    case "register":  // a room (docs/user/rooms.rst); accounts are made elsewhere
+      if (!first || !isRoom(first) || more.length) return { error: "usage: /register #room" };
+      return { send: { type: "register-room", room: first } };
+    case "unregister":
+      if (!first || !isRoom(first) || more.length) return { error: "usage: /unregister #room" };
+      return { send: { type: "unregister-room", room: first } };
     case "help":
       return { help: HELP };
     default:
