@@ -163,3 +163,25 @@ def test_a_long_operator_list_is_split_into_lines(server: Server) -> None:
     assert all(len(line.encode()) <= 512 for line in lines)
     shown = " ".join(notices(lines))
     assert all(name in shown for name in names)
+
+
+def test_after_a_restart_irc_sees_the_channel_as_it_was(server: Server) -> None:
+    alice = irc_account(server, "alice")
+    alice.ask("JOIN #rust", "TOPIC #rust :Rust talk", "MODE #rust +sk sesame")
+    chanserv(alice, "REGISTER #rust")
+    created = server.hub.room_named("#rust").created  # type: ignore[union-attr]
+    server.clock.advance(600)
+    after = Server(server.connection)
+    after.clock.advance(1200)
+    guest = after.net.irc_user("guest", channels="")
+    assert not [line for line in guest.ask("LIST") if " 322 guest #rust " in line]  # +s
+    assert numerics(guest.ask("JOIN #rust")) == ["475"]
+    founder = irc_account(after, "alice")
+    lines = founder.ask("JOIN #rust")
+    assert numerics(lines)[:3] == ["JOIN", "332", "333"]
+    assert params_of(lines[1])[-1] == "Rust talk"
+    assert params_of(lines[2])[2] == "alice"
+    assert lines[-1] == ":ChanServ!ChanServ@services.chatsvc MODE #rust +o alice"
+    [creation] = [line for line in founder.ask("MODE #rust") if " 329 " in line]
+    assert params_of(creation)[-1] == str(int(created))
+    assert params_of(founder.ask("MODE #rust")[0])[2:] == ["+nstk", "sesame"]
