@@ -459,3 +459,31 @@ def test_the_web_page_registers_and_drops_rooms(server: Server) -> None:
         {"type": "room-unregistered", "room": "#rust"}]
     [refused] = server.net.web_user("carol").ask(type="register-room", room="#rust")
     assert refused["code"] == "room-needs-login"
+
+
+def test_logging_in_inside_a_registered_room_makes_you_its_operator(server: Server) -> None:
+    alice = registered(server)
+    server.ask(alice, "/logout")
+    bob = server.user("bob")
+    server.ask(bob, "/join #rust")
+    server.ask(alice, "/op bob", "/deop alice")
+    room = server.hub.room_named("#rust")
+    assert room is not None and alice.protocol not in room.operators
+    lines = server.ask(alice, "/login alice sesame-1")
+    assert lines == ["* ChanServ gives operator status to alice in #rust",
+                     "* logged in as alice"]
+    assert alice.protocol in room.operators
+
+
+def test_an_operator_account_of_the_default_room_gets_the_status_on_arriving() -> None:
+    server = Server()
+    root = server.account("root")
+    server.hub.opers.add(root.protocol)
+    server.ask(root, "/register #chat")
+    server.account("carol").drop()
+    server.ask(root, "/amode #chat +o carol")
+    carol = server.user()
+    lines = server.ask(carol, "/login carol sesame-1")  # registers her into #chat
+    assert "* ChanServ gives operator status to carol in #chat" in lines
+    default = server.hub.default_room
+    assert default is not None and carol.protocol in default.operators

@@ -153,7 +153,8 @@ class ChatFactory(ServerFactory):
 
     Rooms: the default room (C{settings.room}), if there is one, always
     exists and has no creator; any other room is created by its first join,
-    whose member becomes its operator, and disappears with its last member.
+    whose member becomes its operator, and disappears with its last member,
+    unless it is registered (L{chatsvc.hub.registered}: C{registry}).
     With C{settings.room} C{None} there is no default room
     (C{default_room} is C{None}): a fresh server has no rooms at all, and
     nobody is put anywhere on registering.  Every
@@ -515,6 +516,8 @@ class ChatFactory(ServerFactory):
         if room.topic:
             self.delivery.to_user(participant, Topic(room.name, room.topic,
                                                      stamp=self._stamp()))
+        if room.registered and self.registry is not None:  # operators by account
+            self.registry.joined(participant, room)
 
     def _rename(self, participant: Participant, new: str) -> None:
         old = participant.name
@@ -1073,6 +1076,10 @@ class ChatFactory(ServerFactory):
         if oper:
             self.opers.add(participant)
         self._account_changed(participant)
+        if self.registry is not None:  # an operator by account of a room they are in
+            for room in self.rooms_of(participant):
+                if room.registered:
+                    self.registry.joined(participant, room)
 
     def log_out(self, participant: Participant) -> str | None:
         """Forget C{participant}'s account; return it (C{None}: none was logged in)."""

@@ -13,7 +13,8 @@ operator drops the registration:
     nothing;
   - operator status goes by account: the founder and the accounts on the
     room's operator list (IRC's C{ChanServ AMODE #rust +o bob}, ergo's
-    notation) get it from C{ChanServ} on joining, and pass its ban, key,
+    notation) get it from C{ChanServ} on joining (or logging in while
+    there: L{joined} is called then too), and pass its ban, key,
     invitation and limit, but only when logged in to that account: someone
     who merely took the name gets nothing.  Operator status given by hand
     (C{/op}, C{MODE +o}) lasts while the member stays, as in any room.
