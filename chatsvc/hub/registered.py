@@ -144,7 +144,7 @@ class Registration:
     #: The operator list, by folded account name.
     operators: dict[str, OperatorAccount] = field(default_factory=dict)
 
-    def lists(self, account: str) -> bool:
+    def names_operator(self, account: str) -> bool:
         """Whether C{account} is the founder or on the operator list."""
         key = fold(account)
         return key == fold(self.founder) or key in self.operators
@@ -232,7 +232,8 @@ class RoomRegistry:
         account on its operator list."""
         registration = self.registration(room)
         account = participant.record.account
-        return registration is not None and account is not None and registration.lists(account)
+        return (registration is not None and account is not None
+                and registration.names_operator(account))
 
     def founded_by(self, account: str) -> list[str]:
         """The rooms C{account} founded, by name."""
