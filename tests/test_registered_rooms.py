@@ -487,3 +487,20 @@ def test_an_operator_account_of_the_default_room_gets_the_status_on_arriving() -
     assert "* ChanServ gives operator status to carol in #chat" in lines
     default = server.hub.default_room
     assert default is not None and carol.protocol in default.operators
+
+
+def test_loading_keeps_the_servers_list_limit(monkeypatch: pytest.MonkeyPatch) -> None:
+    from chatsvc.accounts import store as account_statements
+    from chatsvc.hub import registered as registered_module
+    from chatsvc.hub.registered import ListEntry
+
+    connection = memory_connection()
+    account_statements.create(connection, "alice", "hash", 0.0)
+    for index in range(3):
+        entries = tuple(ListEntry("b", f"spam{n}!*@*", "alice", 0.0) for n in range(4))
+        statements.add(connection, RoomState(f"#r{index}", "alice", float(index), 0.0,
+                                             entries=entries))
+    monkeypatch.setattr(registered_module, "MAX_SERVER_LIST_ENTRIES", 10)
+    server = Server(connection)
+    assert server.hub.list_entries == 10
+    assert [len(server.hub.rooms[f"#r{index}"].bans) for index in range(3)] == [4, 4, 2]

@@ -54,7 +54,7 @@ from chatsvc.hub.errors import (
 from chatsvc.hub.modes import FLAG_MODES, LIST_MODES, STATUS_MODES, ModeChange
 from chatsvc.hub.names import fold
 from chatsvc.hub.participant import Participant
-from chatsvc.hub.rooms import MAX_LIST_ENTRIES, Room
+from chatsvc.hub.rooms import MAX_LIST_ENTRIES, MAX_SERVER_LIST_ENTRIES, Room
 
 if TYPE_CHECKING:
     from chatsvc.hub.factory import ChatFactory
@@ -192,10 +192,18 @@ class RoomRegistry:
             setattr(room, attr, letter in state.modes)
         room.password = state.key
         room.limit = state.limit
-        for entry in state.entries[:MAX_LIST_ENTRIES]:
+        # The hub's limits hold for what is loaded too: a room's, and the
+        # server's (1,000 full rooms would be twice MAX_SERVER_LIST_ENTRIES).
+        budget = min(MAX_LIST_ENTRIES, MAX_SERVER_LIST_ENTRIES - hub.list_entries)
+        for entry in state.entries[:max(budget, 0)]:
             lists = LIST_MODES.get(entry.kind)
             if lists is not None:
                 getattr(room, lists).add(entry.mask, entry.by, entry.at)
+        if len(state.entries) > budget:
+            self.log.warn("{room}: {count} ban, exception or invitation entries not loaded "
+                          "(the server holds {limit} at most)", room=state.name,
+                          count=len(state.entries) - max(budget, 0),
+                          limit=MAX_SERVER_LIST_ENTRIES)
         room.registered = True
         operators = {fold(op.account): op for op in state.operators[:self.max_operators]}
         self.registrations[room.key] = Registration(state.founder, state.registered, operators)
