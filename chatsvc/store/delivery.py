@@ -37,7 +37,7 @@ when it was sent, with its time).  Only the two accounts read it back
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from typing import TypeVar, cast
+from typing import TYPE_CHECKING, TypeVar, cast
 
 from twisted.internet.defer import Deferred, ensureDeferred, succeed
 
@@ -54,6 +54,9 @@ from chatsvc.store.sqlite import (
     StoredMessage,
     StoredPrivate,
 )
+
+if TYPE_CHECKING:
+    from chatsvc.store.chathistory import Window
 
 #: A room's or a private conversation's stored message (both have a C{time}).
 _Stored = TypeVar("_Stored", StoredMessage, StoredPrivate)
@@ -124,6 +127,39 @@ class HistoryDelivery:
         if count <= 0:
             return succeed([])
         return self._within_max_age(self.store.latest_private(account, other, count))
+
+    def window_of(self, room: Room, window: Window) -> Deferred[list[StoredMessage]]:
+        """IRCv3 CHATHISTORY's C{window} of C{room}, by L{replay_of}'s rules
+        (nothing while C{+x}, nothing past C{--history-max-age}, closed
+        rooms' messages only in that same room)."""
+        if room.no_history:
+            return succeed([])
+        return self._within_max_age(
+            self.store.room_window(room.name, room.created, window, self._cutoff()))
+
+    def private_window_of(self, account: str, other: str,
+                          window: Window) -> Deferred[list[StoredPrivate]]:
+        """C{window} of the private conversation between the reader's own
+        account C{account} and account C{other}, as L{private_replay_of}."""
+        return self._within_max_age(
+            self.store.private_window(account, other, window, self._cutoff()))
+
+    def targets_of(self, rooms: Iterable[Room], account: str | None, after: float,
+                   before: float, limit: int) -> Deferred[list[tuple[str, float]]]:
+        """CHATHISTORY TARGETS: which of C{rooms} (the reader's) and of the
+        private conversations of the reader's own C{account} had their last
+        message at C{after <= time < before}, as (name, time), by the
+        replay's rules (a room set +x shows none, max-age hides)."""
+        cutoff = self._cutoff()
+        if cutoff is not None:
+            after = max(after, cutoff)
+        kept = [(room.name, room.created) for room in rooms if not room.no_history]
+        return self.store.targets(kept, account, after, before, limit)
+
+    def _cutoff(self) -> float | None:
+        """The time before which nothing is shown (C{--history-max-age}), if any."""
+        max_age = self.retention.max_age
+        return None if max_age is None else self.store.reactor.seconds() - max_age
 
     def _within_max_age(self, reading: Deferred[list[_Stored]]) -> Deferred[list[_Stored]]:
         """What C{reading} reads, less what is past C{--history-max-age}: never

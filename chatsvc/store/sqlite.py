@@ -33,7 +33,7 @@ import sqlite3
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from twisted.internet.defer import Deferred, fail, succeed
 from twisted.internet.interfaces import IDelayedCall, IReactorTime
@@ -42,6 +42,9 @@ from twisted.python.threadpool import ThreadPool
 
 from chatsvc.events import Joined, Left, PrivateMessage, RoomMessage, TopicChanged
 from chatsvc.hub.names import fold
+
+if TYPE_CHECKING:
+    from chatsvc.store.chathistory import Window
 
 _T = TypeVar("_T")
 
@@ -190,6 +193,19 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
         "CREATE INDEX registered_room_operator_by_room ON registered_room_operator "
         "(room_key, seq)",
     ),
+    (
+        # IRCv3 CHATHISTORY (chatsvc.store.chathistory): the sender's
+        # nick!user@host and account (as registered) when it was said (NULL
+        # in older rows: shown as nick!nick@server), and the index that lists
+        # an account's conversations from the high side of the pair too
+        # (TARGETS; the low side has private_message_by_pair).  Its windows
+        # read the existing (key, seq) indexes.
+        "ALTER TABLE room_message ADD COLUMN mask TEXT",
+        "ALTER TABLE room_message ADD COLUMN account TEXT",
+        "ALTER TABLE private_message ADD COLUMN mask TEXT",
+        "ALTER TABLE private_message ADD COLUMN account TEXT",
+        "CREATE INDEX private_message_by_high ON private_message (high_key, low_key, seq)",
+    ),
 )
 
 #: The kinds of a stored room row (C{room_message.kind}, L{StoredMessage.kind}).
@@ -236,6 +252,10 @@ class StoredMessage:
     action: bool = False
     notice: bool = False
     kind: str = MESSAGE
+    #: The sender's nick!user@host and account when it was said (C{""} and
+    #: C{None} in rows kept before they were stored, or for a guest).
+    mask: str = ""
+    account: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -254,6 +274,24 @@ class StoredPrivate:
     text: str
     action: bool = False
     notice: bool = False
+    mask: str = ""
+    account: str | None = None
+
+
+def stored_message(row: Sequence[Any]) -> StoredMessage:
+    """A room row from its columns: C{id, room, time, sender, text, action,
+    notice, kind, mask, account}, as the reads select them."""
+    id, room, time, sender, text, action, notice, kind, mask, account = row
+    return StoredMessage(id, room, time, sender, text, bool(action), bool(notice), kind,
+                         mask or "", account)
+
+
+def stored_private(row: Sequence[Any]) -> StoredPrivate:
+    """A private message from its row: C{id, time, sender_key, sender, target,
+    text, action, notice, mask, account}, as the reads select them."""
+    id, time, sender_key, sender, target, text, action, notice, mask, account = row
+    return StoredPrivate(id, time, sender_key, sender, target, text, bool(action),
+                         bool(notice), mask or "", account)
 
 
 def conversation(first: str, second: str) -> tuple[str, str]:
@@ -347,22 +385,24 @@ _INSERT = ("INSERT INTO room_message "
 
 _INSERT_ROW = ("INSERT INTO room_message "
                "(id, room_key, room, time, sender, text, action, notice, private_to, kind, "
-               "account_key) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)")
+               "account_key, mask, account) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)")
 
 _INSERT_PRIVATE = ("INSERT INTO private_message "
                    "(id, low_key, high_key, sender_key, time, sender, target, text, action, "
-                   "notice) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)")
+                   "notice, mask, account) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)")
 
-_LATEST_PRIVATE = ("SELECT id, time, sender_key, sender, target, text, action, notice "
-                   "FROM private_message WHERE low_key = ? AND high_key = ? "
+_LATEST_PRIVATE = ("SELECT id, time, sender_key, sender, target, text, action, notice, mask, "
+                   "account FROM private_message WHERE low_key = ? AND high_key = ? "
                    "ORDER BY seq DESC LIMIT ?")
 
-_LATEST = ("SELECT id, room, time, sender, text, action, notice, kind FROM room_message "
+_LATEST = ("SELECT id, room, time, sender, text, action, notice, kind, mask, account "
+           "FROM room_message "
            "WHERE room_key = ? AND (private_to IS NULL OR private_to = ?) "
            "ORDER BY seq DESC LIMIT ?")
 
 # The same, of some kinds only (a placeholder per kind: see _latest_of).
-_LATEST_OF = ("SELECT id, room, time, sender, text, action, notice, kind FROM room_message "
+_LATEST_OF = ("SELECT id, room, time, sender, text, action, notice, kind, mask, account "
+              "FROM room_message "
               "WHERE room_key = ? AND (private_to IS NULL OR private_to = ?) "
               "AND kind IN ({kinds}) ORDER BY seq DESC LIMIT ?")
 
@@ -395,9 +435,11 @@ def _row(event: RoomEvent, private_to: float | None, quit_from: str | None) -> t
     """The room_message row of C{event} (its columns in L{_INSERT_ROW}'s
     order); C{quit_from}: the room of a quit (a L{Left} with no room)."""
     account = None if event.account is None else fold(event.account)
+    mask = event.mask or None
     if type(event) is RoomMessage:
         return (event.id, fold(event.room), event.room, event.time, event.sender, event.text,
-                int(event.action), int(event.notice), private_to, MESSAGE, account)
+                int(event.action), int(event.notice), private_to, MESSAGE, account, mask,
+                event.account)
     if isinstance(event, TopicChanged):
         room, kind, who, text = event.room, TOPIC, event.by, event.topic
     elif isinstance(event, Joined):
@@ -408,7 +450,8 @@ def _row(event: RoomEvent, private_to: float | None, quit_from: str | None) -> t
         room, kind, who, text = quit_from, QUIT, event.name, event.reason
     else:  # a quit says which of its rooms it is recorded in
         raise TypeError(f"not a room event to keep: {event!r}")
-    return (event.id, fold(room), room, event.time, who, text, 0, 0, private_to, kind, account)
+    return (event.id, fold(room), room, event.time, who, text, 0, 0, private_to, kind, account,
+            mask, event.account)
 
 
 class HistoryStore:
@@ -550,7 +593,7 @@ class HistoryStore:
         rows = [_row(event, private_to, quit_from) for event, private_to, quit_from in batch]
         private_rows = [(event.id, *conversation(sender, recipient), fold(sender), event.time,
                          event.sender, event.target, event.text, int(event.action),
-                         int(event.notice))
+                         int(event.notice), event.mask or None, event.account)
                         for event, sender, recipient in private]
         connection = self.connection
         connection.execute("BEGIN")
@@ -654,8 +697,7 @@ class HistoryStore:
             statement = _LATEST_OF.format(kinds=", ".join("?" * len(kinds)))
             rows = self.connection.execute(
                 statement, (room_key, created, *kinds, count)).fetchall()
-        return [StoredMessage(id, room, time, sender, text, bool(action), bool(notice), kind)
-                for id, room, time, sender, text, action, notice, kind in reversed(rows)]
+        return [stored_message(row) for row in reversed(rows)]
 
 
     def latest_private(self, first: str, second: str,
@@ -675,13 +717,50 @@ class HistoryStore:
 
     def _latest_private(self, low: str, high: str, count: int) -> list[StoredPrivate]:
         rows = self.connection.execute(_LATEST_PRIVATE, (low, high, count)).fetchall()
-        return [StoredPrivate(id, time, sender_key, sender, target, text, bool(action),
-                              bool(notice))
-                for id, time, sender_key, sender, target, text, action, notice
-                in reversed(rows)]
+        return [stored_private(row) for row in reversed(rows)]
+
+    # -- reads for IRCv3 CHATHISTORY (chatsvc.store.chathistory) -------------------
+
+    def room_window(self, room: str, created: float | None, window: Window,
+                    cutoff: float | None = None) -> Deferred[list[StoredMessage]]:
+        """The messages of C{room} in C{window} (a CHATHISTORY request),
+        oldest first, none said before C{cutoff}; messages said while it was
+        closed only as for L{latest}.  After every message recorded before
+        this call."""
+        from chatsvc.store import chathistory
+
+        if self._closed:
+            return succeed([])
+        return self.call(chathistory.room_window, fold(room), created, window, cutoff)
+
+    def private_window(self, first: str, second: str, window: Window,
+                       cutoff: float | None = None) -> Deferred[list[StoredPrivate]]:
+        """As L{room_window}, for the private conversation between accounts
+        C{first} and C{second}; whoever calls it decides who may read, as for
+        L{latest_private}."""
+        from chatsvc.store import chathistory
+
+        if self._closed:
+            return succeed([])
+        return self.call(chathistory.private_window, *conversation(first, second), window,
+                         cutoff)
+
+    def targets(self, rooms: Sequence[tuple[str, float | None]], account: str | None,
+                after: float, before: float, limit: int) -> Deferred[list[tuple[str, float]]]:
+        """CHATHISTORY TARGETS (L{chatsvc.store.chathistory.targets}): of the
+        rooms C{rooms} (name, creation time if closed) and the private
+        conversations of account C{account} (C{None}: none), those whose last
+        message was said at C{after <= time < before}, as (name, time)."""
+        from chatsvc.store import chathistory
+
+        if self._closed:
+            return succeed([])
+        keyed = [(name, fold(name), created) for name, created in rooms]
+        return self.call(chathistory.targets, keyed,
+                         None if account is None else fold(account), after, before, limit)
 
 
 __all__ = ["BATCH_LIMIT", "DATABASE", "JOIN", "KINDS", "MESSAGE", "MESSAGE_KINDS", "MIGRATIONS",
            "PART", "QUIT", "SCHEMA_VERSION", "TOPIC", "WRITE_DELAY", "HistoryStore", "RoomEvent",
            "StoreError", "StoredMessage", "StoredPrivate", "conversation", "migrate",
-           "open_database", "prepare_directory"]
+           "open_database", "prepare_directory", "stored_message", "stored_private"]
