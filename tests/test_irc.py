@@ -48,9 +48,10 @@ def test_motd(net: Net) -> None:
 
 def test_cap_negotiation_holds_registration_until_end(net: Net) -> None:
     user = net.irc_user()
-    offered = ("account-notify account-tag away-notify batch cap-notify chghost echo-message "
-               "extended-join extended-monitor invite-notify labeled-response message-tags "
-               "multi-prefix server-time setname userhost-in-names")
+    offered = ("account-notify account-tag away-notify batch cap-notify chghost "
+               "draft/chathistory echo-message extended-join extended-monitor invite-notify "
+               "labeled-response message-tags multi-prefix server-time setname "
+               "userhost-in-names")
     assert user.ask("CAP LS 302") == [f":chatsvc CAP * LS :{offered}"]
     assert user.ask("JOIN :") == [":chatsvc 451 * :You have not registered"]
     assert user.ask("NICK alice", "USER al 0 * :Alice") == []

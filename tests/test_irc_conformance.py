@@ -245,8 +245,8 @@ def test_cap_req_is_acked_or_naked_whole(net: Net) -> None:
     user = net.irc_user()
     assert user.ask("CAP LS") == [
         ":chatsvc CAP * LS :account-notify account-tag away-notify batch cap-notify chghost "
-        "echo-message extended-join extended-monitor invite-notify labeled-response "
-        "message-tags multi-prefix server-time setname userhost-in-names"]
+        "draft/chathistory echo-message extended-join extended-monitor invite-notify "
+        "labeled-response message-tags multi-prefix server-time setname userhost-in-names"]
     user.send("USER foo foo foo :foo", "NICK foo")
     assert user.ask("CAP REQ :multi-prefix") == [":chatsvc CAP * ACK :multi-prefix"]
     assert user.ask("CAP REQ :foo multi-prefix bar") == [

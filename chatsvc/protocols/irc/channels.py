@@ -62,7 +62,9 @@ RPL_ENDOFINVITELIST = "337"
 #: C{extended-join} (a JOIN names the account, C{*} for none, and the real
 #: name); C{account-notify} (ACCOUNT lines when you or someone you share a
 #: room with logs in or out, on any protocol) and C{account-tag} (the
-#: sender's account on their messages: L{chatsvc.protocols.irc.render}).
+#: sender's account on their messages: L{chatsvc.protocols.irc.render});
+#: C{draft/chathistory} (the CHATHISTORY command on the history store:
+#: L{chatsvc.protocols.irc.chathistory}).
 ACCOUNT_NOTIFY = "account-notify"
 CAP_NOTIFY = "cap-notify"
 MULTI_PREFIX = "multi-prefix"
@@ -79,6 +81,7 @@ CAPABILITIES = (
     "batch",
     CAP_NOTIFY,
     CHGHOST,
+    "draft/chathistory",
     ECHO_MESSAGE,
     EXTENDED_JOIN,
     EXTENDED_MONITOR,

@@ -34,6 +34,10 @@ ELIST = "MNU"
 STATUSMSG = "@+"
 #: User mode of a bot (IRCv3 bot mode, ISUPPORT BOT).
 BOT = BOT_MODE
+#: The most messages one CHATHISTORY answer holds (ISUPPORT CHATHISTORY).
+CHATHISTORY_LIMIT = 100
+#: The references CHATHISTORY takes, the preferred first (ISUPPORT MSGREFTYPES).
+MSGREFTYPES = "msgid,timestamp"
 
 
 def tokens(settings: Settings) -> list[str]:
@@ -43,6 +47,7 @@ def tokens(settings: Settings) -> list[str]:
         f"BOT={BOT}",
         "CASEMAPPING=ascii",
         f"CHANLIMIT=#:{settings.max_rooms}",
+        f"CHATHISTORY={CHATHISTORY_LIMIT}",
         f"CHANMODES={CHANMODES}",
         f"CHANNELLEN={MAX_ROOM_NAME_LENGTH + 1}",
         "CHANTYPES=#",
@@ -55,6 +60,7 @@ def tokens(settings: Settings) -> list[str]:
         f"MAXTARGETS={MAX_TARGETS}",
         f"MODES={MAX_MODE_ARGUMENTS}",
         f"MONITOR={MAX_WATCHED}",
+        f"MSGREFTYPES={MSGREFTYPES}",
         f"NETWORK={settings.server_name}",
         f"NICKLEN={MAX_NAME_LENGTH}",
         f"PREFIX={PREFIX}",

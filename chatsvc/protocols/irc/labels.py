@@ -54,6 +54,7 @@ def labeled(protocol: IRCChatProtocol, label: str, run: Callable[[], None]) -> N
     gathered: list[bytes] = []
     write = guard.write
     finished = False
+    taken = False
 
     def finish() -> None:
         nonlocal finished
@@ -61,14 +62,33 @@ def labeled(protocol: IRCChatProtocol, label: str, run: Callable[[], None]) -> N
             finished = True
             guard.write = write
             protocol._finish_label = None
-            _send(protocol, write, label, gathered)
+            protocol._take_label = None
+            if not (taken and not gathered):
+                _send(protocol, write, label, gathered)
+
+    def take() -> tuple[str, Callable[[bytes], None]]:
+        nonlocal taken
+        taken = True
+        return label, write
 
     guard.write = gathered.append
     protocol._finish_label = finish
+    protocol._take_label = take
     try:
         run()
     finally:
         finish()
+
+
+def take(protocol: IRCChatProtocol) -> tuple[str, Callable[[bytes], None]] | None:
+    """For a command that answers later (CHATHISTORY, once the store has
+    read): the label of the command running now and the connection's own
+    write, which the answer must carry and go through; C{None} if the
+    command is not labeled.  The command then has no ACK of its own (when
+    it wrote nothing else): the label goes on its answer, whenever that is.
+    """
+    taker = protocol._take_label
+    return None if taker is None else taker()
 
 
 def _send(protocol: IRCChatProtocol, write: Callable[[bytes], None], label: str,

@@ -19,9 +19,11 @@ with a latin-1 fallback, and the grammar is ours (L{chatsvc.protocols.irc.wire})
 from __future__ import annotations
 
 import re
+from collections import deque
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, ClassVar
 
+from twisted.internet.defer import Deferred
 from twisted.internet.interfaces import IDelayedCall, IHandshakeListener, IReactorTime
 from twisted.internet.protocol import ServerFactory
 from twisted.logger import Logger
@@ -58,7 +60,7 @@ from chatsvc.hub.errors import (
 from chatsvc.hub.names import BadName, check_name
 from chatsvc.hub.text import plain, sanitize_ctcp, sanitize_irc
 from chatsvc.hub.users import CTCP, MESSAGE_TAGS, NOTIFY, WALLOPS, User
-from chatsvc.protocols.irc import chanserv, isupport, labels, nickserv, sasl, wire
+from chatsvc.protocols.irc import chanserv, chathistory, isupport, labels, nickserv, sasl, wire
 from chatsvc.protocols.irc.channels import (
     CAP_NOTIFY,
     CAPABILITIES,
@@ -168,6 +170,12 @@ class IRCChatProtocol(ChannelCommands, UserCommands, MonitorCommands, BoundedLin
     #: While a labeled command runs, what writes its replies out
     #: (L{labels.labeled}); C{None} the rest of the time.
     _finish_label: Callable[[], None] | None = None
+    #: While a labeled command runs, what hands its label to an answer that
+    #: comes later (L{labels.take}); C{None} the rest of the time.
+    _take_label: Callable[[], tuple[str, Callable[[bytes], None]]] | None = None
+    #: CHATHISTORY requests waiting for their turn, the one being read first
+    #: (L{chathistory}); made on the first, idle connections carry none.
+    _history_requests: deque[Callable[[], Deferred[None]]] | None = None
 
     def __init__(self, server: IRCServer) -> None:
         super().__init__(server.hub.settings.max_line + _TAG_ROOM)
@@ -861,6 +869,7 @@ class IRCChatProtocol(ChannelCommands, UserCommands, MonitorCommands, BoundedLin
         "MOTD": (0, lambda self, params: self._send_motd(self.hub.settings.motd)),
         "LUSERS": (0, lambda self, params: self._send_lusers()),
         "AUTHENTICATE": (1, sasl.authenticate),
+        "CHATHISTORY": (0, chathistory.command),
         **ChannelCommands.CHANNEL_COMMANDS,
         **UserCommands.USER_COMMANDS,
         **MonitorCommands.MONITOR_COMMANDS,
