@@ -1,7 +1,8 @@
 """IRCv3 draft/chathistory over IRC (issues 15 and 18): every subcommand by
 msgid and by timestamp, the limits, who may read what (rooms one is in,
 one's own account's conversations, never a guest's), the FAIL codes, the
-labeled answer that comes after the store's read.
+labeled answer that comes after the store's read, and the replay on JOIN as
+a chathistory batch.
 
 In memory: a hub with accounts and history on one in-memory database, the
 store's thread run by hand (test_history_private.Private); IRC clients on
@@ -17,7 +18,7 @@ from typing import Any
 
 import pytest
 from support import IRCUser, Net, params_of
-from test_history import NOW
+from test_history import NOW, History
 from test_history_private import Private, cheap_hashes  # noqa: F401 (a fixture)
 from twisted.internet.defer import fail
 
@@ -476,6 +477,79 @@ def test_targets_lists_ones_rooms_and_conversations_by_their_last_message() -> N
     server.settle()
     assert targets(server.history(guest, f"CHATHISTORY TARGETS {ALL_TIME} 10")) == [
         ("#chat", chat_time)]
+
+
+# -- the replay on JOIN ------------------------------------------------------------
+
+
+def joined(history: History, caps: str) -> list[str]:
+    """What an IRC client with C{caps} is sent after NAMES on joining #chat."""
+    user = history.net.irc_user("carol", channels="")
+    if caps:
+        user.ask(f"CAP REQ :{caps}")
+    user.read()
+    user.send("JOIN #chat")
+    history.settle()
+    lines = user.read()
+    return lines[next(i for i, line in enumerate(lines) if " 366 " in line) + 1:]
+
+
+def said(history: History) -> None:
+    alice = history.user("alice")
+    alice.send("one", "/me two")
+    history.settle()
+
+
+def test_with_batch_and_server_time_the_replay_is_a_chathistory_batch() -> None:
+    history = History()
+    said(history)
+    lines = joined(history, "batch server-time message-tags")
+    assert lines[0] == ":chatsvc NOTICE carol :#chat keeps history"
+    inner = batch(lines[1:], "#chat")
+    assert [params(line)[-1] for line in inner] == ["one", "\x01ACTION two\x01"]
+    assert all(set(tags_of(line)) == {"time", "msgid"} for line in inner)
+    assert inner[0].endswith(" :alice!alice@198.51.100.7 PRIVMSG #chat :one")
+
+
+def test_a_topic_change_in_the_batch_is_a_server_notice_and_joins_are_not_in_it() -> None:
+    from test_history_events import busy_rust, joins_history
+
+    history = joins_history()
+    busy_rust(history)
+    user = history.net.irc_user("carol", channels="")
+    user.ask("CAP REQ :batch server-time")
+    user.read()
+    user.send("JOIN #rust")
+    history.settle()
+    lines = user.read()
+    inner = batch(lines[next(i for i, line in enumerate(lines) if " 366 " in line) + 2:])
+    assert [line.split(" ", 1)[1] for line in inner] == [
+        ":chatsvc NOTICE #rust :alice set the topic to: release day",
+        ":alice!alice@198.51.100.7 PRIVMSG #rust :ship it",
+        ":bob!bob@198.51.100.7 PRIVMSG #rust :\x01ACTION waves\x01",
+        ":chatsvc NOTICE #rust :alice cleared the topic",
+    ]
+    assert all(set(tags_of(line)) == {"time"} for line in inner)
+
+
+def test_with_draft_chathistory_there_is_no_replay_the_client_asks() -> None:
+    history = History()
+    said(history)
+    assert joined(history, "batch server-time draft/chathistory") == [
+        ":chatsvc NOTICE carol :#chat keeps history"]
+
+
+def test_without_batch_the_replay_is_as_before() -> None:
+    history = History()
+    said(history)
+    lines = joined(history, "server-time")
+    assert [line.split(" ", 1)[1] for line in lines[1:]] == [
+        ":alice PRIVMSG #chat :one", ":alice PRIVMSG #chat :\x01ACTION two\x01"]
+
+
+def test_an_empty_replay_is_no_batch() -> None:
+    assert joined(History(), "batch server-time") == [
+        ":chatsvc NOTICE carol :#chat keeps history"]
 
 
 # -- stored rows that are not what chatsvc writes --------------------------------

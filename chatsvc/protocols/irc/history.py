@@ -19,9 +19,15 @@ said before the JOIN, the live lines what was said after, neither twice nor
 missing.  In a room so busy that L{HOLD_LIMIT} events arrive during the
 read, the held events go out and the replay follows when it comes.
 
-Not here: the C{chathistory} batch (it needs the C{batch} capability,
-another part of the IRC work), C{draft/chathistory} requests, and private
-message history (it needs accounts).
+A client that negotiated C{batch} and C{server-time} gets the replay as a
+C{chathistory} batch (C{BATCH +id chathistory #room}), its messages from
+their senders' C{nick!user@host} with C{time}, and C{msgid} and C{account}
+when it negotiated message-tags and account-tag: the lines a
+C{CHATHISTORY} request answers with (L{chatsvc.protocols.irc.chathistory}),
+so a client tells the replay from live messages (ergo does the same).  One
+that negotiated C{draft/chathistory} gets no replay, as the specification
+asks (it asks for what it lacks, and a replay would duplicate it): only the
+NOTICE of what the room keeps.
 """
 
 from __future__ import annotations
@@ -36,6 +42,8 @@ from twisted.python.failure import Failure
 
 from chatsvc.events import Event, utc_time
 from chatsvc.protocols.irc import wire
+from chatsvc.protocols.irc.chathistory import BATCH_TYPE, CHATHISTORY, message_lines
+from chatsvc.protocols.irc.labels import BATCH
 from chatsvc.protocols.irc.render import ACTION, SERVER_TIME
 from chatsvc.store.delivery import history_of
 from chatsvc.store.sqlite import MESSAGE, TOPIC, StoredMessage
@@ -72,6 +80,8 @@ class Replaying(Protocol):
     def _write(self, data: bytes) -> None: ...
 
     def deliver(self, event: Event) -> None: ...
+
+    def next_batch_id(self) -> str: ...
 
 
 class _Hold(list[Event]):
@@ -123,6 +133,35 @@ def replay_lines(room: str, messages: list[StoredMessage], server_time: bool,
     return b"".join(out)
 
 
+def replay_batch(protocol: Replaying, room: str, messages: list[StoredMessage]) -> bytes:
+    """The replay of C{room} as a C{chathistory} batch, for a client with
+    C{batch} and C{server-time} (nothing when there is nothing to replay)."""
+    if not messages:
+        return b""
+    server = protocol.hub.settings.server_name
+    caps = protocol._caps
+    reference = protocol.next_batch_id()
+    batch_tag = wire.tag_section([("batch", reference)])
+    out = [wire.encode(wire.build(server, "BATCH", f"+{reference}", BATCH_TYPE, room))]
+    for message in messages:
+        if message.kind == MESSAGE:
+            lines = message_lines(message, room, caps, server)
+        elif message.kind == TOPIC:
+            # As replay_lines tells it (a server NOTICE: a chathistory batch
+            # holds PRIVMSGs and NOTICEs only), at the time it was set.
+            sender = message.sender if _SENDER.fullmatch(message.sender) else "*"
+            said = (f"{sender} set the topic to: {message.text}" if message.text
+                    else f"{sender} cleared the topic")
+            stamp = wire.tag_section([("time", utc_time(message.time))])
+            lines = [stamp + wire.encode(line) for line in wire.fit(server, "NOTICE", (room,),
+                                                                     said)]
+        else:
+            continue
+        out.extend(wire.add_tags(line, batch_tag) for line in lines)
+    out.append(wire.encode(wire.build(server, "BATCH", f"-{reference}")))
+    return b"".join(out)
+
+
 def tell_what_is_kept(protocol: Replaying) -> None:
     """After the welcome burst: a server NOTICE saying what the server keeps
     (nothing on a server without history)."""
@@ -141,17 +180,20 @@ def replay_on_join(protocol: Replaying, room: Room) -> None:
     server = protocol.hub.settings.server_name
     for line in wire.fit(server, "NOTICE", (protocol._me,), history.keeps(room)):
         protocol._write(wire.encode(line))
-    if not history.replay or room.no_history:
+    if not history.replay or room.no_history or CHATHISTORY in protocol._caps:
         return
     if protocol._held is not None:  # registering, or another replay: not ours to hold
         return
     name = room.name
     server_time = SERVER_TIME in protocol._caps
+    batched = server_time and BATCH in protocol._caps
     hold = _Hold(lambda: _release(protocol, hold))
     protocol._held = hold
     reading = history.replay_of(room, history.replay, REPLAYED)
 
     def read(messages: list[StoredMessage]) -> bytes:
+        if batched:
+            return replay_batch(protocol, name, messages)
         return replay_lines(name, messages, server_time, protocol.hub.clock.seconds(), server)
 
     def failed(failure: Failure) -> bytes:
@@ -182,4 +224,5 @@ def _release(protocol: Replaying, hold: _Hold) -> None:
             return
 
 
-__all__ = ["HOLD_LIMIT", "REPLAYED", "replay_lines", "replay_on_join", "stamp", "tell_what_is_kept"]
+__all__ = ["HOLD_LIMIT", "REPLAYED", "replay_batch", "replay_lines", "replay_on_join", "stamp",
+           "tell_what_is_kept"]
