@@ -249,12 +249,19 @@ _LAST_IN_ROOM = ("SELECT time FROM room_message WHERE room_key = ? "
                  f"AND (private_to IS NULL OR private_to = ?) AND kind = '{MESSAGE}' "
                  "ORDER BY seq DESC LIMIT 1")
 
-# An account's conversations, each with its last message (one index range
-# per side of the pair: the account's own entries, not the table).
-_LOW_SIDE = ("SELECT high_key, MAX(seq) FROM private_message WHERE low_key = ? "
-             "GROUP BY high_key")
-_HIGH_SIDE = ("SELECT low_key, MAX(seq) FROM private_message WHERE high_key = ? "
-              "GROUP BY low_key")
+# An account's conversations, each with its last message, for each side of
+# the pair the account may be: the other sides one index seek each (a
+# skip-scan by hand, as the pruner's _ROOM_KEYS), and each conversation's
+# last message one more; so the cost is the account's conversations, not
+# their messages, nor the table.
+_SIDE = ("WITH RECURSIVE other(k) AS ("
+         "SELECT MIN({theirs}) FROM private_message WHERE {mine} = ? "
+         "UNION ALL SELECT (SELECT MIN({theirs}) FROM private_message "
+         "WHERE {mine} = ? AND {theirs} > k) FROM other WHERE k IS NOT NULL) "
+         "SELECT k, (SELECT MAX(seq) FROM private_message WHERE {mine} = ? AND {theirs} = k) "
+         "FROM other WHERE k IS NOT NULL")
+_LOW_SIDE = _SIDE.format(mine="low_key", theirs="high_key")
+_HIGH_SIDE = _SIDE.format(mine="high_key", theirs="low_key")
 _ONE_PRIVATE = "SELECT time, sender_key, sender, target FROM private_message WHERE seq = ?"
 
 
@@ -279,7 +286,7 @@ def targets(connection: sqlite3.Connection, rooms: Sequence[tuple[str, str, floa
     if account is not None:
         last: dict[str, int] = {}
         for statement in (_LOW_SIDE, _HIGH_SIDE):
-            for other, seq in connection.execute(statement, (account,)):
+            for other, seq in connection.execute(statement, (account,) * 3):
                 last[other] = max(seq, last.get(other, 0))
         for seq in last.values():
             time, sender_key, sender, target = connection.execute(
