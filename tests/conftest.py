@@ -77,3 +77,85 @@ def _no_shared_data_dir(monkeypatch: pytest.MonkeyPatch) -> None:
     parameters = [[*parameter[:2], "none", *parameter[3:]] if parameter[0] == "data-dir"
                   else parameter for parameter in tap.Options.optParameters]
     monkeypatch.setattr(tap.Options, "optParameters", parameters)
+
+
+# -- the store on both backends ---------------------------------------------------
+#
+# The store's suites take the ``backend`` fixture: each of their tests runs on
+# SQLite (in memory, in the fast half) and on PostgreSQL (a real server,
+# started once per session by tests/pg_server.py; integration, as it is a
+# process and a wire).  Each PostgreSQL test gets a schema of its own.
+
+@pytest.fixture(scope="session")
+def postgres_server() -> Any:
+    """A real PostgreSQL server for the session, or a skip saying why not."""
+    import pg_server
+
+    why = pg_server.unavailable()
+    if why is not None:
+        pytest.skip(why)
+    server = pg_server.start()
+    yield server
+    server.stop()
+
+
+class StoreBackend:
+    """Connections to a fresh database of one backend (the one a test runs on).
+
+    L{connect} gives a new connection, migrated, to the same database each
+    time it is called in a test: a restart is a second call.
+    """
+
+    def __init__(self, name: str, server: Any = None) -> None:
+        self.name = name
+        self.server = server
+        self._connections: list[Any] = []
+        self.schema: str | None = None
+        if server is not None:
+            self.schema = server.next_name("t")
+            with server.admin() as admin:
+                admin.execute(f"CREATE SCHEMA {self.schema}")
+
+    @property
+    def url(self) -> str:
+        """The PostgreSQL URL of this test's database (its own schema)."""
+        assert self.server is not None and self.schema is not None
+        return self.server.url(options=f"-csearch_path%3D{self.schema}")
+
+    @property
+    def postgres(self) -> bool:
+        return self.server is not None
+
+    def connect(self, migrated: bool = True) -> Any:
+        import sqlite3
+
+        from chatsvc.store.sqlite import migrate
+
+        if self.server is None:
+            connection: Any = sqlite3.connect(":memory:", check_same_thread=False,
+                                              isolation_level=None)
+        else:
+            from chatsvc.store.postgres import connect
+
+            connection = connect(self.url)
+        self._connections.append(connection)
+        if migrated:
+            migrate(connection)
+        return connection
+
+    def close(self) -> None:
+        for connection in self._connections:
+            connection.close()
+        if self.server is not None:
+            with self.server.admin() as admin:
+                admin.execute(f"DROP SCHEMA {self.schema} CASCADE")
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.integration)])
+def backend(request: pytest.FixtureRequest) -> Any:
+    """The store's backend for this run of the test: SQLite, then PostgreSQL."""
+    server = request.getfixturevalue("postgres_server") if request.param == "postgresql" \
+        else None
+    chosen = StoreBackend(request.param, server)
+    yield chosen
+    chosen.close()

@@ -81,8 +81,9 @@ class Server:
 
 
 @pytest.fixture
-def server() -> Server:
-    return Server()
+def server(backend: Any) -> Server:
+    """The hub over a fresh database of each backend (conftest's fixture)."""
+    return Server(backend.connect())
 
 
 # -- registering and logging in ---------------------------------------------------------

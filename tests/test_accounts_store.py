@@ -10,7 +10,7 @@ import pytest
 
 from chatsvc.accounts import kdf, store
 from chatsvc.events import PrivateMessage
-from chatsvc.store.sqlite import MIGRATIONS, migrate
+from chatsvc.store.sqlite import MIGRATIONS, migrate, schema_version
 
 NOW = 1_700_000_000.0
 
@@ -21,7 +21,11 @@ def cheap_hashes(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(kdf, "N", 2 ** 10)
 
 
-def memory_connection() -> sqlite3.Connection:
+def memory_connection(backend: Any = None) -> sqlite3.Connection:
+    """A migrated connection to a fresh database of C{backend} (conftest's
+    fixture; C{None}: SQLite in memory)."""
+    if backend is not None:
+        return backend.connect()  # type: ignore[no-any-return]
     connection = sqlite3.connect(":memory:", check_same_thread=False, isolation_level=None)
     migrate(connection)
     return connection
@@ -73,17 +77,15 @@ def test_unusable_passwords_are_refused_before_hashing(password: str, why: str) 
 # -- the store ------------------------------------------------------------------------
 
 
-def test_the_accounts_migration_is_appended_and_its_tables_exist() -> None:
-    connection = memory_connection()
-    (version,) = connection.execute("PRAGMA user_version").fetchone()
-    assert version == len(MIGRATIONS)
-    tables = {row[0] for row in connection.execute(
-        "SELECT name FROM sqlite_master WHERE type = 'table'")}
-    assert {"account", "offline_message", "room_message"} <= tables
+def test_the_accounts_migration_is_appended_and_its_tables_exist(backend) -> None:
+    connection = memory_connection(backend)
+    assert schema_version(connection) == len(MIGRATIONS)
+    for table in ("account", "offline_message", "room_message"):  # each there, and empty
+        assert connection.execute(f"SELECT COUNT(*) FROM {table}").fetchone() == (0,)
 
 
-def test_one_account_per_name_whatever_its_case() -> None:
-    connection = memory_connection()
+def test_one_account_per_name_whatever_its_case(backend) -> None:
+    connection = memory_connection(backend)
     assert store.create(connection, "Alice", "h1", NOW)
     assert not store.create(connection, "alice", "h2", NOW)
     account = store.get(connection, "ALICE")
@@ -91,8 +93,8 @@ def test_one_account_per_name_whatever_its_case() -> None:
     assert store.get(connection, "bob") is None
 
 
-def test_sql_metacharacters_are_data() -> None:
-    connection = memory_connection()
+def test_sql_metacharacters_are_data(backend) -> None:
+    connection = memory_connection(backend)
     nasty = "x'); DROP TABLE account; --"
     assert store.create(connection, "bob", nasty, NOW)
     message = PrivateMessage("alice", "bob", nasty + " \" ; DELETE FROM offline_message",
@@ -104,8 +106,8 @@ def test_sql_metacharacters_are_data() -> None:
     assert held.text == message.text
 
 
-def test_messages_are_taken_in_order_and_once() -> None:
-    connection = memory_connection()
+def test_messages_are_taken_in_order_and_once(backend) -> None:
+    connection = memory_connection(backend)
     store.create(connection, "bob", "h", NOW)
     for serial in range(1, 4):
         store.hold(connection, "Bob", PrivateMessage("alice", "bob", f"m{serial}",
@@ -118,8 +120,8 @@ def test_messages_are_taken_in_order_and_once() -> None:
     assert store.load(connection)["bob"].waiting == 0
 
 
-def test_deleting_an_account_deletes_its_waiting_messages() -> None:
-    connection = memory_connection()
+def test_deleting_an_account_deletes_its_waiting_messages(backend) -> None:
+    connection = memory_connection(backend)
     store.create(connection, "bob", "h", NOW)
     store.hold(connection, "bob", PrivateMessage("alice", "bob", "hi", stamp=(NOW, 1)))
     assert store.delete(connection, "BOB")

@@ -63,9 +63,15 @@ class Worker:
             maybeDeferred(function, *args).chainDeferred(done)
 
 
-def memory_store(clock: Any, run: Callable[..., Deferred[Any]] | None = None) -> HistoryStore:
-    connection = sqlite3.connect(":memory:", check_same_thread=False, isolation_level=None)
-    migrate(connection)
+def memory_store(clock: Any, run: Callable[..., Deferred[Any]] | None = None,
+                 backend: Any = None) -> HistoryStore:
+    """A store on a fresh database of C{backend} (conftest's fixture; C{None}:
+    SQLite in memory)."""
+    if backend is None:
+        connection = sqlite3.connect(":memory:", check_same_thread=False, isolation_level=None)
+        migrate(connection)
+    else:
+        connection = backend.connect()
     return HistoryStore(connection, clock, run=run or (lambda f, *a: maybeDeferred(f, *a)))
 
 
@@ -84,9 +90,9 @@ def result_of(deferred: Deferred[Any]) -> Any:
 # -- the store ------------------------------------------------------------------
 
 
-def test_messages_are_written_in_one_batch_after_the_write_delay() -> None:
+def test_messages_are_written_in_one_batch_after_the_write_delay(backend) -> None:
     clock, worker = Clock(), Worker()
-    store = memory_store(clock, worker)
+    store = memory_store(clock, worker, backend=backend)
     for serial in range(1, 4):
         store.record(message("#rust", "alice", f"m{serial}", serial=serial))
     clock.advance(WRITE_DELAY * 0.9)
@@ -99,9 +105,9 @@ def test_messages_are_written_in_one_batch_after_the_write_delay() -> None:
     assert texts == ["m1", "m2", "m3"]
 
 
-def test_a_full_batch_is_written_without_waiting() -> None:
+def test_a_full_batch_is_written_without_waiting(backend) -> None:
     clock, worker = Clock(), Worker()
-    store = memory_store(clock, worker)
+    store = memory_store(clock, worker, backend=backend)
     for serial in range(1, BATCH_LIMIT + 2):
         store.record(message("#rust", "alice", f"m{serial}", serial=serial))
     assert len(worker.queue) == 1  # the first BATCH_LIMIT, at once
@@ -118,11 +124,11 @@ def _read(store: HistoryStore, worker: Worker, room: str, count: int) -> Deferre
     return reading
 
 
-def test_a_read_sees_every_message_recorded_before_it() -> None:
+def test_a_read_sees_every_message_recorded_before_it(backend) -> None:
     """No reactor turn between the message and the read: the read sends the
     pending batch first, so it still sees it (what replay on join relies on)."""
     clock, worker = Clock(), Worker()
-    store = memory_store(clock, worker)
+    store = memory_store(clock, worker, backend=backend)
     store.record(message("#rust", "alice", "just now"))
     reading = store.latest("#rust", 5)
     store.record(message("#rust", "alice", "after the read", serial=2))
@@ -130,8 +136,8 @@ def test_a_read_sees_every_message_recorded_before_it() -> None:
     assert [m.text for m in result_of(reading)] == ["just now"]
 
 
-def test_latest_is_the_last_n_oldest_first_and_per_room_ignoring_case() -> None:
-    store = memory_store(Clock())
+def test_latest_is_the_last_n_oldest_first_and_per_room_ignoring_case(backend) -> None:
+    store = memory_store(Clock(), backend=backend)
     for serial in range(1, 8):
         store.record(message("#Rust" if serial % 2 else "#go", "bob", f"m{serial}",
                              at=NOW + serial, serial=serial))
@@ -141,20 +147,22 @@ def test_latest_is_the_last_n_oldest_first_and_per_room_ignoring_case() -> None:
     assert messages[0].id == message("#Rust", "bob", "", at=NOW + 3, serial=3).id
 
 
-def test_hostile_text_is_stored_and_read_verbatim() -> None:
-    store = memory_store(Clock())
+def test_hostile_text_is_stored_and_read_verbatim(backend) -> None:
+    store = memory_store(Clock(), backend=backend)
     hostile = ["'); DROP TABLE room_message; --", "%_\\' OR 1=1 --", '"quoted" ;',
                "x" * (100 * 1024), "\x00nul\r\nbreak\x1b[31m", "‮ünïcødé 🎉"]
     for serial, text in enumerate(hostile, 1):
         store.record(message("#rust", "robert", text, serial=serial, action=serial == 2))
     stored = result_of(store.latest("#rust", 10))
+    if backend.postgres:  # its text holds no NUL (chatsvc.store.postgres._storable)
+        hostile = [text.replace("\x00", "\ufffd") for text in hostile]
     assert [m.text for m in stored] == hostile
     assert [m.action for m in stored] == [False, True, False, False, False, False]
     assert result_of(store.latest("'; DROP TABLE room_message; --", 5)) == []
 
 
-def test_messages_of_a_closed_room_are_shown_only_in_that_room() -> None:
-    store = memory_store(Clock())
+def test_messages_of_a_closed_room_are_shown_only_in_that_room(backend) -> None:
+    store = memory_store(Clock(), backend=backend)
     store.record(message("#rust", "alice", "open", serial=1))
     store.record(message("#rust", "alice", "closed", serial=2), private_to=100.0)
     assert [m.text for m in result_of(store.latest("#rust", 5, 100.0))] == ["open", "closed"]
@@ -216,10 +224,11 @@ def test_an_unwritable_data_dir_is_refused(tmp_path, monkeypatch) -> None:
 
 
 @pytest_twisted.ensureDeferred
-async def test_real_thread_writes_and_reads(tmp_path) -> None:
+async def test_real_thread_writes_and_reads(tmp_path, backend) -> None:
     from twisted.internet import reactor
 
-    store = HistoryStore.open(str(tmp_path), reactor)
+    store = HistoryStore.open(str(tmp_path), reactor,
+                              backend.url if backend.postgres else "sqlite")
     store.start()
     try:
         store.record(message("#rust", "alice", "on the thread"))
@@ -280,10 +289,10 @@ def test_a_corrupt_data_dir_stops_start_up_with_one_line(tmp_path) -> None:
 class History:
     """A Net whose hub keeps history in memory, on a hand-run worker."""
 
-    def __init__(self, replay: int = 50, **settings: Any) -> None:
+    def __init__(self, replay: int = 50, backend: Any = None, **settings: Any) -> None:
         self.net = Net(**settings)
         self.worker = Worker()
-        self.store = memory_store(self.net.hub.clock, self.worker)
+        self.store = memory_store(self.net.hub.clock, self.worker, backend=backend)
         self.delivery = HistoryDelivery(self.store, replay, self.net.hub.delivery)
         self.net.hub.delivery = self.delivery
 
@@ -299,8 +308,8 @@ class History:
         return user
 
 
-def test_room_messages_are_recorded_and_private_ones_are_not() -> None:
-    history = History()
+def test_room_messages_are_recorded_and_private_ones_are_not(backend) -> None:
+    history = History(backend=backend)
     alice, bob = history.user("alice"), history.user("bob")
     alice.send("hello all", "/me waves", "@bob:psst")
     history.settle()
@@ -312,8 +321,8 @@ def test_room_messages_are_recorded_and_private_ones_are_not() -> None:
     assert "*alice* psst" in bob.read()
 
 
-def test_joining_shows_the_last_messages_between_markers() -> None:
-    history = History(replay=2)
+def test_joining_shows_the_last_messages_between_markers(backend) -> None:
+    history = History(replay=2, backend=backend)
     alice = history.user("alice")
     alice.send("one", "two", "/me waves")
     history.settle()
@@ -326,16 +335,16 @@ def test_joining_shows_the_last_messages_between_markers() -> None:
     assert lines[start - 2].startswith("* you are in #chat with 1 other")
 
 
-def test_an_empty_room_shows_no_history_block() -> None:
-    history = History()
+def test_an_empty_room_shows_no_history_block(backend) -> None:
+    history = History(backend=backend)
     alice = history.user("alice")
     lines = alice.read()
     assert not any(line.startswith(("* history of", "* end of history")) for line in lines)
     assert lines[-1] == "* #chat keeps history"
 
 
-def test_replay_zero_shows_none_on_join_but_history_still_answers() -> None:
-    history = History(replay=0)
+def test_replay_zero_shows_none_on_join_but_history_still_answers(backend) -> None:
+    history = History(replay=0, backend=backend)
     alice = history.user("alice")
     alice.send("kept")
     history.settle()
@@ -349,10 +358,10 @@ def test_replay_zero_shows_none_on_join_but_history_still_answers() -> None:
                           "* end of history"]
 
 
-def test_live_messages_during_the_read_come_after_the_history() -> None:
+def test_live_messages_during_the_read_come_after_the_history(backend) -> None:
     """The read is still on the thread when alice speaks: bob sees the
     history, then her new line, each once, in that order."""
-    history = History()
+    history = History(backend=backend)
     alice = history.user("alice")
     alice.send("before")
     history.settle()
@@ -366,8 +375,8 @@ def test_live_messages_during_the_read_come_after_the_history() -> None:
                     "<alice> during", "* alice nods"]
 
 
-def test_nothing_reaches_the_joiner_before_its_history() -> None:
-    history = History()
+def test_nothing_reaches_the_joiner_before_its_history(backend) -> None:
+    history = History(backend=backend)
     alice = history.user("alice")
     alice.send("before")
     history.settle()
@@ -382,8 +391,8 @@ def test_nothing_reaches_the_joiner_before_its_history() -> None:
                           "* end of history", "<alice> during"]
 
 
-def test_two_joins_in_a_row_keep_each_history_in_its_place() -> None:
-    history = History()
+def test_two_joins_in_a_row_keep_each_history_in_its_place(backend) -> None:
+    history = History(backend=backend)
     alice = history.user("alice")
     alice.send("in chat")
     alice.send("/join #rust", "in rust")
@@ -406,8 +415,8 @@ def test_two_joins_in_a_row_keep_each_history_in_its_place() -> None:
     ]
 
 
-def test_hostile_text_is_replayed_as_text() -> None:
-    history = History()
+def test_hostile_text_is_replayed_as_text(backend) -> None:
+    history = History(backend=backend)
     alice = history.user("alice")
     long = "y" * 3000
     alice.send("'; DROP TABLE room_message; --", long, "a\x1b[31mred\x07bell")
@@ -420,8 +429,8 @@ def test_hostile_text_is_replayed_as_text() -> None:
         "[22:13] <alice> a[31mredbell"]
 
 
-def test_history_command_counts_and_other_rooms() -> None:
-    history = History()
+def test_history_command_counts_and_other_rooms(backend) -> None:
+    history = History(backend=backend)
     alice = history.user("alice")
     for n in range(5):
         alice.send(f"m{n}")
@@ -449,11 +458,11 @@ def test_history_command_counts_and_other_rooms() -> None:
                           "! no such room: #nowhere", "! usage: /history [#room|@name] [N]"]
 
 
-def test_a_new_room_of_the_same_name_never_shows_a_closed_rooms_talk() -> None:
+def test_a_new_room_of_the_same_name_never_shows_a_closed_rooms_talk(backend) -> None:
     """Said in #club while it was invite-only: shown to whoever joins that
     room while it lasts (they were invited), never to whoever makes a new
     #club once it emptied (room modes do not outlive the room)."""
-    history = History()
+    history = History(backend=backend)
     alice, bob = history.user("alice"), history.user("bob")
     alice.send("/join #club", "before the rules", "/mode +i", "members only", "/invite bob")
     history.settle()
@@ -479,8 +488,8 @@ def test_history_on_a_server_without_a_store() -> None:
     assert alice.read() == ["! this server keeps no history"]
 
 
-def test_the_rooms_own_spelling_is_shown_and_times_carry_a_date_when_old() -> None:
-    history = History()
+def test_the_rooms_own_spelling_is_shown_and_times_carry_a_date_when_old(backend) -> None:
+    history = History(backend=backend)
     history.store.record(message("#chat", "old", "last year", at=NOW - 400 * 86400))
     history.settle()
     bob = history.user("bob")
@@ -513,13 +522,13 @@ def test_a_time_without_a_date_is_never_in_the_future() -> None:
     assert parse_history_time(None, "23:59", midnight) == midnight - 11 * 60
 
 
-def test_a_busy_room_stops_holding_and_the_history_follows(monkeypatch) -> None:
+def test_a_busy_room_stops_holding_and_the_history_follows(monkeypatch, backend) -> None:
     """Past HOLD_LIMIT held events the live lines go out; the history comes
     when it is read, still between its markers."""
     from chatsvc.conn import holding
 
     monkeypatch.setattr(holding, "HOLD_LIMIT", 4)  # the replay and three events
-    history = History()
+    history = History(backend=backend)
     alice = history.user("alice")
     alice.send("old")
     history.settle()

@@ -35,15 +35,20 @@ def synchronous(function: Any, *args: Any) -> Any:
 
 
 class Private:
-    """A hub with accounts and history on one in-memory database."""
+    """A hub with accounts and history on one database (C{backend}'s, or
+    SQLite in memory)."""
 
-    def __init__(self, retention: Retention | None = None, **settings: Any) -> None:
+    def __init__(self, retention: Retention | None = None, backend: Any = None,
+                 **settings: Any) -> None:
         self.net = Net(**settings)
         self.hub = self.net.hub
         self.clock = self.net.clock
-        self.connection = sqlite3.connect(":memory:", check_same_thread=False,
-                                          isolation_level=None)
-        migrate(self.connection)
+        if backend is not None:  # conftest's fixture: SQLite in memory, or PostgreSQL
+            self.connection = backend.connect()
+        else:
+            self.connection = sqlite3.connect(":memory:", check_same_thread=False,
+                                              isolation_level=None)
+            migrate(self.connection)
         self.worker = Worker()
         self.store = HistoryStore(self.connection, self.clock, run=self.worker)
         self.delivery = HistoryDelivery(self.store, 50, self.hub.delivery, retention=retention)
@@ -97,8 +102,8 @@ def texts(messages: list[StoredPrivate]) -> list[tuple[str, str, str]]:
 # -- recording ----------------------------------------------------------------------
 
 
-def test_a_message_between_two_accounts_is_kept_with_its_identity() -> None:
-    server = Private()
+def test_a_message_between_two_accounts_is_kept_with_its_identity(backend) -> None:
+    server = Private(backend=backend)
     alice, bob = server.account("alice"), server.account("bob")
     alice.send("@bob:hi bob", "@bob:/me waves")
     bob.send("@alice:hi alice")
@@ -111,8 +116,8 @@ def test_a_message_between_two_accounts_is_kept_with_its_identity() -> None:
     assert server.between("alice", "bob") == stored  # one conversation, either order
 
 
-def test_guests_dms_are_not_kept() -> None:
-    server = Private()
+def test_guests_dms_are_not_kept(backend) -> None:
+    server = Private(backend=backend)
     alice = server.account("alice")
     carol, dave = server.user("carol"), server.user("dave")
     alice.send("@carol:to a guest")
@@ -123,8 +128,8 @@ def test_guests_dms_are_not_kept() -> None:
     assert server.rows() == 0
 
 
-def test_a_guest_recipient_with_echo_is_not_kept_as_a_message_to_oneself() -> None:
-    server = Private()
+def test_a_guest_recipient_with_echo_is_not_kept_as_a_message_to_oneself(backend) -> None:
+    server = Private(backend=backend)
     alice = server.account("alice")
     server.user("carol")
     server.hub.whisper(alice.protocol, "carol", "echoed", echo=True)
@@ -132,8 +137,8 @@ def test_a_guest_recipient_with_echo_is_not_kept_as_a_message_to_oneself() -> No
     assert server.between("alice", "alice") == []
 
 
-def test_an_echoed_message_is_kept_once() -> None:
-    server = Private()
+def test_an_echoed_message_is_kept_once(backend) -> None:
+    server = Private(backend=backend)
     alice, bob = server.account("alice"), server.account("bob")
     server.hub.whisper(alice.protocol, "bob", "echoed", echo=True)
     assert "*alice* echoed" in bob.read() and "*alice* echoed" in alice.read()
@@ -143,8 +148,8 @@ def test_an_echoed_message_is_kept_once() -> None:
     assert texts(server.between("alice", "alice")) == [("alice", "alice", "note to self")]
 
 
-def test_an_offline_message_is_kept_once_when_sent_not_again_when_delivered() -> None:
-    server = Private()
+def test_an_offline_message_is_kept_once_when_sent_not_again_when_delivered(backend) -> None:
+    server = Private(backend=backend)
     alice, bob = server.account("alice"), server.account("bob")
     bob.drop()
     server.settle()
@@ -158,8 +163,8 @@ def test_an_offline_message_is_kept_once_when_sent_not_again_when_delivered() ->
     assert texts(server.between("alice", "bob")) == [("alice", "alice", "while you were out")]
 
 
-def test_a_guest_that_logs_in_later_keeps_only_what_it_said_logged_in() -> None:
-    server = Private()
+def test_a_guest_that_logs_in_later_keeps_only_what_it_said_logged_in(backend) -> None:
+    server = Private(backend=backend)
     bob = server.account("bob")
     server.ask(bob, "/logout")
     server.account("alice")
@@ -169,8 +174,8 @@ def test_a_guest_that_logs_in_later_keeps_only_what_it_said_logged_in() -> None:
     assert texts(server.between("alice", "bob")) == [("bob", "bob", "as bob")]
 
 
-def test_recording_does_not_make_the_send_wait() -> None:
-    server = Private()
+def test_recording_does_not_make_the_send_wait(backend) -> None:
+    server = Private(backend=backend)
     alice, bob = server.account("alice"), server.account("bob")
     alice.send("@bob:now")
     assert bob.read() == ["*alice* now"]  # delivered before anything is written
@@ -181,8 +186,8 @@ def test_recording_does_not_make_the_send_wait() -> None:
     assert server.store.written == 1
 
 
-def test_hostile_text_is_kept_verbatim() -> None:
-    server = Private()
+def test_hostile_text_is_kept_verbatim(backend) -> None:
+    server = Private(backend=backend)
     alice, _ = server.account("alice"), server.account("bob")
     hostile = "'); DROP TABLE private_message; -- \x1b[31m <b>x</b> " + "é" * 100_000
     server.hub.whisper(alice.protocol, "bob", hostile)
@@ -192,9 +197,9 @@ def test_hostile_text_is_kept_verbatim() -> None:
 # -- retention -----------------------------------------------------------------------
 
 
-def test_max_age_prunes_private_messages_too_and_hides_them_at_once() -> None:
+def test_max_age_prunes_private_messages_too_and_hides_them_at_once(backend) -> None:
     retention = Retention(max_age=3600.0, max_rows=1)
-    server = Private(retention=retention)
+    server = Private(retention=retention, backend=backend)
     alice, _ = server.account("alice"), server.account("bob")
     alice.send("@bob:old")
     server.clock.advance(1800)
@@ -221,8 +226,8 @@ def _drive(server: Private, pruner: Pruner) -> bool:
     return finished == [None]
 
 
-def test_nothing_is_pruned_without_an_age() -> None:
-    server = Private(retention=Retention(max_rows=1))
+def test_nothing_is_pruned_without_an_age(backend) -> None:
+    server = Private(retention=Retention(max_rows=1), backend=backend)
     alice, _ = server.account("alice"), server.account("bob")
     alice.send("@bob:one", "@bob:two")
     server.settle()
@@ -240,8 +245,8 @@ def _at(offset: float = 0.0) -> str:
     return history_time(NOW + offset, NOW)
 
 
-def test_history_with_a_name_shows_the_conversation_from_each_side() -> None:
-    server = Private()
+def test_history_with_a_name_shows_the_conversation_from_each_side(backend) -> None:
+    server = Private(backend=backend)
     alice, bob = server.account("alice"), server.account("bob")
     server.ask(alice, "@bob:hi bob")
     server.ask(bob, "@alice:hi alice")
@@ -256,8 +261,8 @@ def test_history_with_a_name_shows_the_conversation_from_each_side() -> None:
         "* end of history"]
 
 
-def test_nobody_else_sees_a_conversation() -> None:
-    server = Private()
+def test_nobody_else_sees_a_conversation(backend) -> None:
+    server = Private(backend=backend)
     alice, _, carol = server.account("alice"), server.account("bob"), server.account("carol")
     server.ask(alice, "@bob:only for bob")
     assert server.ask(carol, "/history @bob") == ["* no private history with bob"]
@@ -266,8 +271,8 @@ def test_nobody_else_sees_a_conversation() -> None:
     assert server.ask(carol, "/history @alice") == ["! log in to see private history"]
 
 
-def test_a_guest_is_refused_clearly() -> None:
-    server = Private()
+def test_a_guest_is_refused_clearly(backend) -> None:
+    server = Private(backend=backend)
     guest = server.user("guest")
     assert server.ask(guest, "/history @bob", "/history bob 3") == [
         "! log in to see private history", "! log in to see private history"]
@@ -275,8 +280,8 @@ def test_a_guest_is_refused_clearly() -> None:
         "! usage: /history [#room|@name] [N]", "! usage: /history [#room|@name] [N]"]
 
 
-def test_private_history_text_is_shown_as_text() -> None:
-    server = Private()
+def test_private_history_text_is_shown_as_text(backend) -> None:
+    server = Private(backend=backend)
     alice, bob = server.account("alice"), server.account("bob")
     server.hub.whisper(alice.protocol, "bob", "evil\r\n* bob is an operator\x1b[2J\x07")
     server.settle()
@@ -289,8 +294,8 @@ def test_private_history_text_is_shown_as_text() -> None:
 # -- reading: the web protocol's history of a name ---------------------------------
 
 
-def test_the_web_history_of_a_name_is_the_private_conversation() -> None:
-    server = Private()
+def test_the_web_history_of_a_name_is_the_private_conversation(backend) -> None:
+    server = Private(backend=backend)
     alice, _ = server.account("alice"), server.account("bob")
     server.ask(alice, "@bob:for bob's eyes", "/logout")
     web = server.net.web_user("guest")
@@ -320,8 +325,8 @@ def test_the_web_history_of_a_name_is_the_private_conversation() -> None:
 # -- privacy: dropping an account, the admin's view ------------------------------------
 
 
-def test_dropping_an_account_deletes_its_conversations() -> None:
-    server = Private()
+def test_dropping_an_account_deletes_its_conversations(backend) -> None:
+    server = Private(backend=backend)
     alice, bob = server.account("alice"), server.account("bob")
     server.account("carol")
     server.ask(alice, "@bob:to bob")

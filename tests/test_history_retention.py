@@ -36,9 +36,14 @@ class StepWorker(Worker):
         return getattr(function, "__name__", "?")
 
 
-def file_store(tmp_path: Any, clock: Clock,
-               run: Callable[..., Deferred[Any]] | None = None) -> HistoryStore:
-    connection = open_database(prepare_directory(str(tmp_path)))
+def file_store(tmp_path: Any, clock: Clock, run: Callable[..., Deferred[Any]] | None = None,
+               backend: Any = None) -> HistoryStore:
+    """A store in C{tmp_path}, or on C{backend}'s database (conftest's fixture)
+    if it is PostgreSQL."""
+    if backend is not None and backend.postgres:
+        connection = backend.connect()
+    else:
+        connection = open_database(prepare_directory(str(tmp_path)))
     return HistoryStore(connection, clock, run=run or (lambda f, *a: maybeDeferred(f, *a)))
 
 
@@ -118,10 +123,11 @@ def test_a_bad_retention_is_one_line(option: str, value: str) -> None:
 # -- pruning -------------------------------------------------------------------------
 
 
-def test_messages_older_than_the_age_go_at_start_and_then_every_interval(tmp_path) -> None:
+def test_messages_older_than_the_age_go_at_start_and_then_every_interval(
+        tmp_path, backend) -> None:
     clock = Clock()
     clock.advance(NOW)
-    store = file_store(tmp_path, clock)
+    store = file_store(tmp_path, clock, backend=backend)
     fill(store, clock, "#rust", [NOW - 40 * DAY, NOW - 31 * DAY, NOW - 29 * DAY, NOW - DAY])
     pruner = Pruner(store, Retention(30 * DAY), clock)
     pruner.start()
@@ -135,10 +141,10 @@ def test_messages_older_than_the_age_go_at_start_and_then_every_interval(tmp_pat
     assert clock.getDelayedCalls() == []
 
 
-def test_each_room_keeps_its_last_rows(tmp_path) -> None:
+def test_each_room_keeps_its_last_rows(tmp_path, backend) -> None:
     clock = Clock()
     clock.advance(NOW)
-    store = file_store(tmp_path, clock)
+    store = file_store(tmp_path, clock, backend=backend)
     for room, count in (("#big", 23), ("#Small", 3), ("#exact", 5)):
         fill(store, clock, room, [NOW] * count)
     pruner = Pruner(store, Retention(None, 5), clock, batch=4)
@@ -150,21 +156,21 @@ def test_each_room_keeps_its_last_rows(tmp_path) -> None:
     pruner.stop()
 
 
-def test_both_limits_together(tmp_path) -> None:
+def test_both_limits_together(tmp_path, backend) -> None:
     clock = Clock()
     clock.advance(NOW)
-    store = file_store(tmp_path, clock)
+    store = file_store(tmp_path, clock, backend=backend)
     fill(store, clock, "#rust", [NOW - 2 * DAY] * 3 + [NOW] * 6)
     Pruner(store, Retention(DAY, 4), clock).start()
     assert texts(store, "#rust") == [f"#rust {n}" for n in range(6, 10)]
 
 
-def test_a_huge_delete_lets_live_writes_through_between_batches(tmp_path) -> None:
+def test_a_huge_delete_lets_live_writes_through_between_batches(tmp_path, backend) -> None:
     """The store's thread runs one bounded delete at a time: a message said
     during a long prune is written after the current batch, not after all."""
     clock, worker = Clock(), StepWorker()
     clock.advance(NOW)
-    store = file_store(tmp_path, clock, worker)
+    store = file_store(tmp_path, clock, worker, backend=backend)
     fill(store, clock, "#rust", [NOW - 10 * DAY] * 25)
     worker.run()
     pruner = Pruner(store, Retention(DAY), clock, batch=10)
@@ -182,10 +188,10 @@ def test_a_huge_delete_lets_live_writes_through_between_batches(tmp_path) -> Non
     assert pruner.deleted == 25
 
 
-def test_a_pass_still_running_is_not_started_again(tmp_path) -> None:
+def test_a_pass_still_running_is_not_started_again(tmp_path, backend) -> None:
     clock, worker = Clock(), StepWorker()
     clock.advance(NOW)
-    store = file_store(tmp_path, clock, worker)
+    store = file_store(tmp_path, clock, worker, backend=backend)
     pruner = Pruner(store, Retention(DAY), clock)
     pruner.start()
     clock.advance(PRUNE_INTERVAL)  # the thread has not answered the first pass yet
@@ -195,9 +201,9 @@ def test_a_pass_still_running_is_not_started_again(tmp_path) -> None:
     assert len(worker.queue) == 1  # the next pass, now that the first is done
 
 
-def test_forever_prunes_nothing_and_schedules_nothing(tmp_path) -> None:
+def test_forever_prunes_nothing_and_schedules_nothing(tmp_path, backend) -> None:
     clock = Clock()
-    store = file_store(tmp_path, clock)
+    store = file_store(tmp_path, clock, backend=backend)
     fill(store, clock, "#rust", [1.0, 2.0])
     Pruner(store, Retention(), clock).start()
     assert clock.getDelayedCalls() == []

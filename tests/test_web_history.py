@@ -21,11 +21,15 @@ from chatsvc.store.sqlite import WRITE_DELAY, HistoryStore, migrate
 class History:
     """A Net whose hub keeps history in memory, on a hand-run worker."""
 
-    def __init__(self, replay: int = 50, **settings: Any) -> None:
+    def __init__(self, replay: int = 50, backend: Any = None, **settings: Any) -> None:
         self.net = Net(**settings)
         self.worker = Worker()
-        connection = sqlite3.connect(":memory:", check_same_thread=False, isolation_level=None)
-        migrate(connection)
+        if backend is not None:  # conftest's fixture: SQLite in memory, or PostgreSQL
+            connection = backend.connect()
+        else:
+            connection = sqlite3.connect(":memory:", check_same_thread=False,
+                                         isolation_level=None)
+            migrate(connection)
         self.store = HistoryStore(connection, self.net.hub.clock, run=self.worker)
         self.net.hub.delivery = HistoryDelivery(self.store, replay, self.net.hub.delivery)
 
@@ -38,8 +42,8 @@ def said(messages: list[dict]) -> list[tuple[str, bool]]:
     return [(m["text"], m.get("history", False)) for m in messages if m["type"] == "message"]
 
 
-def test_registering_replays_the_default_rooms_history_before_live_messages() -> None:
-    history = History(replay=2)
+def test_registering_replays_the_default_rooms_history_before_live_messages(backend) -> None:
+    history = History(replay=2, backend=backend)
     bob = history.net.line_user("bob")
     for text in ("one", "two", "three"):
         bob.send(text)
@@ -61,8 +65,8 @@ def test_registering_replays_the_default_rooms_history_before_live_messages() ->
     assert said(web.read()) == [("after", False)]  # no longer held
 
 
-def test_joining_a_room_replays_its_history_with_the_original_ids_and_times() -> None:
-    history = History()
+def test_joining_a_room_replays_its_history_with_the_original_ids_and_times(backend) -> None:
+    history = History(backend=backend)
     carol = history.net.line_user("carol")
     carol.send("/join #rust")
     carol.send("rust is <b>fun</b>")
@@ -81,8 +85,8 @@ def test_joining_a_room_replays_its_history_with_the_original_ids_and_times() ->
     del live
 
 
-def test_the_history_request_pages_back_by_id() -> None:
-    history = History(replay=0)
+def test_the_history_request_pages_back_by_id(backend) -> None:
+    history = History(replay=0, backend=backend)
     bob = history.net.line_user("bob")
     for n in range(6):
         bob.send(f"m{n}")
@@ -103,8 +107,8 @@ def test_the_history_request_pages_back_by_id() -> None:
     assert [m["text"] for m in older["messages"]] == ["m1", "m2"] and older["ref"] == 2
 
 
-def test_history_refusals() -> None:
-    history = History()
+def test_history_refusals(backend) -> None:
+    history = History(backend=backend)
     carol = history.net.line_user("carol")
     carol.send("/join #secret")
     carol.send("/mode #secret +s")
@@ -134,8 +138,8 @@ def test_history_refusals() -> None:
     assert (error["code"], error["ref"]) == ("no-history", 9)
 
 
-def test_a_failed_read_is_an_error_and_the_output_is_not_held_forever() -> None:
-    history = History()
+def test_a_failed_read_is_an_error_and_the_output_is_not_held_forever(backend) -> None:
+    history = History(backend=backend)
     history.net.line_user("bob")
     web = history.net.web_user()
     web.send(type="register", name="alice")
@@ -147,9 +151,9 @@ def test_a_failed_read_is_an_error_and_the_output_is_not_held_forever() -> None:
     assert web.read() == [{"type": "pong", "ref": "p"}]
 
 
-def test_a_busy_room_stops_holding_and_the_history_follows(monkeypatch) -> None:
+def test_a_busy_room_stops_holding_and_the_history_follows(monkeypatch, backend) -> None:
     monkeypatch.setattr(holding, "HOLD_LIMIT", 3)
-    history = History()
+    history = History(backend=backend)
     bob = history.net.line_user("bob")
     bob.send("old")
     history.settle()
@@ -164,11 +168,11 @@ def test_a_busy_room_stops_holding_and_the_history_follows(monkeypatch) -> None:
     assert said(web.read()) == [("later", False)]
 
 
-def test_a_room_set_plus_x_replays_nothing_to_a_web_user() -> None:
+def test_a_room_set_plus_x_replays_nothing_to_a_web_user(backend) -> None:
     """The web's replay and history request read through the history's
     C{replay_of}, so a room's C{+x} (and C{--history-max-age}) hold here as
     on the line protocol and IRC."""
-    history = History()
+    history = History(backend=backend)
     carol = history.net.line_user("carol")
     carol.send("/join #quiet", "kept", "/mode +x")
     history.settle()

@@ -79,8 +79,9 @@ def create(connection: sqlite3.Connection, name: str, password_hash: str,
            created: float, oper: bool = False) -> bool:
     """Add an account; C{False} if the name (in any case) is taken already."""
     cursor = connection.execute(
-        "INSERT OR IGNORE INTO account (name_key, name, password, oper, created) "
-        "VALUES (?, ?, ?, ?, ?)", (fold(name), name, password_hash, int(oper), created))
+        "INSERT INTO account (name_key, name, password, oper, created) "
+        "VALUES (?, ?, ?, ?, ?) ON CONFLICT (name_key) DO NOTHING",
+        (fold(name), name, password_hash, int(oper), created))
     return cursor.rowcount == 1
 
 

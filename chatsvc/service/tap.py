@@ -290,6 +290,10 @@ class Options(ConfigFileMixin, usage.Options):
         ["data-dir", None, DEFAULT_DATA_DIR,
          "Directory for the room history (an SQLite file, created if need be), "
          "or none to keep nothing on disk (no history)."],
+        ["store", None, "sqlite",
+         "Where the history and accounts are kept: sqlite (a file in --data-dir) or a "
+         "PostgreSQL URL, postgresql://user@host/database (needs the postgres extra; "
+         "--data-dir is then unused). Keep its password in ~/.pgpass, not here."],
         ["history-replay", None, "50",
          "Room messages a user is shown on joining a room (0: none; at most 500). "
          "Needs a --data-dir."],
@@ -411,7 +415,10 @@ class Options(ConfigFileMixin, usage.Options):
         except ValueError as error:
             raise usage.UsageError(f"--web-trusted-proxy: {error}") from None
         self["settings"] = settings
-        self["history"] = None if is_off(self["data-dir"]) else self["data-dir"]
+        self["store"] = _store(self["store"])
+        # --data-dir none keeps nothing, unless --store names a database elsewhere
+        self["history"] = (None if is_off(self["data-dir"]) and self["store"] == "sqlite"
+                           else self["data-dir"])
         self["replay"] = _positive_int(self, "history-replay")
         joins = str(self["history-joins"]).strip().lower()
         if joins not in ("on", "off"):
@@ -701,6 +708,21 @@ def makeService(options: Options) -> IService:
     return root
 
 
+def _store(value: str) -> str:
+    """C{--store}: C{sqlite}, or a PostgreSQL URL (checked, not yet connected)."""
+    from chatsvc.store.postgres import check_url, is_postgres_url
+
+    if value.strip().lower() in ("", "sqlite"):
+        return "sqlite"
+    if not is_postgres_url(value):
+        raise usage.UsageError(f"--store {value!r}: expected sqlite or "
+                               "postgresql://user@host/database")
+    try:
+        return check_url(value)
+    except ValueError as why:
+        raise usage.UsageError(f"--store: {why}") from None
+
+
 def _history(options: Options) -> HistoryDelivery | None:
     """The history delivery over the store in C{--data-dir}, or C{None} for none.
 
@@ -713,10 +735,12 @@ def _history(options: Options) -> HistoryDelivery | None:
         return None
     from twisted.internet import reactor
 
+    where = options.get("store", "sqlite")
     try:
-        store = HistoryStore.open(directory, cast(Any, reactor))
+        store = HistoryStore.open(directory, cast(Any, reactor), where)
     except StoreError as error:
-        raise StartupFailure(f"--data-dir: {error}") from None
+        option = "--data-dir" if where == "sqlite" else "--store"
+        raise StartupFailure(f"{option}: {error}") from None
     return HistoryDelivery(store, options["replay"], retention=options["retention"],
                            joins=options["joins"])
 

@@ -33,7 +33,7 @@ import sqlite3
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar, cast
 
 from twisted.internet.defer import Deferred, fail, succeed
 from twisted.internet.interfaces import IDelayedCall, IReactorTime
@@ -42,6 +42,7 @@ from twisted.python.threadpool import ThreadPool
 
 from chatsvc.events import Joined, Left, PrivateMessage, RoomMessage, TopicChanged
 from chatsvc.hub.names import fold
+from chatsvc.store.postgres import PostgresConnection
 
 if TYPE_CHECKING:
     from chatsvc.store.chathistory import Window
@@ -218,6 +219,8 @@ MESSAGE_KINDS = (MESSAGE,)
 #: What L{HistoryStore.record} keeps: a room message, or a change in the room.
 RoomEvent = RoomMessage | TopicChanged | Joined | Left
 
+_log = Logger()
+
 #: Seconds a recorded message waits for others to share its transaction: the
 #: most a message stays off the disk after it was delivered (plus the
 #: commit), under load.
@@ -314,26 +317,74 @@ def _connect(path: str) -> sqlite3.Connection:
     return connection
 
 
+def schema_version(connection: sqlite3.Connection) -> int:
+    """The version of the schema in C{connection}'s database (0: empty).
+
+    SQLite keeps it in the file's header (C{PRAGMA user_version});
+    PostgreSQL in a table of its own (L{chatsvc.store.postgres}).
+    """
+    postgres = _postgres(connection)
+    if postgres is not None:
+        return postgres.schema_version()
+    (version,) = connection.execute("PRAGMA user_version").fetchone()
+    return int(version)
+
+
+def _postgres(connection: object) -> PostgresConnection | None:
+    return connection if isinstance(connection, PostgresConnection) else None
+
+
 def migrate(connection: sqlite3.Connection) -> int:
     """Run the forward migrations this database lacks; return the version it had.
 
+    Each step is one transaction, on either backend (both roll back a
+    failed table definition).  On PostgreSQL each also holds an advisory
+    lock and reads the version again inside it: two servers starting
+    together on one database run each step once.
+
     Raises L{StoreError} for a database newer than this code.
     """
-    (version,) = connection.execute("PRAGMA user_version").fetchone()
+    version = schema_version(connection)
     if version > SCHEMA_VERSION:
         raise StoreError(f"schema version {version} is newer than this chatsvc's "
                          f"({SCHEMA_VERSION}): run a newer chatsvc, or restore a backup")
-    for step in range(version, SCHEMA_VERSION):
+    postgres = _postgres(connection)
+    current = version
+    while current < SCHEMA_VERSION:
         connection.execute("BEGIN IMMEDIATE")
         try:
-            for statement in MIGRATIONS[step]:
-                connection.execute(statement)
-            connection.execute(f"PRAGMA user_version={step + 1}")
+            if postgres is not None:
+                postgres.lock_schema()
+                current = postgres.locked_schema_version()
+            if current < SCHEMA_VERSION:
+                for statement in MIGRATIONS[current]:
+                    connection.execute(statement)
+                current += 1
+                if postgres is not None:
+                    postgres.set_schema_version(current)
+                else:
+                    connection.execute(f"PRAGMA user_version={current}")
             connection.execute("COMMIT")
         except BaseException:
             connection.execute("ROLLBACK")
             raise
-    return int(version)
+    return version
+
+
+# Every start proves the database writable (a read-only file, a role without
+# INSERT): found now, not at the first message.
+_OPENED = ("INSERT INTO meta (key, value) VALUES ('opened-by', 'chatsvc') "
+           "ON CONFLICT (key) DO UPDATE SET value = excluded.value")
+
+
+def _prove_writable(connection: sqlite3.Connection) -> None:
+    connection.execute("BEGIN IMMEDIATE")
+    try:
+        connection.execute(_OPENED)
+        connection.execute("COMMIT")
+    except BaseException:
+        connection.execute("ROLLBACK")
+        raise
 
 
 def open_database(path: str) -> sqlite3.Connection:
@@ -347,10 +398,7 @@ def open_database(path: str) -> sqlite3.Connection:
         connection = _connect(path)
         try:
             migrate(connection)
-            connection.execute("BEGIN IMMEDIATE")
-            connection.execute("INSERT OR REPLACE INTO meta (key, value) "
-                               "VALUES ('opened-by', 'chatsvc')")
-            connection.execute("COMMIT")
+            _prove_writable(connection)
         except BaseException:
             connection.close()
             raise
@@ -360,6 +408,50 @@ def open_database(path: str) -> sqlite3.Connection:
     except sqlite3.Error as error:
         raise StoreError(f"{path}: {error}") from None
     return connection
+
+
+def open_postgres(url: str) -> sqlite3.Connection:
+    """Connect to the PostgreSQL database at C{url}, migrate it, prove it
+    writable; as L{open_database}, every failure is a L{StoreError} of one
+    line, naming the database with its password masked.
+
+    The connection is typed as sqlite3's: L{PostgresConnection} has the part
+    of its API that every statement of the store is written against.
+    """
+    from chatsvc.store import postgres
+
+    shown = postgres.masked(url)
+    try:
+        connection = postgres.connect(url)
+    except ValueError as error:
+        raise StoreError(str(error)) from None
+    except ImportError:
+        raise StoreError(f"{shown}: PostgreSQL needs psycopg: "
+                         "pip install 'chatsvc[postgres]'") from None
+    except sqlite3.Error as error:
+        raise StoreError(f"{shown}: {error}") from None
+    try:
+        was = migrate(cast(sqlite3.Connection, connection))
+        _prove_writable(cast(sqlite3.Connection, connection))
+    except (StoreError, sqlite3.Error) as error:
+        connection.close()
+        raise StoreError(f"{shown}: {error}") from None
+    _log.info("history and accounts in PostgreSQL at {url} (schema {version}{migrated})",
+              url=shown, version=SCHEMA_VERSION,
+              migrated=f", migrated from {was}" if was != SCHEMA_VERSION else "")
+    return cast(sqlite3.Connection, connection)
+
+
+def open_store(store: str, directory: str) -> sqlite3.Connection:
+    """The store's connection: C{store} is C{--store} (C{sqlite}, the file in
+    data directory C{directory}, or a C{postgresql://} URL)."""
+    from chatsvc.store.postgres import is_postgres_url
+
+    if is_postgres_url(store):
+        return open_postgres(store)
+    if store.strip().lower() not in ("", "sqlite"):
+        raise StoreError(f"{store!r}: expected sqlite or postgresql://user@host/database")
+    return open_database(prepare_directory(directory))
 
 
 def prepare_directory(directory: str) -> str:
@@ -411,11 +503,12 @@ _LATEST_OF = ("SELECT id, room, time, sender, text, action, notice, kind, mask, 
 # from the start of the table (seq order, oldest first) or of one room's index
 # range, so a pass costs the rows it deletes, not the size of the file.
 _DELETE_OLDER = ("DELETE FROM room_message WHERE seq IN (SELECT seq FROM "
-                 "(SELECT seq, time FROM room_message ORDER BY seq LIMIT ?) WHERE time < ?)")
+                 "(SELECT seq, time FROM room_message ORDER BY seq LIMIT ?) AS oldest "
+                 "WHERE time < ?)")
 
 _DELETE_OLDER_PRIVATE = ("DELETE FROM private_message WHERE seq IN (SELECT seq FROM "
                          "(SELECT seq, time FROM private_message ORDER BY seq LIMIT ?) "
-                         "WHERE time < ?)")
+                         "AS oldest WHERE time < ?)")
 
 # The rooms, one index seek each (a skip-scan by hand: SELECT DISTINCT would
 # read the whole index).
@@ -487,10 +580,11 @@ class HistoryStore:
         self.written = 0
 
     @classmethod
-    def open(cls, directory: str, reactor: IReactorTime) -> HistoryStore:
-        """The store in data directory C{directory}: created, migrated, proved
+    def open(cls, directory: str, reactor: IReactorTime, store: str = "sqlite") -> HistoryStore:
+        """The store in data directory C{directory} (or, for a C{store} URL,
+        that PostgreSQL database: L{open_store}): created, migrated, proved
         writable.  Blocking: for start-up, before the reactor runs."""
-        return cls(open_database(prepare_directory(directory)), reactor)
+        return cls(open_store(store, directory), reactor)
 
     # -- the worker thread ----------------------------------------------------
 
@@ -763,4 +857,5 @@ class HistoryStore:
 __all__ = ["BATCH_LIMIT", "DATABASE", "JOIN", "KINDS", "MESSAGE", "MESSAGE_KINDS", "MIGRATIONS",
            "PART", "QUIT", "SCHEMA_VERSION", "TOPIC", "WRITE_DELAY", "HistoryStore", "RoomEvent",
            "StoreError", "StoredMessage", "StoredPrivate", "conversation", "migrate",
-           "open_database", "prepare_directory", "stored_message", "stored_private"]
+           "open_database", "open_postgres", "open_store", "prepare_directory",
+           "schema_version", "stored_message", "stored_private"]

@@ -1,0 +1,300 @@
+"""PostgreSQL as the store's backend: the dialect translation, ``--store``,
+and what only a real server shows (errors, a dropped connection, two servers
+migrating at once, a restart through twistd).
+
+The store's own suites run on both backends through conftest's ``backend``
+fixture; this module tests what is PostgreSQL's alone.  The PostgreSQL tests
+are integration tests (a server process, a wire) and skip with the reason
+where PostgreSQL or psycopg is missing (tests/pg_server.py).
+"""
+
+from __future__ import annotations
+
+import re
+import sqlite3
+import subprocess
+import sys
+import threading
+from pathlib import Path
+from typing import Any
+
+import pytest
+from test_history import NOW, message, result_of
+from twisted.internet.defer import maybeDeferred
+from twisted.internet.task import Clock
+
+from chatsvc.service import tap
+from chatsvc.store import postgres
+from chatsvc.store import sqlite as store_sqlite
+from chatsvc.store.delivery import history_of
+from chatsvc.store.postgres import NotPortable, check_url, masked, translate
+from chatsvc.store.sqlite import (
+    MIGRATIONS,
+    SCHEMA_VERSION,
+    HistoryStore,
+    StoreError,
+    open_postgres,
+    schema_version,
+)
+
+# -- the dialect: SQLite's portable SQL as PostgreSQL reads it -----------------------
+
+
+def test_placeholders_become_psycopgs_and_quoted_text_is_left_alone() -> None:
+    assert translate("SELECT a FROM t WHERE b = ? AND c = ?") == \
+        "SELECT a FROM t WHERE b = %s AND c = %s"
+    # a ? inside quotes is text; every % is doubled (psycopg reads % anywhere)
+    assert translate("SELECT '?', \"odd?name\" FROM t WHERE x LIKE '%a' AND y = ? % 2") == \
+        "SELECT '?', \"odd?name\" FROM t WHERE x LIKE '%%a' AND y = %s %% 2"
+    assert translate("SELECT 'it''s ?' WHERE z = ?") == "SELECT 'it''s ?' WHERE z = %s"
+
+
+def test_the_types_the_two_read_differently_are_translated() -> None:
+    assert translate("CREATE TABLE t (seq INTEGER PRIMARY KEY, n INTEGER NOT NULL, "
+                     "at REAL, name TEXT, real_name TEXT, "
+                     "note TEXT DEFAULT 'INTEGER REAL')") == (
+        "CREATE TABLE t (seq BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY, "
+        "n BIGINT NOT NULL, at DOUBLE PRECISION, name TEXT, real_name TEXT, "
+        "note TEXT DEFAULT 'INTEGER REAL')")
+    assert translate("create table u (id integer primary key autoincrement)") == \
+        "create table u (id BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY)"
+
+
+def test_begin_immediate_is_a_plain_begin() -> None:
+    assert translate("BEGIN IMMEDIATE") == "BEGIN"
+    assert translate("begin exclusive") == "BEGIN"
+    assert translate("BEGIN") == "BEGIN"
+    assert translate("SELECT 'BEGIN IMMEDIATE'") == "SELECT 'BEGIN IMMEDIATE'"
+
+
+@pytest.mark.parametrize("statement", [
+    "PRAGMA user_version",
+    "INSERT OR REPLACE INTO meta (key, value) VALUES (?, ?)",
+    "insert or ignore into account (name_key) values (?)",
+])
+def test_sqlite_only_sql_is_refused_not_guessed(statement: str) -> None:
+    with pytest.raises(NotPortable, match="SQLite-only SQL") as caught:
+        translate(statement)
+    assert isinstance(caught.value, sqlite3.Error)  # what the store's callers catch
+
+
+def test_every_migration_and_store_statement_is_portable() -> None:
+    statements = [statement for step in MIGRATIONS for statement in step]
+    statements += [value for name, value in vars(store_sqlite).items()
+                   if name.startswith("_") and isinstance(value, str) and
+                   value.lstrip().startswith(("SELECT", "INSERT", "DELETE", "WITH", "UPDATE"))]
+    assert len(statements) > 10
+    for statement in statements:
+        translate(statement)  # raises for SQLite-only SQL
+
+
+# -- the URL ---------------------------------------------------------------------------
+
+
+def test_a_password_is_masked_wherever_the_url_is_shown() -> None:
+    assert masked("postgresql://chat:s3cret@db.example:5433/chat?sslmode=require") == \
+        "postgresql://chat:***@db.example:5433/chat?sslmode=require"
+    assert masked("postgresql://chat@db/chat") == "postgresql://chat@db/chat"
+    with pytest.raises(ValueError) as caught:
+        check_url("postgresql://chat:s3cret@db:port/chat")
+    assert "s3cret" not in str(caught.value) and "chat:***@db" in str(caught.value)
+
+
+def parse(*argv: str) -> tap.Options:
+    options = tap.Options()
+    options.parseOptions(["--port", "tcp:0:interface=127.0.0.1", *argv])
+    return options
+
+
+@pytest.mark.parametrize(("value", "why"), [
+    ("mysql://chat@db/chat", "expected sqlite or postgresql://user@host/database"),
+    ("/var/lib/chat", "expected sqlite or postgresql://user@host/database"),
+    ("postgresql://chat@db", "no database name"),
+    ("postgres://chat:pw@db:x/chat", "the port is not a number"),
+])
+def test_a_bad_store_is_one_line(value: str, why: str) -> None:
+    with pytest.raises(tap.StartupFailure) as caught:
+        parse("--store", value)
+    text = str(caught.value.code)
+    assert text.startswith("twistd chat: --store") and why in text
+    assert "\n" not in text and ":pw@" not in text
+
+
+def test_sqlite_is_the_default_store() -> None:
+    assert parse()["store"] == "sqlite"
+    assert parse("--store", "SQLite")["store"] == "sqlite"
+
+
+# -- a real PostgreSQL server ---------------------------------------------------------
+
+pg = pytest.mark.integration
+
+
+def synchronous_store(connection: Any) -> HistoryStore:
+    return HistoryStore(connection, Clock(), run=lambda f, *a: maybeDeferred(f, *a))
+
+
+def fresh_schema(server: Any) -> str:
+    """The URL of a new, empty schema on the test server."""
+    schema = server.next_name("s")
+    with server.admin() as admin:
+        admin.execute(f"CREATE SCHEMA {schema}")
+    return str(server.url(options=f"-csearch_path%3D{schema}"))
+
+
+@pg
+def test_times_keep_their_microseconds(postgres_server: Any) -> None:
+    """REAL is 4 bytes on PostgreSQL: epoch seconds would lose minutes."""
+    store = synchronous_store(open_postgres(fresh_schema(postgres_server)))
+    store.record(message("#rust", "alice", "precise", at=NOW + 0.123456))
+    [stored] = result_of(store.latest("#rust", 1))
+    assert stored.time == NOW + 0.123456
+    store.connection.close()
+
+
+@pg
+def test_a_schema_from_a_newer_chatsvc_is_refused(postgres_server: Any) -> None:
+    url = fresh_schema(postgres_server)
+    connection = open_postgres(url)
+    assert schema_version(connection) == SCHEMA_VERSION
+    connection.execute("UPDATE chatsvc_schema SET version = ?", (SCHEMA_VERSION + 1,))
+    connection.close()
+    with pytest.raises(StoreError, match="newer than this chatsvc") as caught:
+        open_postgres(url)
+    assert str(caught.value).startswith("postgresql://chat@127.0.0.1:")
+
+
+@pg
+def test_two_servers_starting_together_migrate_once(postgres_server: Any) -> None:
+    url = fresh_schema(postgres_server)
+    results: list[Any] = []
+
+    def start() -> None:
+        try:
+            results.append(open_postgres(url))
+        except Exception as error:  # noqa: BLE001 - reported by the assertion below
+            results.append(error)
+
+    threads = [threading.Thread(target=start) for _ in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=60)
+    assert len(results) == 4 and not [r for r in results if isinstance(r, Exception)]
+    assert [schema_version(connection) for connection in results] == [SCHEMA_VERSION] * 4
+    for connection in results:
+        connection.close()
+
+
+@pg
+def test_a_connection_the_server_dropped_is_opened_again(postgres_server: Any) -> None:
+    store = synchronous_store(open_postgres(fresh_schema(postgres_server)))
+    store.record(message("#rust", "alice", "before"))
+    assert [m.text for m in result_of(store.latest("#rust", 5))] == ["before"]
+    raw = store.connection.raw  # type: ignore[attr-defined]
+    with postgres_server.admin() as admin:  # what a server restart does to it
+        admin.execute("SELECT pg_terminate_backend(%s)", (raw.info.backend_pid,))
+    store.record(message("#rust", "alice", "after", serial=2))  # not lost
+    assert [m.text for m in result_of(store.latest("#rust", 5))] == ["before", "after"]
+    store.connection.close()
+
+
+@pg
+def test_the_store_option_keeps_history_in_postgresql(postgres_server: Any) -> None:
+    url = fresh_schema(postgres_server)
+    root = tap.makeService(parse("--store", url, "--data-dir", "none"))
+    history = history_of(root.hub.delivery)  # type: ignore[attr-defined]
+    assert history is not None
+    assert isinstance(history.store.connection, postgres.PostgresConnection)
+    history.store.connection.close()
+
+
+def closed_port() -> int:
+    import socket
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+@pg
+def test_an_unreachable_server_is_one_line() -> None:
+    url = f"postgresql://chat:hunter2@127.0.0.1:{closed_port()}/chat"
+    with pytest.raises(tap.StartupFailure) as caught:
+        tap.makeService(parse("--store", url))
+    text = str(caught.value.code)
+    assert text.startswith(f"twistd chat: --store: {masked(url)}: ")
+    assert "refused" in text and "hunter2" not in text and "\n" not in text
+
+
+@pg
+def test_a_wrong_password_and_a_missing_database_are_one_line(postgres_server: Any) -> None:
+    with postgres_server.admin() as admin:
+        admin.execute("DO $$ BEGIN CREATE ROLE carol LOGIN PASSWORD 'right-password'; "
+                      "EXCEPTION WHEN duplicate_object THEN NULL; END $$")
+    url = f"postgresql://carol:wrong-password@127.0.0.1:{postgres_server.port}/chat"
+    with pytest.raises(tap.StartupFailure) as caught:
+        tap.makeService(parse("--store", url))
+    text = str(caught.value.code)
+    assert "password authentication failed" in text and "\n" not in text
+    assert "wrong-password" not in text and "carol:***@" in text
+    with pytest.raises(tap.StartupFailure) as caught:
+        tap.makeService(parse("--store", postgres_server.url("nosuchdb")))
+    assert 'database "nosuchdb" does not exist' in str(caught.value.code)
+
+
+# -- through a real twistd ---------------------------------------------------------------
+
+
+@pg
+def test_history_and_accounts_survive_a_restart_on_postgresql(tmp_path: Path,
+                                                              postgres_server: Any) -> None:
+    from support import SocketUser, twistd_server
+    from test_history_loopback import HOSTILE, lines_until
+
+    with postgres_server.admin() as admin:
+        database = postgres_server.next_name("e2e")
+        admin.execute(f"CREATE DATABASE {database}")
+    url = postgres_server.url(database)
+    first, second = tmp_path / "first", tmp_path / "second"
+    first.mkdir()
+    second.mkdir()
+    with twistd_server(first, "--store", url) as (port, _):
+        alice, bob = SocketUser(port, "alice"), SocketUser(port, "bob")
+        alice.send("/register sesame-alice")
+        alice.expect("* registered alice")
+        for line in ("hello on postgres", HOSTILE):
+            alice.send(line)
+        bob.expect(f"<alice> {HOSTILE}")
+        bob.send("/history 1")  # answered after the writes before it: committed
+        lines_until(bob, "* end of history")
+        alice.close()
+        bob.close()
+    log = (first / "server.log").read_text()
+    assert f"history and accounts in PostgreSQL at {url}" in log
+    with twistd_server(second, "--store", url) as (port, _):
+        carol = SocketUser(port)
+        carol.send("#carol")
+        lines = lines_until(carol, "* end of history")
+        block = lines[lines.index("* history of #chat (2)"):]
+        assert [re.sub(r"^\[\d\d:\d\d\] ", "", line) for line in block] == [
+            "* history of #chat (2)", "<alice> hello on postgres", f"<alice> {HOSTILE}",
+            "* end of history"]
+        alice = SocketUser(port)
+        alice.send("/login alice sesame-alice")
+        lines_until(alice, "* logged in as alice")
+        carol.close()
+        alice.close()
+    assert not (first / "chatsvc-data").exists()  # nothing in a data directory
+
+
+@pg
+def test_an_unreachable_store_stops_twistd_with_one_line(tmp_path: Path) -> None:
+    url = f"postgresql://chat:hunter2@127.0.0.1:{closed_port()}/chat"
+    result = subprocess.run(
+        [str(Path(sys.executable).parent / "twistd"), "-n", "--pidfile=", "chat",
+         "--port", "tcp:0:interface=127.0.0.1", "--store", url],
+        cwd=tmp_path, capture_output=True, text=True, timeout=60)
+    assert result.returncode == 1
+    [line] = result.stderr.strip().splitlines()
+    assert line.startswith(f"twistd chat: --store: {masked(url)}: ") and "hunter2" not in line
