@@ -228,7 +228,8 @@ def test_an_unreachable_server_is_one_line() -> None:
 
 
 @pg
-def test_a_wrong_password_and_a_missing_database_are_one_line(postgres_server: Any) -> None:
+def test_a_wrong_password_a_missing_database_and_no_rights_are_one_line(
+        postgres_server: Any) -> None:
     with postgres_server.admin() as admin:
         admin.execute("DO $$ BEGIN CREATE ROLE carol LOGIN PASSWORD 'right-password'; "
                       "EXCEPTION WHEN duplicate_object THEN NULL; END $$")
@@ -241,6 +242,14 @@ def test_a_wrong_password_and_a_missing_database_are_one_line(postgres_server: A
     with pytest.raises(tap.StartupFailure) as caught:
         tap.makeService(parse("--store", postgres_server.url("nosuchdb")))
     assert 'database "nosuchdb" does not exist' in str(caught.value.code)
+    # the right password, but no right to create the tables: the server's
+    # message, without the statement and its caret
+    url = f"postgresql://carol:right-password@127.0.0.1:{postgres_server.port}/chat"
+    with pytest.raises(tap.StartupFailure) as caught:
+        tap.makeService(parse("--store", url))
+    text = str(caught.value.code)
+    assert text == "twistd chat: --store: postgresql://carol:***@127.0.0.1:" \
+        f"{postgres_server.port}/chat: permission denied for schema public"
 
 
 # -- through a real twistd ---------------------------------------------------------------
@@ -298,3 +307,31 @@ def test_an_unreachable_store_stops_twistd_with_one_line(tmp_path: Path) -> None
     assert result.returncode == 1
     [line] = result.stderr.strip().splitlines()
     assert line.startswith(f"twistd chat: --store: {masked(url)}: ") and "hunter2" not in line
+
+
+@pg
+def test_the_documented_pg_dump_backup_restores(postgres_server: Any, tmp_path: Path) -> None:
+    """docs/operator/history.rst's pg_dump and pg_restore, on a store's database."""
+    with postgres_server.admin() as admin:
+        source, restored = (postgres_server.next_name("dump"), postgres_server.next_name("back"))
+        admin.execute(f"CREATE DATABASE {source}")
+        admin.execute(f"CREATE DATABASE {restored}")
+    store = synchronous_store(open_postgres(postgres_server.url(source)))
+    store.record(message("#rust", "alice", "kept'); DROP TABLE room_message; --"))
+    store.record(message("#rust", "bob", "and this", serial=2))
+    result_of(store.latest("#rust", 1))  # written
+    store.connection.close()
+    dump = tmp_path / "chatsvc.dump"
+    where = ["--host", str(postgres_server.socket_dir), "--port", str(postgres_server.port),
+             "--username", "chat"]
+    subprocess.run([str(postgres_server.bin / "pg_dump"), *where, "--format=custom",
+                    f"--dbname={source}", f"--file={dump}"], check=True, timeout=60)
+    subprocess.run([str(postgres_server.bin / "pg_restore"), *where, f"--dbname={restored}",
+                    "--no-owner", str(dump)], check=True, timeout=60)
+    again = synchronous_store(open_postgres(postgres_server.url(restored)))
+    assert schema_version(again.connection) == SCHEMA_VERSION
+    assert [m.text for m in result_of(again.latest("#rust", 5))] == [
+        "kept'); DROP TABLE room_message; --", "and this"]
+    again.record(message("#rust", "carol", "after the restore", serial=3))  # seq goes on
+    assert [m.text for m in result_of(again.latest("#rust", 1))] == ["after the restore"]
+    again.connection.close()

@@ -157,7 +157,11 @@ def _as_sqlite(error: Exception, secret: str | None) -> sqlite3.Error:
         if klass.__name__ in _DBAPI_NAMES and klass.__module__.startswith("psycopg"):
             kind = getattr(sqlite3, klass.__name__)
             break
-    return kind(one_line(str(error), secret))
+    # The server's own message, without the statement's text and a caret
+    # under it (LINE 1: ...); a connection failure has only libpq's text.
+    diag = getattr(error, "diag", None)
+    primary = getattr(diag, "message_primary", None) if diag is not None else None
+    return kind(one_line(primary or str(error), secret))
 
 
 def one_line(text: str, secret: str | None = None) -> str:
