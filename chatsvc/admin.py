@@ -12,6 +12,10 @@
     chatsvc-admin [--data-dir DIR] account delete NAME      an account and its messages
     chatsvc-admin [--data-dir DIR] backup PATH              a consistent copy
 
+or C{--store URL} instead of C{--data-dir}, for a server whose C{--store}
+is a PostgreSQL database: the same commands but C{backup} (C{pg_dump} is
+PostgreSQL's).
+
 It reads the same C{--data-dir} as C{twistd chat} (default
 C{./chatsvc-data}) and is safe while the server runs: the database is in
 WAL mode, so readers and SQLite's online backup never block the server's
@@ -33,12 +37,13 @@ import sys
 import time
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
-from typing import Any, TextIO
+from typing import Any, TextIO, cast
 
 from twisted.python import usage
 
 from chatsvc.events import utc_time
 from chatsvc.hub.names import BadName, check_name, fold
+from chatsvc.store import postgres
 from chatsvc.store.sqlite import DATABASE, SCHEMA_VERSION
 
 #: The data directory when C{--data-dir} is not given (as C{twistd chat}'s).
@@ -72,14 +77,18 @@ def database_path(directory: str) -> Path:
     return path
 
 
-def open_checked(directory: str, *, writable: bool = False) -> sqlite3.Connection:
-    """A connection to C{directory}'s database, its schema checked: read-only
-    unless C{writable} (the account commands).
+def open_checked(directory: str, *, writable: bool = False,
+                 store: str = "sqlite") -> sqlite3.Connection:
+    """A connection to C{directory}'s database (or, for a C{store} URL, that
+    PostgreSQL database), its schema checked: read-only unless C{writable}
+    (the account commands).
 
     A writable connection needs the schema this chatsvc-admin knows exactly:
     it never migrates (the server does, at its start), so it never changes a
     schema under a running server of another version.
     """
+    if postgres.is_postgres_url(store):
+        return _open_postgres(store, writable)
     path = database_path(directory)
     mode = "rw" if writable else "ro"
     try:
@@ -89,20 +98,58 @@ def open_checked(directory: str, *, writable: bool = False) -> sqlite3.Connectio
         (version,) = connection.execute("PRAGMA user_version").fetchone()
     except sqlite3.Error as error:
         raise AdminError(f"{path}: {error}") from None
-    if version > SCHEMA_VERSION:
+    message = _schema_problem(version, writable, "--data-dir")
+    if message is not None:
         connection.close()
-        raise AdminError(f"{path}: schema version {version} is newer than this "
-                         f"chatsvc-admin's ({SCHEMA_VERSION}): use a newer chatsvc")
-    if version == 0:
-        connection.close()
-        raise AdminError(f"{path}: not a chatsvc history (no schema): "
-                         "has the server ever started with this --data-dir?")
-    if writable and version < SCHEMA_VERSION:
-        connection.close()
-        raise AdminError(f"{path}: schema version {version} is older than this "
-                         f"chatsvc-admin's ({SCHEMA_VERSION}): start the server of this "
-                         "chatsvc once, which upgrades it")
+        raise AdminError(f"{path}: {message}")
     return connection
+
+
+def _open_postgres(url: str, writable: bool) -> sqlite3.Connection:
+    """L{open_checked} for PostgreSQL: the same checks, the same messages."""
+    shown = postgres.masked(url)
+    try:
+        connection = postgres.connect(url)
+    except ValueError as error:
+        raise AdminError(f"--store: {error}") from None
+    except ImportError:
+        raise AdminError(f"{shown}: PostgreSQL needs psycopg: "
+                         "pip install 'chatsvc[postgres]'") from None
+    except sqlite3.Error as error:
+        raise AdminError(f"{shown}: {error}") from None
+    try:
+        version = connection.peek_schema_version()
+        if not writable:
+            connection.read_only()
+    except sqlite3.Error as error:
+        connection.close()
+        raise AdminError(f"{shown}: {error}") from None
+    message = _schema_problem(version, writable, "--store")
+    if message is not None:
+        connection.close()
+        raise AdminError(f"{shown}: {message}")
+    return cast(sqlite3.Connection, connection)
+
+
+def _schema_problem(version: int, writable: bool, option: str) -> str | None:
+    if version > SCHEMA_VERSION:
+        return (f"schema version {version} is newer than this chatsvc-admin's "
+                f"({SCHEMA_VERSION}): use a newer chatsvc")
+    if version == 0:
+        return (f"not a chatsvc history (no schema): has the server ever started with "
+                f"this {option}?")
+    if writable and version < SCHEMA_VERSION:
+        return (f"schema version {version} is older than this chatsvc-admin's "
+                f"({SCHEMA_VERSION}): start the server of this chatsvc once, which "
+                "upgrades it")
+    return None
+
+
+def _version(connection: sqlite3.Connection) -> int:
+    if isinstance(connection, postgres.PostgresConnection):
+        return connection.peek_schema_version()
+    (version,) = connection.execute("PRAGMA user_version").fetchone()
+    return int(version)
 
 
 def _rows(connection: sqlite3.Connection, sql: str,
@@ -116,23 +163,34 @@ def _rows(connection: sqlite3.Connection, sql: str,
 # -- history export ------------------------------------------------------------------
 
 
+#: Messages an export reads per query.
+EXPORT_PAGE = 1000
+
+
 def export(connection: sqlite3.Connection, room: str, out: TextIO) -> int:
     """Write C{room}'s messages (any case), oldest first, one JSON object a
     line: id, time (RFC 3339, UTC), room, sender, text, action, notice.
 
-    Streams from the room's index: memory stays flat whatever the history.
+    Reads the room's index a page (L{EXPORT_PAGE}) at a time, from the seq
+    the last page ended at: memory stays flat whatever the history, on
+    either database (PostgreSQL's cursors hold a whole result).
     Returns the number written.
     """
-    count = 0
-    for id, name, when, sender, text, action, notice in _rows(
+    count, after = 0, 0
+    while True:
+        page = list(_rows(
             connection,
-            "SELECT id, room, time, sender, text, action, notice FROM room_message "
-            "WHERE room_key = ? AND kind = 'message' ORDER BY seq", (fold(room),)):
-        out.write(json.dumps({"id": id, "time": utc_time(when), "room": name,
-                              "sender": sender, "text": text, "action": bool(action),
-                              "notice": bool(notice)}, ensure_ascii=False) + "\n")
-        count += 1
-    return count
+            "SELECT seq, id, room, time, sender, text, action, notice FROM room_message "
+            "WHERE room_key = ? AND kind = 'message' AND seq > ? ORDER BY seq LIMIT ?",
+            (fold(room), after, EXPORT_PAGE)))
+        for _, id, name, when, sender, text, action, notice in page:
+            out.write(json.dumps({"id": id, "time": utc_time(when), "room": name,
+                                  "sender": sender, "text": text, "action": bool(action),
+                                  "notice": bool(notice)}, ensure_ascii=False) + "\n")
+        count += len(page)
+        if len(page) < EXPORT_PAGE:
+            return count
+        after = page[-1][0]
 
 
 # -- history stats -------------------------------------------------------------------
@@ -149,20 +207,25 @@ def _mib(size: int) -> str:
     return f"{size / (1024 * 1024):.1f} MiB"
 
 
-def stats(connection: sqlite3.Connection, directory: str) -> list[str]:
+def stats(connection: sqlite3.Connection, directory: str,
+          store: str = "sqlite") -> list[str]:
     """What the history holds: totals, then one line per room, busiest first."""
-    path = database_path(directory)
-    (version,) = connection.execute("PRAGMA user_version").fetchone()
+    version = _version(connection)
     rooms = list(_rows(connection,
                        "SELECT room_key, COUNT(*), MIN(time), MAX(time), "
                        "(SELECT room FROM room_message AS last WHERE last.room_key = "
                        "room_message.room_key ORDER BY seq DESC LIMIT 1) "
                        "FROM room_message GROUP BY room_key ORDER BY COUNT(*) DESC, room_key"))
     total = sum(row[1] for row in rooms)
-    wal = _size(path.with_name(path.name + "-wal"))
-    lines = [f"{path}: schema {version}, {_mib(_size(path))}"
-             + (f" (+ {_mib(wal)} write-ahead log)" if wal else ""),
-             f"{total} messages in {len(rooms)} rooms"]
+    if postgres.is_postgres_url(store):
+        [(size,)] = _rows(connection, "SELECT pg_database_size(current_database())")
+        lines = [f"{postgres.masked(store)}: schema {version}, {_mib(int(size))}"]
+    else:
+        path = database_path(directory)
+        wal = _size(path.with_name(path.name + "-wal"))
+        lines = [f"{path}: schema {version}, {_mib(_size(path))}"
+                 + (f" (+ {_mib(wal)} write-ahead log)" if wal else "")]
+    lines.append(f"{total} messages in {len(rooms)} rooms")
     if rooms:
         lines.append(f"oldest {utc_time(min(r[2] for r in rooms))}, "
                      f"newest {utc_time(max(r[3] for r in rooms))}")
@@ -172,7 +235,7 @@ def stats(connection: sqlite3.Connection, directory: str) -> list[str]:
     if version >= 3:  # private messages between accounts: counted, never listed or exported
         [(messages, conversations)] = _rows(
             connection, "SELECT COUNT(*), (SELECT COUNT(*) FROM (SELECT 1 FROM private_message "
-            "GROUP BY low_key, high_key)) FROM private_message")
+            "GROUP BY low_key, high_key) AS pairs) FROM private_message")
         lines.append(f"{messages} private messages in {conversations} conversations "
                      "between accounts")
     return lines
@@ -320,13 +383,15 @@ class AccountOptions(usage.Options):
 
 
 class Options(usage.Options):
-    synopsis = ("chatsvc-admin [--data-dir DIR] (history export '#room' | history stats | "
-                "account create NAME | account list | account oper NAME on|off | "
+    synopsis = ("chatsvc-admin [--data-dir DIR | --store URL] (history export '#room' | "
+                "history stats | account create NAME | account list | account oper NAME on|off | "
                 "account delete NAME | backup PATH)")
     longdesc = ("Look after a chatsvc server's data directory; safe while the server runs. "
                 "See docs/operator/admin.rst.")
     optParameters = [
         ["data-dir", "d", DEFAULT_DATA_DIR, "The server's --data-dir."],
+        ["store", None, "sqlite", "The server's --store: sqlite (the file in --data-dir) "
+         "or its PostgreSQL URL."],
     ]
     subCommands = [
         ["history", None, HistoryOptions, "Export or count the room history."],
@@ -419,7 +484,13 @@ def create_account(connection: sqlite3.Connection, name: str, password: str, *,
 
 def run(options: Options, out: TextIO) -> None:
     """Carry out parsed C{options}; L{AdminError} for what went wrong."""
-    directory = options["data-dir"]
+    directory, store = options["data-dir"], options["store"]
+    if options.subCommand == "backup" and postgres.is_postgres_url(store):
+        raise AdminError("backup: the history is in PostgreSQL: use pg_dump "
+                         "(docs/operator/history.rst)")
+    if not postgres.is_postgres_url(store) and store.strip().lower() not in ("", "sqlite"):
+        raise AdminError(f"--store {store!r}: expected sqlite or "
+                         "postgresql://user@host/database")
     if options.subCommand == "backup":
         path = options.subOptions["path"]
         started = time.monotonic()
@@ -428,20 +499,21 @@ def run(options: Options, out: TextIO) -> None:
                   f"{time.monotonic() - started:.1f} s)\n")
         return
     if options.subCommand == "account":
-        _account(options.subOptions, directory, out)
+        _account(options.subOptions, directory, out, store)
         return
     history = options.subOptions
-    connection = open_checked(directory)
+    connection = open_checked(directory, store=store)
     try:
         if history.subCommand == "export":
             export(connection, history.subOptions["room"], out)
         else:
-            out.write("\n".join(stats(connection, directory)) + "\n")
+            out.write("\n".join(stats(connection, directory, store)) + "\n")
     finally:
         connection.close()
 
 
-def _account(options: AccountOptions, directory: str, out: TextIO) -> None:
+def _account(options: AccountOptions, directory: str, out: TextIO,
+             where: str = "sqlite") -> None:
     """C{account create|list|oper|delete}: the statements of L{chatsvc.accounts.store}.
 
     The server keeps registered names in memory: an C{oper} flag counts from
@@ -453,7 +525,7 @@ def _account(options: AccountOptions, directory: str, out: TextIO) -> None:
     from chatsvc.accounts import store
 
     command, arguments = options.subCommand, options.subOptions
-    connection = open_checked(directory, writable=command != "list")
+    connection = open_checked(directory, writable=command != "list", store=where)
     try:
         if command == "create":
             name = arguments["name"]

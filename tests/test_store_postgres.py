@@ -335,3 +335,83 @@ def test_the_documented_pg_dump_backup_restores(postgres_server: Any, tmp_path: 
     again.record(message("#rust", "carol", "after the restore", serial=3))  # seq goes on
     assert [m.text for m in result_of(again.latest("#rust", 1))] == ["after the restore"]
     again.connection.close()
+
+
+# -- chatsvc-admin --store ----------------------------------------------------------------
+
+
+def test_an_export_reads_page_after_page_in_order(backend: Any, monkeypatch: Any) -> None:
+    import io
+
+    from chatsvc import admin
+
+    monkeypatch.setattr(admin, "EXPORT_PAGE", 3)
+    store = synchronous_store(backend.connect())
+    for serial in range(1, 8):
+        store.record(message("#Rust" if serial != 4 else "#go", "alice", f"m{serial}",
+                             serial=serial))
+    result_of(store.latest("#rust", 1))  # written
+    out = io.StringIO()
+    assert admin.export(store.connection, "#RUST", out) == 6
+    assert [line.split('"text": "')[1].split('"')[0] for line in out.getvalue().splitlines()] \
+        == ["m1", "m2", "m3", "m5", "m6", "m7"]
+
+
+def run_admin(capsys: Any, *argv: str) -> tuple[int, str, str]:
+    from chatsvc import admin
+
+    try:
+        admin.main(list(argv))
+        code = 0
+    except SystemExit as exit:
+        code = int(exit.code or 0)
+    captured = capsys.readouterr()
+    return code, captured.out, captured.err
+
+
+@pg
+def test_the_admin_command_works_on_postgresql(postgres_server: Any, capsys: Any) -> None:
+    from chatsvc.accounts import store as accounts
+
+    url = fresh_schema(postgres_server)
+    store = synchronous_store(open_postgres(url))
+    store.record(message("#rust", "alice", "said'); --"))
+    result_of(store.latest("#rust", 1))
+    accounts.create(store.connection, "Bob", "hash", NOW)
+    store.connection.close()
+
+    code, out, _ = run_admin(capsys, "--store", url, "history", "export", "#rust")
+    assert code == 0 and '"text": "said\'); --"' in out
+    code, out, _ = run_admin(capsys, "--store", url, "history", "stats")
+    lines = out.splitlines()
+    assert code == 0 and lines[0].startswith(f"{url}: schema {SCHEMA_VERSION}, ")
+    assert lines[1] == "1 messages in 1 rooms"
+    assert run_admin(capsys, "--store", url, "account", "oper", "bob", "on")[1] == \
+        "oper bob: done\n"
+    assert run_admin(capsys, "--store", url, "account", "list")[1].startswith("Bob\toper\t")
+    assert run_admin(capsys, "--store", url, "account", "delete", "BOB")[0] == 0
+    assert run_admin(capsys, "--store", url, "account", "list")[1] == ""
+    code, _, err = run_admin(capsys, "--store", url, "backup", "/tmp/never-written")
+    assert code == 1 and "use pg_dump" in err
+
+
+@pg
+def test_the_admin_command_reads_without_writing_and_never_migrates(postgres_server: Any,
+                                                                  capsys: Any) -> None:
+    from chatsvc import admin
+
+    empty = fresh_schema(postgres_server)
+    code, _, err = run_admin(capsys, "--store", empty, "history", "stats")
+    assert code == 1 and "not a chatsvc history (no schema)" in err and "\n" == err[-1:]
+    with postgres_server.admin() as check:  # and it created nothing there
+        assert check.execute("SELECT to_regclass(%s)", (
+            empty.split("%3D")[1] + ".chatsvc_schema",)).fetchone() == (None,)
+    url = fresh_schema(postgres_server)
+    open_postgres(url).close()
+    reading = admin.open_checked("unused", store=url)
+    with pytest.raises(sqlite3.Error, match="read-only transaction"):
+        reading.execute("DELETE FROM room_message")
+    reading.close()
+    code, _, err = run_admin(capsys, "--store", "postgresql://chat:pw@127.0.0.1:1/chat",
+                             "account", "list")
+    assert code == 1 and err.startswith("chatsvc-admin: postgresql://chat:***@127.0.0.1:1/chat: ")

@@ -297,6 +297,16 @@ class PostgresConnection:
             raise
         return version
 
+    def peek_schema_version(self) -> int:
+        """The schema version, changing nothing (0 where chatsvc never ran):
+        for C{chatsvc-admin}, which never migrates."""
+        row = self._raw_execute("SELECT to_regclass(%s)", (_VERSION_TABLE,)).fetchone()
+        return 0 if row[0] is None else self.locked_schema_version()
+
+    def read_only(self) -> None:
+        """Refuse every write on this connection from now on (at the server)."""
+        self._raw_execute("SET SESSION CHARACTERISTICS AS TRANSACTION READ ONLY")
+
     def locked_schema_version(self) -> int:
         row = self._raw_execute(f"SELECT version FROM {_VERSION_TABLE}").fetchone()
         return 0 if row is None else int(row[0])
