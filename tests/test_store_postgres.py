@@ -415,3 +415,24 @@ def test_the_admin_command_reads_without_writing_and_never_migrates(postgres_ser
     code, _, err = run_admin(capsys, "--store", "postgresql://chat:pw@127.0.0.1:1/chat",
                              "account", "list")
     assert code == 1 and err.startswith("chatsvc-admin: postgresql://chat:***@127.0.0.1:1/chat: ")
+
+
+@pg
+def test_a_replay_walks_the_rooms_index_backwards_on_postgresql(postgres_server: Any) -> None:
+    """As tests/test_history_million.py holds SQLite to: no scan, no sort."""
+    connection = open_postgres(fresh_schema(postgres_server))
+    raw = connection.raw  # type: ignore[attr-defined]
+    with raw.cursor() as cursor, cursor.copy(
+            "COPY room_message (id, room_key, room, time, sender, text, action, notice) "
+            "FROM STDIN") as copy:
+        for i in range(50_000):
+            copy.write_row((f"{i:024x}", f"#r{i % 100}", f"#r{i % 100}", NOW + i, "alice",
+                            f"message number {i}", 0, 0))
+    raw.execute("ANALYZE room_message")
+    plan = " | ".join(row[0] for row in connection.execute(
+        "EXPLAIN " + store_sqlite._LATEST, ("#r7", None, 50)))
+    assert "Index Scan Backward using room_message_by_room" in plan, plan
+    assert "Sort" not in plan and "Seq Scan" not in plan, plan
+    messages = result_of(synchronous_store(connection).latest("#r7", 50))
+    assert messages[-1].text == "message number 49907" and len(messages) == 50
+    connection.close()

@@ -1,6 +1,17 @@
 """The history store: room messages (and private messages between accounts)
 in an SQLite file, off the reactor thread.
 
+Or in a PostgreSQL database (C{--store postgresql://...}): the same
+migrations and statements, written once in portable SQL, run there through
+L{chatsvc.store.postgres.PostgresConnection}, which presents the part of
+C{sqlite3.Connection} they use.  Only the connection layer here knows which
+it is (L{open_store}, L{schema_version}, L{migrate}).  A statement written
+here (or in another module, run through L{HistoryStore.call}) uses C{?}
+placeholders, the types INTEGER, TEXT and REAL, C{seq INTEGER PRIMARY KEY}
+for an ordered id, C{INSERT ... ON CONFLICT} rather than C{INSERT OR ...},
+and no PRAGMA or SQLite-only function: tests/conftest.py's C{backend}
+fixture runs a suite on both.
+
 One database file, C{history.sqlite3} in the data directory, in WAL mode (a
 reader never waits for the writer, and a committed transaction survives the
 process being killed).  Its schema is versioned with SQLite's
