@@ -436,3 +436,32 @@ def test_a_replay_walks_the_rooms_index_backwards_on_postgresql(postgres_server:
     messages = result_of(synchronous_store(connection).latest("#r7", 50))
     assert messages[-1].text == "message number 49907" and len(messages) == 50
     connection.close()
+
+
+def test_the_store_bench_runs_on_both(backend: Any, capsys: Any) -> None:
+    """bench/store.py, on a small fill: it measures what it says, and leaves
+    the PostgreSQL database it was given empty again."""
+    from bench import store as bench_store
+
+    bench_store.main(["--rows", "2000", *(["--store", backend.url] if backend.postgres
+                                          else [])])
+    out = capsys.readouterr().out
+    names = ["SQLite", "PostgreSQL"] if backend.postgres else ["SQLite"]
+    assert [line.split(":")[0] for line in out.splitlines() if not line.startswith(" ")] \
+        == names
+    assert out.count("replay of  50: median") == len(names)
+    assert out.count("batch of 500:") == len(names)
+    if backend.postgres:
+        with backend.server.admin() as admin:
+            assert admin.execute("SELECT COUNT(*) FROM information_schema.tables "
+                                 "WHERE table_schema = %s", (backend.schema,)).fetchone() == (0,)
+
+
+def test_without_postgresql_the_tests_skip_saying_why(monkeypatch: Any) -> None:
+    import pg_server
+
+    monkeypatch.setattr(pg_server.glob, "glob", lambda pattern: [])
+    why = pg_server.unavailable()
+    assert why is not None and "apt-get install postgresql" in why
+    monkeypatch.setitem(sys.modules, "psycopg", None)  # as if not installed
+    assert "psycopg is not installed" in str(pg_server.unavailable())
