@@ -465,3 +465,15 @@ def test_without_postgresql_the_tests_skip_saying_why(monkeypatch: Any) -> None:
     assert why is not None and "apt-get install postgresql" in why
     monkeypatch.setitem(sys.modules, "psycopg", None)  # as if not installed
     assert "psycopg is not installed" in str(pg_server.unavailable())
+
+
+def test_an_integer_column_holds_64_bits_on_both(backend: Any) -> None:
+    """SQLite's INTEGER is 64 bits; PostgreSQL's is 32 unless translated."""
+    from chatsvc.accounts import store as accounts
+    from chatsvc.events import PrivateMessage
+
+    connection = backend.connect()
+    accounts.create(connection, "bob", "hash", NOW)
+    accounts.hold(connection, "bob", PrivateMessage("alice", "bob", "big", stamp=(NOW, 2 ** 40)))
+    [held] = accounts.take(connection, "bob")
+    assert held.serial == 2 ** 40
