@@ -9,7 +9,7 @@ handshake (C{hub.certified}); the real handshake is tests/test_accounts_cert_tls
 from __future__ import annotations
 
 import base64
-import sqlite3
+from typing import Any
 
 import pytest
 from support import IRCUser, LineUser, numerics
@@ -30,8 +30,9 @@ def cheap_hashes(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 @pytest.fixture
-def server() -> Server:
-    return Server()
+def server(backend: Any) -> Server:
+    """The hub over a fresh database of each backend (conftest's fixture)."""
+    return Server(backend.connect())
 
 
 def b64(text: str) -> str:
@@ -74,8 +75,8 @@ def test_a_fingerprint_is_64_hex_digits_in_any_case_with_or_without_colons() -> 
         assert normalize(bad) is None
 
 
-def test_the_store_keeps_a_certificate_for_one_account_and_bounds_them() -> None:
-    connection = sqlite3.connect(":memory:", isolation_level=None)
+def test_the_store_keeps_a_certificate_for_one_account_and_bounds_them(backend: Any) -> None:
+    connection = backend.connect(migrated=False)
     assert migrate(connection) == 0  # the version it had: a new database
     for name in ("alice", "bob"):
         connection.execute("INSERT INTO account (name_key, name, password, created) "
