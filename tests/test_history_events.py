@@ -60,8 +60,8 @@ def test_a_database_from_before_kinds_keeps_its_rows_as_messages(tmp_path: Any) 
         (MESSAGE, 1, "waves")]
 
 
-def test_each_kind_round_trips_through_the_store() -> None:
-    store = memory_store(Clock())
+def test_each_kind_round_trips_through_the_store(backend) -> None:
+    store = memory_store(Clock(), backend=backend)
     events = [
         message("#rust", "alice", "hello", serial=1),
         message("#rust", "alice", "waves", serial=2, action=True),
@@ -93,8 +93,8 @@ def test_each_kind_round_trips_through_the_store() -> None:
         TOPIC, TOPIC]
 
 
-def test_a_quit_is_a_row_of_the_room_it_is_recorded_in() -> None:
-    store = memory_store(Clock())
+def test_a_quit_is_a_row_of_the_room_it_is_recorded_in(backend) -> None:
+    store = memory_store(Clock(), backend=backend)
     quit = Left(None, "bob", "bye (for now)", stamp=(NOW, 1))
     store.record_quit(quit, "#Rust")
     stored = result_of(store.latest("#rust", 10, kinds=KINDS))
@@ -115,8 +115,8 @@ def joins_history() -> History:
     return history
 
 
-def test_topic_changes_are_kept_and_joins_are_not_by_default() -> None:
-    history = History()
+def test_topic_changes_are_kept_and_joins_are_not_by_default(backend) -> None:
+    history = History(backend=backend)
     alice = history.user("alice")
     alice.send("/join #rust", "/topic release day")
     bob = history.user("bob")
@@ -158,8 +158,8 @@ def test_a_quit_is_kept_in_each_room_its_user_was_in_with_history_joins() -> Non
     assert [sender for _, sender, _ in rows(history, "#chat")] == ["alice", "alice"]  # not erin
 
 
-def test_without_history_joins_a_quit_is_not_kept() -> None:
-    history = History()
+def test_without_history_joins_a_quit_is_not_kept(backend) -> None:
+    history = History(backend=backend)
     alice = history.user("alice")
     alice.send("/join #rust", "hi")
     history.user("bob").send("/join #rust")
@@ -202,9 +202,9 @@ def test_a_closed_rooms_events_are_shown_only_in_that_room() -> None:
     assert [(m.kind, m.sender) for m in result_of(reading)] == [(JOIN, "alice"), (JOIN, "carol")]
 
 
-def test_retention_deletes_every_kind() -> None:
+def test_retention_deletes_every_kind(backend) -> None:
     clock = Clock()
-    store = memory_store(clock)
+    store = memory_store(clock, backend=backend)
     store.record(TopicChanged("#rust", "alice", "old topic", stamp=(NOW, 1)))
     store.record(Joined("#rust", "bob", stamp=(NOW, 2)))
     store.record(message("#rust", "bob", "new", at=NOW + 100, serial=3))
@@ -237,9 +237,9 @@ def test_the_service_passes_history_joins_on(tmp_path: Any) -> None:
         delivery.store.connection.close()
 
 
-def test_write_delay_still_batches_events_with_messages() -> None:
+def test_write_delay_still_batches_events_with_messages(backend) -> None:
     clock, worker = Clock(), Worker()
-    store = memory_store(clock, worker)
+    store = memory_store(clock, worker, backend=backend)
     store.record(message("#rust", "alice", "hi"))
     store.record(Joined("#rust", "bob", stamp=(NOW, 2)))
     clock.advance(WRITE_DELAY)
@@ -248,13 +248,13 @@ def test_write_delay_still_batches_events_with_messages() -> None:
     assert (store.batches, store.written) == (1, 2)
 
 
-def test_the_admin_export_is_still_only_what_was_said(tmp_path: Any) -> None:
+def test_the_admin_export_is_still_only_what_was_said(tmp_path: Any, backend) -> None:
     import io
 
     from chatsvc.admin import export
 
     connection = open_database(str(tmp_path / "h.sqlite3"))
-    store = memory_store(Clock())
+    store = memory_store(Clock(), backend=backend)
     store.connection = connection
     store.record(message("#rust", "alice", "hello"))
     store.record(TopicChanged("#rust", "alice", "a topic", stamp=(NOW, 2)))
@@ -370,8 +370,8 @@ def test_an_exact_block_carries_each_rows_id_time_and_kind() -> None:
     assert events[4] == Joined("#rust", "bob")
 
 
-def test_an_exact_answer_is_a_block_even_when_empty_or_plus_x() -> None:
-    history = History()
+def test_an_exact_answer_is_a_block_even_when_empty_or_plus_x(backend) -> None:
+    history = History(backend=backend)
     alice = history.user("alice")
     alice.send("/join #rust")
     history.settle()
@@ -541,7 +541,7 @@ def _all(private: Any, room: str) -> list[Any]:
     return result_of(reading)  # type: ignore[no-any-return]
 
 
-def test_forget_needs_an_account_and_the_word(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_forget_needs_an_account_and_the_word(monkeypatch: pytest.MonkeyPatch, backend) -> None:
     from chatsvc.accounts import kdf
 
     monkeypatch.setattr(kdf, "N", 2 ** 10)
@@ -551,7 +551,7 @@ def test_forget_needs_an_account_and_the_word(monkeypatch: pytest.MonkeyPatch) -
     assert private.ask(guest, "/forget") == [
         "! usage: /forget messages (deletes what the room history keeps of your account, "
         "in every room)"]
-    history = History()
+    history = History(backend=backend)
     alice = history.user("alice")
     alice.read()
     history.net.hub.delivery = history.delivery.local  # a server without history
@@ -573,13 +573,13 @@ def test_an_exact_block_leaves_out_a_row_without_an_events_id() -> None:
 
 
 def test_a_block_that_cannot_be_rendered_is_unavailable_and_holds_nothing(
-        monkeypatch: pytest.MonkeyPatch) -> None:
+        monkeypatch: pytest.MonkeyPatch, backend) -> None:
     from chatsvc.protocols.line import protocol as line_protocol
 
     def broken(*args: Any, **kwargs: Any) -> bytes:
         raise ValueError("cannot render")
 
-    history = History()
+    history = History(backend=backend)
     alice = history.user("alice")
     alice.send("hello")
     history.settle()
