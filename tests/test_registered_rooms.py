@@ -32,8 +32,9 @@ def cheap_hashes(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 @pytest.fixture
-def server() -> Server:
-    return Server()
+def server(backend: Any) -> Server:
+    """The hub over a fresh database of each backend (conftest's fixture)."""
+    return Server(backend.connect())
 
 
 def founder_in(server: Server, room: str = "#rust", name: str = "alice") -> LineUser:
