@@ -548,8 +548,7 @@ def test_without_batch_the_replay_is_as_before() -> None:
 
 
 def test_an_empty_replay_is_no_batch() -> None:
-    assert joined(History(), "batch server-time") == [
-        ":chatsvc NOTICE carol :#chat keeps history"]
+    assert joined(History(), "batch server-time") == []
 
 
 # -- stored rows that are not what chatsvc writes --------------------------------

@@ -144,6 +144,22 @@ class Guard:
         if not self.closing:
             self._handle(item)
 
+    def hold_input(self) -> None:
+        """Handle none of the client's lines until L{release_input}: an answer
+        still in progress (an IRC JOIN's history replay) must not be
+        overtaken by the next command's.  They wait in the flood gate."""
+        self._gate.hold()
+
+    @property
+    def input_held(self) -> bool:
+        """Whether L{hold_input} is in force."""
+        return self._gate.holding
+
+    def release_input(self) -> None:
+        """Handle the lines held since L{hold_input}, in order."""
+        if not self.closing:
+            self._gate.release()
+
     def handle_with(self, handle: Callable[[Any], None]) -> None:
         """Hand the client's lines to C{handle} from now on (after the server password).
 

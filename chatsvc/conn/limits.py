@@ -112,6 +112,7 @@ class FloodGate(TokenBucket, Generic[T]):
         self._delayed: list[T] | None = None
         self._timer: IDelayedCall | None = None
         self._shut = False
+        self._holding = False
 
     @property
     def delayed(self) -> int:
@@ -122,9 +123,42 @@ class FloodGate(TokenBucket, Generic[T]):
         """Hand lines to C{handle} from now on, those already waiting included."""
         self._handle = handle
 
+    def hold(self) -> None:
+        """Hand nothing on until L{release}: the lines wait in the queue, in order.
+
+        For an answer that completes later (an IRC JOIN's history replay,
+        read off the reactor): the next command's replies must not overtake
+        it.  Held lines count towards flooding as waiting lines do, with the
+        burst's allowance on top, since they would have been handled at once.
+        """
+        self._holding = True
+
+    @property
+    def holding(self) -> bool:
+        """Whether L{hold} is in force."""
+        return self._holding
+
+    def release(self) -> None:
+        """Hand the lines held since L{hold} on, as tokens allow."""
+        if not self._holding:
+            return
+        self._holding = False
+        if self._delayed and self._timer is None and not self._shut:
+            self._release()
+
     def submit(self, item: T) -> None:
         """Handle C{item} now if a token is free, else queue it (or flood)."""
         if self._shut:
+            return
+        if self._holding:
+            delayed = self._delayed
+            if delayed is None:
+                delayed = self._delayed = []
+            if len(delayed) >= self._max_delayed + self._burst_allowance():
+                self.shut()
+                self._on_flood()
+                return
+            delayed.append(item)
             return
         if not self.enabled:
             self._handle(item)
@@ -159,14 +193,22 @@ class FloodGate(TokenBucket, Generic[T]):
         wait = max(0.0, (1 - self._tokens) / self._rate)
         self._timer = self._clock.callLater(wait, self._release)
 
+    def _burst_allowance(self) -> int:
+        return int(self._burst) if self.enabled else 0
+
     def _release(self) -> None:
         self._timer = None
+        if not self.enabled:  # only held lines wait on an open gate
+            delayed = self._delayed
+            while delayed and not self._holding and not self._shut:
+                self._handle(delayed.pop(0))
+            return
         self._refill()
         delayed = self._delayed
-        while delayed and self._tokens >= 1 and not self._shut:
+        while delayed and self._tokens >= 1 and not self._shut and not self._holding:
             self._tokens -= 1
             self._handle(delayed.pop(0))
-        if delayed and not self._shut:
+        if delayed and not self._shut and not self._holding:
             self._schedule()
 
 

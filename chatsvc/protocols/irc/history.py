@@ -1,10 +1,14 @@
 """Room history for IRC clients (issue 18): what is kept, and the replay after a JOIN.
 
 After the welcome burst (001 to the MOTD) a client is told, in a server
-NOTICE, what the server keeps.  After the JOIN, topic and NAMES burst, it is
-told what the room keeps (C{#rust keeps history for 30 days}) and shown the
-room's last C{--history-replay} messages as PRIVMSGs (NOTICEs, ACTIONs) from
-their original senders, as ergo's autoreplay does:
+NOTICE, what the server keeps.  After the JOIN, topic and NAMES burst of a
+room with messages kept, it is told what the room keeps (C{#rust keeps
+history for 30 days}) and shown the room's last C{--history-replay}
+messages as PRIVMSGs (NOTICEs, ACTIONs) from their original senders, as
+ergo's autoreplay does.  A room whose history is still empty adds nothing
+to the JOIN burst (clients and scripts parse it, and ergo adds nothing
+either): the NOTICE at connection said what every room keeps.  A C{+x}
+room, and any join with no replay to come, gets the NOTICE at once.
 
   - with C{server-time} negotiated, each carries C{@time=} with the time it
     was said;
@@ -16,8 +20,12 @@ until the read is done the events for this client are held (the
 connection's C{_held} list, which L{IRCChatProtocol.deliver} already
 appends to), then written after the replay: so the replay shows what was
 said before the JOIN, the live lines what was said after, neither twice nor
-missing.  In a room so busy that L{HOLD_LIMIT} events arrive during the
-read, the held events go out and the replay follows when it comes.
+missing.  The client's own next commands wait too, in the flood gate
+(L{chatsvc.conn.guard.Guard.hold_input}): their replies (a PONG, a 324)
+come after the replay, in the order the commands were sent, as they would
+from a server that reads its history in memory.  In a room so busy that
+L{HOLD_LIMIT} events arrive during the read, the held events and lines go
+on and the replay follows when it comes.
 
 A client that negotiated C{batch} and C{server-time} gets the replay as a
 C{chathistory} batch (C{BATCH +id chathistory #room}), its messages from
@@ -49,6 +57,7 @@ from chatsvc.store.delivery import history_of
 from chatsvc.store.sqlite import MESSAGE, TOPIC, StoredMessage
 
 if TYPE_CHECKING:
+    from chatsvc.conn.guard import Guard
     from chatsvc.hub.factory import ChatFactory
     from chatsvc.hub.rooms import Room
 
@@ -73,6 +82,7 @@ class Replaying(Protocol):
     hub: ChatFactory
     _held: list[Event] | None
     _caps: frozenset[str]
+    _guard: Guard | None
 
     @property
     def _me(self) -> str: ...
@@ -178,23 +188,34 @@ def replay_on_join(protocol: Replaying, room: Room) -> None:
     if history is None:
         return
     server = protocol.hub.settings.server_name
-    for line in wire.fit(server, "NOTICE", (protocol._me,), history.keeps(room)):
-        protocol._write(wire.encode(line))
-    if not history.replay or room.no_history or CHATHISTORY in protocol._caps:
-        return
-    if protocol._held is not None:  # registering, or another replay: not ours to hold
+
+    def keeps() -> bytes:
+        return b"".join(wire.encode(line) for line in wire.fit(
+            server, "NOTICE", (protocol._me,), history.keeps(room)))
+
+    # No replay to come (+x, --history-replay 0, a draft/chathistory client
+    # that asks for its own, or a hold not ours: registering): say at once.
+    if (not history.replay or room.no_history or CHATHISTORY in protocol._caps
+            or protocol._held is not None):
+        protocol._write(keeps())
         return
     name = room.name
     server_time = SERVER_TIME in protocol._caps
     batched = server_time and BATCH in protocol._caps
     hold = _Hold(lambda: _release(protocol, hold))
     protocol._held = hold
+    guard = protocol._guard
+    if guard is not None:
+        guard.hold_input()
     reading = history.replay_of(room, history.replay, REPLAYED)
 
     def read(messages: list[StoredMessage]) -> bytes:
+        if not messages:  # nothing kept yet: the JOIN burst stays as it is
+            return b""
         if batched:
-            return replay_batch(protocol, name, messages)
-        return replay_lines(name, messages, server_time, protocol.hub.clock.seconds(), server)
+            return keeps() + replay_batch(protocol, name, messages)
+        return keeps() + replay_lines(name, messages, server_time,
+                                      protocol.hub.clock.seconds(), server)
 
     def failed(failure: Failure) -> bytes:
         log.error("history of {room} not read: {why}", room=name,
@@ -222,6 +243,9 @@ def _release(protocol: Replaying, hold: _Hold) -> None:
         if protocol._held is not None:
             protocol._held.extend(events[index + 1:])
             return
+    guard = protocol._guard
+    if guard is not None:
+        guard.release_input()  # the commands sent meanwhile, now in order
 
 
 __all__ = ["HOLD_LIMIT", "REPLAYED", "replay_batch", "replay_lines", "replay_on_join", "stamp",

@@ -397,6 +397,11 @@ class IRCChatProtocol(ChannelCommands, UserCommands, MonitorCommands, BoundedLin
                 self._pong_owed = False
                 guard.received_free(item)
             else:
+                if guard.input_held and item is not None and item is not TOO_LONG and (
+                        item[0] if type(item) is wire.Message else item[0][0]) == "QUIT":
+                    # Leaving: no later reply to keep in order, and a client
+                    # often hangs up right after its QUIT, which must count.
+                    guard.release_input()
                 guard.received(item)
 
     def lineReceived(self, raw: bytes) -> None:
