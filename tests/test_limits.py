@@ -498,3 +498,33 @@ class TestOptions:
             self.parse(*argv)
         text = str(failure.value)
         assert message in text and "\n" not in text
+
+
+@pytest.mark.parametrize("rate", [2.0, 0.0])  # a gate, and none (--flood-rate 0)
+def test_a_held_gate_keeps_the_lines_in_order_until_released(rate: float) -> None:
+    clock = Clock()
+    handled: list[str] = []
+    floods: list[None] = []
+    gate: FloodGate[str] = FloodGate(clock, rate, 10, 5, handled.append,
+                                     lambda: floods.append(None))
+    gate.submit("before")
+    gate.hold()
+    for line in ("JOIN", "MODE", "PING"):
+        gate.submit(line)
+    clock.advance(60)
+    assert handled == ["before"] and gate.holding
+    gate.release()
+    assert handled == ["before", "JOIN", "MODE", "PING"] and not floods
+
+
+def test_a_held_gate_still_counts_a_flood() -> None:
+    clock = Clock()
+    floods: list[None] = []
+    gate: FloodGate[int] = FloodGate(clock, 2, 3, 5, lambda line: None,
+                                     lambda: floods.append(None))
+    gate.hold()
+    for line in range(8):  # the queue (5) plus the burst (3) it would have had
+        gate.submit(line)
+    assert not floods
+    gate.submit(8)
+    assert floods == [None]
