@@ -40,7 +40,11 @@ MAX_MEMORY = 256 * 1024 * 1024
 #: (UTF-8): a longer one is refused before any hashing, so 100 KiB of
 #: "password" costs nothing.  1024 bytes: a passphrase or a generated
 #: token, sent by SASL PLAIN in three 400-byte chunks (irctest sends 592).
+#: L{MIN_PASSWORD} is the default of C{--account-password-min}, which may be
+#: anything from L{MIN_PASSWORD_LOWEST} to L{MIN_PASSWORD_HIGHEST}.
 MIN_PASSWORD = 6
+MIN_PASSWORD_LOWEST = 1
+MIN_PASSWORD_HIGHEST = 64
 MAX_PASSWORD_BYTES = 1024
 
 _PREFIX = "scrypt"
@@ -117,16 +121,21 @@ def dummy_hash() -> str:
     return _dummy[0]
 
 
-def check_password_form(password: str) -> str | None:
-    """Why C{password} cannot be an account's password (too short, too long), or C{None}."""
+def check_password_form(password: str, minimum: int = MIN_PASSWORD) -> str | None:
+    """Why C{password} cannot be an account's password (too short, too long), or C{None}.
+
+    C{minimum} is the fewest characters (the server's C{--account-password-min},
+    which the account rules pass).
+    """
     if len(password.encode("utf-8", "surrogatepass")) > MAX_PASSWORD_BYTES:
         return f"password too long: at most {MAX_PASSWORD_BYTES} bytes"
-    if len(password) < MIN_PASSWORD:
-        return f"password too short: at least {MIN_PASSWORD} characters"
+    if len(password) < minimum:
+        return f"password too short: at least {minimum} characters"
     if any(not c.isprintable() or c.isspace() for c in password):
         return "password must be one word of printable characters"
     return None
 
 
-__all__ = ["MAX_PASSWORD_BYTES", "MIN_PASSWORD", "N", "P", "R",
+__all__ = ["MAX_PASSWORD_BYTES", "MIN_PASSWORD", "MIN_PASSWORD_HIGHEST", "MIN_PASSWORD_LOWEST",
+           "N", "P", "R",
            "check_password_form", "dummy_hash", "hash_password", "needs_rehash", "verify_password"]

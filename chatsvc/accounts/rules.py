@@ -126,6 +126,9 @@ class AccountRules:
 
     @param grace: seconds a user may hold a registered name without being
         logged in to it (C{--account-grace}).
+    @param password_min: the fewest characters a new password may have
+        (C{--account-password-min}): every way of registering or changing a
+        password is checked against it here.
     @param hasher: runs a password hash off the reactor and returns a
         L{Deferred} of its result: the reactor's thread pool by default;
         tests pass a synchronous one.
@@ -134,11 +137,12 @@ class AccountRules:
     log = Logger()
 
     def __init__(self, hub: ChatFactory, store: AccountStore, *, grace: float = DEFAULT_GRACE,
-                 inbox_limit: int = INBOX_LIMIT,
+                 inbox_limit: int = INBOX_LIMIT, password_min: int = kdf.MIN_PASSWORD,
                  hasher: Callable[..., Deferred[Any]] | None = None) -> None:
         self.hub = hub
         self.store = store
         self.grace = grace
+        self.password_min = password_min
         self.inbox_limit = inbox_limit
         #: Certificates one account may hold.
         self.certificate_limit = certfp.LIMIT
@@ -237,7 +241,7 @@ class AccountRules:
             raise AlreadyLoggedIn(participant.record.account)
         if fold(name) in self.known:
             raise AccountExists(self.known[fold(name)].name)
-        why = kdf.check_password_form(password)
+        why = kdf.check_password_form(password, self.password_min)
         if why is not None:
             raise UnusablePassword(why)
         wait = self.registrations.take(participant.host)
@@ -469,7 +473,7 @@ class AccountRules:
         account = participant.record.account
         if account is None:
             raise NotLoggedIn()
-        why = kdf.check_password_form(new)
+        why = kdf.check_password_form(new, self.password_min)
         if why is not None:
             raise UnusablePassword(why)
         self.hub.check_attempt(participant, account)

@@ -22,6 +22,7 @@ from twisted.internet.protocol import ServerFactory
 from twisted.python import usage
 from twisted.python.failure import Failure
 
+from chatsvc.accounts import kdf
 from chatsvc.accounts.rules import AccountRules
 from chatsvc.accounts.store import AccountStore
 from chatsvc.conn.limits import check_fd_limit, check_networks, with_listen_backlog
@@ -310,6 +311,9 @@ class Options(ConfigFileMixin, usage.Options):
          "on: keep joins, parts and quits in the room history too, and replay them (off by "
          "default: they crowd out the messages, and they record who was where when). "
          "Topic changes are always kept."],
+        ["account-password-min", None, str(kdf.MIN_PASSWORD),
+         f"The fewest characters a new account password may have "
+         f"({kdf.MIN_PASSWORD_LOWEST} to {kdf.MIN_PASSWORD_HIGHEST})."],
     ]
 
     def __init__(self) -> None:
@@ -425,6 +429,11 @@ class Options(ConfigFileMixin, usage.Options):
             raise usage.UsageError(f"--history-joins {self['history-joins']!r}: on or off")
         self["joins"] = joins == "on"
         self["grace"] = _positive_number(self, "account-grace")
+        self["password_min"] = _positive_int(self, "account-password-min",
+                                             minimum=kdf.MIN_PASSWORD_LOWEST)
+        if self["password_min"] > kdf.MIN_PASSWORD_HIGHEST:
+            raise usage.UsageError(f"--account-password-min {self['account-password-min']!r}: "
+                                   f"at most {kdf.MIN_PASSWORD_HIGHEST}")
         if self["replay"] > MAX_REPLAY:
             raise usage.UsageError(f"--history-replay {self['history-replay']!r}: "
                                    f"at most {MAX_REPLAY}")
@@ -669,7 +678,8 @@ def makeService(options: Options) -> IService:
     history = _history(options)
     hub = ChatFactory(options["settings"], delivery=history)
     if history is not None:  # accounts live in the same database
-        AccountRules(hub, AccountStore(history.store), grace=options["grace"])
+        AccountRules(hub, AccountStore(history.store), grace=options["grace"],
+                     password_min=options["password_min"])
         RoomRegistry(hub, RoomStore(history.store))  # registered rooms, loaded now
     # Twisted's "Starting factory <chatsvc.hub.factory.ChatFactory object at
     # 0x...>" names a class, not a listener: ChatService logs each listener.
