@@ -53,12 +53,14 @@ from chatsvc.hub.errors import (
     AccountsUnavailable,
     AlreadyLoggedIn,
     BadFingerprint,
+    BadNameError,
     BadPassword,
     CertificateTaken,
     ChatError,
     HashingBusy,
     InboxFull,
     NameRegistered,
+    NameTaken,
     NoCertificate,
     NoSuchCertificate,
     NoSuchUser,
@@ -71,7 +73,7 @@ from chatsvc.hub.errors import (
     UnusablePassword,
     Usage,
 )
-from chatsvc.hub.names import fold
+from chatsvc.hub.names import BadName, check_name, fold
 from chatsvc.hub.participant import Participant, RecordBacked
 from chatsvc.hub.users import User
 
@@ -226,15 +228,29 @@ class AccountRules:
 
     # -- registering -------------------------------------------------------------
 
-    def register(self, participant: Participant, password: str) -> Deferred[str]:
+    def register(self, participant: Participant, password: str,
+                 name: str | None = None) -> Deferred[str]:
         """Make C{participant}'s current name an account with C{password}, and log
         them in to it; the Deferred fires with the name.
+
+        C{name} is for a participant that has no name yet (IRC's C{REGISTER}
+        before connecting, draft/account-registration's C{before-connect}):
+        the nick it asked for, which must be a valid name that nobody holds
+        (L{NameTaken}: no registering a name from under its holder).
 
         Refused at once: with no name, when logged in, for a name that is an
         account, an unusable password, past L{chatsvc.accounts.throttle.REGISTRATIONS}
         from the address, or while a hash is being made for this connection.
         """
-        name = participant.name
+        if participant.name is not None or name is None:
+            name = participant.name
+        else:
+            try:
+                check_name(name)
+            except BadName as bad:
+                raise BadNameError(str(bad)) from None
+            if self.hub.user_named(name) is not None:
+                raise NameTaken(name)
         if name is None:
             raise NotRegistered()
         if participant.record.account is not None:

@@ -60,7 +60,16 @@ from chatsvc.hub.errors import (
 from chatsvc.hub.names import BadName, check_name
 from chatsvc.hub.text import plain, sanitize_ctcp, sanitize_irc
 from chatsvc.hub.users import CTCP, MESSAGE_TAGS, NOTIFY, WALLOPS, User
-from chatsvc.protocols.irc import chanserv, chathistory, isupport, labels, nickserv, sasl, wire
+from chatsvc.protocols.irc import (
+    chanserv,
+    chathistory,
+    isupport,
+    labels,
+    nickserv,
+    register,
+    sasl,
+    wire,
+)
 from chatsvc.protocols.irc.channels import (
     CAP_NOTIFY,
     CAPABILITIES,
@@ -101,7 +110,7 @@ _NO_TAGS: dict[str, str] = {}
 
 # Commands a client may send before it is registered; anything else is 451.
 _BEFORE_REGISTRATION = frozenset({"CAP", "PASS", "NICK", "USER", "QUIT", "PING", "PONG",
-                                  "AUTHENTICATE"})
+                                  "AUTHENTICATE", "REGISTER", "VERIFY"})
 
 
 class IRCServer:
@@ -176,6 +185,10 @@ class IRCChatProtocol(ChannelCommands, UserCommands, MonitorCommands, BoundedLin
     #: CHATHISTORY requests waiting for their turn, the one being read first
     #: (L{chathistory}); made on the first, idle connections carry none.
     _history_requests: deque[Callable[[], Deferred[None]]] | None = None
+    #: The nick last sent before registering, even one refused as in use:
+    #: what C{REGISTER *} before connecting names (irc/register.py).  A
+    #: class default, so that connections that never ask cost nothing.
+    _asked_nick: str | None = None
 
     def __init__(self, server: IRCServer) -> None:
         super().__init__(server.hub.settings.max_line + _TAG_ROOM)
@@ -521,12 +534,14 @@ class IRCChatProtocol(ChannelCommands, UserCommands, MonitorCommands, BoundedLin
             version = int(params[1]) if len(params) > 1 and params[1].isdigit() else 0
             if version >= 302:
                 self._caps = self._caps | {CAP_NOTIFY}
-            self._write_line(self.server.name, "CAP", self._me, "LS",
-                             " ".join(sasl.advertised(self.hub, CAPABILITIES, version)),
+            offer = sasl.advertised(self.hub, register.advertised(self.hub, CAPABILITIES,
+                                                                  version), version)
+            self._write_line(self.server.name, "CAP", self._me, "LS", " ".join(offer),
                              text=True)
         elif sub == "LIST":
             self._write_line(self.server.name, "CAP", self._me, "LIST",
-                             " ".join(cap for cap in (*CAPABILITIES, sasl.SASL)
+                             " ".join(cap for cap in (*CAPABILITIES, sasl.SASL,
+                                                      register.ACCOUNT_REGISTRATION)
                                       if cap in self._caps),
                              text=True)
         elif sub == "REQ":
@@ -536,8 +551,10 @@ class IRCChatProtocol(ChannelCommands, UserCommands, MonitorCommands, BoundedLin
             wanted = set(self._caps)
             for token in request.split():
                 cap = token[1:] if token.startswith("-") else token
-                if cap not in CAPABILITIES and not (cap == sasl.SASL
-                                                    and sasl.offered(self.hub)):
+                if cap not in CAPABILITIES and not (
+                        (cap == sasl.SASL and sasl.offered(self.hub))
+                        or (cap == register.ACCOUNT_REGISTRATION
+                            and register.offered(self.hub))):
                     self._write_line(self.server.name, "CAP", self._me, "NAK", request,
                                      text=True)
                     return
@@ -588,6 +605,7 @@ class IRCChatProtocol(ChannelCommands, UserCommands, MonitorCommands, BoundedLin
         except BadName as why:
             self._reply(rfc.ERR_ERRONEUSNICKNAME, nick, f"Erroneous nickname: {why}")
             return
+        self._asked_nick = nick  # REGISTER before connecting (irc/register.py) names it
         # Before the server password, whether a nick is online is not told:
         # registration checks it once the password is right.
         if self.hub.user_named(nick) is not None and self.hub.is_authenticated(self):
@@ -875,6 +893,8 @@ class IRCChatProtocol(ChannelCommands, UserCommands, MonitorCommands, BoundedLin
         "LUSERS": (0, lambda self, params: self._send_lusers()),
         "AUTHENTICATE": (1, sasl.authenticate),
         "CHATHISTORY": (0, chathistory.command),
+        "REGISTER": (3, register.register),
+        "VERIFY": (2, register.verify),
         **ChannelCommands.CHANNEL_COMMANDS,
         **UserCommands.USER_COMMANDS,
         **MonitorCommands.MONITOR_COMMANDS,
