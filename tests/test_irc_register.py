@@ -3,9 +3,14 @@ after connecting, on the account rules NickServ and the line protocol use."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import Any
+
 import pytest
 from support import IRCUser, Net, numerics
 from test_accounts import Server, memory_connection, synchronous
+from test_accounts_irc import plain
+from twisted.internet.defer import Deferred, maybeDeferred
 
 from chatsvc.accounts import kdf
 from chatsvc.accounts.rules import AccountRules
@@ -192,3 +197,95 @@ def test_with_a_server_password_register_waits_for_the_connection() -> None:
     assert irc.protocol.record.account is None
     assert numerics(irc.ask("PASS letmein", "USER b 0 * :B"))[0] == "001"
     assert numerics(irc.ask("REGISTER * * sesame-2")) == ["900", "REGISTER"]
+
+
+# -- answered in order --------------------------------------------------------------
+
+
+class LaterHasher:
+    """Hashes when told to, as the thread pool would some time later."""
+
+    def __init__(self) -> None:
+        self.queued: list[tuple[Callable[..., Any], tuple[Any, ...], Deferred[Any]]] = []
+
+    def __call__(self, function: Callable[..., Any], *args: Any) -> Deferred[Any]:
+        done: Deferred[Any] = Deferred()
+        self.queued.append((function, args, done))
+        return done
+
+    def run(self) -> None:
+        queued, self.queued = self.queued, []
+        for function, args, done in queued:
+            maybeDeferred(function, *args).chainDeferred(done)
+
+
+def test_the_commands_after_register_wait_for_its_answer() -> None:
+    hasher = LaterHasher()
+    server = Server(hasher=hasher)
+    irc = server.net.irc_user("foo")
+    assert irc.ask("REGISTER * * sesame-2", "PING one", "PING two") == []
+    assert irc.transport.producerState == "paused"  # reading waits too
+    hasher.run()
+    assert irc.read() == [
+        ":chatsvc 900 foo foo!~foo@192.0.2.1 foo :You are now logged in as foo",
+        ":chatsvc REGISTER SUCCESS foo :Account registered; you are logged in",
+        ":chatsvc PONG chatsvc :one",
+        ":chatsvc PONG chatsvc :two"]
+    assert irc.transport.producerState == "producing"
+    assert irc.ask("PING three") == [":chatsvc PONG chatsvc :three"]
+
+
+def test_before_connecting_the_welcome_follows_the_registration() -> None:
+    hasher = LaterHasher()
+    server = Server(hasher=hasher)
+    irc = IRCUser(server.net)
+    assert irc.ask("NICK bar", "REGISTER * * sesame-2", "USER b 0 * :B") == []
+    hasher.run()
+    lines = irc.read()
+    assert numerics(lines)[:3] == ["900", "REGISTER", "001"]
+    assert irc.protocol.name == "bar" and irc.protocol.record.account == "bar"
+
+
+def test_a_refused_register_lets_the_next_commands_through() -> None:
+    hasher = LaterHasher()
+    server = Server(hasher=hasher)
+    irc = server.net.irc_user("foo")
+    assert irc.ask("REGISTER * * sesame-2", "PING one") == []
+    # Meanwhile the account is made elsewhere (another node, the admin command).
+    server.rules.store.create("foo", kdf.hash_password("other-1"), server.clock.seconds())
+    hasher.run()
+    lines = irc.read()
+    assert [fail[:2] for fail in fails(lines)] == [["REGISTER", "ACCOUNT_EXISTS"]]
+    assert lines[-1] == ":chatsvc PONG chatsvc :one"
+    assert irc.protocol.record.account is None
+
+
+def test_a_connection_closed_while_waiting_handles_nothing_more() -> None:
+    hasher = LaterHasher()
+    server = Server(hasher=hasher)
+    irc = server.net.irc_user("foo", channels="")
+    irc.ask("REGISTER * * sesame-2", "JOIN #later")
+    irc.protocol.disconnect("bye")
+    hasher.run()
+    assert server.hub.room_named("#later") is None
+
+
+# -- 900 before your own ACCOUNT line --------------------------------------------------
+
+
+def test_with_account_notify_900_comes_before_your_own_account_line(server: Server) -> None:
+    irc = server.net.irc_user("foo")
+    irc.ask("CAP REQ :account-notify")
+    assert irc.ask("REGISTER * * sesame-2") == [
+        ":chatsvc 900 foo foo!~foo@192.0.2.1 foo :You are now logged in as foo",
+        ":foo!~foo@192.0.2.1 ACCOUNT foo",
+        ":chatsvc REGISTER SUCCESS foo :Account registered; you are logged in"]
+    irc.ask("PRIVMSG NickServ :LOGOUT")
+    lines = irc.ask("AUTHENTICATE PLAIN", "AUTHENTICATE " + plain("foo", "sesame-2"))
+    assert [line.split()[1] for line in lines] == ["+", "900", "ACCOUNT", "903"]
+    lines = irc.ask("PRIVMSG NickServ :LOGOUT", "PRIVMSG NickServ :IDENTIFY sesame-2")
+    assert [line.split()[1] for line in lines if "NOTICE" not in line] == [
+        "ACCOUNT", "901", "900", "ACCOUNT"]
+    # Without the cap, one 900 each time, as before.
+    other = server.net.irc_user("bar")
+    assert numerics(other.ask("REGISTER * * sesame-2")) == ["900", "REGISTER"]

@@ -21,7 +21,7 @@ from __future__ import annotations
 import re
 from collections import deque
 from collections.abc import Callable, Sequence
-from typing import TYPE_CHECKING, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from twisted.internet.defer import Deferred
 from twisted.internet.interfaces import IDelayedCall, IHandshakeListener, IReactorTime
@@ -185,6 +185,9 @@ class IRCChatProtocol(ChannelCommands, UserCommands, MonitorCommands, BoundedLin
     #: CHATHISTORY requests waiting for their turn, the one being read first
     #: (L{chathistory}); made on the first, idle connections carry none.
     _history_requests: deque[Callable[[], Deferred[None]]] | None = None
+    #: While L{answer_in_order} waits, the lines received meanwhile; a
+    #: class default, C{None}, the rest of the time.
+    _waiting: list[wire.Message | wire.Tagged | _TooLong] | None = None
     #: The nick last sent before registering, even one refused as in use:
     #: what C{REGISTER *} before connecting names (irc/register.py).  A
     #: class default, so that connections that never ask cost nothing.
@@ -457,6 +460,9 @@ class IRCChatProtocol(ChannelCommands, UserCommands, MonitorCommands, BoundedLin
         """
         if message is None:
             return
+        if self._waiting is not None:
+            self._waiting.append(message)
+            return
         if message is TOO_LONG:
             self.lineLengthExceeded(b"")
             return
@@ -465,6 +471,39 @@ class IRCChatProtocol(ChannelCommands, UserCommands, MonitorCommands, BoundedLin
             return
         assert type(message) is wire.Message
         self._run(message.command, message.params)
+
+    def answer_in_order(self, pending: Deferred[Any]) -> None:
+        """Handle no more of this client's lines until C{pending} has fired
+        (its callbacks, added before, have answered): a command answered off
+        the reactor (C{REGISTER} hashing a password) is answered before the
+        commands sent after it, as a client reading replies in order expects.
+
+        Reading from the socket pauses meanwhile, so what waits is at most
+        what the flood gate had let through.
+        """
+        if pending.called:
+            return
+        self._waiting = []
+        self._reading("pauseProducing")
+        pending.addBoth(self._answered)
+
+    def _reading(self, method: str) -> None:
+        """Pause or resume reading (TCP and TLS transports are push producers)."""
+        call = getattr(self.transport, method, None)
+        if call is not None:
+            call()
+
+    def _answered(self, result: object) -> object:
+        waiting, self._waiting = self._waiting or [], None
+        if self._closing:
+            return result
+        self._reading("resumeProducing")
+        for index, message in enumerate(waiting):
+            if self._waiting is not None:  # a held line waits again: the rest behind it
+                self._waiting.extend(waiting[index:])
+                break
+            self._handle(message)
+        return result
 
     def _handle_tagged(self, tagged: wire.Tagged) -> None:
         """A line with tags, or not in UTF-8: L{_run} with its tags at hand

@@ -126,6 +126,7 @@ def register(protocol: IRCChatProtocol, params: list[str]) -> None:
                  value if isinstance(value, ChatError) else ChatError("internal error"))
 
     pending.addCallbacks(succeeded, failed)
+    protocol.answer_in_order(pending)
 
 
 def _refused(protocol: IRCChatProtocol, nick: str, password: str, refusal: ChatError) -> None:

@@ -79,10 +79,26 @@ def advertised(hub: ChatFactory, capabilities: tuple[str, ...], version: int) ->
     return [*capabilities, f"{SASL}={','.join(MECHANISMS)}" if version >= 302 else SASL]
 
 
+#: connection -> the account whose 900 went out ahead of its login's
+#: callback (L{logged_in_first}), so that the callback does not repeat it.
+_told: WeakKeyDictionary[IRCChatProtocol, str] = WeakKeyDictionary()
+
+
 def logged_in(protocol: IRCChatProtocol, account: str) -> None:
-    """900: what a client is told once logged in (by SASL or NickServ)."""
+    """900: what a client is told once logged in (by SASL, NickServ or REGISTER)."""
+    if _told.pop(protocol, None) == account:
+        return
     protocol._reply(RPL_LOGGEDIN, protocol.hub.mask_of(protocol), account,
                     f"You are now logged in as {account}")
+
+
+def logged_in_first(protocol: IRCChatProtocol, account: str) -> None:
+    """900 now, ahead of the client's own account-notify C{ACCOUNT} line: the
+    hub tells everyone (the client too) as it logs the client in, before the
+    command that logged in gets its answer, and clients (and irctest) expect
+    900 first.  The command's own L{logged_in} then says nothing more."""
+    logged_in(protocol, account)
+    _told[protocol] = account
 
 
 def authenticate(protocol: IRCChatProtocol, params: list[str]) -> None:
@@ -174,4 +190,4 @@ def _plain(payload: str) -> tuple[str, str] | None:
 
 
 __all__ = ["EXTERNAL", "MECHANISMS", "PLAIN", "SASL", "advertised", "authenticate", "logged_in",
-           "offered"]
+           "logged_in_first", "offered"]

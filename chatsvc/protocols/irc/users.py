@@ -11,7 +11,7 @@ from __future__ import annotations
 import ipaddress
 import time
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any, ClassVar, NamedTuple
+from typing import TYPE_CHECKING, Any, ClassVar, NamedTuple, cast
 
 from twisted.words.protocols import irc as rfc
 
@@ -29,7 +29,7 @@ from chatsvc.hub.names import fold
 from chatsvc.hub.participant import Participant
 from chatsvc.hub.text import plain, sanitize_irc
 from chatsvc.hub.users import SETTABLE_USER_MODES
-from chatsvc.protocols.irc import chanserv, wire
+from chatsvc.protocols.irc import chanserv, sasl, wire
 from chatsvc.protocols.irc.channels import (
     ACCOUNT_NOTIFY,
     CHGHOST,
@@ -288,8 +288,12 @@ class UserCommands(ProtocolPart):
             self._write(notification_bytes(event, CHGHOST, self._caps, _chghost_line))
 
     def _account_changed(self, event: AccountChanged) -> None:
-        """account-notify: we or a room mate logged in or out; rendered once per variant."""
+        """account-notify: we or a room mate logged in or out; rendered once per variant.
+
+        Our own login's 900 goes first (L{sasl.logged_in_first})."""
         if ACCOUNT_NOTIFY in self._caps:
+            if event.account is not None and event.name == self.name:
+                sasl.logged_in_first(cast(Any, self), event.account)
             self._write(notification_bytes(event, ACCOUNT_NOTIFY, self._caps, _account_line))
 
     # -- user modes and server operators ----------------------------------
