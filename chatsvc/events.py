@@ -417,12 +417,14 @@ class ModesChanged(Event):
 
 @event
 class Invited(Event):
-    """C{by} invites the recipient, C{name}, to C{room}."""
+    """C{by} invites the recipient, C{name}, to C{room}; C{account} is the
+    inviter's (IRCv3 account-tag)."""
 
     room: str
     by: str
     name: str
     mask: str = _mask()
+    account: str | None = field(default=None, compare=False, kw_only=True)
 
 
 @event

@@ -289,3 +289,18 @@ def test_with_account_notify_900_comes_before_your_own_account_line(server: Serv
     # Without the cap, one 900 each time, as before.
     other = server.net.irc_user("bar")
     assert numerics(other.ask("REGISTER * * sesame-2")) == ["900", "REGISTER"]
+
+
+# -- account-tag on INVITE -------------------------------------------------------------
+
+
+def test_an_invite_carries_the_inviters_account(server: Server) -> None:
+    inviter = server.net.irc_user("bar", channels="#chan")
+    inviter.ask("REGISTER * * sesame-2")
+    invitee = server.net.irc_user("foo", channels="")
+    invitee.ask("CAP REQ :account-tag")
+    assert inviter.ask("INVITE foo #chan") == [":chatsvc 341 bar foo #chan"]
+    assert invitee.read() == ["@account=bar :bar!~bar@192.0.2.1 INVITE foo #chan"]
+    inviter.ask("PRIVMSG NickServ :LOGOUT")
+    inviter.ask("INVITE foo #chan")
+    assert invitee.read() == [":bar!~bar@192.0.2.1 INVITE foo #chan"]

@@ -855,7 +855,7 @@ class ChatFactory(ServerFactory):
         self._invites.setdefault(invitee, set()).add(room)
         mask, stamp = self.mask_of(inviter), self._stamp()
         self.delivery.to_user(invitee, Invited(room.name, name, invitee.name, mask=mask,
-                                               stamp=stamp))
+                                               stamp=stamp, account=inviter.record.account))
         told = [member for member in room.everyone
                 if member is not inviter and NOTIFY in member.record.capabilities]
         if told:

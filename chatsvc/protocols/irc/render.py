@@ -176,7 +176,7 @@ _WITHOUT_ACCOUNT = {fmt: _FORMATS[(*flags[:4], False)]
 #: The events account-tag marks with their sender's account (C{account}):
 #: what a user says or does that others see as a line from them.
 _ACCOUNT_TAGGED = (RoomMessage, PrivateMessage, TagMessage, Joined, Left, Renamed, Kicked,
-                   TopicChanged, AwayChanged)
+                   TopicChanged, AwayChanged, Invited)
 
 
 def wire_format(caps: frozenset[str]) -> str:
