@@ -232,3 +232,19 @@ def test_without_history_the_welcome_is_as_before() -> None:
     user = Net().irc_user()
     user.send("NICK carol", "USER carol 0 * :Carol")
     assert " 422 " in user.read()[-1]
+
+
+def test_commands_wait_behind_the_replays_of_a_multi_room_join() -> None:
+    # Each room's replay holds the next; the lines sent meanwhile are
+    # handled once the last one is shown, not lost between them.
+    history = History()
+    alice = history.user("alice")
+    alice.send("/join #a", "in a", "/join #b", "in b")
+    history.settle()
+    bob = irc(history, "bob")
+    bob.send("JOIN #a,#b", "PING sync")
+    history.settle()
+    lines = bob.read()
+    assert lines[-1].endswith("PONG chatsvc :sync")
+    assert lines.index(":alice PRIVMSG #b :[22:13] in b") < len(lines) - 1
+    assert not bob.protocol._guard.input_held

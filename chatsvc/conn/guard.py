@@ -146,8 +146,12 @@ class Guard:
 
     def hold_input(self) -> None:
         """Handle none of the client's lines until L{release_input}: an answer
-        still in progress (an IRC JOIN's history replay) must not be
-        overtaken by the next command's.  They wait in the flood gate."""
+        still in progress (an IRC JOIN's history replay, a REGISTER hashing
+        its password) must not be overtaken by the next command's.  They
+        wait in the flood gate, and holds nest; reading from the socket
+        pauses meanwhile, so what waits is at most one read's lines."""
+        if not self._gate.holding:
+            self._reading("pauseProducing")
         self._gate.hold()
 
     @property
@@ -155,10 +159,20 @@ class Guard:
         """Whether L{hold_input} is in force."""
         return self._gate.holding
 
-    def release_input(self) -> None:
-        """Handle the lines held since L{hold_input}, in order."""
-        if not self.closing:
-            self._gate.release()
+    def release_input(self, every: bool = False) -> None:
+        """End one L{hold_input} (C{every}: all); with none left, handle the
+        lines held meanwhile, in order."""
+        if self.closing or not self._gate.holding:
+            return
+        if every or self._gate.holds == 1:
+            self._reading("resumeProducing")  # before the lines: one may hold again
+        self._gate.release(every)
+
+    def _reading(self, method: str) -> None:
+        # TCP and TLS transports are push producers; a test's may not be.
+        call = getattr(self.transport, method, None)
+        if call is not None:
+            call()
 
     def handle_with(self, handle: Callable[[Any], None]) -> None:
         """Hand the client's lines to C{handle} from now on (after the server password).

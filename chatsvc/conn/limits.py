@@ -112,7 +112,7 @@ class FloodGate(TokenBucket, Generic[T]):
         self._delayed: list[T] | None = None
         self._timer: IDelayedCall | None = None
         self._shut = False
-        self._holding = False
+        self._holds = 0
 
     @property
     def delayed(self) -> int:
@@ -124,33 +124,39 @@ class FloodGate(TokenBucket, Generic[T]):
         self._handle = handle
 
     def hold(self) -> None:
-        """Hand nothing on until L{release}: the lines wait in the queue, in order.
+        """Hand nothing on until as many L{release}s: the lines wait in the queue, in order.
 
         For an answer that completes later (an IRC JOIN's history replay,
         read off the reactor): the next command's replies must not overtake
         it.  Held lines count towards flooding as waiting lines do, with the
         burst's allowance on top, since they would have been handled at once.
         """
-        self._holding = True
+        self._holds += 1
+
+    @property
+    def holds(self) -> int:
+        """How many L{hold}s are in force."""
+        return self._holds
 
     @property
     def holding(self) -> bool:
-        """Whether L{hold} is in force."""
-        return self._holding
+        """Whether a L{hold} is in force."""
+        return self._holds > 0
 
-    def release(self) -> None:
-        """Hand the lines held since L{hold} on, as tokens allow."""
-        if not self._holding:
+    def release(self, every: bool = False) -> None:
+        """End one L{hold} (C{every}: all of them); once none is left, hand
+        the lines held on, as tokens allow."""
+        if not self._holds:
             return
-        self._holding = False
-        if self._delayed and self._timer is None and not self._shut:
+        self._holds = 0 if every else self._holds - 1
+        if not self._holds and self._delayed and self._timer is None and not self._shut:
             self._release()
 
     def submit(self, item: T) -> None:
         """Handle C{item} now if a token is free, else queue it (or flood)."""
         if self._shut:
             return
-        if self._holding:
+        if self._holds:
             delayed = self._delayed
             if delayed is None:
                 delayed = self._delayed = []
@@ -200,15 +206,15 @@ class FloodGate(TokenBucket, Generic[T]):
         self._timer = None
         if not self.enabled:  # only held lines wait on an open gate
             delayed = self._delayed
-            while delayed and not self._holding and not self._shut:
+            while delayed and not self._holds and not self._shut:
                 self._handle(delayed.pop(0))
             return
         self._refill()
         delayed = self._delayed
-        while delayed and self._tokens >= 1 and not self._shut and not self._holding:
+        while delayed and self._tokens >= 1 and not self._shut and not self._holds:
             self._tokens -= 1
             self._handle(delayed.pop(0))
-        if delayed and not self._shut and not self._holding:
+        if delayed and not self._shut and not self._holds:
             self._schedule()
 
 

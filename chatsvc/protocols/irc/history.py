@@ -242,10 +242,12 @@ def _release(protocol: Replaying, hold: _Hold) -> None:
         protocol.deliver(event)
         if protocol._held is not None:
             protocol._held.extend(events[index + 1:])
-            return
+            break
     guard = protocol._guard
     if guard is not None:
-        guard.release_input()  # the commands sent meanwhile, now in order
+        # Ours ends; the commands sent meanwhile go on in order, or wait
+        # on behind the replay a held JOIN just started (holds nest).
+        guard.release_input()
 
 
 __all__ = ["HOLD_LIMIT", "REPLAYED", "replay_batch", "replay_lines", "replay_on_join", "stamp",

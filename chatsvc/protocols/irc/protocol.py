@@ -185,9 +185,6 @@ class IRCChatProtocol(ChannelCommands, UserCommands, MonitorCommands, BoundedLin
     #: CHATHISTORY requests waiting for their turn, the one being read first
     #: (L{chathistory}); made on the first, idle connections carry none.
     _history_requests: deque[Callable[[], Deferred[None]]] | None = None
-    #: While L{answer_in_order} waits, the lines received meanwhile; a
-    #: class default, C{None}, the rest of the time.
-    _waiting: list[wire.Message | wire.Tagged | _TooLong] | None = None
     #: The nick last sent before registering, even one refused as in use:
     #: what C{REGISTER *} before connecting names (irc/register.py).  A
     #: class default, so that connections that never ask cost nothing.
@@ -417,7 +414,7 @@ class IRCChatProtocol(ChannelCommands, UserCommands, MonitorCommands, BoundedLin
                         item[0] if type(item) is wire.Message else item[0][0]) == "QUIT":
                     # Leaving: no later reply to keep in order, and a client
                     # often hangs up right after its QUIT, which must count.
-                    guard.release_input()
+                    guard.release_input(every=True)
                 guard.received(item)
 
     def lineReceived(self, raw: bytes) -> None:
@@ -460,9 +457,6 @@ class IRCChatProtocol(ChannelCommands, UserCommands, MonitorCommands, BoundedLin
         """
         if message is None:
             return
-        if self._waiting is not None:
-            self._waiting.append(message)
-            return
         if message is TOO_LONG:
             self.lineLengthExceeded(b"")
             return
@@ -478,32 +472,19 @@ class IRCChatProtocol(ChannelCommands, UserCommands, MonitorCommands, BoundedLin
         the reactor (C{REGISTER} hashing a password) is answered before the
         commands sent after it, as a client reading replies in order expects.
 
-        Reading from the socket pauses meanwhile, so what waits is at most
-        what the flood gate had let through.
+        The lines wait in the flood gate (L{Guard.hold_input}), as they do
+        behind a JOIN's history replay, and count towards flooding there.
         """
-        if pending.called:
+        guard = self._guard
+        if pending.called or guard is None:
             return
-        self._waiting = []
-        self._reading("pauseProducing")
-        pending.addBoth(self._answered)
+        guard.hold_input()
 
-    def _reading(self, method: str) -> None:
-        """Pause or resume reading (TCP and TLS transports are push producers)."""
-        call = getattr(self.transport, method, None)
-        if call is not None:
-            call()
-
-    def _answered(self, result: object) -> object:
-        waiting, self._waiting = self._waiting or [], None
-        if self._closing:
+        def answered(result: object) -> object:
+            guard.release_input()
             return result
-        self._reading("resumeProducing")
-        for index, message in enumerate(waiting):
-            if self._waiting is not None:  # a held line waits again: the rest behind it
-                self._waiting.extend(waiting[index:])
-                break
-            self._handle(message)
-        return result
+
+        pending.addBoth(answered)
 
     def _handle_tagged(self, tagged: wire.Tagged) -> None:
         """A line with tags, or not in UTF-8: L{_run} with its tags at hand
