@@ -20,10 +20,7 @@ from chatsvc.store.sqlite import DATABASE, SCHEMA_VERSION, open_database, prepar
 PASSWORD = "x');DROP/**/TABLE/**/account;--"  # one word: a usable password, and SQL-shaped
 
 
-@pytest.fixture(autouse=True)
-def cheap_hashes(monkeypatch: pytest.MonkeyPatch) -> None:
-    """scrypt at 1/16 of the real memory cost: the same code, faster tests."""
-    monkeypatch.setattr(kdf, "N", 2 ** 10)
+pytestmark = pytest.mark.usefixtures("cheap_hashes")
 
 
 @pytest.fixture

@@ -13,7 +13,6 @@ import pytest
 from twisted.internet.defer import maybeDeferred
 from twisted.internet.task import Clock
 
-from chatsvc.accounts import kdf
 from chatsvc.accounts.rules import AccountRules
 from chatsvc.accounts.store import AccountStore
 from chatsvc.client import ClientError, WrongPassword
@@ -24,10 +23,7 @@ from chatsvc.hub.settings import Settings
 from chatsvc.store.sqlite import HistoryStore, migrate
 from chatsvc.testing import ChatHarness
 
-
-@pytest.fixture(autouse=True)
-def cheap_hashes(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(kdf, "N", 2 ** 10)
+pytestmark = pytest.mark.usefixtures("cheap_hashes")
 
 
 @pytest.fixture

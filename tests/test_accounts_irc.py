@@ -10,12 +10,7 @@ import pytest
 from support import IRCUser, Net, WebUser, numerics
 from test_accounts import Server
 
-from chatsvc.accounts import kdf
-
-
-@pytest.fixture(autouse=True)
-def cheap_hashes(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(kdf, "N", 2 ** 10)
+pytestmark = pytest.mark.usefixtures("cheap_hashes")
 
 
 @pytest.fixture

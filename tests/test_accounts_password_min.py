@@ -5,11 +5,13 @@ rules wherever a new password is chosen (registering, changing it)."""
 from __future__ import annotations
 
 import pytest
-from test_accounts import Server, cheap_hashes  # noqa: F401  (a fixture, used by name)
+from test_accounts import Server
 from test_history import parse
 
 from chatsvc.accounts import kdf
 from chatsvc.service import tap
+
+pytestmark = pytest.mark.usefixtures("cheap_hashes")
 
 
 def test_the_default_is_six_characters() -> None:

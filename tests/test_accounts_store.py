@@ -15,10 +15,7 @@ from chatsvc.store.sqlite import MIGRATIONS, migrate, schema_version
 NOW = 1_700_000_000.0
 
 
-@pytest.fixture(autouse=True)
-def cheap_hashes(monkeypatch: pytest.MonkeyPatch) -> None:
-    """scrypt at 1/16 of the real memory cost: the same code, faster tests."""
-    monkeypatch.setattr(kdf, "N", 2 ** 10)
+pytestmark = pytest.mark.usefixtures("cheap_hashes")
 
 
 def memory_connection(backend: Any = None) -> sqlite3.Connection:

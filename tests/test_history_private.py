@@ -15,17 +15,13 @@ import pytest
 from support import LineUser, Net
 from test_history import NOW, Worker, result_of
 
-from chatsvc.accounts import kdf
 from chatsvc.accounts.rules import AccountRules
 from chatsvc.accounts.store import AccountStore
 from chatsvc.store.delivery import HistoryDelivery
 from chatsvc.store.retention import Pruner, Retention
 from chatsvc.store.sqlite import WRITE_DELAY, HistoryStore, StoredPrivate, migrate
 
-
-@pytest.fixture(autouse=True)
-def cheap_hashes(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(kdf, "N", 2 ** 10)
+pytestmark = pytest.mark.usefixtures("cheap_hashes")
 
 
 def synchronous(function: Any, *args: Any) -> Any:

@@ -19,7 +19,7 @@ from typing import Any
 import pytest
 from support import IRCUser, Net, params_of
 from test_history import NOW, History
-from test_history_private import Private, cheap_hashes  # noqa: F401 (a fixture)
+from test_history_private import Private
 from twisted.internet.defer import fail
 
 from chatsvc.events import utc_time
@@ -27,6 +27,8 @@ from chatsvc.protocols.irc import chathistory
 from chatsvc.store.delivery import HistoryDelivery
 from chatsvc.store.retention import Retention
 from chatsvc.store.sqlite import StoredMessage, StoreError
+
+pytestmark = pytest.mark.usefixtures("cheap_hashes")
 
 CAPS = "batch draft/chathistory message-tags server-time"
 

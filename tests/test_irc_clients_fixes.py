@@ -9,12 +9,7 @@ import pytest
 from support import IRCUser, numerics, params_of
 from test_accounts import Server
 
-from chatsvc.accounts import kdf
-
-
-@pytest.fixture(autouse=True)
-def cheap_hashes(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(kdf, "N", 2 ** 10)
+pytestmark = pytest.mark.usefixtures("cheap_hashes")
 
 
 def test_whois_shows_the_account_of_a_user_logged_in_330() -> None:

@@ -22,9 +22,7 @@ from chatsvc.store.sqlite import HistoryStore
 CAP = "draft/account-registration"
 
 
-@pytest.fixture(autouse=True)
-def cheap_hashes(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(kdf, "N", 2 ** 10)
+pytestmark = pytest.mark.usefixtures("cheap_hashes")
 
 
 @pytest.fixture

@@ -11,13 +11,9 @@ import pytest
 from support import IRCUser, Net
 from test_accounts import Server
 
-from chatsvc.accounts import kdf
 from chatsvc.protocols.irc import render, wire
 
-
-@pytest.fixture(autouse=True)
-def cheap_hashes(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(kdf, "N", 2 ** 10)
+pytestmark = pytest.mark.usefixtures("cheap_hashes")
 
 
 @pytest.fixture

@@ -17,7 +17,6 @@ from support import LineUser
 from test_accounts import Server, memory_connection
 from twisted.internet.defer import Deferred, fail
 
-from chatsvc.accounts import kdf
 from chatsvc.hub.registered import RoomRegistry, RoomState
 from chatsvc.store import rooms as statements
 from chatsvc.store.rooms import RoomStore
@@ -26,9 +25,7 @@ from chatsvc.store.sqlite import SCHEMA_VERSION, migrate
 HOSTILE_TOPIC = "x'); DROP TABLE registered_room; -- \" ? %s"
 
 
-@pytest.fixture(autouse=True)
-def cheap_hashes(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(kdf, "N", 2 ** 10)
+pytestmark = pytest.mark.usefixtures("cheap_hashes")
 
 
 @pytest.fixture

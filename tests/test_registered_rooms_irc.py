@@ -8,14 +8,10 @@ import pytest
 from support import IRCUser, numerics, params_of
 from test_accounts import Server
 
-from chatsvc.accounts import kdf
-
 CHANSERV = ":ChanServ!ChanServ@services.chatsvc NOTICE"
 
 
-@pytest.fixture(autouse=True)
-def cheap_hashes(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(kdf, "N", 2 ** 10)
+pytestmark = pytest.mark.usefixtures("cheap_hashes")
 
 
 @pytest.fixture
