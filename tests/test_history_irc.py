@@ -248,3 +248,15 @@ def test_commands_wait_behind_the_replays_of_a_multi_room_join() -> None:
     assert lines[-1].endswith("PONG chatsvc :sync")
     assert lines.index(":alice PRIVMSG #b :[22:13] in b") < len(lines) - 1
     assert not bob.protocol._guard.input_held
+
+
+def test_a_stalled_store_holds_the_client_for_seconds_not_for_ever() -> None:
+    history = History()
+    talk(history, "before")
+    bob = irc(history, "bob")
+    bob.send("JOIN #chat", "PING sync")  # the read is queued, and the store stalls
+    assert not any("PONG" in line for line in bob.read())
+    history.net.hub.clock.advance(irc_history.HOLD_SECONDS)
+    assert bob.read()[-1].endswith("PONG chatsvc :sync")
+    history.settle()  # the replay follows when it comes
+    assert bob.read()[-1] == ":alice PRIVMSG #chat :[22:13] before"

@@ -69,6 +69,11 @@ REPLAYED = (MESSAGE, TOPIC)
 #: Events held for a client while a replay is read, at most.
 HOLD_LIMIT = 2000
 
+#: Seconds a replay may keep the client's events and commands waiting: a
+#: store that stalls (a locked file, an unreachable PostgreSQL) costs the
+#: replay's order, never the connection.
+HOLD_SECONDS = 5.0
+
 log = Logger()
 
 # A stored sender used as an IRC prefix: one word, no "!", "@" or leading ":"
@@ -95,7 +100,8 @@ class Replaying(Protocol):
 
 
 class _Hold(list[Event]):
-    """The held events of one replay; past L{HOLD_LIMIT}, it stops holding."""
+    """The held events of one replay; past L{HOLD_LIMIT} events or
+    L{HOLD_SECONDS}, it stops holding (the replay follows when it comes)."""
 
     def __init__(self, give_up: Callable[[], None]) -> None:
         super().__init__()
@@ -104,7 +110,12 @@ class _Hold(list[Event]):
 
     def append(self, event: Event) -> None:
         super().append(event)
-        if len(self) > HOLD_LIMIT and not self.late:
+        if len(self) > HOLD_LIMIT:
+            self.expire()
+
+    def expire(self) -> None:
+        """Stop holding now, once."""
+        if not self.late:
             self.late = True
             self.give_up()
 
@@ -207,6 +218,7 @@ def replay_on_join(protocol: Replaying, room: Room) -> None:
     guard = protocol._guard
     if guard is not None:
         guard.hold_input()
+    timer = protocol.hub.clock.callLater(HOLD_SECONDS, hold.expire)
     reading = history.replay_of(room, history.replay, REPLAYED)
 
     def read(messages: list[StoredMessage]) -> bytes:
@@ -224,6 +236,8 @@ def replay_on_join(protocol: Replaying, room: Room) -> None:
             server, "NOTICE", (protocol._me,), f"the history of {name} is unavailable"))
 
     def show(data: Any) -> None:
+        if timer.active():
+            timer.cancel()
         protocol._write(data)
         if not hold.late:
             _release(protocol, hold)
@@ -250,5 +264,5 @@ def _release(protocol: Replaying, hold: _Hold) -> None:
         guard.release_input()
 
 
-__all__ = ["HOLD_LIMIT", "REPLAYED", "replay_batch", "replay_lines", "replay_on_join", "stamp",
-           "tell_what_is_kept"]
+__all__ = ["HOLD_LIMIT", "HOLD_SECONDS", "REPLAYED", "replay_batch", "replay_lines",
+           "replay_on_join", "stamp", "tell_what_is_kept"]
