@@ -44,7 +44,7 @@ from twisted.python import usage
 from chatsvc.events import utc_time
 from chatsvc.hub.names import BadName, check_name, fold
 from chatsvc.store import postgres
-from chatsvc.store.sqlite import DATABASE, SCHEMA_VERSION
+from chatsvc.store.sqlite import DATABASE, SCHEMA_VERSION, StoreError, connect_postgres
 
 #: The data directory when C{--data-dir} is not given (as C{twistd chat}'s).
 DEFAULT_DATA_DIR = "./chatsvc-data"
@@ -109,14 +109,13 @@ def _open_postgres(url: str, writable: bool) -> sqlite3.Connection:
     """L{open_checked} for PostgreSQL: the same checks, the same messages."""
     shown = postgres.masked(url)
     try:
-        connection = postgres.connect(url)
+        postgres.check_url(url)
     except ValueError as error:
         raise AdminError(f"--store: {error}") from None
-    except ImportError:
-        raise AdminError(f"{shown}: PostgreSQL needs psycopg: "
-                         "pip install 'chatsvc[postgres]'") from None
-    except sqlite3.Error as error:
-        raise AdminError(f"{shown}: {error}") from None
+    try:
+        connection = connect_postgres(url)
+    except StoreError as error:
+        raise AdminError(str(error)) from None
     try:
         version = connection.peek_schema_version()
         if not writable:

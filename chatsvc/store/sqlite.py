@@ -57,6 +57,7 @@ from chatsvc.store.postgres import PostgresConnection
 
 if TYPE_CHECKING:
     from chatsvc.store.chathistory import Window
+    from chatsvc.store.postgres import PostgresConnection
 
 _T = TypeVar("_T")
 
@@ -421,6 +422,24 @@ def open_database(path: str) -> sqlite3.Connection:
     return connection
 
 
+def connect_postgres(url: str) -> PostgresConnection:
+    """A connection to the PostgreSQL database at C{url}, nothing checked on
+    it yet; every failure a L{StoreError} of one line, the password masked
+    (for L{open_postgres} and the admin command's own checks)."""
+    from chatsvc.store import postgres
+
+    shown = postgres.masked(url)
+    try:
+        return postgres.connect(url)
+    except ValueError as error:
+        raise StoreError(str(error)) from None
+    except ImportError:
+        raise StoreError(f"{shown}: PostgreSQL needs psycopg: "
+                         "pip install 'chatsvc[postgres]'") from None
+    except sqlite3.Error as error:
+        raise StoreError(f"{shown}: {error}") from None
+
+
 def open_postgres(url: str) -> sqlite3.Connection:
     """Connect to the PostgreSQL database at C{url}, migrate it, prove it
     writable; as L{open_database}, every failure is a L{StoreError} of one
@@ -432,15 +451,7 @@ def open_postgres(url: str) -> sqlite3.Connection:
     from chatsvc.store import postgres
 
     shown = postgres.masked(url)
-    try:
-        connection = postgres.connect(url)
-    except ValueError as error:
-        raise StoreError(str(error)) from None
-    except ImportError:
-        raise StoreError(f"{shown}: PostgreSQL needs psycopg: "
-                         "pip install 'chatsvc[postgres]'") from None
-    except sqlite3.Error as error:
-        raise StoreError(f"{shown}: {error}") from None
+    connection = connect_postgres(url)
     try:
         was = migrate(cast(sqlite3.Connection, connection))
         _prove_writable(cast(sqlite3.Connection, connection))
@@ -868,5 +879,5 @@ class HistoryStore:
 __all__ = ["BATCH_LIMIT", "DATABASE", "JOIN", "KINDS", "MESSAGE", "MESSAGE_KINDS", "MIGRATIONS",
            "PART", "QUIT", "SCHEMA_VERSION", "TOPIC", "WRITE_DELAY", "HistoryStore", "RoomEvent",
            "StoreError", "StoredMessage", "StoredPrivate", "conversation", "migrate",
-           "open_database", "open_postgres", "open_store", "prepare_directory",
+           "connect_postgres", "open_database", "open_postgres", "open_store", "prepare_directory",
            "schema_version", "stored_message", "stored_private"]
